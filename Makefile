@@ -1,0 +1,28 @@
+# Both targets make their own virtualenv; nothing else needs installing by hand
+# beyond Python 3.11+ and git (.ci/run installs the Debian packages the
+# integration tests use).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint check clean
+
+$(BIN)/taskbot: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: $(BIN)/taskbot
+	$(BIN)/taskbot demo
+
+test: $(BIN)/taskbot
+	$(BIN)/pytest -q
+
+lint: $(BIN)/taskbot
+	$(BIN)/ruff check bot handlers tests bench
+	$(BIN)/mypy --strict bot handlers
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

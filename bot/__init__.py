@@ -1,0 +1,1 @@
+"""taskbot: executes infrastructure tasks written as Markdown checklists."""

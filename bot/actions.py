@@ -1,0 +1,155 @@
+"""Criterion → action: the annotation, else configured rules, else handlers' default rules.
+
+Parameters a criterion leaves out come from the task's frontmatter, then from the
+nearest earlier criterion naming the same project.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from bot.api import Context, Handler, validate_common
+from bot.config import Config
+from bot.errors import TaskbotError
+from bot.taskfile import Criterion, Task
+
+_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Action:
+    criterion: Criterion
+    handler: str | None  # None: manual, waits for a person
+    source: str  # "annotation", "rule N", "default rule", "manual"
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    settings: Any = None
+    error: str = ""  # why the action is refused; it then never runs
+
+    @property
+    def manual(self) -> bool:
+        return self.handler is None
+
+    def describe(self) -> str:
+        if self.handler is None:
+            return "manual: waiting for a person"
+        words = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.params.items())
+        return f"{self.handler} {words}".rstrip()
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    handler: str
+    params: Mapping[str, str]
+    source: str
+
+
+def parse_annotation(text: str) -> tuple[str, dict[str, str]]:
+    """`HANDLER key=value key="a value"` with shell-style quoting; nothing is ever run by a shell."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise TaskbotError(f"annotation cannot be split: {exc}") from exc
+    if not words:
+        raise TaskbotError("annotation names no handler")
+    params: dict[str, str] = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep or not _KEY_RE.fullmatch(key):
+            raise TaskbotError(f"annotation word {word!r} is not key=value")
+        params[key] = value
+    return words[0], params
+
+
+def _rules(config: Config, handlers: Mapping[str, Handler]) -> list[_Rule]:
+    rules = [
+        _Rule(r.match, r.handler, r.params, f"rule {i + 1}") for i, r in enumerate(config.rules)
+    ]
+    for name in sorted(handlers):
+        for default in handlers[name].rules:
+            rules.append(_Rule(re.compile(default.match), name, default.params, "default rule"))
+    return rules
+
+
+def _match(criterion: Criterion, rules: Sequence[_Rule]) -> tuple[str, str, dict[str, str]] | None:
+    for rule in rules:
+        found = rule.pattern.search(criterion.text)
+        if found:
+            groups = {k: v for k, v in found.groupdict().items() if v is not None}
+            return rule.handler, rule.source, {**rule.params, **groups}
+    return None
+
+
+def _inherit(
+    params: dict[str, str],
+    wanted: Sequence[str],
+    task: Task,
+    earlier: Sequence[Mapping[str, str]],
+) -> dict[str, str]:
+    merged = dict(params)
+    for name in wanted:
+        if name in merged:
+            continue
+        value = task.frontmatter.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            merged[name] = str(value)
+            continue
+        project = merged.get("project", "").lower()
+        for prior in reversed(earlier):
+            if project and prior.get("project", "").lower() == project and name in prior:
+                merged[name] = prior[name]
+                break
+    return merged
+
+
+def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[Action, ...]:
+    """An action for every criterion (checked ones too: later criteria inherit from them)."""
+    rules = _rules(ctx.config, handlers)
+    actions: list[Action] = []
+    earlier: list[Mapping[str, str]] = []
+    for criterion in task.criteria:
+        action = _resolve_one(criterion, task, handlers, rules, earlier, ctx)
+        actions.append(action)
+        earlier.append(action.params)
+    return tuple(actions)
+
+
+def _resolve_one(
+    criterion: Criterion,
+    task: Task,
+    handlers: Mapping[str, Handler],
+    rules: Sequence[_Rule],
+    earlier: Sequence[Mapping[str, str]],
+    ctx: Context,
+) -> Action:
+    if criterion.annotation is not None:
+        try:
+            name, params = parse_annotation(criterion.annotation)
+        except TaskbotError as exc:
+            return Action(criterion, "?", "annotation", error=str(exc))
+        source = "annotation"
+    else:
+        matched = _match(criterion, rules)
+        if matched is None:
+            return Action(criterion, None, "manual")
+        name, source, params = matched
+    handler = handlers.get(name)
+    if handler is None:
+        known = ", ".join(sorted(handlers)) or "none"
+        return Action(
+            criterion, name, source, MappingProxyType(params),
+            error=f"handler {name!r} is not installed (installed: {known})",
+        )
+    params = _inherit(params, handler.params, task, earlier)
+    frozen = MappingProxyType(params)
+    try:
+        validate_common(frozen)
+        settings = handler.settings(frozen, ctx)
+    except TaskbotError as exc:
+        return Action(criterion, name, source, frozen, error=str(exc))
+    return Action(criterion, name, source, frozen, settings=settings)

@@ -1,0 +1,185 @@
+"""The small surface handlers may use: records, the handler protocol, the run context.
+
+`handlers/` imports only this module. Built-in and third-party handlers are found
+the same way, through the `taskbot.handlers` entry-point group.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot import gitrepo
+from bot.config import Cluster, Config, Identity, Project
+from bot.errors import ParamError, TaskbotError
+from bot.proc import CommandRecord, Redactor, run_command
+from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
+from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars
+from bot.yamledit import get as yaml_get
+from bot.yamledit import scalar as yaml_scalar
+from bot.yamledit import walk as yaml_walk
+
+__all__ = [
+    "Cluster",
+    "CommandRecord",
+    "Config",
+    "Context",
+    "DefaultRule",
+    "FileChange",
+    "Handler",
+    "Identity",
+    "Outcome",
+    "ParamError",
+    "Ping",
+    "Project",
+    "RegistryClient",
+    "RegistryError",
+    "ScalarChange",
+    "ScalarEdit",
+    "Status",
+    "Step",
+    "TaskbotError",
+    "YamlEditError",
+    "YamlFile",
+    "edit_scalars",
+    "gitrepo",
+    "normalize_registry",
+    "registry_client",
+    "reject_unknown",
+    "require_project",
+    "validate_common",
+    "validate_url",
+    "validate_version",
+    "yaml_get",
+    "yaml_scalar",
+    "yaml_walk",
+]
+
+VERSION_RE = re.compile(r"[A-Za-z0-9._+-]{1,128}")
+
+
+class Status(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file a handler changed: `repo` is a label (project name or tasks repo)."""
+
+    repo: str
+    path: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    reason: str = ""
+    commands: tuple[CommandRecord, ...] = ()
+    changes: tuple[FileChange, ...] = ()
+    evidence: tuple[str, ...] = ()
+    diagnosis: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a handler would do, shown by `taskbot plan` without running anything."""
+
+    commands: tuple[tuple[str, ...], ...] = ()
+    cwd: str = ""
+    files: tuple[str, ...] = ()
+    preconditions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DefaultRule:
+    """Phrasing a handler understands out of the box; named groups become parameters."""
+
+    match: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a handler sees of the run: configuration, task, and the one way to run commands."""
+
+    config: Config
+    task_id: str
+    run_id: str
+    redactor: Redactor
+
+    def run(
+        self,
+        argv: Sequence[str],
+        cwd: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> CommandRecord:
+        limit = self.config.limits.command_timeout if timeout is None else timeout
+        return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor)
+
+
+class Handler(Protocol):
+    """One kind of action. `params` lists the parameters it takes (used for inheritance)."""
+
+    name: str
+    params: tuple[str, ...]
+    rules: tuple[DefaultRule, ...]
+
+    def settings(self, params: Mapping[str, str], ctx: Context) -> Any:
+        """Validate parameters into the handler's frozen settings; raise ParamError."""
+
+    def plan(self, settings: Any, ctx: Context) -> Step:
+        """Describe the commands and files the action would touch; runs nothing."""
+
+    def run(self, settings: Any, ctx: Context) -> Outcome:
+        """Check preconditions, do the work, and return the outcome with its evidence."""
+
+
+def validate_version(value: str, name: str = "version") -> str:
+    if not VERSION_RE.fullmatch(value):
+        raise ParamError(f"{name} {value!r} is not a valid version (allowed: [A-Za-z0-9._+-], 1-128)")
+    return value
+
+
+def validate_url(value: str, name: str = "url") -> str:
+    if not re.fullmatch(r"https?://[^\s\"'<>]+", value):
+        raise ParamError(f"{name} {value!r} is not an http(s) URL")
+    return value
+
+
+def validate_common(params: Mapping[str, str]) -> None:
+    """Checks for parameters whatever the handler: versions, tags and URLs reach commands."""
+    for key, value in params.items():
+        if key in ("version", "tag", "chart"):
+            validate_version(value, key)
+        elif key == "url":
+            validate_url(value, key)
+
+
+def require_project(config: Config, name: str) -> Project:
+    for key, project in config.projects.items():
+        if key.lower() == name.lower():
+            return project
+    known = ", ".join(sorted(config.projects)) or "none"
+    raise ParamError(f"project {name!r} is not configured (configured: {known})")
+
+
+def registry_client(config: Config, timeout: float = 10.0) -> RegistryClient:
+    """A registry API client for `[registry]` (CA file or insecure, username, password file)."""
+    if not config.registry.url:
+        raise ParamError(f"{config.source}: registry.url is not configured")
+    return RegistryClient.from_config(config.registry, timeout)
+
+
+def reject_unknown(handler: str, params: Mapping[str, str], allowed: Sequence[str]) -> None:
+    """ParamError naming the first parameter `handler` does not take."""
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ParamError(f"{handler}: unknown parameter {unknown[0]!r} (takes {', '.join(allowed)})")

@@ -1,0 +1,270 @@
+"""The command line: one small function per command; errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot import config as configmod
+from bot import daemon, hookinstall, notify, progress, reportstore, taskfile
+from bot import status as daemonstatus
+from bot.actions import Action, resolve
+from bot.api import Context, Handler
+from bot.config import Config
+from bot.demo import run_demo
+from bot.errors import ConfigError, TaskbotError
+from bot.lookup import find_task
+from bot.notify import Message
+from bot.outbox import Outbox
+from bot.plugins import load_handlers
+from bot.proc import Redactor
+from bot.report import Report, to_json, to_markdown
+from bot.taskrun import RunOptions, run_task, waiting_dependencies
+
+EXIT_INTERNAL = 70
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taskbot", description=__doc__)
+    parser.add_argument("--config", help="configuration file (default: $TASKBOT_CONFIG, "
+                        "./taskbot.toml, /etc/taskbot/taskbot.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    plan = sub.add_parser("plan", help="show what a task would run; runs nothing")
+    plan.add_argument("task", metavar="TASK", help="task id or path to a task file")
+    plan.add_argument("--json", action="store_true")
+    run = sub.add_parser("run", help="execute a task's unchecked criteria now")
+    run.add_argument("task", metavar="TASK", help="task id or path to a task file")
+    run.add_argument("--json", action="store_true")
+    run.add_argument("--no-notify", action="store_true", help="do not send the report")
+    run.add_argument("--dry-run", action="store_true", help="resolve everything, run nothing")
+    report = sub.add_parser("report", help="print the last report of a task")
+    report.add_argument("task", metavar="TASK", help="task id or path to a task file")
+    report.add_argument("--json", action="store_true")
+    sub.add_parser("demo", help="the whole flow in a throw-away sandbox")
+    init = sub.add_parser("init", help="create the state dir and a starter config; install the hook")
+    serve = sub.add_parser("serve", help="the daemon: run what pushes trigger, one at a time")
+    hook = sub.add_parser("hook", help="queue the push read on stdin (what the git hook does)")
+    hook.add_argument("hook_name", choices=["post-receive"], metavar="post-receive")
+    status = sub.add_parser("status", help="the queue, the run in flight, last result per task")
+    status.add_argument("--json", action="store_true")
+    for daemon_cmd in (init, serve, hook, status):  # `taskbot init --config FILE` as well as before it
+        daemon_cmd.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def _load_config(explicit: str | None, *, required: bool) -> Config:
+    path = configmod.find_config_path(explicit)
+    if path is None:
+        if required:
+            raise ConfigError("no configuration found: pass --config FILE, set $TASKBOT_CONFIG, "
+                              "or create ./taskbot.toml")
+        return configmod.default()
+    return configmod.load(path)
+
+
+def _require_trust(config: Config) -> None:
+    if config.trust is None:
+        raise ConfigError(f"{config.source}: no [trust] section: taskbot runs nothing until it "
+                          "lists trusted authors (or sets anyone = true)")
+
+
+def _tasks_dir(config: Config) -> Path:
+    under_repo = Path(config.repo.path) / config.repo.tasks_dir
+    return under_repo if under_repo.is_dir() else Path(config.repo.tasks_dir)
+
+
+def _context(config: Config, task_id: str, now: datetime) -> Context:
+    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    secret = config.secrets() + notify.secrets(config.notify)
+    return Context(config, task_id, run_id, Redactor(secret))
+
+
+def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
+    c = action.criterion
+    entry: dict[str, Any] = {"index": c.index, "line": c.line + 1, "text": c.text,
+                             "checked": c.checked, "group": c.group, "action": None}
+    if action.manual:
+        entry["action"] = {"handler": None, "source": "manual", "describe": action.describe()}
+        return entry
+    step = None
+    if not action.error and action.handler is not None:
+        step = handlers[action.handler].plan(action.settings, ctx)
+    entry["action"] = {
+        "handler": action.handler, "source": action.source, "params": dict(action.params),
+        "error": action.error or None,
+        "commands": [list(a) for a in step.commands] if step else [],
+        "cwd": step.cwd if step else "",
+        "files": list(step.files) if step else [],
+        "preconditions": list(step.preconditions) if step else [],
+    }
+    return entry
+
+
+def _plan_text(doc: dict[str, Any]) -> str:
+    t = doc["task"]
+    lines = [f"{t['id']}: {t['title']}  ({t['path']})"]
+    for dep in doc["dependencies"]:
+        lines.append(f"depends on {dep['task']}: {'complete' if dep['complete'] else 'WAITING'}")
+    lines.append("Acceptance Criteria:")
+    for c in doc["criteria"]:
+        box = "x" if c["checked"] else " "
+        lines.append(f"  {c['index'] + 1}. [{box}] {c['text']}  (line {c['line']})")
+        a = c["action"]
+        if c["checked"]:
+            continue
+        if a["handler"] is None:
+            lines.append("       manual: waiting for a person")
+            continue
+        params = " ".join(f"{k}={v}" for k, v in a["params"].items())
+        lines.append(f"       {a['handler']} {params}  [{a['source']}]")
+        if a["error"]:
+            lines.append(f"       REFUSED: {a['error']}")
+        lines.extend(f"       run: {' '.join(cmd)}  (in {a['cwd']})" for cmd in a["commands"])
+        lines.extend(f"       file: {f}" for f in a["files"])
+        lines.extend(f"       needs: {p}" for p in a["preconditions"])
+    if doc["other_sections"]:
+        lines.append("Not executed: " + ", ".join(doc["other_sections"]))
+    return "\n".join(lines)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    config = _load_config(args.config, required=False)
+    path = find_task(args.task, _tasks_dir(config))
+    task = taskfile.load(path)
+    now = datetime.now().astimezone()
+    ctx = _context(config, task.id, now)
+    handlers = load_handlers()
+    actions = resolve(task, handlers, ctx)
+    waiting = {d.task_id for d in waiting_dependencies(task, path)}
+    doc = {
+        "task": {"id": task.id, "title": task.title, "path": str(path)},
+        "dependencies": [{"task": d, "complete": d not in waiting} for d in task.dependencies],
+        "criteria": [_plan_entry(a, handlers, ctx) for a in actions],
+        "other_sections": [s.title for s in task.sections if s.title.lower() not in
+                           ("acceptance criteria", "dependencies", "progress log")],
+    }
+    print(json.dumps(doc, indent=2) if args.json else _plan_text(doc))
+    refused = any(a.error and not a.criterion.checked for a in actions)
+    return 1 if refused else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load_config(args.config, required=True)
+    _require_trust(config)
+    path = find_task(args.task, _tasks_dir(config))
+    now = datetime.now().astimezone()
+    ctx = _context(config, path.stem, now)
+    options = RunOptions(now=now, dry_run=args.dry_run,
+                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"))
+    handlers = load_handlers()
+    notifying = not (args.no_notify or args.dry_run) and notify.configured(config.notify)
+    sender = progress.outbox_sender(config, ctx.run_id) if notifying else None
+    watch = progress.watch(path, handlers, ctx, sender)
+    with watch:
+        result = run_task(path, watch.wrap(handlers), ctx,
+                          replace(options, on_start=watch.on_start))
+    report = result.report
+    markdown, doc = to_markdown(report, ctx.redactor), to_json(report, ctx.redactor)
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print(markdown, end="")
+    if not args.dry_run and any(r.attempted for r in report.results):
+        _publish(config, report, markdown, doc, send=notifying)
+    return result.exit_code
+
+
+def _publish(config: Config, report: Report, markdown: str, doc: dict[str, Any], *,
+             send: bool) -> None:
+    """Store the report; send it through the outbox. Problems are told, not raised."""
+    state = config.repo.state_dir
+    try:
+        reportstore.save(state, report.task.id, report.run_id, markdown, doc)
+        if send:
+            message = Message(report.title, markdown, report.result, report.task.id,
+                              report.run_id)
+            left = Outbox(state, config.notify).send(message)
+            if left is not None:
+                print(f"taskbot: report not delivered yet; kept in {state}/outbox, "
+                      f"retried by the daemon: {left.last_error}", file=sys.stderr)
+    except OSError as exc:
+        print(f"taskbot: cannot keep the report under {state}: {exc.strerror or exc}",
+              file=sys.stderr)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = _load_config(args.config, required=False)
+    task_id = args.task
+    if args.task.endswith(".md") or Path(args.task).exists():
+        task_id = taskfile.load(find_task(args.task, _tasks_dir(config))).id
+    stored = reportstore.last(config.repo.state_dir, task_id)
+    if args.json:
+        print(json.dumps(stored.json(), indent=2, ensure_ascii=False))
+    else:
+        print(stored.markdown(), end="")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return run_demo()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    result = hookinstall.run_init(args.config)
+    print("\n".join(result.messages))
+    return result.exit_code
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = _load_config(args.config, required=True)
+    _require_trust(config)
+    return daemon.serve(config, load_handlers())
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    return hookinstall.run_hook(args.config, sys.stdin)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _load_config(args.config, required=True)
+    snap = daemonstatus.snapshot(Path(config.repo.state_dir))
+    print(json.dumps(snap, indent=2, ensure_ascii=False) if args.json else daemonstatus.render(snap))
+    return 0
+
+
+COMMANDS = {"plan": cmd_plan, "run": cmd_run, "report": cmd_report, "demo": cmd_demo,
+            "init": cmd_init, "serve": cmd_serve, "hook": cmd_hook, "status": cmd_status}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except TaskbotError as exc:
+        print(f"taskbot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("TASKBOT_DEBUG"):
+            traceback.print_exc()
+        print(f"taskbot: internal error: {type(exc).__name__}: {exc} "
+              "(set TASKBOT_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def main_entry() -> None:
+    sys.exit(main())

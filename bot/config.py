@@ -1,0 +1,570 @@
+"""taskbot.toml -> a frozen Config. Every error is one line naming the file and the key.
+
+Messages read `"<file>: <key>: <problem>"` (`"<file>: unknown key 'repo.brnach'"` for
+keys taskbot does not know). Array entries are counted from 1, like the `[[rules]]`
+tables a user sees in the file: `rules[2].match` is the second rule's pattern.
+
+Relative paths are resolved against the directory of the config file (`~` is
+expanded); a relative `registry.password_file` is read from `$CREDENTIALS_DIRECTORY`
+when systemd provides one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from bot.durations import parse_duration
+from bot.errors import ConfigError
+
+__all__ = [
+    "SYSTEM_CONFIG",
+    "Cluster",
+    "Config",
+    "Identity",
+    "Limits",
+    "NotifyConfig",
+    "Project",
+    "Registry",
+    "RepoConfig",
+    "Rule",
+    "Trust",
+    "default",
+    "find_config_path",
+    "load",
+    "parse",
+]
+
+SYSTEM_CONFIG = Path("/etc/taskbot/taskbot.toml")
+CONFIG_NAME = "taskbot.toml"
+MAX_RETRIES = 10
+
+_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
+_PROJECT_RE = _BARE_KEY_RE
+_HANDLER_RE = re.compile(r"[a-z][a-z0-9_-]*")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IMAGE_RE = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
+_TOML_POS_RE = re.compile(
+    r"^(?P<msg>.*?)\s*\(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
+)
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    path: str = "."
+    branch: str = "main"
+    tasks_dir: str = "tasks/active"
+    state_dir: str = "/var/lib/taskbot"
+    integrate: str = "ff"  # ff | branch
+    on_complete: str = "keep"  # keep | move
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str = "taskbot"
+    email: str = "taskbot@localhost"
+
+
+@dataclass(frozen=True)
+class Trust:
+    authors: tuple[str, ...] = ()
+    allowed_signers: str = ""
+    anyone: bool = False
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    urls: tuple[str, ...] = ()
+    config: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    retries: int = 1
+    command_timeout: float = 600
+    build_timeout: float = 900
+    run_soft_limit: float = 1800
+
+
+@dataclass(frozen=True)
+class Registry:
+    url: str = ""
+    ca_file: str = ""
+    insecure: bool = False
+    username: str = ""
+    password_file: str = ""
+
+    def password(self) -> str:
+        """The password from `password_file` ("" when none is configured)."""
+        if not self.password_file:
+            return ""
+        try:
+            text = Path(self.password_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConfigError(f"{self.password_file}: registry.password_file: {reason}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{self.password_file}: registry.password_file: not UTF-8 text"
+            ) from exc
+        return text.rstrip("\r\n")
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    path: str
+    build: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    allow_shell: bool = False
+    helmrelease: str = ""
+    kustomize: tuple[str, ...] = ()
+    sec_lint: tuple[str, ...] = ()
+    branch: str = "main"
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Cluster:
+    context: str = ""
+    kubeconfig: str = ""
+    namespace: str = "default"
+    rollout_timeout: float = 300
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: re.Pattern[str]
+    handler: str
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    repo: RepoConfig
+    identity: Identity
+    trust: Trust | None  # None: no [trust] section, so taskbot runs nothing
+    notify: NotifyConfig
+    limits: Limits
+    registry: Registry
+    projects: Mapping[str, Project]
+    cluster: Cluster | None
+    rules: tuple[Rule, ...]
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret read from a `*_file` key that can be read now, for redaction."""
+        found: list[str] = []
+        with contextlib.suppress(ConfigError):
+            found.append(self.registry.password())
+        return tuple(s for s in found if s)
+
+
+# --- finding and loading -------------------------------------------------------------
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """`--config FILE`, else `$TASKBOT_CONFIG`, else ./taskbot.toml, else the system file.
+
+    A file named explicitly (option or variable) must exist; None when no file is found
+    by the fallbacks.
+    """
+    if explicit:
+        return _must_exist(Path(explicit), "")
+    from_env = os.environ.get("TASKBOT_CONFIG", "")
+    if from_env:
+        return _must_exist(Path(from_env), " (from $TASKBOT_CONFIG)")
+    local = Path.cwd() / CONFIG_NAME
+    if local.is_file():
+        return local
+    if SYSTEM_CONFIG.is_file():
+        return SYSTEM_CONFIG
+    return None
+
+
+def _must_exist(path: Path, why: str) -> Path:
+    if path.is_file():
+        return path
+    problem = "is not a file" if path.exists() else "config file not found"
+    raise ConfigError(f"{path}: {problem}{why}")
+
+
+def load(path: Path) -> Config:
+    """Read and validate a config file."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {_toml_problem(exc, text)}") from exc
+    return parse(data, str(path))
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    message = " ".join(str(exc).split())
+    found = _TOML_POS_RE.match(message)
+    if not found:
+        return f"invalid TOML: {message}"
+    if found["line"]:
+        where = f"line {found['line']}, column {found['col']}"
+    else:
+        where = f"line {len(text.splitlines()) or 1} (end of file)"
+    return f"{where}: invalid TOML: {found['msg']}"
+
+
+def default(source: str = "<defaults>") -> Config:
+    """The configuration used without a file: no trust (runs nothing), no projects."""
+    return parse({}, source)
+
+
+def parse(data: Mapping[str, Any], source: str) -> Config:
+    """Validate parsed TOML; relative paths resolve against the directory of `source`."""
+    base = Path(source).expanduser().absolute().parent
+    top = _Table(source, base, "", data, _TOP_KEYS)
+    trust = top.table("trust", Trust)
+    cluster = top.table("cluster", Cluster)
+    return Config(
+        source=source,
+        repo=_repo(top.table("repo", RepoConfig) or _Table.empty(top, "repo")),
+        identity=_identity(top.table("identity", Identity) or _Table.empty(top, "identity")),
+        trust=_trust(trust) if trust else None,
+        notify=_notify(top.table("notify", NotifyConfig) or _Table.empty(top, "notify")),
+        limits=_limits(top.table("limits", Limits) or _Table.empty(top, "limits")),
+        registry=_registry(top.table("registry", Registry) or _Table.empty(top, "registry")),
+        projects=MappingProxyType(_projects(top)),
+        cluster=_cluster(cluster) if cluster else None,
+        rules=tuple(_rules(top)),
+    )
+
+
+# --- sections --------------------------------------------------------------------------
+
+
+def _repo(t: _Table) -> RepoConfig:
+    d = RepoConfig()
+    tasks_dir = t.string("tasks_dir", d.tasks_dir, nonempty=True)
+    parts = Path(tasks_dir).parts
+    if Path(tasks_dir).is_absolute() or ".." in parts:
+        raise t.error("tasks_dir", "must be a relative path inside the repository")
+    return RepoConfig(
+        path=t.path("path", d.path) or ".",
+        branch=t.string("branch", d.branch, nonempty=True),
+        tasks_dir=tasks_dir,
+        state_dir=t.path("state_dir", d.state_dir) or d.state_dir,
+        integrate=t.choice("integrate", d.integrate, ("ff", "branch")),
+        on_complete=t.choice("on_complete", d.on_complete, ("keep", "move")),
+    )
+
+
+def _identity(t: _Table) -> Identity:
+    d = Identity()
+    return Identity(
+        name=t.string("name", d.name, nonempty=True),
+        email=t.string("email", d.email, nonempty=True),
+    )
+
+
+def _trust(t: _Table) -> Trust:
+    return Trust(
+        authors=t.strings("authors"),
+        allowed_signers=t.path("allowed_signers", ""),
+        anyone=t.boolean("anyone", False),
+    )
+
+
+def _notify(t: _Table) -> NotifyConfig:
+    return NotifyConfig(urls=t.strings("urls"), config=t.path("config", ""))
+
+
+def _limits(t: _Table) -> Limits:
+    d = Limits()
+    return Limits(
+        retries=t.integer("retries", d.retries, 0, MAX_RETRIES),
+        command_timeout=t.duration("command_timeout", d.command_timeout),
+        build_timeout=t.duration("build_timeout", d.build_timeout),
+        run_soft_limit=t.duration("run_soft_limit", d.run_soft_limit),
+    )
+
+
+def _registry(t: _Table) -> Registry:
+    password_file = t.string("password_file", "")
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    relative = password_file and not Path(password_file).expanduser().is_absolute()
+    if relative and credentials:
+        password_file = os.path.normpath(Path(credentials) / password_file)
+    else:
+        password_file = t.path("password_file", "")
+    return Registry(
+        url=t.string("url", ""),
+        ca_file=t.path("ca_file", ""),
+        insecure=t.boolean("insecure", False),
+        username=t.string("username", ""),
+        password_file=password_file,
+    )
+
+
+def _cluster(t: _Table) -> Cluster:
+    d = Cluster()
+    return Cluster(
+        context=t.string("context", d.context),
+        kubeconfig=t.path("kubeconfig", d.kubeconfig),
+        namespace=t.string("namespace", d.namespace, nonempty=True),
+        rollout_timeout=t.duration("rollout_timeout", d.rollout_timeout),
+    )
+
+
+def _projects(top: _Table) -> dict[str, Project]:
+    projects: dict[str, Project] = {}
+    seen: dict[str, str] = {}
+    for name, t in top.tables("projects", _PROJECT_KEYS):
+        if not _PROJECT_RE.fullmatch(name):
+            raise top.error(
+                f"projects.{_quote(name)}",
+                "invalid project name (allowed: letters, digits, '_' and '-')",
+            )
+        if name.lower() in seen:
+            raise top.error(
+                f"projects.{name}",
+                f"same name as project {seen[name.lower()]!r} (names ignore case)",
+            )
+        seen[name.lower()] = name
+        projects[name] = _project(name, t)
+    return projects
+
+
+def _project(name: str, t: _Table) -> Project:
+    d = Project(name, "")
+    images = t.strings("images")
+    for i, image in enumerate(images, 1):
+        if not _IMAGE_RE.fullmatch(image):
+            raise t.error(
+                f"images[{i}]",
+                f"{image!r} is not an image repository name"
+                ' (lowercase, like "ffl/backend", without registry or tag)',
+            )
+    return Project(
+        name=name,
+        path=t.path("path", "", required=True),
+        build=t.argv("build"),
+        images=images,
+        allow_shell=t.boolean("allow_shell", d.allow_shell),
+        helmrelease=t.string("helmrelease", d.helmrelease),
+        kustomize=t.strings("kustomize"),
+        sec_lint=t.argv("sec_lint"),
+        branch=t.string("branch", d.branch, nonempty=True),
+        env=tuple(t.string_map("env", _ENV_NAME_RE, "environment variable name").items()),
+    )
+
+
+def _rules(top: _Table) -> Iterator[Rule]:
+    for t in top.array_of_tables("rules", _RULE_KEYS):
+        pattern = t.string("match", "", required=True)
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise t.error("match", f"invalid regular expression: {exc}") from exc
+        handler = t.string("handler", "", required=True)
+        if not _HANDLER_RE.fullmatch(handler):
+            raise t.error(
+                "handler", f"invalid handler name {handler!r} (allowed: [a-z][a-z0-9_-]*)"
+            )
+        params = t.string_map("params", _BARE_KEY_RE, "parameter name")
+        yield Rule(compiled, handler, MappingProxyType(params))
+
+
+# --- the typed reader ------------------------------------------------------------------
+
+
+def _keys(cls: type, *, without: tuple[str, ...] = ()) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls) if f.name not in without)
+
+
+_TOP_KEYS = _keys(Config, without=("source",))
+_PROJECT_KEYS = _keys(Project, without=("name",))
+_RULE_KEYS = frozenset({"match", "handler", "params"})
+
+
+def _quote(key: str) -> str:
+    """A key as it would be written in TOML: bare when possible, else quoted."""
+    if _BARE_KEY_RE.fullmatch(key):
+        return key
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Table:
+    """One TOML table being read: typed getters whose errors name the file and key."""
+
+    def __init__(
+        self,
+        source: str,
+        base: Path,
+        prefix: str,
+        data: Mapping[str, Any],
+        allowed: frozenset[str],
+    ) -> None:
+        self.source = source
+        self.base = base
+        self.prefix = prefix
+        self.data = data
+        for key in data:
+            if key not in allowed:
+                raise ConfigError(f"{source}: unknown key '{self.key(_quote(key))}'")
+
+    @classmethod
+    def empty(cls, parent: _Table, name: str) -> _Table:
+        return cls(parent.source, parent.base, parent.key(name), {}, frozenset())
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.key(name)}: {problem}")
+
+    def _get(self, name: str, required: bool) -> Any:
+        if name not in self.data and required:
+            raise self.error(name, "missing (required)")
+        return self.data.get(name)
+
+    # sub-tables
+
+    def table(self, name: str, cls: type) -> _Table | None:
+        if name not in self.data:
+            return None
+        value = self.data[name]
+        if not isinstance(value, Mapping):
+            raise self.error(name, "expected a table")
+        return _Table(self.source, self.base, self.key(name), value, _keys(cls))
+
+    def tables(self, name: str, allowed: frozenset[str]) -> Iterator[tuple[str, _Table]]:
+        value = self.data.get(name, {})
+        if not isinstance(value, Mapping):
+            raise self.error(name, "expected a table")
+        for key, sub in value.items():
+            where = f"{name}.{_quote(key)}"
+            if not isinstance(sub, Mapping):
+                raise self.error(where, "expected a table")
+            yield key, _Table(self.source, self.base, self.key(where), sub, allowed)
+
+    def array_of_tables(self, name: str, allowed: frozenset[str]) -> Iterator[_Table]:
+        value = self.data.get(name, [])
+        if not isinstance(value, list):
+            raise self.error(name, f"expected an array of tables ([[{name}]])")
+        for i, sub in enumerate(value, 1):
+            where = f"{name}[{i}]"
+            if not isinstance(sub, Mapping):
+                raise self.error(where, "expected a table")
+            yield _Table(self.source, self.base, self.key(where), sub, allowed)
+
+    # scalars
+
+    def string(
+        self, name: str, default: str, *, required: bool = False, nonempty: bool = False
+    ) -> str:
+        """A string; `required`: must be given, and like `nonempty` must not be blank."""
+        value = self._get(name, required)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.error(name, "expected a string")
+        if (required or nonempty) and not value.strip():
+            raise self.error(name, "must not be empty")
+        return value
+
+    def path(self, name: str, default: str, *, required: bool = False) -> str:
+        value = self._get(name, required)
+        if value is None:
+            value = default
+        if not isinstance(value, str):
+            raise self.error(name, "expected a string (a path)")
+        if required and not value.strip():
+            raise self.error(name, "must not be empty")
+        if not value:
+            return ""
+        return os.path.normpath(self.base / Path(value).expanduser())
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._get(name, False)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(name, "expected true or false")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self._get(name, False)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(name, "expected an integer")
+        if not low <= value <= high:
+            raise self.error(name, f"must be between {low} and {high}, not {value}")
+        return value
+
+    def duration(self, name: str, default: float) -> float:
+        value = self._get(name, False)
+        if value is None:
+            return default
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise self.error(name, str(exc)) from exc
+        if seconds <= 0:
+            raise self.error(name, f"must be longer than zero, not {value!r}")
+        return seconds
+
+    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.string(name, default)
+        if value not in options:
+            allowed = " or ".join(repr(o) for o in options)
+            raise self.error(name, f"must be {allowed}, not {value!r}")
+        return value
+
+    # collections
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        value = self._get(name, False)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(name, "expected a list of strings")
+        for i, item in enumerate(value, 1):
+            if not item.strip():
+                raise self.error(f"{name}[{i}]", "must not be empty")
+        return tuple(value)
+
+    def argv(self, name: str) -> tuple[str, ...]:
+        value = self._get(name, False)
+        if isinstance(value, str):
+            raise self.error(name, "must be a list of argv words, not a shell string")
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
+            raise self.error(name, "must be a list of argv words (strings)")
+        if value and not value[0]:
+            raise self.error(name, "the first argv word (the program) must not be empty")
+        return tuple(value or ())
+
+    def string_map(self, name: str, key_re: re.Pattern[str], what: str) -> dict[str, str]:
+        value = self._get(name, False)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.error(name, "expected a table of strings")
+        for key, item in value.items():
+            where = f"{name}.{_quote(key)}"
+            if not key_re.fullmatch(key):
+                raise self.error(where, f"invalid {what}")
+            if not isinstance(item, str):
+                raise self.error(where, "expected a string")
+        return dict(value)

@@ -1,0 +1,404 @@
+"""`taskbot serve`: drains the spool one item at a time, in order, and wakes on events only.
+
+- Wakes through watchfiles on `<state_dir>/queue/` and, in watch mode, on the clone's
+  branch refs (`pipeline.watch_target`): nothing polls.
+- Each spool line becomes a `pipeline.Push` or `pipeline.Rerun` handed to
+  `pipeline.process`; a line is removed only after it was processed, and reruns it
+  returns are queued before that, so a crash repeats work rather than loses it. An
+  item whose processing raised is moved to `queue/failed/` with the reason.
+- Watch mode remembers the last processed sha of the branch in `<state_dir>/watch.json`
+  and, on start, queues `last..current` (the first start only records the tip).
+- systemd: READY=1, STATUS=, WATCHDOG=1 (a thread, every WATCHDOG_USEC/2), STOPPING=1.
+- SIGTERM/SIGINT: no new item is taken, the pipeline is told to stop after the
+  criterion in flight (`should_stop`), then the daemon exits 0.
+- One line on stderr per event; `<state_dir>/status.json` says what it does now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import watchfiles
+
+from bot import pipeline, queue
+from bot import status as statusfile
+from bot.api import Handler
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.outbox import Outbox
+from bot.pipeline import Processed, Push, Rerun
+from bot.proc import run_command
+from bot.sdnotify import Notifier, Watchdog, watchdog_interval
+
+__all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
+
+DEBOUNCE_MS = 50
+STEP_MS = 10
+ARM_TIMEOUT = 5.0  # seconds to wait for the file watcher to report it is watching
+MAX_SLEEP = 24 * 3600.0
+WATCH_STATE = "watch.json"
+
+
+ProcessFn = Callable[[queue.Line, Callable[[], bool], Callable[[str], None], datetime],
+                     Sequence[Processed]]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The pipeline as the daemon sees it: process one spool line; where watch mode looks."""
+
+    process: ProcessFn
+    watch_target: Callable[[], tuple[Path, str]] | None = None  # None: hook mode
+
+
+def is_watch_mode(config: Config) -> bool:
+    """A clone (it has `.git`) is watched; a bare repository gets pushes through the hook."""
+    return (Path(config.repo.path) / ".git").exists()
+
+
+def pipeline_backend(config: Config, handlers: Mapping[str, Handler]) -> Backend:
+    def process(line: queue.Line, should_stop: Callable[[], bool],
+                on_status: Callable[[str], None], now: datetime) -> Sequence[Processed]:
+        item = Rerun(line.task_id) if line.kind == "rerun" else Push(line.old, line.new, line.ref)
+        return pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
+                                on_status=on_status)
+
+    def watch_target() -> tuple[Path, str]:
+        return pipeline.watch_target(config)
+
+    return Backend(process, watch_target if is_watch_mode(config) else None)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def log(message: str) -> None:
+    """One line per event on stderr; journald adds its own timestamp."""
+    if os.environ.get("JOURNAL_STREAM"):
+        print(f"taskbot: {message}", file=sys.stderr, flush=True)
+    else:
+        stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        print(f"{stamp} taskbot: {message}", file=sys.stderr, flush=True)
+
+
+def _short(line: queue.Line) -> str:
+    if line.kind == "rerun":
+        return f"rerun {line.task_id}"
+    return f"push {line.old[:8]}..{line.new[:8]} {line.ref}"
+
+
+class _Outbox:
+    """The notification outbox: delivery failures are logged, never stop the daemon."""
+
+    def __init__(self, config: Config, state_dir: Path) -> None:
+        self._box = Outbox(state_dir, config.notify)
+
+    def deliver_due(self) -> None:
+        try:
+            result = self._box.deliver_due(time.time())
+        except Exception as exc:
+            log(f"outbox: delivery failed: {type(exc).__name__}: {exc}")
+            return
+        for entry in result.delivered:
+            log(f"notification sent: {entry.message.title}")
+        for entry in result.failed:
+            log(f"notification not sent yet ({entry.attempts} attempts): {entry.message.title}: "
+                f"{entry.last_error}")
+
+    def seconds_to_next(self) -> float | None:
+        try:
+            due = self._box.next_due()
+        except Exception as exc:
+            log(f"outbox: cannot tell the next delivery: {type(exc).__name__}: {exc}")
+            return 60.0
+        return None if due is None else min(max(due - time.time(), 0.0), MAX_SLEEP)
+
+
+class Daemon:
+    def __init__(self, config: Config, backend: Backend, *, notifier: Notifier | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.backend = backend
+        self.state_dir = Path(config.repo.state_dir).absolute()
+        self.notifier = notifier or Notifier(environ)
+        self._watchdog_interval = watchdog_interval(environ)
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self._watch_stop = threading.Event()
+        self._armed = threading.Event()
+        self._watcher_error: BaseException | None = None
+        self._mode = "watch" if backend.watch_target else "hook"
+        self._git_dir: Path | None = None
+        self._ref = ""
+        self._last_queued = ""  # watch mode: the branch tip already handed to the spool
+        self._started = _now()
+        self._tasks: dict[str, Any] = {}
+        self._in_flight: dict[str, Any] | None = None
+        self._state = "starting"
+        self._status_text = "starting"
+        self._queue_length = 0
+
+    # --- stopping ---------------------------------------------------------------------
+
+    def request_stop(self, why: str) -> None:
+        if not self.stop.is_set():
+            log(f"stopping ({why}): no new item is taken"
+                + ("; the criterion in flight finishes first" if self._in_flight else ""))
+        self.stop.set()
+        self.wake.set()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.request_stop(signal.Signals(signum).name)
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    # --- status -----------------------------------------------------------------------
+
+    def _publish(self, text: str | None = None, *, state: str | None = None) -> None:
+        if text is not None:
+            self._status_text = text
+            self.notifier.status(text)
+        if state is not None:
+            self._state = state
+        if self._in_flight is not None and text is not None:
+            self._in_flight["status"] = text
+        doc = {
+            "version": 1,
+            "updated": _iso(_now()),
+            "daemon": {"pid": os.getpid(), "started": _iso(self._started), "mode": self._mode,
+                       "state": self._state, "status": self._status_text},
+            "queue_length": self._queue_length,
+            "failed": len(queue.failed(self.state_dir)),
+            "in_flight": self._in_flight,
+            "tasks": self._tasks,
+        }
+        try:
+            statusfile.write(self.state_dir, doc)
+        except OSError as exc:
+            log(f"cannot write {self.state_dir / statusfile.STATUS_FILE}: {exc.strerror or exc}")
+
+    # --- watching -----------------------------------------------------------------------
+
+    def _watch_paths(self) -> list[Path]:
+        paths = [queue.queue_dir(self.state_dir)]
+        if self._git_dir is not None:
+            refs = self._git_dir / "refs"
+            paths.append(refs / "heads" if self._ref.startswith("refs/heads/") else refs)
+        return paths
+
+    def _watch(self, paths: list[Path]) -> None:
+        try:
+            for _changes in watchfiles.watch(*paths, debounce=DEBOUNCE_MS, step=STEP_MS,
+                                             stop_event=self._watch_stop, watch_filter=None,
+                                             rust_timeout=0):
+                self._armed.set()
+                self.wake.set()
+        except BaseException as exc:
+            self._watcher_error = exc
+            self.wake.set()
+
+    def _start_watcher(self) -> threading.Thread:
+        paths = self._watch_paths()
+        thread = threading.Thread(target=self._watch, args=(paths,), name="taskbot-watch",
+                                  daemon=True)
+        thread.start()
+        # The watcher starts watching inside its thread: touch a probe file until it reports
+        # a change, so that nothing written after the first scan below can be missed.
+        probe = queue.queue_dir(self.state_dir) / "tmp" / ".probe"
+        deadline = time.monotonic() + ARM_TIMEOUT
+        while not self._armed.wait(0.02):
+            if self._watcher_error is not None or time.monotonic() > deadline:
+                break
+            probe.write_bytes(str(time.monotonic_ns()).encode())
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()
+        if not self._armed.is_set():
+            raise RuntimeError(f"the file watcher did not start on {', '.join(map(str, paths))}: "
+                               f"{self._watcher_error or 'no event within 5 s'}")
+        return thread
+
+    def _read_ref(self) -> str:
+        assert self._git_dir is not None
+        record = run_command(["git", "--git-dir", str(self._git_dir), "rev-parse", "--verify",
+                              "--quiet", f"{self._ref}^{{commit}}"], str(self._git_dir), timeout=30)
+        return record.output_tail.strip() if record.ok else ""
+
+    def _load_watch_state(self) -> str:
+        try:
+            data = json.loads((self.state_dir / WATCH_STATE).read_text())
+        except (OSError, ValueError):
+            return ""
+        if not isinstance(data, dict) or data.get("ref") != self._ref:
+            return ""
+        return str(data.get("sha", ""))
+
+    def _save_watch_state(self, sha: str) -> None:
+        path = self.state_dir / WATCH_STATE
+        tmp = path.with_name(f".{WATCH_STATE}.tmp")
+        tmp.write_text(json.dumps({"git_dir": str(self._git_dir), "ref": self._ref, "sha": sha}))
+        os.replace(tmp, path)
+
+    def _init_watch(self) -> None:
+        assert self.backend.watch_target is not None
+        git_dir, self._ref = self.backend.watch_target()
+        self._git_dir = git_dir.absolute()
+        current = self._read_ref()
+        last = self._load_watch_state()
+        if not last:
+            log(f"watch mode: first start, watching {self._ref} from {current[:12] or 'nothing'}")
+            self._save_watch_state(current)
+            last = current
+        queued: list[queue.Line] = []
+        for entry in queue.pending(self.state_dir):
+            for text in entry.lines:
+                with contextlib.suppress(queue.QueueError):
+                    queued.append(queue.parse_line(text))
+        mine = [p for p in queued if p.kind == "push" and p.ref == self._ref]
+        self._last_queued = mine[-1].new if mine else last
+        log(f"watch mode: {self._git_dir} {self._ref} (last processed {last[:12] or 'none'})")
+
+    def _check_ref(self) -> None:
+        current = self._read_ref()
+        if not current or current == self._last_queued:
+            return
+        old = self._last_queued or "0" * len(current)
+        queue.enqueue(self.state_dir, [f"{old} {current} {self._ref}"])
+        log(f"watch: {self._ref} moved {old[:8]}..{current[:8]}: queued")
+        self._last_queued = current
+
+    # --- processing ---------------------------------------------------------------------
+
+    def _record(self, results: Sequence[Processed], now: datetime) -> list[str]:
+        reruns: list[str] = []
+        for p in results:
+            reruns.extend(p.reruns)
+            r = p.report
+            if r is None:
+                if p.message:
+                    log(f"{p.task_id}: {p.message}")
+                continue
+            self._tasks[p.task_id] = {"result": r.result, "title": r.title, "time": _iso(now),
+                                      "commit": p.commit, "run_id": r.run_id}
+            log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
+                + (f": {p.message}" if p.message else ""))
+        return reruns
+
+    def _process_entry(self, entry: queue.Entry) -> None:
+        while entry.lines and not self.stop.is_set():
+            text = entry.lines[0]
+            try:
+                line = queue.parse_line(text)
+            except queue.QueueError as exc:
+                log(f"{entry.name}: skipped: {exc}")
+                entry = queue.rest(entry, entry.lines[1:])
+                continue
+            now = _now()
+            self._in_flight = {"entry": entry.name, "item": text, "since": _iso(now), "status": ""}
+            self._publish(f"processing {_short(line)} ({self._queue_length} more queued)",
+                          state="running")
+            log(f"processing {_short(line)} from {entry.name}")
+            started = time.monotonic()
+            try:
+                results = self.backend.process(line, self.stop.is_set, self._publish, now)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                target = queue.fail(entry, reason)
+                log(f"{_short(line)} failed: {reason}; entry kept in {target}")
+                self._in_flight = None
+                return
+            reruns = self._record(results, now)
+            if reruns:
+                queue.enqueue_reruns(self.state_dir, reruns)
+                log(f"queued again: {', '.join(dict.fromkeys(reruns))}")
+            if self._git_dir is not None and line.kind == "push" and line.ref == self._ref:
+                self._save_watch_state(line.new)
+            entry = queue.rest(entry, entry.lines[1:])
+            self._in_flight = None
+            log(f"done {_short(line)} in {time.monotonic() - started:.2f}s: "
+                f"{len(results)} task(s)")
+
+    def _drain(self, outbox: _Outbox) -> None:
+        while not self.stop.is_set():
+            if self._watcher_error is not None:
+                raise RuntimeError(f"file watcher failed: {self._watcher_error}")
+            outbox.deliver_due()
+            if self._git_dir is not None:
+                self._check_ref()
+            entries = queue.pending(self.state_dir)
+            if entries:
+                self._queue_length = len(entries) - 1
+                self._process_entry(entries[0])
+                continue
+            self._queue_length = 0
+            self._publish("idle: waiting for pushes", state="idle")
+            self.wake.wait(outbox.seconds_to_next())
+            self.wake.clear()
+
+    # --- the whole run ------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until asked to stop; 0 after a clean stop."""
+        if not self.state_dir.is_dir():
+            raise ConfigError(f"{self.config.source}: repo.state_dir: {self.state_dir} does not "
+                              "exist (run 'taskbot init')")
+        queue.ensure_dirs(self.state_dir)
+        with queue.lock(self.state_dir):
+            pid_file = self.state_dir / statusfile.PID_FILE
+            self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or {})
+            pid_file.write_text(f"{os.getpid()}\n")
+            watchdog: Watchdog | None = None
+            watcher: threading.Thread | None = None
+            try:
+                removed = queue.clean_tmp(self.state_dir)
+                if removed:
+                    log(f"removed {removed} abandoned file(s) from {self.state_dir}/queue/tmp")
+                if self.backend.watch_target is not None:
+                    self._init_watch()
+                watcher = self._start_watcher()
+                waiting = len(queue.pending(self.state_dir))
+                log(f"serving {self.config.repo.path} ({self._mode} mode), state dir "
+                    f"{self.state_dir}, {waiting} queued")
+                if self._watchdog_interval:
+                    watchdog = Watchdog(self.notifier, self._watchdog_interval)
+                    watchdog.start()
+                self.notifier.ready(f"ready: {waiting} queued")
+                self._drain(_Outbox(self.config, self.state_dir))
+            finally:
+                self.notifier.stopping("stopping")
+                self._watch_stop.set()
+                if watcher is not None:
+                    watcher.join(timeout=5)
+                if watchdog is not None:
+                    watchdog.stop()
+                self._in_flight = None
+                self._queue_length = max(len(queue.pending(self.state_dir)), 0)
+                self._publish("stopped", state="stopped")
+                with contextlib.suppress(FileNotFoundError):
+                    pid_file.unlink()
+                log("stopped")
+        return 0
+
+
+def serve(config: Config, handlers: Mapping[str, Handler]) -> int:
+    daemon = Daemon(config, pipeline_backend(config, handlers))
+    daemon.install_signal_handlers()
+    return daemon.run()

@@ -1,0 +1,99 @@
+"""Old and new tips of a push → the task files that changed and the criteria to run.
+
+The cost follows the number of changed files: only the `tasks_dir` subtrees of the
+two tips are diffed, and libgit2 skips every subtree whose id did not change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from dataclasses import dataclass
+
+import pygit2
+
+from bot import taskfile
+from bot.errors import TaskbotError
+
+ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str  # repository-relative path in the new tip
+    old: bytes | None  # None: new in tasks_dir (added, or moved in from elsewhere)
+    new: bytes
+
+
+@dataclass(frozen=True)
+class Trigger:
+    path: str
+    indices: tuple[int, ...]  # criteria of the new version to run
+    error: str = ""  # the new version is unusable: reported, never run or written
+
+
+def _subtree(repo: pygit2.Repository, rev: str | None, tasks_dir: str) -> pygit2.Tree | None:
+    if rev is None or rev == ZERO:
+        return None
+    tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
+    try:
+        obj = tree[tasks_dir] if tasks_dir not in ("", ".") else tree
+    except KeyError:
+        return None
+    return obj if isinstance(obj, pygit2.Tree) else None
+
+
+def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir: str
+                  ) -> tuple[Change, ...]:
+    """Added, modified and renamed `.md` files under tasks_dir; deletions are ignored."""
+    before = _subtree(repo, old, tasks_dir)
+    after = _subtree(repo, new, tasks_dir)
+    if after is None:
+        return ()
+    diff = before.diff_to_tree(after) if before is not None else after.diff_to_tree(swap=True)
+    diff.find_similar()
+    prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
+    changes: list[Change] = []
+    for delta in diff.deltas:
+        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+            continue
+        if not delta.new_file.path.endswith(".md"):
+            continue
+        new_blob = repo[delta.new_file.id].read_raw()
+        old_blob = None
+        if delta.status != pygit2.enums.DeltaStatus.ADDED:
+            old_blob = repo[delta.old_file.id].read_raw()
+        changes.append(Change(prefix + delta.new_file.path, old_blob, new_blob))
+    return tuple(changes)
+
+
+def criteria_to_run(old: bytes | None, new: bytes, path: str) -> tuple[int, ...]:
+    """Unchecked now, and absent (new or edited) or checked before; identity with multiplicity."""
+    task = taskfile.parse(new, path)
+    still_open: Counter[str] = Counter()
+    if old is not None:
+        # An unusable old version counts as absent: everything open now is new.
+        with contextlib.suppress(TaskbotError):
+            still_open.update(c.identity for c in taskfile.parse(old, path).criteria
+                              if not c.checked)
+    run: list[int] = []
+    for criterion in task.unchecked:
+        if still_open[criterion.identity] > 0:
+            still_open[criterion.identity] -= 1
+        else:
+            run.append(criterion.index)
+    return tuple(run)
+
+
+def detect(repo: pygit2.Repository, old: str | None, new: str, tasks_dir: str
+           ) -> tuple[Trigger, ...]:
+    triggers: list[Trigger] = []
+    for change in changed_files(repo, old, new, tasks_dir):
+        try:
+            indices = criteria_to_run(change.old, change.new, change.path)
+        except TaskbotError as exc:
+            triggers.append(Trigger(change.path, (), str(exc)))
+            continue
+        if indices:
+            triggers.append(Trigger(change.path, indices))
+    return tuple(triggers)

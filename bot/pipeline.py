@@ -1,0 +1,268 @@
+"""A queued item (a push, or a task queued again) → runs, commits, reports.
+
+Shared by the daemon (hook and watch mode). One item at a time per repository;
+the caller serialises. Detection and trust read the source repository directly
+with pygit2; only when something will run does taskbot touch its own worktree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import pygit2
+
+from bot import gitrepo, taskfile
+from bot.api import Context, Handler
+from bot.config import Config
+from bot.detect import ZERO, changed_files, detect
+from bot.errors import TaskbotError
+from bot.lookup import find_task, id_matches
+from bot.proc import Redactor
+from bot.report import Report, TaskInfo, to_markdown
+from bot.taskrun import RunOptions, run_task
+from bot.trust import check, commits, is_bot_commit
+from bot.writeback import Target, commit_message, integrate
+
+
+@dataclass(frozen=True)
+class Push:
+    old: str
+    new: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Rerun:
+    task_id: str
+
+
+@dataclass(frozen=True)
+class Processed:
+    task_id: str
+    report: Report | None
+    commit: str | None
+    reruns: tuple[str, ...] = ()
+    message: str = ""
+
+
+Status = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def watch_target(config: Config) -> tuple[Path, str]:
+    """Watch mode: the clone's git dir and the ref whose changes count."""
+    source = Path(config.repo.path)
+    git_dir = Path(gitrepo.out(["rev-parse", "--absolute-git-dir"], source))
+    return git_dir, f"refs/heads/{config.repo.branch}"
+
+
+def process(config: Config, handlers: Mapping[str, Handler], item: Push | Rerun, *,
+            now: datetime, should_stop: Callable[[], bool] = lambda: False,
+            on_status: Status = _quiet) -> tuple[Processed, ...]:
+    if isinstance(item, Rerun):
+        return (_rerun(config, handlers, item.task_id, now, should_stop, on_status),)
+    return _push(config, handlers, item, now, should_stop, on_status)
+
+
+def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: datetime,
+          should_stop: Callable[[], bool], on_status: Status) -> tuple[Processed, ...]:
+    if push.ref != f"refs/heads/{config.repo.branch}" or push.new == ZERO:
+        return ()
+    repo = pygit2.Repository(config.repo.path)
+    if all(is_bot_commit(c, config) for c in commits(repo, push.old, push.new)):
+        return ()  # taskbot's own push triggers nothing
+    old = None if push.old == ZERO else push.old
+    reruns = _completed_waiters(config, repo, old, push.new)
+    triggers = detect(repo, old, push.new, config.repo.tasks_dir)
+    out: list[Processed] = []
+    if triggers:
+        verdict = check(repo, push.old, push.new, config)
+        for trigger in triggers:
+            if trigger.error or not verdict.trusted:
+                why = trigger.error or f"push {push.new[:12]} not run: {verdict.reason}"
+                out.append(_refused(trigger.path, why, now))
+                continue
+            on_status(f"running {trigger.path}")
+            out.append(_isolated(trigger.path, partial(
+                _run, config, handlers, trigger.path, trigger.indices, push.new, now,
+                should_stop)))
+    if reruns:
+        out.append(Processed("-", None, None, reruns, "dependencies completed"))
+    return tuple(out)
+
+
+def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: datetime,
+           should_stop: Callable[[], bool], on_status: Status) -> Processed:
+    clone = _clone(config)
+    tip = gitrepo.resolve(clone, _branch_rev(config))
+    if tip is None:
+        return Processed(task_id, None, None, message=f"branch {config.repo.branch} not found")
+    wt = gitrepo.worktree(clone, _state(config), "taskbot/lookup", tip)
+    try:
+        path = find_task(task_id, wt / config.repo.tasks_dir)
+    except TaskbotError as exc:
+        return Processed(task_id, None, None, message=str(exc))
+    on_status(f"running {task_id} again")
+    rel = str(path.relative_to(wt))
+    return _isolated(task_id, lambda: _run(config, handlers, rel, None, tip, now, should_stop))
+
+
+def _isolated(name: str, work: Callable[[], Processed]) -> Processed:
+    """One task's failure (git, an unusable file) is reported; the other tasks still run."""
+    try:
+        return work()
+    except TaskbotError as exc:
+        return Processed(Path(name).stem, None, None, message=f"{name}: {exc}")
+
+
+def _state(config: Config) -> Path:
+    return Path(config.repo.state_dir)
+
+
+def _bare(config: Config) -> bool:
+    return pygit2.Repository(config.repo.path).is_bare
+
+
+def _clone(config: Config) -> Path:
+    source = Path(config.repo.path)
+    return gitrepo.private_clone(source, _state(config)) if _bare(config) else source
+
+
+def _branch_rev(config: Config) -> str:
+    return f"origin/{config.repo.branch}" if _bare(config) else config.repo.branch
+
+
+def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
+         indices: tuple[int, ...] | None, start: str, now: datetime,
+         should_stop: Callable[[], bool]) -> Processed:
+    clone = _clone(config)
+    task_id = _task_id(clone, start, rel_path)
+    work_branch = f"taskbot/{task_id}"
+    wt = gitrepo.worktree(clone, _state(config), work_branch, start)
+    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    ctx = Context(config, task_id, run_id, Redactor(config.secrets()))
+    label = Path(config.repo.path).resolve().name.removesuffix(".git")
+    options = RunOptions(now=now, selected=indices, repo_label=label, display_path=rel_path,
+                         should_stop=should_stop)
+    result = run_task(wt / rel_path, handlers, ctx, options)
+    _remember_waiting(config, task_id, result.report)
+    report = result.report
+    moved = _move_if_complete(config, wt, rel_path, report)
+    message = ctx.redactor(commit_message(report, start))
+    sha = gitrepo.commit(wt, message, config.identity)
+    if sha is None:
+        return Processed(task_id, report, None)
+    target = Target(clone, _bare(config), config.repo.branch, work_branch)
+    done = integrate(config, target, wt, sha, moved or rel_path, result.edit, message)
+    if done.note:
+        report = replace(report, notes=(*report.notes, done.note))
+    _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor))
+    reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
+    return Processed(task_id, report, done.commit if done.on_branch else None, reruns)
+
+
+def _task_id(clone: Path, rev: str, rel_path: str) -> str:
+    repo = pygit2.Repository(str(clone))
+    blob = repo.revparse_single(f"{rev}:{rel_path}")
+    return taskfile.parse(blob.read_raw(), rel_path).id
+
+
+def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -> str | None:
+    if config.repo.on_complete != "move" or report.result != "complete":
+        return None
+    path = wt / rel_path
+    data = taskfile.apply(taskfile.read(path), taskfile.Edit(
+        frontmatter=(("status", "completed"),)), rel_path).data
+    taskfile.write(path, data)
+    dest = Path(rel_path).parent.parent / "completed" / Path(rel_path).name
+    (wt / dest).parent.mkdir(parents=True, exist_ok=True)
+    gitrepo.git(["mv", "--", rel_path, str(dest)], wt)
+    return str(dest)
+
+
+def _attach_note(config: Config, wt: Path, sha: str, text: str) -> None:
+    gitrepo.add_note(wt, sha, text, config.identity)
+    if _bare(config):
+        gitrepo.push(wt, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
+
+
+def _refused(rel_path: str, why: str, now: datetime) -> Processed:
+    name = Path(rel_path).stem
+    report = Report(TaskInfo(name, name, "-", "-", rel_path), "blocked", 0, 0, (), (), (), (),
+                    (), f"{now:%Y%m%dT%H%M%S}-refused", notes=(why,))
+    return Processed(name, report, None, message=why)
+
+
+# --- tasks waiting on others: remembered in state_dir so a restart keeps them -------------
+
+def _waiting_file(config: Config) -> Path:
+    return _state(config) / "waiting.json"
+
+
+def _load_waiting(config: Config) -> dict[str, list[str]]:
+    try:
+        data = json.loads(_waiting_file(config).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): [str(d) for d in v] for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save_waiting(config: Config, waiting: Mapping[str, list[str]]) -> None:
+    path = _waiting_file(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".waiting-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(dict(waiting), fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _remember_waiting(config: Config, task_id: str, report: Report) -> None:
+    waiting = _load_waiting(config)
+    deps = [d.task_id for d in report.waiting_on]
+    if deps:
+        waiting[task_id] = deps
+    elif waiting.pop(task_id, None) is None:
+        return
+    _save_waiting(config, waiting)
+
+
+def _waiters_of(config: Config, task_id: str) -> tuple[str, ...]:
+    return tuple(t for t, deps in _load_waiting(config).items()
+                 if task_id.lower() in (d.lower() for d in deps))
+
+
+def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None, new: str
+                       ) -> tuple[str, ...]:
+    """Waiting tasks whose dependency this push completed (ticked, or moved to completed/)."""
+    waiting = _load_waiting(config)
+    if not waiting:
+        return ()
+    root = str(Path(config.repo.tasks_dir).parent)
+    done: set[str] = set()
+    for change in changed_files(repo, old, new, "" if root == "." else root):
+        try:
+            task = taskfile.parse(change.new, change.path)
+        except TaskbotError:
+            continue
+        in_completed = "completed" in Path(change.path).parts[:-1]
+        if in_completed or (task.criteria and all(c.checked for c in task.criteria)):
+            done.add(change.path)
+            done.add(task.id)
+    return tuple(t for t, deps in waiting.items()
+                 if any(_names(d, p) for d in deps for p in done))
+
+
+def _names(task_id: str, id_or_path: str) -> bool:
+    return task_id.lower() == id_or_path.lower() or (
+        id_or_path.endswith(".md") and id_matches(Path(id_or_path), task_id))

@@ -1,0 +1,310 @@
+"""The one way taskbot runs a command.
+
+argv only (never a shell), `GIT_*` stripped from the environment, its own process
+group that is killed on timeout and cleaned up after exit, output captured without
+deadlock (only the tail is kept), and secrets redacted from everything recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from bot.durations import format_duration
+
+__all__ = ["CommandRecord", "Redactor", "run_command"]
+
+TAIL_LINES = 20
+STREAM_CAP = 1 << 20  # bytes of each stream (and of the combined output) kept in memory
+TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on timeout
+MAX_LINE = 1000  # characters of one output line kept in a record
+DRAIN_GRACE = 1.0  # seconds to wait for the pipes to close once the group is dead
+_CHUNK = 65536
+
+# scheme://user:password@host -> scheme://user:***@host (user may be empty)
+_USERINFO_RE = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#]+(?=@)")
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces secrets and URL passwords with `***`."""
+
+    secrets: tuple[str, ...] = ()
+
+    def __call__(self, text: str) -> str:
+        # longest first, so a secret containing another is replaced whole
+        for secret in sorted({s for s in self.secrets if s}, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return _USERINFO_RE.sub(r"\g<head>***", text)
+
+    def with_secrets(self, *more: str) -> Redactor:
+        added = tuple(s for s in more if s and s not in self.secrets)
+        return Redactor(self.secrets + tuple(dict.fromkeys(added)))
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """What happened when a command ran; every text field is already redacted."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    exit_status: int | None  # None when it timed out or could not start
+    duration: float
+    output_tail: str
+    error_line: str
+    timed_out: bool = False
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def describe(self) -> str:
+        cmd = shlex.join(self.argv)
+        if self.timed_out:
+            return f"{cmd} {self.error}" if self.error else f"{cmd} timed out"
+        if self.exit_status is None:
+            return f"{cmd} could not start: {self.error}"
+        if self.exit_status < 0:
+            what = f"was killed by {_signal_name(-self.exit_status)}"
+        else:
+            what = f"exited {self.exit_status}"
+        return f"{cmd} {what}: {self.error_line}" if self.error_line else f"{cmd} {what}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class _Tail:
+    """The last STREAM_CAP bytes of a stream."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.trimmed = False
+
+    def append(self, data: bytes) -> None:
+        self.data += data
+        if len(self.data) > STREAM_CAP:
+            del self.data[: len(self.data) - STREAM_CAP]
+            self.trimmed = True
+
+    def text(self) -> str:
+        data = bytes(self.data)
+        if self.trimmed:
+            # the first line is a fragment (perhaps of a secret the redactor would miss)
+            data = data[data.find(b"\n") + 1 :]
+        return data.decode("utf-8", errors="replace")
+
+
+class _Capture:
+    """Drains the pipes in threads, keeping each stream's tail and a combined tail.
+
+    Complete lines go to the combined tail as they arrive, so stdout and stderr
+    interleave line by line rather than mid-line.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: dict[str, _Tail] = {}
+        self._combined = _Tail()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, name: str, pipe: IO[bytes]) -> None:
+        self._streams[name] = _Tail()
+        thread = threading.Thread(target=self._drain, args=(name, pipe), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _drain(self, name: str, pipe: IO[bytes]) -> None:
+        pending = b""
+        try:
+            fd = pipe.fileno()
+            while chunk := os.read(fd, _CHUNK):
+                pending += chunk
+                cut = pending.rfind(b"\n") + 1
+                if cut == 0 and len(pending) > _CHUNK:
+                    cut = len(pending)
+                with self._lock:
+                    self._streams[name].append(chunk)
+                    if cut:
+                        self._combined.append(pending[:cut])
+                pending = pending[cut:]
+        except OSError:
+            pass
+        finally:
+            if pending:
+                with self._lock:
+                    self._combined.append(pending + b"\n")
+            pipe.close()
+
+    def join(self, deadline: float) -> None:
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def snapshot(self) -> tuple[str, str, str]:
+        """(combined, stdout, stderr) decoded as UTF-8 with replacement characters."""
+        empty = _Tail()
+        with self._lock:
+            return (
+                self._combined.text(),
+                self._streams.get("stdout", empty).text(),
+                self._streams.get("stderr", empty).text(),
+            )
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[:MAX_LINE] + " …"
+
+
+def _tail(text: str, lines: int = TAIL_LINES) -> str:
+    kept = text.rstrip().splitlines()[-lines:]
+    return "\n".join(_clip(line.rstrip()) for line in kept)
+
+
+def _last_line(*texts: str) -> str:
+    for text in texts:
+        for line in reversed(text.splitlines()):
+            if line.strip():
+                return _clip(line.strip())
+    return ""
+
+
+def _child_env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _exited(pid: int) -> bool:
+    """Has the child exited? Leaves it unreaped, so its process group id stays reserved."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def _wait_exit(pid: int, deadline: float) -> bool:
+    delay = 0.0005
+    while not _exited(pid):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
+    return True
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        pipe.write(data)
+    with contextlib.suppress(OSError):
+        pipe.close()
+
+
+def _start_error(exc: OSError, argv0: str, cwd: str) -> str:
+    if exc.filename is not None and os.fsdecode(exc.filename) == cwd:
+        return f"working directory {cwd}: {exc.strerror or exc}"
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {argv0}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {argv0}"
+    return f"{argv0}: {exc.strerror or exc}"
+
+
+_NO_SECRETS = Redactor()
+
+
+def run_command(
+    argv: Sequence[str],
+    cwd: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float,
+    redactor: Redactor = _NO_SECRETS,
+    input: bytes | None = None,
+) -> CommandRecord:
+    """Run `argv` in `cwd` and record what happened; never raises for a failing command.
+
+    Raises ValueError for an empty argv. A command that cannot start, fails or times
+    out is described by the returned record (`ok`, `timed_out`, `error`, `describe()`).
+    """
+    args = tuple(str(a) for a in argv)
+    if not args:
+        raise ValueError("run_command: empty argv")
+    shown = tuple(redactor(a) for a in args)
+    shown_cwd = redactor(cwd)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=_child_env(env),
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            shell=False,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        error = redactor(_start_error(exc, args[0], cwd))
+        return CommandRecord(
+            shown, shown_cwd, None, time.monotonic() - started, "", error, error=error
+        )
+
+    capture = _Capture()
+    assert proc.stdout is not None and proc.stderr is not None
+    capture.start("stdout", proc.stdout)
+    capture.start("stderr", proc.stderr)
+    if input is not None:
+        assert proc.stdin is not None
+        threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+
+    pgid = proc.pid  # start_new_session: the child leads its own group
+    try:
+        timed_out = not _wait_exit(proc.pid, started + timeout)
+        if timed_out:
+            _kill_group(pgid, signal.SIGTERM)
+            _wait_exit(proc.pid, time.monotonic() + TERM_GRACE)
+    finally:
+        # The leader has exited but is not reaped yet, so `pgid` cannot have been reused:
+        # kill what is left of the group (background children; everything on timeout or
+        # when we are interrupted), then reap the leader.
+        _kill_group(pgid, signal.SIGKILL)
+        returncode = proc.wait()
+    duration = time.monotonic() - started
+    # Pipes close once every holder is dead; bound the wait in case a process that
+    # left the group (setsid, daemonised) still holds one.
+    capture.join(time.monotonic() + DRAIN_GRACE)
+    combined, stdout, stderr = capture.snapshot()
+
+    error = f"timed out after {format_duration(timeout)}" if timed_out else ""
+    return CommandRecord(
+        argv=shown,
+        cwd=shown_cwd,
+        exit_status=None if timed_out else returncode,
+        duration=duration,
+        output_tail=_tail(redactor(combined)),
+        error_line=_last_line(redactor(stderr), redactor(stdout)),
+        timed_out=timed_out,
+        error=error,
+    )

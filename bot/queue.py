@@ -1,0 +1,259 @@
+"""The durable spool in `<state_dir>/queue/` that the hook writes and the daemon drains.
+
+One file per arrival, created in `queue/tmp/` and renamed into `queue/` (so the daemon
+never sees half a file). Names are `<time_ns>-<pid>.push` and sort in arrival order.
+A file holds lines: `OLD NEW REF` for a push (what git hands a post-receive hook), or
+`rerun TASK-ID` for a task queued again. The installed `sh` hook writes the same format
+(`bot/hooks/post-receive`).
+
+An entry is removed (`done`) only after it was processed, so a daemon that dies
+half-way processes it again when it starts. An entry that made the daemon fail is
+moved to `queue/failed/` and kept for a person to look at. `lock()` takes an
+exclusive `flock` so that only one daemon drains a state dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import TaskbotError
+
+__all__ = [
+    "Entry",
+    "Line",
+    "QueueBusy",
+    "QueueError",
+    "done",
+    "enqueue",
+    "enqueue_reruns",
+    "fail",
+    "failed",
+    "lock",
+    "parse_line",
+    "pending",
+    "queue_dir",
+    "rest",
+]
+
+SUFFIX = ".push"
+_NAME_RE = re.compile(r"\d+-\d+(?:-\d+)?\.push")
+_SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_TASK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_REF_RE = re.compile(r"refs/\S+")
+STALE_TMP = 3600.0  # seconds after which a file left in queue/tmp/ is an abandoned write
+
+
+class QueueError(TaskbotError):
+    """The spool cannot be written or read (missing or unwritable state dir, bad line)."""
+
+
+class QueueBusy(TaskbotError):
+    """Another daemon holds the state dir's lock."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One parsed spool line: a push (`old`, `new`, `ref`) or a rerun (`task_id`)."""
+
+    kind: str  # "push" | "rerun"
+    old: str = ""
+    new: str = ""
+    ref: str = ""
+    task_id: str = ""
+
+    def text(self) -> str:
+        if self.kind == "rerun":
+            return f"rerun {self.task_id}"
+        return f"{self.old} {self.new} {self.ref}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One spool file and its lines (blank lines dropped, order kept)."""
+
+    path: Path
+    lines: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def queue_dir(state_dir: Path | str) -> Path:
+    return Path(state_dir) / "queue"
+
+
+def parse_line(line: str) -> Line:
+    """A spool line, validated; raises QueueError naming what is wrong."""
+    fields = line.split()
+    if len(fields) == 2 and fields[0] == "rerun":
+        if not _TASK_RE.fullmatch(fields[1]):
+            raise QueueError(f"not a task id: {fields[1]!r}")
+        return Line("rerun", task_id=fields[1])
+    if len(fields) == 3:
+        old, new, ref = fields
+        if _SHA_RE.fullmatch(old) and _SHA_RE.fullmatch(new) and _REF_RE.fullmatch(ref):
+            return Line("push", old=old, new=new, ref=ref)
+    raise QueueError(f"not a spool line ('OLD NEW REF' or 'rerun TASK-ID'): {line[:200]!r}")
+
+
+def ensure_dirs(state_dir: Path | str) -> Path:
+    """Create `queue/` and `queue/tmp/` (the state dir too); returns the queue dir."""
+    qdir = queue_dir(state_dir)
+    try:
+        (qdir / "tmp").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QueueError(f"{qdir}: cannot create the spool: {exc.strerror or exc}") from exc
+    return qdir
+
+
+def _new_name(qdir: Path) -> str:
+    """`<time_ns>-<pid>.push`, later than every entry already there (the clock may step back)."""
+    stamp = time.time_ns()
+    newest = max((p.name for p in qdir.glob(f"*{SUFFIX}")), default="")
+    if newest:
+        with contextlib.suppress(ValueError):
+            stamp = max(stamp, int(newest.split("-", 1)[0]) + 1)
+    return f"{stamp:019d}-{os.getpid()}{SUFFIX}"
+
+
+def enqueue(state_dir: Path | str, lines: Iterable[str]) -> Path:
+    """Write one entry atomically (tmp file, fsync, rename); returns its path.
+
+    Lines are validated first: nothing is written when one is malformed.
+    """
+    texts = [line.strip() for line in lines if line.strip()]
+    for text in texts:
+        parse_line(text)
+    if not texts:
+        raise QueueError("nothing to queue: no lines")
+    qdir = queue_dir(state_dir)
+    if not Path(state_dir).is_dir():
+        raise QueueError(f"state dir {state_dir} does not exist (run 'taskbot init')")
+    ensure_dirs(state_dir)
+    data = ("\n".join(texts) + "\n").encode()
+    name = _new_name(qdir)
+    tmp = qdir / "tmp" / name
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, qdir / name)
+        _fsync_dir(qdir)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise QueueError(f"{qdir}: cannot queue: {exc.strerror or exc}") from exc
+    return qdir / name
+
+
+def enqueue_reruns(state_dir: Path | str, task_ids: Iterable[str]) -> Path | None:
+    ids = list(dict.fromkeys(task_ids))
+    return enqueue(state_dir, [f"rerun {t}" for t in ids]) if ids else None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path) -> Entry | None:
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:  # taken by `done` meanwhile
+        return None
+    return Entry(path, tuple(line.strip() for line in text.splitlines() if line.strip()))
+
+
+def pending(state_dir: Path | str) -> list[Entry]:
+    """Every entry in arrival order (an empty list when there is no spool yet)."""
+    qdir = queue_dir(state_dir)
+    try:
+        names = sorted(n for n in os.listdir(qdir) if _NAME_RE.fullmatch(n))
+    except FileNotFoundError:
+        return []
+    return [e for e in (_read(qdir / n) for n in names) if e is not None]
+
+
+def failed(state_dir: Path | str) -> list[Path]:
+    try:
+        return sorted((queue_dir(state_dir) / "failed").glob(f"*{SUFFIX}"))
+    except FileNotFoundError:
+        return []
+
+
+def done(entry: Entry) -> None:
+    """Remove a processed entry (durably)."""
+    with contextlib.suppress(FileNotFoundError):
+        entry.path.unlink()
+    _fsync_dir(entry.path.parent)
+
+
+def rest(entry: Entry, remaining: tuple[str, ...]) -> Entry:
+    """Replace an entry by its unprocessed lines (same name, so it keeps its place)."""
+    if not remaining:
+        done(entry)
+        return Entry(entry.path, ())
+    tmp = entry.path.parent / "tmp" / f"{entry.name}.rest"
+    tmp.write_text("\n".join(remaining) + "\n")
+    os.replace(tmp, entry.path)
+    _fsync_dir(entry.path.parent)
+    return Entry(entry.path, remaining)
+
+
+def fail(entry: Entry, reason: str) -> Path:
+    """Move an entry that could not be processed to `queue/failed/`, with the reason beside it."""
+    fdir = entry.path.parent / "failed"
+    fdir.mkdir(exist_ok=True)
+    target = fdir / entry.name
+    (fdir / f"{entry.name}.reason").write_text(reason.rstrip("\n") + "\n")
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(entry.path, target)
+    _fsync_dir(entry.path.parent)
+    return target
+
+
+def clean_tmp(state_dir: Path | str, *, older_than: float = STALE_TMP) -> int:
+    """Remove abandoned writes from `queue/tmp/` (a hook killed mid-write); returns how many."""
+    tdir = queue_dir(state_dir) / "tmp"
+    removed = 0
+    limit = time.time() - older_than
+    try:
+        paths = list(tdir.iterdir())
+    except FileNotFoundError:
+        return 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def lock(state_dir: Path | str) -> Iterator[Path]:
+    """Hold `<state_dir>/daemon.lock` exclusively (non-blocking); QueueBusy when taken."""
+    path = Path(state_dir) / "daemon.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise QueueBusy(f"{state_dir}: another 'taskbot serve' is running for this "
+                            "state dir") from exc
+        yield path
+    finally:
+        os.close(fd)  # closing releases the lock

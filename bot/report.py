@@ -1,0 +1,222 @@
+"""Results → the report of SPEC §7, as Markdown and as JSON. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.api import CommandRecord, FileChange
+from bot.lookup import DependencyState
+from bot.runner import Result, State
+
+SUMMARY_WORDS = {
+    "complete": "Task is complete.",
+    "partial": "Task is partially complete.",
+    "blocked": "Task is blocked: nothing could be done.",
+    "waiting": "Task is waiting.",
+}
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: str
+    title: str
+    priority: str
+    status: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Report:
+    task: TaskInfo
+    result: str  # complete | partial | blocked | waiting
+    done: int
+    total: int
+    results: tuple[Result, ...]
+    remaining: tuple[tuple[str, str], ...]  # (criterion text, reason) for every unchecked one
+    changes: tuple[FileChange, ...]
+    progress_log: tuple[str, ...]
+    waiting_on: tuple[DependencyState, ...]
+    run_id: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return f"{self.task.id} {self.result}: {self.done}/{self.total} criteria done"
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"Completed {self.done} of {self.total} acceptance criteria. "
+            f"{SUMMARY_WORDS[self.result]}"
+        )
+
+    @property
+    def commands(self) -> tuple[CommandRecord, ...]:
+        return tuple(c for r in self.results if r.outcome for c in r.outcome.commands)
+
+    def next_steps(self) -> tuple[str, ...]:
+        steps: list[str] = [
+            f"Waiting for {d.task_id}: {d.where}" for d in self.waiting_on if not d.complete
+        ]
+        for r in self.results:
+            text = r.action.criterion.text
+            if r.state in (State.FAILED, State.BLOCKED):
+                verb = "Fix" if r.state is State.FAILED else "Unblock"
+                steps.append(f"{verb} \"{text}\": {r.reason}")
+                diagnosis = r.outcome.diagnosis if r.outcome else ()
+                steps.extend(f"  - {d}" for d in diagnosis)
+            elif r.state is State.MANUAL:
+                steps.append(f"Needs a person: \"{text}\" (no rule or annotation runs it)")
+            elif r.state is State.INTERRUPTED:
+                steps.append(f"Re-run \"{text}\": taskbot stopped before it ran")
+        if any(r.state in (State.FAILED, State.BLOCKED, State.INTERRUPTED) for r in self.results):
+            steps.append(f"Then re-run: taskbot run {self.task.id}")
+        steps.extend(self.notes)
+        if self.result == "complete":
+            steps.append("All criteria are checked: verify the result and close the task.")
+        return tuple(steps) or ("Nothing to do.",)
+
+
+def _code(text: str) -> str:
+    """`text` as a Markdown code span, whatever backticks it contains."""
+    text = " ".join(text.splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cmd(record: CommandRecord) -> str:
+    return _code(shlex.join(record.argv))
+
+
+def _output(commands: Sequence[CommandRecord]) -> str:
+    """Success, with the last line the (last) command printed, if it printed anything."""
+    lines = commands[-1].output_tail.strip().splitlines() if commands else []
+    return f"Success: {_code(lines[-1].strip())}" if lines else "Success"
+
+
+def _completed(report: Report) -> list[str]:
+    lines: list[str] = []
+    for r in report.results:
+        if r.state is not State.DONE:
+            continue
+        lines.append(f"- ✅ {r.action.criterion.text}")
+        commands = r.outcome.commands if r.outcome else ()
+        lines.extend(f"  - Command: {_cmd(c)}" for c in commands)
+        evidence = r.outcome.evidence if r.outcome else ()
+        lines.extend(f"  - Evidence: {e}" for e in evidence)
+        lines.append(f"  - Output: {_output(commands)}")
+    before = report.done - sum(r.state is State.DONE for r in report.results)
+    if before > 0:
+        lines.append(f"- ✅ {before} more checked before this run")
+    return lines or ["(none)"]
+
+
+def _remaining(report: Report) -> list[str]:
+    attempts = {r.action.criterion.text: r.attempts for r in report.results}
+    lines: list[str] = []
+    for text, why in report.remaining:
+        tries = attempts.get(text, 0)
+        lines.append(f"- ⏳ {text}")
+        lines.append(f"  - Reason: {why}" + (f" (after {tries} attempts)" if tries > 1 else ""))
+    return lines or ["(none)"]
+
+
+def _changes(report: Report) -> list[str]:
+    files = [f"- {c.repo}: {c.path} ({c.what})" for c in report.changes] or ["(none)"]
+    commands = [
+        f"- {_cmd(c)} in {_code(c.cwd)}: "
+        + (f"exit {c.exit_status}" if c.exit_status is not None else c.error or "did not finish")
+        + f" ({c.duration:.1f}s)"
+        for c in report.commands
+    ] or ["(none)"]
+    return ["### Files Modified", *files, "### Commands Executed", *commands]
+
+
+def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
+    t = report.task
+    lines = [
+        f"# Task Execution Report: {t.id}",
+        f"## Task: {t.title}",
+        f"Priority: {t.priority}",
+        f"Status: {t.status}",
+        "## Acceptance Criteria Completed",
+        *_completed(report),
+        "## Acceptance Criteria Remaining",
+        *_remaining(report),
+        "## Changes Made",
+        *_changes(report),
+        "## Progress Log Entry",
+        *(report.progress_log or ("(none)",)),
+        "## Summary",
+        report.summary,
+        "## Next Steps",
+        *(f"- {s}" if not s.startswith("  ") else s for s in report.next_steps()),
+    ]
+    return redact("\n".join(lines) + "\n")
+
+
+def _command_json(c: CommandRecord) -> dict[str, Any]:
+    return {
+        "argv": list(c.argv),
+        "cwd": c.cwd,
+        "exit_status": c.exit_status,
+        "duration": round(c.duration, 3),
+        "timed_out": c.timed_out,
+        "output_tail": c.output_tail,
+    }
+
+
+def _criterion_json(r: Result) -> dict[str, Any]:
+    c = r.action.criterion
+    return {
+        "index": c.index,
+        "line": c.line + 1,
+        "text": c.text,
+        "outcome": r.state.value,
+        "handler": r.action.handler,
+        "params": dict(r.action.params),
+        "reason": r.reason,
+        "attempts": r.attempts,
+        "commands": [_command_json(x) for x in (r.outcome.commands if r.outcome else ())],
+        "evidence": list(r.outcome.evidence) if r.outcome else [],
+        "diagnosis": list(r.outcome.diagnosis) if r.outcome else [],
+    }
+
+
+def to_json(report: Report, redact: Callable[[str], str] = str) -> dict[str, Any]:
+    t = report.task
+    doc: dict[str, Any] = {
+        "task": {"id": t.id, "title": t.title, "priority": t.priority, "status": t.status,
+                 "path": t.path},
+        "result": report.result,
+        "title": report.title,
+        "done": report.done,
+        "total": report.total,
+        "run_id": report.run_id,
+        "criteria": [_criterion_json(r) for r in report.results],
+        "remaining": [{"text": text, "reason": why} for text, why in report.remaining],
+        "waiting_on": [{"task": d.task_id, "complete": d.complete, "where": d.where}
+                       for d in report.waiting_on],
+        "changes": [{"repo": c.repo, "path": c.path, "what": c.what} for c in report.changes],
+        "progress_log": list(report.progress_log),
+        "summary": report.summary,
+        "next_steps": list(report.next_steps()),
+    }
+    redacted: dict[str, Any] = _redact_tree(doc, redact)
+    return redacted
+
+
+def _redact_tree(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_tree(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_tree(v, redact) for k, v in value.items()}
+    return value

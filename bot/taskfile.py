@@ -1,0 +1,767 @@
+"""Task files: bytes → `Task`, and `Edit` → bytes, byte-exact.
+
+Structure comes from markdown-it (CommonMark) token line maps and PyYAML node
+positions; the only regular expressions are per-line ones (where the box sits on
+a list item's first line, a trailing annotation, a dependency id).
+
+Every edit is a splice into the original text at offsets computed from the parse:
+a box's single space becomes ``x``, a frontmatter value's span is replaced, and
+whole new lines are inserted at one point. Nothing else in the file changes
+(BOM, line endings, trailing spaces, comments, key order, quoting). An edit that
+inserts or replaces text is parsed again and checked; one that would not read back
+as intended raises `TaskFileError` instead of producing a damaged file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import functools
+import itertools
+import json
+import os
+import re
+import stat
+import tempfile
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from bot.errors import TaskFileError
+
+__all__ = [
+    "MAX_BYTES",
+    "Applied",
+    "Criterion",
+    "Edit",
+    "Section",
+    "Task",
+    "apply",
+    "load",
+    "normalise",
+    "parse",
+    "read",
+    "write",
+]
+
+MAX_BYTES = 1 << 20
+
+AC_TITLE = "acceptance criteria"
+DEPS_TITLE = "dependencies"
+LOG_TITLE = "progress log"
+
+_BOM = "\ufeff"
+# Line breaks exactly as markdown-it sees them (it normalises \r\n and \r to \n).
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+# Applied to the first line of a list item only: where its box is. Repeated markers
+# cover items that open on the same line as their parent ("- - [ ] x").
+_BOX_RE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)+(?P<box>\[(?P<mark>[ xX])\])(?=[ \t]|$)")
+_MARKER_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
+_ANNOTATION_RE = re.compile(r"<!--[ \t]*taskbot:(?P<body>(?:(?!-->).)*)-->[ \t]*$")
+_TASK_ID_RE = re.compile(r"[A-Z]+-\d+")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+# Block structure only: inline parsing (the slow half) runs just for heading titles.
+_MD = MarkdownIt("commonmark").disable("inline")
+_MD_INLINE = MarkdownIt("commonmark")
+_INLINE_MARKUP = frozenset("*_`[]<>&\\!")
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Criterion:
+    index: int
+    line: int
+    col: int
+    checked: bool
+    text: str
+    raw: str
+    annotation: str | None
+    depth: int
+    group: str
+
+    @property
+    def identity(self) -> str:
+        """Whitespace-normalised line text after the box, annotation included."""
+        return normalise(self.raw)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    level: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str
+    id: str
+    title: str
+    frontmatter: Mapping[str, Any]
+    has_frontmatter: bool
+    criteria: tuple[Criterion, ...]
+    dependencies: tuple[str, ...]
+    progress_log: tuple[str, ...]
+    sections: tuple[Section, ...]
+    newline: str
+
+    @property
+    def unchecked(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if not c.checked)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.criteria) and all(c.checked for c in self.criteria)
+
+
+@dataclass(frozen=True)
+class Edit:
+    ticks: tuple[str, ...] = ()
+    updated: str | None = None
+    log: tuple[str, ...] = ()
+    frontmatter: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    data: bytes
+    ticked: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def normalise(text: str) -> str:
+    """Criterion identity of a text: runs of whitespace collapsed, ends stripped."""
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class _Line:
+    start: int  # offset of the first char (in the decoded text, BOM included)
+    end: int  # offset just past the content, before the line break
+    eol: str  # "\r\n", "\r", "\n" or "" for a last line without one
+
+
+@dataclass(frozen=True)
+class _Frontmatter:
+    close_line: int
+    body_start: int  # text offset where the YAML starts (line after the opening ---)
+    body: str
+    node: yaml.Node | None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    task: Task
+    text: str
+    lines: tuple[_Line, ...]
+    bom: bool
+    fm: _Frontmatter | None
+    log_sections: tuple[Section, ...]
+
+
+def _split_lines(text: str) -> tuple[_Line, ...]:
+    lines: list[_Line] = []
+    pos = 0
+    for m in _LINE_BREAK_RE.finditer(text):
+        lines.append(_Line(pos, m.start(), m.group()))
+        pos = m.end()
+    if pos < len(text):
+        lines.append(_Line(pos, len(text), ""))
+    return tuple(lines)
+
+
+def _fail(path: str, reason: str) -> TaskFileError:
+    return TaskFileError(f"{path}: {' '.join(reason.split())}")
+
+
+def _decode(data: bytes, path: str) -> str:
+    if len(data) > MAX_BYTES:
+        raise _fail(path, f"larger than 1 MiB ({len(data)} bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        reason = f"not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})"
+        raise _fail(path, reason) from None
+
+
+def _yaml_problem(e: Exception, first_line: int) -> str:
+    if isinstance(e, yaml.MarkedYAMLError):
+        what = e.problem or e.context or "invalid YAML"
+        mark = e.problem_mark or e.context_mark
+        if mark is not None:
+            return f"{what} (line {mark.line + first_line + 1}, column {mark.column + 1})"
+        return what
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _frontmatter(
+    text: str, lines: Sequence[_Line], bom: bool, path: str
+) -> tuple[_Frontmatter | None, dict[Any, Any]]:
+    if not lines:
+        return None, {}
+    first = text[lines[0].start + (1 if bom else 0) : lines[0].end]
+    if first.rstrip(" \t") != "---":
+        return None, {}
+    close = next(
+        (
+            i
+            for i in range(1, len(lines))
+            if text[lines[i].start : lines[i].end].rstrip(" \t") in ("---", "...")
+        ),
+        None,
+    )
+    if close is None:
+        raise _fail(path, "frontmatter is not closed (no second '---' line)")
+    body_start = lines[1].start if len(lines) > 1 else lines[0].end
+    body = text[body_start : lines[close].start]
+    loader = yaml.SafeLoader(body)
+    try:
+        node = loader.get_single_node()
+        value = loader.construct_document(node) if node is not None else {}
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        raise _fail(path, f"frontmatter is not valid YAML: {_yaml_problem(e, 1)}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(node, yaml.MappingNode | None) or not isinstance(value, dict):
+        raise _fail(path, "frontmatter is not a YAML mapping")
+    return _Frontmatter(close, body_start, body, node), value
+
+
+def _plain_text(inline: Token | None) -> str:
+    """A heading's text as rendered: emphasis, code and link markup dropped."""
+    if inline is None:
+        return ""
+    if not any(ch in _INLINE_MARKUP for ch in inline.content):
+        return normalise(inline.content)
+    parts: list[str] = []
+    for tok in _MD_INLINE.parseInline(inline.content):
+        for child in tok.children or ():
+            if child.type in ("text", "code_inline"):
+                parts.append(child.content)
+            elif child.type in ("softbreak", "hardbreak"):
+                parts.append(" ")
+    return normalise("".join(parts))
+
+
+def _section_key(title: str) -> str:
+    t = title.strip()
+    if t.endswith(":"):
+        t = t[:-1]
+    return normalise(t).casefold()
+
+
+@dataclass(frozen=True)
+class _Item:
+    line: int
+    depth: int
+    first_child: Token | None  # the first block inside the item
+    first_inline: Token | None  # the inline token of that block, if any
+
+
+def _walk(tokens: Sequence[Token]) -> tuple[list[Section], list[_Item]]:
+    """Top-level headings (as sections without an end yet) and list items outside
+    block quotes, in document order."""
+    headings: list[Section] = []
+    items: list[_Item] = []
+    quote_depth = 0
+    item_depth = 0
+    for i, tok in enumerate(tokens):
+        if tok.type == "blockquote_open":
+            quote_depth += 1
+        elif tok.type == "blockquote_close":
+            quote_depth -= 1
+        elif tok.type == "list_item_open":
+            if quote_depth == 0 and tok.map is not None:
+                first = tokens[i + 1] if i + 1 < len(tokens) else None
+                if first is not None and first.type == "list_item_close":
+                    first = None
+                inline = None
+                if first is not None and first.type in ("paragraph_open", "heading_open"):
+                    nxt = tokens[i + 2] if i + 2 < len(tokens) else None
+                    inline = nxt if nxt is not None and nxt.type == "inline" else None
+                items.append(_Item(tok.map[0], item_depth, first, inline))
+            item_depth += 1
+        elif tok.type == "list_item_close":
+            item_depth -= 1
+        elif tok.type == "heading_open" and tok.level == 0 and quote_depth == 0 and tok.map is not None:
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            inline = nxt if nxt is not None and nxt.type == "inline" else None
+            headings.append(Section(_plain_text(inline), int(tok.tag[1:]), tok.map[0], 0))
+    return headings, items
+
+
+def _sections(heads: Sequence[Section], nlines: int) -> tuple[Section, ...]:
+    """Each heading's section runs to the next heading of the same or a higher level."""
+    out: list[Section] = []
+    for k, sec in enumerate(heads):
+        end = nlines
+        for later in heads[k + 1 :]:
+            if later.level <= sec.level:
+                end = later.start
+                break
+        out.append(Section(sec.title, sec.level, sec.start, max(end, sec.start + 1)))
+    return tuple(out)
+
+
+def _inside(line: int, sections: Sequence[Section]) -> Section | None:
+    """The innermost of `sections` whose body holds `line`."""
+    best: Section | None = None
+    for s in sections:
+        if s.start < line < s.end and (best is None or s.start >= best.start):
+            best = s
+    return best
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(data: bytes, path: str) -> _Parsed:
+    """Parse once per (bytes, path): plan, apply and re-apply often see the same bytes.
+
+    Everything cached is immutable except the frontmatter values, which `parse`
+    hands out as a fresh copy.
+    """
+    text = _decode(data, path)
+    bom = text.startswith(_BOM)
+    lines = _split_lines(text)
+    first_break = next((ln.eol for ln in lines if ln.eol), "\n")
+    newline = first_break
+    fm, values = _frontmatter(text, lines, bom, path)
+
+    blank_upto = fm.close_line + 1 if fm is not None else 0
+    md_lines = [
+        "" if n < blank_upto else text[ln.start + (1 if n == 0 and bom else 0) : ln.end]
+        for n, ln in enumerate(lines)
+    ]
+    try:
+        tokens = _MD.parse("\n".join(md_lines))
+    except RecursionError:
+        raise _fail(path, "Markdown is nested too deeply") from None
+    heads, items = _walk(tokens)
+    sections = _sections(heads, len(lines))
+
+    ac = [s for s in sections if _section_key(s.title) == AC_TITLE]
+    deps = [s for s in sections if _section_key(s.title) == DEPS_TITLE]
+    logs = [s for s in sections if _section_key(s.title) == LOG_TITLE]
+
+    def line_text(n: int) -> str:
+        return text[lines[n].start : lines[n].end]
+
+    criteria: list[Criterion] = []
+    dependencies: list[str] = []
+    progress: list[str] = []
+    for item in items:
+        src = line_text(item.line)
+        home = _inside(item.line, ac)
+        if home is not None:
+            crit = _criterion(item, src, home, sections, len(criteria))
+            if crit is not None:
+                criteria.append(crit)
+        if _inside(item.line, deps) is not None:
+            m = _TASK_ID_RE.search(_item_text(item, src))
+            if m is not None and m.group() not in dependencies:
+                dependencies.append(m.group())
+        if _inside(item.line, logs) is not None:
+            progress.append(_item_text(item, src))
+
+    task_id = _str_or_none(values.get("id")) or _stem(path)
+    first_heading = sections[0].title if sections else ""
+    title = _str_or_none(values.get("title")) or first_heading or task_id
+    task = Task(
+        path=path,
+        id=task_id,
+        title=title,
+        frontmatter=types.MappingProxyType(values),
+        has_frontmatter=fm is not None,
+        criteria=tuple(criteria),
+        dependencies=tuple(dependencies),
+        progress_log=tuple(progress),
+        sections=sections,
+        newline=newline,
+    )
+    return _Parsed(task, text, lines, bom, fm, tuple(logs))
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+def _stem(path: str) -> str:
+    name = PurePath(path).name
+    return name[: -len(".md")] if name.lower().endswith(".md") else name
+
+
+def _item_text(item: _Item, src: str) -> str:
+    m = _MARKER_RE.match(src)
+    if m is not None:
+        return src[m.end() :].strip()
+    if item.first_inline is not None:
+        return item.first_inline.content.split("\n", 1)[0].strip()
+    return ""
+
+
+def _criterion(
+    item: _Item, src: str, home: Section, sections: Sequence[Section], index: int
+) -> Criterion | None:
+    # The parser must agree: the item's first block is a paragraph on the item's own
+    # line whose text starts with the box (not code, not a heading, not a quote).
+    first, inline = item.first_child, item.first_inline
+    if first is None or first.type != "paragraph_open" or inline is None:
+        return None
+    if first.map is None or first.map[0] != item.line:
+        return None
+    content = inline.content
+    if len(content) < 3 or content[0] != "[" or content[2] != "]" or content[1] not in " xX":
+        return None
+    if len(content) > 3 and content[3] not in " \t\n":
+        return None
+    m = _BOX_RE.match(src)
+    if m is None:
+        return None
+    col = m.start("box")
+    raw = src[m.end("box") :].strip()
+    annotation: str | None = None
+    text = raw
+    a = _ANNOTATION_RE.search(raw)
+    if a is not None:
+        annotation = a.group("body").strip()
+        text = raw[: a.start()].strip()
+    group = ""
+    for s in sections:
+        if home.start < s.start < item.line:
+            group = s.title
+    return Criterion(
+        index=index,
+        line=item.line,
+        col=col,
+        checked=m.group("mark") in "xX",
+        text=text,
+        raw=raw,
+        annotation=annotation,
+        depth=item.depth,
+        group=group,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes; refuses a symlink, a non-regular file, more than 1 MiB."""
+    p = os.fspath(path)
+    try:
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            raise _fail(p, "is a symlink; taskbot never follows or edits symlinks")
+        if not stat.S_ISREG(st.st_mode):
+            raise _fail(p, "is not a regular file")
+        if st.st_size > MAX_BYTES:
+            raise _fail(p, f"larger than 1 MiB ({st.st_size} bytes)")
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(p, flags | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise _fail(p, "is not a regular file")
+            data = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise _fail(p, f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_BYTES:
+        raise _fail(p, "larger than 1 MiB")
+    return data
+
+
+def parse(data: bytes, path: str) -> Task:
+    """Parse a task file's bytes; `path` names it in errors and gives the default id."""
+    task = _parse(bytes(data), path).task
+    fresh = types.MappingProxyType(copy.deepcopy(dict(task.frontmatter)))
+    return dataclasses.replace(task, frontmatter=fresh)
+
+
+def load(path: str | os.PathLike[str]) -> Task:
+    return parse(read(path), os.fspath(path))
+
+
+# --------------------------------------------------------------------------- editing
+
+
+@dataclass(frozen=True)
+class _Splice:
+    start: int
+    end: int
+    new: str
+
+
+def _splice(text: str, splices: Sequence[_Splice]) -> str:
+    ordered = sorted(splices, key=lambda s: (s.start, s.end))
+    for a, b in itertools.pairwise(ordered):
+        if b.start < a.end:
+            raise AssertionError(f"overlapping edits at {a.start}..{a.end} and {b.start}")
+    out: list[str] = []
+    pos = 0
+    for s in ordered:
+        out.append(text[pos : s.start])
+        out.append(s.new)
+        pos = s.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _plain_ok(key: str, value: str) -> bool:
+    """Whether `value` written unquoted reads back as the same text."""
+    if not value or value != value.strip() or "#" in value or "\t" in value:
+        return False
+    try:
+        got = yaml.safe_load(f"{key}: {value}\n")
+    except yaml.YAMLError:
+        return False
+    return isinstance(got, dict) and set(got) == {key} and _same(got[key], value)
+
+
+def _same(parsed: object, value: str) -> bool:
+    return parsed is not None and not isinstance(parsed, bool | list | dict) and str(parsed) == value
+
+
+def _render(key: str, value: str, style: str | None) -> str:
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style == '"' or not _plain_ok(key, value):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _scalar_spans(body: str) -> dict[int, int]:
+    """end offset → start offset of every scalar token (tags and anchors excluded)."""
+    spans: dict[int, int] = {}
+    for tok in yaml.scan(body, Loader=yaml.SafeLoader):
+        if isinstance(tok, yaml.ScalarToken):
+            spans[tok.end_mark.index] = tok.start_mark.index
+    return spans
+
+
+def _frontmatter_splices(p: _Parsed, pairs: Mapping[str, str]) -> list[_Splice]:
+    nl = p.task.newline
+    if not pairs:
+        return []
+    for key, value in pairs.items():
+        if not _KEY_RE.fullmatch(key):
+            raise ValueError(f"frontmatter key {key!r} is not a simple key")
+        if _LINE_BREAK_RE.search(value) is not None:
+            raise ValueError(f"frontmatter value for {key!r} contains a line break")
+    if p.fm is None:
+        at = 1 if p.bom else 0
+        body = "".join(f"{k}: {_render(k, v, None)}{nl}" for k, v in pairs.items())
+        return [_Splice(at, at, f"---{nl}{body}---{nl}")]
+
+    fm = p.fm
+    node = fm.node
+    splices: list[_Splice] = []
+    new_lines: list[str] = []
+    existing: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k_node, v_node in node.value:
+            if isinstance(k_node, yaml.ScalarNode) and isinstance(k_node.value, str):
+                existing[k_node.value] = (k_node, v_node)  # the last one wins, as in PyYAML
+    spans = _scalar_spans(fm.body) if existing else {}
+    indent = " " * node.start_mark.column if isinstance(node, yaml.MappingNode) else ""
+    for key, value in pairs.items():
+        if key not in existing:
+            new_lines.append(f"{indent}{key}: {_render(key, value, None)}{nl}")
+            continue
+        _k_node, v_node = existing[key]
+        splices.append(_replace_value(fm, v_node, key, value, spans))
+    if new_lines:
+        at = p.lines[fm.close_line].start
+        splices.append(_Splice(at, at, "".join(new_lines)))
+    return splices
+
+
+def _replace_value(
+    fm: _Frontmatter, v_node: yaml.Node, key: str, value: str, spans: Mapping[int, int]
+) -> _Splice:
+    base = fm.body_start
+    start, end = v_node.start_mark.index, v_node.end_mark.index
+    style = v_node.style if isinstance(v_node, yaml.ScalarNode) else None
+    if start == end:  # `updated:` with nothing after it
+        return _Splice(base + start, base + end, " " + _render(key, value, None))
+    if isinstance(v_node, yaml.ScalarNode) and style in (None, "'", '"') and end in spans:
+        start = spans[end]  # keep any tag or anchor in front of the scalar
+        return _Splice(base + start, base + end, _render(key, value, style))
+    # A block scalar or a collection: replace it, keep the line breaks it ends with.
+    old = fm.body[start:end]
+    trail = old[len(old.rstrip("\r\n")) :]
+    return _Splice(base + start, base + end, _render(key, value, None) + trail)
+
+
+def _log_splice(p: _Parsed, entries: Sequence[str], loose: bool) -> _Splice:
+    nl = p.task.newline
+    items = nl.join(entries)
+    text, lines = p.text, p.lines
+    if p.log_sections:
+        sec = p.log_sections[-1]
+        last = sec.start
+        for n in range(sec.start, min(sec.end, len(lines))):
+            if text[lines[n].start : lines[n].end].strip():
+                last = n
+        ln = lines[last]
+        gap = nl if loose else ""
+        if ln.eol:
+            return _Splice(ln.end + len(ln.eol), ln.end + len(ln.eol), f"{gap}{items}{nl}")
+        return _Splice(ln.end, ln.end, f"{nl}{gap}{items}")
+    block = f"## Progress Log{nl}{nl}{items}"
+    if not lines:
+        return _Splice(0, 0, block + nl)
+    ln = lines[-1]
+    last_blank = not text[ln.start : ln.end].strip(_BOM + " \t")
+    if ln.eol:
+        return _Splice(len(text), len(text), ("" if last_blank else nl) + block + nl)
+    return _Splice(len(text), len(text), nl + ("" if last_blank else nl) + block)
+
+
+def _log_entry(text: str) -> str:
+    one = " ".join(_LINE_BREAK_RE.split(text)).strip()
+    return f"- {one}" if one else "-"
+
+
+def apply(data: bytes, edit: Edit, path: str) -> Applied:
+    """Apply `edit` to the task file `data`; only the edited bytes change."""
+    data = bytes(data)
+    p = _parse(data, path)
+    task = p.task
+
+    splices: list[_Splice] = []
+    ticked: list[str] = []
+    missing: list[str] = []
+    used: set[int] = set()
+    for want in edit.ticks:
+        ident = normalise(want)
+        crit = next(
+            (c for c in task.criteria if not c.checked and c.index not in used and c.identity == ident),
+            None,
+        )
+        if crit is None:
+            missing.append(ident)
+            continue
+        used.add(crit.index)
+        at = p.lines[crit.line].start + crit.col + 1
+        if p.text[at] != " ":
+            raise AssertionError(f"{path}: no open box at line {crit.line + 1}")
+        splices.append(_Splice(at, at + 1, "x"))
+        ticked.append(ident)
+
+    pairs: dict[str, str] = {}
+    if edit.updated is not None:
+        if not _DATE_RE.fullmatch(edit.updated):
+            raise ValueError(f"updated must be YYYY-MM-DD, not {edit.updated!r}")
+        pairs["updated"] = edit.updated
+    for key, value in edit.frontmatter:
+        pairs[key] = value
+    splices.extend(_frontmatter_splices(p, pairs))
+
+    entries = [_log_entry(t) for t in edit.log]
+    if not pairs and not entries:
+        # Ticks alone need no re-parse: a box's space turning into an `x` cannot change the
+        # block structure (every block start is decided before the box; `[x]` followed by a
+        # space or the line end is no link reference definition), so the criteria stay the
+        # same, with exactly these now checked.
+        new = _splice(p.text, splices).encode("utf-8") if splices else data
+        return Applied(new, tuple(ticked), tuple(missing))
+    attempts = (False, True) if entries else (False,)
+    problem = ""
+    for loose in attempts:
+        todo = [*splices, _log_splice(p, entries, loose)] if entries else splices
+        new_text = _splice(p.text, todo) if todo else p.text
+        new_data = new_text.encode("utf-8")
+        problem = _check(new_data, path=path, before=p, ticked=used, pairs=pairs, entries=entries)
+        if not problem:
+            return Applied(new_data, tuple(ticked), tuple(missing))
+    raise _fail(path, f"cannot apply the edit safely: {problem}")
+
+
+def _check(
+    data: bytes,
+    *,
+    path: str,
+    before: _Parsed,
+    ticked: set[int],
+    pairs: Mapping[str, str],
+    entries: Sequence[str],
+) -> str:
+    """Why the edited file does not read back as intended ("" when it does)."""
+    try:
+        after = _parse(data, path).task
+    except TaskFileError as e:
+        return str(e).removeprefix(f"{path}: ")
+    old = before.task
+    if len(after.criteria) != len(old.criteria):
+        return "the number of criteria would change"
+    for a, b in zip(old.criteria, after.criteria, strict=True):
+        if a.identity != b.identity or b.checked != (a.checked or a.index in ticked):
+            return f"criterion {a.index + 1} would not read back"
+    for key, value in pairs.items():
+        if not _same(after.frontmatter.get(key), value):
+            return f"frontmatter {key!r} would not read back as {value!r}"
+    want_log = old.progress_log + tuple(e[1:].strip() for e in entries)
+    if after.progress_log != want_log:
+        return "the new Progress Log lines would not read back as list items"
+    return ""
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file atomically (temp file in the same directory + rename), keeping its mode."""
+    p = os.fspath(path)
+    directory = os.path.dirname(p) or "."
+    try:
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            mode = 0o644
+        else:
+            if stat.S_ISLNK(st.st_mode):
+                raise _fail(p, "is a symlink; not written")
+            if not stat.S_ISREG(st.st_mode):
+                raise _fail(p, "is not a regular file; not written")
+            mode = stat.S_IMODE(st.st_mode)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(p)}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fchmod(f.fileno(), mode)
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(directory)
+    except OSError as e:
+        raise _fail(p, f"cannot write: {e.strerror or e}") from None
+
+
+def _fsync_dir(directory: str) -> None:
+    with contextlib.suppress(OSError):
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

@@ -1,0 +1,155 @@
+"""One run of one task file: dependencies, actions, execution, the edit, the report.
+
+The file is re-read just before it is written, and the edit is re-applied by
+criterion identity, so a person's edit made while a criterion ran is never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot import taskfile
+from bot.actions import resolve
+from bot.api import Context, FileChange, Handler
+from bot.lookup import DependencyState, dependency_state, tasks_root
+from bot.report import Report, TaskInfo
+from bot.runner import Observer, Result, State, execute
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    now: datetime
+    dry_run: bool = False
+    write: bool = True
+    selected: Collection[int] | None = None
+    repo_label: str = "tasks"
+    display_path: str = ""  # how reports name the file (repo-relative in a worktree)
+    should_stop: Callable[[], bool] = lambda: False
+    on_start: Observer | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    report: Report
+    edit: taskfile.Edit
+    before: bytes
+    after: bytes | None  # the bytes written (or that would be), None when unchanged
+
+    @property
+    def exit_code(self) -> int:
+        bad = (State.FAILED, State.BLOCKED, State.INTERRUPTED)
+        if self.report.waiting_on or any(r.state in bad for r in self.report.results):
+            return 1
+        return 0
+
+
+def waiting_dependencies(task: taskfile.Task, path: Path) -> tuple[DependencyState, ...]:
+    root = tasks_root(path)
+    return tuple(s for s in (dependency_state(d, root) for d in task.dependencies)
+                 if not s.complete)
+
+
+def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
+             options: RunOptions) -> RunResult:
+    before = taskfile.read(path)
+    task = taskfile.parse(before, str(path))
+    waiting = waiting_dependencies(task, path)
+    results: tuple[Result, ...] = ()
+    if not waiting:
+        results = execute(
+            resolve(task, handlers, ctx), handlers, ctx,
+            selected=options.selected, dry_run=options.dry_run,
+            should_stop=options.should_stop, on_start=options.on_start,
+        )
+    edit = _edit(results, options.now, ctx)
+    after, missing = _write(path, before, edit, options)
+    final = taskfile.parse(after, str(path)) if after is not None else task
+    report = _report(task, final, path, results, waiting, edit, missing, ctx, options)
+    return RunResult(report, edit, before, after)
+
+
+def _log_text(result: Result) -> str | None:
+    text = result.action.criterion.text
+    if result.state is State.DONE:
+        commands = result.outcome.commands if result.outcome else ()
+        how = "; ".join(c.describe() for c in commands)
+        return f"Done: {text}" + (f" ({how})" if how else "")
+    if result.state in (State.FAILED, State.BLOCKED):
+        return f"{result.state.value.capitalize()}: {text}: {result.reason}"
+    if result.state is State.INTERRUPTED:
+        return f"Interrupted: {text}: taskbot stopped before it ran"
+    return None
+
+
+def _edit(results: tuple[Result, ...], now: datetime, ctx: Context) -> taskfile.Edit:
+    stamp = f"{now:%Y-%m-%d %H:%M}"
+    texts = [t for t in (_log_text(r) for r in results) if t is not None]
+    if not texts:
+        return taskfile.Edit()
+    return taskfile.Edit(
+        ticks=tuple(r.action.criterion.identity for r in results if r.state is State.DONE),
+        updated=f"{now:%Y-%m-%d}",
+        log=tuple(ctx.redactor(f"{stamp}: {t}") for t in texts),
+    )
+
+
+def _write(path: Path, before: bytes, edit: taskfile.Edit, options: RunOptions
+           ) -> tuple[bytes | None, tuple[str, ...]]:
+    if edit == taskfile.Edit() or options.dry_run:
+        return None, ()
+    current = taskfile.read(path) if options.write else before
+    applied = taskfile.apply(current, edit, str(path))
+    if options.write and applied.data != current:
+        taskfile.write(path, applied.data)
+    return applied.data, applied.missing
+
+
+def _remaining(final: taskfile.Task, results: tuple[Result, ...]) -> tuple[tuple[str, str], ...]:
+    why = {r.action.criterion.identity: r.reason for r in results if r.state is not State.DONE}
+    return tuple(
+        (c.text, why.get(c.identity, "not triggered by this change; `taskbot run` re-runs it"))
+        for c in final.criteria if not c.checked
+    )
+
+
+def _result_word(final: taskfile.Task, results: tuple[Result, ...],
+                 waiting: tuple[DependencyState, ...]) -> str:
+    if final.criteria and all(c.checked for c in final.criteria):
+        return "complete"
+    if waiting or not any(r.attempted for r in results):
+        return "waiting"
+    if any(r.state is State.DONE for r in results):
+        return "partial"
+    return "blocked"
+
+
+def _report(task: taskfile.Task, final: taskfile.Task, path: Path, results: tuple[Result, ...],
+            waiting: tuple[DependencyState, ...], edit: taskfile.Edit, missing: tuple[str, ...],
+            ctx: Context, options: RunOptions) -> Report:
+    fm = task.frontmatter
+    info = TaskInfo(task.id, task.title, str(fm.get("priority", "-")),
+                    str(fm.get("status", "-")), options.display_path or str(path))
+    changes: tuple[FileChange, ...] = tuple(
+        c for r in results if r.outcome for c in r.outcome.changes)
+    if edit.log and not options.dry_run:
+        ticked = len(edit.ticks) - len(missing)
+        changes += (FileChange(options.repo_label, options.display_path or str(path),
+                               f"{ticked} criteria checked, progress log"),)
+    notes = tuple(f"Not ticked: \"{m}\" was edited, re-checked or removed meanwhile"
+                  for m in missing)
+    return Report(
+        task=info,
+        result=_result_word(final, results, waiting),
+        done=sum(c.checked for c in final.criteria),
+        total=len(final.criteria),
+        results=results,
+        remaining=_remaining(final, results),
+        changes=changes,
+        progress_log=tuple(f"- {line}" for line in edit.log),
+        waiting_on=waiting,
+        run_id=ctx.run_id,
+        notes=notes,
+    )

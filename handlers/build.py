@@ -1,0 +1,227 @@
+"""`build`: runs the project's build argv with REGISTRY_URL and VERSION, then checks the registry.
+
+The build is the operator's own script (`./scripts/build.sh --push all`), run in the
+project directory with `limits.build_timeout`; the runner retries a failed build
+`limits.retries` times. Afterwards every configured image `NAME:version` must be in the
+registry. A failure comes with a diagnosis: container engine, free disk, Dockerfile,
+registry reachability and credentials, and the project's `.env.build.local`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.api import (
+    CommandRecord,
+    Context,
+    DefaultRule,
+    Outcome,
+    ParamError,
+    RegistryClient,
+    RegistryError,
+    Status,
+    Step,
+    normalize_registry,
+    registry_client,
+    reject_unknown,
+    require_project,
+    validate_version,
+)
+from handlers.image import check_images, registry_diagnosis, same_registry
+
+LOW_DISK = 2 << 30  # bytes
+_ENV_LINE_RE = re.compile(r"^\s*(?:export\s+)?REGISTRY_URL\s*=\s*(?P<value>.*?)\s*$")
+_TRUE = ("true", "yes", "1", "on")
+_FALSE = ("false", "no", "0", "off")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    project: str
+    cwd: str
+    argv: tuple[str, ...]
+    version: str
+    push: bool
+    images: tuple[str, ...]
+    registry: str  # configured url as written (REGISTRY_URL); "" without push
+    env: tuple[tuple[str, str], ...]
+
+
+def parse_bool(value: str, name: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ParamError(f"{name} must be true or false, not {value!r}")
+
+
+class BuildHandler:
+    name = "build"
+    params = ("project", "version", "push")
+    rules = (
+        DefaultRule(r"(?i)^build all (?P<project>[\w-]+) (?:containers|images) with version\s+"
+                    r"(?P<version>[A-Za-z0-9._+-]+?)\.?$"),
+    )
+
+    def settings(self, params: Mapping[str, str], ctx: Context) -> BuildSettings:
+        reject_unknown(self.name, params, self.params)
+        if "project" not in params or "version" not in params:
+            raise ParamError("build: needs project=NAME and version=VERSION")
+        project = require_project(ctx.config, params["project"])
+        if not project.build:
+            raise ParamError(f"build: project {project.name!r} has no build command "
+                             "(set projects.NAME.build)")
+        push = parse_bool(params.get("push", "true"), "push")
+        if push:
+            same_registry(ctx.config, "", self.name)
+        return BuildSettings(project.name, project.path, project.build,
+                             validate_version(params["version"]), push, project.images,
+                             ctx.config.registry.url, project.env)
+
+    def _env(self, s: BuildSettings) -> dict[str, str]:
+        return {**dict(s.env), "REGISTRY_URL": s.registry, "VERSION": s.version,
+                "PUSH": "true" if s.push else "false"}
+
+    def plan(self, settings: BuildSettings, ctx: Context) -> Step:
+        checks = [f"after the build, registry has {n}:{settings.version}"
+                  for n in settings.images] if settings.push else []
+        return Step(
+            commands=(settings.argv,),
+            cwd=settings.cwd,
+            preconditions=(
+                f"project directory {settings.cwd} exists and is a git repository",
+                f"build command {settings.argv[0]} exists and is executable",
+                *([f"registry {settings.registry} reachable"] if settings.push else []),
+                f"environment: REGISTRY_URL={settings.registry} VERSION={settings.version}",
+                *checks,
+            ),
+        )
+
+    def _blocked(self, s: BuildSettings) -> str:
+        cwd = Path(s.cwd)
+        if not cwd.is_dir():
+            return f"project directory {cwd} does not exist"
+        if not (cwd / ".git").exists():
+            return f"project directory {cwd} is not a git repository"
+        program = s.argv[0]
+        if "/" in program:
+            path = cwd / program
+            if not path.is_file():
+                return f"build command {program} not found in {cwd}"
+            if not os.access(path, os.X_OK):
+                return f"build command {program} is not executable (chmod +x {program})"
+        elif shutil.which(program) is None:
+            return f"build command {program} not found on PATH"
+        return ""
+
+    def run(self, settings: BuildSettings, ctx: Context) -> Outcome:
+        why = self._blocked(settings)
+        if why:
+            return Outcome(Status.BLOCKED, why)
+        client = registry_client(ctx.config) if settings.push else None
+        if client is not None:
+            ping = client.ping()
+            if not ping.ok and ping.kind in ("unreachable", "tls"):
+                return Outcome(Status.BLOCKED, ping.message,
+                               diagnosis=(f"registry GET /v2/: {ping.message}",))
+        record = ctx.run(settings.argv, settings.cwd, env=self._env(settings),
+                         timeout=ctx.config.limits.build_timeout)
+        if not record.ok:
+            return _failed(settings, ctx, client, record, record.describe())
+        return _check_registry(settings, ctx, client, record)
+
+
+def _check_registry(settings: BuildSettings, ctx: Context, client: RegistryClient | None,
+                    record: CommandRecord) -> Outcome:
+    if client is None or not settings.images:
+        note = "push=false: registry not checked" if client is None else "no images configured"
+        return Outcome(Status.DONE, commands=(record,), evidence=(note,))
+    try:
+        _, missing, evidence = check_images(client, settings.images, settings.version)
+    except RegistryError as exc:
+        return _failed(settings, ctx, client, record,
+                       f"build ran, but the registry check failed: {exc}")
+    if missing:
+        return _failed(settings, ctx, client, record, f"build ran, but registry {client.host} "
+                       f"lacks {', '.join(missing)}", tuple(evidence))
+    return Outcome(Status.DONE, commands=(record,), evidence=tuple(evidence))
+
+
+def _failed(s: BuildSettings, ctx: Context, client: RegistryClient | None, record: CommandRecord,
+            reason: str, evidence: tuple[str, ...] = ()) -> Outcome:
+    extra, lines = diagnose(s, ctx, client, record)
+    return Outcome(Status.FAILED, reason, commands=(record, *extra), evidence=evidence,
+                   diagnosis=lines)
+
+
+def diagnose(s: BuildSettings, ctx: Context, client: RegistryClient | None,
+             record: CommandRecord) -> tuple[tuple[CommandRecord, ...], tuple[str, ...]]:
+    """Why a build may have failed: one line per thing checked, and the commands run for it."""
+    records: list[CommandRecord] = []
+    lines: list[str] = []
+    engine = next((e for e in ("docker", "podman") if shutil.which(e)), None)
+    if engine is not None:
+        info = ctx.run([engine, "info"], s.cwd, timeout=min(30.0, ctx.config.limits.command_timeout))
+        records.append(info)
+        lines.append(f"{engine} reachable ({engine} info exited 0)" if info.ok
+                     else f"{engine} NOT reachable: {info.describe()}")
+    else:
+        others = [e for e in ("buildah", "skopeo") if shutil.which(e)]
+        lines.append("no docker or podman on PATH" + (f" ({', '.join(others)} found)" if others
+                                                       else ""))
+    try:
+        free = shutil.disk_usage(s.cwd).free
+        low = " (LOW)" if free < LOW_DISK else ""
+        lines.append(f"free disk in {s.cwd}: {free / (1 << 30):.1f} GiB{low}")
+    except OSError as exc:
+        lines.append(f"free disk in {s.cwd}: unknown ({exc.strerror or exc})")
+    lines.append(_dockerfiles(Path(s.cwd)))
+    if client is not None:
+        lines.append(registry_diagnosis(client))
+    output = record.output_tail.lower()
+    if "unauthorized" in output or "authentication required" in output:
+        lines.append("the build's push was refused by the registry (unauthorized): "
+                     "the credentials it uses are wrong")
+    if "x509" in output or "unknown authority" in output:
+        lines.append("the build does not trust the registry's TLS certificate (x509)")
+    lines.append(_env_file(Path(s.cwd), s.registry))
+    return tuple(records), tuple(lines)
+
+
+def _dockerfiles(root: Path) -> str:
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and depth < 3]
+        found.extend(str((Path(dirpath) / f).relative_to(root)) for f in filenames
+                     if f.startswith(("Dockerfile", "Containerfile")) or f.endswith(".Dockerfile"))
+    if not found:
+        return f"no Dockerfile or Containerfile found in {root}"
+    return "Dockerfile present: " + ", ".join(sorted(found)[:10])
+
+
+def _env_file(root: Path, registry: str) -> str:
+    path = root / ".env.build.local"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"no {path.name} in {root}"
+    for line in text.splitlines():
+        found = _ENV_LINE_RE.match(line)
+        if found:
+            value = found["value"].strip("'\"")
+            if not registry:
+                return f"REGISTRY_URL in {path.name} is {value}"
+            if normalize_registry(value) == normalize_registry(registry):
+                return f"REGISTRY_URL in {path.name} matches the configured registry ({value})"
+            return (f"REGISTRY_URL in {path.name} is {value}, but the configured registry is "
+                    f"{registry}")
+    return f"{path.name} sets no REGISTRY_URL"
+
+
+HANDLER = BuildHandler()

@@ -1,0 +1,64 @@
+"""`shell`: runs `cmd`, split like a shell but run without one, in the project's directory.
+
+Only where the project sets `allow_shell = true`: anyone who can push a task can
+otherwise make the build host run whatever the task says.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.api import Context, DefaultRule, Outcome, ParamError, Status, Step, require_project
+
+
+@dataclass(frozen=True)
+class ShellSettings:
+    project: str
+    argv: tuple[str, ...]
+    cwd: str
+
+
+class ShellHandler:
+    name = "shell"
+    params = ("project", "cmd")
+    rules: tuple[DefaultRule, ...] = ()
+
+    def settings(self, params: Mapping[str, str], ctx: Context) -> ShellSettings:
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise ParamError(f"shell: unknown parameter {unknown[0]!r} (takes project, cmd)")
+        if "project" not in params or "cmd" not in params:
+            raise ParamError("shell: needs project=NAME and cmd=\"COMMAND\"")
+        project = require_project(ctx.config, params["project"])
+        if not project.allow_shell:
+            raise ParamError(
+                f"shell: project {project.name!r} does not allow shell actions (allow_shell = false)"
+            )
+        try:
+            argv = tuple(shlex.split(params["cmd"]))
+        except ValueError as exc:
+            raise ParamError(f"shell: cmd cannot be split: {exc}") from exc
+        if not argv:
+            raise ParamError("shell: cmd is empty")
+        return ShellSettings(project.name, argv, project.path)
+
+    def plan(self, settings: ShellSettings, ctx: Context) -> Step:
+        return Step(
+            commands=(settings.argv,),
+            cwd=settings.cwd,
+            preconditions=(f"project directory {settings.cwd} exists",),
+        )
+
+    def run(self, settings: ShellSettings, ctx: Context) -> Outcome:
+        if not os.path.isdir(settings.cwd):
+            return Outcome(Status.BLOCKED, f"project directory {settings.cwd} does not exist")
+        record = ctx.run(settings.argv, settings.cwd)
+        if record.ok:
+            return Outcome(Status.DONE, commands=(record,))
+        return Outcome(Status.FAILED, record.describe(), commands=(record,))
+
+
+HANDLER = ShellHandler()

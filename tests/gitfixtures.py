@@ -1,0 +1,89 @@
+"""Real git repositories for tests: a bare tasks repo, a person's clone, pushes."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG = """\
+[repo]
+path = "{repo}"
+branch = "main"
+tasks_dir = "tasks/active"
+state_dir = "{root}/state"
+integrate = "ff"
+on_complete = "{on_complete}"
+
+[identity]
+name = "taskbot"
+email = "taskbot@build-host"
+
+[trust]
+authors = ["becker@example.com"]
+{trust_extra}
+
+[limits]
+retries = 0
+command_timeout = "20s"
+
+[projects.demo]
+path = "{root}/demo"
+allow_shell = true
+"""
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env=env)
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    root: Path
+    bare: Path
+    clone: Path
+    config: Path
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.clone / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def commit_push(self, message: str, *extra: str) -> tuple[str, str]:
+        """Commit everything in the clone and push; returns (old, new) of main."""
+        old = git(self.bare, "rev-parse", "refs/heads/main") if self.has_main() else "0" * 40
+        git(self.clone, "add", "-A")
+        git(self.clone, "commit", "-q", *extra, "-m", message)
+        git(self.clone, "push", "-q", "origin", "HEAD:main")
+        return old, git(self.bare, "rev-parse", "refs/heads/main")
+
+    def has_main(self) -> bool:
+        return subprocess.run(["git", "rev-parse", "--verify", "-q", "refs/heads/main"],
+                              cwd=self.bare, capture_output=True, check=False).returncode == 0
+
+    def main_file(self, rel: str) -> str:
+        return git(self.bare, "show", f"main:{rel}")
+
+    def log(self) -> list[str]:
+        return git(self.bare, "log", "--format=%H %ae %s", "main").splitlines()
+
+
+def sandbox(root: Path, *, on_complete: str = "keep", trust_extra: str = "",
+            bare: bool = True) -> Sandbox:
+    (root / "demo").mkdir()
+    repo = root / "tasks.git"
+    git(root, "init", "-q", "--bare", "-b", "main", str(repo))
+    clone = root / "clone"
+    git(root, "clone", "-q", str(repo), str(clone))
+    git(clone, "checkout", "-q", "-b", "main")
+    (clone / "README.md").write_text("tasks\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "start")
+    git(clone, "push", "-q", "origin", "main")
+    config = root / "taskbot.toml"
+    config.write_text(CONFIG.format(repo=repo if bare else clone, root=root,
+                                    on_complete=on_complete, trust_extra=trust_extra))
+    return Sandbox(root, repo, clone, config)
