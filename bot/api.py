@@ -1,7 +1,9 @@
 """The small surface handlers may use: records, the handler protocol, the run context.
 
 `handlers/` imports only this module. Built-in and third-party handlers are found
-the same way, through the `taskbot.handlers` entry-point group.
+the same way, through the `taskbot.handlers` entry-point group. Besides the records it
+offers the worktree functions of `bot.gitrepo` (every git write goes through them), the
+registry client of `bot.registry` and the YAML scalar editor of `bot.yamledit`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot import gitrepo
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
+from bot.gitrepo import commit as commit_worktree
+from bot.gitrepo import has_remote, is_bare, prepare_worktree, push_ff, update_ref
+from bot.gitrepo import resolve as resolve_commit
 from bot.proc import CommandRecord, Redactor, run_command
 from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
 from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars
@@ -44,12 +48,18 @@ __all__ = [
     "TaskbotError",
     "YamlEditError",
     "YamlFile",
+    "commit_worktree",
     "edit_scalars",
-    "gitrepo",
+    "has_remote",
+    "is_bare",
     "normalize_registry",
+    "prepare_worktree",
+    "push_ff",
     "registry_client",
     "reject_unknown",
     "require_project",
+    "resolve_commit",
+    "update_ref",
     "validate_common",
     "validate_url",
     "validate_version",

@@ -9,7 +9,6 @@ import secrets
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,12 @@ from bot.actions import Action, resolve
 from bot.api import Context, Handler
 from bot.config import Config
 from bot.demo import run_demo
+from bot.doctor import doctor as run_doctor
 from bot.errors import ConfigError, TaskbotError
 from bot.lookup import find_task
-from bot.notify import Message
-from bot.outbox import Outbox
 from bot.plugins import load_handlers
-from bot.proc import Redactor
-from bot.report import Report, to_json, to_markdown
+from bot.publish import publish, redactor
+from bot.report import to_json, to_markdown
 from bot.taskrun import RunOptions, run_task, waiting_dependencies
 
 EXIT_INTERNAL = 70
@@ -56,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("hook_name", choices=["post-receive"], metavar="post-receive")
     status = sub.add_parser("status", help="the queue, the run in flight, last result per task")
     status.add_argument("--json", action="store_true")
-    for daemon_cmd in (init, serve, hook, status):  # `taskbot init --config FILE` as well as before it
+    doctor = sub.add_parser("doctor", help="check config, repos, tools, registry, cluster, notify URLs")
+    for daemon_cmd in (init, serve, hook, status, doctor):  # `taskbot init --config FILE` as well
         daemon_cmd.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -84,8 +83,7 @@ def _tasks_dir(config: Config) -> Path:
 
 def _context(config: Config, task_id: str, now: datetime) -> Context:
     run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    secret = config.secrets() + notify.secrets(config.notify)
-    return Context(config, task_id, run_id, Redactor(secret))
+    return Context(config, task_id, run_id, redactor(config))
 
 
 def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
@@ -149,8 +147,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         "task": {"id": task.id, "title": task.title, "path": str(path)},
         "dependencies": [{"task": d, "complete": d not in waiting} for d in task.dependencies],
         "criteria": [_plan_entry(a, handlers, ctx) for a in actions],
-        "other_sections": [s.title for s in task.sections if s.title.lower() not in
-                           ("acceptance criteria", "dependencies", "progress log")],
+        "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
+                           not in ("acceptance criteria", "dependencies", "progress log")],
     }
     print(json.dumps(doc, indent=2) if args.json else _plan_text(doc))
     refused = any(a.error and not a.criterion.checked for a in actions)
@@ -163,15 +161,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = find_task(args.task, _tasks_dir(config))
     now = datetime.now().astimezone()
     ctx = _context(config, path.stem, now)
-    options = RunOptions(now=now, dry_run=args.dry_run,
-                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"))
     handlers = load_handlers()
     notifying = not (args.no_notify or args.dry_run) and notify.configured(config.notify)
     sender = progress.outbox_sender(config, ctx.run_id) if notifying else None
-    watch = progress.watch(path, handlers, ctx, sender)
+    watch = progress.watch(path, handlers, ctx, sender)  # inert without a sender
+    options = RunOptions(now=now, dry_run=args.dry_run,
+                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"),
+                         on_start=watch.on_start)
     with watch:
-        result = run_task(path, watch.wrap(handlers), ctx,
-                          replace(options, on_start=watch.on_start))
+        result = run_task(path, watch.wrap(handlers), ctx, options)
     report = result.report
     markdown, doc = to_markdown(report, ctx.redactor), to_json(report, ctx.redactor)
     if args.json:
@@ -179,26 +177,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(markdown, end="")
     if not args.dry_run and any(r.attempted for r in report.results):
-        _publish(config, report, markdown, doc, send=notifying)
+        published = publish(config, report, ctx.redactor, send=notifying)
+        if published.problem:
+            print(f"taskbot: {published.problem}", file=sys.stderr)
     return result.exit_code
-
-
-def _publish(config: Config, report: Report, markdown: str, doc: dict[str, Any], *,
-             send: bool) -> None:
-    """Store the report; send it through the outbox. Problems are told, not raised."""
-    state = config.repo.state_dir
-    try:
-        reportstore.save(state, report.task.id, report.run_id, markdown, doc)
-        if send:
-            message = Message(report.title, markdown, report.result, report.task.id,
-                              report.run_id)
-            left = Outbox(state, config.notify).send(message)
-            if left is not None:
-                print(f"taskbot: report not delivered yet; kept in {state}/outbox, "
-                      f"retried by the daemon: {left.last_error}", file=sys.stderr)
-    except OSError as exc:
-        print(f"taskbot: cannot keep the report under {state}: {exc.strerror or exc}",
-              file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -241,8 +223,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    code, lines = run_doctor(args.config)
+    print("\n".join(lines))
+    return code
+
+
 COMMANDS = {"plan": cmd_plan, "run": cmd_run, "report": cmd_report, "demo": cmd_demo,
-            "init": cmd_init, "serve": cmd_serve, "hook": cmd_hook, "status": cmd_status}
+            "init": cmd_init, "serve": cmd_serve, "hook": cmd_hook, "status": cmd_status,
+            "doctor": cmd_doctor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

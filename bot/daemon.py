@@ -1,7 +1,8 @@
 """`taskbot serve`: drains the spool one item at a time, in order, and wakes on events only.
 
-- Wakes through watchfiles on `<state_dir>/queue/` and, in watch mode, on the clone's
-  branch refs (`pipeline.watch_target`): nothing polls.
+- Wakes on changes in `<state_dir>/queue/` and, in watch mode, in the clone's branch
+  refs (`pipeline.watch_target`) — inotify, or watchfiles where there is none
+  (`bot/wake.py`); nothing polls, and the idle daemon uses no CPU.
 - Each spool line becomes a `pipeline.Push` or `pipeline.Rerun` handed to
   `pipeline.process`; a line is removed only after it was processed, and reruns it
   returns are queued before that, so a crash repeats work rather than loses it. An
@@ -30,23 +31,20 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import watchfiles
-
-from bot import pipeline, queue
+from bot import hookinstall, pipeline, queue
 from bot import status as statusfile
 from bot.api import Handler
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, TaskbotError
 from bot.outbox import Outbox
 from bot.pipeline import Processed, Push, Rerun
 from bot.proc import run_command
+from bot.runner import State
 from bot.sdnotify import Notifier, Watchdog, watchdog_interval
+from bot.wake import Waker, WatchLost, make_waker
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
 
-DEBOUNCE_MS = 50
-STEP_MS = 10
-ARM_TIMEOUT = 5.0  # seconds to wait for the file watcher to report it is watching
 MAX_SLEEP = 24 * 3600.0
 WATCH_STATE = "watch.json"
 
@@ -90,12 +88,19 @@ def _iso(moment: datetime) -> str:
 
 
 def log(message: str) -> None:
-    """One line per event on stderr; journald adds its own timestamp."""
-    if os.environ.get("JOURNAL_STREAM"):
-        print(f"taskbot: {message}", file=sys.stderr, flush=True)
+    """One line per event on stderr; journald adds its own timestamp.
+
+    One `write(2)` per line, past Python's buffered stream: safe from a signal handler
+    and from the watchdog thread, and lines never interleave.
+    """
+    line = " ".join(message.splitlines())
+    if not os.environ.get("JOURNAL_STREAM"):
+        line = f"{datetime.now().astimezone().isoformat(timespec='milliseconds')} taskbot: {line}"
     else:
-        stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
-        print(f"{stamp} taskbot: {message}", file=sys.stderr, flush=True)
+        line = f"taskbot: {line}"
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+        os.write(sys.stderr.fileno(), (line + "\n").encode(errors="replace"))
 
 
 def _short(line: queue.Line) -> str:
@@ -140,10 +145,7 @@ class Daemon:
         self.notifier = notifier or Notifier(environ)
         self._watchdog_interval = watchdog_interval(environ)
         self.stop = threading.Event()
-        self.wake = threading.Event()
-        self._watch_stop = threading.Event()
-        self._armed = threading.Event()
-        self._watcher_error: BaseException | None = None
+        self._waker: Waker | None = None
         self._mode = "watch" if backend.watch_target else "hook"
         self._git_dir: Path | None = None
         self._ref = ""
@@ -158,11 +160,21 @@ class Daemon:
     # --- stopping ---------------------------------------------------------------------
 
     def request_stop(self, why: str) -> None:
+        """Safe from a signal handler: a flag, a byte to the waker's pipe, one log line."""
         if not self.stop.is_set():
             log(f"stopping ({why}): no new item is taken"
                 + ("; the criterion in flight finishes first" if self._in_flight else ""))
         self.stop.set()
-        self.wake.set()
+        if self._waker is not None:
+            self._waker.wake()
+
+    def _should_stop(self) -> bool:
+        """What the pipeline asks between criteria (in the main flow, so it may write)."""
+        if not self.stop.is_set():
+            return False
+        if self._state != "stopping":
+            self._publish("stopping: committing the run in flight as it stands", state="stopping")
+        return True
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.request_stop(signal.Signals(signum).name)
@@ -176,7 +188,6 @@ class Daemon:
     def _publish(self, text: str | None = None, *, state: str | None = None) -> None:
         if text is not None:
             self._status_text = text
-            self.notifier.status(text)
         if state is not None:
             self._state = state
         if self._in_flight is not None and text is not None:
@@ -195,46 +206,30 @@ class Daemon:
             statusfile.write(self.state_dir, doc)
         except OSError as exc:
             log(f"cannot write {self.state_dir / statusfile.STATUS_FILE}: {exc.strerror or exc}")
+        if text is not None:  # after the file, so that a reader woken by it sees the new state
+            self.notifier.status(text)
 
     # --- watching -----------------------------------------------------------------------
 
     def _watch_paths(self) -> list[Path]:
         paths = [queue.queue_dir(self.state_dir)]
         if self._git_dir is not None:
-            refs = self._git_dir / "refs"
-            paths.append(refs / "heads" if self._ref.startswith("refs/heads/") else refs)
+            ref_dir = (self._git_dir / self._ref).parent
+            paths.append(ref_dir if ref_dir.is_dir() else self._git_dir / "refs" / "heads")
         return paths
 
-    def _watch(self, paths: list[Path]) -> None:
+    def _check_hook(self) -> None:
+        """Hook mode: say so when no hook hands pushes over (they would wait unseen)."""
+        repo = Path(self.config.repo.path)
         try:
-            for _changes in watchfiles.watch(*paths, debounce=DEBOUNCE_MS, step=STEP_MS,
-                                             stop_event=self._watch_stop, watch_filter=None,
-                                             rust_timeout=0):
-                self._armed.set()
-                self.wake.set()
-        except BaseException as exc:
-            self._watcher_error = exc
-            self.wake.set()
-
-    def _start_watcher(self) -> threading.Thread:
-        paths = self._watch_paths()
-        thread = threading.Thread(target=self._watch, args=(paths,), name="taskbot-watch",
-                                  daemon=True)
-        thread.start()
-        # The watcher starts watching inside its thread: touch a probe file until it reports
-        # a change, so that nothing written after the first scan below can be missed.
-        probe = queue.queue_dir(self.state_dir) / "tmp" / ".probe"
-        deadline = time.monotonic() + ARM_TIMEOUT
-        while not self._armed.wait(0.02):
-            if self._watcher_error is not None or time.monotonic() > deadline:
-                break
-            probe.write_bytes(str(time.monotonic_ns()).encode())
-        with contextlib.suppress(FileNotFoundError):
-            probe.unlink()
-        if not self._armed.is_set():
-            raise RuntimeError(f"the file watcher did not start on {', '.join(map(str, paths))}: "
-                               f"{self._watcher_error or 'no event within 5 s'}")
-        return thread
+            hook = hookinstall.hooks_dir(repo) / hookinstall.HOOK_NAME
+            text = hook.read_text(errors="replace")
+        except (TaskbotError, OSError):
+            log(f"warning: no taskbot post-receive hook in {repo}: pushes will not reach "
+                "the daemon (run 'taskbot init')")
+            return
+        if hookinstall.MARKER_PREFIX not in text and "hook post-receive" not in text:
+            log(f"warning: {hook} does not hand pushes to taskbot (run 'taskbot init')")
 
     def _read_ref(self) -> str:
         assert self._git_dir is not None
@@ -296,7 +291,11 @@ class Daemon:
                 if p.message:
                     log(f"{p.task_id}: {p.message}")
                 continue
-            self._tasks[p.task_id] = {"result": r.result, "title": r.title, "time": _iso(now),
+            if any(res.state is State.INTERRUPTED for res in r.results):
+                # stopped before some criteria ran: run them when the daemon is back
+                reruns.append(p.task_id)
+            self._tasks[p.task_id] = {"result": r.result, "title": r.task.title,
+                                      "done": f"{r.done}/{r.total}", "time": _iso(now),
                                       "commit": p.commit, "run_id": r.run_id}
             log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
                 + (f": {p.message}" if p.message else ""))
@@ -318,7 +317,7 @@ class Daemon:
             log(f"processing {_short(line)} from {entry.name}")
             started = time.monotonic()
             try:
-                results = self.backend.process(line, self.stop.is_set, self._publish, now)
+                results = self.backend.process(line, self._should_stop, self._publish, now)
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 target = queue.fail(entry, reason)
@@ -336,10 +335,8 @@ class Daemon:
             log(f"done {_short(line)} in {time.monotonic() - started:.2f}s: "
                 f"{len(results)} task(s)")
 
-    def _drain(self, outbox: _Outbox) -> None:
+    def _drain(self, waker: Waker, outbox: _Outbox) -> None:
         while not self.stop.is_set():
-            if self._watcher_error is not None:
-                raise RuntimeError(f"file watcher failed: {self._watcher_error}")
             outbox.deliver_due()
             if self._git_dir is not None:
                 self._check_ref()
@@ -350,8 +347,7 @@ class Daemon:
                 continue
             self._queue_length = 0
             self._publish("idle: waiting for pushes", state="idle")
-            self.wake.wait(outbox.seconds_to_next())
-            self.wake.clear()
+            waker.wait(outbox.seconds_to_next())
 
     # --- the whole run ------------------------------------------------------------------
 
@@ -366,14 +362,17 @@ class Daemon:
             self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or {})
             pid_file.write_text(f"{os.getpid()}\n")
             watchdog: Watchdog | None = None
-            watcher: threading.Thread | None = None
+            exit_code = 0
             try:
-                removed = queue.clean_tmp(self.state_dir)
-                if removed:
-                    log(f"removed {removed} abandoned file(s) from {self.state_dir}/queue/tmp")
+                queue.clean_tmp(self.state_dir)
                 if self.backend.watch_target is not None:
                     self._init_watch()
-                watcher = self._start_watcher()
+                else:
+                    self._check_hook()
+                # Watch before the first scan, so that nothing queued after it is missed.
+                self._waker = waker = make_waker(self._watch_paths())
+                if self.stop.is_set():  # a signal came before the waker could be woken
+                    waker.wake()
                 waiting = len(queue.pending(self.state_dir))
                 log(f"serving {self.config.repo.path} ({self._mode} mode), state dir "
                     f"{self.state_dir}, {waiting} queued")
@@ -381,12 +380,15 @@ class Daemon:
                     watchdog = Watchdog(self.notifier, self._watchdog_interval)
                     watchdog.start()
                 self.notifier.ready(f"ready: {waiting} queued")
-                self._drain(_Outbox(self.config, self.state_dir))
+                self._drain(waker, _Outbox(self.config, self.state_dir))
+            except WatchLost as exc:
+                log(f"cannot go on: {exc}")
+                exit_code = 1
             finally:
                 self.notifier.stopping("stopping")
-                self._watch_stop.set()
-                if watcher is not None:
-                    watcher.join(timeout=5)
+                if self._waker is not None:
+                    self._waker.close()
+                    self._waker = None
                 if watchdog is not None:
                     watchdog.stop()
                 self._in_flight = None
@@ -395,7 +397,8 @@ class Daemon:
                 with contextlib.suppress(FileNotFoundError):
                     pid_file.unlink()
                 log("stopped")
-        return 0
+                self.notifier.close()
+        return exit_code
 
 
 def serve(config: Config, handlers: Mapping[str, Handler]) -> int:

@@ -1,28 +1,49 @@
-"""`taskbot demo`: the main job in a throw-away sandbox, with nothing to configure."""
+"""`taskbot demo`: the whole flow in a throw-away sandbox, with nothing to configure.
+
+A bare tasks repository with the hook installed, a person's clone, an example
+project, the daemon started, a task pushed; then the bot's commit, its diff, and
+the notification that reached a local receiver. Everything is removed afterwards.
+"""
 
 from __future__ import annotations
 
-import difflib
+import http.server
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
-from datetime import datetime
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from bot import config as configmod
-from bot.api import Context
-from bot.plugins import load_handlers
-from bot.proc import Redactor
-from bot.report import to_markdown
-from bot.taskrun import RunOptions, run_task
+from bot.hookinstall import init, taskbot_executable
 
 DEMO_CONFIG = """\
+# A sandbox: nobody else can push here, so everyone is trusted.
 [repo]
-path = "{root}"
+path = "{root}/tasks.git"
+branch = "main"
 tasks_dir = "tasks/active"
 state_dir = "{root}/state"
 
+[identity]
+name = "taskbot"
+email = "taskbot@demo"
+
 [trust]
-anyone = true          # a sandbox: nobody else can push here
+anyone = true
+
+[notify]
+urls = ["json://127.0.0.1:{port}/taskbot"]
 
 [limits]
 retries = 0
@@ -33,27 +54,124 @@ path = "{root}/demo-project"
 allow_shell = true
 """
 
+WAIT = 15.0
+PERSON = {"GIT_AUTHOR_NAME": "Becker", "GIT_AUTHOR_EMAIL": "becker@demo",
+          "GIT_COMMITTER_NAME": "Becker", "GIT_COMMITTER_EMAIL": "becker@demo"}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | PERSON
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True, timeout=60)
+    return done.stdout
+
+
+@contextmanager
+def _receiver() -> Iterator[tuple[int, queue.Queue[dict[str, Any]]]]:
+    """A local HTTP endpoint standing in for chat: apprise's json:// posts arrive here."""
+    arrived: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.end_headers()
+            arrived.put(json.loads(body))
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], arrived
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def _daemon(config_path: Path, root: Path) -> Iterator[None]:
+    """`taskbot serve` as a child; READY=1 on its notify socket says it is listening."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock_path = root / "notify.sock"
+    sock.bind(str(sock_path))
+    sock.settimeout(WAIT)
+    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path))
+    argv = [str(taskbot_executable()), "--config", str(config_path), "serve"]
+    log = (root / "daemon.log").open("wb")
+    child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while b"READY=1" not in sock.recv(4096):
+            pass
+        yield
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        log.close()
+        sock.close()
+
+
+def _setup(root: Path, port: int) -> Path:
+    project = root / "demo-project"
+    project.mkdir()
+    (project / "README.md").write_text("# demo project\n")
+    _git(root, "init", "-q", "--bare", "-b", "main", "tasks.git")
+    _git(root, "clone", "-q", "tasks.git", "clone")
+    clone = root / "clone"
+    _git(clone, "checkout", "-q", "-b", "main")
+    (clone / "README.md").write_text("# Tasks of the demo home lab\n")
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-q", "-m", "start")
+    _git(clone, "push", "-q", "origin", "main")
+    config_path = root / "taskbot.toml"
+    config_path.write_text(DEMO_CONFIG.format(root=root, port=port))
+    for line in init(configmod.load(config_path)).messages:
+        print(f"   {line}")
+    return config_path
+
+
+def _push_task(root: Path) -> float:
+    clone = root / "clone"
+    task = clone / "tasks" / "active" / "TASK-001.md"
+    task.parent.mkdir(parents=True)
+    task.write_bytes(files("bot.examples").joinpath("TASK-001.md").read_bytes())
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-q", "-m", "Add TASK-001: release the demo service")
+    started = time.monotonic()
+    _git(clone, "push", "-q", "origin", "main")
+    return started
+
+
+def _show(title: str, lines: str | Sequence[str]) -> None:
+    text = lines if isinstance(lines, str) else "\n".join(lines)
+    print(f"\n== {title}\n{text.rstrip()}")
+
 
 def run_demo() -> int:
-    with tempfile.TemporaryDirectory(prefix="taskbot-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="taskbot-demo-") as tmp, _receiver() as (port, got):
         root = Path(tmp)
-        (root / "demo-project").mkdir()
-        (root / "demo-project" / "README.md").write_text("# demo project\n")
-        tasks = root / "tasks" / "active"
-        tasks.mkdir(parents=True)
-        task_path = tasks / "TASK-001.md"
-        task_path.write_bytes(files("bot.examples").joinpath("TASK-001.md").read_bytes())
-        (root / "taskbot.toml").write_text(DEMO_CONFIG.format(root=root))
-        config = configmod.load(root / "taskbot.toml")
-        before = task_path.read_text()
-        now = datetime.now().astimezone()
-        ctx = Context(config, "TASK-001", f"demo-{now:%H%M%S}", Redactor())
-        result = run_task(task_path, load_handlers(), ctx, RunOptions(now=now))
-        print(f"== sandbox: {root}\n== taskbot run {task_path.relative_to(root)}\n")
-        print(to_markdown(result.report), end="")
-        diff = difflib.unified_diff(
-            before.splitlines(keepends=True), task_path.read_text().splitlines(keepends=True),
-            "a/tasks/active/TASK-001.md", "b/tasks/active/TASK-001.md")
-        print("\n== what taskbot changed in the task file\n" + "".join(diff))
-        # A failed criterion is part of the show, not a failure of the demo.
-        return 0 if result.report.results else 1
+        print(f"== sandbox {root}: bare tasks repo, a clone, a project; `taskbot init`")
+        config_path = _setup(root, port)
+        with _daemon(config_path, root):
+            print("== `taskbot serve` is up; pushing tasks/active/TASK-001.md from the clone")
+            started = _push_task(root)
+            try:
+                note = got.get(timeout=WAIT)
+            except queue.Empty:
+                _show("daemon log", (root / "daemon.log").read_text())
+                print("taskbot demo: no report arrived in time", file=sys.stderr)
+                return 1
+            took = time.monotonic() - started
+        bare = root / "tasks.git"
+        _show("git log on main (tasks repo)", _git(bare, "log", "--format=%h %an: %s", "main"))
+        _show("taskbot's commit", _git(bare, "show", "--format=%B", "main"))
+        _show(f"notification received ({note.get('type')}): {note.get('title')}",
+              note.get("message", ""))
+        print(f"\n== push → report in {took:.2f}s; the sandbox is removed now")
+    return 0

@@ -145,7 +145,7 @@ def _target(service: Any, tags: Iterable[str]) -> Target:
             setattr(service, name, min(float(default), short))  # left alone when set in the URL
     return Target(
         id=hashlib.sha256(full.encode()).hexdigest()[:16],
-        shown=str(service.url(privacy=True)),
+        shown=str(service.url(privacy=True)).split("?", 1)[0],  # without apprise's defaults
         tags=frozenset(str(t) for t in tags),
         service=service,
     )
@@ -168,11 +168,15 @@ def targets(config: NotifyConfig) -> tuple[tuple[Target, ...], tuple[str, ...]]:
         if not path.is_file():
             problems.append(f"notify.config: {path}: no such file")
         else:
-            loaded = apprise.AppriseConfig()
-            loaded.add(str(path))
-            services = list(apprise.Apprise(loaded).find())
-            if not services:
-                problems.append(f"notify.config: {path}: no usable notification URL in it")
+            try:
+                loaded = apprise.AppriseConfig()
+                loaded.add(str(path))
+                services = list(apprise.Apprise(loaded).find())
+                why = "" if services else "no usable notification URL in it"
+            except Exception as exc:  # apprise reports through return values; be sure
+                services, why = [], f"{type(exc).__name__}: {exc}"
+            if why:
+                problems.append(f"notify.config: {path}: {why}")
             found.extend(_target(s, s.tags) for s in services)
     return tuple(found), tuple(problems)
 

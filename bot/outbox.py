@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -28,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bot import notify
+from bot.atomic import write_atomic
 from bot.config import NotifyConfig
 from bot.notify import Delivery, Message
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe", "write_atomic"]
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe"]
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
@@ -45,27 +45,6 @@ log = logging.getLogger(__name__)
 def backoff(attempts: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
     """Seconds to wait after the `attempts`-th failed attempt: base, 2·base, 4·base … ≤ cap."""
     return min(cap, base * 2.0 ** min(max(attempts - 1, 0), 60))
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `path` so that readers see the old content or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass(frozen=True)

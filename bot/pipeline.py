@@ -8,9 +8,7 @@ with pygit2; only when something will run does taskbot touch its own worktree.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,11 +19,13 @@ import pygit2
 
 from bot import gitrepo, taskfile
 from bot.api import Context, Handler
+from bot.atomic import write_atomic
 from bot.config import Config
 from bot.detect import ZERO, changed_files, detect
 from bot.errors import TaskbotError
 from bot.lookup import find_task, id_matches
 from bot.proc import Redactor
+from bot.publish import publish, redactor
 from bot.report import Report, TaskInfo, to_markdown
 from bot.taskrun import RunOptions, run_task
 from bot.trust import check, commits, is_bot_commit
@@ -91,7 +91,7 @@ def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: date
         for trigger in triggers:
             if trigger.error or not verdict.trusted:
                 why = trigger.error or f"push {push.new[:12]} not run: {verdict.reason}"
-                out.append(_refused(trigger.path, why, now))
+                out.append(_refused(config, trigger.path, why, now))
                 continue
             on_status(f"running {trigger.path}")
             out.append(_isolated(trigger.path, partial(
@@ -151,7 +151,7 @@ def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
     work_branch = f"taskbot/{task_id}"
     wt = gitrepo.worktree(clone, _state(config), work_branch, start)
     run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    ctx = Context(config, task_id, run_id, Redactor(config.secrets()))
+    ctx = Context(config, task_id, run_id, redactor(config))
     label = Path(config.repo.path).resolve().name.removesuffix(".git")
     options = RunOptions(now=now, selected=indices, repo_label=label, display_path=rel_path,
                          should_stop=should_stop)
@@ -162,14 +162,22 @@ def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
     message = ctx.redactor(commit_message(report, start))
     sha = gitrepo.commit(wt, message, config.identity)
     if sha is None:
-        return Processed(task_id, report, None)
+        return Processed(task_id, report, None, message=_publish(config, report, ctx.redactor))
     target = Target(clone, _bare(config), config.repo.branch, work_branch)
     done = integrate(config, target, wt, sha, moved or rel_path, result.edit, message)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note))
     _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor))
     reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
-    return Processed(task_id, report, done.commit if done.on_branch else None, reruns)
+    problem = _publish(config, report, ctx.redactor)
+    return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
+
+
+def _publish(config: Config, report: Report, redact: Redactor) -> str:
+    """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
+    if not (any(r.attempted for r in report.results) or report.notes):
+        return ""
+    return publish(config, report, redact, send=True, deliver_now=False).problem
 
 
 def _task_id(clone: Path, rev: str, rel_path: str) -> str:
@@ -197,10 +205,11 @@ def _attach_note(config: Config, wt: Path, sha: str, text: str) -> None:
         gitrepo.push(wt, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
 
 
-def _refused(rel_path: str, why: str, now: datetime) -> Processed:
+def _refused(config: Config, rel_path: str, why: str, now: datetime) -> Processed:
     name = Path(rel_path).stem
     report = Report(TaskInfo(name, name, "-", "-", rel_path), "blocked", 0, 0, (), (), (), (),
                     (), f"{now:%Y%m%dT%H%M%S}-refused", notes=(why,))
+    _publish(config, report, redactor(config))
     return Processed(name, report, None, message=why)
 
 
@@ -221,10 +230,7 @@ def _load_waiting(config: Config) -> dict[str, list[str]]:
 def _save_waiting(config: Config, waiting: Mapping[str, list[str]]) -> None:
     path = _waiting_file(config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".waiting-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dict(waiting), fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(dict(waiting), indent=1, sort_keys=True).encode())
 
 
 def _remember_waiting(config: Config, task_id: str, report: Report) -> None:

@@ -1,7 +1,8 @@
 """The durable spool in `<state_dir>/queue/` that the hook writes and the daemon drains.
 
-One file per arrival, created in `queue/tmp/` and renamed into `queue/` (so the daemon
-never sees half a file). Names are `<time_ns>-<pid>.push` and sort in arrival order.
+One file per arrival, created in `queue/tmp/` and renamed (the sh hook: hard-linked)
+into `queue/`, so the daemon never sees half a file. Names are `<time_ns>-<pid>.push`
+and sort in arrival order.
 A file holds lines: `OLD NEW REF` for a push (what git hands a post-receive hook), or
 `rerun TASK-ID` for a task queued again. The installed `sh` hook writes the same format
 (`bot/hooks/post-receive`).
@@ -105,10 +106,18 @@ def parse_line(line: str) -> Line:
 
 
 def ensure_dirs(state_dir: Path | str) -> Path:
-    """Create `queue/` and `queue/tmp/` (the state dir too); returns the queue dir."""
+    """Create `queue/` and `queue/tmp/` (the state dir too); returns the queue dir.
+
+    New spool dirs get the state dir's permission bits (owner rwx added), so that a
+    state dir the pushers' group may write (`StateDirectoryMode=2770`) gives a spool
+    their hook can write too.
+    """
     qdir = queue_dir(state_dir)
     try:
-        (qdir / "tmp").mkdir(parents=True, exist_ok=True)
+        for d in (qdir, qdir / "tmp"):
+            if not d.is_dir():
+                d.mkdir(parents=True, exist_ok=True)
+                os.chmod(d, (os.stat(state_dir).st_mode & 0o2777) | 0o700)
     except OSError as exc:
         raise QueueError(f"{qdir}: cannot create the spool: {exc.strerror or exc}") from exc
     return qdir
@@ -117,10 +126,9 @@ def ensure_dirs(state_dir: Path | str) -> Path:
 def _new_name(qdir: Path) -> str:
     """`<time_ns>-<pid>.push`, later than every entry already there (the clock may step back)."""
     stamp = time.time_ns()
-    newest = max((p.name for p in qdir.glob(f"*{SUFFIX}")), default="")
-    if newest:
-        with contextlib.suppress(ValueError):
-            stamp = max(stamp, int(newest.split("-", 1)[0]) + 1)
+    names = [n for n in os.listdir(qdir) if _NAME_RE.fullmatch(n)]
+    if names:
+        stamp = max(stamp, max(map(_order, names))[0] + 1)
     return f"{stamp:019d}-{os.getpid()}{SUFFIX}"
 
 
@@ -170,6 +178,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _order(name: str) -> tuple[int, int, str]:
+    """Numeric (time, pid) order, so that names of any width sort by arrival."""
+    stamp, _, rest = name.removesuffix(SUFFIX).partition("-")
+    pid = rest.split("-")[0]
+    return int(stamp), int(pid) if pid.isdigit() else 0, name
+
+
 def _read(path: Path) -> Entry | None:
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
@@ -182,7 +197,7 @@ def pending(state_dir: Path | str) -> list[Entry]:
     """Every entry in arrival order (an empty list when there is no spool yet)."""
     qdir = queue_dir(state_dir)
     try:
-        names = sorted(n for n in os.listdir(qdir) if _NAME_RE.fullmatch(n))
+        names = sorted((n for n in os.listdir(qdir) if _NAME_RE.fullmatch(n)), key=_order)
     except FileNotFoundError:
         return []
     return [e for e in (_read(qdir / n) for n in names) if e is not None]
@@ -196,9 +211,11 @@ def failed(state_dir: Path | str) -> list[Path]:
 
 
 def done(entry: Entry) -> None:
-    """Remove a processed entry (durably)."""
+    """Remove a processed entry (durably), and the hook's second name for it in tmp/."""
     with contextlib.suppress(FileNotFoundError):
         entry.path.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (entry.path.parent / "tmp" / entry.name).unlink()
     _fsync_dir(entry.path.parent)
 
 
@@ -227,7 +244,12 @@ def fail(entry: Entry, reason: str) -> Path:
 
 
 def clean_tmp(state_dir: Path | str, *, older_than: float = STALE_TMP) -> int:
-    """Remove abandoned writes from `queue/tmp/` (a hook killed mid-write); returns how many."""
+    """Tidy `queue/tmp/`; returns how many files went.
+
+    Removed: names the sh hook left after hard-linking an entry into `queue/` (a link
+    count above 1, or an entry already processed and older than `older_than`), and
+    writes abandoned half-way (a hook killed mid-write) older than `older_than`.
+    """
     tdir = queue_dir(state_dir) / "tmp"
     removed = 0
     limit = time.time() - older_than
@@ -237,7 +259,8 @@ def clean_tmp(state_dir: Path | str, *, older_than: float = STALE_TMP) -> int:
         return 0
     for path in paths:
         with contextlib.suppress(OSError):
-            if path.stat().st_mtime < limit:
+            info = path.stat()
+            if info.st_nlink > 1 or info.st_mtime < limit:
                 path.unlink()
                 removed += 1
     return removed

@@ -75,6 +75,10 @@ class Report:
                 steps.append(f"Re-run \"{text}\": taskbot stopped before it ran")
         if any(r.state in (State.FAILED, State.BLOCKED, State.INTERRUPTED) for r in self.results):
             steps.append(f"Then re-run: taskbot run {self.task.id}")
+        skipped = sum(r.state is State.SKIPPED for r in self.results)
+        if skipped:
+            steps.append(f"Dry run: nothing was executed; `taskbot run {self.task.id}` runs "
+                         f"{skipped} criteria")
         steps.extend(self.notes)
         if self.result == "complete":
             steps.append("All criteria are checked: verify the result and close the task.")

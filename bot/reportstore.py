@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.atomic import write_atomic
 from bot.errors import TaskbotError
-from bot.outbox import write_atomic
 
 __all__ = ["StoredReport", "all_last", "last", "save"]
 

@@ -5,7 +5,8 @@
  "daemon": {"pid": 1234, "started": "...", "mode": "hook", "state": "idle", "status": "..."},
  "queue_length": 0, "failed": 0,
  "in_flight": {"entry": "...push", "item": "OLD NEW REF", "since": "...", "status": "..."},
- "tasks": {"TASK-001": {"result": "partial", "title": "...", "time": "...", "commit": "sha"}}}
+ "tasks": {"TASK-001": {"result": "partial", "title": "Release FFL 0.1.18", "done": "2/4",
+                        "time": "...", "commit": "sha", "run_id": "..."}}}
 ```
 `state` is `starting`, `idle`, `running`, `stopping` or `stopped`.
 """
@@ -117,7 +118,8 @@ def render(snap: Mapping[str, Any]) -> str:
         for task_id in sorted(tasks):
             t = tasks[task_id]
             commit = f" commit {str(t['commit'])[:12]}" if t.get("commit") else ""
-            lines.append(f"  {task_id}: {t.get('result')} — {t.get('title')} ({t.get('time')}){commit}")
+            lines.append(f"  {task_id}: {t.get('result')}, {t.get('done', '?')} criteria done — "
+                         f"{t.get('title')} ({t.get('time')}){commit}")
     else:
         lines.append("no task has run yet")
     return "\n".join(lines)

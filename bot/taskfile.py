@@ -14,7 +14,6 @@ as intended raises `TaskFileError` instead of producing a damaged file.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import functools
@@ -23,7 +22,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 
 __all__ = [
@@ -729,7 +728,6 @@ def _check(
 def write(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace the file atomically (temp file in the same directory + rename), keeping its mode."""
     p = os.fspath(path)
-    directory = os.path.dirname(p) or "."
     try:
         try:
             st = os.lstat(p)
@@ -741,27 +739,6 @@ def write(path: str | os.PathLike[str], data: bytes) -> None:
             if not stat.S_ISREG(st.st_mode):
                 raise _fail(p, "is not a regular file; not written")
             mode = stat.S_IMODE(st.st_mode)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(p)}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fchmod(f.fileno(), mode)
-                os.fsync(f.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(directory)
+        write_atomic(p, data, mode)
     except OSError as e:
         raise _fail(p, f"cannot write: {e.strerror or e}") from None
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):
-        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)

@@ -75,7 +75,8 @@ def _log_text(result: Result) -> str | None:
     text = result.action.criterion.text
     if result.state is State.DONE:
         commands = result.outcome.commands if result.outcome else ()
-        how = "; ".join(c.describe() for c in commands)
+        how = commands[0].describe() if len(commands) == 1 else (
+            f"{len(commands)} commands succeeded" if commands else "")
         return f"Done: {text}" + (f" ({how})" if how else "")
     if result.state in (State.FAILED, State.BLOCKED):
         return f"{result.state.value.capitalize()}: {text}: {result.reason}"

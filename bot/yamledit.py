@@ -29,23 +29,25 @@ class YamlEditError(TaskbotError):
     """The file or the scalar cannot be edited safely; nothing was written."""
 
 
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that also records which nodes carry an anchor and where they are aliased."""
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.anchor_of: dict[int, tuple[str, int]] = {}  # id(node) -> (anchor, line)
-        self.aliased_at: dict[int, list[int]] = {}  # id(node) -> lines of its aliases
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-        node = super().compose_node(parent, index)
+def _anchors(text: str) -> tuple[dict[int, tuple[str, int]], dict[int, list[int]]]:
+    """Anchored nodes and the lines of their aliases, keyed by the node's start index."""
+    anchor_of: dict[int, tuple[str, int]] = {}
+    aliased_at: dict[int, list[int]] = {}
+    current: dict[str, int] = {}
+    for event in yaml.parse(text, Loader=_LOADER):
         mark: Any = event.start_mark
-        if type(event) is yaml.AliasEvent:
-            self.aliased_at.setdefault(id(node), []).append(mark.line + 1)
-        elif getattr(event, "anchor", None):
-            self.anchor_of[id(node)] = (str(event.anchor), mark.line + 1)
-        return node
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.DocumentStartEvent):
+            current = {}
+        elif isinstance(event, yaml.AliasEvent) and anchor in current:
+            aliased_at.setdefault(current[anchor], []).append(mark.line + 1)
+        elif anchor:
+            current[anchor] = mark.index
+            anchor_of[mark.index] = (anchor, mark.line + 1)
+    return anchor_of, aliased_at
 
 
 @dataclass(frozen=True)
@@ -70,21 +72,16 @@ class YamlFile:
     def __init__(self, text: str, name: str) -> None:
         self.text = text
         self.name = name
-        loader = _Loader(text)
+        # Positions are character offsets into `text`; a BOM is not part of any document.
+        self.offset = 1 if text.startswith("\ufeff") else 0
+        body = text[self.offset:]
         try:
-            docs: list[yaml.Node] = []
-            while loader.check_node():
-                node = loader.get_node()
-                if node is not None:
-                    docs.append(node)
+            self.documents: tuple[yaml.Node, ...] = tuple(
+                d for d in yaml.compose_all(body, Loader=_LOADER) if d is not None)
+            self._anchor_of, self._aliased_at = _anchors(body)
         except yaml.YAMLError as exc:
             reason = " ".join(str(exc).split())
             raise YamlEditError(f"{name}: PyYAML cannot read this file: {reason}") from exc
-        finally:
-            loader.dispose()
-        self.documents: tuple[yaml.Node, ...] = tuple(docs)
-        self._anchor_of = loader.anchor_of
-        self._aliased_at = loader.aliased_at
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str) -> YamlFile:
@@ -95,10 +92,10 @@ class YamlFile:
 
     def shared(self, node: yaml.Node) -> str:
         """Why changing `node` would change other places too ("" when it would not)."""
-        aliases = self._aliased_at.get(id(node))
+        aliases = self._aliased_at.get(node.start_mark.index)
         if not aliases:
             return ""
-        anchor, line = self._anchor_of.get(id(node), ("?", node.start_mark.line + 1))
+        anchor, line = self._anchor_of.get(node.start_mark.index, ("?", node.start_mark.line + 1))
         where = ", ".join(str(n) for n in aliases)
         return f"anchor &{anchor} (line {line}) is aliased at line {where}"
 
@@ -146,12 +143,12 @@ def _resolve(value: str) -> str:
 
 def _body(doc: YamlFile, node: yaml.ScalarNode, label: str) -> tuple[int, int]:
     """Start and end (character offsets) of the scalar's own text, without anchor or tag."""
-    start, end = node.start_mark.index, node.end_mark.index
+    start, end = node.start_mark.index + doc.offset, node.end_mark.index + doc.offset
     raw = doc.text[start:end]
     props = _PROPS_RE.match(raw)
     skip = props.end() if props else 0
     body = raw[skip:]
-    if node.style is None:
+    if not node.style:  # plain: None from PyYAML, "" from libyaml
         ok = body == node.value
     elif node.style == "'":
         ok = body == "'" + node.value.replace("'", "''") + "'"
@@ -180,10 +177,10 @@ def _render(node: yaml.ScalarNode, value: str, doc: YamlFile, label: str) -> tup
     new_tag = _resolve(value)
     if explicit or new_tag in (_STR, node.tag):
         try:
-            got = scalar(yaml.compose(f"k: {value}\n", Loader=yaml.SafeLoader), "k")
+            got = scalar(yaml.compose(f"k: {value}\n", Loader=_LOADER), "k")
         except yaml.YAMLError:
             got = None
-        if got is not None and got.value == value and got.style is None:
+        if got is not None and got.value == value and not got.style:
             return value, False
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"', True
 

@@ -38,8 +38,10 @@ from bot.api import (
     TaskbotError,
     YamlEditError,
     YamlFile,
+    commit_worktree,
     edit_scalars,
-    gitrepo,
+    prepare_worktree,
+    push_ff,
     registry_client,
     reject_unknown,
     require_project,
@@ -106,38 +108,47 @@ def _release(doc: yaml.Node) -> Release:
     return Release(name, namespace, release, target or namespace)
 
 
-def bump(text: str, name: str, images: Sequence[str], version: str, chart: str = "",
+def _tag_edits(values: yaml.Node | None, images: Sequence[str], version: str,
+               digests: Mapping[str, str], release: str) -> list[ScalarEdit]:
+    """Each matching `{repository, tag}` under spec.values, else spec.values.image.tag."""
+    edits: list[ScalarEdit] = []
+    for mapping in yaml_walk(values) if values is not None else []:
+        repo, tag = yaml_scalar(mapping, "repository"), yaml_scalar(mapping, "tag")
+        if repo is None or tag is None or not repository_matches(repo.value, images):
+            continue
+        digest = next((d for i, d in digests.items() if repository_matches(repo.value, [i])), "")
+        edits.append(ScalarEdit(tag, new_tag(tag.value, version, digest),
+                                f"HelmRelease {release}: image tag of {repo.value}"))
+    fallback = yaml_scalar(values, "image", "tag")
+    if not edits and fallback is not None and (
+            not images or yaml_get(values, "image", "repository") is None):
+        digest = next(iter(digests.values())) if len(digests) == 1 else ""
+        edits.append(ScalarEdit(fallback, new_tag(fallback.value, version, digest),
+                                f"HelmRelease {release}: spec.values.image.tag"))
+    return edits
+
+
+def bump(text: str, name: str, images: Sequence[str], version: str | None, chart: str = "",
          digests: Mapping[str, str] | None = None) -> Bump:
-    """The file's text with the app's image tags (and chart version) set; raises YamlEditError."""
+    """The file's text with the app's image tags (and chart version) set; raises YamlEditError.
+
+    `version=None` leaves image tags alone (a chart-only bump).
+    """
     doc = YamlFile(text, name)
     digests = digests or {}
     edits: list[ScalarEdit] = []
     releases: list[Release] = []
-    charts_found = 0
+    charts_found = tags_found = 0
     for root in doc.documents:
         kind = yaml_scalar(root, "kind")
         if kind is None or kind.value != "HelmRelease":
             continue
         releases.append(_release(root))
         release = releases[-1].name
-        values = yaml_get(root, "spec", "values")
-        matched = False
-        for mapping in yaml_walk(values) if values is not None else []:
-            if not isinstance(mapping, yaml.MappingNode):
-                continue
-            repo, tag = yaml_scalar(mapping, "repository"), yaml_scalar(mapping, "tag")
-            if repo is None or tag is None or not repository_matches(repo.value, images):
-                continue
-            matched = True
-            digest = next((d for i, d in digests.items() if repository_matches(repo.value, [i])), "")
-            edits.append(ScalarEdit(tag, new_tag(tag.value, version, digest),
-                                    f"HelmRelease {release}: image tag of {repo.value}"))
-        fallback = yaml_scalar(values, "image", "tag")
-        if not matched and fallback is not None and (
-                not images or yaml_get(values, "image", "repository") is None):
-            digest = next(iter(digests.values()), "") if len(digests) == 1 else ""
-            edits.append(ScalarEdit(fallback, new_tag(fallback.value, version, digest),
-                                    f"HelmRelease {release}: spec.values.image.tag"))
+        if version is not None:
+            tags = _tag_edits(yaml_get(root, "spec", "values"), images, version, digests, release)
+            tags_found += len(tags)
+            edits.extend(tags)
         if chart:
             node = yaml_scalar(root, "spec", "chart", "spec", "version")
             if node is not None:
@@ -146,7 +157,7 @@ def bump(text: str, name: str, images: Sequence[str], version: str, chart: str =
                                         f"HelmRelease {release}: spec.chart.spec.version"))
     if not releases:
         raise YamlEditError(f"{name}: no HelmRelease document in this file")
-    if not any("tag" in e.label for e in edits):
+    if version is not None and not tags_found:
         wanted = ", ".join(images) or "(no images configured)"
         raise YamlEditError(f"{name}: no image tag to set: no {{repository, tag}} under spec.values "
                             f"whose repository ends with {wanted}, and no spec.values.image.tag")
@@ -172,7 +183,7 @@ class HelmReleaseHandler:
     params = ("app", "version", "chart", "project")
     rules = (
         DefaultRule(r"(?i)^update (?P<app>[\w.-]+) helm ?release in (?P<project>[\w-]+) to "
-                    r"(?:version )?v?(?P<version>[A-Za-z0-9._+-]+?)\.?$"),
+                    r"(?:version )?(?P<version>[A-Za-z0-9._+-]+?)\.?$"),
     )
 
     def settings(self, params: Mapping[str, str], ctx: Context) -> HelmReleaseSettings:
@@ -286,7 +297,7 @@ class _Run:
 
     def worktree(self) -> Path:
         try:
-            return gitrepo.prepare_worktree(Path(self.s.clone), Path(self.ctx.config.repo.state_dir),
+            return prepare_worktree(Path(self.s.clone), Path(self.ctx.config.repo.state_dir),
                                             f"taskbot/{self.ctx.task_id}", self.s.branch)
         except TaskbotError as exc:
             raise self.stop(Status.BLOCKED, f"GitOps clone {self.s.clone}: {exc}") from exc
@@ -315,10 +326,10 @@ class _Run:
         what = describe(changes)
         branch = f"taskbot/{ctx.task_id}"
         try:
-            sha = gitrepo.commit(work, _message(s, ctx, what, changes), ctx.config.identity,
+            sha = commit_worktree(work, _message(s, ctx, what, changes), ctx.config.identity,
                                  [s.file])
             self.changes = (FileChange(s.project, s.file, what),) if sha else ()
-            pushed = gitrepo.push_ff(work, branch, s.branch) if sha else "nothing to commit"
+            pushed = push_ff(work, branch, s.branch) if sha else "nothing to commit"
         except TaskbotError as exc:
             raise self.stop(Status.FAILED, f"git: {exc}") from exc
         self.evidence.append(f"commit {sha} on {branch} in {s.project}: {pushed}")

@@ -80,7 +80,7 @@ def check_context(ctx: Context) -> tuple[CommandRecord | None, str]:
     if not cluster.context:
         return None, ""
     record = ctx.run(kubectl(cluster, "config", "current-context", context=False), ".")
-    current = record.output_tail.strip()
+    current = (record.output_tail.strip().splitlines() or [""])[-1].strip()
     if not record.ok:
         return record, f"kubectl config current-context failed: {record.describe()}"
     if current != cluster.context:
@@ -148,7 +148,7 @@ def check_pods(ctx: Context, namespace: str, selector: str = ""
     assert cluster is not None
     record = ctx.run(pods_argv(cluster, namespace, selector), ".")
     if not record.ok:
-        return record, [record.describe()], [], []
+        return record, [f"kubectl get pods -n {namespace}: {record.error_line or record.error}"], [], []
     pods, total = parse_pods(record.output_tail)
     if total < 0:
         return record, ["kubectl printed no pod summary"], [], []
@@ -164,7 +164,9 @@ def check_pods(ctx: Context, namespace: str, selector: str = ""
         elif not pod.ok:
             problems.append(f"pod {pod.name} not Ready (phase {pod.phase})")
     hidden = total - len(pods)
-    evidence.append(f"{total} pods in {namespace}" + (f" ({hidden} Ready pods not listed)"
+    # Ready pods are listed first, so the ones cut off are Ready whenever a Ready one shows
+    kind = "Ready " if any(p.ok for p in pods) else ""
+    evidence.append(f"{total} pods in {namespace}" + (f" ({hidden} {kind}pods not listed)"
                                                        if hidden > 0 else ""))
     if total == 0:
         problems.append(f"no pods in namespace {namespace}"
@@ -180,8 +182,9 @@ def check_helmrelease(ctx: Context, name: str, namespace: str
     record = ctx.run(kubectl(cluster, "get", HELMRELEASE_RESOURCE, name, "-n", namespace, "-o",
                              f"jsonpath={HELMRELEASE_JSONPATH}"), ".")
     if not record.ok:
-        return record, False, record.describe()
-    fields = (record.output_tail.strip().split("\t") + [""] * 5)[:5]
+        return record, False, f"HelmRelease {namespace}/{name}: {record.error_line or record.error}"
+    line = next((x for x in reversed(record.output_tail.splitlines()) if x.count("\t") >= 4), "")
+    fields = (line.split("\t") + [""] * 5)[:5]
     generation, observed, ready, reason, message = fields
     current = not generation or generation == observed
     text = f"HelmRelease {namespace}/{name}: Ready={ready or 'unknown'}"

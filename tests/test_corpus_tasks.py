@@ -33,10 +33,10 @@ TASKS = CORPUS / "tasks"
 # (`MrLesk_Backlog.md/` is a directory: only files count.)
 FILES = sorted(p for p in TASKS.rglob("*.md") if p.is_file()) if TASKS.is_dir() else []
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     not FILES,
     reason=f"task corpus not found at {TASKS} (set TASKBOT_CORPUS to the shared/corpus directory)",
-)
+)]
 
 # Frontmatter the README lists as not valid YAML: `reporter: @MrLesk` and `labels: "["a","b"]"`.
 REFUSED = {

@@ -179,8 +179,8 @@ def test_failed_delivery_is_kept_and_told(tmp_path: Path,
         err = capsys.readouterr().err
         http.wait_for(1, accepted=False)
         [entry] = Outbox(tmp_path / "state").pending()
-        assert Outbox(tmp_path / "state", notify.NotifyConfig(urls=(http.url(),))) \
-            .deliver_due(entry.next_attempt).delivered[0].id == entry.id
+        daemon = Outbox(tmp_path / "state", NotifyConfig(urls=(http.url(),)))
+        assert [e.id for e in daemon.deliver_due(entry.next_attempt).delivered] == [entry.id]
         [post] = http.wait_for(1)
     assert code == 0  # every attempted criterion done; the delivery problem is only told
     assert err.startswith("taskbot: report not delivered yet; kept in ")

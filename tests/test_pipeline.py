@@ -239,3 +239,24 @@ def test_watch_mode_commit_in_clone(tmp_path: Path) -> None:
     assert "- [x] Works" in (box.clone / "tasks/active/TASK-001.md").read_text()
     assert (box.clone / "notes.txt").read_text() == "uncommitted work\n"
     assert (box.clone / "README.md").read_text() == "tasks\nedited, not committed\n"
+
+
+def test_secret_printed_by_a_command_is_redacted_in_commit_and_note(tmp_path: Path) -> None:
+    secret = "hunter2-registry-pass"
+    pwfile = tmp_path / "registry.pass"
+    pwfile.write_text(secret + "\n")
+    box = sandbox(tmp_path)
+    box.config.write_text(box.config.read_text() + f'\n[registry]\nurl = "127.0.0.1:5000"\n'
+                          f'password_file = "{pwfile}"\n')
+    box.write("tasks/active/TASK-001.md", TASK.replace('cmd="false"', f'cmd="cat {pwfile}"')
+              .replace('cmd="true"', f"cmd=\"sh -c 'cat {pwfile}; exit 1'\""))
+    old, new = box.commit_push("add task")
+    results = _process(box, old, new)
+    assert results[0].commit is not None
+    message = git(box.bare, "log", "-1", "--format=%B", "main")
+    note = git(box.bare, "notes", "--ref=taskbot", "show", "main")
+    text = box.main_file("tasks/active/TASK-001.md")
+    stored = "".join(p.read_text() for p in (tmp_path / "state" / "reports").rglob("*.*"))
+    assert "***" in message and "***" in note and "***" in text
+    for where in (message, note, text, stored):
+        assert secret not in where

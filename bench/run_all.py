@@ -1,0 +1,27 @@
+"""Run every bench script in turn and print their figures (`--smoke`: few iterations)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SCRIPTS = ("hook_overhead.py", "push_latency.py", "detect_scaling.py", "idle.py")
+
+
+def main() -> int:
+    extra = sys.argv[1:]
+    status = 0
+    for name in SCRIPTS:
+        started = time.monotonic()
+        print(f"== {name} {' '.join(extra)}".rstrip(), flush=True)
+        done = subprocess.run([sys.executable, str(Path(__file__).with_name(name)), *extra],
+                              check=False)
+        print(f"   ({time.monotonic() - started:.1f} s)", flush=True)
+        status = status or done.returncode
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

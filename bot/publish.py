@@ -1,0 +1,55 @@
+"""After a run: keep its report under state_dir and hand it to the outbox for delivery.
+
+Shared by `taskbot run` and the daemon, so both store, redact and deliver alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import notify, reportstore
+from bot.config import Config
+from bot.notify import Message
+from bot.outbox import Outbox
+from bot.proc import Redactor
+from bot.report import Report, to_json, to_markdown
+
+
+def redactor(config: Config) -> Redactor:
+    """Everything secret the configuration knows: `*_file` values and notify URL secrets."""
+    return Redactor(config.secrets() + notify.secrets(config.notify))
+
+
+@dataclass(frozen=True)
+class Published:
+    stored: bool
+    delivered: bool | None  # None: nothing to send (no URLs, or not asked to)
+    problem: str = ""
+
+
+def publish(config: Config, report: Report, redact: Redactor, *, send: bool,
+            deliver_now: bool = True) -> Published:
+    """Store the report; enqueue its notification and, if asked, try it at once.
+
+    Problems are returned, not raised: a report that cannot be delivered now stays in
+    the outbox, and the daemon retries it.
+    """
+    state = config.repo.state_dir
+    markdown, doc = to_markdown(report, redact), to_json(report, redact)
+    try:
+        reportstore.save(state, report.task.id, report.run_id, markdown, doc)
+        if not (send and notify.configured(config.notify)):
+            return Published(True, None)
+        message = Message(report.title, markdown, report.result, report.task.id, report.run_id)
+        outbox = Outbox(state, config.notify)
+        if not deliver_now:
+            outbox.enqueue(message)
+            return Published(True, False)
+        left = outbox.send(message)
+    except OSError as exc:
+        return Published(False, None, f"cannot keep the report under {state}: "
+                                      f"{exc.strerror or exc}")
+    if left is None:
+        return Published(True, True)
+    return Published(True, False, f"report not delivered yet; kept in {state}/outbox, "
+                                  f"retried by the daemon: {left.last_error}")

@@ -1,0 +1,378 @@
+"""`registry-ip`: the registry moved to a new IP address; change every place that names it.
+
+- `REGISTRY_URL` in each project's `.env.build.local` (edited in place: the build reads it),
+- the old address in each project's build script and `Makefile` (in place),
+- a new TLS certificate for `registry.ca_file` whose SAN holds the new IP (same key,
+  when the certificate is self-signed and its `.key` lies next to it; the old one kept
+  as `.bak`),
+- the address in `docs/architecture.md` of the tasks repo, and the MetalLB
+  `loadBalancerIPs` annotation under `infra/registry/` of each GitOps project — both
+  in taskbot's own worktree, validated (GitOps), committed and fast-forward pushed.
+
+Every text file is edited byte-exactly: only the address characters change. `taskbot
+plan` lists every file and line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.api import (
+    CommandRecord,
+    Context,
+    DefaultRule,
+    FileChange,
+    Outcome,
+    ParamError,
+    Project,
+    ScalarEdit,
+    Status,
+    Step,
+    TaskbotError,
+    YamlEditError,
+    YamlFile,
+    commit_worktree,
+    edit_scalars,
+    has_remote,
+    is_bare,
+    normalize_registry,
+    prepare_worktree,
+    push_ff,
+    reject_unknown,
+    resolve_commit,
+    update_ref,
+    yaml_scalar,
+    yaml_walk,
+)
+from handlers.kustomize import validate
+
+ENV_FILE = ".env.build.local"
+ARCH_DOC = "docs/architecture.md"
+METALLB_KEYS = ("metallb.universe.tf/loadBalancerIPs", "metallb.io/loadBalancerIPs")
+_ENV_RE = re.compile(r"^(?P<head>\s*(?:export\s+)?REGISTRY_URL\s*=\s*(?P<q>['\"]?)"
+                     r"(?P<scheme>[a-z]+://)?)(?P<value>[^'\"\s#]*)(?P=q)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class RegistryIpSettings:
+    old_host: str
+    port: str
+    new_host: str
+
+    @property
+    def old(self) -> str:
+        return _address(self.old_host, self.port)
+
+    @property
+    def new(self) -> str:
+        return _address(self.new_host, self.port)
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    repo: str  # project name, or "tasks"
+    root: Path
+    path: str  # relative to root
+    before: bytes
+    after: bytes
+
+    def lines(self) -> list[str]:
+        old = self.before.decode("utf-8").splitlines()
+        new = self.after.decode("utf-8").splitlines()
+        return [f"{self.repo}: {self.path}:{n}: {a.strip()} → {b.strip()}"
+                for n, (a, b) in enumerate(zip(old, new, strict=False), 1) if a != b]
+
+
+def _address(host: str, port: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
+def _split(address: str) -> tuple[str, str]:
+    found = re.fullmatch(r"\[(?P<v6>[^\]]+)\](?::(?P<p6>\d+))?|(?P<host>[^:]+)(?::(?P<port>\d+))?",
+                         address)
+    if not found:
+        raise ParamError(f"registry-ip: cannot read the configured registry address {address!r}")
+    return found["v6"] or found["host"], found["p6"] or found["port"] or ""
+
+
+def host_pattern(host: str) -> re.Pattern[str]:
+    """`host` as a whole word: 192.168.7.21 but not 192.168.7.210 or 10.192.168.7.21."""
+    return re.compile(r"(?<![\w.:-])" + re.escape(host) + r"(?![\w-]|\.\w)")
+
+
+def replace_address(text: str, s: RegistryIpSettings) -> str:
+    return host_pattern(s.old_host).sub(lambda _: s.new_host, text)
+
+
+def set_registry_url(text: str, s: RegistryIpSettings) -> str:
+    """Every `REGISTRY_URL=` value set to the new address (quotes and scheme kept)."""
+    def one(found: re.Match[str]) -> str:
+        return found["head"] + s.new + found["q"]
+    return _ENV_RE.sub(one, text)
+
+
+def metallb_edit(data: bytes, name: str, s: RegistryIpSettings) -> bytes:
+    """The MetalLB loadBalancerIPs annotations with the old IP replaced (yamledit)."""
+    doc = YamlFile.from_bytes(data, name)
+    edits: list[ScalarEdit] = []
+    for root in doc.documents:
+        for node in yaml_walk(root):
+            for key in METALLB_KEYS:
+                value = yaml_scalar(node, key)
+                if value is not None and host_pattern(s.old_host).search(value.value):
+                    edits.append(ScalarEdit(value, replace_address(value.value, s), key))
+    if not edits:
+        return data
+    text, _ = edit_scalars(doc, edits)
+    return text.encode("utf-8")
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+    except OSError:
+        return None
+
+
+def _edit(repo: str, root: Path, rel: str, change: str, s: RegistryIpSettings) -> FileEdit | None:
+    data = _read(root / rel)
+    if data is None:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    new = set_registry_url(text, s) if change == "env" else replace_address(text, s)
+    after = new.encode("utf-8")
+    return FileEdit(repo, root, rel, data, after) if after != data else None
+
+
+def project_edits(ctx: Context, s: RegistryIpSettings) -> list[FileEdit]:
+    """.env.build.local, the build script and the Makefile of every project, in place."""
+    edits: list[FileEdit] = []
+    for project in ctx.config.projects.values():
+        root = Path(project.path)
+        wanted = [(ENV_FILE, "env"), ("Makefile", "address")]
+        script = project.build[0] if project.build else ""
+        if script and "/" in script and not script.startswith(("/", "../")) and ".." not in script:
+            wanted.append((str(Path(script)), "address"))
+        for rel, change in wanted:
+            edit = _edit(project.name, root, rel, change, s)
+            if edit is not None:
+                edits.append(edit)
+    return edits
+
+
+def gitops_edits(root: Path, label: str, s: RegistryIpSettings) -> list[FileEdit]:
+    """The MetalLB annotations under infra/registry/ of a checked-out GitOps tree."""
+    edits: list[FileEdit] = []
+    base = root / "infra" / "registry"
+    for path in sorted(base.rglob("*")) if base.is_dir() else []:
+        if path.suffix not in (".yaml", ".yml") or path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if not any(k.encode() in data for k in METALLB_KEYS):
+            continue
+        rel = str(path.relative_to(root))
+        after = metallb_edit(data, rel, s)
+        if after != data:
+            edits.append(FileEdit(label, root, rel, data, after))
+    return edits
+
+
+class RegistryIpHandler:
+    name = "registry-ip"
+    params = ("ip", "port")
+    rules = (
+        DefaultRule(r"(?i)^(?:move|update|change) (?:the )?registry (?:ip|address) to\s+"
+                    r"(?P<ip>[0-9a-fA-F.:]+?)\.?$"),
+    )
+
+    def settings(self, params: Mapping[str, str], ctx: Context) -> RegistryIpSettings:
+        reject_unknown(self.name, params, self.params)
+        try:
+            ip = str(ipaddress.ip_address(params.get("ip", "")))
+        except ValueError as exc:
+            raise ParamError(f"registry-ip: ip {params.get('ip', '')!r} is not an IP address"
+                             ) from exc
+        if not ctx.config.registry.url:
+            raise ParamError("registry-ip: no [registry] url is configured (the old address)")
+        old_host, port = _split(normalize_registry(ctx.config.registry.url))
+        if "port" in params:
+            if not re.fullmatch(r"\d{1,5}", params["port"]) or not 0 < int(params["port"]) < 65536:
+                raise ParamError(f"registry-ip: port {params['port']!r} is not a TCP port")
+            port = params["port"]
+        if ip == old_host:
+            raise ParamError(f"registry-ip: the registry is already at {ip}")
+        return RegistryIpSettings(old_host, port, ip)
+
+    def plan(self, s: RegistryIpSettings, ctx: Context) -> Step:
+        files: list[str] = []
+        for edit in project_edits(ctx, s):
+            files.extend(edit.lines())
+        for project in _gitops_projects(ctx):
+            try:
+                for edit in gitops_edits(Path(project.path), project.name, s):
+                    files.extend(edit.lines())
+            except YamlEditError as exc:
+                files.append(f"{project.name}: REFUSED: {exc}")
+        tasks = Path(ctx.config.repo.path)
+        doc = _edit("tasks", tasks, ARCH_DOC, "address", s)
+        files.extend(doc.lines() if doc else [f"tasks: {ARCH_DOC} (read at run time from "
+                                              f"{ctx.config.repo.branch})"])
+        if ctx.config.registry.ca_file:
+            files.append(f"certificate {ctx.config.registry.ca_file}: new, SAN IP:{s.new_host}")
+        return Step(commands=(("openssl", "req", "-x509", "-new", "…", "-addext",
+                               f"subjectAltName=IP:{s.new_host},…"),),
+                    files=tuple(files),
+                    preconditions=(f"registry moves from {s.old} to {s.new}",))
+
+    def run(self, s: RegistryIpSettings, ctx: Context) -> Outcome:
+        commands: list[CommandRecord] = []
+        changes: list[FileChange] = []
+        evidence: list[str] = []
+        for edit in project_edits(ctx, s):
+            (edit.root / edit.path).write_bytes(edit.after)
+            changes.append(FileChange(edit.repo, edit.path, f"registry {s.old} → {s.new}"))
+            evidence.extend(edit.lines())
+        problems: list[str] = []
+        for label, work_root, edits_of, validate_dirs in _repos(ctx):
+            try:
+                out = _commit_repo(ctx, s, label, work_root, edits_of, validate_dirs)
+            except TaskbotError as exc:
+                problems.append(f"{label}: {exc}")
+                continue
+            commands.extend(out[0])
+            changes.extend(out[1])
+            evidence.extend(out[2])
+            problems.extend(out[3])
+        records, notes, cert_problem = renew_certificate(ctx, s)
+        if any(n.endswith(".bak)") for n in notes):
+            changes.append(FileChange("registry", ctx.config.registry.ca_file,
+                                      f"new certificate, SAN IP:{s.new_host}"))
+        commands.extend(records)
+        evidence.extend(notes)
+        problems.extend([cert_problem] if cert_problem else [])
+        evidence.append(f"then: set registry.url = \"{s.new}\" in {ctx.config.source} and "
+                        "restart the registry with the new certificate")
+        status = Status.FAILED if problems else Status.DONE
+        return Outcome(status, "; ".join(problems), commands=tuple(commands),
+                       changes=tuple(changes), evidence=tuple(evidence))
+
+
+def _gitops_projects(ctx: Context) -> list[Project]:
+    return [p for p in ctx.config.projects.values() if p.helmrelease or p.kustomize]
+
+
+def _repos(ctx: Context) -> list[tuple[str, Path, str, tuple[str, ...]]]:
+    """(label, clone, kind, kustomize dirs): each GitOps project, then the tasks repo."""
+    repos = [(p.name, Path(p.path), "gitops", p.kustomize) for p in _gitops_projects(ctx)]
+    repos.append(("tasks", Path(ctx.config.repo.path), "docs", ()))
+    return repos
+
+
+def _commit_repo(ctx: Context, s: RegistryIpSettings, label: str, clone: Path, kind: str,
+                 dirs: Sequence[str]
+                 ) -> tuple[list[CommandRecord], list[FileChange], list[str], list[str]]:
+    """Edit a repository in taskbot's worktree, validate, commit and integrate it."""
+    if not (clone / ".git").exists() and not (clone / "HEAD").is_file():
+        return [], [], [f"{label}: {clone} is not a git repository: skipped"], []
+    project = next((p for p in ctx.config.projects.values() if p.name == label), None)
+    base = project.branch if project is not None else ctx.config.repo.branch
+    branch = f"taskbot/{ctx.task_id}-registry-ip"
+    work = prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base)
+    if kind == "gitops":
+        edits = gitops_edits(work, label, s)
+    else:
+        doc = _edit(label, work, ARCH_DOC, "address", s)
+        edits = [doc] if doc else []
+    if not edits:
+        return [], [], [f"{label}: nothing names {s.old_host}"], []
+    for edit in edits:
+        (work / edit.path).write_bytes(edit.after)
+    evidence = [line for e in edits for line in e.lines()]
+    sec_lint = project.sec_lint if project is not None else ()
+    records, failure = validate(ctx, str(work), dirs, sec_lint) if kind == "gitops" else ((), "")
+    if failure:
+        for edit in edits:
+            (work / edit.path).write_bytes(edit.before)
+        return list(records), [], evidence, [f"{label}: validation failed, nothing committed: "
+                                             f"{failure}"]
+    message = (f"taskbot({ctx.task_id}): registry {s.old} → {s.new}\n\n"
+               + "\n".join(f"- {line}" for line in evidence)
+               + f"\n\nTask-Id: {ctx.task_id}\nTaskbot-Run: {ctx.run_id}\n")
+    sha = commit_worktree(work, message, ctx.config.identity, [e.path for e in edits])
+    result = _integrate(clone, work, branch, base, sha) if sha else "nothing to commit"
+    changes = [FileChange(label, e.path, f"registry {s.old} → {s.new}") for e in edits]
+    return list(records), changes, [*evidence, f"{label}: commit {sha}: {result}"], []
+
+
+def _integrate(clone: Path, work: Path, branch: str, base: str, sha: str) -> str:
+    """Fast-forward origin; in a bare repository (hook mode) move the branch by compare-and-swap."""
+    if has_remote(work) or not is_bare(clone):
+        return push_ff(work, branch, base)
+    old = resolve_commit(clone, f"{sha}^")
+    if old is not None and update_ref(clone, base, sha, old):
+        return f"{base} fast-forwarded"
+    return f"{base} moved meanwhile: branch {branch} kept for a person to merge"
+
+
+def _san(text: str) -> list[str]:
+    entries = re.findall(r"(IP Address|DNS):\s*([^,\s]+)", text)
+    return [f"{'IP' if kind == 'IP Address' else 'DNS'}:{value}" for kind, value in entries]
+
+
+def _certificate(ctx: Context, s: RegistryIpSettings) -> tuple[Path | None, str]:
+    """The certificate to renew (its key lies next to it), else why there is none."""
+    if not ctx.config.registry.ca_file:
+        return None, "certificate: no registry.ca_file configured: nothing to renew"
+    path = Path(ctx.config.registry.ca_file)
+    key = path.with_suffix(".key")
+    if not path.is_file() or not key.is_file():
+        return None, (f"certificate: {path} or its key {key.name} not found: renew it where the "
+                      f"registry's key lives, with SAN IP:{s.new_host}")
+    return path, ""
+
+
+def renew_certificate(ctx: Context, s: RegistryIpSettings) -> tuple[list[CommandRecord], list[str], str]:
+    """A new self-signed certificate for ca_file with IP:new in its SAN, from the same key."""
+    path, why = _certificate(ctx, s)
+    if path is None:
+        return [], [why], ""
+    key = path.with_suffix(".key")
+    cwd = str(path.parent)
+    info = ctx.run(["openssl", "x509", "-in", str(path), "-noout", "-subject", "-issuer",
+                    "-ext", "subjectAltName", "-nameopt", "RFC2253"], cwd)
+    records = [info]
+    if not info.ok:
+        return records, [], f"certificate: cannot read {path}: {info.describe()}"
+    lines = info.output_tail.splitlines()
+    subject = next((x.split("=", 1)[1].strip() for x in lines if x.startswith("subject=")), "")
+    issuer = next((x.split("=", 1)[1].strip() for x in lines if x.startswith("issuer=")), "")
+    if subject != issuer:
+        return records, [f"certificate: {path} is signed by {issuer}: ask that CA for one with "
+                         f"SAN IP:{s.new_host}"], ""
+    current = _san(info.output_tail)
+    if f"IP:{s.new_host}" in current and f"IP:{s.old_host}" not in current:
+        return records, [f"certificate {path}: already has SAN IP:{s.new_host}"], ""
+    keep = [e for e in current if e not in (f"IP:{s.old_host}", f"IP:{s.new_host}")]
+    san = ",".join([f"IP:{s.new_host}", *keep])
+    new = path.with_name(path.name + ".new")
+    made = ctx.run(["openssl", "req", "-x509", "-new", "-key", str(key), "-out", str(new),
+                    "-days", "825", "-subj", f"/CN={s.new_host}", "-addext",
+                    f"subjectAltName={san}"], cwd)
+    records.append(made)
+    if not made.ok:
+        return records, [], f"certificate: {made.describe()}"
+    path.replace(path.with_name(path.name + ".bak"))
+    new.replace(path)
+    return records, [f"certificate {path}: renewed with SAN {san} (old one kept as "
+                     f"{path.name}.bak)"], ""
+
+
+HANDLER = RegistryIpHandler()

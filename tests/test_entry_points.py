@@ -1,0 +1,91 @@
+"""Handlers from other packages load through the `taskbot.handlers` entry-point group.
+
+A tiny third-party distribution (a module plus its `*.dist-info` with `entry_points.txt`,
+what `pip install` leaves behind) is put on sys.path; importlib.metadata finds it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.errors import ConfigError
+from bot.plugins import load_handlers
+
+PLUGIN = '''
+from dataclasses import dataclass
+from bot.api import DefaultRule, Outcome, ParamError, Status, Step, reject_unknown
+
+
+@dataclass(frozen=True)
+class Greeting:
+    who: str
+
+
+class Hello:
+    name = "hello"
+    params = ("who",)
+    rules = (DefaultRule(r"(?i)^say hello to (?P<who>\\w+)$"),)
+
+    def settings(self, params, ctx):
+        reject_unknown(self.name, params, self.params)
+        if not params.get("who", "").isalpha():
+            raise ParamError("hello: who must be a name")
+        return Greeting(params["who"])
+
+    def plan(self, settings, ctx):
+        return Step(preconditions=(f"{settings.who} is listening",))
+
+    def run(self, settings, ctx):
+        return Outcome(Status.DONE, evidence=(f"said hello to {settings.who}",))
+
+
+HANDLER = Hello()
+'''
+
+
+def _install(site: Path, module: str, entry: str, source: str = PLUGIN) -> None:
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{module}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[taskbot.handlers]\n{entry}\n")
+    (info / "RECORD").write_text("")
+
+
+def test_builtin_handlers_are_entry_points() -> None:
+    assert set(load_handlers()) >= {"shell", "build", "image", "helmrelease", "kustomize",
+                                    "verify", "registry-ip"}
+
+
+def test_a_third_party_handler_loads_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _install(tmp_path / "site", "taskbot_hello", "hello = taskbot_hello:HANDLER")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    handlers = load_handlers()
+    assert handlers["hello"].name == "hello" and "build" in handlers
+
+    task = tmp_path / "TASK-5.md"
+    task.write_text("# T\n## Acceptance Criteria\n- [ ] Say hello to Becker\n")
+    config = tmp_path / "taskbot.toml"
+    config.write_text(f'[repo]\npath = "{tmp_path}"\nstate_dir = "{tmp_path}/state"\n'
+                      "[trust]\nanyone = true\n")
+    assert main(["--config", str(config), "run", str(task), "--json"]) == 0
+    (criterion,) = json.loads(capsys.readouterr().out)["criteria"]
+    assert (criterion["handler"], criterion["outcome"]) == ("hello", "done")
+    assert criterion["evidence"] == ["said hello to Becker"]
+    assert "- [x] Say hello to Becker" in task.read_text()
+
+
+def test_a_broken_plugin_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(tmp_path / "site", "taskbot_broken", "broken = taskbot_broken:NOTHING", "X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    with pytest.raises(ConfigError, match="handler plugin 'taskbot_broken:NOTHING' failed to load"):
+        load_handlers()
