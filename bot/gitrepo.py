@@ -73,14 +73,20 @@ def _slug(text: str) -> str:
 
 
 def private_clone(remote: Path, state_dir: Path) -> Path:
-    """taskbot's own clone of `remote` (a bare repo) under state_dir, fetched up to date."""
+    """taskbot's own clone of `remote` (a local bare repo) under state_dir.
+
+    It shares the bare repository's objects (`--shared`), so any pushed commit can be
+    checked out at once, without a fetch on the way to the first handler; `fetch` is
+    only needed to learn where the remote's branches moved.
+    """
     digest = hashlib.sha256(str(remote.resolve()).encode()).hexdigest()[:8]
     path = state_dir / "clones" / f"{_slug(remote.resolve().name)}-{digest}"
     if not (path / ".git").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(["clone", "--quiet", "--no-checkout", str(remote.resolve()), str(path)], state_dir)
-    else:
-        fetch(path)
+        git(["clone", "--quiet", "--shared", "--no-checkout", str(remote.resolve()), str(path)],
+            state_dir)
+        # Notes are taskbot's own ref: fetched once, then only ever pushed from here.
+        git(["fetch", "--quiet", "origin", f"+{NOTES_REF}:{NOTES_REF}"], path, check=False)
     return path
 
 
@@ -89,8 +95,6 @@ def fetch(repo: Path, remote: str = "origin") -> bool:
     if not has_remote(repo, remote):
         return False
     git(["fetch", "--quiet", "--prune", remote, f"+refs/heads/*:refs/remotes/{remote}/*"], repo)
-    # Separately: a remote without taskbot notes yet must not fail the branch fetch.
-    git(["fetch", "--quiet", remote, f"+{NOTES_REF}:{NOTES_REF}"], repo, check=False)
     return True
 
 
@@ -98,12 +102,12 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     """A clean worktree of `repo` under state_dir on `branch`, reset to `start`."""
     digest = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
     path = state_dir / "worktrees" / f"{_slug(repo.resolve().name)}-{digest}" / _slug(branch)
-    git(["worktree", "prune"], repo)
     if (path / ".git").exists():
         git(["checkout", "--quiet", "--force", "-B", branch, start], path)
         git(["clean", "--quiet", "-fdx"], path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
+        git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
     return path
 

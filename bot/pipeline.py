@@ -105,6 +105,7 @@ def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: date
 def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: datetime,
            should_stop: Callable[[], bool], on_status: Status) -> Processed:
     clone = _clone(config)
+    gitrepo.fetch(clone)  # a rerun starts from where the branch is now
     tip = gitrepo.resolve(clone, _branch_rev(config))
     if tip is None:
         return Processed(task_id, None, None, message=f"branch {config.repo.branch} not found")
