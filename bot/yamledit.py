@@ -165,6 +165,15 @@ def _body(doc: YamlFile, node: yaml.ScalarNode, label: str) -> tuple[int, int]:
     return start + skip, end
 
 
+def _round_trips(value: str) -> bool:
+    """Plain `value` loads back as itself (`00` is the int 0, `1.10` the float 1.1)."""
+    try:
+        loaded = yaml.load(f"k: {value}\n", Loader=_LOADER)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError:
+        return False
+    return isinstance(loaded, dict) and str(loaded.get("k")) == value
+
+
 def _render(node: yaml.ScalarNode, value: str, doc: YamlFile, label: str) -> tuple[str, bool]:
     """The new scalar text in the node's style; plain becomes double-quoted if the type would change."""
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):
@@ -180,7 +189,7 @@ def _render(node: yaml.ScalarNode, value: str, doc: YamlFile, label: str) -> tup
             got = scalar(yaml.compose(f"k: {value}\n", Loader=_LOADER), "k")
         except yaml.YAMLError:
             got = None
-        if got is not None and got.value == value and not got.style:
+        if got is not None and got.value == value and not got.style and _round_trips(value):
             return value, False
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"', True
 

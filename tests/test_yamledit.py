@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.yamledit import ScalarEdit, YamlEditError, YamlFile, edit_scalars, scalar
@@ -94,6 +94,8 @@ VERSIONS = st.from_regex(r"[A-Za-z0-9._+-]{1,20}", fullmatch=True)
 
 
 @given(VERSIONS, st.sampled_from(["0.1.17", "'0.1.17'", '"0.1.17"', "35", "!!str 35"]))
+@example(version="00", old="35")  # an int tag, but not the int's own spelling: quoted
+@example(version="0x1F", old="35")
 def test_any_version_reads_back_as_that_string(version: str, old: str) -> None:
     text = f"spec:\n  values:\n    image:\n      tag: {old}  # c\n    other: 1\n"
     out = _edit(text, (("spec", "values", "image", "tag"), version))
