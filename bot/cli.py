@@ -9,24 +9,26 @@ import secrets
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot import config as configmod
-from bot import daemon, hookinstall, notify, progress, reportstore, taskfile
+from bot import daemon, hookinstall, notify, pipeline, progress, reportstore, taskfile
 from bot import status as daemonstatus
 from bot.actions import Action, resolve
 from bot.api import Context, Handler
-from bot.config import Config
+from bot.config import Config, NotifyConfig
 from bot.demo import run_demo
 from bot.doctor import doctor as run_doctor
-from bot.errors import ConfigError, TaskbotError
+from bot.errors import ConfigError, TaskbotError, UsageError
 from bot.lookup import find_task
+from bot.outbox import Outbox
 from bot.plugins import load_handlers
 from bot.publish import publish, redactor
 from bot.report import to_json, to_markdown
-from bot.taskrun import RunOptions, run_task, waiting_dependencies
+from bot.taskrun import RunOptions, exit_code, run_task, waiting_dependencies
 
 EXIT_INTERNAL = 70
 
@@ -44,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true")
     run.add_argument("--no-notify", action="store_true", help="do not send the report")
     run.add_argument("--dry-run", action="store_true", help="resolve everything, run nothing")
+    run.add_argument("--commit", action="store_true",
+                     help="run in taskbot's own worktree and commit like the daemon does, "
+                          "instead of editing the file in place")
     report = sub.add_parser("report", help="print the last report of a task")
     report.add_argument("task", metavar="TASK", help="task id or path to a task file")
     report.add_argument("--json", action="store_true")
@@ -158,6 +163,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load_config(args.config, required=True)
     _require_trust(config)
+    if args.commit:
+        return _run_commit(args, config)
     path = find_task(args.task, _tasks_dir(config))
     now = datetime.now().astimezone()
     ctx = _context(config, path.stem, now)
@@ -181,6 +188,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         if published.problem:
             print(f"taskbot: {published.problem}", file=sys.stderr)
     return result.exit_code
+
+
+def _run_commit(args: argparse.Namespace, config: Config) -> int:
+    """`run --commit`: the daemon's path for one task — worktree, commit on taskbot/<ID>,
+    integrate into repo.branch, note, stored report — started by hand."""
+    if args.dry_run:
+        raise UsageError("--commit and --dry-run exclude each other (use plan to look first)")
+    task_id = args.task
+    if args.task.endswith(".md") or Path(args.task).exists():
+        task_id = taskfile.load(find_task(args.task, _tasks_dir(config))).id
+    if args.no_notify:
+        config = replace(config, notify=NotifyConfig())  # nothing to deliver to
+    processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
+                                 now=datetime.now().astimezone())[0]
+    if processed.report is None:
+        raise TaskbotError(processed.message or f"{task_id}: nothing was run")
+    redact = redactor(config)
+    if args.json:
+        print(json.dumps(to_json(processed.report, redact), indent=2, ensure_ascii=False))
+    else:
+        print(to_markdown(processed.report, redact), end="")
+    if processed.commit:
+        print(f"taskbot: committed {processed.commit[:12]} on {config.repo.branch}",
+              file=sys.stderr)
+    Outbox(config.repo.state_dir, config.notify).deliver_due()
+    return exit_code(processed.report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

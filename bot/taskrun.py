@@ -40,10 +40,13 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        bad = (State.FAILED, State.BLOCKED, State.INTERRUPTED)
-        if self.report.waiting_on or any(r.state in bad for r in self.report.results):
-            return 1
-        return 0
+        return exit_code(self.report)
+
+
+def exit_code(report: Report) -> int:
+    """1 when a criterion failed, was blocked or interrupted, or the task waits; else 0."""
+    bad = (State.FAILED, State.BLOCKED, State.INTERRUPTED)
+    return 1 if report.waiting_on or any(r.state in bad for r in report.results) else 0
 
 
 def waiting_dependencies(task: taskfile.Task, path: Path) -> tuple[DependencyState, ...]:

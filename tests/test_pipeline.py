@@ -260,3 +260,22 @@ def test_secret_printed_by_a_command_is_redacted_in_commit_and_note(tmp_path: Pa
     assert "***" in message and "***" in note and "***" in text
     for where in (message, note, text, stored):
         assert secret not in where
+
+
+def test_run_commit_by_hand_commits_like_the_daemon(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    box = sandbox(tmp_path)
+    box.write("tasks/active/TASK-001.md", TASK)
+    box.commit_push("add task")
+    before = (box.clone / "tasks/active/TASK-001.md").read_bytes()
+    code = main(["--config", str(box.config), "run", "TASK-001", "--commit", "--no-notify"])
+    captured = capsys.readouterr()
+    assert code == 1  # `false` failed
+    assert "# Task Execution Report: TASK-001" in captured.out
+    assert captured.err.startswith("taskbot: committed ")
+    assert box.log()[0].split(" ", 2)[2] == "taskbot(TASK-001): partial, 1/2 criteria done"
+    assert _trailers(box)["Triggered-By"] == git(box.bare, "rev-parse", "main~1")
+    assert (box.clone / "tasks/active/TASK-001.md").read_bytes() == before  # person's tree
+    assert main(["--config", str(box.config), "run", "TASK-001", "--commit", "--dry-run"]) == 2
