@@ -144,6 +144,7 @@ class Daemon:
         self.state_dir = Path(config.repo.state_dir).absolute()
         self.notifier = notifier or Notifier(environ)
         self._watchdog_interval = watchdog_interval(environ)
+        self._beat = time.monotonic()  # the main loop's last turn, for the watchdog
         self.stop = threading.Event()
         self._waker: Waker | None = None
         self._mode = "watch" if backend.watch_target else "hook"
@@ -335,8 +336,20 @@ class Daemon:
             log(f"done {_short(line)} in {time.monotonic() - started:.2f}s: "
                 f"{len(results)} task(s)")
 
+    def _alive(self) -> bool:
+        """For the watchdog: the loop turned lately, or it is busy with an item (whose
+        commands have their own timeouts)."""
+        limit = 3 * (self._watchdog_interval or 0.0)
+        return self._in_flight is not None or time.monotonic() - self._beat < limit
+
+    def _idle_timeout(self, outbox: _Outbox) -> float | None:
+        due = outbox.seconds_to_next()
+        beat = self._watchdog_interval
+        return beat if due is None else (due if beat is None else min(due, beat))
+
     def _drain(self, waker: Waker, outbox: _Outbox) -> None:
         while not self.stop.is_set():
+            self._beat = time.monotonic()
             outbox.deliver_due()
             if self._git_dir is not None:
                 self._check_ref()
@@ -347,7 +360,7 @@ class Daemon:
                 continue
             self._queue_length = 0
             self._publish("idle: waiting for pushes", state="idle")
-            waker.wait(outbox.seconds_to_next())
+            waker.wait(self._idle_timeout(outbox))
 
     # --- the whole run ------------------------------------------------------------------
 
@@ -377,7 +390,7 @@ class Daemon:
                 log(f"serving {self.config.repo.path} ({self._mode} mode), state dir "
                     f"{self.state_dir}, {waiting} queued")
                 if self._watchdog_interval:
-                    watchdog = Watchdog(self.notifier, self._watchdog_interval)
+                    watchdog = Watchdog(self.notifier, self._watchdog_interval, self._alive)
                     watchdog.start()
                 self.notifier.ready(f"ready: {waiting} queued")
                 self._drain(waker, _Outbox(self.config, self.state_dir))

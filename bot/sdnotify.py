@@ -10,7 +10,7 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = ["Notifier", "Watchdog", "watchdog_interval"]
 
@@ -72,11 +72,17 @@ def watchdog_interval(environ: Mapping[str, str] | None = None) -> float | None:
 
 
 class Watchdog:
-    """A thread sending `WATCHDOG=1` every interval (half of `WatchdogSec=`)."""
+    """A thread sending `WATCHDOG=1` every interval (half of `WatchdogSec=`) while `healthy()`.
 
-    def __init__(self, notifier: Notifier, interval: float) -> None:
+    The thread alone proves only that the process exists; `healthy` lets the main loop say
+    it is still turning, so a loop that hangs stops the pings and systemd restarts it.
+    """
+
+    def __init__(self, notifier: Notifier, interval: float,
+                 healthy: Callable[[], bool] = lambda: True) -> None:
         self._notifier = notifier
         self._interval = interval
+        self._healthy = healthy
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="taskbot-watchdog", daemon=True)
 
@@ -86,7 +92,8 @@ class Watchdog:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._notifier.notify("WATCHDOG=1")
+            if self._healthy():
+                self._notifier.notify("WATCHDOG=1")
 
     def stop(self) -> None:
         self._stop.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,31 @@ def test_watchdog_thread_pings_until_stopped() -> None:
         dog.start()
         for _ in range(3):
             assert listener.expect(lambda m: True, timeout=5) == "WATCHDOG=1"
+        dog.stop()
+        notifier.close()
+    finally:
+        listener.close()
+
+
+def test_watchdog_is_silent_while_the_loop_is_not_healthy() -> None:
+    listener = NotifySocket()
+    healthy = threading.Event()
+    asked = threading.Event()
+
+    def check() -> bool:
+        asked.set()
+        return healthy.is_set()
+
+    try:
+        notifier = Notifier({"NOTIFY_SOCKET": listener.name})
+        dog = Watchdog(notifier, 0.02, check)
+        dog.start()
+        assert listener.expect(lambda m: True, timeout=5) == "WATCHDOG=1"  # the first, at start
+        assert asked.wait(5)
+        with pytest.raises(AssertionError, match="no matching"):
+            listener.expect(lambda m: True, timeout=0.2)  # an unhealthy loop gets no pings
+        healthy.set()
+        assert listener.expect(lambda m: True, timeout=5) == "WATCHDOG=1"
         dog.stop()
         notifier.close()
     finally:
