@@ -28,7 +28,7 @@ from bot.proc import Redactor
 from bot.publish import publish, redactor
 from bot.report import Report, TaskInfo, to_markdown
 from bot.taskrun import RunOptions, run_task
-from bot.trust import check, commits, is_bot_commit
+from bot.trust import check, check_file, commits, is_bot_commit
 from bot.writeback import Target, commit_message, integrate
 
 
@@ -98,8 +98,20 @@ def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: date
                 _run, config, handlers, trigger.path, trigger.indices, push.new, now,
                 should_stop)))
     if reruns:
-        out.append(Processed("-", None, None, reruns, "dependencies completed"))
+        # Completing a dependency makes taskbot run the waiting task: whoever did it, anywhere
+        # under the tasks root, must be trusted like a person adding a criterion.
+        verdict = check(repo, push.old, push.new, config, scope=_tasks_root(config))
+        if verdict.trusted:
+            out.append(Processed("-", None, None, reruns, "dependencies completed"))
+        else:
+            out.append(Processed("-", None, None, (), f"waiting tasks not queued again: "
+                                 f"push {push.new[:12]}: {verdict.reason}"))
     return tuple(out)
+
+
+def _tasks_root(config: Config) -> str:
+    root = str(Path(config.repo.tasks_dir).parent)
+    return "" if root == "." else root
 
 
 def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: datetime,
@@ -114,8 +126,11 @@ def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: d
         path = find_task(task_id, wt / config.repo.tasks_dir)
     except TaskbotError as exc:
         return Processed(task_id, None, None, message=str(exc))
-    on_status(f"running {task_id} again")
     rel = str(path.relative_to(wt))
+    verdict = check_file(pygit2.Repository(str(clone)), tip, rel, config)
+    if not verdict.trusted:
+        return _refused(config, rel, f"{task_id} not run again: {verdict.reason}", now)
+    on_status(f"running {task_id} again")
     return _isolated(task_id, lambda: _run(config, handlers, rel, None, tip, now, should_stop))
 
 
@@ -255,9 +270,8 @@ def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None,
     waiting = _load_waiting(config)
     if not waiting:
         return ()
-    root = str(Path(config.repo.tasks_dir).parent)
     done: set[str] = set()
-    for change in changed_files(repo, old, new, "" if root == "." else root):
+    for change in changed_files(repo, old, new, _tasks_root(config)):
         try:
             task = taskfile.parse(change.new, change.path)
         except TaskbotError:

@@ -279,3 +279,35 @@ def test_run_commit_by_hand_commits_like_the_daemon(tmp_path: Path,
     assert _trailers(box)["Triggered-By"] == git(box.bare, "rev-parse", "main~1")
     assert (box.clone / "tasks/active/TASK-001.md").read_bytes() == before  # person's tree
     assert main(["--config", str(box.config), "run", "TASK-001", "--commit", "--dry-run"]) == 2
+
+
+def test_untrusted_push_completing_a_dependency_queues_nothing(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    box.write("tasks/active/TASK-001.md", "# TASK-001\n## Acceptance Criteria\n- [ ] By hand\n")
+    box.write("tasks/active/TASK-002.md", DEP_TASK)
+    results = {r.task_id: r for r in _process(box, *box.commit_push("two tasks"))}
+    assert results["TASK-002"].report.result == "waiting"  # type: ignore[union-attr]
+    git(box.clone, "pull", "-q", "origin", "main")
+    path = box.clone / "tasks/active/TASK-001.md"
+    path.write_text(path.read_text().replace("- [ ] By hand", "- [x] By hand"))
+    later = _process(box, *box.commit_push("finish", "--author", "Mallory <m@evil.example>"))
+    assert all(r.reruns == () for r in later)
+    assert "m@evil.example is not in [trust] authors" in later[-1].message
+
+
+def test_rerun_refuses_a_task_an_untrusted_person_edited(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    box.write("tasks/active/TASK-002.md", DEP_TASK)
+    _process(box, *box.commit_push("waiting task"))
+    git(box.clone, "pull", "-q", "origin", "main")
+    path = box.clone / "tasks/active/TASK-002.md"
+    path.write_text(path.read_text().replace(
+        "## Dependencies", "- [ ] Sneaky <!-- taskbot: shell project=demo cmd=\"touch pwned\" -->"
+        "\n\n## Dependencies"))
+    refused = _process(box, *box.commit_push("edit", "--author", "Mallory <m@evil.example>"))
+    assert refused[0].commit is None
+    config = configmod.load(box.config)
+    rerun = process(config, load_handlers(), Rerun("TASK-002"), now=NOW)
+    assert rerun[0].commit is None
+    assert "m@evil.example is not in [trust] authors" in rerun[0].message
+    assert not (tmp_path / "demo" / "pwned").exists()
