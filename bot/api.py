@@ -17,8 +17,7 @@ from typing import Any, Protocol
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.gitrepo import commit as commit_worktree
-from bot.gitrepo import has_remote, is_bare, prepare_worktree, push_ff, update_ref
-from bot.gitrepo import resolve as resolve_commit
+from bot.gitrepo import prepare_worktree, push_ff
 from bot.proc import CommandRecord, Redactor, run_command
 from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
 from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars
@@ -50,16 +49,12 @@ __all__ = [
     "YamlFile",
     "commit_worktree",
     "edit_scalars",
-    "has_remote",
-    "is_bare",
     "normalize_registry",
     "prepare_worktree",
     "push_ff",
     "registry_client",
     "reject_unknown",
     "require_project",
-    "resolve_commit",
-    "update_ref",
     "validate_common",
     "validate_url",
     "validate_version",

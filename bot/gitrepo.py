@@ -142,9 +142,17 @@ def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushRes
 
 
 def push_ff(path: Path, branch: str, target: str) -> str:
-    """Fast-forward origin/<target> to HEAD and push `branch` too; says what happened."""
+    """Fast-forward origin/<target> to HEAD and push `branch` too; says what happened.
+
+    Without an origin: in a worktree of a bare repository (nobody's checkout to keep in
+    step) <target> itself is fast-forwarded; in a clone the branch stays for a person.
+    """
     if not has_remote(path):
-        return f"no origin: branch {branch} kept for a person to merge"
+        if git(["config", "--bool", "core.bare"], path, check=False).output_tail.strip() != "true":
+            return f"no origin: branch {branch} kept for a person to merge"
+        if fast_forward(path, target, out(["rev-parse", "HEAD"], path)):
+            return f"{target} fast-forwarded"
+        return f"{target} moved meanwhile: branch {branch} kept for a person to merge"
     result = push(path, [f"HEAD:refs/heads/{target}", f"+HEAD:refs/heads/{branch}"])
     if result.ok:
         return f"pushed to origin {target}"
@@ -156,6 +164,14 @@ def push_ff(path: Path, branch: str, target: str) -> str:
 def update_ref(repo: Path, branch: str, new: str, old: str) -> bool:
     """Compare-and-swap `branch` from `old` to `new` (a fast-forward the caller checked)."""
     return git(["update-ref", f"refs/heads/{branch}", new, old], repo, check=False).ok
+
+
+def fast_forward(repo: Path, branch: str, new: str) -> bool:
+    """Move `branch` to `new` when that is a fast-forward, by compare-and-swap; else False."""
+    tip = resolve(repo, f"refs/heads/{branch}")
+    if tip is None or not git(["merge-base", "--is-ancestor", tip, new], repo, check=False).ok:
+        return False
+    return update_ref(repo, branch, new, tip)
 
 
 def add_note(repo: Path, sha: str, text: str, identity: Identity) -> None:

@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from bot import config as configmod
-from bot import queue
+from bot import gitrepo, queue
 from bot import status as daemonstatus
 from bot.config import CONFIG_NAME, Config
 from bot.errors import ConfigError, TaskbotError
@@ -115,10 +115,10 @@ def hooks_dir(repo: Path) -> Path:
 
 
 def _is_bare(repo: Path) -> bool:
-    record = run_command(["git", "rev-parse", "--is-bare-repository"], str(repo), timeout=30)
-    if not record.ok:
-        raise ConfigError(f"{repo}: not a git repository: {record.error_line or record.error}")
-    return record.output_tail.strip() == "true"
+    try:
+        return gitrepo.is_bare(repo)
+    except gitrepo.GitError as exc:
+        raise ConfigError(f"{repo}: not a git repository: {exc}") from exc
 
 
 def _chain_instructions(hook: Path, taskbot: Path, config: Config) -> str:

@@ -116,9 +116,10 @@ def _tasks_root(config: Config) -> str:
 
 def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: datetime,
            should_stop: Callable[[], bool], on_status: Status) -> Processed:
-    clone = _clone(config)
+    where = _where(config)
+    clone = where.clone
     gitrepo.fetch(clone)  # a rerun starts from where the branch is now
-    tip = gitrepo.resolve(clone, _branch_rev(config))
+    tip = gitrepo.resolve(clone, where.branch_rev)
     if tip is None:
         return Processed(task_id, None, None, message=f"branch {config.repo.branch} not found")
     wt = gitrepo.worktree(clone, _state(config), "taskbot/lookup", tip)
@@ -131,7 +132,8 @@ def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: d
     if not verdict.trusted:
         return _refused(config, rel, f"{task_id} not run again: {verdict.reason}", now)
     on_status(f"running {task_id} again")
-    return _isolated(task_id, lambda: _run(config, handlers, rel, None, tip, now, should_stop))
+    return _isolated(task_id, lambda: _run(config, handlers, rel, None, tip, now, should_stop,
+                                           where))
 
 
 def _isolated(name: str, work: Callable[[], Processed]) -> Processed:
@@ -146,23 +148,28 @@ def _state(config: Config) -> Path:
     return Path(config.repo.state_dir)
 
 
-def _bare(config: Config) -> bool:
-    return pygit2.Repository(config.repo.path).is_bare
+@dataclass(frozen=True)
+class _Where:
+    """Where taskbot works on the tasks repository; looked up once per run."""
+
+    bare: bool  # hook mode: taskbot's private clone of the bare repository
+    clone: Path  # that private clone, or the person's clone in watch mode
+    branch_rev: str  # how the clone names repo.branch: origin/<branch> or <branch>
 
 
-def _clone(config: Config) -> Path:
+def _where(config: Config) -> _Where:
     source = Path(config.repo.path)
-    return gitrepo.private_clone(source, _state(config)) if _bare(config) else source
-
-
-def _branch_rev(config: Config) -> str:
-    return f"origin/{config.repo.branch}" if _bare(config) else config.repo.branch
+    if pygit2.Repository(str(source)).is_bare:
+        return _Where(True, gitrepo.private_clone(source, _state(config)),
+                      f"origin/{config.repo.branch}")
+    return _Where(False, source, config.repo.branch)
 
 
 def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
          indices: tuple[int, ...] | None, start: str, now: datetime,
-         should_stop: Callable[[], bool]) -> Processed:
-    clone = _clone(config)
+         should_stop: Callable[[], bool], where: _Where | None = None) -> Processed:
+    where = where or _where(config)
+    clone = where.clone
     task_id = _task_id(clone, start, rel_path)
     work_branch = f"taskbot/{task_id}"
     wt = gitrepo.worktree(clone, _state(config), work_branch, start)
@@ -179,11 +186,11 @@ def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
     sha = gitrepo.commit(wt, message, config.identity)
     if sha is None:
         return Processed(task_id, report, None, message=_publish(config, report, ctx.redactor))
-    target = Target(clone, _bare(config), config.repo.branch, work_branch)
+    target = Target(clone, where.bare, config.repo.branch, work_branch)
     done = integrate(config, target, wt, sha, moved or rel_path, result.edit, message)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note))
-    _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor))
+    _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), push=where.bare)
     reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
     problem = _publish(config, report, ctx.redactor)
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
@@ -215,9 +222,9 @@ def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -
     return str(dest)
 
 
-def _attach_note(config: Config, wt: Path, sha: str, text: str) -> None:
+def _attach_note(config: Config, wt: Path, sha: str, text: str, *, push: bool) -> None:
     gitrepo.add_note(wt, sha, text, config.identity)
-    if _bare(config):
+    if push:
         gitrepo.push(wt, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
 
 

@@ -107,10 +107,7 @@ def _ff_watched(target: Target, sha: str) -> bool:
     head = gitrepo.git(["symbolic-ref", "--quiet", "HEAD"], clone, check=False)
     if head.ok and head.output_tail.strip() == f"refs/heads/{target.branch}":
         return gitrepo.git(["merge", "--ff-only", "--quiet", sha], clone, check=False).ok
-    tip = gitrepo.resolve(clone, target.branch)
-    ancestor = tip is not None and gitrepo.git(
-        ["merge-base", "--is-ancestor", tip, sha], clone, check=False).ok
-    return ancestor and tip is not None and gitrepo.update_ref(clone, target.branch, sha, tip)
+    return gitrepo.fast_forward(clone, target.branch, sha)
 
 
 def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path: str,

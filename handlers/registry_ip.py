@@ -37,14 +37,10 @@ from bot.api import (
     YamlFile,
     commit_worktree,
     edit_scalars,
-    has_remote,
-    is_bare,
     normalize_registry,
     prepare_worktree,
     push_ff,
     reject_unknown,
-    resolve_commit,
-    update_ref,
     yaml_scalar,
     yaml_walk,
 )
@@ -307,19 +303,9 @@ def _commit_repo(ctx: Context, s: RegistryIpSettings, label: str, clone: Path, k
                + "\n".join(f"- {line}" for line in evidence)
                + f"\n\nTask-Id: {ctx.task_id}\nTaskbot-Run: {ctx.run_id}\n")
     sha = commit_worktree(work, message, ctx.config.identity, [e.path for e in edits])
-    result = _integrate(clone, work, branch, base, sha) if sha else "nothing to commit"
+    result = push_ff(work, branch, base) if sha else "nothing to commit"
     changes = [FileChange(label, e.path, f"registry {s.old} → {s.new}") for e in edits]
     return list(records), changes, [*evidence, f"{label}: commit {sha}: {result}"], []
-
-
-def _integrate(clone: Path, work: Path, branch: str, base: str, sha: str) -> str:
-    """Fast-forward origin; in a bare repository (hook mode) move the branch by compare-and-swap."""
-    if has_remote(work) or not is_bare(clone):
-        return push_ff(work, branch, base)
-    old = resolve_commit(clone, f"{sha}^")
-    if old is not None and update_ref(clone, base, sha, old):
-        return f"{base} fast-forwarded"
-    return f"{base} moved meanwhile: branch {branch} kept for a person to merge"
 
 
 def _san(text: str) -> list[str]:
