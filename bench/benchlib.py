@@ -10,9 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +18,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.sandbox import ServeProcess, make_repos, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -102,15 +101,7 @@ class Sandbox:
 def make_sandbox(root: Path, name: str = "tasks", *, hook: bool = True) -> Sandbox:
     root.mkdir(parents=True, exist_ok=True)
     (root / "project").mkdir(exist_ok=True)
-    bare = root / f"{name}.git"
-    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
-    clone = root / f"{name}-clone"
-    git(root, "clone", "-q", str(bare), str(clone))
-    git(clone, "checkout", "-q", "-b", "main")
-    (clone / "README.md").write_text("bench\n")
-    git(clone, "add", "-A")
-    git(clone, "commit", "-q", "-m", "start")
-    git(clone, "push", "-q", "origin", "main")
+    bare, clone = make_repos(root, name, env=env(), readme="bench\n")
     config = root / f"{name}.toml"
     config.write_text(CONFIG.format(repo=bare, root=root))
     if hook:
@@ -125,56 +116,21 @@ def workdir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-class Notify:
-    """The sd_notify socket the daemon reports to (abstract name)."""
-
-    def __init__(self) -> None:
-        self.name = f"@taskbot-bench-{secrets.token_hex(6)}"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(b"\0" + self.name[1:].encode())
-
-    def wait_for(self, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            try:
-                data = self.sock.recv(4096).decode()
-            except TimeoutError:
-                break
-            if text in data:
-                return data
-        raise TimeoutError(f"daemon did not say {text!r} within {timeout}s")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @contextlib.contextmanager
-def daemon(box: Sandbox) -> Iterator[tuple[subprocess.Popen[bytes], Notify]]:
-    """`taskbot serve` until READY=1; SIGTERM and wait at the end, always."""
-    notify = Notify()
-    log = (box.root / "serve.log").open("wb")
-    proc = subprocess.Popen([str(TASKBOT), "--config", str(box.config), "serve"],
-                            env={**env(), "NOTIFY_SOCKET": notify.name}, stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=log)
-    try:
-        notify.wait_for("READY=1", timeout=30)
-        yield proc, notify
-    except BaseException:
-        log.flush()
-        tail = (box.root / "serve.log").read_text(errors="replace").splitlines()[-20:]
-        print("daemon log (last lines):", *tail, sep="\n  ", file=sys.stderr)
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+def daemon(box: Sandbox) -> Iterator[ServeProcess]:
+    """`taskbot serve` as the demo starts it; its log's tail is shown when a bench fails."""
+    with serving(box.config, box.root / "serve.log", env=env()) as served:
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        notify.close()
+            yield served
+        except BaseException:
+            tail = served.stderr().splitlines()[-20:]
+            print("daemon log (last lines):", *tail, sep="\n  ", file=sys.stderr)
+            raise
+
+
+def idle(served: ServeProcess) -> None:
+    """Wait for the daemon to say it is idle."""
+    served.notify.expect(lambda m: "STATUS=idle" in m, 60)
 
 
 def median(values: Sequence[float]) -> float:

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from benchlib import daemon, make_sandbox, parse_args, verdict, workdir
+from benchlib import daemon, idle, make_sandbox, parse_args, verdict, workdir
 
 TARGET_MB = 60.0
 TARGET_CPU = 0.1  # percent of one CPU
@@ -35,8 +35,9 @@ def main() -> None:
     args = parse_args(__doc__, default_n=30, smoke_n=1)  # n: seconds
     with workdir() as root:
         box = make_sandbox(root)
-        with daemon(box) as (proc, notify):
-            notify.wait_for("STATUS=idle")
+        with daemon(box) as served:
+            proc = served.proc
+            idle(served)
             time.sleep(1.0)  # settle: the window starts once start-up is over
             cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
             time.sleep(args.n)

@@ -23,6 +23,7 @@ from benchlib import (
     Sandbox,
     daemon,
     git,
+    idle,
     make_sandbox,
     median,
     ms,
@@ -104,7 +105,7 @@ def main() -> None:
         starts: list[float] = []
         commits: list[float] = []
         pickups: list[float] = []
-        with daemon(box) as (_proc, notify):
+        with daemon(box) as served:
             waker = InotifyWaker([box.bare / "refs" / "heads"])
             try:
                 for i in range(args.n + 1):
@@ -122,9 +123,9 @@ def main() -> None:
                         starts.append((started - returned) / 1e9)
                         commits.append((committed - returned) / 1e9)
                         pickups.append(_picked_up(box, pushed) - returned / 1e9)
-                    notify.wait_for("STATUS=idle")
+                    idle(served)
                     while list((box.state / "queue").glob("*.push")):
-                        notify.wait_for("STATUS=idle")
+                        idle(served)
             finally:
                 waker.close()
         overhead = _command_overhead(marks)

@@ -11,9 +11,6 @@ import http.server
 import json
 import os
 import queue
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import config as configmod
-from bot.hookinstall import init, taskbot_executable
+from bot import sandbox
+from bot.hookinstall import init
 
 DEMO_CONFIG = """\
 # A sandbox: nobody else can push here, so everyone is trusted.
@@ -59,11 +57,12 @@ PERSON = {"GIT_AUTHOR_NAME": "Becker", "GIT_AUTHOR_EMAIL": "becker@demo",
           "GIT_COMMITTER_NAME": "Becker", "GIT_COMMITTER_EMAIL": "becker@demo"}
 
 
+def _person_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | PERSON
+
+
 def _git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | PERSON
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                          text=True, timeout=60)
-    return done.stdout
+    return sandbox.git(cwd, *args, env=_person_env())
 
 
 @contextmanager
@@ -91,44 +90,11 @@ def _receiver() -> Iterator[tuple[int, queue.Queue[dict[str, Any]]]]:
         server.server_close()
 
 
-@contextmanager
-def _daemon(config_path: Path, root: Path) -> Iterator[None]:
-    """`taskbot serve` as a child; READY=1 on its notify socket says it is listening."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock_path = root / "notify.sock"
-    sock.bind(str(sock_path))
-    sock.settimeout(WAIT)
-    env = dict(os.environ, NOTIFY_SOCKET=str(sock_path))
-    argv = [str(taskbot_executable()), "--config", str(config_path), "serve"]
-    log = (root / "daemon.log").open("wb")
-    child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        while b"READY=1" not in sock.recv(4096):
-            pass
-        yield
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        log.close()
-        sock.close()
-
-
 def _setup(root: Path, port: int) -> Path:
     project = root / "demo-project"
     project.mkdir()
     (project / "README.md").write_text("# demo project\n")
-    _git(root, "init", "-q", "--bare", "-b", "main", "tasks.git")
-    _git(root, "clone", "-q", "tasks.git", "clone")
-    clone = root / "clone"
-    _git(clone, "checkout", "-q", "-b", "main")
-    (clone / "README.md").write_text("# Tasks of the demo home lab\n")
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "-q", "-m", "start")
-    _git(clone, "push", "-q", "origin", "main")
+    sandbox.make_repos(root, env=_person_env(), readme="# Tasks of the demo home lab\n")
     config_path = root / "taskbot.toml"
     config_path.write_text(DEMO_CONFIG.format(root=root, port=port))
     for line in init(configmod.load(config_path)).messages:
@@ -137,7 +103,7 @@ def _setup(root: Path, port: int) -> Path:
 
 
 def _push_task(root: Path) -> float:
-    clone = root / "clone"
+    clone = root / "tasks-clone"
     task = clone / "tasks" / "active" / "TASK-001.md"
     task.parent.mkdir(parents=True)
     task.write_bytes(files("bot.examples").joinpath("TASK-001.md").read_bytes())
@@ -158,7 +124,7 @@ def run_demo() -> int:
         root = Path(tmp)
         print(f"== sandbox {root}: bare tasks repo, a clone, a project; `taskbot init`")
         config_path = _setup(root, port)
-        with _daemon(config_path, root):
+        with sandbox.serving(config_path, root / "daemon.log"):
             print("== `taskbot serve` is up; pushing tasks/active/TASK-001.md from the clone")
             started = _push_task(root)
             try:

@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.sandbox import make_repos
+
 CONFIG = """\
 [repo]
 path = "{repo}"
@@ -74,15 +76,7 @@ class Sandbox:
 def sandbox(root: Path, *, on_complete: str = "keep", trust_extra: str = "",
             bare: bool = True) -> Sandbox:
     (root / "demo").mkdir()
-    repo = root / "tasks.git"
-    git(root, "init", "-q", "--bare", "-b", "main", str(repo))
-    clone = root / "clone"
-    git(root, "clone", "-q", str(repo), str(clone))
-    git(clone, "checkout", "-q", "-b", "main")
-    (clone / "README.md").write_text("tasks\n")
-    git(clone, "add", "-A")
-    git(clone, "commit", "-q", "-m", "start")
-    git(clone, "push", "-q", "origin", "main")
+    repo, clone = make_repos(root)
     config = root / "taskbot.toml"
     config.write_text(CONFIG.format(repo=repo if bare else clone, root=root,
                                     on_complete=on_complete, trust_extra=trust_extra))
