@@ -26,8 +26,9 @@ from bot.errors import ConfigError, TaskbotError, UsageError
 from bot.lookup import find_task
 from bot.outbox import Outbox
 from bot.plugins import load_handlers
+from bot.proc import Redactor
 from bot.publish import publish, redactor
-from bot.report import to_json, to_markdown
+from bot.report import Report, to_json, to_markdown
 from bot.taskrun import RunOptions, exit_code, run_task, waiting_dependencies
 
 EXIT_INTERNAL = 70
@@ -178,16 +179,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     with watch:
         result = run_task(path, watch.wrap(handlers), ctx, options)
     report = result.report
-    markdown, doc = to_markdown(report, ctx.redactor), to_json(report, ctx.redactor)
-    if args.json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
-    else:
-        print(markdown, end="")
+    _print_report(report, ctx.redactor, as_json=args.json)
     if not args.dry_run and any(r.attempted for r in report.results):
         published = publish(config, report, ctx.redactor, send=notifying)
         if published.problem:
             print(f"taskbot: {published.problem}", file=sys.stderr)
     return result.exit_code
+
+
+def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(to_json(report, redact), indent=2, ensure_ascii=False))
+    else:
+        print(to_markdown(report, redact), end="")
 
 
 def _run_commit(args: argparse.Namespace, config: Config) -> int:
@@ -204,11 +208,7 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
                                  now=datetime.now().astimezone())[0]
     if processed.report is None:
         raise TaskbotError(processed.message or f"{task_id}: nothing was run")
-    redact = redactor(config)
-    if args.json:
-        print(json.dumps(to_json(processed.report, redact), indent=2, ensure_ascii=False))
-    else:
-        print(to_markdown(processed.report, redact), end="")
+    _print_report(processed.report, redactor(config), as_json=args.json)
     if processed.commit:
         print(f"taskbot: committed {processed.commit[:12]} on {config.repo.branch}",
               file=sys.stderr)
