@@ -16,7 +16,7 @@ from pathlib import Path
 import pygit2
 from benchlib import git, median, parse_args, verdict, workdir
 
-from bot.detect import detect
+from bot.git.detect import detect
 
 TARGET = 1.5
 TASKS_DIR = "tasks/active"

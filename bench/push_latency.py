@@ -33,7 +33,7 @@ from benchlib import (
     workdir,
 )
 
-from bot.wake import InotifyWaker
+from bot.daemon.wake import InotifyWaker
 
 TARGET_START = 0.050
 TARGET_COMMIT = 0.400

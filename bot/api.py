@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
-from bot.gitrepo import commit as commit_worktree
-from bot.gitrepo import prepare_worktree, push_ff
+from bot.git.write import commit as commit_worktree
+from bot.git.write import prepare_worktree, push_ff
 from bot.proc import CommandRecord, Redactor, run_command
 from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
 from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars

@@ -15,19 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from bot import config as configmod
-from bot import daemon, hookinstall, notify, pipeline, progress, reportstore, taskfile
-from bot import status as daemonstatus
+from bot import pipeline, taskfile
 from bot.actions import Action, resolve
 from bot.api import Context, Handler
+from bot.commands import init as init_command
+from bot.commands import status as status_command
+from bot.commands.demo import run_demo
+from bot.commands.doctor import doctor as run_doctor
 from bot.config import Config, NotifyConfig
-from bot.demo import run_demo
-from bot.doctor import doctor as run_doctor
+from bot.daemon import hook as hookinstall
+from bot.daemon import serve as daemon
 from bot.errors import ConfigError, TaskbotError, UsageError
 from bot.lookup import find_task
-from bot.outbox import Outbox
+from bot.notify import progress, reportstore
+from bot.notify import targets as notify
+from bot.notify.outbox import Outbox
+from bot.notify.publish import publish, redactor
 from bot.plugins import load_handlers
 from bot.proc import Redactor
-from bot.publish import publish, redactor
 from bot.report import Report, to_json, to_markdown
 from bot.taskrun import RunOptions, exit_code, run_task, waiting_dependencies
 
@@ -234,7 +239,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    result = hookinstall.run_init(args.config)
+    result = init_command.run_init(args.config)
     print("\n".join(result.messages))
     return result.exit_code
 
@@ -251,8 +256,8 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = _load_config(args.config, required=True)
-    snap = daemonstatus.snapshot(Path(config.repo.state_dir))
-    print(json.dumps(snap, indent=2, ensure_ascii=False) if args.json else daemonstatus.render(snap))
+    snap = status_command.snapshot(Path(config.repo.state_dir))
+    print(json.dumps(snap, indent=2, ensure_ascii=False) if args.json else status_command.render(snap))
     return 0
 
 

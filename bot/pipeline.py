@@ -17,19 +17,20 @@ from pathlib import Path
 
 import pygit2
 
-from bot import gitrepo, taskfile
+from bot import taskfile
 from bot.api import Context, Handler
 from bot.atomic import write_atomic
 from bot.config import Config
-from bot.detect import ZERO, changed_files, detect
 from bot.errors import TaskbotError
+from bot.git import write as gitrepo
+from bot.git.detect import ZERO, changed_files, detect
+from bot.git.trust import check, check_file, commits, is_bot_commit
+from bot.git.writeback import Target, commit_message, integrate
 from bot.lookup import find_task, id_matches
+from bot.notify.publish import publish, redactor
 from bot.proc import Redactor
-from bot.publish import publish, redactor
 from bot.report import Report, TaskInfo, to_markdown
 from bot.taskrun import RunOptions, run_task
-from bot.trust import check, check_file, commits, is_bot_commit
-from bot.writeback import Target, commit_message, integrate
 
 
 @dataclass(frozen=True)

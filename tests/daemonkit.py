@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.sandbox import NotifyListener, ServeProcess, serving
+from bot.commands.sandbox import NotifyListener, ServeProcess, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TASKBOT = Path(sys.executable).parent / "taskbot"
@@ -59,7 +59,7 @@ def idle_and_empty(state_dir: Path) -> Callable[[], bool]:
 
 def await_entries(state_dir: Path, count: int, timeout: float = 10) -> list[Path]:
     """Wait until the spool holds `count` entries (the sh hook writes them in the background)."""
-    from bot.wake import InotifyWaker
+    from bot.daemon.wake import InotifyWaker
 
     qdir = state_dir / "queue"
     deadline = time.monotonic() + timeout

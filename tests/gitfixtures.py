@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.sandbox import make_repos
+from bot.commands.sandbox import make_repos
 
 CONFIG = """\
 [repo]

@@ -20,8 +20,8 @@ import pytest
 import watchfiles
 
 from bot import config as configmod
-from bot import queue
-from bot.daemon import Backend, Daemon
+from bot.daemon import spool as queue
+from bot.daemon.serve import Backend, Daemon
 from bot.pipeline import Processed
 from bot.report import Report, TaskInfo
 from tests.daemonkit import await_entries, idle_and_empty, running_daemon, status_doc

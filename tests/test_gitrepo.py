@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import gitrepo
 from bot.config import Identity
+from bot.git import write as gitrepo
 from tests.gitfixtures import git, sandbox
 
 pytestmark = pytest.mark.integration

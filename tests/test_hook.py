@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import hookinstall, queue
 from bot.cli import main
+from bot.daemon import hook as hookinstall
+from bot.daemon import spool as queue
 from tests.daemonkit import TASKBOT, await_entries
 from tests.gitfixtures import Sandbox, git, sandbox
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from receivers import HttpReceiver, SmtpReceiver, text_of
 
-from bot import notify
 from bot.cli import main
 from bot.config import NotifyConfig
-from bot.outbox import Outbox
+from bot.notify import targets as notify
+from bot.notify.outbox import Outbox
 
 pytestmark = pytest.mark.integration
 

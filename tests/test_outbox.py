@@ -14,8 +14,8 @@ import pytest
 from receivers import WAIT, HttpReceiver, free_port
 
 from bot.config import NotifyConfig
-from bot.notify import Delivery, Message
-from bot.outbox import BACKOFF_CAP, Entry, Outbox, backoff, describe
+from bot.notify.outbox import BACKOFF_CAP, Entry, Outbox, backoff, describe
+from bot.notify.targets import Delivery, Message
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ def test_receiver_down_twice_then_delivered_once_across_restart(tmp_path: Path) 
 DELIVER = """
 import sys
 from bot.config import NotifyConfig
-from bot.outbox import Outbox
+from bot.notify.outbox import Outbox
 result = Outbox(sys.argv[1], NotifyConfig(urls=(sys.argv[2],))).deliver_due(float(sys.argv[3]))
 print(len(result.delivered), len(result.failed))
 """

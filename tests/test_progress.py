@@ -11,9 +11,9 @@ from receivers import WAIT, HttpReceiver, Post
 from bot.actions import Action
 from bot.api import Outcome, Status
 from bot.cli import main
-from bot.outbox import Outbox
+from bot.notify.outbox import Outbox
+from bot.notify.progress import ProgressWatch
 from bot.proc import Redactor
-from bot.progress import ProgressWatch
 from bot.taskfile import parse
 
 TASK = b"""\

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import queue
+from bot.daemon import spool as queue
 
 A = "a" * 40
 B = "b" * 40

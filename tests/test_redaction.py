@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from receivers import HttpReceiver
 
-from bot import notify
 from bot.cli import main
+from bot.notify import targets as notify
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import reportstore
 from bot.cli import main
 from bot.errors import TaskbotError
+from bot.notify import reportstore
 
 CONFIG = """\
 [repo]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sdnotify import Notifier, Watchdog, watchdog_interval
+from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
 from tests.daemonkit import NotifySocket, running_daemon
 from tests.gitfixtures import sandbox
 

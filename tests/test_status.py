@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import queue
-from bot import status as statusfile
 from bot.cli import main
-from bot.notify import Message
-from bot.outbox import Outbox
+from bot.commands import status as status_command
+from bot.daemon import spool as queue
+from bot.daemon import statusfile
+from bot.notify.outbox import Outbox
+from bot.notify.targets import Message
 from tests.daemonkit import TASKBOT, idle_and_empty, running_daemon
 from tests.gitfixtures import git, sandbox
 
@@ -88,7 +89,7 @@ def test_a_dead_daemons_pid_file_is_not_running(tmp_path: Path) -> None:
     dead.wait()
     (state / "daemon.pid").write_text(f"{dead.pid}\n")
     statusfile.write(state, {"daemon": {"state": "running"}, "in_flight": {"item": "x"}})
-    snap = statusfile.snapshot(state)
+    snap = status_command.snapshot(state)
     assert snap["daemon"]["running"] is False and snap["daemon"]["state"] == "stopped"
     assert snap["in_flight"] is None
 

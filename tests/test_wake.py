@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.wake import InotifyWaker, Waker, WatchfilesWaker, WatchLost, make_waker
+from bot.daemon.wake import InotifyWaker, Waker, WatchfilesWaker, WatchLost, make_waker
 
 KINDS: list[Callable[[list[Path]], Waker]] = [InotifyWaker, WatchfilesWaker]
 

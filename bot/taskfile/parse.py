@@ -1,4 +1,4 @@
-"""Task files: bytes → `Task`, and `Edit` → bytes, byte-exact.
+"""Task files: bytes → `Task` (frontmatter, sections, criteria with their lines).
 
 Structure comes from markdown-it (CommonMark) token line maps and PyYAML node
 positions; the only regular expressions are per-line ones (where the box sits on
@@ -17,8 +17,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import itertools
-import json
 import os
 import re
 import stat
@@ -32,22 +30,17 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 
 __all__ = [
     "MAX_BYTES",
-    "Applied",
     "Criterion",
-    "Edit",
     "Section",
     "Task",
-    "apply",
     "load",
     "normalise",
     "parse",
     "read",
-    "write",
 ]
 
 MAX_BYTES = 1 << 20
@@ -56,17 +49,17 @@ AC_TITLE = "acceptance criteria"
 DEPS_TITLE = "dependencies"
 LOG_TITLE = "progress log"
 
-_BOM = "\ufeff"
+BOM = "\ufeff"
 # Line breaks exactly as markdown-it sees them (it normalises \r\n and \r to \n).
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 # Applied to the first line of a list item only: where its box is. Repeated markers
 # cover items that open on the same line as their parent ("- - [ ] x").
 _BOX_RE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)+(?P<box>\[(?P<mark>[ xX])\])(?=[ \t]|$)")
 _MARKER_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 _ANNOTATION_RE = re.compile(r"<!--[ \t]*taskbot:(?P<body>(?:(?!-->).)*)-->[ \t]*$")
 _TASK_ID_RE = re.compile(r"[A-Z]+-\d+")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # Block structure only: inline parsing (the slow half) runs just for heading titles.
 _MD = MarkdownIt("commonmark").disable("inline")
@@ -125,21 +118,6 @@ class Task:
         return bool(self.criteria) and all(c.checked for c in self.criteria)
 
 
-@dataclass(frozen=True)
-class Edit:
-    ticks: tuple[str, ...] = ()
-    updated: str | None = None
-    log: tuple[str, ...] = ()
-    frontmatter: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Applied:
-    data: bytes
-    ticked: tuple[str, ...]
-    missing: tuple[str, ...]
-
-
 def normalise(text: str) -> str:
     """Criterion identity of a text: runs of whitespace collapsed, ends stripped."""
     return " ".join(text.split())
@@ -149,14 +127,14 @@ def normalise(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Line:
+class Line:
     start: int  # offset of the first char (in the decoded text, BOM included)
     end: int  # offset just past the content, before the line break
     eol: str  # "\r\n", "\r", "\n" or "" for a last line without one
 
 
 @dataclass(frozen=True)
-class _Frontmatter:
+class Frontmatter:
     close_line: int
     body_start: int  # text offset where the YAML starts (line after the opening ---)
     body: str
@@ -164,38 +142,38 @@ class _Frontmatter:
 
 
 @dataclass(frozen=True)
-class _Parsed:
+class Parsed:
     task: Task
     text: str
-    lines: tuple[_Line, ...]
+    lines: tuple[Line, ...]
     bom: bool
-    fm: _Frontmatter | None
+    fm: Frontmatter | None
     log_sections: tuple[Section, ...]
 
 
-def _split_lines(text: str) -> tuple[_Line, ...]:
-    lines: list[_Line] = []
+def _split_lines(text: str) -> tuple[Line, ...]:
+    lines: list[Line] = []
     pos = 0
-    for m in _LINE_BREAK_RE.finditer(text):
-        lines.append(_Line(pos, m.start(), m.group()))
+    for m in LINE_BREAK_RE.finditer(text):
+        lines.append(Line(pos, m.start(), m.group()))
         pos = m.end()
     if pos < len(text):
-        lines.append(_Line(pos, len(text), ""))
+        lines.append(Line(pos, len(text), ""))
     return tuple(lines)
 
 
-def _fail(path: str, reason: str) -> TaskFileError:
+def fail(path: str, reason: str) -> TaskFileError:
     return TaskFileError(f"{path}: {' '.join(reason.split())}")
 
 
 def _decode(data: bytes, path: str) -> str:
     if len(data) > MAX_BYTES:
-        raise _fail(path, f"larger than 1 MiB ({len(data)} bytes)")
+        raise fail(path, f"larger than 1 MiB ({len(data)} bytes)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         reason = f"not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})"
-        raise _fail(path, reason) from None
+        raise fail(path, reason) from None
 
 
 def _yaml_problem(e: Exception, first_line: int) -> str:
@@ -210,8 +188,8 @@ def _yaml_problem(e: Exception, first_line: int) -> str:
 
 
 def _frontmatter(
-    text: str, lines: Sequence[_Line], bom: bool, path: str
-) -> tuple[_Frontmatter | None, dict[Any, Any]]:
+    text: str, lines: Sequence[Line], bom: bool, path: str
+) -> tuple[Frontmatter | None, dict[Any, Any]]:
     if not lines:
         return None, {}
     first = text[lines[0].start + (1 if bom else 0) : lines[0].end]
@@ -226,7 +204,7 @@ def _frontmatter(
         None,
     )
     if close is None:
-        raise _fail(path, "frontmatter is not closed (no second '---' line)")
+        raise fail(path, "frontmatter is not closed (no second '---' line)")
     body_start = lines[1].start if len(lines) > 1 else lines[0].end
     body = text[body_start : lines[close].start]
     loader = yaml.SafeLoader(body)
@@ -234,12 +212,12 @@ def _frontmatter(
         node = loader.get_single_node()
         value = loader.construct_document(node) if node is not None else {}
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as e:
-        raise _fail(path, f"frontmatter is not valid YAML: {_yaml_problem(e, 1)}") from None
+        raise fail(path, f"frontmatter is not valid YAML: {_yaml_problem(e, 1)}") from None
     finally:
         loader.dispose()
     if not isinstance(node, yaml.MappingNode | None) or not isinstance(value, dict):
-        raise _fail(path, "frontmatter is not a YAML mapping")
-    return _Frontmatter(close, body_start, body, node), value
+        raise fail(path, "frontmatter is not a YAML mapping")
+    return Frontmatter(close, body_start, body, node), value
 
 
 def _plain_text(inline: Token | None) -> str:
@@ -328,14 +306,14 @@ def _inside(line: int, sections: Sequence[Section]) -> Section | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _parse(data: bytes, path: str) -> _Parsed:
+def parse_cached(data: bytes, path: str) -> Parsed:
     """Parse once per (bytes, path): plan, apply and re-apply often see the same bytes.
 
     Everything cached is immutable except the frontmatter values, which `parse`
     hands out as a fresh copy.
     """
     text = _decode(data, path)
-    bom = text.startswith(_BOM)
+    bom = text.startswith(BOM)
     lines = _split_lines(text)
     first_break = next((ln.eol for ln in lines if ln.eol), "\n")
     newline = first_break
@@ -349,7 +327,7 @@ def _parse(data: bytes, path: str) -> _Parsed:
     try:
         tokens = _MD.parse("\n".join(md_lines))
     except RecursionError:
-        raise _fail(path, "Markdown is nested too deeply") from None
+        raise fail(path, "Markdown is nested too deeply") from None
     heads, items = _walk(tokens)
     sections = _sections(heads, len(lines))
 
@@ -392,7 +370,7 @@ def _parse(data: bytes, path: str) -> _Parsed:
         sections=sections,
         newline=newline,
     )
-    return _Parsed(task, text, lines, bom, fm, tuple(logs))
+    return Parsed(task, text, lines, bom, fm, tuple(logs))
 
 
 def _str_or_none(value: object) -> str | None:
@@ -468,277 +446,30 @@ def read(path: str | os.PathLike[str]) -> bytes:
     try:
         st = os.lstat(p)
         if stat.S_ISLNK(st.st_mode):
-            raise _fail(p, "is a symlink; taskbot never follows or edits symlinks")
+            raise fail(p, "is a symlink; taskbot never follows or edits symlinks")
         if not stat.S_ISREG(st.st_mode):
-            raise _fail(p, "is not a regular file")
+            raise fail(p, "is not a regular file")
         if st.st_size > MAX_BYTES:
-            raise _fail(p, f"larger than 1 MiB ({st.st_size} bytes)")
+            raise fail(p, f"larger than 1 MiB ({st.st_size} bytes)")
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(p, flags | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise _fail(p, "is not a regular file")
+                raise fail(p, "is not a regular file")
             data = f.read(MAX_BYTES + 1)
     except OSError as e:
-        raise _fail(p, f"cannot read: {e.strerror or e}") from None
+        raise fail(p, f"cannot read: {e.strerror or e}") from None
     if len(data) > MAX_BYTES:
-        raise _fail(p, "larger than 1 MiB")
+        raise fail(p, "larger than 1 MiB")
     return data
 
 
 def parse(data: bytes, path: str) -> Task:
     """Parse a task file's bytes; `path` names it in errors and gives the default id."""
-    task = _parse(bytes(data), path).task
+    task = parse_cached(bytes(data), path).task
     fresh = types.MappingProxyType(copy.deepcopy(dict(task.frontmatter)))
     return dataclasses.replace(task, frontmatter=fresh)
 
 
 def load(path: str | os.PathLike[str]) -> Task:
     return parse(read(path), os.fspath(path))
-
-
-# --------------------------------------------------------------------------- editing
-
-
-@dataclass(frozen=True)
-class _Splice:
-    start: int
-    end: int
-    new: str
-
-
-def _splice(text: str, splices: Sequence[_Splice]) -> str:
-    ordered = sorted(splices, key=lambda s: (s.start, s.end))
-    for a, b in itertools.pairwise(ordered):
-        if b.start < a.end:
-            raise AssertionError(f"overlapping edits at {a.start}..{a.end} and {b.start}")
-    out: list[str] = []
-    pos = 0
-    for s in ordered:
-        out.append(text[pos : s.start])
-        out.append(s.new)
-        pos = s.end
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _plain_ok(key: str, value: str) -> bool:
-    """Whether `value` written unquoted reads back as the same text."""
-    if not value or value != value.strip() or "#" in value or "\t" in value:
-        return False
-    try:
-        got = yaml.safe_load(f"{key}: {value}\n")
-    except yaml.YAMLError:
-        return False
-    return isinstance(got, dict) and set(got) == {key} and _same(got[key], value)
-
-
-def _same(parsed: object, value: str) -> bool:
-    return parsed is not None and not isinstance(parsed, bool | list | dict) and str(parsed) == value
-
-
-def _render(key: str, value: str, style: str | None) -> str:
-    if style == "'":
-        return "'" + value.replace("'", "''") + "'"
-    if style == '"' or not _plain_ok(key, value):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _scalar_spans(body: str) -> dict[int, int]:
-    """end offset → start offset of every scalar token (tags and anchors excluded)."""
-    spans: dict[int, int] = {}
-    for tok in yaml.scan(body, Loader=yaml.SafeLoader):
-        if isinstance(tok, yaml.ScalarToken):
-            spans[tok.end_mark.index] = tok.start_mark.index
-    return spans
-
-
-def _frontmatter_splices(p: _Parsed, pairs: Mapping[str, str]) -> list[_Splice]:
-    nl = p.task.newline
-    if not pairs:
-        return []
-    for key, value in pairs.items():
-        if not _KEY_RE.fullmatch(key):
-            raise ValueError(f"frontmatter key {key!r} is not a simple key")
-        if _LINE_BREAK_RE.search(value) is not None:
-            raise ValueError(f"frontmatter value for {key!r} contains a line break")
-    if p.fm is None:
-        at = 1 if p.bom else 0
-        body = "".join(f"{k}: {_render(k, v, None)}{nl}" for k, v in pairs.items())
-        return [_Splice(at, at, f"---{nl}{body}---{nl}")]
-
-    fm = p.fm
-    node = fm.node
-    splices: list[_Splice] = []
-    new_lines: list[str] = []
-    existing: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-    if isinstance(node, yaml.MappingNode):
-        for k_node, v_node in node.value:
-            if isinstance(k_node, yaml.ScalarNode) and isinstance(k_node.value, str):
-                existing[k_node.value] = (k_node, v_node)  # the last one wins, as in PyYAML
-    spans = _scalar_spans(fm.body) if existing else {}
-    indent = " " * node.start_mark.column if isinstance(node, yaml.MappingNode) else ""
-    for key, value in pairs.items():
-        if key not in existing:
-            new_lines.append(f"{indent}{key}: {_render(key, value, None)}{nl}")
-            continue
-        _k_node, v_node = existing[key]
-        splices.append(_replace_value(fm, v_node, key, value, spans))
-    if new_lines:
-        at = p.lines[fm.close_line].start
-        splices.append(_Splice(at, at, "".join(new_lines)))
-    return splices
-
-
-def _replace_value(
-    fm: _Frontmatter, v_node: yaml.Node, key: str, value: str, spans: Mapping[int, int]
-) -> _Splice:
-    base = fm.body_start
-    start, end = v_node.start_mark.index, v_node.end_mark.index
-    style = v_node.style if isinstance(v_node, yaml.ScalarNode) else None
-    if start == end:  # `updated:` with nothing after it
-        return _Splice(base + start, base + end, " " + _render(key, value, None))
-    if isinstance(v_node, yaml.ScalarNode) and style in (None, "'", '"') and end in spans:
-        start = spans[end]  # keep any tag or anchor in front of the scalar
-        return _Splice(base + start, base + end, _render(key, value, style))
-    # A block scalar or a collection: replace it, keep the line breaks it ends with.
-    old = fm.body[start:end]
-    trail = old[len(old.rstrip("\r\n")) :]
-    return _Splice(base + start, base + end, _render(key, value, None) + trail)
-
-
-def _log_splice(p: _Parsed, entries: Sequence[str], loose: bool) -> _Splice:
-    nl = p.task.newline
-    items = nl.join(entries)
-    text, lines = p.text, p.lines
-    if p.log_sections:
-        sec = p.log_sections[-1]
-        last = sec.start
-        for n in range(sec.start, min(sec.end, len(lines))):
-            if text[lines[n].start : lines[n].end].strip():
-                last = n
-        ln = lines[last]
-        gap = nl if loose else ""
-        if ln.eol:
-            return _Splice(ln.end + len(ln.eol), ln.end + len(ln.eol), f"{gap}{items}{nl}")
-        return _Splice(ln.end, ln.end, f"{nl}{gap}{items}")
-    block = f"## Progress Log{nl}{nl}{items}"
-    if not lines:
-        return _Splice(0, 0, block + nl)
-    ln = lines[-1]
-    last_blank = not text[ln.start : ln.end].strip(_BOM + " \t")
-    if ln.eol:
-        return _Splice(len(text), len(text), ("" if last_blank else nl) + block + nl)
-    return _Splice(len(text), len(text), nl + ("" if last_blank else nl) + block)
-
-
-def _log_entry(text: str) -> str:
-    one = " ".join(_LINE_BREAK_RE.split(text)).strip()
-    return f"- {one}" if one else "-"
-
-
-def apply(data: bytes, edit: Edit, path: str) -> Applied:
-    """Apply `edit` to the task file `data`; only the edited bytes change."""
-    data = bytes(data)
-    p = _parse(data, path)
-    task = p.task
-
-    splices: list[_Splice] = []
-    ticked: list[str] = []
-    missing: list[str] = []
-    used: set[int] = set()
-    for want in edit.ticks:
-        ident = normalise(want)
-        crit = next(
-            (c for c in task.criteria if not c.checked and c.index not in used and c.identity == ident),
-            None,
-        )
-        if crit is None:
-            missing.append(ident)
-            continue
-        used.add(crit.index)
-        at = p.lines[crit.line].start + crit.col + 1
-        if p.text[at] != " ":
-            raise AssertionError(f"{path}: no open box at line {crit.line + 1}")
-        splices.append(_Splice(at, at + 1, "x"))
-        ticked.append(ident)
-
-    pairs: dict[str, str] = {}
-    if edit.updated is not None:
-        if not _DATE_RE.fullmatch(edit.updated):
-            raise ValueError(f"updated must be YYYY-MM-DD, not {edit.updated!r}")
-        pairs["updated"] = edit.updated
-    for key, value in edit.frontmatter:
-        pairs[key] = value
-    splices.extend(_frontmatter_splices(p, pairs))
-
-    entries = [_log_entry(t) for t in edit.log]
-    if not pairs and not entries:
-        # Ticks alone need no re-parse: a box's space turning into an `x` cannot change the
-        # block structure (every block start is decided before the box; `[x]` followed by a
-        # space or the line end is no link reference definition), so the criteria stay the
-        # same, with exactly these now checked.
-        new = _splice(p.text, splices).encode("utf-8") if splices else data
-        return Applied(new, tuple(ticked), tuple(missing))
-    attempts = (False, True) if entries else (False,)
-    problem = ""
-    for loose in attempts:
-        todo = [*splices, _log_splice(p, entries, loose)] if entries else splices
-        new_text = _splice(p.text, todo) if todo else p.text
-        new_data = new_text.encode("utf-8")
-        problem = _check(new_data, path=path, before=p, ticked=used, pairs=pairs, entries=entries)
-        if not problem:
-            return Applied(new_data, tuple(ticked), tuple(missing))
-    raise _fail(path, f"cannot apply the edit safely: {problem}")
-
-
-def _check(
-    data: bytes,
-    *,
-    path: str,
-    before: _Parsed,
-    ticked: set[int],
-    pairs: Mapping[str, str],
-    entries: Sequence[str],
-) -> str:
-    """Why the edited file does not read back as intended ("" when it does)."""
-    try:
-        after = _parse(data, path).task
-    except TaskFileError as e:
-        return str(e).removeprefix(f"{path}: ")
-    old = before.task
-    if len(after.criteria) != len(old.criteria):
-        return "the number of criteria would change"
-    for a, b in zip(old.criteria, after.criteria, strict=True):
-        if a.identity != b.identity or b.checked != (a.checked or a.index in ticked):
-            return f"criterion {a.index + 1} would not read back"
-    for key, value in pairs.items():
-        if not _same(after.frontmatter.get(key), value):
-            return f"frontmatter {key!r} would not read back as {value!r}"
-    want_log = old.progress_log + tuple(e[1:].strip() for e in entries)
-    if after.progress_log != want_log:
-        return "the new Progress Log lines would not read back as list items"
-    return ""
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace the file atomically (temp file in the same directory + rename), keeping its mode."""
-    p = os.fspath(path)
-    try:
-        try:
-            st = os.lstat(p)
-        except FileNotFoundError:
-            mode = 0o644
-        else:
-            if stat.S_ISLNK(st.st_mode):
-                raise _fail(p, "is a symlink; not written")
-            if not stat.S_ISREG(st.st_mode):
-                raise _fail(p, "is not a regular file; not written")
-            mode = stat.S_IMODE(st.st_mode)
-        write_atomic(p, data, mode)
-    except OSError as e:
-        raise _fail(p, f"cannot write: {e.strerror or e}") from None

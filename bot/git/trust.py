@@ -15,7 +15,7 @@ from pathlib import Path
 import pygit2
 
 from bot.config import Config
-from bot.detect import ZERO
+from bot.git.detect import ZERO
 from bot.proc import run_command
 
 _TRAILER_RE = re.compile(r"^Taskbot-Run:\s*\S", re.MULTILINE)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import config as configmod
-from bot import notify
 from bot.config import Config
 from bot.errors import TaskbotError
+from bot.notify import targets as notify
 from bot.proc import run_command
 from bot.registry import RegistryClient
 

@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot import notify
 from bot.atomic import write_atomic
 from bot.config import NotifyConfig
-from bot.notify import Delivery, Message
+from bot.notify import targets as notify
+from bot.notify.targets import Delivery, Message
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe"]
 

@@ -1,4 +1,4 @@
-"""`taskbot init`: the state dir, a starter config, and the post-receive hook.
+"""The post-receive hook: its template, installing it, and `taskbot hook post-receive`.
 
 The hook is a small template shipped as package data (`bot/hooks/post-receive`) with
 a marker line; the absolute state dir and the absolute path of the installed
@@ -13,79 +13,38 @@ import shlex
 import shutil
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
 from bot import config as configmod
-from bot import gitrepo, queue
-from bot import status as daemonstatus
-from bot.config import CONFIG_NAME, Config
+from bot.config import Config
+from bot.daemon import spool as queue
+from bot.daemon import statusfile as daemonstatus
 from bot.errors import ConfigError, TaskbotError
 from bot.proc import run_command
 
 __all__ = [
+    "HOOK_NAME",
     "MARKER",
-    "STARTER_CONFIG",
+    "MARKER_PREFIX",
     "HookConflict",
-    "InitResult",
     "hooks_dir",
-    "init",
     "install_hook",
     "render_hook",
     "run_hook",
-    "run_init",
     "taskbot_executable",
-    "write_starter_config",
 ]
 
 MARKER = "# taskbot-hook v1"
 MARKER_PREFIX = "# taskbot-hook"
 HOOK_NAME = "post-receive"
 
-STARTER_CONFIG = """\
-# taskbot configuration — written by `taskbot init`; every key is in SPEC §5 / README.
-# Edit [repo] and [trust], then run `taskbot init` again to create the state dir and
-# install the hook.
-
-[repo]
-path = "/srv/git/tasks.git"      # a bare repository: hook mode; a clone: watch mode
-branch = "main"
-tasks_dir = "tasks/active"
-state_dir = "/var/lib/taskbot"
-# integrate = "ff"               # ff | branch
-# on_complete = "keep"           # keep | move (to the sibling completed/ folder)
-
-[identity]
-name = "taskbot"
-email = "taskbot@localhost"
-
-# Without [trust] taskbot runs nothing. List who may make it run things:
-# [trust]
-# authors = ["you@example.com"]
-# allowed_signers = ""           # an ssh allowed_signers file: then commits must be signed
-
-# [notify]
-# urls = ["mailto://127.0.0.1:25?from=taskbot@localhost&to=you@example.com"]
-
-# [projects.example]
-# path = "/home/you/projects/example"
-# build = ["./scripts/build.sh", "--push", "all"]
-# images = ["example/backend"]
-# allow_shell = false
-"""
 
 
 class HookConflict(TaskbotError):
     """A hook that is not taskbot's is in the way."""
 
     exit_code = 1
-
-
-@dataclass(frozen=True)
-class InitResult:
-    messages: tuple[str, ...]
-    exit_code: int = 0
 
 
 def taskbot_executable() -> Path:
@@ -112,13 +71,6 @@ def hooks_dir(repo: Path) -> Path:
         raise ConfigError(f"{repo}: not a git repository: {record.error_line or record.error}")
     path = Path(record.output_tail.strip())
     return path if path.is_absolute() else (repo / path).resolve()
-
-
-def _is_bare(repo: Path) -> bool:
-    try:
-        return gitrepo.is_bare(repo)
-    except gitrepo.GitError as exc:
-        raise ConfigError(f"{repo}: not a git repository: {exc}") from exc
 
 
 def _chain_instructions(hook: Path, taskbot: Path, config: Config) -> str:
@@ -157,60 +109,6 @@ def install_hook(repo: Path, state_dir: Path, taskbot: Path, config: Config) -> 
     tmp.chmod(0o755)
     os.replace(tmp, hook)
     return f"hook {verb}: {hook}"
-
-
-def write_starter_config(path: Path) -> bool:
-    """Write the starter config unless a file is there; True when written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(STARTER_CONFIG)
-    return True
-
-
-def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
-    """Create the state dir and spool; in hook mode install the hook."""
-    messages: list[str] = []
-    state_dir = Path(config.repo.state_dir).absolute()
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        queue.ensure_dirs(state_dir)
-    except (OSError, queue.QueueError) as exc:
-        raise ConfigError(f"{config.source}: repo.state_dir: cannot create {state_dir}: {exc}"
-                          ) from exc
-    messages.append(f"state dir {state_dir} ready (spool: {queue.queue_dir(state_dir)})")
-    repo = Path(config.repo.path)
-    if not repo.is_dir():
-        raise ConfigError(f"{config.source}: repo.path: {repo} is not a directory")
-    if not _is_bare(repo):
-        messages.append(f"{repo} is a clone: watch mode, no hook needed; start 'taskbot serve'")
-        return InitResult(tuple(messages))
-    messages.append(install_hook(repo, state_dir, taskbot or taskbot_executable(), config))
-    if config.trust is None:
-        messages.append(f"note: {config.source} has no [trust] section: taskbot runs nothing "
-                        "until it lists trusted authors")
-    messages.append("next: start 'taskbot serve' (or the systemd unit); pushes made before "
-                    "it starts are queued")
-    return InitResult(tuple(messages))
-
-
-def run_init(explicit: str | None) -> InitResult:
-    """`taskbot init [--config FILE]`: a starter config when none exists, else set up from it."""
-    named = explicit or os.environ.get("TASKBOT_CONFIG", "")
-    target = Path(named) if named else configmod.find_config_path(None) or Path(CONFIG_NAME)
-    if write_starter_config(target):
-        return InitResult((
-            f"wrote a starter configuration to {target}",
-            f"next: edit [repo] and [trust] in it, then run 'taskbot init --config {target}' "
-            "again to create the state dir and install the hook",
-        ))
-    config = configmod.load(target)
-    result = init(config)
-    return InitResult((f"using {target} (an existing configuration is never overwritten; "
-                       "edit it by hand)", *result.messages), result.exit_code)
 
 
 def run_hook(explicit: str | None, lines: Iterable[str]) -> int:

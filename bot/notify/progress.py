@@ -23,8 +23,8 @@ from bot.actions import Action, resolve
 from bot.api import Context, DefaultRule, Handler, Outcome, Status, Step
 from bot.config import Config
 from bot.durations import format_duration
-from bot.notify import Message
-from bot.outbox import Outbox
+from bot.notify.outbox import Outbox
+from bot.notify.targets import Message
 
 __all__ = ["ProgressWatch", "outbox_sender", "watch"]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import config as configmod
-from bot import sandbox
-from bot.hookinstall import init
+from bot.commands import sandbox
+from bot.commands.init import init
 
 DEMO_CONFIG = """\
 # A sandbox: nobody else can push here, so everyone is trusted.

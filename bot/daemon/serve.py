@@ -31,17 +31,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bot import hookinstall, pipeline, queue
-from bot import status as statusfile
+from bot import pipeline
 from bot.api import Handler
 from bot.config import Config
+from bot.daemon import hook as hookinstall
+from bot.daemon import spool as queue
+from bot.daemon import statusfile
+from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
+from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
-from bot.outbox import Outbox
+from bot.notify.outbox import Outbox
 from bot.pipeline import Processed, Push, Rerun
 from bot.proc import run_command
 from bot.runner import State
-from bot.sdnotify import Notifier, Watchdog, watchdog_interval
-from bot.wake import Waker, WatchLost, make_waker
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from bot.hookinstall import taskbot_executable
+from bot.daemon.hook import taskbot_executable
 
 
 class NotifyListener:

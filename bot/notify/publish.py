@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot import notify, reportstore
 from bot.config import Config
-from bot.notify import Message
-from bot.outbox import Outbox
+from bot.notify import reportstore
+from bot.notify import targets as notify
+from bot.notify.outbox import Outbox
+from bot.notify.targets import Message
 from bot.proc import Redactor
 from bot.report import Report, to_json, to_markdown
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import gitrepo, taskfile
+from bot import taskfile
 from bot.config import Config
 from bot.errors import TaskbotError
+from bot.git import write as gitrepo
 from bot.report import Report
 from bot.runner import State
 

@@ -1,0 +1,115 @@
+"""`taskbot init`: a starter config, the state dir and its spool, and the hook in a bare repo."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import config as configmod
+from bot.config import CONFIG_NAME, Config
+from bot.daemon import spool as queue
+from bot.daemon.hook import install_hook, taskbot_executable
+from bot.errors import ConfigError
+from bot.git import write as gitrepo
+
+__all__ = ["STARTER_CONFIG", "InitResult", "init", "run_init", "write_starter_config"]
+
+STARTER_CONFIG = """\
+# taskbot configuration — written by `taskbot init`; every key is in SPEC §5 / README.
+# Edit [repo] and [trust], then run `taskbot init` again to create the state dir and
+# install the hook.
+
+[repo]
+path = "/srv/git/tasks.git"      # a bare repository: hook mode; a clone: watch mode
+branch = "main"
+tasks_dir = "tasks/active"
+state_dir = "/var/lib/taskbot"
+# integrate = "ff"               # ff | branch
+# on_complete = "keep"           # keep | move (to the sibling completed/ folder)
+
+[identity]
+name = "taskbot"
+email = "taskbot@localhost"
+
+# Without [trust] taskbot runs nothing. List who may make it run things:
+# [trust]
+# authors = ["you@example.com"]
+# allowed_signers = ""           # an ssh allowed_signers file: then commits must be signed
+
+# [notify]
+# urls = ["mailto://127.0.0.1:25?from=taskbot@localhost&to=you@example.com"]
+
+# [projects.example]
+# path = "/home/you/projects/example"
+# build = ["./scripts/build.sh", "--push", "all"]
+# images = ["example/backend"]
+# allow_shell = false
+"""
+
+
+@dataclass(frozen=True)
+class InitResult:
+    messages: tuple[str, ...]
+    exit_code: int = 0
+
+
+def _is_bare(repo: Path) -> bool:
+    try:
+        return gitrepo.is_bare(repo)
+    except gitrepo.GitError as exc:
+        raise ConfigError(f"{repo}: not a git repository: {exc}") from exc
+
+
+def write_starter_config(path: Path) -> bool:
+    """Write the starter config unless a file is there; True when written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(STARTER_CONFIG)
+    return True
+
+
+def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
+    """Create the state dir and spool; in hook mode install the hook."""
+    messages: list[str] = []
+    state_dir = Path(config.repo.state_dir).absolute()
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        queue.ensure_dirs(state_dir)
+    except (OSError, queue.QueueError) as exc:
+        raise ConfigError(f"{config.source}: repo.state_dir: cannot create {state_dir}: {exc}"
+                          ) from exc
+    messages.append(f"state dir {state_dir} ready (spool: {queue.queue_dir(state_dir)})")
+    repo = Path(config.repo.path)
+    if not repo.is_dir():
+        raise ConfigError(f"{config.source}: repo.path: {repo} is not a directory")
+    if not _is_bare(repo):
+        messages.append(f"{repo} is a clone: watch mode, no hook needed; start 'taskbot serve'")
+        return InitResult(tuple(messages))
+    messages.append(install_hook(repo, state_dir, taskbot or taskbot_executable(), config))
+    if config.trust is None:
+        messages.append(f"note: {config.source} has no [trust] section: taskbot runs nothing "
+                        "until it lists trusted authors")
+    messages.append("next: start 'taskbot serve' (or the systemd unit); pushes made before "
+                    "it starts are queued")
+    return InitResult(tuple(messages))
+
+
+def run_init(explicit: str | None) -> InitResult:
+    """`taskbot init [--config FILE]`: a starter config when none exists, else set up from it."""
+    named = explicit or os.environ.get("TASKBOT_CONFIG", "")
+    target = Path(named) if named else configmod.find_config_path(None) or Path(CONFIG_NAME)
+    if write_starter_config(target):
+        return InitResult((
+            f"wrote a starter configuration to {target}",
+            f"next: edit [repo] and [trust] in it, then run 'taskbot init --config {target}' "
+            "again to create the state dir and install the hook",
+        ))
+    config = configmod.load(target)
+    result = init(config)
+    return InitResult((f"using {target} (an existing configuration is never overwritten; "
+                       "edit it by hand)", *result.messages), result.exit_code)
