@@ -2,8 +2,9 @@
 
 `handlers/` imports only this module. Built-in and third-party handlers are found
 the same way, through the `taskbot.handlers` entry-point group. Besides the records it
-offers the worktree functions of `bot.gitrepo` (every git write goes through them), the
-registry client of `bot.registry` and the YAML scalar editor of `bot.yamledit`.
+offers the worktree functions of `bot.git.write` (every git write goes through them), the
+commit message builder of `bot.git.messages`, the registry client of `bot.registry` and
+the YAML scalar editor of `bot.yamledit`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
+from bot.git.messages import build as gitops_commit_message
 from bot.git.write import commit as commit_worktree
 from bot.git.write import prepare_worktree, push_ff
 from bot.proc import CommandRecord, Redactor, run_command
@@ -49,7 +51,9 @@ __all__ = [
     "YamlFile",
     "commit_worktree",
     "edit_scalars",
+    "gitops_commit_message",
     "normalize_registry",
+    "parse_bool",
     "prepare_worktree",
     "push_ff",
     "registry_client",
@@ -63,7 +67,19 @@ __all__ = [
     "yaml_walk",
 ]
 
+if TYPE_CHECKING:
+    # A default, so the core's bare `Handler` means Handler[Any] (typing has it from 3.13).
+    from typing_extensions import TypeVar
+
+    S = TypeVar("S", default=Any)
+else:
+    from typing import TypeVar
+
+    S = TypeVar("S")
+
 VERSION_RE = re.compile(r"[A-Za-z0-9._+-]{1,128}")
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
 
 
 class Status(StrEnum):
@@ -130,20 +146,27 @@ class Context:
         return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor)
 
 
-class Handler(Protocol):
-    """One kind of action. `params` lists the parameters it takes (used for inheritance)."""
+class Handler(Protocol[S]):
+    """One kind of action, `S` its settings record. `params` lists the parameters it takes
+    (used for inheritance). The core holds handlers of every kind as `Handler[Any]`."""
 
-    name: str
-    params: tuple[str, ...]
-    rules: tuple[DefaultRule, ...]
+    # read-only, so a class attribute like `params = ("project", "cmd")` matches
+    @property
+    def name(self) -> str: ...
 
-    def settings(self, params: Mapping[str, str], ctx: Context) -> Any:
+    @property
+    def params(self) -> tuple[str, ...]: ...
+
+    @property
+    def rules(self) -> tuple[DefaultRule, ...]: ...
+
+    def settings(self, params: Mapping[str, str], ctx: Context) -> S:
         """Validate parameters into the handler's frozen settings; raise ParamError."""
 
-    def plan(self, settings: Any, ctx: Context) -> Step:
+    def plan(self, settings: S, ctx: Context) -> Step:
         """Describe the commands and files the action would touch; runs nothing."""
 
-    def run(self, settings: Any, ctx: Context) -> Outcome:
+    def run(self, settings: S, ctx: Context) -> Outcome:
         """Check preconditions, do the work, and return the outcome with its evidence."""
 
 
@@ -151,6 +174,15 @@ def validate_version(value: str, name: str = "version") -> str:
     if not VERSION_RE.fullmatch(value):
         raise ParamError(f"{name} {value!r} is not a valid version (allowed: [A-Za-z0-9._+-], 1-128)")
     return value
+
+
+def parse_bool(value: str, name: str) -> bool:
+    """true/yes/on/1 or false/no/off/0, any case; ParamError naming `name` otherwise."""
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ParamError(f"{name} must be true or false, not {value!r}")
 
 
 def validate_url(value: str, name: str = "url") -> str:

@@ -1,15 +1,15 @@
 """The one way taskbot runs a command.
 
-argv only (never a shell), `GIT_*` stripped from the environment, its own process
-group that is killed on timeout and cleaned up after exit, output captured without
-deadlock (only the tail is kept), and secrets redacted from everything recorded.
+argv only (never a shell), the repository-locating `GIT_*` variables stripped from the
+environment, its own process group that is killed on timeout and cleaned up after exit,
+output captured without deadlock (stdout up to 64 KiB, tails of the rest), and secrets
+redacted from everything recorded (`bot.redact`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -20,40 +20,35 @@ from dataclasses import dataclass
 from typing import IO
 
 from bot.durations import format_duration
+from bot.redact import Redactor
 
 __all__ = ["CommandRecord", "Redactor", "run_command"]
 
 TAIL_LINES = 20
 STREAM_CAP = 1 << 20  # bytes of each stream (and of the combined output) kept in memory
+STDOUT_CAP = 64 << 10  # bytes of stdout kept in a record, for handlers to parse
 TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on timeout
 MAX_LINE = 1000  # characters of one output line kept in a record
 DRAIN_GRACE = 1.0  # seconds to wait for the pipes to close once the group is dead
 _CHUNK = 65536
-
-# scheme://user:password@host -> scheme://user:***@host (user may be empty)
-_USERINFO_RE = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#]+(?=@)")
-
-
-@dataclass(frozen=True)
-class Redactor:
-    """Replaces secrets and URL passwords with `***`."""
-
-    secrets: tuple[str, ...] = ()
-
-    def __call__(self, text: str) -> str:
-        # longest first, so a secret containing another is replaced whole
-        for secret in sorted({s for s in self.secrets if s}, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return _USERINFO_RE.sub(r"\g<head>***", text)
-
-    def with_secrets(self, *more: str) -> Redactor:
-        added = tuple(s for s in more if s and s not in self.secrets)
-        return Redactor(self.secrets + tuple(dict.fromkeys(added)))
+# Variables that point git at another repository, index or work tree: a child that runs
+# git must find the repository of its cwd. Transport settings an operator sets for pushes
+# (ssh, askpass, TLS, proxy, GIT_CONFIG_*) are kept, as pre-commit's no_git_env does.
+_GIT_KEPT = frozenset({
+    "GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY",
+    "GIT_CONFIG_COUNT", "GIT_HTTP_PROXY_AUTHMETHOD", "GIT_ALLOW_PROTOCOL", "GIT_ASKPASS",
+})
+_GIT_KEPT_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
 
 
 @dataclass(frozen=True)
 class CommandRecord:
-    """What happened when a command ran; every text field is already redacted."""
+    """What happened when a command ran; every text field is already redacted.
+
+    `output_tail` is what a person reads (the last lines of stdout and stderr as they
+    interleaved); `stdout` is what a handler parses (whole lines, the last STDOUT_CAP
+    bytes when there was more), `stderr_tail` the last lines of stderr alone.
+    """
 
     argv: tuple[str, ...]
     cwd: str
@@ -63,6 +58,8 @@ class CommandRecord:
     error_line: str
     timed_out: bool = False
     error: str = ""
+    stdout: str = ""
+    stderr_tail: str = ""
 
     @property
     def ok(self) -> bool:
@@ -174,6 +171,15 @@ def _tail(text: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(_clip(line.rstrip()) for line in kept)
 
 
+def _keep_end(text: str, cap: int = STDOUT_CAP) -> str:
+    """The last `cap` bytes of `text`, from the first line that starts inside them."""
+    data = text.encode("utf-8")
+    if len(data) <= cap:
+        return text
+    data = data[len(data) - cap :]
+    return data[data.find(b"\n") + 1 :].decode("utf-8", errors="replace")
+
+
 def _last_line(*texts: str) -> str:
     for text in texts:
         for line in reversed(text.splitlines()):
@@ -182,8 +188,12 @@ def _last_line(*texts: str) -> str:
     return ""
 
 
+def _kept(name: str) -> bool:
+    return not name.startswith("GIT_") or name in _GIT_KEPT or name.startswith(_GIT_KEPT_PREFIXES)
+
+
 def _child_env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if _kept(k)}
     if extra:
         env.update(extra)
     return env
@@ -295,7 +305,7 @@ def run_command(
     # Pipes close once every holder is dead; bound the wait in case a process that
     # left the group (setsid, daemonised) still holds one.
     capture.join(time.monotonic() + DRAIN_GRACE)
-    combined, stdout, stderr = capture.snapshot()
+    combined, stdout, stderr = (redactor(text) for text in capture.snapshot())
 
     error = f"timed out after {format_duration(timeout)}" if timed_out else ""
     return CommandRecord(
@@ -303,8 +313,10 @@ def run_command(
         cwd=shown_cwd,
         exit_status=None if timed_out else returncode,
         duration=duration,
-        output_tail=_tail(redactor(combined)),
-        error_line=_last_line(redactor(stderr), redactor(stdout)),
+        output_tail=_tail(combined),
+        error_line=_last_line(stderr, stdout),
         timed_out=timed_out,
         error=error,
+        stdout=_keep_end(stdout),
+        stderr_tail=_tail(stderr),
     )

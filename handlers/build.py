@@ -20,6 +20,7 @@ from bot.api import (
     CommandRecord,
     Context,
     DefaultRule,
+    Handler,
     Outcome,
     ParamError,
     RegistryClient,
@@ -27,17 +28,16 @@ from bot.api import (
     Status,
     Step,
     normalize_registry,
+    parse_bool,
     registry_client,
     reject_unknown,
     require_project,
     validate_version,
 )
-from handlers.image import check_images, registry_diagnosis, same_registry
+from handlers._registry import check_images, registry_diagnosis, same_registry
 
 LOW_DISK = 2 << 30  # bytes
 _ENV_LINE_RE = re.compile(r"^\s*(?:export\s+)?REGISTRY_URL\s*=\s*(?P<value>.*?)\s*$")
-_TRUE = ("true", "yes", "1", "on")
-_FALSE = ("false", "no", "0", "off")
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,6 @@ class BuildSettings:
     images: tuple[str, ...]
     registry: str  # configured url as written (REGISTRY_URL); "" without push
     env: tuple[tuple[str, str], ...]
-
-
-def parse_bool(value: str, name: str) -> bool:
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise ParamError(f"{name} must be true or false, not {value!r}")
 
 
 class BuildHandler:
@@ -224,4 +216,4 @@ def _env_file(root: Path, registry: str) -> str:
     return f"{path.name} sets no REGISTRY_URL"
 
 
-HANDLER = BuildHandler()
+HANDLER: Handler[BuildSettings] = BuildHandler()

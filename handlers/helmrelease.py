@@ -28,6 +28,7 @@ from bot.api import (
     Context,
     DefaultRule,
     FileChange,
+    Handler,
     Outcome,
     ParamError,
     RegistryError,
@@ -40,6 +41,7 @@ from bot.api import (
     YamlFile,
     commit_worktree,
     edit_scalars,
+    gitops_commit_message,
     prepare_worktree,
     push_ff,
     registry_client,
@@ -50,9 +52,9 @@ from bot.api import (
     yaml_scalar,
     yaml_walk,
 )
-from handlers.image import check_images, registry_diagnosis
-from handlers.kustomize import relative_dir, validate, validation_commands
-from handlers.verify import check_context, check_helmrelease, check_pods
+from handlers._kube import check_context, check_helmrelease, check_pods
+from handlers._kustomize import relative_dir, validate, validation_commands
+from handlers._registry import check_images, registry_diagnosis
 
 _APP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 POLL_INTERVAL = 2.0
@@ -367,9 +369,10 @@ def _images_present(s: HelmReleaseSettings, ctx: Context) -> dict[str, str]:
 
 def _message(s: HelmReleaseSettings, ctx: Context, what: str,
              changes: Sequence[ScalarChange]) -> str:
-    body = "\n".join(f"- {s.file}:{c.line}: {c.label}: {c.old} → {c.new}" for c in changes)
-    return (f"taskbot({ctx.task_id}): {s.app} {what}\n\n{body}\n\n"
-            f"Task-Id: {ctx.task_id}\nTaskbot-Run: {ctx.run_id}\n")
+    return gitops_commit_message(
+        f"taskbot({ctx.task_id}): {s.app} {what}",
+        [f"- {s.file}:{c.line}: {c.label}: {c.old} → {c.new}" for c in changes],
+        {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
 
 
 def wait_rollout(ctx: Context, releases: Sequence[Release], images: Sequence[str], version: str,
@@ -427,4 +430,4 @@ def _rollout_state(ctx: Context, releases: Sequence[Release], images: Sequence[s
     return problems, records, seen
 
 
-HANDLER = HelmReleaseHandler()
+HANDLER: Handler[HelmReleaseSettings] = HelmReleaseHandler()

@@ -1,19 +1,19 @@
 """`kustomize`: validation only: `kustomize build` (else `kubectl kustomize`) and `sec_lint`.
 
-Never applies anything. `helmrelease` uses the same validation before it commits.
+Never applies anything. `helmrelease` and `registry-ip` run the same validation
+(`handlers._kustomize`) before they commit.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from bot.api import (
-    CommandRecord,
     Context,
     DefaultRule,
+    Handler,
     Outcome,
     ParamError,
     Status,
@@ -21,6 +21,7 @@ from bot.api import (
     reject_unknown,
     require_project,
 )
+from handlers._kustomize import relative_dir, validate, validation_commands
 
 
 @dataclass(frozen=True)
@@ -29,37 +30,6 @@ class KustomizeSettings:
     root: str
     dirs: tuple[str, ...]
     sec_lint: tuple[str, ...]
-
-
-def relative_dir(value: str, what: str) -> str:
-    """A relative path inside the repository (no absolute paths, no `..`)."""
-    path = PurePosixPath(value)
-    if not value or path.is_absolute() or ".." in path.parts or "\\" in value:
-        raise ParamError(f"{what} {value!r} must be a relative path inside the repository")
-    return str(path)
-
-
-def build_argv(directory: str) -> tuple[str, ...]:
-    if shutil.which("kustomize"):
-        return ("kustomize", "build", directory)
-    return ("kubectl", "kustomize", directory)
-
-
-def validation_commands(dirs: Sequence[str], sec_lint: Sequence[str]) -> tuple[tuple[str, ...], ...]:
-    return (*(build_argv(d) for d in dirs), *((tuple(sec_lint),) if sec_lint else ()))
-
-
-def validate(ctx: Context, root: str, dirs: Sequence[str], sec_lint: Sequence[str]
-             ) -> tuple[tuple[CommandRecord, ...], str]:
-    """Run every validator in `root`; ("" when all passed) else the first failure's text."""
-    records: list[CommandRecord] = []
-    failures: list[str] = []
-    for argv in validation_commands(dirs, sec_lint):
-        record = ctx.run(argv, root)
-        records.append(record)
-        if not record.ok:
-            failures.append(record.describe())
-    return tuple(records), "; ".join(failures)
 
 
 class KustomizeHandler:
@@ -98,4 +68,4 @@ class KustomizeHandler:
         return Outcome(Status.DONE, commands=records, evidence=(f"built: {built}",))
 
 
-HANDLER = KustomizeHandler()
+HANDLER: Handler[KustomizeSettings] = KustomizeHandler()

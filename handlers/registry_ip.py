@@ -26,6 +26,7 @@ from bot.api import (
     Context,
     DefaultRule,
     FileChange,
+    Handler,
     Outcome,
     ParamError,
     Project,
@@ -37,6 +38,7 @@ from bot.api import (
     YamlFile,
     commit_worktree,
     edit_scalars,
+    gitops_commit_message,
     normalize_registry,
     prepare_worktree,
     push_ff,
@@ -44,7 +46,7 @@ from bot.api import (
     yaml_scalar,
     yaml_walk,
 )
-from handlers.kustomize import validate
+from handlers._kustomize import validate
 
 ENV_FILE = ".env.build.local"
 ARCH_DOC = "docs/architecture.md"
@@ -81,6 +83,16 @@ class FileEdit:
         new = self.after.decode("utf-8").splitlines()
         return [f"{self.repo}: {self.path}:{n}: {a.strip()} → {b.strip()}"
                 for n, (a, b) in enumerate(zip(old, new, strict=False), 1) if a != b]
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What became of the registry certificate; `renewed` when a new one replaced it."""
+
+    records: tuple[CommandRecord, ...] = ()
+    notes: tuple[str, ...] = ()
+    problem: str = ""
+    renewed: bool = False
 
 
 def _address(host: str, port: str) -> str:
@@ -247,13 +259,13 @@ class RegistryIpHandler:
             changes.extend(out[1])
             evidence.extend(out[2])
             problems.extend(out[3])
-        records, notes, cert_problem = renew_certificate(ctx, s)
-        if any(n.endswith(".bak)") for n in notes):
+        renewal = renew_certificate(ctx, s)
+        if renewal.renewed:
             changes.append(FileChange("registry", ctx.config.registry.ca_file,
                                       f"new certificate, SAN IP:{s.new_host}"))
-        commands.extend(records)
-        evidence.extend(notes)
-        problems.extend([cert_problem] if cert_problem else [])
+        commands.extend(renewal.records)
+        evidence.extend(renewal.notes)
+        problems.extend([renewal.problem] if renewal.problem else [])
         evidence.append(f"then: set registry.url = \"{s.new}\" in {ctx.config.source} and "
                         "restart the registry with the new certificate")
         status = Status.FAILED if problems else Status.DONE
@@ -299,9 +311,9 @@ def _commit_repo(ctx: Context, s: RegistryIpSettings, label: str, clone: Path, k
             (work / edit.path).write_bytes(edit.before)
         return list(records), [], evidence, [f"{label}: validation failed, nothing committed: "
                                              f"{failure}"]
-    message = (f"taskbot({ctx.task_id}): registry {s.old} → {s.new}\n\n"
-               + "\n".join(f"- {line}" for line in evidence)
-               + f"\n\nTask-Id: {ctx.task_id}\nTaskbot-Run: {ctx.run_id}\n")
+    message = gitops_commit_message(f"taskbot({ctx.task_id}): registry {s.old} → {s.new}",
+                                    [f"- {line}" for line in evidence],
+                                    {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
     sha = commit_worktree(work, message, ctx.config.identity, [e.path for e in edits])
     result = push_ff(work, branch, base) if sha else "nothing to commit"
     changes = [FileChange(label, e.path, f"registry {s.old} → {s.new}") for e in edits]
@@ -325,40 +337,38 @@ def _certificate(ctx: Context, s: RegistryIpSettings) -> tuple[Path | None, str]
     return path, ""
 
 
-def renew_certificate(ctx: Context, s: RegistryIpSettings) -> tuple[list[CommandRecord], list[str], str]:
+def renew_certificate(ctx: Context, s: RegistryIpSettings) -> Renewal:
     """A new self-signed certificate for ca_file with IP:new in its SAN, from the same key."""
     path, why = _certificate(ctx, s)
     if path is None:
-        return [], [why], ""
+        return Renewal(notes=(why,))
     key = path.with_suffix(".key")
     cwd = str(path.parent)
     info = ctx.run(["openssl", "x509", "-in", str(path), "-noout", "-subject", "-issuer",
                     "-ext", "subjectAltName", "-nameopt", "RFC2253"], cwd)
-    records = [info]
     if not info.ok:
-        return records, [], f"certificate: cannot read {path}: {info.describe()}"
-    lines = info.output_tail.splitlines()
+        return Renewal((info,), problem=f"certificate: cannot read {path}: {info.describe()}")
+    lines = info.stdout.splitlines()
     subject = next((x.split("=", 1)[1].strip() for x in lines if x.startswith("subject=")), "")
     issuer = next((x.split("=", 1)[1].strip() for x in lines if x.startswith("issuer=")), "")
     if subject != issuer:
-        return records, [f"certificate: {path} is signed by {issuer}: ask that CA for one with "
-                         f"SAN IP:{s.new_host}"], ""
-    current = _san(info.output_tail)
+        return Renewal((info,), (f"certificate: {path} is signed by {issuer}: ask that CA for "
+                                 f"one with SAN IP:{s.new_host}",))
+    current = _san(info.stdout)
     if f"IP:{s.new_host}" in current and f"IP:{s.old_host}" not in current:
-        return records, [f"certificate {path}: already has SAN IP:{s.new_host}"], ""
+        return Renewal((info,), (f"certificate {path}: already has SAN IP:{s.new_host}",))
     keep = [e for e in current if e not in (f"IP:{s.old_host}", f"IP:{s.new_host}")]
     san = ",".join([f"IP:{s.new_host}", *keep])
     new = path.with_name(path.name + ".new")
     made = ctx.run(["openssl", "req", "-x509", "-new", "-key", str(key), "-out", str(new),
                     "-days", "825", "-subj", f"/CN={s.new_host}", "-addext",
                     f"subjectAltName={san}"], cwd)
-    records.append(made)
     if not made.ok:
-        return records, [], f"certificate: {made.describe()}"
+        return Renewal((info, made), problem=f"certificate: {made.describe()}")
     path.replace(path.with_name(path.name + ".bak"))
     new.replace(path)
-    return records, [f"certificate {path}: renewed with SAN {san} (old one kept as "
-                     f"{path.name}.bak)"], ""
+    return Renewal((info, made), (f"certificate {path}: renewed with SAN {san} (old one kept as "
+                                  f"{path.name}.bak)",), renewed=True)
 
 
-HANDLER = RegistryIpHandler()
+HANDLER: Handler[RegistryIpSettings] = RegistryIpHandler()

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.api import Context, DefaultRule, Outcome, ParamError, Status, Step, require_project
+from bot.api import Context, DefaultRule, Handler, Outcome, ParamError, Status, Step, require_project
 
 
 @dataclass(frozen=True)
@@ -61,4 +61,4 @@ class ShellHandler:
         return Outcome(Status.FAILED, record.describe(), commands=(record,))
 
 
-HANDLER = ShellHandler()
+HANDLER: Handler[ShellSettings] = ShellHandler()

@@ -20,28 +20,35 @@ from dataclasses import dataclass
 
 from bot.api import (
     Cluster,
-    CommandRecord,
     Context,
     DefaultRule,
+    Handler,
     Outcome,
     ParamError,
     RegistryClient,
     RegistryError,
     Status,
     Step,
+    parse_bool,
     registry_client,
     reject_unknown,
     validate_url,
     validate_version,
 )
-from handlers.image import registry_diagnosis, same_registry, split_image
+from handlers._kube import (
+    HELMRELEASE_JSONPATH,
+    HELMRELEASE_RESOURCE,
+    check_context,
+    check_helmrelease,
+    check_pods,
+    k8s_name,
+    kubectl,
+    pods_argv,
+)
+from handlers._registry import registry_diagnosis, same_registry, split_image
 
 KINDS = ("url", "tcp", "catalog", "image", "pods", "helmrelease")
-BAD_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "CreateContainerConfigError",
-               "InvalidImageName")
 _HOST_PORT_RE = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})")
-_K8S_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-HELMRELEASE_RESOURCE = "helmreleases.helm.toolkit.fluxcd.io"
 
 
 @dataclass(frozen=True)
@@ -57,149 +64,12 @@ class VerifySettings:
     timeout: float = 10.0
 
 
-def k8s_name(value: str, what: str) -> str:
-    if not _K8S_NAME_RE.fullmatch(value):
-        raise ParamError(f"{what} {value!r} is not a Kubernetes name")
-    return value
-
-
-def kubectl(cluster: Cluster, *args: str, context: bool = True) -> tuple[str, ...]:
-    argv = ["kubectl"]
-    if cluster.kubeconfig:
-        argv += ["--kubeconfig", cluster.kubeconfig]
-    if context and cluster.context:
-        argv += ["--context", cluster.context]
-    return (*argv, *args)
-
-
-def check_context(ctx: Context) -> tuple[CommandRecord | None, str]:
-    """(record, "") when kubectl's current context is the configured one, else the reason."""
-    cluster = ctx.config.cluster
-    if cluster is None:
-        return None, "no [cluster] configured: taskbot runs no kubectl commands"
-    if not cluster.context:
-        return None, ""
-    record = ctx.run(kubectl(cluster, "config", "current-context", context=False), ".")
-    current = (record.output_tail.strip().splitlines() or [""])[-1].strip()
-    if not record.ok:
-        return record, f"kubectl config current-context failed: {record.describe()}"
-    if current != cluster.context:
-        return record, (f"kubectl's current context is {current!r}, but [cluster] context is "
-                        f"{cluster.context!r}")
-    return record, ""
-
-
-# kubectl output reaches us as the record's last lines, so ask for one line per pod: Ready
-# pods first, then the others, then a count; the problems are always in the tail.
-_POD_READY = ('{{$r := "False"}}{{range .status.conditions}}{{if eq .type "Ready"}}'
-              '{{$r = .status}}{{end}}{{end}}')
-_POD_LINE = ('{{.metadata.name}}\t{{.status.phase}}\t'
-             '{{range .status.initContainerStatuses}}{{with .state.waiting}}{{.reason}} {{end}}{{end}}'
-             '{{range .status.containerStatuses}}{{with .state.waiting}}{{.reason}} {{end}}{{end}}\t'
-             '{{range .spec.containers}}{{.image}} {{end}}\n')
-POD_TEMPLATE = (
-    '{{range .items}}' + _POD_READY + '{{if or (eq $r "True") (eq .status.phase "Succeeded")}}'
-    'OK\t' + _POD_LINE + '{{end}}{{end}}'
-    '{{range .items}}' + _POD_READY + '{{if not (or (eq $r "True") (eq .status.phase "Succeeded"))}}'
-    'BAD\t' + _POD_LINE + '{{end}}{{end}}'
-    'TOTAL\t{{len .items}}\n'
-)
-HELMRELEASE_JSONPATH = (
-    '{.metadata.generation}{"\\t"}{.status.observedGeneration}{"\\t"}'
-    '{.status.conditions[?(@.type=="Ready")].status}{"\\t"}'
-    '{.status.conditions[?(@.type=="Ready")].reason}{"\\t"}'
-    '{.status.conditions[?(@.type=="Ready")].message}{"\\n"}'
-)
-
-
-@dataclass(frozen=True)
-class Pod:
-    name: str
-    ok: bool
-    phase: str
-    waiting: tuple[str, ...]
-    images: tuple[str, ...]
-
-
-def pods_argv(cluster: Cluster, namespace: str, selector: str = "") -> tuple[str, ...]:
-    extra = ("-l", selector) if selector else ()
-    return kubectl(cluster, "get", "pods", "-n", namespace, *extra, "-o",
-                   f"go-template={POD_TEMPLATE}")
-
-
-def parse_pods(text: str) -> tuple[list[Pod], int]:
-    """The pods listed (ok ones may be cut off the top) and the total count."""
-    pods: list[Pod] = []
-    total = -1
-    for line in text.splitlines():
-        fields = line.split("\t")
-        if fields[0] == "TOTAL" and len(fields) == 2 and fields[1].isdigit():
-            total = int(fields[1])
-        elif fields[0] in ("OK", "BAD") and len(fields) == 5:
-            pods.append(Pod(fields[1], fields[0] == "OK", fields[2], tuple(fields[3].split()),
-                            tuple(fields[4].split())))
-    return pods, total
-
-
-def check_pods(ctx: Context, namespace: str, selector: str = ""
-               ) -> tuple[CommandRecord, list[str], list[str], list[Pod]]:
-    """(record, problems, evidence, pods seen) for every pod of `namespace`."""
-    cluster = ctx.config.cluster
-    assert cluster is not None
-    record = ctx.run(pods_argv(cluster, namespace, selector), ".")
-    if not record.ok:
-        return record, [f"kubectl get pods -n {namespace}: {record.error_line or record.error}"], [], []
-    pods, total = parse_pods(record.output_tail)
-    if total < 0:
-        return record, ["kubectl printed no pod summary"], [], []
-    problems: list[str] = []
-    evidence: list[str] = []
-    for pod in pods:
-        bad = [w for w in pod.waiting if w in BAD_WAITING]
-        evidence.append(f"pod {pod.name}: {pod.phase}, {'Ready' if pod.ok else 'not Ready'}, "
-                        f"{' '.join(pod.images)}" + (f" ({', '.join(pod.waiting)})" if pod.waiting
-                                                      else ""))
-        if bad:
-            problems.append(f"pod {pod.name}: {', '.join(bad)}")
-        elif not pod.ok:
-            problems.append(f"pod {pod.name} not Ready (phase {pod.phase})")
-    hidden = total - len(pods)
-    # Ready pods are listed first, so the ones cut off are Ready whenever a Ready one shows
-    kind = "Ready " if any(p.ok for p in pods) else ""
-    evidence.append(f"{total} pods in {namespace}" + (f" ({hidden} {kind}pods not listed)"
-                                                       if hidden > 0 else ""))
-    if total == 0:
-        problems.append(f"no pods in namespace {namespace}"
-                        + (f" with labels {selector}" if selector else ""))
-    return record, problems, evidence, pods
-
-
-def check_helmrelease(ctx: Context, name: str, namespace: str
-                      ) -> tuple[CommandRecord, bool, str]:
-    """(record, ready for its current generation, what it says)."""
-    cluster = ctx.config.cluster
-    assert cluster is not None
-    record = ctx.run(kubectl(cluster, "get", HELMRELEASE_RESOURCE, name, "-n", namespace, "-o",
-                             f"jsonpath={HELMRELEASE_JSONPATH}"), ".")
-    if not record.ok:
-        return record, False, f"HelmRelease {namespace}/{name}: {record.error_line or record.error}"
-    line = next((x for x in reversed(record.output_tail.splitlines()) if x.count("\t") >= 4), "")
-    fields = (line.split("\t") + [""] * 5)[:5]
-    generation, observed, ready, reason, message = fields
-    current = not generation or generation == observed
-    text = f"HelmRelease {namespace}/{name}: Ready={ready or 'unknown'}"
-    text += f" {reason}: {message}".rstrip(": ") if reason or message else ""
-    if not current:
-        text += f" (generation {generation} not yet observed: {observed or 'none'})"
-    return record, ready == "True" and current, text
-
-
 def _url_settings(kind: str, params: Mapping[str, str], ctx: Context, timeout: float
                   ) -> VerifySettings:
     expect = params.get("expect", "")
     if expect and not re.fullmatch(r"[1-5]\d\d", expect):
         raise ParamError(f"verify: expect {expect!r} is not an HTTP status")
-    insecure = params.get("insecure", "false").lower() in ("true", "yes", "1")
+    insecure = parse_bool(params.get("insecure", "false"), "insecure")
     return VerifySettings(kind, validate_url(params[kind]), int(expect) if expect else None,
                           params.get("contains", ""), insecure, timeout=timeout)
 
@@ -397,4 +267,4 @@ def _image(s: VerifySettings, client: RegistryClient) -> Outcome:
     return Outcome(Status.DONE, evidence=evidence)
 
 
-HANDLER = VerifyHandler()
+HANDLER: Handler[VerifySettings] = VerifyHandler()

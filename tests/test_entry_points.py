@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.errors import ConfigError
-from bot.plugins import load_handlers
+from bot.plugins import discover, load_handlers
+from tests.helpers.config import write_config
 
 PLUGIN = '''
 from dataclasses import dataclass
@@ -73,9 +73,8 @@ def test_a_third_party_handler_loads_and_runs(tmp_path: Path, monkeypatch: pytes
 
     task = tmp_path / "TASK-5.md"
     task.write_text("# T\n## Acceptance Criteria\n- [ ] Say hello to Becker\n")
-    config = tmp_path / "taskbot.toml"
-    config.write_text(f'[repo]\npath = "{tmp_path}"\nstate_dir = "{tmp_path}/state"\n'
-                      "[trust]\nanyone = true\n")
+    config = write_config(tmp_path / "taskbot.toml", {
+        "repo": {"path": tmp_path, "state_dir": tmp_path / "state"}, "trust": {"anyone": True}})
     assert main(["--config", str(config), "run", str(task), "--json"]) == 0
     (criterion,) = json.loads(capsys.readouterr().out)["criteria"]
     assert (criterion["handler"], criterion["outcome"]) == ("hello", "done")
@@ -83,9 +82,38 @@ def test_a_third_party_handler_loads_and_runs(tmp_path: Path, monkeypatch: pytes
     assert "- [x] Say hello to Becker" in task.read_text()
 
 
-def test_a_broken_plugin_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_plugin_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     _install(tmp_path / "site", "taskbot_broken", "broken = taskbot_broken:NOTHING", "X = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     importlib.invalidate_caches()
-    with pytest.raises(ConfigError, match="handler plugin 'taskbot_broken:NOTHING' failed to load"):
-        load_handlers()
+    handlers = load_handlers()
+    assert "handler plugin 'taskbot_broken:NOTHING' failed to load" in capsys.readouterr().err
+    assert "broken" not in handlers and "build" in handlers
+
+
+def test_a_plugin_that_raises_on_import_leaves_the_others_loaded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "site"
+    _install(site, "taskbot_raises", "raises = taskbot_raises:HANDLER",
+             "raise RuntimeError('no licence key')\n")
+    _install(site, "taskbot_hello", "hello = taskbot_hello:HANDLER")
+    _install(site, "taskbot_empty", "empty = taskbot_empty:HANDLER", "HANDLER = object()\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+
+    loaded = discover()
+    assert set(loaded.handlers) >= {"hello", "shell", "build", "image", "helmrelease", "kustomize",
+                                    "verify", "registry-ip"}
+    assert loaded.broken == (
+        "handler plugin 'taskbot_empty:HANDLER' has no 'name': not a taskbot handler",
+        "handler plugin 'taskbot_raises:HANDLER' failed to load: no licence key",
+    )
+
+    handlers = load_handlers()
+    assert "hello" in handlers and "raises" not in handlers
+    assert capsys.readouterr().err.splitlines() == [
+        "taskbot: warning: handler plugin 'taskbot_empty:HANDLER' has no 'name': not a taskbot "
+        "handler",
+        "taskbot: warning: handler plugin 'taskbot_raises:HANDLER' failed to load: no licence key",
+    ]

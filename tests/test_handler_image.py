@@ -10,8 +10,8 @@ from fixtures.registry import RegistryServer, push_image
 
 from bot.api import Status
 from bot.errors import ParamError
+from handlers._registry import split_image
 from handlers.image import HANDLER as IMAGE
-from handlers.image import split_image
 
 pytest_plugins = ["fixtures.plugin"]
 

@@ -1,0 +1,101 @@
+"""Commit messages: built (and read) in one place, by `git interpret-trailers` rules.
+
+A message is a one-line subject, a blank line, the body, a blank line and the trailer
+block: `Key: value` lines that git (and `bot.git.trust`) read back. Every line we write
+stays one line: control characters in a subject, body line or value are escaped, so no
+text taken from a task or a file can end a paragraph or forge a trailer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # bot.report imports bot.api, which imports this module
+    from bot.report import Report
+
+__all__ = ["RUN_TRAILER", "build", "parse_trailers", "task_commit"]
+
+RUN_TRAILER = "Taskbot-Run"  # marks taskbot's own commits (with its identity)
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(text: str) -> str:
+    """`text` as one line: control and line-separator characters written as escapes."""
+    return "".join(
+        _NAMED.get(ch, f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+        for ch in text
+    )
+
+
+def build(subject: str, body_lines: Sequence[str], trailers: Mapping[str, str]) -> str:
+    """subject, blank line, body, blank line, `Key: value` trailers; ends with a newline.
+
+    Raises ValueError for an empty subject or a key git would not read as a trailer token.
+    """
+    head = _escape(subject).strip()
+    if not head:
+        raise ValueError("commit message: empty subject")
+    for key in trailers:
+        if not _TOKEN_RE.fullmatch(key):
+            raise ValueError(f"commit message: {key!r} is not a trailer key")
+    paragraphs = [head]
+    if body_lines:
+        paragraphs.append("\n".join(_escape(line) for line in body_lines))
+    if trailers:
+        paragraphs.append("\n".join(f"{k}: {_escape(v).strip()}" for k, v in trailers.items()))
+    return "\n\n".join(paragraphs) + "\n"
+
+
+_TRAILER_LINE_RE = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*):[ \t]*(.*)")
+
+
+def _paragraphs(message: str) -> list[list[str]]:
+    paragraphs: list[list[str]] = [[]]
+    for line in message.splitlines():
+        if line.strip():
+            paragraphs[-1].append(line.rstrip())
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return [p for p in paragraphs if p]
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """The trailer block: the last paragraph, after the subject's, when each of its lines
+    is `Key: value`; {} otherwise. A key given twice keeps its last value."""
+    paragraphs = _paragraphs(message)
+    if len(paragraphs) < 2:
+        return {}
+    trailers: dict[str, str] = {}
+    for line in paragraphs[-1]:
+        match = _TRAILER_LINE_RE.fullmatch(line)
+        if match is None:
+            return {}
+        trailers[match[1]] = match[2].strip()
+    return trailers
+
+
+def task_commit(report: Report, triggered_by: str) -> str:
+    """taskbot's commit of one run: what it ticked or not and why, then its trailers."""
+    body: list[str] = []
+    for r in report.results:
+        if not r.attempted:
+            continue
+        done = r.state.value == "done"  # by value: see the TYPE_CHECKING import
+        body.append(f"- [{'x' if done else ' '}] {r.action.criterion.text}")
+        if not done:
+            body.append(f"      {r.state.value}: {r.reason}")
+    subject = (f"taskbot({report.task.id}): {report.result}, {report.done}/{report.total} "
+               "criteria done")
+    return build(subject, body, {
+        "Task-Id": report.task.id,
+        "Task-Result": report.result,
+        "Criteria-Done": f"{report.done}/{report.total}",
+        "Triggered-By": triggered_by,
+        RUN_TRAILER: report.run_id,
+    })

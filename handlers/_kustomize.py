@@ -1,0 +1,41 @@
+"""The GitOps validation `kustomize`, `helmrelease` and `registry-ip` run before anything is
+committed: `kustomize build` (else `kubectl kustomize`) of each dir, then `sec_lint`."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from bot.api import CommandRecord, Context, ParamError
+
+
+def relative_dir(value: str, what: str) -> str:
+    """A relative path inside the repository (no absolute paths, no `..`)."""
+    path = PurePosixPath(value)
+    if not value or path.is_absolute() or ".." in path.parts or "\\" in value:
+        raise ParamError(f"{what} {value!r} must be a relative path inside the repository")
+    return str(path)
+
+
+def build_argv(directory: str) -> tuple[str, ...]:
+    if shutil.which("kustomize"):
+        return ("kustomize", "build", directory)
+    return ("kubectl", "kustomize", directory)
+
+
+def validation_commands(dirs: Sequence[str], sec_lint: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    return (*(build_argv(d) for d in dirs), *((tuple(sec_lint),) if sec_lint else ()))
+
+
+def validate(ctx: Context, root: str, dirs: Sequence[str], sec_lint: Sequence[str]
+             ) -> tuple[tuple[CommandRecord, ...], str]:
+    """Run every validator in `root`; ("" when all passed) else the first failure's text."""
+    records: list[CommandRecord] = []
+    failures: list[str] = []
+    for argv in validation_commands(dirs, sec_lint):
+        record = ctx.run(argv, root)
+        records.append(record)
+        if not record.ok:
+            failures.append(record.describe())
+    return tuple(records), "; ".join(failures)
