@@ -19,35 +19,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.commands import sandbox
 from bot.commands.sandbox import ServeProcess, make_repos, serving
+from bot.daemon.hook import taskbot_executable
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-TASKBOT = BIN / "taskbot"
-
-CONFIG = """\
-[repo]
-path = "{repo}"
-branch = "main"
-tasks_dir = "tasks/active"
-state_dir = "{root}/state"
-
-[identity]
-name = "taskbot"
-email = "taskbot@bench"
-
-[trust]
-anyone = true
-
-[limits]
-retries = 0
-command_timeout = "30s"
-
-[projects.bench]
-path = "{root}/project"
-allow_shell = true
-"""
-
+TASKBOT = taskbot_executable()
 
 def parse_args(doc: str | None, default_n: int, smoke_n: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc)
@@ -69,10 +46,9 @@ def env() -> dict[str, str]:
     return out
 
 
-def git(cwd: Path, *args: str, input: str | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env=env(), capture_output=True, text=True,
-                          check=True, input=input)
-    return done.stdout.strip()
+def git(cwd: Path, *args: str) -> str:
+    """`git` (bot.commands.sandbox's) in the clean environment: its stdout, stripped."""
+    return sandbox.git(cwd, *args, env=env())
 
 
 @dataclass(frozen=True)
@@ -84,17 +60,12 @@ class Sandbox:
     state: Path
 
     def commit(self, rel: str, text: str, message: str) -> None:
-        path = self.clone / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        git(self.clone, "add", "-A")
-        git(self.clone, "commit", "-q", "-m", message)
+        sandbox.commit_file(self.clone, rel, text, message, env=env())
 
     def push(self) -> float:
         """`git push`; returns the wall time it took (seconds)."""
         started = time.perf_counter()
-        subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=self.clone, env=env(),
-                       check=True, capture_output=True)
+        git(self.clone, "push", "-q", "origin", "HEAD:main")
         return time.perf_counter() - started
 
 
@@ -102,8 +73,14 @@ def make_sandbox(root: Path, name: str = "tasks", *, hook: bool = True) -> Sandb
     root.mkdir(parents=True, exist_ok=True)
     (root / "project").mkdir(exist_ok=True)
     bare, clone = make_repos(root, name, env=env(), readme="bench\n")
-    config = root / f"{name}.toml"
-    config.write_text(CONFIG.format(repo=bare, root=root))
+    config = sandbox.write_config(root / f"{name}.toml", {
+        "repo": {"path": bare, "branch": "main", "tasks_dir": "tasks/active",
+                 "state_dir": root / "state"},
+        "identity": {"name": "taskbot", "email": "taskbot@bench"},
+        "trust": {"anyone": True},
+        "limits": {"retries": 0, "command_timeout": "30s"},
+        "projects.bench": {"path": root / "project", "allow_shell": True},
+    })
     if hook:
         subprocess.run([str(TASKBOT), "init", "--config", str(config)], env=env(), check=True,
                        capture_output=True)

@@ -10,7 +10,7 @@ the YAML scalar editor of `bot.yamledit`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -133,6 +133,7 @@ class Context:
     task_id: str
     run_id: str
     redactor: Redactor
+    on_spawn: Callable[[int], None] | None = None  # the journal records each process group
 
     def run(
         self,
@@ -143,7 +144,8 @@ class Context:
         timeout: float | None = None,
     ) -> CommandRecord:
         limit = self.config.limits.command_timeout if timeout is None else timeout
-        return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor)
+        return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor,
+                           on_spawn=self.on_spawn)
 
 
 class Handler(Protocol[S]):

@@ -8,10 +8,16 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path | str, data: bytes, mode: int = 0o600) -> None:
-    """Temp file in the same directory, fsync, rename over `path`, fsync the directory."""
+def write_atomic(path: Path | str, data: bytes, mode: int = 0o600, *,
+                 tmp_dir: Path | str | None = None) -> None:
+    """Temp file, fsync, rename over `path`, fsync the directory; the one way taskbot does it.
+
+    The temp file goes beside `path`, or in `tmp_dir` (same file system) for a directory
+    whose readers must never see a stray name, such as the spool.
+    """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=f".{target.name}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

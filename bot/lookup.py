@@ -64,12 +64,15 @@ def dependency_state(task_id: str, root: Path) -> DependencyState:
     found = _find(root, task_id)
     if found is None:
         return DependencyState(task_id, False, f"no task file for {task_id} under {root}")
-    if "completed" in (part.lower() for part in found.relative_to(root).parts[:-1]):
+    rel = found.relative_to(root)
+    if taskfile.in_completed_folder(rel):  # complete even when it no longer parses
         return DependencyState(task_id, True, str(found))
     try:
         dep = taskfile.load(found)
     except TaskbotError as exc:
         return DependencyState(task_id, False, str(exc))
-    done = all(c.checked for c in dep.criteria)
-    left = sum(not c.checked for c in dep.criteria)
-    return DependencyState(task_id, done, str(found) if done else f"{left} criteria open in {found}")
+    if taskfile.is_complete(dep, rel):
+        return DependencyState(task_id, True, str(found))
+    if not dep.criteria:
+        return DependencyState(task_id, False, f"no criteria to check in {found}")
+    return DependencyState(task_id, False, f"{len(dep.unchecked)} criteria open in {found}")

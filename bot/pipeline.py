@@ -22,10 +22,13 @@ from bot.api import Context, Handler
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
+from bot.git import owncommits, read
 from bot.git import write as gitrepo
-from bot.git.detect import ZERO, changed_files, detect
-from bot.git.trust import check, check_file, commits, is_bot_commit
-from bot.git.writeback import Target, commit_message, integrate
+from bot.git.detect import changed_files, detect
+from bot.git.messages import task_commit
+from bot.git.read import ZERO
+from bot.git.trust import check, check_file, is_bot_commit
+from bot.git.writeback import Target, integrate
 from bot.lookup import find_task, id_matches
 from bot.notify.publish import publish, redactor
 from bot.proc import Redactor
@@ -54,7 +57,7 @@ class Processed:
     message: str = ""
 
 
-Status = Callable[[str], None]
+OnStatus = Callable[[str], None]  # one line on what the pipeline does now
 
 
 def _quiet(_: str) -> None:
@@ -63,32 +66,33 @@ def _quiet(_: str) -> None:
 
 def watch_target(config: Config) -> tuple[Path, str]:
     """Watch mode: the clone's git dir and the ref whose changes count."""
-    source = Path(config.repo.path)
-    git_dir = Path(gitrepo.out(["rev-parse", "--absolute-git-dir"], source))
-    return git_dir, f"refs/heads/{config.repo.branch}"
+    return read.git_dir(config.repo.path), f"refs/heads/{config.repo.branch}"
 
 
 def process(config: Config, handlers: Mapping[str, Handler], item: Push | Rerun, *,
             now: datetime, should_stop: Callable[[], bool] = lambda: False,
-            on_status: Status = _quiet) -> tuple[Processed, ...]:
+            on_status: OnStatus = _quiet) -> tuple[Processed, ...]:
     if isinstance(item, Rerun):
         return (_rerun(config, handlers, item.task_id, now, should_stop, on_status),)
     return _push(config, handlers, item, now, should_stop, on_status)
 
 
 def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: datetime,
-          should_stop: Callable[[], bool], on_status: Status) -> tuple[Processed, ...]:
+          should_stop: Callable[[], bool], on_status: OnStatus) -> tuple[Processed, ...]:
     if push.ref != f"refs/heads/{config.repo.branch}" or push.new == ZERO:
         return ()
-    repo = pygit2.Repository(config.repo.path)
-    if all(is_bot_commit(c, config) for c in commits(repo, push.old, push.new)):
+    repo = read.open_repo(config.repo.path)
+    # Walked once, for both questions trust asks below.
+    pushed = read.walk(repo, push.old, push.new, (config.repo.tasks_dir, _tasks_root(config)))
+    own = owncommits.load(_state(config))  # taskbot's own commits: only what it recorded
+    if all(is_bot_commit(c, own) for c in pushed.commits):
         return ()  # taskbot's own push triggers nothing
     old = None if push.old == ZERO else push.old
     reruns = _completed_waiters(config, repo, old, push.new)
     triggers = detect(repo, old, push.new, config.repo.tasks_dir)
     out: list[Processed] = []
     if triggers:
-        verdict = check(repo, push.old, push.new, config)
+        verdict = check(pushed, config, own)
         for trigger in triggers:
             if trigger.error or not verdict.trusted:
                 why = trigger.error or f"push {push.new[:12]} not run: {verdict.reason}"
@@ -101,7 +105,7 @@ def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: date
     if reruns:
         # Completing a dependency makes taskbot run the waiting task: whoever did it, anywhere
         # under the tasks root, must be trusted like a person adding a criterion.
-        verdict = check(repo, push.old, push.new, config, scope=_tasks_root(config))
+        verdict = check(pushed, config, own, scope=_tasks_root(config))
         if verdict.trusted:
             out.append(Processed("-", None, None, reruns, "dependencies completed"))
         else:
@@ -116,11 +120,11 @@ def _tasks_root(config: Config) -> str:
 
 
 def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: datetime,
-           should_stop: Callable[[], bool], on_status: Status) -> Processed:
+           should_stop: Callable[[], bool], on_status: OnStatus) -> Processed:
     where = _where(config)
     clone = where.clone
     gitrepo.fetch(clone)  # a rerun starts from where the branch is now
-    tip = gitrepo.resolve(clone, where.branch_rev)
+    tip = read.resolve(clone, where.branch_rev)
     if tip is None:
         return Processed(task_id, None, None, message=f"branch {config.repo.branch} not found")
     wt = gitrepo.worktree(clone, _state(config), "taskbot/lookup", tip)
@@ -129,7 +133,8 @@ def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: d
     except TaskbotError as exc:
         return Processed(task_id, None, None, message=str(exc))
     rel = str(path.relative_to(wt))
-    verdict = check_file(pygit2.Repository(str(clone)), tip, rel, config)
+    verdict = check_file(read.open_repo(clone), tip, rel, config,
+                         owncommits.load(_state(config)))
     if not verdict.trusted:
         return _refused(config, rel, f"{task_id} not run again: {verdict.reason}", now)
     on_status(f"running {task_id} again")
@@ -160,7 +165,7 @@ class _Where:
 
 def _where(config: Config) -> _Where:
     source = Path(config.repo.path)
-    if pygit2.Repository(str(source)).is_bare:
+    if read.mode(source) == "bare":
         return _Where(True, gitrepo.private_clone(source, _state(config)),
                       f"origin/{config.repo.branch}")
     return _Where(False, source, config.repo.branch)
@@ -183,10 +188,11 @@ def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
     _remember_waiting(config, task_id, result.report)
     report = result.report
     moved = _move_if_complete(config, wt, rel_path, report)
-    message = ctx.redactor(commit_message(report, start))
+    message = ctx.redactor(task_commit(report, start))
     sha = gitrepo.commit(wt, message, config.identity)
     if sha is None:
         return Processed(task_id, report, None, message=_publish(config, report, ctx.redactor))
+    owncommits.record(_state(config), sha)
     target = Target(clone, where.bare, config.repo.branch, work_branch)
     done = integrate(config, target, wt, sha, moved or rel_path, result.edit, message)
     if done.note:
@@ -205,8 +211,7 @@ def _publish(config: Config, report: Report, redact: Redactor) -> str:
 
 
 def _task_id(clone: Path, rev: str, rel_path: str) -> str:
-    repo = pygit2.Repository(str(clone))
-    blob = repo.revparse_single(f"{rev}:{rel_path}")
+    blob = read.open_repo(clone).revparse_single(f"{rev}:{rel_path}")
     return taskfile.parse(blob.read_raw(), rel_path).id
 
 
@@ -217,7 +222,7 @@ def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -
     data = taskfile.apply(taskfile.read(path), taskfile.Edit(
         frontmatter=(("status", "completed"),)), rel_path).data
     taskfile.write(path, data)
-    dest = Path(rel_path).parent.parent / "completed" / Path(rel_path).name
+    dest = Path(rel_path).parent.parent / taskfile.COMPLETED_DIR / Path(rel_path).name
     (wt / dest).parent.mkdir(parents=True, exist_ok=True)
     gitrepo.git(["mv", "--", rel_path, str(dest)], wt)
     return str(dest)
@@ -284,8 +289,7 @@ def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None,
             task = taskfile.parse(change.new, change.path)
         except TaskbotError:
             continue
-        in_completed = "completed" in Path(change.path).parts[:-1]
-        if in_completed or (task.criteria and all(c.checked for c in task.criteria)):
+        if taskfile.is_complete(task, change.path):
             done.add(change.path)
             done.add(task.id)
     return tuple(t for t, deps in waiting.items()

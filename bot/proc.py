@@ -9,13 +9,15 @@ redacted from everything recorded (`bot.redact`).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shlex
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -244,6 +246,33 @@ def _start_error(exc: OSError, argv0: str, cwd: str) -> str:
 _NO_SECRETS = Redactor()
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    return getattr(libc, "prctl", None)
+
+
+_PRCTL = _load_prctl()  # resolved once: the child between fork and exec must not load libraries
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """In the child, before exec: SIGKILL when the thread that started it dies (the daemon
+    killed with -9 takes its commands along); exit at once if that already happened."""
+    if _PRCTL is None:
+        return None
+    prctl = _PRCTL
+
+    def set_deathsig() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return set_deathsig
+
+
 def run_command(
     argv: Sequence[str],
     cwd: str,
@@ -252,11 +281,14 @@ def run_command(
     timeout: float,
     redactor: Redactor = _NO_SECRETS,
     input: bytes | None = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> CommandRecord:
     """Run `argv` in `cwd` and record what happened; never raises for a failing command.
 
     Raises ValueError for an empty argv. A command that cannot start, fails or times
     out is described by the returned record (`ok`, `timed_out`, `error`, `describe()`).
+    `on_spawn` gets the command's process group as soon as it exists (the journal keeps
+    it, so a restarted daemon can kill what a killed one left running).
     """
     args = tuple(str(a) for a in argv)
     if not args:
@@ -274,6 +306,7 @@ def run_command(
             stderr=subprocess.PIPE,
             shell=False,
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - prctl only, no locks
         )
     except OSError as exc:
         error = redactor(_start_error(exc, args[0], cwd))
@@ -291,6 +324,8 @@ def run_command(
 
     pgid = proc.pid  # start_new_session: the child leads its own group
     try:
+        if on_spawn is not None:
+            on_spawn(pgid)
         timed_out = not _wait_exit(proc.pid, started + timeout)
         if timed_out:
             _kill_group(pgid, signal.SIGTERM)

@@ -121,7 +121,7 @@ def _remaining(final: taskfile.Task, results: tuple[Result, ...]) -> tuple[tuple
 
 def _result_word(final: taskfile.Task, results: tuple[Result, ...],
                  waiting: tuple[DependencyState, ...]) -> str:
-    if final.criteria and all(c.checked for c in final.criteria):
+    if final.complete:
         return "complete"
     if waiting or not any(r.attempted for r in results):
         return "waiting"

@@ -6,12 +6,17 @@ indentation, anchors and every other byte stay as they were. Refused, with a rea
 files PyYAML cannot read, scalars shared through an anchor (an alias, or an anchored
 scalar aliased elsewhere), block and multi-line scalars. Every edit is checked by
 composing the result again: all scalars but the edited ones must be unchanged.
+
+`set_values` is the same editor for a mapping whose values are read as text (task file
+frontmatter): a value is written plain when it reads back as the same text, whatever its
+YAML type; block scalars, multi-line scalars and collections are replaced whole, and a
+missing key is added as a new line after the mapping.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +24,15 @@ import yaml
 
 from bot.errors import TaskbotError
 
-__all__ = ["ScalarChange", "ScalarEdit", "YamlEditError", "YamlFile", "edit_scalars"]
+__all__ = [
+    "ScalarChange", "ScalarEdit", "YamlEditError", "YamlFile", "edit_scalars", "reads_as_text",
+    "set_values",
+]
 
 _PROPS_RE = re.compile(r"(?:(?:&\S+|!\S*)[ \t]+)*")
+_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# YAML's own line breaks (\x85, \u2028, \u2029 too): a value holding one cannot stay one line.
+_BREAK_RE = re.compile("[\r\n\x85\u2028\u2029]")
 _STR = "tag:yaml.org,2002:str"
 
 
@@ -32,12 +43,12 @@ class YamlEditError(TaskbotError):
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
 
 
-def _anchors(text: str) -> tuple[dict[int, tuple[str, int]], dict[int, list[int]]]:
+def _anchors(text: str, loader: Any) -> tuple[dict[int, tuple[str, int]], dict[int, list[int]]]:
     """Anchored nodes and the lines of their aliases, keyed by the node's start index."""
     anchor_of: dict[int, tuple[str, int]] = {}
     aliased_at: dict[int, list[int]] = {}
     current: dict[str, int] = {}
-    for event in yaml.parse(text, Loader=_LOADER):
+    for event in yaml.parse(text, Loader=loader):
         mark: Any = event.start_mark
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.DocumentStartEvent):
@@ -69,16 +80,17 @@ class ScalarChange:
 class YamlFile:
     """One YAML file (all its documents) composed with node positions."""
 
-    def __init__(self, text: str, name: str) -> None:
+    def __init__(self, text: str, name: str, loader: Any = _LOADER) -> None:
         self.text = text
         self.name = name
+        self.loader = loader  # the caller's loader, so node positions agree with its own parse
         # Positions are character offsets into `text`; a BOM is not part of any document.
         self.offset = 1 if text.startswith("\ufeff") else 0
         body = text[self.offset:]
         try:
             self.documents: tuple[yaml.Node, ...] = tuple(
-                d for d in yaml.compose_all(body, Loader=_LOADER) if d is not None)
-            self._anchor_of, self._aliased_at = _anchors(body)
+                d for d in yaml.compose_all(body, Loader=loader) if d is not None)
+            self._anchor_of, self._aliased_at = _anchors(body, loader)
         except yaml.YAMLError as exc:
             reason = " ".join(str(exc).split())
             raise YamlEditError(f"{name}: PyYAML cannot read this file: {reason}") from exc
@@ -165,33 +177,61 @@ def _body(doc: YamlFile, node: yaml.ScalarNode, label: str) -> tuple[int, int]:
     return start + skip, end
 
 
-def _round_trips(value: str) -> bool:
-    """Plain `value` loads back as itself (`00` is the int 0, `1.10` the float 1.1)."""
+def _plain(value: str) -> tuple[bool, object]:
+    """Whether plain `value` is one plain scalar with this text, and what it loads as."""
     try:
+        got = scalar(yaml.compose(f"k: {value}\n", Loader=_LOADER), "k")
         loaded = yaml.load(f"k: {value}\n", Loader=_LOADER)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError:
-        return False
-    return isinstance(loaded, dict) and str(loaded.get("k")) == value
+    except (yaml.YAMLError, ValueError, OverflowError):  # ValueError: a date like 2026-13-45
+        return False, None
+    if got is None or got.value != value or got.style or not isinstance(loaded, dict):
+        return False, None
+    return True, loaded.get("k")
+
+
+def reads_as_text(loaded: object, value: str) -> bool:
+    """A loaded YAML value reads as the text `value` (`2026-01-02` and `12` do; `~`, `yes` do not)."""
+    return loaded is not None and not isinstance(loaded, bool | list | dict) and str(loaded) == value
+
+
+def _single(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _double(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _refuse_controls(doc: YamlFile, label: str, value: str) -> None:
+    if any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        raise YamlEditError(f"{doc.name}: {label or 'scalar'}: control characters in {value!r}")
 
 
 def _render(node: yaml.ScalarNode, value: str, doc: YamlFile, label: str) -> tuple[str, bool]:
     """The new scalar text in the node's style; plain becomes double-quoted if the type would change."""
-    if any(ord(c) < 0x20 or c == "\x7f" for c in value):
-        raise YamlEditError(f"{doc.name}: {label or 'scalar'}: control characters in {value!r}")
+    _refuse_controls(doc, label, value)
     if node.style == "'":
-        return "'" + value.replace("'", "''") + "'", False
+        return _single(value), False
     if node.style == '"':
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"', False
+        return _double(value), False
     explicit = node.tag != _resolve(node.value)  # a tag like !!str decides the type itself
     new_tag = _resolve(value)
     if explicit or new_tag in (_STR, node.tag):
-        try:
-            got = scalar(yaml.compose(f"k: {value}\n", Loader=_LOADER), "k")
-        except yaml.YAMLError:
-            got = None
-        if got is not None and got.value == value and not got.style and _round_trips(value):
+        ok, loaded = _plain(value)  # `00` is the int 0, `1.10` the float 1.1: not round trips
+        if ok and str(loaded) == value:
             return value, False
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"', True
+    return _double(value), True
+
+
+def _as_text(value: str, style: str | None) -> str:
+    """`value` for a mapping read as text: in a quoted scalar's own style, else plain when it
+    reads back as the same text, else double-quoted."""
+    if style == "'":
+        return _single(value)
+    if style == '"':
+        return _double(value)
+    ok, loaded = _plain(value)
+    return value if ok and reads_as_text(loaded, value) else _double(value)
 
 
 def edit_scalars(doc: YamlFile, edits: Sequence[ScalarEdit]) -> tuple[str, tuple[ScalarChange, ...]]:
@@ -233,12 +273,106 @@ def edit_scalars(doc: YamlFile, edits: Sequence[ScalarEdit]) -> tuple[str, tuple
     return result, tuple(changes)
 
 
-def _verify(doc: YamlFile, result: str, wanted: dict[int, str]) -> None:
-    """Compose the result again: same shape, same scalars, except the edited ones."""
-    after = YamlFile(result, doc.name)
-    if len(after.documents) != len(doc.documents):
+def _root(doc: YamlFile) -> yaml.MappingNode | None:
+    if len(doc.documents) > 1:
+        raise YamlEditError(f"{doc.name}: {len(doc.documents)} YAML documents; not edited")
+    root = doc.documents[0] if doc.documents else None
+    if root is not None and not isinstance(root, yaml.MappingNode):
+        raise YamlEditError(f"{doc.name}: not a YAML mapping; not edited")
+    return root
+
+
+def _check_pair(doc: YamlFile, key: str, value: str) -> None:
+    if not _KEY_RE.fullmatch(key):
+        raise ValueError(f"{doc.name}: key {key!r} is not a simple key")
+    if _BREAK_RE.search(value):
+        raise ValueError(f"{doc.name}: value for {key!r} contains a line break")
+    _refuse_controls(doc, key, value)
+
+
+def _replace_as_text(doc: YamlFile, node: yaml.Node, value: str) -> tuple[int, int, str]:
+    """Where the value `node` is written, and its new text: tag and anchor kept."""
+    start, end = node.start_mark.index + doc.offset, node.end_mark.index + doc.offset
+    if start == end:  # `key:` with nothing after it
+        return start, end, " " + _as_text(value, None)
+    props = _PROPS_RE.match(doc.text, start, end)
+    start = props.end() if props else start
+    if isinstance(node, yaml.ScalarNode) and node.style in (None, "", "'", '"'):
+        return start, end, _as_text(value, node.style or None)
+    # A block scalar or a collection: replaced whole, the line breaks it ends with kept.
+    old = doc.text[start:end]
+    return start, end, _as_text(value, None) + old[len(old.rstrip("\r\n")):]
+
+
+def set_values(doc: YamlFile, pairs: Mapping[str, str], newline: str = "\n") -> str:
+    """The text with each key of its one top-level mapping set to a value read as text.
+
+    The last of duplicate keys is the one PyYAML reads, so it is the one set. A key the
+    mapping lacks is added, in order, on a new line after it (a file without a document
+    becomes that mapping). Raises ValueError for a key that is not a plain word or a value
+    with a line break, YamlEditError when the result would not read back as intended.
+    """
+    root = _root(doc)
+    current = {k.value: v for k, v in (root.value if root is not None else ())
+               if isinstance(k, yaml.ScalarNode)}
+    splices: list[tuple[int, int, str]] = []
+    wanted: dict[int, str] = {}
+    added: dict[str, str] = {}
+    for key, value in pairs.items():
+        _check_pair(doc, key, value)
+        node = current.get(key)
+        if node is None:
+            added[key] = value
+            continue
+        why = doc.shared(node)
+        if why:
+            raise YamlEditError(f"{doc.name}: line {node.start_mark.line + 1}: {key} is shared "
+                                f"through an anchor ({why}); change it by hand")
+        splices.append(_replace_as_text(doc, node, value))
+        wanted[id(node)] = value
+    if added:
+        indent = " " * root.start_mark.column if root is not None else ""
+        lead = newline if doc.text[doc.offset:] and not doc.text.endswith(("\n", "\r")) else ""
+        lines = "".join(f"{indent}{k}: {_as_text(v, None)}{newline}" for k, v in added.items())
+        splices.append((len(doc.text), len(doc.text), lead + lines))
+    out: list[str] = []
+    pos = 0
+    for start, end, text in sorted(splices):
+        out.append(doc.text[pos:start])
+        out.append(text)
+        pos = end
+    out.append(doc.text[pos:])
+    result = "".join(out)
+    _verify(doc, result, wanted, added)
+    return result
+
+
+def _without_added(name: str, documents: Sequence[yaml.Node], added: Mapping[str, str]
+                   ) -> yaml.MappingNode:
+    """The one mapping of `documents` without the added keys, which must end it as asked."""
+    root = documents[0] if len(documents) == 1 else None
+    tail = root.value[-len(added):] if isinstance(root, yaml.MappingNode) else []
+    got = [(k.value, v.value) for k, v in tail
+           if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)]
+    if not isinstance(root, yaml.MappingNode) or got != list(added.items()):
+        raise YamlEditError(f"{name}: the added keys would not read back; not edited")
+    return yaml.MappingNode(root.tag, root.value[:-len(added)], root.start_mark, root.end_mark,
+                            flow_style=root.flow_style)
+
+
+def _verify(doc: YamlFile, result: str, wanted: dict[int, str],
+            added: Mapping[str, str] | None = None) -> None:
+    """Compose the result again: same shape, same scalars, except the edited and added ones."""
+    after = YamlFile(result, doc.name, doc.loader)
+    news: Sequence[yaml.Node] = after.documents
+    if added:
+        rest = _without_added(doc.name, news, added)
+        if not doc.documents and not rest.value:
+            return
+        news = (rest,)
+    if len(news) != len(doc.documents):
         raise YamlEditError(f"{doc.name}: the edit would change the document count; not edited")
-    for old, new in zip(doc.documents, after.documents, strict=True):
+    for old, new in zip(doc.documents, news, strict=True):
         _same(old, new, wanted, doc.name)
 
 
@@ -250,11 +384,13 @@ def _same(old: yaml.Node, new: yaml.Node, wanted: dict[int, str], name: str) -> 
         if id(a) in seen:
             continue
         seen.add(id(a))
-        problem = type(a) is not type(b)
-        if not problem and isinstance(a, yaml.ScalarNode):
-            expect = wanted.get(id(a), a.value)
-            problem = b.value != expect or (id(a) not in wanted and b.tag != a.tag)
-        elif not problem:
+        if id(a) in wanted:  # an edited value, whatever it was, is now this scalar
+            problem = not isinstance(b, yaml.ScalarNode) or b.value != wanted[id(a)]
+        elif type(a) is not type(b):
+            problem = True
+        elif isinstance(a, yaml.ScalarNode):
+            problem = b.value != a.value or b.tag != a.tag
+        else:
             pairs = a.value if isinstance(a, yaml.SequenceNode) else [
                 x for pair in a.value for x in pair]
             others = b.value if isinstance(b, yaml.SequenceNode) else [

@@ -5,15 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.commands.sandbox import NotifyListener, ServeProcess, serving
+from bot.daemon.hook import taskbot_executable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TASKBOT = Path(sys.executable).parent / "taskbot"
+TASKBOT = taskbot_executable()  # the installed console script, as `taskbot init` finds it
 
 
 NotifySocket = NotifyListener  # the tests' name for it

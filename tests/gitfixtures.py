@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.commands.sandbox import make_repos
+from bot.commands.sandbox import TomlValue, git, make_repos, write_config
 
-CONFIG = """\
-[repo]
-path = "{repo}"
-branch = "main"
-tasks_dir = "tasks/active"
-state_dir = "{root}/state"
-integrate = "ff"
-on_complete = "{on_complete}"
-
-[identity]
-name = "taskbot"
-email = "taskbot@build-host"
-
-[trust]
-authors = ["becker@example.com"]
-{trust_extra}
-
-[limits]
-retries = 0
-command_timeout = "20s"
-
-[projects.demo]
-path = "{root}/demo"
-allow_shell = true
-"""
-
-
-def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env=env)
-    return done.stdout.strip()
+__all__ = ["Sandbox", "git", "sandbox"]
 
 
 @dataclass(frozen=True)
@@ -73,11 +44,18 @@ class Sandbox:
         return git(self.bare, "log", "--format=%H %ae %s", "main").splitlines()
 
 
-def sandbox(root: Path, *, on_complete: str = "keep", trust_extra: str = "",
-            bare: bool = True) -> Sandbox:
+def sandbox(root: Path, *, on_complete: str = "keep",
+            trust_extra: Mapping[str, TomlValue] | None = None, bare: bool = True) -> Sandbox:
+    """A bare tasks repository (or, `bare=False`, watch mode on the clone) with a config that
+    trusts becker@example.com and lets project `demo` (root/demo) run shell commands."""
     (root / "demo").mkdir()
     repo, clone = make_repos(root)
-    config = root / "taskbot.toml"
-    config.write_text(CONFIG.format(repo=repo if bare else clone, root=root,
-                                    on_complete=on_complete, trust_extra=trust_extra))
+    config = write_config(root / "taskbot.toml", {
+        "repo": {"path": repo if bare else clone, "branch": "main", "tasks_dir": "tasks/active",
+                 "state_dir": root / "state", "integrate": "ff", "on_complete": on_complete},
+        "identity": {"name": "taskbot", "email": "taskbot@build-host"},
+        "trust": {"authors": ["becker@example.com"], **(trust_extra or {})},
+        "limits": {"retries": 0, "command_timeout": "20s"},
+        "projects.demo": {"path": root / "demo", "allow_shell": True},
+    })
     return Sandbox(root, repo, clone, config)

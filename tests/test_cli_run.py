@@ -11,27 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-
-CONFIG = """\
-[repo]
-path = "{root}"
-tasks_dir = "tasks/active"
-state_dir = "{root}/state"
-
-[trust]
-anyone = true
-
-[limits]
-retries = {retries}
-command_timeout = "1s"
-
-[projects.demo]
-path = "{root}/demo"
-allow_shell = true
-
-[projects.locked]
-path = "{root}/demo"
-"""
+from tests.helpers.config import local_workspace
 
 TASK = """\
 ---
@@ -58,14 +38,9 @@ sleep 30 & echo $! > child.pid; sleep 30'" -->
 
 
 def _workspace(tmp_path: Path, task: str = TASK, retries: int = 0) -> tuple[Path, Path]:
-    (tmp_path / "demo").mkdir()
-    tasks = tmp_path / "tasks" / "active"
-    tasks.mkdir(parents=True)
-    path = tasks / "TASK-007.md"
-    path.write_text(task)
-    cfg = tmp_path / "taskbot.toml"
-    cfg.write_text(CONFIG.format(root=tmp_path, retries=retries))
-    return cfg, path
+    return local_workspace(tmp_path, "TASK-007.md", task, {
+        "limits": {"retries": retries, "command_timeout": "1s"},
+        "projects.locked": {"path": tmp_path / "demo"}})
 
 
 def _alive(pid: int) -> bool:

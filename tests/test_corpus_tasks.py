@@ -17,6 +17,7 @@ import pytest
 from bot import taskfile as tf
 from bot.errors import TaskFileError
 from bot.taskfile import Edit
+from tests.helpers.edits import only_change
 
 DATE = "2026-11-26"
 
@@ -81,16 +82,6 @@ def one_insertion(old: bytes, new: bytes) -> tuple[int, bytes]:
     return i, new[i : i + added]
 
 
-def one_change(old: bytes, new: bytes) -> tuple[int, bytes, bytes]:
-    i = 0
-    while i < min(len(old), len(new)) and old[i] == new[i]:
-        i += 1
-    j = 0
-    while j < min(len(old), len(new)) - i and old[-1 - j] == new[-1 - j]:
-        j += 1
-    return i, old[i : len(old) - j], new[i : len(new) - j]
-
-
 @functools.cache
 def parse_or_none(path: Path) -> tuple[bytes, tf.Task | None]:
     data = tf.read(path)
@@ -133,7 +124,7 @@ def test_corpus_file(path: Path) -> None:
     applied = tf.apply(data, Edit(updated=DATE), name)
     new = applied.data
     if "updated" in task.frontmatter:
-        off, old_part, new_part = one_change(data, new)
+        off, old_part, new_part = only_change(data, new)
         line_start = starts[sum(1 for s in starts[1:] if s <= off)]
         assert data[line_start:].startswith(b"updated:")
         assert off >= line_start + len(b"updated:")

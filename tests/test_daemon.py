@@ -24,7 +24,7 @@ from bot.daemon import spool as queue
 from bot.daemon.serve import Backend, Daemon
 from bot.pipeline import Processed
 from bot.report import Report, TaskInfo
-from tests.daemonkit import await_entries, idle_and_empty, running_daemon, status_doc
+from tests.daemonkit import TASKBOT, await_entries, idle_and_empty, running_daemon, status_doc
 from tests.gitfixtures import Sandbox, git, sandbox
 from tests.receivers import HttpReceiver
 
@@ -243,9 +243,8 @@ title: Task {n}
 
 def _installed(tmp_path: Path) -> Sandbox:
     box = sandbox(tmp_path)
-    done = subprocess.run([str(Path(__file__).parent.parent / ".venv" / "bin" / "taskbot"),
-                           "init", "--config", str(box.config)], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run([str(TASKBOT), "init", "--config", str(box.config)],
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return box
 

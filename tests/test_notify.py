@@ -12,29 +12,9 @@ from bot.cli import main
 from bot.config import NotifyConfig
 from bot.notify import targets as notify
 from bot.notify.outbox import Outbox
+from tests.helpers.config import local_workspace
 
 pytestmark = pytest.mark.integration
-
-CONFIG = """\
-[repo]
-path = "{root}"
-tasks_dir = "tasks/active"
-state_dir = "{root}/state"
-
-[trust]
-anyone = true
-
-[limits]
-retries = 0
-command_timeout = "5s"
-
-[notify]
-urls = {urls}
-
-[projects.demo]
-path = "{root}/demo"
-allow_shell = true
-"""
 
 TASK = """\
 ---
@@ -54,13 +34,8 @@ status: active
 
 
 def _workspace(tmp_path: Path, urls: list[str], task: str = TASK) -> Path:
-    (tmp_path / "demo").mkdir()
-    tasks = tmp_path / "tasks" / "active"
-    tasks.mkdir(parents=True)
-    (tasks / "TASK-042.md").write_text(task)
-    cfg = tmp_path / "taskbot.toml"
-    toml_urls = "[" + ", ".join(f"'{u}'" for u in urls) + "]"
-    cfg.write_text(CONFIG.format(root=tmp_path, urls=toml_urls))
+    cfg, _ = local_workspace(tmp_path, "TASK-042.md", task, {
+        "limits": {"command_timeout": "5s"}, "notify": {"urls": urls}})
     return cfg
 
 

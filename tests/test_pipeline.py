@@ -123,7 +123,7 @@ def test_allowed_signers(tmp_path: Path, signed: bool) -> None:
     key = _ssh_key(tmp_path, "becker")
     signers = tmp_path / "allowed_signers"
     signers.write_text(f"becker@example.com {key.with_suffix('.pub').read_text()}")
-    box = sandbox(tmp_path, trust_extra=f'allowed_signers = "{signers}"')
+    box = sandbox(tmp_path, trust_extra={"allowed_signers": signers})
     git(box.clone, "config", "gpg.format", "ssh")
     git(box.clone, "config", "user.signingkey", str(key))
     box.write("tasks/active/TASK-001.md", TASK)

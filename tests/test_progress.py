@@ -15,6 +15,7 @@ from bot.notify.outbox import Outbox
 from bot.notify.progress import ProgressWatch
 from bot.proc import Redactor
 from bot.taskfile import parse
+from tests.helpers.config import local_config
 
 TASK = b"""\
 # TASK-050
@@ -88,27 +89,6 @@ def test_inert_without_a_sender() -> None:
     assert not watch.sent
 
 
-CONFIG = """\
-[repo]
-path = "{root}"
-state_dir = "{root}/state"
-
-[trust]
-anyone = true
-
-[limits]
-retries = 0
-command_timeout = "10s"
-run_soft_limit = "300ms"
-
-[notify]
-urls = ["{url}"]
-
-[projects.demo]
-path = "{root}/demo"
-allow_shell = true
-"""
-
 RUN_TASK = """\
 # TASK-050
 ## Acceptance Criteria
@@ -132,8 +112,9 @@ def test_run_past_soft_limit_sends_one_progress_notification(
 
     (tmp_path / "TASK-050.md").write_text(RUN_TASK)
     with HttpReceiver(on_post=release_on_progress) as http:
-        cfg = tmp_path / "taskbot.toml"
-        cfg.write_text(CONFIG.format(root=tmp_path, url=http.url()))
+        cfg = local_config(tmp_path, {
+            "limits": {"command_timeout": "10s", "run_soft_limit": "300ms"},
+            "notify": {"urls": [http.url()]}})
         code = main(["--config", str(cfg), "run", str(tmp_path / "TASK-050.md")])
         progress, final = http.wait_for(2)
     assert code == 0 and capsys.readouterr().err == ""

@@ -93,12 +93,12 @@ def test_missing_state_dir_is_an_error_and_is_not_created(tmp_path: Path) -> Non
     assert not (tmp_path / "nope").exists()
 
 
-def test_spool_dirs_take_the_state_dirs_permissions(tmp_path: Path) -> None:
+def test_spool_dirs_are_group_writable_and_sticky(tmp_path: Path) -> None:
     state = _state(tmp_path)
-    state.chmod(0o2770)
+    state.chmod(0o755)
     qdir = queue.ensure_dirs(state)
-    assert (qdir.stat().st_mode & 0o7777) == 0o2770
-    assert ((qdir / "tmp").stat().st_mode & 0o7777) == 0o2770
+    for d in (qdir, qdir / "tmp", qdir / "failed"):
+        assert (d.stat().st_mode & 0o7777) == 0o3770
 
 
 def test_pending_reads_files_the_sh_hook_wrote_and_ignores_others(tmp_path: Path) -> None:

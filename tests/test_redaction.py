@@ -12,37 +12,13 @@ from receivers import HttpReceiver
 
 from bot.cli import main
 from bot.notify import targets as notify
+from tests.helpers.config import write_config
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Regi$try-Pa55-XYZ"
 URL_PASSWORD = "UrlPa55word"
 URL_TOKEN = "DiscordT0kenAbc"
-
-CONFIG = """\
-[repo]
-path = "{root}"
-state_dir = "{root}/state"
-
-[trust]
-anyone = true
-
-[limits]
-retries = 0
-command_timeout = "5s"
-
-[registry]
-url = "127.0.0.1:5000"
-username = "ci"
-password_file = "{root}/secrets/registry-password"
-
-[notify]
-urls = ["{json_url}", "progress=discord://1234567/{token}"]
-
-[projects.x]
-path = "{root}/x"
-allow_shell = true
-"""
 
 TASK = """\
 ---
@@ -75,9 +51,15 @@ def test_secrets_reach_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str
     task = tmp_path / "TASK-066.md"
     task.write_text(TASK.format(pwfile=pwfile, url_pw=URL_PASSWORD, token=URL_TOKEN))
     with HttpReceiver() as http:
-        cfg = tmp_path / "taskbot.toml"
         json_url = http.url("hook", userinfo=f"bot:{URL_PASSWORD}")
-        cfg.write_text(CONFIG.format(root=tmp_path, json_url=json_url, token=URL_TOKEN))
+        cfg = write_config(tmp_path / "taskbot.toml", {
+            "repo": {"path": tmp_path, "state_dir": tmp_path / "state"},
+            "trust": {"anyone": True},
+            "limits": {"retries": 0, "command_timeout": "5s"},
+            "registry": {"url": "127.0.0.1:5000", "username": "ci", "password_file": pwfile},
+            "notify": {"urls": [json_url, f"progress=discord://1234567/{URL_TOKEN}"]},
+            "projects.x": {"path": tmp_path / "x", "allow_shell": True},
+        })
         assert main(["--config", str(cfg), "run", str(task)]) == 1
         first = capsys.readouterr()
         assert main(["--config", str(cfg), "run", str(task), "--json"]) == 1  # re-runs the failure

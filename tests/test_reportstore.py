@@ -10,23 +10,7 @@ import pytest
 from bot.cli import main
 from bot.errors import TaskbotError
 from bot.notify import reportstore
-
-CONFIG = """\
-[repo]
-path = "{root}"
-tasks_dir = "tasks/active"
-state_dir = "{root}/state"
-
-[trust]
-anyone = true
-
-[limits]
-retries = 0
-
-[projects.demo]
-path = "{root}/demo"
-allow_shell = true
-"""
+from tests.helpers.config import local_workspace
 
 TASK = """\
 ---
@@ -41,14 +25,7 @@ title: Keep reports
 
 
 def _workspace(tmp_path: Path) -> tuple[Path, Path]:
-    (tmp_path / "demo").mkdir()
-    tasks = tmp_path / "tasks" / "active"
-    tasks.mkdir(parents=True)
-    path = tasks / "task-010-keep-reports.md"
-    path.write_text(TASK)
-    cfg = tmp_path / "taskbot.toml"
-    cfg.write_text(CONFIG.format(root=tmp_path))
-    return cfg, path
+    return local_workspace(tmp_path, "task-010-keep-reports.md", TASK)
 
 
 def test_save_and_last(tmp_path: Path) -> None:

@@ -17,18 +17,12 @@ from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from tests.daemonkit import TASKBOT, idle_and_empty, running_daemon
 from tests.gitfixtures import git, sandbox
-
-CONFIG = """\
-[repo]
-path = "{root}"
-state_dir = "{root}/state"
-"""
+from tests.helpers.config import write_config
 
 
 def _config(tmp_path: Path) -> Path:
-    path = tmp_path / "taskbot.toml"
-    path.write_text(CONFIG.format(root=tmp_path))
-    return path
+    return write_config(tmp_path / "taskbot.toml",
+                        {"repo": {"path": tmp_path, "state_dir": tmp_path / "state"}})
 
 
 def test_status_without_a_daemon_or_any_run(tmp_path: Path,

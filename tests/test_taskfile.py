@@ -11,6 +11,7 @@ import pytest
 from bot import taskfile as tf
 from bot.errors import TaskFileError
 from bot.taskfile import Edit
+from tests.helpers.edits import only_change
 
 DATE = "2026-11-26"
 
@@ -53,17 +54,6 @@ def apply(text: str | bytes, edit: Edit, path: str = "tasks/TASK-9.md") -> tf.Ap
 
 def edited(text: str, edit: Edit) -> str:
     return apply(text, edit).data.decode()
-
-
-def only_change(old: bytes, new: bytes) -> tuple[int, bytes, bytes]:
-    """(offset, removed, inserted) of the single contiguous change from old to new."""
-    i = 0
-    while i < min(len(old), len(new)) and old[i] == new[i]:
-        i += 1
-    j = 0
-    while j < min(len(old), len(new)) - i and old[-1 - j] == new[-1 - j]:
-        j += 1
-    return i, old[i : len(old) - j], new[i : len(new) - j]
 
 
 def identities(task: tf.Task) -> list[str]:

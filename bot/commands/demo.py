@@ -25,33 +25,6 @@ from bot import config as configmod
 from bot.commands import sandbox
 from bot.commands.init import init
 
-DEMO_CONFIG = """\
-# A sandbox: nobody else can push here, so everyone is trusted.
-[repo]
-path = "{root}/tasks.git"
-branch = "main"
-tasks_dir = "tasks/active"
-state_dir = "{root}/state"
-
-[identity]
-name = "taskbot"
-email = "taskbot@demo"
-
-[trust]
-anyone = true
-
-[notify]
-urls = ["json://127.0.0.1:{port}/taskbot"]
-
-[limits]
-retries = 0
-command_timeout = "10s"
-
-[projects.demo]
-path = "{root}/demo-project"
-allow_shell = true
-"""
-
 WAIT = 15.0
 PERSON = {"GIT_AUTHOR_NAME": "Becker", "GIT_AUTHOR_EMAIL": "becker@demo",
           "GIT_COMMITTER_NAME": "Becker", "GIT_COMMITTER_EMAIL": "becker@demo"}
@@ -90,13 +63,25 @@ def _receiver() -> Iterator[tuple[int, queue.Queue[dict[str, Any]]]]:
         server.server_close()
 
 
+def _config(root: Path, port: int) -> dict[str, dict[str, sandbox.TomlValue]]:
+    return {
+        "repo": {"path": root / "tasks.git", "branch": "main", "tasks_dir": "tasks/active",
+                 "state_dir": root / "state"},
+        "identity": {"name": "taskbot", "email": "taskbot@demo"},
+        "trust": {"anyone": True},
+        "notify": {"urls": [f"json://127.0.0.1:{port}/taskbot"]},
+        "limits": {"retries": 0, "command_timeout": "10s"},
+        "projects.demo": {"path": root / "demo-project", "allow_shell": True},
+    }
+
+
 def _setup(root: Path, port: int) -> Path:
     project = root / "demo-project"
     project.mkdir()
     (project / "README.md").write_text("# demo project\n")
     sandbox.make_repos(root, env=_person_env(), readme="# Tasks of the demo home lab\n")
-    config_path = root / "taskbot.toml"
-    config_path.write_text(DEMO_CONFIG.format(root=root, port=port))
+    config_path = sandbox.write_config(root / "taskbot.toml", _config(root, port), comment=(
+        "A sandbox: nobody else can push here, so everyone is trusted."))
     for line in init(configmod.load(config_path)).messages:
         print(f"   {line}")
     return config_path
@@ -104,11 +89,9 @@ def _setup(root: Path, port: int) -> Path:
 
 def _push_task(root: Path) -> float:
     clone = root / "tasks-clone"
-    task = clone / "tasks" / "active" / "TASK-001.md"
-    task.parent.mkdir(parents=True)
-    task.write_bytes(files("bot.examples").joinpath("TASK-001.md").read_bytes())
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "-q", "-m", "Add TASK-001: release the demo service")
+    sandbox.commit_file(clone, "tasks/active/TASK-001.md",
+                        files("bot.examples").joinpath("TASK-001.md").read_bytes(),
+                        "Add TASK-001: release the demo service", env=_person_env())
     started = time.monotonic()
     _git(clone, "push", "-q", "origin", "main")
     return started

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import config as configmod
+from bot import statedir
 from bot.config import Config
 from bot.errors import TaskbotError
+from bot.git import read
 from bot.notify import targets as notify
 from bot.proc import run_command
 from bot.registry import RegistryClient
@@ -49,11 +51,6 @@ def run_checks(explicit: str | None) -> list[Check]:
     return checks
 
 
-def _git(args: list[str], cwd: str) -> tuple[bool, str]:
-    record = run_command(["git", *args], cwd, timeout=TIMEOUT)
-    return record.ok, record.output_tail.strip() or record.error_line or record.error
-
-
 def _trust(config: Config) -> Iterator[Check]:
     if config.trust is None:
         yield Check("trust", False, "no [trust] section: taskbot runs nothing; list authors "
@@ -71,16 +68,15 @@ def _repo(config: Config) -> Iterator[Check]:
     if not Path(repo.path).is_dir():
         yield Check("repo", False, f"{repo.path} does not exist (repo.path)")
         return
-    ok, bare = _git(["rev-parse", "--is-bare-repository"], repo.path)
-    if not ok:
-        yield Check("repo", False, f"{repo.path} is not a git repository: {bare}")
+    try:
+        mode = "bare: hook mode" if read.mode(repo.path) == "bare" else "clone: watch mode"
+    except read.GitError as exc:
+        yield Check("repo", False, str(exc))
         return
-    mode = "bare: hook mode" if bare == "true" else "clone: watch mode"
-    ok, _ = _git(["rev-parse", "--verify", "--quiet", f"refs/heads/{repo.branch}"], repo.path)
-    if not ok:
+    if read.resolve(repo.path, f"refs/heads/{repo.branch}") is None:
         yield Check("repo", False, f"{repo.path} ({mode}) has no branch {repo.branch!r} (repo.branch)")
         return
-    ok, _ = _git(["cat-file", "-e", f"refs/heads/{repo.branch}:{repo.tasks_dir}"], repo.path)
+    ok = read.exists(repo.path, f"refs/heads/{repo.branch}:{repo.tasks_dir}")
     detail = f"{repo.path} ({mode}), branch {repo.branch}"
     yield Check("repo", ok, detail + ("" if ok else f": no {repo.tasks_dir}/ on {repo.branch}"))
 
@@ -90,8 +86,20 @@ def _state(config: Config) -> Iterator[Check]:
     existing = next((p for p in (state, *state.parents) if p.exists()), Path("/"))
     if not os.access(existing, os.W_OK):
         yield Check("state_dir", False, f"{existing} is not writable (repo.state_dir = {state})")
-    else:
+        return
+    found = _state_modes(state) if state.is_dir() else []
+    for problem in found:
+        yield Check("state_dir", False, problem)
+    if not found:
         yield Check("state_dir", True, f"{state}" + ("" if state.exists() else " (will be created)"))
+
+
+def _state_modes(state: Path) -> list[str]:
+    """Owners and modes: only the spool may be written by others (see bot.statedir)."""
+    try:
+        return statedir.problems(state)
+    except OSError as exc:
+        return [f"{state}: cannot check owners and modes: {exc.strerror or exc}"]
 
 
 def _program(argv: tuple[str, ...], cwd: Path) -> str:
@@ -159,7 +167,7 @@ def _cluster(config: Config) -> Iterator[Check]:
     argv = ["kubectl", *(["--kubeconfig", cluster.kubeconfig] if cluster.kubeconfig else []),
             "config", "current-context"]
     record = run_command(argv, ".", timeout=TIMEOUT)
-    current = record.output_tail.strip()
+    current = record.stdout.strip()
     if not record.ok:
         yield Check("cluster", False, f"kubectl config current-context: {record.error_line}")
     elif current != cluster.context:

@@ -11,7 +11,8 @@ from bot.config import CONFIG_NAME, Config
 from bot.daemon import spool as queue
 from bot.daemon.hook import install_hook, taskbot_executable
 from bot.errors import ConfigError
-from bot.git import write as gitrepo
+from bot.git import read
+from bot.statedir import PRIVATE_MODE
 
 __all__ = ["STARTER_CONFIG", "InitResult", "init", "run_init", "write_starter_config"]
 
@@ -54,13 +55,6 @@ class InitResult:
     exit_code: int = 0
 
 
-def _is_bare(repo: Path) -> bool:
-    try:
-        return gitrepo.is_bare(repo)
-    except gitrepo.GitError as exc:
-        raise ConfigError(f"{repo}: not a git repository: {exc}") from exc
-
-
 def write_starter_config(path: Path) -> bool:
     """Write the starter config unless a file is there; True when written."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +72,10 @@ def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
     messages: list[str] = []
     state_dir = Path(config.repo.state_dir).absolute()
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        if not state_dir.is_dir():
+            state_dir.mkdir(parents=True)
+            # Only the spool inside is the pushers' to write (ensure_dirs: mode 3770).
+            os.chmod(state_dir, PRIVATE_MODE)
         queue.ensure_dirs(state_dir)
     except (OSError, queue.QueueError) as exc:
         raise ConfigError(f"{config.source}: repo.state_dir: cannot create {state_dir}: {exc}"
@@ -87,7 +84,11 @@ def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
     repo = Path(config.repo.path)
     if not repo.is_dir():
         raise ConfigError(f"{config.source}: repo.path: {repo} is not a directory")
-    if not _is_bare(repo):
+    try:
+        bare = read.mode(repo) == "bare"
+    except read.GitError as exc:
+        raise ConfigError(f"{config.source}: repo.path: {exc}") from exc
+    if not bare:
         messages.append(f"{repo} is a clone: watch mode, no hook needed; start 'taskbot serve'")
         return InitResult(tuple(messages))
     messages.append(install_hook(repo, state_dir, taskbot or taskbot_executable(), config))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from bot.daemon.hook import taskbot_executable
 
@@ -109,10 +111,75 @@ def serving(config: Path, log: Path, *, env: Mapping[str, str] | None = None,
             notify.close()
 
 
-def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None, input: str | None = None,
+        strip: bool = True) -> str:
+    """`git ARGS` in `cwd`; its stdout, stripped unless `strip=False` (file contents from
+    `git show`). CalledProcessError when git fails; `env=None` inherits ours."""
     done = subprocess.run(["git", *args], cwd=cwd, env=None if env is None else dict(env),
-                          check=True, capture_output=True, text=True, timeout=60)
-    return done.stdout.strip()
+                          input=input, check=True, capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() if strip else done.stdout
+
+
+TomlValue: TypeAlias = (str | os.PathLike[str] | bool | int | float
+             | Sequence["TomlValue"] | Mapping[str, "TomlValue"])
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_text(sections: Mapping[str, Mapping[str, TomlValue]], *, comment: str = "") -> str:
+    """TOML for `{"repo": {...}, "projects.demo": {...}}`: one table per key (a dotted key is a
+    nested table), its values strings, paths, numbers, booleans, lists or inline tables.
+
+    The standard library only reads TOML. One writer, escaping strings properly, serves the
+    demo, the benchmarks and the tests instead of a text template each.
+    """
+    head = "".join(f"# {line}\n" for line in comment.splitlines())
+    tables = ["".join([f"[{name}]\n", *(f"{_toml_key(k)} = {_toml_value(v)}\n"
+                                         for k, v in table.items())])
+              for name, table in sections.items()]
+    return head + "\n".join(tables)
+
+
+def write_config(path: Path, sections: Mapping[str, Mapping[str, TomlValue]], *,
+                 comment: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(toml_text(sections, comment=comment))
+    return path
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_value(value: TomlValue) -> str:
+    if isinstance(value, bool):  # before int: bool is an int
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str | os.PathLike):
+        return _toml_string(os.fspath(value))
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
+
+
+def commit_file(clone: Path, rel: str, content: str | bytes, message: str, *,
+                env: Mapping[str, str] | None = None) -> Path:
+    """Write `rel` in the clone (folders made as needed) and commit everything there."""
+    path = clone / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    git(clone, "add", "-A", env=env)
+    git(clone, "commit", "-q", "-m", message, env=env)
+    return path
 
 
 def make_repos(root: Path, name: str = "tasks", *, env: Mapping[str, str] | None = None,

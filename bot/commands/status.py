@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.daemon import spool as queue
-from bot.daemon.statusfile import daemon_running, read
+from bot.daemon import statusfile
 from bot.notify import outbox
 
 __all__ = ["render", "snapshot"]
@@ -23,8 +23,8 @@ def _outbox_pending(state_dir: Path) -> list[str]:
 
 def snapshot(state_dir: Path) -> dict[str, Any]:
     """What `taskbot status --json` prints: status.json checked against the spool and pid."""
-    doc = read(state_dir)
-    pid = daemon_running(state_dir)
+    doc = statusfile.read(state_dir)
+    pid = statusfile.daemon_running(state_dir)
     daemon = dict(doc.get("daemon") or {})
     if pid is None:
         daemon["state"] = "stopped"

@@ -17,18 +17,18 @@ from importlib.resources import files
 from pathlib import Path
 
 from bot import config as configmod
+from bot.atomic import write_atomic
 from bot.config import Config
 from bot.daemon import spool as queue
-from bot.daemon import statusfile as daemonstatus
-from bot.errors import ConfigError, TaskbotError
-from bot.proc import run_command
+from bot.daemon import statusfile
+from bot.errors import TaskbotError
+from bot.git.read import hooks_dir
 
 __all__ = [
     "HOOK_NAME",
     "MARKER",
     "MARKER_PREFIX",
     "HookConflict",
-    "hooks_dir",
     "install_hook",
     "render_hook",
     "run_hook",
@@ -64,15 +64,6 @@ def render_hook(state_dir: Path, taskbot: Path) -> str:
             .replace("@TASKBOT@", shlex.quote(str(taskbot))))
 
 
-def hooks_dir(repo: Path) -> Path:
-    """The repository's hooks dir, honouring `core.hooksPath`."""
-    record = run_command(["git", "rev-parse", "--git-path", "hooks"], str(repo), timeout=30)
-    if not record.ok:
-        raise ConfigError(f"{repo}: not a git repository: {record.error_line or record.error}")
-    path = Path(record.output_tail.strip())
-    return path if path.is_absolute() else (repo / path).resolve()
-
-
 def _chain_instructions(hook: Path, taskbot: Path, config: Config) -> str:
     kept = hook.with_name(HOOK_NAME + ".local")
     cfg = shlex.quote(str(Path(config.source).absolute()))
@@ -104,10 +95,7 @@ def install_hook(repo: Path, state_dir: Path, taskbot: Path, config: Config) -> 
     else:
         verb = "installed"
     hdir.mkdir(parents=True, exist_ok=True)
-    tmp = hdir / f".{HOOK_NAME}.taskbot-tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o755)
-    os.replace(tmp, hook)
+    write_atomic(hook, text.encode("utf-8"), 0o755)
     return f"hook {verb}: {hook}"
 
 
@@ -117,7 +105,7 @@ def run_hook(explicit: str | None, lines: Iterable[str]) -> int:
     try:
         config = configmod.load(configmod.find_config_path(explicit) or configmod.SYSTEM_CONFIG)
         queue.enqueue(config.repo.state_dir, data)
-        if daemonstatus.daemon_running(Path(config.repo.state_dir)) is None:
+        if statusfile.daemon_running(Path(config.repo.state_dir)) is None:
             print("taskbot: note: the daemon is not running; this push is queued and runs when "
                   "it starts", file=sys.stderr)
     except TaskbotError as exc:

@@ -33,6 +33,7 @@ from typing import Any
 
 from bot import pipeline
 from bot.api import Handler
+from bot.atomic import write_atomic
 from bot.config import Config
 from bot.daemon import hook as hookinstall
 from bot.daemon import spool as queue
@@ -40,9 +41,9 @@ from bot.daemon import statusfile
 from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
+from bot.git import read
 from bot.notify.outbox import Outbox
 from bot.pipeline import Processed, Push, Rerun
-from bot.proc import run_command
 from bot.runner import State
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
@@ -51,7 +52,7 @@ MAX_SLEEP = 24 * 3600.0
 WATCH_STATE = "watch.json"
 
 
-ProcessFn = Callable[[queue.Line, Callable[[], bool], Callable[[str], None], datetime],
+ProcessFn = Callable[[queue.Line, Callable[[], bool], pipeline.OnStatus, datetime],
                      Sequence[Processed]]
 
 
@@ -64,13 +65,13 @@ class Backend:
 
 
 def is_watch_mode(config: Config) -> bool:
-    """A clone (it has `.git`) is watched; a bare repository gets pushes through the hook."""
-    return (Path(config.repo.path) / ".git").exists()
+    """A clone is watched; a bare repository gets pushes through the hook."""
+    return read.mode(config.repo.path) == "clone"
 
 
 def pipeline_backend(config: Config, handlers: Mapping[str, Handler]) -> Backend:
     def process(line: queue.Line, should_stop: Callable[[], bool],
-                on_status: Callable[[str], None], now: datetime) -> Sequence[Processed]:
+                on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
         item = Rerun(line.task_id) if line.kind == "rerun" else Push(line.old, line.new, line.ref)
         return pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
                                 on_status=on_status)
@@ -225,7 +226,7 @@ class Daemon:
         """Hook mode: say so when no hook hands pushes over (they would wait unseen)."""
         repo = Path(self.config.repo.path)
         try:
-            hook = hookinstall.hooks_dir(repo) / hookinstall.HOOK_NAME
+            hook = read.hooks_dir(repo) / hookinstall.HOOK_NAME
             text = hook.read_text(errors="replace")
         except (TaskbotError, OSError):
             log(f"warning: no taskbot post-receive hook in {repo}: pushes will not reach "
@@ -236,9 +237,10 @@ class Daemon:
 
     def _read_ref(self) -> str:
         assert self._git_dir is not None
-        record = run_command(["git", "--git-dir", str(self._git_dir), "rev-parse", "--verify",
-                              "--quiet", f"{self._ref}^{{commit}}"], str(self._git_dir), timeout=30)
-        return record.output_tail.strip() if record.ok else ""
+        try:
+            return read.resolve(self._git_dir, self._ref) or ""
+        except read.GitError:  # the clone went away; watching its refs says so
+            return ""
 
     def _load_watch_state(self) -> str:
         try:
@@ -250,10 +252,8 @@ class Daemon:
         return str(data.get("sha", ""))
 
     def _save_watch_state(self, sha: str) -> None:
-        path = self.state_dir / WATCH_STATE
-        tmp = path.with_name(f".{WATCH_STATE}.tmp")
-        tmp.write_text(json.dumps({"git_dir": str(self._git_dir), "ref": self._ref, "sha": sha}))
-        os.replace(tmp, path)
+        doc = {"git_dir": str(self._git_dir), "ref": self._ref, "sha": sha}
+        write_atomic(self.state_dir / WATCH_STATE, json.dumps(doc).encode(), 0o644)
 
     def _init_watch(self) -> None:
         assert self.backend.watch_target is not None

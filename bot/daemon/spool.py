@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.atomic import write_atomic
 from bot.errors import TaskbotError
+from bot.statedir import SPOOL_MODE
 
 __all__ = [
     "Entry",
@@ -41,14 +45,18 @@ __all__ = [
     "pending",
     "queue_dir",
     "rest",
+    "task_id_problem",
 ]
 
 SUFFIX = ".push"
 _NAME_RE = re.compile(r"\d+-\d+(?:-\d+)?\.push")
 _SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
-_TASK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_TASK_ID = 128
 _REF_RE = re.compile(r"refs/\S+")
 STALE_TMP = 3600.0  # seconds after which a file left in queue/tmp/ is an abandoned write
+
+
+log = logging.getLogger(__name__)
 
 
 class QueueError(TaskbotError):
@@ -91,12 +99,25 @@ def queue_dir(state_dir: Path | str) -> Path:
     return Path(state_dir) / "queue"
 
 
+def task_id_problem(task_id: str) -> str:
+    """'' when `task_id` can be a file name stem (any Unicode letters: `TÄSK-1`), else why not."""
+    if not task_id or len(task_id) > MAX_TASK_ID:
+        return f"not a task id (1 to {MAX_TASK_ID} characters): {task_id[:200]!r}"
+    if task_id in (".", "..") or "/" in task_id:
+        return f"not a task id (a path, not a file name): {task_id!r}"
+    # Control, format (bidi overrides), unassigned characters and any whitespace.
+    if any(unicodedata.category(c)[0] in "CZ" or c.isspace() for c in task_id):
+        return f"not a task id (control or blank characters): {task_id!r}"
+    return ""
+
+
 def parse_line(line: str) -> Line:
     """A spool line, validated; raises QueueError naming what is wrong."""
     fields = line.split()
     if len(fields) == 2 and fields[0] == "rerun":
-        if not _TASK_RE.fullmatch(fields[1]):
-            raise QueueError(f"not a task id: {fields[1]!r}")
+        problem = task_id_problem(fields[1])
+        if problem:
+            raise QueueError(problem)
         return Line("rerun", task_id=fields[1])
     if len(fields) == 3:
         old, new, ref = fields
@@ -105,19 +126,21 @@ def parse_line(line: str) -> Line:
     raise QueueError(f"not a spool line ('OLD NEW REF' or 'rerun TASK-ID'): {line[:200]!r}")
 
 
-def ensure_dirs(state_dir: Path | str) -> Path:
-    """Create `queue/` and `queue/tmp/` (the state dir too); returns the queue dir.
+def _spool_dir(path: Path) -> None:
+    """A spool dir the pushers' group may write (their hook queues pushes), sticky so that
+    nobody replaces or removes another's entries, setgid so entries keep the group."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, SPOOL_MODE)
 
-    New spool dirs get the state dir's permission bits (owner rwx added), so that a
-    state dir the pushers' group may write (`StateDirectoryMode=2770`) gives a spool
-    their hook can write too.
-    """
+
+def ensure_dirs(state_dir: Path | str) -> Path:
+    """Create `queue/`, `queue/tmp/` and `queue/failed/` (mode 3770; the state dir too);
+    returns the queue dir. The rest of the state dir is the service user's alone."""
     qdir = queue_dir(state_dir)
     try:
-        for d in (qdir, qdir / "tmp"):
-            if not d.is_dir():
-                d.mkdir(parents=True, exist_ok=True)
-                os.chmod(d, (os.stat(state_dir).st_mode & 0o2777) | 0o700)
+        for d in (qdir, qdir / "tmp", qdir / "failed"):
+            _spool_dir(d)
     except OSError as exc:
         raise QueueError(f"{qdir}: cannot create the spool: {exc.strerror or exc}") from exc
     return qdir
@@ -150,7 +173,7 @@ def enqueue(state_dir: Path | str, lines: Iterable[str]) -> Path:
     name = _new_name(qdir)
     tmp = qdir / "tmp" / name
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o664)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.write(fd, data)
             os.fsync(fd)
@@ -165,8 +188,21 @@ def enqueue(state_dir: Path | str, lines: Iterable[str]) -> Path:
     return qdir / name
 
 
-def enqueue_reruns(state_dir: Path | str, task_ids: Iterable[str]) -> Path | None:
-    ids = list(dict.fromkeys(task_ids))
+def _warn(reason: str) -> None:
+    log.warning("spool: %s", reason)
+
+
+def enqueue_reruns(state_dir: Path | str, task_ids: Iterable[str], *,
+                   on_skip: Callable[[str], None] = _warn) -> Path | None:
+    """Queue the tasks again; an id that cannot be queued is skipped (`on_skip` hears why),
+    never raised: one task must not stop the daemon."""
+    ids: list[str] = []
+    for task_id in dict.fromkeys(task_ids):
+        problem = task_id_problem(task_id)
+        if problem:
+            on_skip(f"{problem}: not queued again")
+        else:
+            ids.append(task_id)
     return enqueue(state_dir, [f"rerun {t}" for t in ids]) if ids else None
 
 
@@ -224,19 +260,18 @@ def rest(entry: Entry, remaining: tuple[str, ...]) -> Entry:
     if not remaining:
         done(entry)
         return Entry(entry.path, ())
-    tmp = entry.path.parent / "tmp" / f"{entry.name}.rest"
-    tmp.write_text("\n".join(remaining) + "\n")
-    os.replace(tmp, entry.path)
-    _fsync_dir(entry.path.parent)
+    # The temp file goes to tmp/, where clean_tmp finds it if the daemon dies mid-write.
+    write_atomic(entry.path, ("\n".join(remaining) + "\n").encode(), 0o644,
+                 tmp_dir=entry.path.parent / "tmp")
     return Entry(entry.path, remaining)
 
 
 def fail(entry: Entry, reason: str) -> Path:
     """Move an entry that could not be processed to `queue/failed/`, with the reason beside it."""
     fdir = entry.path.parent / "failed"
-    fdir.mkdir(exist_ok=True)
+    _spool_dir(fdir)
     target = fdir / entry.name
-    (fdir / f"{entry.name}.reason").write_text(reason.rstrip("\n") + "\n")
+    write_atomic(fdir / f"{entry.name}.reason", (reason.rstrip("\n") + "\n").encode(), 0o644)
     with contextlib.suppress(FileNotFoundError):
         os.replace(entry.path, target)
     _fsync_dir(entry.path.parent)

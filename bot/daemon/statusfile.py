@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bot.atomic import write_atomic
+
 __all__ = ["PID_FILE", "STATUS_FILE", "daemon_running", "read", "write"]
 
 STATUS_FILE = "status.json"
@@ -26,11 +28,9 @@ PID_FILE = "daemon.pid"
 
 
 def write(state_dir: Path, doc: Mapping[str, Any]) -> None:
-    """Replace status.json atomically (tmp file in the same dir, then rename)."""
-    path = state_dir / STATUS_FILE
-    tmp = state_dir / f".{STATUS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Replace status.json atomically; readable by others (`taskbot status` as an operator)."""
+    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    write_atomic(state_dir / STATUS_FILE, data, 0o644)
 
 
 def read(state_dir: Path) -> dict[str, Any]:

@@ -14,8 +14,7 @@ import pygit2
 
 from bot import taskfile
 from bot.errors import TaskbotError
-
-ZERO = "0" * 40
+from bot.git.read import ZERO
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,21 @@
 
 Every commit in the pushed range that touches tasks_dir must be by a listed author,
 or, when `allowed_signers` is set, carry a valid ssh signature from one of them.
-taskbot's own commits (its identity and a `Taskbot-Run:` trailer) are skipped.
+taskbot's own commits are skipped: only those taskbot recorded when it made them
+(`bot.git.owncommits`, passed in as `own`); a commit that merely looks like taskbot's
+(its e-mail, a `Taskbot-Run:` trailer) is judged like anyone's.
+The range is walked once (`bot.git.read.walk`) and checked here as often as needed.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
 from bot.config import Config
-from bot.git.detect import ZERO
-from bot.proc import run_command
-
-_TRAILER_RE = re.compile(r"^Taskbot-Run:\s*\S", re.MULTILINE)
+from bot.git import read
 
 
 @dataclass(frozen=True)
@@ -27,89 +25,55 @@ class Verdict:
     reason: str = ""  # names the commit and why it is not trusted
 
 
-def is_bot_commit(commit: pygit2.Commit, config: Config) -> bool:
-    last = commit.message.rstrip().rsplit("\n\n", 1)[-1]
-    return bool(_TRAILER_RE.search(last)) and commit.author.email == config.identity.email
+def is_bot_commit(commit: read.Commit, own: frozenset[str]) -> bool:
+    """Whether taskbot recorded `commit` as its own (`owncommits.load`); nothing else counts."""
+    return commit.sha in own
 
 
-def _touches(commit: pygit2.Commit, tasks_dir: str) -> bool:
-    def sub(tree: pygit2.Tree) -> str | None:
-        if tasks_dir in ("", "."):
-            return str(tree.id)
-        try:
-            return str(tree[tasks_dir].id)
-        except KeyError:
-            return None
-
-    mine = sub(commit.tree)
-    parents = commit.parents or []
-    return not parents or any(sub(p.tree) != mine for p in parents)
+def _no_trust(config: Config) -> Verdict:
+    return Verdict(False, f"{config.source}: no [trust] section: nothing runs")
 
 
-def commits(repo: pygit2.Repository, old: str, new: str) -> Iterator[pygit2.Commit]:
-    walker = repo.walk(repo.revparse_single(new).id, pygit2.enums.SortMode.TOPOLOGICAL)
-    if old != ZERO:
-        walker.hide(repo.revparse_single(old).id)
-    yield from walker
-
-
-def _signed_ok(repo_path: Path, sha: str, signers: str) -> bool:
-    record = run_command(
-        ["git", "-c", f"gpg.ssh.allowedSignersFile={signers}", "verify-commit", sha],
-        str(repo_path), timeout=30)
-    return record.ok
-
-
-def _blob(tree: pygit2.Tree, path: str) -> str | None:
-    try:
-        return str(tree[path].id)
-    except KeyError:
-        return None
-
-
-def _verdict(commit: pygit2.Commit, config: Config, repo_path: Path) -> Verdict:
+def _verdict(commit: read.Commit, config: Config, git_dir: Path) -> Verdict:
     trust = config.trust
     if trust is None:
-        return Verdict(False, f"{config.source}: no [trust] section: nothing runs")
-    sha = str(commit.id)
+        return _no_trust(config)
+    sha, email = commit.sha, commit.author_email
     if trust.allowed_signers:
-        if not _signed_ok(repo_path, sha, trust.allowed_signers):
-            return Verdict(False, f"commit {sha[:12]} by {commit.author.email} has no valid "
+        if not read.verify_commit(git_dir, sha, trust.allowed_signers):
+            return Verdict(False, f"commit {sha[:12]} by {email} has no valid "
                            f"ssh signature from {trust.allowed_signers}")
-    elif not trust.anyone and commit.author.email.lower() not in {a.lower()
-                                                                   for a in trust.authors}:
-        return Verdict(False, f"commit {sha[:12]} author {commit.author.email} is not in "
-                       "[trust] authors")
+    elif not trust.anyone and email.lower() not in {a.lower() for a in trust.authors}:
+        return Verdict(False, f"commit {sha[:12]} author {email} is not in [trust] authors")
     return Verdict(True)
 
 
-def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config) -> Verdict:
+def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: Path,
+                     own: frozenset[str]) -> Verdict:
+    for commit in commits:
+        if is_bot_commit(commit, own):
+            continue
+        verdict = _verdict(commit, config, git_dir)
+        if not verdict.trusted:
+            return verdict
+    return Verdict(True)
+
+
+def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
+               own: frozenset[str]) -> Verdict:
     """Every commit that ever changed `path` up to `tip` is trusted (for a task run again
     without a push of its own: its whole content must come from trusted people)."""
-    walker = repo.walk(repo.revparse_single(tip).id, pygit2.enums.SortMode.TOPOLOGICAL)
-    for commit in walker:
-        mine = _blob(commit.tree, path)
-        if mine is None or is_bot_commit(commit, config):
-            continue
-        if commit.parents and all(_blob(p.tree, path) == mine for p in commit.parents):
-            continue
-        verdict = _verdict(commit, config, Path(repo.path))
-        if not verdict.trusted:
-            return verdict
-    return Verdict(True)
+    history = read.walk(repo, None, tip, (path,))
+    # A commit that removes the file leaves nothing of its own in it.
+    changed = tuple(c for c in history.touching(path) if path in c.has)
+    return _first_untrusted(changed, config, history.git_dir, own)
 
 
-def check(repo: pygit2.Repository, old: str, new: str, config: Config,
+def check(pushed: read.Range, config: Config, own: frozenset[str],
           scope: str | None = None) -> Verdict:
-    """Commits of old..new touching `scope` (default: tasks_dir) must be trusted."""
+    """Commits of the pushed range touching `scope` (default: tasks_dir) must be trusted;
+    the range must have been walked with that scope."""
     if config.trust is None:
-        return Verdict(False, f"{config.source}: no [trust] section: nothing runs")
+        return _no_trust(config)
     scope = config.repo.tasks_dir if scope is None else scope
-    repo_path = Path(repo.path)
-    for commit in commits(repo, old, new):
-        if is_bot_commit(commit, config) or not _touches(commit, scope):
-            continue
-        verdict = _verdict(commit, config, repo_path)
-        if not verdict.trusted:
-            return verdict
-    return Verdict(True)
+    return _first_untrusted(pushed.touching(scope), config, pushed.git_dir, own)

@@ -1,29 +1,29 @@
 """Every git write taskbot makes: its own clones and worktrees, commits, pushes, notes.
 
-All through `bot.proc.run_command` (argv, no shell, GIT_* stripped, timeouts), with
-taskbot's identity passed explicitly. Nothing here touches a person's working tree:
-work happens in worktrees under `state_dir`, and branches are integrated by
-fast-forward pushes or compare-and-swap ref updates, never by force.
+All through `bot.git.read.git` (argv, no shell, GIT_* stripped, timeouts), with
+taskbot's identity passed explicitly; the questions asked on the way are `bot.git.read`'s.
+Nothing here touches a person's working tree: work happens in worktrees under
+`state_dir`, and branches are integrated by fast-forward pushes or compare-and-swap ref
+updates, never by force.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Identity
-from bot.errors import TaskbotError
-from bot.proc import CommandRecord, run_command
+from bot.git import read
+from bot.git.read import GitError, git
+from bot.statedir import owned
 
-GIT_TIMEOUT = 120.0
+__all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "commit", "fast_forward", "fetch",
+           "git", "has_remote", "identity_env", "prepare_worktree", "private_clone", "push",
+           "push_ff", "update_ref", "worktree"]
 NOTES_REF = "refs/notes/taskbot"
-
-
-class GitError(TaskbotError):
-    """A git command failed; the message is git's own last line."""
 
 
 @dataclass(frozen=True)
@@ -34,42 +34,36 @@ class PushResult:
 
 
 def identity_env(identity: Identity) -> dict[str, str]:
+    """For taskbot's own commits and notes (pushes keep the operator's transport settings)."""
     return {
         "GIT_AUTHOR_NAME": identity.name, "GIT_AUTHOR_EMAIL": identity.email,
         "GIT_COMMITTER_NAME": identity.name, "GIT_COMMITTER_EMAIL": identity.email,
-        # The operator's global config must not change what taskbot writes (hooks, signing).
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+        # Neither the system's nor the operator's global config may change what taskbot
+        # writes (hooks, signing, templates): only the repository's own config counts.
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_TERMINAL_PROMPT": "0",
     }
-
-
-def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
-        check: bool = True, input: bytes | None = None) -> CommandRecord:
-    record = run_command(["git", *args], str(cwd), env=env, timeout=GIT_TIMEOUT, input=input)
-    if check and not record.ok:
-        raise GitError(f"git {' '.join(args)} in {cwd}: {record.error_line or record.error}")
-    return record
-
-
-def out(args: Sequence[str], cwd: Path) -> str:
-    """A git command's single-line answer (rev-parse and friends)."""
-    return git(args, cwd).output_tail.strip()
-
-
-def is_bare(repo: Path) -> bool:
-    return out(["rev-parse", "--is-bare-repository"], repo) == "true"
 
 
 def has_remote(repo: Path, name: str = "origin") -> bool:
     return git(["remote", "get-url", name], repo, check=False).ok
 
 
-def resolve(repo: Path, rev: str) -> str | None:
-    record = git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo, check=False)
-    return record.output_tail.strip() if record.ok else None
+def _head(path: Path) -> str:
+    sha = read.resolve(path, "HEAD")
+    if sha is None:
+        raise GitError(f"{path}: HEAD names no commit")
+    return sha
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def _owned(*paths: Path) -> None:
+    """A clone or worktree someone else put under state_dir is never used (its config
+    and hooks would run as taskbot)."""
+    for path in paths:
+        owned(path)
 
 
 def private_clone(remote: Path, state_dir: Path) -> Path:
@@ -81,6 +75,7 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
     """
     digest = hashlib.sha256(str(remote.resolve()).encode()).hexdigest()[:8]
     path = state_dir / "clones" / f"{_slug(remote.resolve().name)}-{digest}"
+    _owned(path.parent, path, path / ".git", path / ".git" / "config")
     if not (path / ".git").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         git(["clone", "--quiet", "--shared", "--no-checkout", str(remote.resolve()), str(path)],
@@ -102,6 +97,7 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     """A clean worktree of `repo` under state_dir on `branch`, reset to `start`."""
     digest = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
     path = state_dir / "worktrees" / f"{_slug(repo.resolve().name)}-{digest}" / _slug(branch)
+    _owned(path.parent.parent, path.parent, path, path / ".git")
     if (path / ".git").exists():
         git(["checkout", "--quiet", "--force", "-B", branch, start], path)
         git(["clean", "--quiet", "-fdx"], path)
@@ -115,19 +111,20 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
 def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
     """A worktree on `branch` based on origin/<base> (local <base> without an origin)."""
     start = f"origin/{base}" if fetch(clone) else base
-    if resolve(clone, start) is None:
+    if read.resolve(clone, start) is None:
         raise GitError(f"{clone}: branch {start!r} does not exist")
     return worktree(clone, state_dir, branch, start)
 
 
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
     """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was."""
-    git(["add", "--all", "--", *(paths or ["."])], path)
-    if git(["diff", "--cached", "--quiet"], path, check=False).ok:
+    env = identity_env(identity)  # staging decides the content too (excludes, attributes)
+    git(["add", "--all", "--", *(paths or ["."])], path, env=env)
+    if git(["diff", "--cached", "--quiet"], path, env=env, check=False).ok:
         return None
     git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-"],
-        path, env=identity_env(identity), input=message.encode())
-    return out(["rev-parse", "HEAD"], path)
+        path, env=env, input=message.encode())
+    return _head(path)
 
 
 def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushResult:
@@ -148,9 +145,9 @@ def push_ff(path: Path, branch: str, target: str) -> str:
     step) <target> itself is fast-forwarded; in a clone the branch stays for a person.
     """
     if not has_remote(path):
-        if git(["config", "--bool", "core.bare"], path, check=False).output_tail.strip() != "true":
+        if read.mode(path) != "bare":
             return f"no origin: branch {branch} kept for a person to merge"
-        if fast_forward(path, target, out(["rev-parse", "HEAD"], path)):
+        if fast_forward(path, target, _head(path)):
             return f"{target} fast-forwarded"
         return f"{target} moved meanwhile: branch {branch} kept for a person to merge"
     result = push(path, [f"HEAD:refs/heads/{target}", f"+HEAD:refs/heads/{branch}"])
@@ -168,7 +165,7 @@ def update_ref(repo: Path, branch: str, new: str, old: str) -> bool:
 
 def fast_forward(repo: Path, branch: str, new: str) -> bool:
     """Move `branch` to `new` when that is a fast-forward, by compare-and-swap; else False."""
-    tip = resolve(repo, f"refs/heads/{branch}")
+    tip = read.resolve(repo, f"refs/heads/{branch}")
     if tip is None or not git(["merge-base", "--is-ancestor", tip, new], repo, check=False).ok:
         return False
     return update_ref(repo, branch, new, tip)

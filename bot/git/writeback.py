@@ -14,9 +14,8 @@ from pathlib import Path
 from bot import taskfile
 from bot.config import Config
 from bot.errors import TaskbotError
+from bot.git import owncommits, read
 from bot.git import write as gitrepo
-from bot.report import Report
-from bot.runner import State
 
 MAX_REBASES = 5
 
@@ -26,27 +25,6 @@ class Integrated:
     commit: str  # the commit that ended up on the branch, or the kept one
     on_branch: bool
     note: str  # what happened, for the report when it is not the plain case
-
-
-def commit_message(report: Report, triggered_by: str) -> str:
-    lines = [f"taskbot({report.task.id}): {report.result}, {report.done}/{report.total} "
-             "criteria done", ""]
-    for r in report.results:
-        if not r.attempted:
-            continue
-        box = "x" if r.state is State.DONE else " "
-        lines.append(f"- [{box}] {r.action.criterion.text}")
-        if r.state is not State.DONE:
-            lines.append(f"      {r.state.value}: {r.reason}")
-    lines += [
-        "",
-        f"Task-Id: {report.task.id}",
-        f"Task-Result: {report.result}",
-        f"Criteria-Done: {report.done}/{report.total}",
-        f"Triggered-By: {triggered_by}",
-        f"Taskbot-Run: {report.run_id}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -91,11 +69,11 @@ def _advance(target: Target, worktree: Path, sha: str) -> str | None:
         if not result.rejected:
             raise TaskbotError(f"push to {target.branch} failed: {result.detail}")
         gitrepo.fetch(target.clone)
-        tip = gitrepo.resolve(target.clone, f"origin/{target.branch}")
+        tip = read.resolve(target.clone, f"origin/{target.branch}")
     else:
         if _ff_watched(target, sha):
             return None
-        tip = gitrepo.resolve(target.clone, target.branch)
+        tip = read.resolve(target.clone, target.branch)
     if tip is None:
         raise TaskbotError(f"branch {target.branch} disappeared")
     return tip
@@ -106,7 +84,7 @@ def _ff_watched(target: Target, sha: str) -> bool:
     would, keeping the person's uncommitted changes (git refuses if they touch the same file)."""
     clone = target.clone
     head = gitrepo.git(["symbolic-ref", "--quiet", "HEAD"], clone, check=False)
-    if head.ok and head.output_tail.strip() == f"refs/heads/{target.branch}":
+    if head.ok and head.stdout.strip() == f"refs/heads/{target.branch}":
         return gitrepo.git(["merge", "--ff-only", "--quiet", sha], clone, check=False).ok
     return gitrepo.fast_forward(clone, target.branch, sha)
 
@@ -122,7 +100,10 @@ def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path
         lines = "; ".join(applied.missing)
         raise _Conflict(f"{target.branch} kept the person's version of: {lines}")
     taskfile.write(path, applied.data)
-    return gitrepo.commit(worktree, message, config.identity)
+    sha = gitrepo.commit(worktree, message, config.identity)
+    if sha is not None:
+        owncommits.record(config.repo.state_dir, sha)
+    return sha
 
 
 def _keep(target: Target, worktree: Path, sha: str, why: str) -> Integrated:

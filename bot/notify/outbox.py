@@ -10,6 +10,9 @@ daemon, `taskbot run`) call `deliver_due` at the same time without sending twice
 
 A crash between a target accepting a message and the entry being rewritten can make that
 target receive it again: delivery is at least once, exactly once in every other case.
+A full or failing disk (ENOSPC, EIO) never stops a pass: the entry stays as it was on
+disk and is tried again. Entries, and the outbox dir, that taskbot's user does not own
+are never read or sent.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from bot.atomic import write_atomic
 from bot.config import NotifyConfig
 from bot.notify import targets as notify
 from bot.notify.targets import Delivery, Message
+from bot.statedir import NotOwned, owned, read_owned
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe"]
 
@@ -102,14 +106,19 @@ class Outbox:
     def _files(self) -> list[Path]:
         if not self.dir.is_dir():
             return []
+        try:
+            owned(self.dir)
+        except NotOwned as exc:
+            log.warning("outbox: %s", exc)
+            return []
         return sorted(p for p in self.dir.glob("*.json") if not p.name.startswith("."))
 
     def _read(self, path: Path) -> Entry | None:
         try:
-            return Entry.from_json(json.loads(path.read_bytes()))
+            return Entry.from_json(json.loads(read_owned(path)))
         except FileNotFoundError:
             return None  # delivered by another process meanwhile
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, NotOwned, ValueError, KeyError, TypeError) as exc:
             log.warning("outbox: %s: unreadable entry kept, not sent: %s", path, exc)
             return None
 
@@ -162,24 +171,35 @@ class Outbox:
         at = time.time() if now is None else now
         delivered: list[Entry] = []
         failed: list[Entry] = []
-        with self._locked():
-            self._remove_stale_temps(at)
-            for path in self._files():
-                entry = self._read(path)  # re-read under the lock: another pass may have sent it
-                if entry is None or entry.next_attempt > at:
-                    continue
-                result = send(entry.message, frozenset(entry.delivered_to))
-                entry = replace(entry, attempts=entry.attempts + 1,
-                                delivered_to=entry.delivered_to + result.delivered)
-                if result.ok:
-                    path.unlink()
-                    delivered.append(entry)
-                    continue
-                entry = replace(entry, last_error="; ".join(result.errors),
-                                next_attempt=at + backoff(entry.attempts, self._base, self._cap))
-                self._write(entry)
-                failed.append(entry)
+        try:
+            with self._locked():
+                self._remove_stale_temps(at)
+                for path in self._files():
+                    self._try(path, at, send, delivered, failed)
+        except OSError as exc:  # the lock file cannot be made (a full disk): next pass
+            log.warning("outbox: %s: %s", self.dir, exc.strerror or exc)
         return Pass(tuple(delivered), tuple(failed))
+
+    def _try(self, path: Path, at: float, send: Sender, delivered: list[Entry],
+             failed: list[Entry]) -> None:
+        entry = self._read(path)  # re-read under the lock: another pass may have sent it
+        if entry is None or entry.next_attempt > at:
+            return
+        result = send(entry.message, frozenset(entry.delivered_to))
+        entry = replace(entry, attempts=entry.attempts + 1,
+                        delivered_to=entry.delivered_to + result.delivered)
+        if result.ok:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            delivered.append(entry)
+            return
+        entry = replace(entry, last_error="; ".join(result.errors),
+                        next_attempt=at + backoff(entry.attempts, self._base, self._cap))
+        try:
+            self._write(entry)
+        except OSError as exc:  # the old entry stays on disk: tried again, never lost
+            log.warning("outbox: cannot rewrite %s: %s", path, exc.strerror or exc)
+        failed.append(entry)
 
     def send(self, message: Message, now: float | None = None) -> Entry | None:
         """Enqueue and try at once: None when delivered, else the entry left pending."""

@@ -2,8 +2,10 @@
 
 from bot.taskfile.edit import Applied, Edit, apply, write
 from bot.taskfile.parse import MAX_BYTES, Criterion, Section, Task, load, normalise, parse, read
+from bot.taskfile.status import COMPLETED_DIR, in_completed_folder, is_complete
 
 __all__ = [
+    "COMPLETED_DIR",
     "MAX_BYTES",
     "Applied",
     "Criterion",
@@ -11,6 +13,8 @@ __all__ = [
     "Section",
     "Task",
     "apply",
+    "in_completed_folder",
+    "is_complete",
     "load",
     "normalise",
     "parse",

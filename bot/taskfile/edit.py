@@ -1,8 +1,8 @@
 """Task files: `Edit` → bytes, byte-exact.
 
 Every edit is a splice into the original text at offsets computed from the parse:
-a box's single space becomes ``x``, a frontmatter value's span is replaced, and
-whole new lines are inserted at one point. Nothing else in the file changes
+a box's single space becomes ``x``, frontmatter values are set by `bot.yamledit`
+(the one YAML scalar editor), and whole new lines are inserted at one point. Nothing else in the file changes
 (BOM, line endings, trailing spaces, comments, key order, quoting). An edit that
 inserts or replaces text is parsed again and checked; one that would not read back
 as intended raises `TaskFileError` instead of producing a damaged file.
@@ -11,7 +11,6 @@ as intended raises `TaskFileError` instead of producing a damaged file.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -19,16 +18,16 @@ from dataclasses import dataclass
 
 import yaml
 
+from bot import yamledit
 from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 from bot.taskfile.parse import (
-    BOM,
     DATE_RE,
-    KEY_RE,
     LINE_BREAK_RE,
-    Frontmatter,
     Parsed,
+    blank,
     fail,
+    line_text,
     normalise,
     parse_cached,
 )
@@ -73,90 +72,22 @@ def _splice(text: str, splices: Sequence[_Splice]) -> str:
     return "".join(out)
 
 
-def _plain_ok(key: str, value: str) -> bool:
-    """Whether `value` written unquoted reads back as the same text."""
-    if not value or value != value.strip() or "#" in value or "\t" in value:
-        return False
-    try:
-        got = yaml.safe_load(f"{key}: {value}\n")
-    except yaml.YAMLError:
-        return False
-    return isinstance(got, dict) and set(got) == {key} and _same(got[key], value)
-
-
-def _same(parsed: object, value: str) -> bool:
-    return parsed is not None and not isinstance(parsed, bool | list | dict) and str(parsed) == value
-
-
-def _render(key: str, value: str, style: str | None) -> str:
-    if style == "'":
-        return "'" + value.replace("'", "''") + "'"
-    if style == '"' or not _plain_ok(key, value):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _scalar_spans(body: str) -> dict[int, int]:
-    """end offset → start offset of every scalar token (tags and anchors excluded)."""
-    spans: dict[int, int] = {}
-    for tok in yaml.scan(body, Loader=yaml.SafeLoader):
-        if isinstance(tok, yaml.ScalarToken):
-            spans[tok.end_mark.index] = tok.start_mark.index
-    return spans
-
-
-def _frontmatter_splices(p: Parsed, pairs: Mapping[str, str]) -> list[_Splice]:
-    nl = p.task.newline
+def _frontmatter_splices(p: Parsed, path: str, pairs: Mapping[str, str]) -> list[_Splice]:
+    """The frontmatter with `pairs` set, by the one YAML scalar editor."""
     if not pairs:
         return []
-    for key, value in pairs.items():
-        if not KEY_RE.fullmatch(key):
-            raise ValueError(f"frontmatter key {key!r} is not a simple key")
-        if LINE_BREAK_RE.search(value) is not None:
-            raise ValueError(f"frontmatter value for {key!r} contains a line break")
-    if p.fm is None:
-        at = 1 if p.bom else 0
-        body = "".join(f"{k}: {_render(k, v, None)}{nl}" for k, v in pairs.items())
-        return [_Splice(at, at, f"---{nl}{body}---{nl}")]
-
+    nl = p.task.newline
     fm = p.fm
-    node = fm.node
-    splices: list[_Splice] = []
-    new_lines: list[str] = []
-    existing: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-    if isinstance(node, yaml.MappingNode):
-        for k_node, v_node in node.value:
-            if isinstance(k_node, yaml.ScalarNode) and isinstance(k_node.value, str):
-                existing[k_node.value] = (k_node, v_node)  # the last one wins, as in PyYAML
-    spans = _scalar_spans(fm.body) if existing else {}
-    indent = " " * node.start_mark.column if isinstance(node, yaml.MappingNode) else ""
-    for key, value in pairs.items():
-        if key not in existing:
-            new_lines.append(f"{indent}{key}: {_render(key, value, None)}{nl}")
-            continue
-        _k_node, v_node = existing[key]
-        splices.append(_replace_value(fm, v_node, key, value, spans))
-    if new_lines:
-        at = p.lines[fm.close_line].start
-        splices.append(_Splice(at, at, "".join(new_lines)))
-    return splices
-
-
-def _replace_value(
-    fm: Frontmatter, v_node: yaml.Node, key: str, value: str, spans: Mapping[int, int]
-) -> _Splice:
-    base = fm.body_start
-    start, end = v_node.start_mark.index, v_node.end_mark.index
-    style = v_node.style if isinstance(v_node, yaml.ScalarNode) else None
-    if start == end:  # `updated:` with nothing after it
-        return _Splice(base + start, base + end, " " + _render(key, value, None))
-    if isinstance(v_node, yaml.ScalarNode) and style in (None, "'", '"') and end in spans:
-        start = spans[end]  # keep any tag or anchor in front of the scalar
-        return _Splice(base + start, base + end, _render(key, value, style))
-    # A block scalar or a collection: replace it, keep the line breaks it ends with.
-    old = fm.body[start:end]
-    trail = old[len(old.rstrip("\r\n")) :]
-    return _Splice(base + start, base + end, _render(key, value, None) + trail)
+    body = fm.body if fm is not None else ""
+    try:
+        # The parse's own loader, so the editor sees the nodes the parse saw.
+        new = yamledit.set_values(yamledit.YamlFile(body, path, yaml.SafeLoader), pairs, nl)
+    except yamledit.YamlEditError as e:
+        raise fail(path, f"cannot apply the edit safely: {str(e).removeprefix(f'{path}: ')}") from None
+    if fm is None:
+        at = 1 if p.bom else 0
+        return [_Splice(at, at, f"---{nl}{new}---{nl}")]
+    return [_Splice(fm.body_start, fm.body_start + len(body), new)]
 
 
 def _log_splice(p: Parsed, entries: Sequence[str], loose: bool) -> _Splice:
@@ -167,7 +98,7 @@ def _log_splice(p: Parsed, entries: Sequence[str], loose: bool) -> _Splice:
         sec = p.log_sections[-1]
         last = sec.start
         for n in range(sec.start, min(sec.end, len(lines))):
-            if text[lines[n].start : lines[n].end].strip():
+            if not blank(line_text(text, lines, n)):
                 last = n
         ln = lines[last]
         gap = nl if loose else ""
@@ -178,7 +109,7 @@ def _log_splice(p: Parsed, entries: Sequence[str], loose: bool) -> _Splice:
     if not lines:
         return _Splice(0, 0, block + nl)
     ln = lines[-1]
-    last_blank = not text[ln.start : ln.end].strip(BOM + " \t")
+    last_blank = blank(line_text(text, lines, len(lines) - 1))
     if ln.eol:
         return _Splice(len(text), len(text), ("" if last_blank else nl) + block + nl)
     return _Splice(len(text), len(text), nl + ("" if last_blank else nl) + block)
@@ -222,7 +153,7 @@ def apply(data: bytes, edit: Edit, path: str) -> Applied:
         pairs["updated"] = edit.updated
     for key, value in edit.frontmatter:
         pairs[key] = value
-    splices.extend(_frontmatter_splices(p, pairs))
+    splices.extend(_frontmatter_splices(p, path, pairs))
 
     entries = [_log_entry(t) for t in edit.log]
     if not pairs and not entries:
@@ -265,7 +196,7 @@ def _check(
         if a.identity != b.identity or b.checked != (a.checked or a.index in ticked):
             return f"criterion {a.index + 1} would not read back"
     for key, value in pairs.items():
-        if not _same(after.frontmatter.get(key), value):
+        if not yamledit.reads_as_text(after.frontmatter.get(key), value):
             return f"frontmatter {key!r} would not read back as {value!r}"
     want_log = old.progress_log + tuple(e[1:].strip() for e in entries)
     if after.progress_log != want_log:

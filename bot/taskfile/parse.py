@@ -2,14 +2,8 @@
 
 Structure comes from markdown-it (CommonMark) token line maps and PyYAML node
 positions; the only regular expressions are per-line ones (where the box sits on
-a list item's first line, a trailing annotation, a dependency id).
-
-Every edit is a splice into the original text at offsets computed from the parse:
-a box's single space becomes ``x``, a frontmatter value's span is replaced, and
-whole new lines are inserted at one point. Nothing else in the file changes
-(BOM, line endings, trailing spaces, comments, key order, quoting). An edit that
-inserts or replaces text is parsed again and checked; one that would not read back
-as intended raises `TaskFileError` instead of producing a damaged file.
+a list item's first line, a trailing annotation, a dependency id). Edits live in
+`bot.taskfile.edit`.
 """
 
 from __future__ import annotations
@@ -59,7 +53,6 @@ _MARKER_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 _ANNOTATION_RE = re.compile(r"<!--[ \t]*taskbot:(?P<body>(?:(?!-->).)*)-->[ \t]*$")
 _TASK_ID_RE = re.compile(r"[A-Z]+-\d+")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 # Block structure only: inline parsing (the slow half) runs just for heading titles.
 _MD = MarkdownIt("commonmark").disable("inline")
@@ -115,6 +108,7 @@ class Task:
 
     @property
     def complete(self) -> bool:
+        """Complete by its boxes: at least one criterion, all checked (see `status.is_complete`)."""
         return bool(self.criteria) and all(c.checked for c in self.criteria)
 
 
@@ -138,7 +132,6 @@ class Frontmatter:
     close_line: int
     body_start: int  # text offset where the YAML starts (line after the opening ---)
     body: str
-    node: yaml.Node | None
 
 
 @dataclass(frozen=True)
@@ -160,6 +153,17 @@ def _split_lines(text: str) -> tuple[Line, ...]:
     if pos < len(text):
         lines.append(Line(pos, len(text), ""))
     return tuple(lines)
+
+
+def line_text(text: str, lines: Sequence[Line], n: int) -> str:
+    """Line `n` without its line break (and without the BOM, on the first line)."""
+    ln = lines[n]
+    return text[ln.start + (1 if n == 0 and text.startswith(BOM) else 0) : ln.end]
+
+
+def blank(line: str) -> bool:
+    """Blank as CommonMark has it: spaces and tabs only."""
+    return not line.strip(" \t")
 
 
 def fail(path: str, reason: str) -> TaskFileError:
@@ -188,18 +192,17 @@ def _yaml_problem(e: Exception, first_line: int) -> str:
 
 
 def _frontmatter(
-    text: str, lines: Sequence[Line], bom: bool, path: str
+    text: str, lines: Sequence[Line], path: str
 ) -> tuple[Frontmatter | None, dict[Any, Any]]:
     if not lines:
         return None, {}
-    first = text[lines[0].start + (1 if bom else 0) : lines[0].end]
-    if first.rstrip(" \t") != "---":
+    if line_text(text, lines, 0).rstrip(" \t") != "---":
         return None, {}
     close = next(
         (
             i
             for i in range(1, len(lines))
-            if text[lines[i].start : lines[i].end].rstrip(" \t") in ("---", "...")
+            if line_text(text, lines, i).rstrip(" \t") in ("---", "...")
         ),
         None,
     )
@@ -217,7 +220,7 @@ def _frontmatter(
         loader.dispose()
     if not isinstance(node, yaml.MappingNode | None) or not isinstance(value, dict):
         raise fail(path, "frontmatter is not a YAML mapping")
-    return Frontmatter(close, body_start, body, node), value
+    return Frontmatter(close, body_start, body), value
 
 
 def _plain_text(inline: Token | None) -> str:
@@ -317,13 +320,10 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     lines = _split_lines(text)
     first_break = next((ln.eol for ln in lines if ln.eol), "\n")
     newline = first_break
-    fm, values = _frontmatter(text, lines, bom, path)
+    fm, values = _frontmatter(text, lines, path)
 
     blank_upto = fm.close_line + 1 if fm is not None else 0
-    md_lines = [
-        "" if n < blank_upto else text[ln.start + (1 if n == 0 and bom else 0) : ln.end]
-        for n, ln in enumerate(lines)
-    ]
+    md_lines = ["" if n < blank_upto else line_text(text, lines, n) for n in range(len(lines))]
     try:
         tokens = _MD.parse("\n".join(md_lines))
     except RecursionError:
@@ -335,14 +335,11 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     deps = [s for s in sections if _section_key(s.title) == DEPS_TITLE]
     logs = [s for s in sections if _section_key(s.title) == LOG_TITLE]
 
-    def line_text(n: int) -> str:
-        return text[lines[n].start : lines[n].end]
-
     criteria: list[Criterion] = []
     dependencies: list[str] = []
     progress: list[str] = []
     for item in items:
-        src = line_text(item.line)
+        src = line_text(text, lines, item.line)
         home = _inside(item.line, ac)
         if home is not None:
             crit = _criterion(item, src, home, sections, len(criteria))

@@ -1,0 +1,176 @@
+"""Every git read: opening a repository, its mode, resolving revisions, walking a range.
+
+Reads go through pygit2 (libgit2): no process per question. The few answers libgit2
+does not give the way git does (the hooks dir, ssh signatures) come from the git
+program, through `git`, the one way taskbot runs it — `bot.git.write` runs its writes
+through it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pygit2
+
+from bot.errors import ConfigError, TaskbotError
+from bot.proc import CommandRecord, run_command
+
+__all__ = ["GIT_TIMEOUT", "ZERO", "Commit", "GitError", "Mode", "Range", "exists", "git",
+           "git_dir", "hooks_dir", "mode", "open_repo", "resolve", "verify_commit", "walk"]
+
+GIT_TIMEOUT = 120.0
+ZERO = "0" * 40  # git's name for "no commit": the old tip of a new branch
+
+Mode = Literal["bare", "clone"]
+Repo = Path | str | pygit2.Repository
+
+
+class GitError(TaskbotError):
+    """A git command failed, or a path is not a repository; the message is one line."""
+
+
+# Hooks in a repository taskbot works in (its private clone under state_dir, a watched
+# clone) run as the service user: none of them may run on taskbot's own git commands.
+HOOKS_OFF = ("-c", "core.hooksPath=/dev/null")
+
+
+def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
+        check: bool = True, input: bytes | None = None, hooks: bool = False) -> CommandRecord:
+    """The git program, through `bot.proc` (argv, no shell, timeouts); GitError unless ok.
+
+    Hooks are off (`hooks=True` only to ask git where a repository's hooks are).
+    """
+    argv = ["git", *(() if hooks else HOOKS_OFF), *args]
+    record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input)
+    if check and not record.ok:
+        raise GitError(f"git {' '.join(args)} in {cwd}: {record.error_line or record.error}")
+    return record
+
+
+def open_repo(path: Path | str) -> pygit2.Repository:
+    """The repository at `path` itself (its work tree, git dir or worktree), never a parent."""
+    try:
+        return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+    except pygit2.GitError as exc:
+        raise GitError(f"{path}: not a git repository") from exc
+
+
+def _repo(repo: Repo) -> pygit2.Repository:
+    return repo if isinstance(repo, pygit2.Repository) else open_repo(repo)
+
+
+def mode(path: Path | str) -> Mode:
+    """`bare` (pushes arrive through the hook) or `clone` (a person's clone, watched).
+
+    A worktree has the mode of the repository it belongs to: git keeps `core.bare` in
+    the shared config.
+    """
+    repo = open_repo(path)
+    if repo.is_bare:
+        return "bare"
+    try:
+        bare = repo.config.get_bool("core.bare")
+    except (KeyError, pygit2.GitError):
+        bare = False
+    return "bare" if bare else "clone"
+
+
+def git_dir(path: Path | str) -> Path:
+    """The absolute git dir of the repository at `path` (`.git` of a clone)."""
+    return Path(open_repo(path).path).absolute()
+
+
+def resolve(repo: Repo, rev: str) -> str | None:
+    """The commit `rev` names (a branch, `origin/x`, a sha, `HEAD`), or None."""
+    try:
+        return str(_repo(repo).revparse_single(rev).peel(pygit2.Commit).id)
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+
+
+def exists(repo: Repo, spec: str) -> bool:
+    """Whether `spec` (`rev`, or `rev:path`) names an object."""
+    try:
+        _repo(repo).revparse_single(spec)
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
+    return True
+
+
+def hooks_dir(repo: Path) -> Path:
+    """The repository's hooks dir, as git finds it (`core.hooksPath` included)."""
+    record = git(["rev-parse", "--git-path", "hooks"], repo, check=False, hooks=True)
+    if not record.ok:
+        raise ConfigError(f"{repo}: not a git repository: {record.error_line or record.error}")
+    path = Path(record.stdout.strip())
+    return path if path.is_absolute() else (repo / path).resolve()
+
+
+def verify_commit(repo: Path, sha: str, allowed_signers: str) -> bool:
+    """Whether `sha` carries a valid ssh signature by someone in `allowed_signers`."""
+    return git(["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-commit", sha],
+               repo, check=False).ok
+
+
+# --- a range of commits, walked once ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author_email: str
+    message: str
+    parents: tuple[str, ...]
+    changes: frozenset[str]  # the walk's scopes this commit changes (a root commit: all)
+    has: frozenset[str]  # the walk's scopes present in this commit's tree
+
+
+@dataclass(frozen=True)
+class Range:
+    """The commits of old..new, newest first (topological), each with what it touches."""
+
+    git_dir: Path
+    old: str | None
+    new: str
+    scopes: tuple[str, ...]
+    commits: tuple[Commit, ...]
+
+    def touching(self, scope: str) -> tuple[Commit, ...]:
+        if scope not in self.scopes:
+            raise ValueError(f"range walked without scope {scope!r}")
+        return tuple(c for c in self.commits if scope in c.changes)
+
+
+def _entry(tree: pygit2.Tree, scope: str) -> str | None:
+    if scope in ("", "."):
+        return str(tree.id)
+    try:
+        return str(tree[scope].id)
+    except KeyError:
+        return None
+
+
+def _commit(commit: pygit2.Commit, scopes: Iterable[str]) -> Commit:
+    parents = commit.parents or []
+    changes: set[str] = set()
+    has: set[str] = set()
+    for scope in scopes:
+        mine = _entry(commit.tree, scope)
+        if mine is not None:
+            has.add(scope)
+        if not parents or any(_entry(p.tree, scope) != mine for p in parents):
+            changes.add(scope)
+    return Commit(str(commit.id), commit.author.email, commit.message,
+                  tuple(str(p) for p in commit.parent_ids), frozenset(changes), frozenset(has))
+
+
+def walk(repo: Repo, old: str | None, new: str, scopes: Sequence[str] = ()) -> Range:
+    """The commits reachable from `new` and not from `old` (None or ZERO: all of them)."""
+    r = _repo(repo)
+    walker = r.walk(r.revparse_single(new).id, pygit2.enums.SortMode.TOPOLOGICAL)
+    if old is not None and old != ZERO:
+        walker.hide(r.revparse_single(old).id)
+    found = tuple(_commit(c, scopes) for c in walker)
+    return Range(Path(r.path), None if old == ZERO else old, new, tuple(scopes), found)

@@ -1,0 +1,227 @@
+"""The item in flight, step by step, so that a restart resumes it instead of redoing it.
+
+`state_dir/journal.json` is written whole (temp file, fsync, rename) after every step:
+the range or task being processed, and per task file the outcome of each criterion
+as soon as it ends, the process groups of the command running now, the commit, the
+fast-forward, the note and the hand-over of the report. A daemon killed at any point
+reads it on start: a criterion whose outcome is recorded never runs again; one that
+was running when the daemon died runs once more (after its process groups are
+killed) and says so in the Progress Log; the steps after the run are taken only where
+the journal does not record them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.api import CommandRecord, FileChange, Outcome, Status
+from bot.atomic import write_atomic
+
+JOURNAL_FILE = "journal.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A criterion's outcome as the journal kept it."""
+
+    state: str
+    attempts: int
+    outcome: Outcome | None
+
+
+def outcome_to_json(outcome: Outcome | None) -> dict[str, Any] | None:
+    return None if outcome is None else dataclasses.asdict(outcome)
+
+
+def outcome_from_json(doc: Mapping[str, Any] | None) -> Outcome | None:
+    if doc is None:
+        return None
+    record_fields = {f.name for f in dataclasses.fields(CommandRecord)}
+    commands: list[CommandRecord] = []
+    for c in doc.get("commands", ()):
+        kept: dict[str, Any] = {k: v for k, v in c.items() if k in record_fields}
+        kept["argv"] = tuple(kept.get("argv", ()))
+        commands.append(CommandRecord(**kept))
+    return Outcome(
+        status=Status(doc["status"]), reason=str(doc.get("reason", "")), commands=tuple(commands),
+        changes=tuple(FileChange(**c) for c in doc.get("changes", ())),
+        evidence=tuple(doc.get("evidence", ())), diagnosis=tuple(doc.get("diagnosis", ())))
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks (field 22 of /proc/PID/stat): with the pid,
+    it names one process, so a pid reused since is never killed by mistake."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_mark(pgid: int) -> list[Any]:
+    return [pgid, _start_time(pgid)]
+
+
+def kill_recorded(marks: list[list[Any]], grace: float = 2.0) -> list[int]:
+    """SIGKILL every recorded process group whose leader is the same process still; returns
+    the groups killed, after waiting (bounded) for their leaders to go."""
+    killed: list[int] = []
+    for pgid, started in marks:
+        if started is None or _start_time(int(pgid)) != started:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pgid), signal.SIGKILL)
+            killed.append(int(pgid))
+    deadline = time.monotonic() + grace
+    while killed and time.monotonic() < deadline and any(
+            _alive(p) for p in killed):
+        time.sleep(0.01)
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+class Journal:
+    """The in-flight document; every change is written through before the step goes on.
+
+    One instance per item; nothing here is shared between items or threads.
+    """
+
+    def __init__(self, state_dir: Path, doc: dict[str, Any]) -> None:
+        self._path = state_dir / JOURNAL_FILE
+        self.doc = doc
+
+    @classmethod
+    def begin(cls, state_dir: Path, item: Mapping[str, Any]) -> Journal:
+        journal = cls(state_dir, {"version": VERSION, "item": dict(item), "tasks": {}})
+        journal.save()
+        return journal
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Journal | None:
+        """The journal a killed daemon left, or None (none, or unreadable: then it is moved
+        aside with `.bad` so that it is looked at, never silently lost)."""
+        path = state_dir / JOURNAL_FILE
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                path.replace(path.with_suffix(".bad"))
+            return None
+        if not isinstance(doc, dict) or doc.get("version") != VERSION:
+            with contextlib.suppress(OSError):
+                path.replace(path.with_suffix(".bad"))
+            return None
+        return cls(state_dir, doc)
+
+    @property
+    def item(self) -> Mapping[str, Any]:
+        return dict(self.doc.get("item") or {})
+
+    def save(self) -> None:
+        data = json.dumps(self.doc, ensure_ascii=False, sort_keys=True).encode()
+        write_atomic(self._path, data)
+
+    def finish(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    def task(self, rel_path: str) -> TaskJournal:
+        tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
+        entry = tasks.setdefault(rel_path, {"outcomes": [], "running": None, "interrupted": [],
+                                            "steps": {}})
+        return TaskJournal(self, entry)
+
+    def running_groups(self) -> list[list[Any]]:
+        marks: list[list[Any]] = []
+        for entry in (self.doc.get("tasks") or {}).values():
+            running = entry.get("running") or {}
+            marks.extend(running.get("groups") or [])
+        return marks
+
+
+class TaskJournal:
+    """One task file's part of the journal."""
+
+    def __init__(self, journal: Journal, entry: dict[str, Any]) -> None:
+        self._journal = journal
+        self._entry = entry
+
+    def _save(self) -> None:
+        self._journal.save()
+
+    # --- criteria ----------------------------------------------------------------------
+
+    def recorded(self, identity: str, occurrence: int) -> Recorded | None:
+        for o in self._entry["outcomes"]:
+            if o["identity"] == identity and o["occurrence"] == occurrence:
+                return Recorded(o["state"], int(o["attempts"]), outcome_from_json(o["outcome"]))
+        return None
+
+    def was_interrupted(self, identity: str, occurrence: int) -> bool:
+        return [identity, occurrence] in self._entry["interrupted"]
+
+    def started(self, identity: str, occurrence: int) -> None:
+        self._entry["running"] = {"identity": identity, "occurrence": occurrence, "groups": []}
+        self._save()
+
+    def spawned(self, pgid: int) -> None:
+        running = self._entry.get("running")
+        if running is not None:
+            running["groups"].append(process_mark(pgid))
+            self._save()
+
+    def ended(self, identity: str, occurrence: int, state: str, attempts: int,
+              outcome: Outcome | None) -> None:
+        self._entry["outcomes"].append({"identity": identity, "occurrence": occurrence,
+                                        "state": state, "attempts": attempts,
+                                        "outcome": outcome_to_json(outcome)})
+        self._entry["running"] = None
+        self._save()
+
+    def resume_interrupted(self) -> None:
+        """The criterion that was running when the daemon died runs once more."""
+        running = self._entry.get("running")
+        if running:
+            pair = [running["identity"], running["occurrence"]]
+            if pair not in self._entry["interrupted"]:
+                self._entry["interrupted"].append(pair)
+            self._entry["running"] = None
+            self._save()
+
+    # --- steps after the run -------------------------------------------------------------
+
+    def step(self, name: str) -> Any:
+        return self._entry["steps"].get(name)
+
+    def record(self, name: str, value: Any = True) -> None:
+        self._entry["steps"][name] = value
+        self._save()
+
+    @property
+    def run_id(self) -> str | None:
+        value = self.step("run_id")
+        return str(value) if value else None
+
+
+def pending_tasks(journal: Journal) -> Iterator[tuple[str, TaskJournal]]:
+    for rel_path in list(journal.doc.get("tasks") or {}):
+        yield rel_path, journal.task(rel_path)
