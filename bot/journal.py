@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.api import CommandRecord, FileChange, Outcome, Status
 from bot.atomic import write_atomic
+from bot.statedir import read_owned
 
 JOURNAL_FILE = "journal.json"
 VERSION = 1
@@ -119,7 +120,7 @@ class Journal:
         aside with `.bad` so that it is looked at, never silently lost)."""
         path = state_dir / JOURNAL_FILE
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(read_owned(path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):

@@ -28,11 +28,13 @@ from bot.git.detect import changed_files, detect
 from bot.git.messages import task_commit
 from bot.git.read import ZERO
 from bot.git.trust import check, check_file, is_bot_commit
-from bot.git.writeback import Target, integrate
+from bot.git.writeback import Integrated, Target, integrate
+from bot.journal import Journal, TaskJournal
 from bot.lookup import find_task, id_matches
 from bot.notify.publish import publish, redactor
 from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
+from bot.statedir import read_owned
 from bot.taskrun import RunOptions, run_task
 
 
@@ -69,16 +71,32 @@ def watch_target(config: Config) -> tuple[Path, str]:
     return read.git_dir(config.repo.path), f"refs/heads/{config.repo.branch}"
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One queued item's processing: what every task run of it shares."""
+
+    config: Config
+    handlers: Mapping[str, Handler]
+    now: datetime
+    should_stop: Callable[[], bool]
+    on_status: OnStatus
+    journal: Journal | None
+
+
 def process(config: Config, handlers: Mapping[str, Handler], item: Push | Rerun, *,
             now: datetime, should_stop: Callable[[], bool] = lambda: False,
-            on_status: OnStatus = _quiet) -> tuple[Processed, ...]:
+            on_status: OnStatus = _quiet, journal: Journal | None = None
+            ) -> tuple[Processed, ...]:
+    """With a journal, each step is recorded as it ends, and what it recorded already (a
+    killed daemon's item resumed) is not done again."""
+    job = _Job(config, handlers, now, should_stop, on_status, journal)
     if isinstance(item, Rerun):
-        return (_rerun(config, handlers, item.task_id, now, should_stop, on_status),)
-    return _push(config, handlers, item, now, should_stop, on_status)
+        return (_rerun(job, item.task_id),)
+    return _push(job, item)
 
 
-def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: datetime,
-          should_stop: Callable[[], bool], on_status: OnStatus) -> tuple[Processed, ...]:
+def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
+    config = job.config
     if push.ref != f"refs/heads/{config.repo.branch}" or push.new == ZERO:
         return ()
     repo = read.open_repo(config.repo.path)
@@ -96,12 +114,11 @@ def _push(config: Config, handlers: Mapping[str, Handler], push: Push, now: date
         for trigger in triggers:
             if trigger.error or not verdict.trusted:
                 why = trigger.error or f"push {push.new[:12]} not run: {verdict.reason}"
-                out.append(_refused(config, trigger.path, why, now))
+                out.append(_refused(job, trigger.path, why))
                 continue
-            on_status(f"running {trigger.path}")
+            job.on_status(f"running {trigger.path}")
             out.append(_isolated(trigger.path, partial(
-                _run, config, handlers, trigger.path, trigger.indices, push.new, now,
-                should_stop)))
+                _run, job, trigger.path, trigger.indices, push.new)))
     if reruns:
         # Completing a dependency makes taskbot run the waiting task: whoever did it, anywhere
         # under the tasks root, must be trusted like a person adding a criterion.
@@ -119,8 +136,8 @@ def _tasks_root(config: Config) -> str:
     return "" if root == "." else root
 
 
-def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: datetime,
-           should_stop: Callable[[], bool], on_status: OnStatus) -> Processed:
+def _rerun(job: _Job, task_id: str) -> Processed:
+    config = job.config
     where = _where(config)
     clone = where.clone
     gitrepo.fetch(clone)  # a rerun starts from where the branch is now
@@ -136,10 +153,9 @@ def _rerun(config: Config, handlers: Mapping[str, Handler], task_id: str, now: d
     verdict = check_file(read.open_repo(clone), tip, rel, config,
                          owncommits.load(_state(config)))
     if not verdict.trusted:
-        return _refused(config, rel, f"{task_id} not run again: {verdict.reason}", now)
-    on_status(f"running {task_id} again")
-    return _isolated(task_id, lambda: _run(config, handlers, rel, None, tip, now, should_stop,
-                                           where))
+        return _refused(job, rel, f"{task_id} not run again: {verdict.reason}")
+    job.on_status(f"running {task_id} again")
+    return _isolated(task_id, lambda: _run(job, rel, None, tip, where))
 
 
 def _isolated(name: str, work: Callable[[], Processed]) -> Processed:
@@ -171,36 +187,88 @@ def _where(config: Config) -> _Where:
     return _Where(False, source, config.repo.branch)
 
 
-def _run(config: Config, handlers: Mapping[str, Handler], rel_path: str,
-         indices: tuple[int, ...] | None, start: str, now: datetime,
-         should_stop: Callable[[], bool], where: _Where | None = None) -> Processed:
+def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
+         where: _Where | None = None) -> Processed:
+    config = job.config
     where = where or _where(config)
     clone = where.clone
     task_id = _task_id(clone, start, rel_path)
+    tj = job.journal.task(rel_path) if job.journal is not None else None
+    if tj is not None and tj.step("published"):
+        return Processed(task_id, None, None, message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
     wt = gitrepo.worktree(clone, _state(config), work_branch, start)
-    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    ctx = Context(config, task_id, run_id, redactor(config))
+    run_id, now = _identity(tj, job.now)
+    ctx = Context(config, task_id, run_id, redactor(config),
+                  on_spawn=tj.spawned if tj is not None else None)
     label = Path(config.repo.path).resolve().name.removesuffix(".git")
     options = RunOptions(now=now, selected=indices, repo_label=label, display_path=rel_path,
-                         should_stop=should_stop)
-    result = run_task(wt / rel_path, handlers, ctx, options)
+                         should_stop=job.should_stop, journal=tj)
+    result = run_task(wt / rel_path, job.handlers, ctx, options)
     _remember_waiting(config, task_id, result.report)
     report = result.report
-    moved = _move_if_complete(config, wt, rel_path, report)
     message = ctx.redactor(task_commit(report, start))
-    sha = gitrepo.commit(wt, message, config.identity)
-    if sha is None:
-        return Processed(task_id, report, None, message=_publish(config, report, ctx.redactor))
-    owncommits.record(_state(config), sha)
-    target = Target(clone, where.bare, config.repo.branch, work_branch)
-    done = integrate(config, target, wt, sha, moved or rel_path, result.edit, message)
+    committed = _commit(config, tj, wt, rel_path, report, message)
+    if committed is None:
+        problem = _publish(config, report, ctx.redactor)
+        _step(tj, "published")
+        return Processed(task_id, report, None, message=problem)
+    sha, moved = committed
+    done = _integrate(config, tj, Target(clone, where.bare, config.repo.branch, work_branch),
+                      wt, sha, moved or rel_path, result.edit, message)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note))
-    _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), push=where.bare)
+    if tj is None or not tj.step("noted"):
+        _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), push=where.bare)
+        _step(tj, "noted")
     reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
     problem = _publish(config, report, ctx.redactor)
+    _step(tj, "published")
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
+
+
+def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
+    """The run's id and time: new, or what the journal kept for a run resumed after a kill
+    (so its report, log lines and commit read as one run)."""
+    if tj is not None and tj.run_id and tj.step("now"):
+        return tj.run_id, datetime.fromisoformat(str(tj.step("now")))
+    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    if tj is not None:
+        tj.record("run_id", run_id)
+        tj.record("now", now.isoformat())
+    return run_id, now
+
+
+def _step(tj: TaskJournal | None, name: str, value: object = True) -> None:
+    if tj is not None:
+        tj.record(name, value)
+
+
+def _commit(config: Config, tj: TaskJournal | None, wt: Path, rel_path: str, report: Report,
+            message: str) -> tuple[str, str | None] | None:
+    """The run's commit (made now, or the one the journal recorded) and where the task moved."""
+    if tj is not None and tj.step("commit"):
+        moved = tj.step("moved")
+        return str(tj.step("commit")), (str(moved) if moved else None)
+    moved = _move_if_complete(config, wt, rel_path, report)
+    sha = gitrepo.commit(wt, message, config.identity)
+    if sha is None:
+        return None
+    owncommits.record(_state(config), sha)
+    _step(tj, "moved", moved)
+    _step(tj, "commit", sha)
+    return sha, moved
+
+
+def _integrate(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
+               rel_path: str, edit: taskfile.Edit, message: str) -> Integrated:
+    kept = tj.step("integrated") if tj is not None else None
+    if kept:
+        return Integrated(str(kept["commit"]), bool(kept["on_branch"]), str(kept["note"]))
+    done = integrate(config, target, wt, sha, rel_path, edit, message)
+    _step(tj, "integrated", {"commit": done.commit, "on_branch": done.on_branch,
+                             "note": done.note})
+    return done
 
 
 def _publish(config: Config, report: Report, redact: Redactor) -> str:
@@ -234,11 +302,15 @@ def _attach_note(config: Config, wt: Path, sha: str, text: str, *, push: bool) -
         gitrepo.push(wt, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
 
 
-def _refused(config: Config, rel_path: str, why: str, now: datetime) -> Processed:
+def _refused(job: _Job, rel_path: str, why: str) -> Processed:
+    config, now = job.config, job.now
     name = Path(rel_path).stem
     report = Report(TaskInfo(name, name, "-", "-", rel_path), "blocked", 0, 0, (), (), (), (),
                     (), f"{now:%Y%m%dT%H%M%S}-refused", notes=(why,))
-    _publish(config, report, redactor(config))
+    tj = job.journal.task(rel_path) if job.journal is not None else None
+    if tj is None or not tj.step("published"):  # a resumed item does not report twice
+        _publish(config, report, redactor(config))
+        _step(tj, "published")
     return Processed(name, report, None, message=why)
 
 
@@ -250,7 +322,7 @@ def _waiting_file(config: Config) -> Path:
 
 def _load_waiting(config: Config) -> dict[str, list[str]]:
     try:
-        data = json.loads(_waiting_file(config).read_text())
+        data = json.loads(read_owned(_waiting_file(config)))
     except (OSError, ValueError):
         return {}
     return {str(k): [str(d) for d in v] for k, v in data.items()} if isinstance(data, dict) else {}

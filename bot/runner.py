@@ -6,9 +6,12 @@ preconditions hold.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
+from typing import Protocol
 
 from bot.actions import Action
 from bot.api import Context, Handler, Outcome, Status
@@ -30,6 +33,7 @@ class Result:
     state: State
     outcome: Outcome | None = None
     attempts: int = 0
+    rerun: bool = False  # it was running when taskbot was killed, and ran once more
 
     @property
     def reason(self) -> str:
@@ -49,6 +53,25 @@ class Result:
 Observer = Callable[[Action, int], None]
 
 
+class Recorded(Protocol):
+    @property
+    def state(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
+
+
+class Journal(Protocol):
+    """Where each criterion's outcome is kept the moment it ends (bot.journal)."""
+
+    def recorded(self, identity: str, occurrence: int) -> Recorded | None: ...
+    def was_interrupted(self, identity: str, occurrence: int) -> bool: ...
+    def started(self, identity: str, occurrence: int) -> None: ...
+    def ended(self, identity: str, occurrence: int, state: str, attempts: int,
+              outcome: Outcome | None) -> None: ...
+
+
 def execute(
     actions: Sequence[Action],
     handlers: Mapping[str, Handler],
@@ -58,18 +81,44 @@ def execute(
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
     on_start: Observer | None = None,
+    journal: Journal | None = None,
 ) -> tuple[Result, ...]:
-    """Run the unchecked criteria (or those whose index is in `selected`), in file order."""
+    """Run the unchecked criteria (or those whose index is in `selected`), in file order.
+
+    With a journal, an outcome it recorded is taken as it is (the criterion never runs
+    twice), and every new outcome is recorded before the next criterion starts.
+    """
     results: list[Result] = []
+    seen: Counter[str] = Counter()
     for action in actions:
         criterion = action.criterion
+        occurrence = seen[criterion.identity]
+        seen[criterion.identity] += 1
         if criterion.checked or (selected is not None and criterion.index not in selected):
             continue
+        if journal is not None:
+            kept = journal.recorded(criterion.identity, occurrence)
+            if kept is not None:
+                results.append(Result(action, State(kept.state), kept.outcome, kept.attempts))
+                continue
         if should_stop():
             results.append(Result(action, State.INTERRUPTED))
             continue
-        results.append(_one(action, handlers, ctx, dry_run, on_start))
+        results.append(_journaled(action, occurrence, journal,
+                                  partial(_one, action, handlers, ctx, dry_run, on_start)))
     return tuple(results)
+
+
+def _journaled(action: Action, occurrence: int, journal: Journal | None,
+               work: Callable[[], Result]) -> Result:
+    if journal is None or action.handler is None or action.error:
+        return work()  # nothing runs: nothing to record
+    identity = action.criterion.identity
+    rerun = journal.was_interrupted(identity, occurrence)
+    journal.started(identity, occurrence)
+    result = work()
+    journal.ended(identity, occurrence, result.state.value, result.attempts, result.outcome)
+    return Result(result.action, result.state, result.outcome, result.attempts, rerun)
 
 
 def _one(

@@ -13,44 +13,54 @@ from pathlib import Path
 
 from bot.errors import TaskbotError
 
-__all__ = ["PRIVATE_MODE", "SPOOL_MODE", "NotOwned", "owned", "private_mode", "problems",
+__all__ = ["PRIVATE_MODE", "SPOOL_MODE", "NotOwned", "owned", "owner", "private_mode", "problems",
            "read_owned"]
 
 PRIVATE_MODE = 0o755  # the state dir and everything but the spool: the service user's alone
 SPOOL_MODE = 0o3770  # queue/, queue/tmp/, queue/failed/: setgid + sticky, the pushers' group
 
 
-class NotOwned(TaskbotError):
-    """A state file, clone or worktree is not the service user's."""
+class NotOwned(TaskbotError, PermissionError):
+    """A state file, clone or worktree is not the service user's. A PermissionError too:
+    code that copes with an unreadable state file (starts afresh, reports it) copes alike."""
 
 
-def owned(path: Path | str) -> Path:
-    """`path` when it is missing or taskbot's own (the link itself, for a symlink);
-    NotOwned, one line naming it, when another user owns it."""
+def owner(state_dir: Path | str) -> int:
+    """The state dir's owner: whose files readers such as `taskbot status` (run by an
+    operator, not as taskbot's user) accept."""
+    try:
+        return os.stat(state_dir).st_uid
+    except OSError:
+        return os.geteuid()
+
+
+def owned(path: Path | str, uid: int | None = None) -> Path:
+    """`path` when it is missing or owned by `uid` (default: this process's user; the link
+    itself, for a symlink); NotOwned, one line naming it, when another user owns it."""
     target = Path(path)
     try:
-        uid = os.lstat(target).st_uid
+        found = os.lstat(target).st_uid
     except FileNotFoundError:
         return target
-    if uid != os.geteuid():
-        raise _refused(target, uid)
+    if found != (os.geteuid() if uid is None else uid):
+        raise _refused(target, found)
     return target
 
 
 def _refused(path: Path | str, uid: int) -> NotOwned:
-    return NotOwned(f"{path} is owned by uid {uid}, not by taskbot's user (uid {os.geteuid()}): "
+    return NotOwned(f"{path} is owned by uid {uid}, not by taskbot's user: "
                     "refusing to use it; remove it (taskbot recreates it) or chown it to "
                     "taskbot's user")
 
 
-def read_owned(path: Path | str) -> bytes:
+def read_owned(path: Path | str, uid: int | None = None) -> bytes:
     """A state file's bytes when taskbot's user owns it (checked on the open file, links
     not followed); NotOwned when not, OSError (FileNotFoundError …) as `open` raises it."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
-        uid = os.fstat(fd).st_uid
-        if uid != os.geteuid():
-            raise _refused(path, uid)
+        found = os.fstat(fd).st_uid
+        if found != (os.geteuid() if uid is None else uid):
+            raise _refused(path, found)
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

@@ -16,7 +16,7 @@ from bot.actions import resolve
 from bot.api import Context, FileChange, Handler
 from bot.lookup import DependencyState, dependency_state, tasks_root
 from bot.report import Report, TaskInfo
-from bot.runner import Observer, Result, State, execute
+from bot.runner import Journal, Observer, Result, State, execute
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class RunOptions:
     display_path: str = ""  # how reports name the file (repo-relative in a worktree)
     should_stop: Callable[[], bool] = lambda: False
     on_start: Observer | None = None
+    journal: Journal | None = None  # outcomes kept as they end; recorded ones are not run again
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
             resolve(task, handlers, ctx), handlers, ctx,
             selected=options.selected, dry_run=options.dry_run,
             should_stop=options.should_stop, on_start=options.on_start,
+            journal=options.journal,
         )
     edit = _edit(results, options.now, ctx)
     after, missing = _write(path, before, edit, options)
@@ -75,6 +77,13 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
 
 
 def _log_text(result: Result) -> str | None:
+    line = _outcome_text(result)
+    if line is not None and result.rerun:
+        return f"{line} (interrupted, run again)"
+    return line
+
+
+def _outcome_text(result: Result) -> str | None:
     text = result.action.criterion.text
     if result.state is State.DONE:
         commands = result.outcome.commands if result.outcome else ()

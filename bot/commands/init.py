@@ -9,6 +9,7 @@ from pathlib import Path
 from bot import config as configmod
 from bot.config import CONFIG_NAME, Config
 from bot.daemon import spool as queue
+from bot.daemon import tip
 from bot.daemon.hook import install_hook, taskbot_executable
 from bot.errors import ConfigError
 from bot.git import read
@@ -88,6 +89,7 @@ def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
         bare = read.mode(repo) == "bare"
     except read.GitError as exc:
         raise ConfigError(f"{config.source}: repo.path: {exc}") from exc
+    messages.append(_record_tip(config, state_dir))
     if not bare:
         messages.append(f"{repo} is a clone: watch mode, no hook needed; start 'taskbot serve'")
         return InitResult(tuple(messages))
@@ -98,6 +100,24 @@ def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
     messages.append("next: start 'taskbot serve' (or the systemd unit); pushes made before "
                     "it starts are queued")
     return InitResult(tuple(messages))
+
+
+def _record_tip(config: Config, state_dir: Path) -> str:
+    """Pushes after this point are taskbot's to run, those before are not: the daemon
+    processes from its own record of the last processed commit (bot.daemon.tip)."""
+    ref = f"refs/heads/{config.repo.branch}"
+    recorded = tip.load(state_dir, ref)
+    if recorded is not None:
+        return f"pushes after {recorded[:12]} on {config.repo.branch} are processed"
+    current = read.resolve(config.repo.path, ref) or read.ZERO  # no commit yet: all of them
+    try:
+        tip.save(state_dir, ref, current)
+    except OSError as exc:
+        raise ConfigError(f"{config.source}: repo.state_dir: cannot write {state_dir}: "
+                          f"{exc.strerror or exc}") from exc
+    if current == read.ZERO:
+        return f"{config.repo.branch} has no commit yet: every push to it is processed"
+    return f"pushes to {config.repo.branch} after {current[:12]} are processed"
 
 
 def run_init(explicit: str | None) -> InitResult:

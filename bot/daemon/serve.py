@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -25,61 +26,33 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bot import pipeline
 from bot.api import Handler
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.daemon import hook as hookinstall
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
+from bot.daemon.backend import Backend, pipeline_backend
 from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
 from bot.git import read
 from bot.notify.outbox import Outbox
-from bot.pipeline import Processed, Push, Rerun
+from bot.notify.targets import Message
+from bot.pipeline import Processed
 from bot.runner import State
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
 
 MAX_SLEEP = 24 * 3600.0
+DISK_FULL_PAUSE = 10.0  # seconds between tries while the state dir's file system is full
 WATCH_STATE = "watch.json"
-
-
-ProcessFn = Callable[[queue.Line, Callable[[], bool], pipeline.OnStatus, datetime],
-                     Sequence[Processed]]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """The pipeline as the daemon sees it: process one spool line; where watch mode looks."""
-
-    process: ProcessFn
-    watch_target: Callable[[], tuple[Path, str]] | None = None  # None: hook mode
-
-
-def is_watch_mode(config: Config) -> bool:
-    """A clone is watched; a bare repository gets pushes through the hook."""
-    return read.mode(config.repo.path) == "clone"
-
-
-def pipeline_backend(config: Config, handlers: Mapping[str, Handler]) -> Backend:
-    def process(line: queue.Line, should_stop: Callable[[], bool],
-                on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
-        item = Rerun(line.task_id) if line.kind == "rerun" else Push(line.old, line.new, line.ref)
-        return pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
-                                on_status=on_status)
-
-    def watch_target() -> tuple[Path, str]:
-        return pipeline.watch_target(config)
-
-    return Backend(process, watch_target if is_watch_mode(config) else None)
 
 
 def _now() -> datetime:
@@ -160,6 +133,8 @@ class Daemon:
         self._state = "starting"
         self._status_text = "starting"
         self._queue_length = 0
+        self._disk_full = False
+        self._last_error = ""
 
     # --- stopping ---------------------------------------------------------------------
 
@@ -206,10 +181,9 @@ class Daemon:
             "in_flight": self._in_flight,
             "tasks": self._tasks,
         }
-        try:
-            statusfile.write(self.state_dir, doc)
-        except OSError as exc:
-            log(f"cannot write {self.state_dir / statusfile.STATUS_FILE}: {exc.strerror or exc}")
+        problem = statusfile.write(self.state_dir, doc)
+        if problem:
+            log(problem)
         if text is not None:  # after the file, so that a reader woken by it sees the new state
             self.notifier.status(text)
 
@@ -319,24 +293,83 @@ class Daemon:
                           state="running")
             log(f"processing {_short(line)} from {entry.name}")
             started = time.monotonic()
-            try:
-                results = self.backend.process(line, self._should_stop, self._publish, now)
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                target = queue.fail(entry, reason)
-                log(f"{_short(line)} failed: {reason}; entry kept in {target}")
+            results = self._guarded(_short(line), partial(
+                self.backend.process, line, self._should_stop, self._publish, now))
+            if results is None:
                 self._in_flight = None
+                if not self._disk_full:
+                    self._set_aside(entry, _short(line))
                 return
-            reruns = self._record(results, now)
-            if reruns:
-                queue.enqueue_reruns(self.state_dir, reruns)
-                log(f"queued again: {', '.join(dict.fromkeys(reruns))}")
-            if self._git_dir is not None and line.kind == "push" and line.ref == self._ref:
-                self._save_watch_state(line.new)
+            self._after(results, now, line)
             entry = queue.rest(entry, entry.lines[1:])
             self._in_flight = None
             log(f"done {_short(line)} in {time.monotonic() - started:.2f}s: "
                 f"{len(results)} task(s)")
+
+    def _guarded(self, what: str, work: Callable[[], Sequence[Processed]]
+                 ) -> Sequence[Processed] | None:
+        """Whatever one item does, the daemon goes on: None when it raised. A full disk
+        leaves the item where it is, to be resumed (its journal says how far it got) once
+        there is room again."""
+        self._disk_full = False
+        try:
+            return work()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                self._disk_full = True
+                log(f"{what}: no space left in {self.state_dir}: {exc}; retried in "
+                    f"{DISK_FULL_PAUSE:.0f}s, nothing queued is lost")
+                return None
+            self._last_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # one bad item must not stop the daemon
+            self._last_error = f"{type(exc).__name__}: {exc}"
+        log(f"{what} failed: {self._last_error}")
+        return None
+
+    def _set_aside(self, entry: queue.Entry, what: str) -> None:
+        """The failed item goes to queue/failed/ with its reason, and a notification says so."""
+        reason = self._last_error
+        try:
+            target = queue.fail(entry, reason)
+        except (OSError, TaskbotError) as exc:
+            log(f"cannot move {entry.name} to queue/failed/: {exc}")
+            return
+        log(f"{what}: entry kept in {target} (move it back to queue/ to retry)")
+        self._notify_failure(what, reason, target)
+
+    def _notify_failure(self, what: str, reason: str, target: Path) -> None:
+        message = Message(f"taskbot: {what} failed", f"**{what}** failed: {reason}\n\n"
+                          f"The entry is kept in `{target}`; move it back to `queue/` to "
+                          "retry.", "blocked")
+        try:
+            Outbox(self.state_dir, self.config.notify).enqueue(message)
+        except (OSError, ValueError) as exc:
+            log(f"cannot queue the failure notification: {exc}")
+
+    def _after(self, results: Sequence[Processed], now: datetime, line: queue.Line) -> None:
+        reruns = self._record(results, now)
+        if reruns:
+            try:
+                queue.enqueue_reruns(self.state_dir, reruns, on_skip=log)
+                log(f"queued again: {', '.join(dict.fromkeys(reruns))}")
+            except (OSError, TaskbotError) as exc:
+                log(f"cannot queue again {', '.join(reruns)}: {exc}")
+        if self._git_dir is not None and line.kind == "push" and line.ref == self._ref:
+            with contextlib.suppress(OSError):
+                self._save_watch_state(line.new)
+
+    def _resume(self) -> None:
+        """Finish the item a killed daemon left half done (its journal), before anything new."""
+        if self.backend.resume is None:
+            return
+        now = _now()
+        results = self._guarded("resuming the interrupted item", partial(
+            self.backend.resume, self._should_stop, self._publish, now))
+        if results is not None:
+            self._after(results, now, queue.Line("resume"))
+        elif not self._disk_full:
+            self._notify_failure("resuming the interrupted item", self._last_error,
+                                 self.state_dir / "journal.json")
 
     def _alive(self) -> bool:
         """For the watchdog: the loop turned lately, or it is busy with an item (whose
@@ -349,7 +382,7 @@ class Daemon:
         beat = self._watchdog_interval
         return beat if due is None else (due if beat is None else min(due, beat))
 
-    def _drain(self, waker: Waker, outbox: _Outbox) -> None:
+    def _drain(self, outbox: _Outbox) -> None:
         while not self.stop.is_set():
             self._beat = time.monotonic()
             outbox.deliver_due()
@@ -359,10 +392,37 @@ class Daemon:
             if entries:
                 self._queue_length = len(entries) - 1
                 self._process_entry(entries[0])
-                continue
-            self._queue_length = 0
-            self._publish("idle: waiting for pushes", state="idle")
-            waker.wait(self._idle_timeout(outbox))
+                if not self._disk_full:
+                    continue
+                timeout: float | None = DISK_FULL_PAUSE
+            else:
+                self._queue_length = 0
+                self._publish("idle: waiting for pushes", state="idle")
+                timeout = self._idle_timeout(outbox)
+            self._wait(timeout)
+
+    def _wait(self, timeout: float | None) -> None:
+        assert self._waker is not None
+        try:
+            self._waker.wait(timeout)
+        except WatchLost as exc:
+            self._rewatch(exc)
+
+    def _rewatch(self, lost: WatchLost) -> None:
+        """The spool (or the whole state dir) was removed or moved: make it again and go on,
+        so later pushes are still processed. A clone that went away cannot be made again."""
+        if not self.state_dir.is_dir() or not queue.queue_dir(self.state_dir).is_dir():
+            log(f"{lost}: recreating {queue.queue_dir(self.state_dir)}")
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+            queue.ensure_dirs(self.state_dir)
+            with contextlib.suppress(OSError):
+                write_atomic(self.state_dir / statusfile.PID_FILE, f"{os.getpid()}\n".encode(),
+                             0o644)
+        elif self._git_dir is not None and not self._git_dir.is_dir():
+            raise lost
+        if self._waker is not None:
+            self._waker.close()
+        self._waker = make_waker(self._watch_paths())
 
     # --- the whole run ------------------------------------------------------------------
 
@@ -385,9 +445,9 @@ class Daemon:
                 else:
                     self._check_hook()
                 # Watch before the first scan, so that nothing queued after it is missed.
-                self._waker = waker = make_waker(self._watch_paths())
+                self._waker = make_waker(self._watch_paths())
                 if self.stop.is_set():  # a signal came before the waker could be woken
-                    waker.wake()
+                    self._waker.wake()
                 waiting = len(queue.pending(self.state_dir))
                 log(f"serving {self.config.repo.path} ({self._mode} mode), state dir "
                     f"{self.state_dir}, {waiting} queued")
@@ -395,7 +455,8 @@ class Daemon:
                     watchdog = Watchdog(self.notifier, self._watchdog_interval, self._alive)
                     watchdog.start()
                 self.notifier.ready(f"ready: {waiting} queued")
-                self._drain(waker, _Outbox(self.config, self.state_dir))
+                self._resume()
+                self._drain(_Outbox(self.config, self.state_dir))
             except WatchLost as exc:
                 log(f"cannot go on: {exc}")
                 exit_code = 1
@@ -417,6 +478,6 @@ class Daemon:
 
 
 def serve(config: Config, handlers: Mapping[str, Handler]) -> int:
-    daemon = Daemon(config, pipeline_backend(config, handlers))
+    daemon = Daemon(config, pipeline_backend(config, handlers, log))
     daemon.install_signal_handlers()
     return daemon.run()

@@ -131,7 +131,10 @@ def _spool_dir(path: Path) -> None:
     nobody replaces or removes another's entries, setgid so entries keep the group."""
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, SPOOL_MODE)
+        try:
+            os.chmod(path, SPOOL_MODE)
+        except PermissionError:  # setgid refused (systemd's RestrictSUIDSGID): sticky still
+            os.chmod(path, SPOOL_MODE & ~0o2000)
 
 
 def ensure_dirs(state_dir: Path | str) -> Path:

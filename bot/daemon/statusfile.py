@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.atomic import write_atomic
+from bot.statedir import owner, read_owned
 
 __all__ = ["PID_FILE", "STATUS_FILE", "daemon_running", "read", "write"]
 
@@ -27,16 +28,25 @@ STATUS_FILE = "status.json"
 PID_FILE = "daemon.pid"
 
 
-def write(state_dir: Path, doc: Mapping[str, Any]) -> None:
-    """Replace status.json atomically; readable by others (`taskbot status` as an operator)."""
+def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
+    """Replace status.json atomically; readable by others (`taskbot status` as an operator).
+
+    Returns '' or the problem (a full disk, EIO): a status that cannot be written must not
+    stop the daemon; the next write brings it up to date.
+    """
     data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
-    write_atomic(state_dir / STATUS_FILE, data, 0o644)
+    try:
+        write_atomic(state_dir / STATUS_FILE, data, 0o644)
+    except OSError as exc:
+        return f"cannot write {state_dir / STATUS_FILE}: {exc.strerror or exc}"
+    return ""
 
 
 def read(state_dir: Path) -> dict[str, Any]:
-    """The last status.json, or {} when there is none (or it cannot be read)."""
+    """The last status.json, or {} when there is none (or it cannot be read, or is not
+    taskbot's own: its content is never trusted then)."""
     try:
-        data = json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8"))
+        data = json.loads(read_owned(state_dir / STATUS_FILE, owner(state_dir)).decode("utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

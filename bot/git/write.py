@@ -29,7 +29,7 @@ NOTES_REF = "refs/notes/taskbot"
 @dataclass(frozen=True)
 class PushResult:
     ok: bool
-    rejected: bool  # the target moved: not a fast-forward
+    rejected: bool  # the remote refused a ref (moved, locked, a hook said no); False: no answer
     detail: str
 
 
@@ -132,10 +132,21 @@ def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushRes
     record = git(["push", "--quiet", "--porcelain", remote, *refspecs], path, check=False)
     if record.ok:
         return PushResult(True, False, "pushed")
-    text = record.output_tail
-    rejected = any(word in text for word in ("non-fast-forward", "fetch first", "[rejected]",
-                                               "stale info"))
-    return PushResult(False, rejected, record.error_line or record.error)
+    return PushResult(False, _refused(record.stdout), _refusal(record.stdout) or
+                      record.error_line or record.error)
+
+
+def _refused(porcelain: str) -> bool:
+    """The remote answered and refused a ref (`!` in --porcelain output): not fast-forward,
+    `failed to update ref`, a lock held, a hook's refusal — as opposed to no answer at all."""
+    return any(line.startswith("!") for line in porcelain.splitlines())
+
+
+def _refusal(porcelain: str) -> str:
+    for line in porcelain.splitlines():
+        if line.startswith("!"):
+            return " ".join(line.split("\t")[1:]).strip()
+    return ""
 
 
 def push_ff(path: Path, branch: str, target: str) -> str:

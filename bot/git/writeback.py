@@ -8,6 +8,7 @@ removed does it leave the branch alone and keep its work on `taskbot/<TASK-ID>`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from bot.git import owncommits, read
 from bot.git import write as gitrepo
 
 MAX_REBASES = 5
+RETRY_PAUSE = 0.2  # seconds before pushing again after a refusal; doubled each time
 
 
 @dataclass(frozen=True)
@@ -39,29 +41,69 @@ class Target:
 
 def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
               edit: taskfile.Edit, message: str) -> Integrated:
+    """Never raises once the commit exists: whatever the remote says, the commit ends up on
+    the branch or on the kept work branch, and the result says which and why."""
     if config.repo.integrate == "branch":
         return _keep(target, worktree, sha, f"integrate = branch: work is on {target.work_branch}")
-    for _ in range(MAX_REBASES):
-        moved = _advance(target, worktree, sha)
-        if moved is None:
-            return Integrated(sha, True, "")
-        base = moved
-        try:
-            sha_or_none = _reapply(config, worktree, target, base, rel_path, edit, message)
-        except _Conflict as exc:
-            return _keep(target, worktree, sha, str(exc))
-        if sha_or_none is None:
-            return Integrated(base, True, "nothing left to change after the branch moved")
-        sha = sha_or_none
-    return _keep(target, worktree, sha, f"{target.branch} kept moving; gave up re-applying")
+    refusal = ""
+    for attempt in range(MAX_REBASES):
+        step = _attempt(config, target, worktree, sha, rel_path, edit, message, attempt)
+        if isinstance(step, Integrated):
+            return step
+        sha, refusal = step
+    why = f"{target.branch} refused the push ({refusal})" if refusal else \
+        f"{target.branch} kept moving; gave up re-applying"
+    return _keep(target, worktree, sha, why)
+
+
+def _attempt(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
+             edit: taskfile.Edit, message: str, attempt: int) -> Integrated | tuple[str, str]:
+    """One push of `sha`: done, kept, or the commit to push next and what the remote said."""
+    try:
+        refused = _advance(target, worktree, sha)
+    except TaskbotError as exc:
+        return _keep(target, worktree, sha, f"{target.branch} not fast-forwarded: {exc}")
+    if refused is None:
+        return Integrated(sha, True, "")
+    tip, refusal = refused
+    if _contains(target, sha, tip):
+        return _unmoved(target, worktree, sha, refusal, attempt)
+    try:
+        sha_or_none = _reapply(config, worktree, target, tip, rel_path, edit, message)
+    except TaskbotError as exc:
+        why = str(exc) if isinstance(exc, _Conflict) else \
+            f"re-applying on the moved {target.branch} failed: {exc}"
+        return _keep(target, worktree, sha, why)
+    if sha_or_none is None:
+        return Integrated(tip, True, "nothing left to change after the branch moved")
+    return sha_or_none, refusal
+
+
+def _unmoved(target: Target, worktree: Path, sha: str, refusal: str, attempt: int
+             ) -> Integrated | tuple[str, str]:
+    """Refused although the branch did not move: in a clone, the person's uncommitted changes;
+    at a remote, a lock, a hook, or `failed to update ref` while another push was in flight,
+    which may well pass on the next try."""
+    if not target.bare_origin:
+        return _keep(target, worktree, sha, f"{target.branch} in the clone could not be "
+                     "fast-forwarded (uncommitted changes to the task file?)")
+    time.sleep(RETRY_PAUSE * (2 ** attempt))
+    return sha, refusal
 
 
 class _Conflict(TaskbotError):
     pass
 
 
-def _advance(target: Target, worktree: Path, sha: str) -> str | None:
-    """Fast-forward the branch to `sha`; None on success, else the branch's new tip."""
+def _contains(target: Target, sha: str, tip: str) -> bool:
+    """`tip` is `sha` or an ancestor of it: the branch did not move away from taskbot's work."""
+    repo = target.clone
+    return gitrepo.git(["merge-base", "--is-ancestor", tip, sha], repo, check=False).ok
+
+
+def _advance(target: Target, worktree: Path, sha: str) -> tuple[str, str] | None:
+    """Fast-forward the branch to `sha`; None on success, else the branch's tip now and what
+    the remote said. Raises when the remote could not be reached at all."""
     if target.bare_origin:
         result = gitrepo.push(worktree, [f"{sha}:refs/heads/{target.branch}"])
         if result.ok:
@@ -70,13 +112,15 @@ def _advance(target: Target, worktree: Path, sha: str) -> str | None:
             raise TaskbotError(f"push to {target.branch} failed: {result.detail}")
         gitrepo.fetch(target.clone)
         tip = read.resolve(target.clone, f"origin/{target.branch}")
+        detail = result.detail
     else:
         if _ff_watched(target, sha):
             return None
         tip = read.resolve(target.clone, target.branch)
+        detail = "the clone's branch could not be fast-forwarded"
     if tip is None:
         raise TaskbotError(f"branch {target.branch} disappeared")
-    return tip
+    return tip, detail
 
 
 def _ff_watched(target: Target, sha: str) -> bool:

@@ -33,7 +33,7 @@ from bot.atomic import write_atomic
 from bot.config import NotifyConfig
 from bot.notify import targets as notify
 from bot.notify.targets import Delivery, Message
-from bot.statedir import NotOwned, owned, read_owned
+from bot.statedir import NotOwned, owned, owner, read_owned
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe"]
 
@@ -107,7 +107,7 @@ class Outbox:
         if not self.dir.is_dir():
             return []
         try:
-            owned(self.dir)
+            owned(self.dir, owner(self.dir.parent))
         except NotOwned as exc:
             log.warning("outbox: %s", exc)
             return []
@@ -115,7 +115,7 @@ class Outbox:
 
     def _read(self, path: Path) -> Entry | None:
         try:
-            return Entry.from_json(json.loads(read_owned(path)))
+            return Entry.from_json(json.loads(read_owned(path, owner(self.dir.parent))))
         except FileNotFoundError:
             return None  # delivered by another process meanwhile
         except (OSError, NotOwned, ValueError, KeyError, TypeError) as exc:
@@ -140,7 +140,15 @@ class Outbox:
         write_atomic(self._path(entry.id), data)
 
     def enqueue(self, message: Message, now: float | None = None) -> Entry:
-        """Keep `message` until it is delivered; it is due at once."""
+        """Keep `message` until it is delivered; it is due at once. The same run's same
+        message already waiting is not added twice (a daemon resumed after a kill hands its
+        report over again)."""
+        if message.run_id:
+            key = (message.task, message.run_id, message.result)
+            for waiting in self.pending():
+                m = waiting.message
+                if (m.task, m.run_id, m.result) == key:
+                    return waiting
         at = time.time() if now is None else now
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         entry = Entry(f"{int(at * 1000):013d}-{secrets.token_hex(4)}", message, at, next_attempt=at)

@@ -1,0 +1,122 @@
+"""The pipeline as the daemon sees it: a spool line in, processed tasks out, exactly once.
+
+A push line is only a wake-up: the range processed is taskbot's own record of the last
+processed tip (`bot.daemon.tip`) .. the branch's tip now. Every item runs under a
+journal (`bot.journal`); `resume` finishes the item a killed daemon left, first killing
+the process groups it had running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot import pipeline
+from bot.api import Handler
+from bot.config import Config
+from bot.daemon import spool, tip
+from bot.git import read
+from bot.journal import Journal, kill_recorded, pending_tasks
+from bot.pipeline import Processed, Push, Rerun
+
+ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],
+                     Sequence[Processed]]
+ResumeFn = Callable[[Callable[[], bool], pipeline.OnStatus, datetime], Sequence[Processed]]
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Process one spool line; resume a killed daemon's item; where watch mode looks."""
+
+    process: ProcessFn
+    watch_target: Callable[[], tuple[Path, str]] | None = None  # None: hook mode
+    resume: ResumeFn | None = None
+
+
+def is_watch_mode(config: Config) -> bool:
+    """A clone is watched; a bare repository gets pushes through the hook."""
+    return read.mode(config.repo.path) == "clone"
+
+
+def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) -> Backend:
+    state = Path(config.repo.state_dir).absolute()
+    ref = f"refs/heads/{config.repo.branch}"
+
+    def run(item: Push | Rerun, journal: Journal, should_stop: Callable[[], bool],
+            on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
+        out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
+                               on_status=on_status, journal=journal)
+        if isinstance(item, Push):
+            tip.save(state, ref, item.new)
+        journal.finish()
+        return out
+
+    def process(line: spool.Line, should_stop: Callable[[], bool],
+                on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
+        if line.kind == "rerun":
+            journal = Journal.begin(state, {"kind": "rerun", "task": line.task_id})
+            return run(Rerun(line.task_id), journal, should_stop, on_status, now)
+        push = _range(config, state, ref, line, log)
+        if push is None:
+            return ()
+        journal = Journal.begin(state, {"kind": "push", "old": push.old, "new": push.new,
+                                        "ref": push.ref})
+        return run(push, journal, should_stop, on_status, now)
+
+    def resume(should_stop: Callable[[], bool], on_status: pipeline.OnStatus,
+               now: datetime) -> Sequence[Processed]:
+        current = read.resolve(config.repo.path, ref)
+        if current is not None and tip.load(state, ref) is None:
+            tip.save(state, ref, current)
+            log(f"first start: processing {ref} from {current[:12]} on")
+        journal = Journal.load(state)
+        if journal is None:
+            return ()
+        killed = kill_recorded(journal.running_groups())
+        if killed:
+            log(f"killed process groups left running by the previous daemon: {killed}")
+        for _, task in pending_tasks(journal):
+            task.resume_interrupted()
+        item = journal.item
+        log(f"resuming the item a stopped daemon left: {_describe(item)}")
+        if item.get("kind") == "rerun":
+            return run(Rerun(str(item["task"])), journal, should_stop, on_status, now)
+        push = Push(str(item["old"]), str(item["new"]), str(item["ref"]))
+        return run(push, journal, should_stop, on_status, now)
+
+    def watch_target() -> tuple[Path, str]:
+        return pipeline.watch_target(config)
+
+    return Backend(process, watch_target if is_watch_mode(config) else None, resume)
+
+
+def _range(config: Config, state: Path, ref: str, line: spool.Line, log: Log) -> Push | None:
+    """last processed .. the branch now; None when there is nothing new (or no record yet:
+    then the tip now is recorded and what came before is not taskbot's to run)."""
+    if line.ref != ref:
+        return None
+    current = read.resolve(config.repo.path, ref)
+    if current is None:
+        log(f"{config.repo.path}: {ref} does not exist; nothing to process")
+        return None
+    last = tip.load(state, ref)
+    if last is None:
+        tip.save(state, ref, current)
+        log(f"no record of the last processed commit: starting from {current[:12]}; "
+            "earlier commits are not run")
+        return None
+    if line.new != current:
+        log(f"the spool line names {line.new[:12]}; processing {last[:12]}..{current[:12]} "
+            "(taskbot's own record .. the branch now)")
+    if last == current:
+        return None
+    return Push(last, current, ref)
+
+
+def _describe(item: Mapping[str, object]) -> str:
+    if item.get("kind") == "rerun":
+        return f"rerun {item.get('task')}"
+    return f"push {str(item.get('old'))[:8]}..{str(item.get('new'))[:8]} {item.get('ref')}"
