@@ -74,11 +74,15 @@ def process_mark(pgid: int) -> list[Any]:
 
 
 def kill_recorded(marks: list[list[Any]], grace: float = 2.0) -> list[int]:
-    """SIGKILL every recorded process group whose leader is the same process still; returns
-    the groups killed, after waiting (bounded) for their leaders to go."""
+    """SIGKILL every recorded process group whose leader is gone or the same process still;
+    returns the groups killed, after waiting (bounded) for their leaders to go."""
     killed: list[int] = []
     for pgid, started in marks:
-        if started is None or _start_time(int(pgid)) != started:
+        # The leader itself is usually gone (PR_SET_PDEATHSIG killed it with the daemon)
+        # while what it started lives on in its group; a pid is not handed out again while
+        # a group still bears its number, so only a live leader of another start is skipped.
+        now = _start_time(int(pgid))
+        if started is None or (now is not None and now != started):
             continue
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(pgid), signal.SIGKILL)

@@ -7,6 +7,7 @@ with pygit2; only when something will run does taskbot touch its own worktree.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -25,12 +26,13 @@ from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.detect import changed_files, detect
-from bot.git.messages import task_commit
+from bot.git.messages import parse_trailers, task_commit
 from bot.git.read import ZERO
 from bot.git.trust import check, check_file, is_bot_commit
 from bot.git.writeback import Integrated, Target, integrate
 from bot.journal import Journal, TaskJournal
 from bot.lookup import find_task, id_matches
+from bot.notify import reportstore
 from bot.notify.publish import publish, redactor
 from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
@@ -296,6 +298,33 @@ def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -
     return str(dest)
 
 
+def repair_notes(config: Config, depth: int = 200) -> tuple[str, ...]:
+    """Notes lost to a kill: taskbot's recorded commits among the branch's last `depth` whose
+    note is missing get it from the stored report, and the notes ref is pushed again."""
+    where = _where(config)
+    own = owncommits.load(_state(config))
+    tip = read.resolve(where.clone, where.branch_rev) if own else None
+    if tip is None:
+        return ()
+    listed = gitrepo.git(["notes", f"--ref={gitrepo.NOTES_REF}", "list"], where.clone,
+                         check=False).stdout.split()
+    noted = set(listed[1::2])  # "<note blob> <annotated commit>" per line
+    repaired: list[str] = []
+    for commit in itertools.islice(read.open_repo(where.clone).walk(tip), depth):
+        sha = str(commit.id)
+        if sha not in own or sha in noted:
+            continue
+        trailers = parse_trailers(commit.message)
+        text = reportstore.markdown(config.repo.state_dir, trailers.get("Task-Id", ""),
+                                    trailers.get("Taskbot-Run", ""))
+        if text:
+            gitrepo.add_note(where.clone, sha, text, config.identity)
+            repaired.append(sha)
+    if where.bare:
+        gitrepo.push(where.clone, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
+    return tuple(repaired)
+
+
 def _attach_note(config: Config, wt: Path, sha: str, text: str, *, push: bool) -> None:
     gitrepo.add_note(wt, sha, text, config.identity)
     if push:
@@ -357,6 +386,8 @@ def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None,
         return ()
     done: set[str] = set()
     for change in changed_files(repo, old, new, _tasks_root(config)):
+        if change.error:  # a symlink or other non-file completes nothing
+            continue
         try:
             task = taskfile.parse(change.new, change.path)
         except TaskbotError:

@@ -1,4 +1,9 @@
-"""Results → the report of SPEC §7, as Markdown and as JSON. Pure: no I/O."""
+"""Results → the report of SPEC §7, as Markdown and as JSON. Pure: no I/O.
+
+Every text field (criterion, reason, output, evidence) is redacted, capped at
+`textcap.FIELD_CAP` and has its control characters escaped; the whole Markdown report
+(also the git note and the notification body) is capped at `textcap.REPORT_CAP`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,16 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.api import CommandRecord, FileChange
 from bot.lookup import DependencyState
 from bot.runner import Result, State
+from bot.textcap import FIELD_CAP, cap_document, clean, escape_controls
+
+Clean = Callable[[str], str]
+JSON_FIELD_CAP = 4 * FIELD_CAP  # argv, cwd and output tails of the JSON form
 
 SUMMARY_WORDS = {
     "complete": "Task is complete.",
@@ -94,48 +104,49 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _cmd(record: CommandRecord) -> str:
-    return _code(shlex.join(record.argv))
+def _cmd(record: CommandRecord, f: Clean) -> str:
+    return _code(f(shlex.join(record.argv)))
 
 
-def _output(commands: Sequence[CommandRecord]) -> str:
+def _output(commands: Sequence[CommandRecord], f: Clean) -> str:
     """Success, with the last line the (last) command printed, if it printed anything."""
     lines = commands[-1].output_tail.strip().splitlines() if commands else []
-    return f"Success: {_code(lines[-1].strip())}" if lines else "Success"
+    return f"Success: {_code(f(lines[-1].strip()))}" if lines else "Success"
 
 
-def _completed(report: Report) -> list[str]:
+def _completed(report: Report, f: Clean) -> list[str]:
     lines: list[str] = []
     for r in report.results:
         if r.state is not State.DONE:
             continue
-        lines.append(f"- ✅ {r.action.criterion.text}")
+        lines.append(f"- ✅ {f(r.action.criterion.text)}")
         commands = r.outcome.commands if r.outcome else ()
-        lines.extend(f"  - Command: {_cmd(c)}" for c in commands)
+        lines.extend(f"  - Command: {_cmd(c, f)}" for c in commands)
         evidence = r.outcome.evidence if r.outcome else ()
-        lines.extend(f"  - Evidence: {e}" for e in evidence)
-        lines.append(f"  - Output: {_output(commands)}")
+        lines.extend(f"  - Evidence: {f(e)}" for e in evidence)
+        lines.append(f"  - Output: {_output(commands, f)}")
     before = report.done - sum(r.state is State.DONE for r in report.results)
     if before > 0:
         lines.append(f"- ✅ {before} more checked before this run")
     return lines or ["(none)"]
 
 
-def _remaining(report: Report) -> list[str]:
+def _remaining(report: Report, f: Clean) -> list[str]:
     attempts = {r.action.criterion.text: r.attempts for r in report.results}
     lines: list[str] = []
     for text, why in report.remaining:
         tries = attempts.get(text, 0)
-        lines.append(f"- ⏳ {text}")
-        lines.append(f"  - Reason: {why}" + (f" (after {tries} attempts)" if tries > 1 else ""))
+        lines.append(f"- ⏳ {f(text)}")
+        lines.append(f"  - Reason: {f(why)}" + (f" (after {tries} attempts)" if tries > 1 else ""))
     return lines or ["(none)"]
 
 
-def _changes(report: Report) -> list[str]:
-    files = [f"- {c.repo}: {c.path} ({c.what})" for c in report.changes] or ["(none)"]
+def _changes(report: Report, f: Clean) -> list[str]:
+    files = [f"- {f(c.repo)}: {f(c.path)} ({f(c.what)})" for c in report.changes] or ["(none)"]
     commands = [
-        f"- {_cmd(c)} in {_code(c.cwd)}: "
-        + (f"exit {c.exit_status}" if c.exit_status is not None else c.error or "did not finish")
+        f"- {_cmd(c, f)} in {_code(f(c.cwd))}: "
+        + (f"exit {c.exit_status}" if c.exit_status is not None
+           else f(c.error) or "did not finish")
         + f" ({c.duration:.1f}s)"
         for c in report.commands
     ] or ["(none)"]
@@ -144,25 +155,27 @@ def _changes(report: Report) -> list[str]:
 
 def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
     t = report.task
+    f: Clean = partial(clean, redact=redact)
+    step: Clean = partial(clean, redact=redact, limit=2 * FIELD_CAP)  # a text and a reason
     lines = [
-        f"# Task Execution Report: {t.id}",
-        f"## Task: {t.title}",
-        f"Priority: {t.priority}",
-        f"Status: {t.status}",
+        f"# Task Execution Report: {f(t.id)}",
+        f"## Task: {f(t.title)}",
+        f"Priority: {f(t.priority)}",
+        f"Status: {f(t.status)}",
         "## Acceptance Criteria Completed",
-        *_completed(report),
+        *_completed(report, f),
         "## Acceptance Criteria Remaining",
-        *_remaining(report),
+        *_remaining(report, f),
         "## Changes Made",
-        *_changes(report),
+        *_changes(report, f),
         "## Progress Log Entry",
-        *(report.progress_log or ("(none)",)),
+        *(f(line) for line in report.progress_log or ("(none)",)),
         "## Summary",
         report.summary,
         "## Next Steps",
-        *(f"- {s}" if not s.startswith("  ") else s for s in report.next_steps()),
+        *(f"- {step(s)}" if not s.startswith("  ") else step(s) for s in report.next_steps()),
     ]
-    return redact("\n".join(lines) + "\n")
+    return cap_document(escape_controls(redact("\n".join(lines) + "\n")))
 
 
 def _command_json(c: CommandRecord) -> dict[str, Any]:
@@ -216,11 +229,13 @@ def to_json(report: Report, redact: Callable[[str], str] = str) -> dict[str, Any
     return redacted
 
 
-def _redact_tree(value: Any, redact: Callable[[str], str]) -> Any:
+def _redact_tree(value: Any, redact: Callable[[str], str], key: str = "") -> Any:
+    """Every string redacted, capped and escaped; output tails keep their end."""
     if isinstance(value, str):
-        return redact(value)
+        limit = JSON_FIELD_CAP if key in ("argv", "cwd", "output_tail") else FIELD_CAP
+        return clean(value, redact, limit, keep_end=key == "output_tail")
     if isinstance(value, list):
-        return [_redact_tree(v, redact) for v in value]
+        return [_redact_tree(v, redact, key) for v in value]
     if isinstance(value, dict):
-        return {k: _redact_tree(v, redact) for k, v in value.items()}
+        return {k: _redact_tree(v, redact, k) for k, v in value.items()}
     return value

@@ -17,6 +17,7 @@ from bot import pipeline
 from bot.api import Handler
 from bot.config import Config
 from bot.daemon import spool, tip
+from bot.errors import TaskbotError
 from bot.git import read
 from bot.journal import Journal, kill_recorded, pending_tasks
 from bot.pipeline import Processed, Push, Rerun
@@ -44,13 +45,20 @@ def is_watch_mode(config: Config) -> bool:
 def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) -> Backend:
     state = Path(config.repo.state_dir).absolute()
     ref = f"refs/heads/{config.repo.branch}"
+    # The record as this process last wrote it: should the state dir be removed under the
+    # daemon, the pushes after it are still processed from there, not skipped.
+    memory: dict[str, str] = {}
+
+    def remember(sha: str) -> None:
+        tip.save(state, ref, sha)
+        memory[ref] = sha
 
     def run(item: Push | Rerun, journal: Journal, should_stop: Callable[[], bool],
             on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
         out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
                                on_status=on_status, journal=journal)
         if isinstance(item, Push):
-            tip.save(state, ref, item.new)
+            remember(item.new)
         journal.finish()
         return out
 
@@ -59,6 +67,9 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         if line.kind == "rerun":
             journal = Journal.begin(state, {"kind": "rerun", "task": line.task_id})
             return run(Rerun(line.task_id), journal, should_stop, on_status, now)
+        if tip.load(state, ref) is None and ref in memory:
+            log(f"{state / tip.TIP_FILE} is gone: written again from memory")
+            remember(memory[ref])
         push = _range(config, state, ref, line, log)
         if push is None:
             return ()
@@ -70,8 +81,9 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
                now: datetime) -> Sequence[Processed]:
         current = read.resolve(config.repo.path, ref)
         if current is not None and tip.load(state, ref) is None:
-            tip.save(state, ref, current)
+            remember(current)
             log(f"first start: processing {ref} from {current[:12]} on")
+        _repair_notes(config, log)
         journal = Journal.load(state)
         if journal is None:
             return ()
@@ -91,6 +103,17 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         return pipeline.watch_target(config)
 
     return Backend(process, watch_target if is_watch_mode(config) else None, resume)
+
+
+def _repair_notes(config: Config, log: Log) -> None:
+    try:
+        repaired = pipeline.repair_notes(config)
+    except TaskbotError as exc:
+        log(f"cannot check taskbot's git notes: {exc}")
+        return
+    if repaired:
+        log(f"git notes repaired for {len(repaired)} commit(s): "
+            f"{', '.join(s[:12] for s in repaired)}")
 
 
 def _range(config: Config, state: Path, ref: str, line: spool.Line, log: Log) -> Push | None:

@@ -2,6 +2,9 @@
 
 The cost follows the number of changed files: only the `tasks_dir` subtrees of the
 two tips are diffed, and libgit2 skips every subtree whose id did not change.
+
+Only regular files are task files: a symlink's blob is its target string, and a
+submodule entry is a commit. Such an entry is a trigger with an error, never parsed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,19 @@ class Change:
     path: str  # repository-relative path in the new tip
     old: bytes | None  # None: new in tasks_dir (added, or moved in from elsewhere)
     new: bytes
+    error: str = ""  # not a regular file (a symlink, a submodule): `new` is empty
+
+
+REGULAR = frozenset({pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE})
+
+
+def _kind_error(path: str, mode: int) -> str:
+    """"" for a regular file; else why taskbot will not read the entry as a task."""
+    if mode in REGULAR:
+        return ""
+    if mode == pygit2.enums.FileMode.LINK:
+        return f"{path}: is a symlink; taskbot never follows or runs symlinks"
+    return f"{path}: is not a regular file (git mode {mode:o}); taskbot runs only regular files"
 
 
 @dataclass(frozen=True)
@@ -58,11 +74,16 @@ def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir:
             continue
         if not delta.new_file.path.endswith(".md"):
             continue
+        path = prefix + delta.new_file.path
+        error = _kind_error(path, delta.new_file.mode)
+        if error:
+            changes.append(Change(path, None, b"", error))
+            continue
         new_blob = repo[delta.new_file.id].read_raw()
         old_blob = None
-        if delta.status != pygit2.enums.DeltaStatus.ADDED:
-            old_blob = repo[delta.old_file.id].read_raw()
-        changes.append(Change(prefix + delta.new_file.path, old_blob, new_blob))
+        if delta.status != pygit2.enums.DeltaStatus.ADDED and delta.old_file.mode in REGULAR:
+            old_blob = repo[delta.old_file.id].read_raw()  # a symlink before counts as absent
+        changes.append(Change(path, old_blob, new_blob))
     return tuple(changes)
 
 
@@ -88,6 +109,9 @@ def detect(repo: pygit2.Repository, old: str | None, new: str, tasks_dir: str
            ) -> tuple[Trigger, ...]:
     triggers: list[Trigger] = []
     for change in changed_files(repo, old, new, tasks_dir):
+        if change.error:
+            triggers.append(Trigger(change.path, (), change.error))
+            continue
         try:
             indices = criteria_to_run(change.old, change.new, change.path)
         except TaskbotError as exc:

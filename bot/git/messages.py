@@ -3,7 +3,9 @@
 A message is a one-line subject, a blank line, the body, a blank line and the trailer
 block: `Key: value` lines that git (and `bot.git.trust`) read back. Every line we write
 stays one line: control characters in a subject, body line or value are escaped, so no
-text taken from a task or a file can end a paragraph or forge a trailer.
+text taken from a task or a file can end a paragraph or forge a trailer (nor hold a NUL
+byte, which `git commit` refuses). Every line is capped (`bot.textcap`): a huge criterion
+or reason makes a long line, never a commit that fails after the command ran.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from bot.textcap import FIELD_CAP, cap
+
 if TYPE_CHECKING:  # bot.report imports bot.api, which imports this module
     from bot.report import Report
 
@@ -21,6 +25,7 @@ __all__ = ["RUN_TRAILER", "build", "parse_trailers", "task_commit"]
 RUN_TRAILER = "Taskbot-Run"  # marks taskbot's own commits (with its identity)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+SUBJECT_CAP = 1 << 10  # bytes
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -38,7 +43,7 @@ def build(subject: str, body_lines: Sequence[str], trailers: Mapping[str, str]) 
 
     Raises ValueError for an empty subject or a key git would not read as a trailer token.
     """
-    head = _escape(subject).strip()
+    head = cap(_escape(subject).strip(), SUBJECT_CAP)
     if not head:
         raise ValueError("commit message: empty subject")
     for key in trailers:
@@ -46,9 +51,10 @@ def build(subject: str, body_lines: Sequence[str], trailers: Mapping[str, str]) 
             raise ValueError(f"commit message: {key!r} is not a trailer key")
     paragraphs = [head]
     if body_lines:
-        paragraphs.append("\n".join(_escape(line) for line in body_lines))
+        paragraphs.append("\n".join(cap(_escape(line), 2 * FIELD_CAP) for line in body_lines))
     if trailers:
-        paragraphs.append("\n".join(f"{k}: {_escape(v).strip()}" for k, v in trailers.items()))
+        paragraphs.append("\n".join(f"{k}: {cap(_escape(v).strip(), FIELD_CAP)}"
+                                     for k, v in trailers.items()))
     return "\n\n".join(paragraphs) + "\n"
 
 

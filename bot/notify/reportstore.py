@@ -16,8 +16,10 @@ from typing import Any
 
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
+from bot.statedir import owned, owner, read_owned
+from bot.textcap import cap_document
 
-__all__ = ["StoredReport", "all_last", "last", "save"]
+__all__ = ["StoredReport", "all_last", "last", "markdown", "save"]
 
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -54,8 +56,11 @@ def save(state_dir: str | os.PathLike[str], task_id: str, run_id: str, markdown:
          doc: dict[str, Any]) -> StoredReport:
     """Keep one run's report (Markdown and JSON) and make it the task's last one."""
     folder = _root(state_dir) / _safe(task_id)
+    owned(folder.parent)
+    owned(folder)  # NotOwned (an OSError too) like a full disk: the caller reports it
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stored = _stored(folder, task_id, _safe(run_id))
+    markdown = cap_document(markdown)  # `to_markdown` caps it; any other caller too
     write_atomic(stored.markdown_path, markdown.encode("utf-8"))
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     write_atomic(stored.json_path, text.encode("utf-8"))
@@ -82,11 +87,24 @@ def last(state_dir: str | os.PathLike[str], task_id: str) -> StoredReport:
     if folder is None or pointer is None or not pointer.is_file():
         raise TaskbotError(f"{task_id}: no report stored yet under {_root(state_dir)} "
                            f"(reports are kept for runs that executed something)")
-    run_id = pointer.read_text(encoding="utf-8").strip()
+    run_id = read_owned(pointer, owner(Path(state_dir))).decode("utf-8", errors="replace").strip()
     stored = _stored(folder, folder.name, run_id)
     if not stored.markdown_path.is_file() or not stored.json_path.is_file():
         raise TaskbotError(f"{pointer}: names run {run_id!r}, whose report files are missing")
     return stored
+
+
+def markdown(state_dir: str | os.PathLike[str], task_id: str, run_id: str) -> str | None:
+    """One run's stored Markdown report, or None (to repair a git note that never arrived)."""
+    folder = _folder(state_dir, task_id)
+    if folder is None:
+        return None
+    try:
+        data = read_owned(_stored(folder, task_id, _safe(run_id)).markdown_path,
+                          owner(Path(state_dir)))
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace")
 
 
 def all_last(state_dir: str | os.PathLike[str]) -> dict[str, StoredReport]:

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from bot.config import NotifyConfig
+from bot.textcap import REPORT_CAP, cap_document, clean, escape_controls
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -58,6 +59,7 @@ NOTIFY_TYPES = {
 ROUTING_TAGS = frozenset({"success", "warning", "failure", *NOTIFY_TYPES})
 CONNECT_TIMEOUT = 5.0  # seconds; apprise's SMTP default is 15
 READ_TIMEOUT = 10.0
+TITLE_CAP = 1 << 10  # bytes of a notification title (a body: textcap.REPORT_CAP)
 MIN_SECRET = 3  # shorter "secrets" would blank out ordinary words everywhere
 
 _TAGGED_RE = re.compile(
@@ -204,16 +206,24 @@ def _apprise_warnings() -> Iterator[_Warnings]:
         logger.removeHandler(handler)
 
 
+def _sized(message: Message) -> tuple[str, str]:
+    """Title and body as sent: control characters escaped, sizes capped (a report is
+    capped already; a progress message or an outbox entry from before may not be)."""
+    title = clean(message.title, limit=TITLE_CAP, keep="")
+    return title, cap_document(escape_controls(message.body), REPORT_CAP)
+
+
 def _send_one(target: Target, message: Message) -> str:
     """"" when the target accepted the message, else why not (one line)."""
     apprise = _apprise()
+    title, body = _sized(message)
     one = apprise.Apprise()
     one.add(target.service)
     with _apprise_warnings() as warnings:
         try:
             accepted = bool(one.notify(
-                body=message.body,
-                title=message.title,
+                body=body,
+                title=title,
                 notify_type=apprise.NotifyType(notify_type(message.result)),
                 body_format=apprise.NotifyFormat.MARKDOWN,
             ))

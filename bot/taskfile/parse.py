@@ -2,8 +2,9 @@
 
 Structure comes from markdown-it (CommonMark) token line maps and PyYAML node
 positions; the only regular expressions are per-line ones (where the box sits on
-a list item's first line, a trailing annotation, a dependency id). Edits live in
-`bot.taskfile.edit`.
+a list item's first line, a trailing annotation, a dependency id). An annotation counts
+only when markdown-it reads it as an HTML comment (not in a code span, not escaped).
+Edits live in `bot.taskfile.edit`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 MAX_BYTES = 1 << 20
+# Nodes of the frontmatter with every alias expanded: YAML aliases let a few hundred
+# bytes stand for millions of values (an "alias bomb"), which taskbot would construct,
+# copy and write into notes and reports. A real frontmatter has a few dozen.
+MAX_FRONTMATTER_NODES = 10_000
 
 AC_TITLE = "acceptance criteria"
 DEPS_TITLE = "dependencies"
@@ -174,10 +179,54 @@ def _decode(data: bytes, path: str) -> str:
     if len(data) > MAX_BYTES:
         raise fail(path, f"larger than 1 MiB ({len(data)} bytes)")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         reason = f"not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})"
         raise fail(path, reason) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        # markdown-it reads NUL as U+FFFD while the line keeps it: the parser's view and
+        # the criterion's text would differ, and git refuses NUL in a commit message.
+        line = len(LINE_BREAK_RE.findall(text, 0, nul)) + 1
+        raise fail(path, f"contains a NUL byte at line {line}")
+    return text
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int | None:
+    """Nodes of `root` with aliases expanded (each node counted once per reference),
+    or None when that is more than `limit` or infinite (a recursive alias).
+
+    Memoised per node, iterative: the composed graph is small even when its
+    expansion is huge.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            sizes[key] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            return None
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    total = sizes[id(root)]
+    return total if total <= limit else None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _yaml_problem(e: Exception, first_line: int) -> str:
@@ -213,6 +262,9 @@ def _frontmatter(
     loader = yaml.SafeLoader(body)
     try:
         node = loader.get_single_node()
+        if node is not None and _expanded_size(node, MAX_FRONTMATTER_NODES) is None:
+            raise fail(path, f"frontmatter is refused: its YAML aliases expand to more than "
+                             f"{MAX_FRONTMATTER_NODES} values (or refer to themselves)")
         value = loader.construct_document(node) if node is not None else {}
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as e:
         raise fail(path, f"frontmatter is not valid YAML: {_yaml_problem(e, 1)}") from None
@@ -414,7 +466,7 @@ def _criterion(
     annotation: str | None = None
     text = raw
     a = _ANNOTATION_RE.search(raw)
-    if a is not None:
+    if a is not None and _is_comment(inline.content, a.group().rstrip(" \t")):
         annotation = a.group("body").strip()
         text = raw[: a.start()].strip()
     group = ""
@@ -432,6 +484,19 @@ def _criterion(
         depth=item.depth,
         group=group,
     )
+
+
+def _is_comment(content: str, candidate: str) -> bool:
+    """Does the paragraph's first line end with `candidate` as an HTML comment, as the
+    Markdown parser reads it (not inside a code span, not escaped, not in a link)?"""
+    children = [c for tok in _MD_INLINE.parseInline(content) for c in tok.children or ()]
+    first_line = next((i for i, c in enumerate(children)
+                       if c.type in ("softbreak", "hardbreak")), len(children))
+    for child in reversed(children[:first_line]):
+        if child.type == "text" and blank(child.content):
+            continue
+        return child.type == "html_inline" and child.content == candidate
+    return False
 
 
 # --------------------------------------------------------------------------- reading
