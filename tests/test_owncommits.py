@@ -121,7 +121,8 @@ def test_a_forged_bot_commit_needs_a_signature_too(tmp_path: Path) -> None:
 def test_taskbots_recorded_commits_are_still_skipped(tmp_path: Path) -> None:
     box = sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", TASK.replace(
-        "- [ ] By hand\n", '- [ ] Works <!-- taskbot: shell project=demo cmd="true" -->\n'))
+        "- [ ] By hand\n", '- [ ] Works <!-- taskbot: shell project=demo cmd="true" -->\n'
+        "- [ ] Still by hand\n"))  # not complete: a complete task is never run again
     _process(box, *box.commit_push("add task"))
     bot_tip = git(box.bare, "rev-parse", "main")
     assert bot_tip in owncommits.load(box.root / "state")

@@ -8,6 +8,7 @@ the process groups it had running.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,13 +84,17 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         if current is not None and tip.load(state, ref) is None:
             remember(current)
             log(f"first start: processing {ref} from {current[:12]} on")
-        _repair_notes(config, log)
         journal = Journal.load(state)
+        if journal is not None:
+            killed = kill_recorded(journal.running_groups())
+            if killed:
+                log(f"killed process groups left running by the previous daemon: {killed}")
+        stale = remove_stale_locks(state)  # before any git runs in taskbot's clones
+        if stale:
+            log(f"removed lock files a killed git left in taskbot's own clones: {stale}")
+        _repair_notes(config, log)
         if journal is None:
             return ()
-        killed = kill_recorded(journal.running_groups())
-        if killed:
-            log(f"killed process groups left running by the previous daemon: {killed}")
         for _, task in pending_tasks(journal):
             task.resume_interrupted()
         item = journal.item
@@ -114,6 +119,23 @@ def _repair_notes(config: Config, log: Log) -> None:
     if repaired:
         log(f"git notes repaired for {len(repaired)} commit(s): "
             f"{', '.join(s[:12] for s in repaired)}")
+
+
+def remove_stale_locks(state: Path) -> list[str]:
+    """The `*.lock` files under taskbot's own clones (`state_dir/clones`, worktrees' admin
+    dirs included). A git killed with the daemon leaves them behind, and every later git
+    command on that ref or index fails ("remove the file manually to continue"): the task's
+    runs would be lost for good. Called before anything runs: only the daemon, which holds
+    the spool lock, uses these clones, and its git children died with the previous daemon
+    (PR_SET_PDEATHSIG). A watched clone (watch mode) is the person's and is left alone."""
+    removed: list[str] = []
+    clones = state / "clones"
+    for lock in sorted(clones.glob("*/.git/**/*.lock")) if clones.is_dir() else ():
+        with contextlib.suppress(OSError):
+            if lock.is_file() and not lock.is_symlink():
+                lock.unlink()
+                removed.append(str(lock.relative_to(state)))
+    return removed
 
 
 def _range(config: Config, state: Path, ref: str, line: spool.Line, log: Log) -> Push | None:
