@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -19,6 +19,10 @@ from bot.errors import TaskbotError
 from bot.taskfile import Criterion, Task
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# "… - BLOCKED: See TASK-005", "… (blocked)", "… — Blocked": a person says it cannot run yet
+_BLOCKED_RE = re.compile(
+    r"(?i)(?P<mark>\(blocked\b[^)]*\)|\[blocked\b[^\]]*\]|(?<![\w-])blocked\s*:.*$)"
+    r"|\s[-–—]\s*(?P<tail>blocked\b.*$)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,28 @@ def parse_annotation(text: str) -> tuple[str, dict[str, str]]:
     return words[0], params
 
 
+def blocked_mark(text: str) -> str:
+    """The words that mark a criterion blocked in its own text (`BLOCKED: See TASK-005`), or ""."""
+    found = _BLOCKED_RE.search(text)
+    if found is None:
+        return ""
+    return (found["mark"] or found["tail"]).strip()
+
+
+def _image_project(image: str, config: Config) -> str:
+    """The configured project listing `image` (`[host/]name[:tag]`), or ""."""
+    parts = image.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0]):
+        parts = parts[1:]
+    name = "/".join(parts).split("@")[0]
+    head, sep, tag = name.rpartition(":")
+    name = head if sep and "/" not in tag else name
+    for project in config.projects.values():
+        if name in project.images:
+            return project.name
+    return ""
+
+
 def _rules(config: Config, handlers: Mapping[str, Handler]) -> list[_Rule]:
     rules = [
         _Rule(r.match, r.handler, r.params, f"rule {i + 1}") for i, r in enumerate(config.rules)
@@ -90,8 +116,12 @@ def _inherit(
     wanted: Sequence[str],
     task: Task,
     earlier: Sequence[Mapping[str, str]],
+    config: Config,
 ) -> dict[str, str]:
     merged = dict(params)
+    # a criterion naming an image belongs to the project listing it ("Verify images in
+    # registry: `…/v2/ffl/backend/tags/list`" takes the version of the ffl build above)
+    project = (merged.get("project") or _image_project(merged.get("image", ""), config)).lower()
     for name in wanted:
         if name in merged:
             continue
@@ -99,7 +129,6 @@ def _inherit(
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             merged[name] = str(value)
             continue
-        project = merged.get("project", "").lower()
         for prior in reversed(earlier):
             if project and prior.get("project", "").lower() == project and name in prior:
                 merged[name] = prior[name]
@@ -114,6 +143,10 @@ def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[
     earlier: list[Mapping[str, str]] = []
     for criterion in task.criteria:
         action = _resolve_one(criterion, task, handlers, rules, earlier, ctx)
+        mark = blocked_mark(criterion.text)
+        if mark:  # whatever its rule or annotation: it never runs while the text says so
+            action = replace(action, handler=action.handler or "blocked", settings=None,
+                             error=f"marked blocked in the task: {mark}")
         actions.append(action)
         earlier.append(action.params)
     return tuple(actions)
@@ -145,7 +178,7 @@ def _resolve_one(
             criterion, name, source, MappingProxyType(params),
             error=f"handler {name!r} is not installed (installed: {known})",
         )
-    params = _inherit(params, handler.params, task, earlier)
+    params = _inherit(params, handler.params, task, earlier, ctx.config)
     frozen = MappingProxyType(params)
     try:
         validate_common(frozen)

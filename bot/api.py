@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.git.messages import build as gitops_commit_message
+from bot.git.read import git, open_repo
 from bot.git.write import commit as commit_worktree
 from bot.git.write import prepare_worktree, push_ff
 from bot.proc import CommandRecord, Redactor, run_command
@@ -36,6 +38,7 @@ __all__ = [
     "FileChange",
     "Handler",
     "Identity",
+    "NotReady",
     "Outcome",
     "ParamError",
     "Ping",
@@ -55,6 +58,7 @@ __all__ = [
     "normalize_registry",
     "parse_bool",
     "prepare_worktree",
+    "project_ready",
     "push_ff",
     "registry_client",
     "reject_unknown",
@@ -105,6 +109,7 @@ class Outcome:
     changes: tuple[FileChange, ...] = ()
     evidence: tuple[str, ...] = ()
     diagnosis: tuple[str, ...] = ()
+    summary: str = ""  # what the handler did, in one line: the Progress Log says this
 
 
 @dataclass(frozen=True)
@@ -222,3 +227,50 @@ def reject_unknown(handler: str, params: Mapping[str, str], allowed: Sequence[st
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ParamError(f"{handler}: unknown parameter {unknown[0]!r} (takes {', '.join(allowed)})")
+
+
+class NotReady(TaskbotError):
+    """A project directory a handler would run in is not as the operator's runbook wants it."""
+
+    def __init__(self, reason: str, evidence: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.evidence = evidence
+
+
+def project_ready(project: Project, *, require_git: bool = True) -> tuple[str, ...]:
+    """The safety checks before commands run in a project's directory: its evidence lines.
+
+    The directory must be on the project's `branch` with no uncommitted change to a
+    tracked file (`allow_dirty = true` skips the latter); raises NotReady with the reason
+    otherwise. A directory that is no git repository raises NotReady when `require_git`,
+    else passes with a line saying nothing was checked.
+    """
+    name = f"project {project.name}"
+    path = Path(project.path)
+    if not path.is_dir():
+        raise NotReady(f"{name}: directory {path} does not exist")
+    try:
+        repo = open_repo(path)
+    except TaskbotError as exc:
+        if require_git:
+            raise NotReady(f"project directory {path} is not a git repository") from exc
+        return (f"{name}: {path} is not a git repository: branch and changes not checked",)
+    if repo.head_is_unborn:  # nothing committed: no branch to be on, no tracked file
+        return ()
+    branch = "(detached HEAD)" if repo.head_is_detached else repo.head.shorthand
+    if branch != project.branch:
+        raise NotReady(f"{name} is on {branch}, not on its branch {project.branch} "
+                       "(set projects.NAME.branch to run there)", (f"{name}: on {branch}",))
+    status = git(["status", "--porcelain", "--untracked-files=no"], path, check=False)
+    if not status.ok:
+        raise NotReady(f"{name}: git status failed: {status.error_line or status.error}")
+    dirty = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    if not dirty:
+        return (f"{name}: on {branch}, clean",)
+    listed = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    if project.allow_dirty:
+        return (f"{name}: on {branch}, uncommitted changes allowed (allow_dirty): {listed}",)
+    raise NotReady(f"{name} has uncommitted changes to tracked files: {listed} "
+                   "(commit them, or set allow_dirty = true)",
+                   (f"{name}: on {branch}, uncommitted: {listed}",))

@@ -26,7 +26,7 @@ from bot.config import Config, NotifyConfig
 from bot.daemon import hook as hookinstall
 from bot.daemon import serve as daemon
 from bot.errors import ConfigError, TaskbotError, UsageError
-from bot.lookup import find_task
+from bot.lookup import DependencyState, find_task
 from bot.notify import progress, reportstore
 from bot.notify import targets as notify
 from bot.notify.outbox import Outbox
@@ -34,7 +34,8 @@ from bot.notify.publish import publish, redactor
 from bot.plugins import load_handlers
 from bot.proc import Redactor
 from bot.report import Report, to_json, to_markdown
-from bot.taskrun import RunOptions, exit_code, run_task, waiting_dependencies
+from bot.taskfile import merge as taskmerge
+from bot.taskrun import RunOptions, exit_code, held_criteria, run_task, waiting_dependencies
 
 EXIT_INTERNAL = 70
 
@@ -60,12 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true")
     sub.add_parser("demo", help="the whole flow in a throw-away sandbox")
     init = sub.add_parser("init", help="create the state dir and a starter config; install the hook")
+    init.add_argument("--clone", metavar="DIR", help="instead: install the task-file merge "
+                      "driver and the notes refspec in a person's clone")
     serve = sub.add_parser("serve", help="the daemon: run what pushes trigger, one at a time")
     hook = sub.add_parser("hook", help="queue the push read on stdin (what the git hook does)")
     hook.add_argument("hook_name", choices=["post-receive"], metavar="post-receive")
     status = sub.add_parser("status", help="the queue, the run in flight, last result per task")
     status.add_argument("--json", action="store_true")
     doctor = sub.add_parser("doctor", help="check config, repos, tools, registry, cluster, notify URLs")
+    merge = sub.add_parser("merge-file", help="git's merge driver for task files "
+                           "(%%O %%A %%B %%P); writes the result into OURS")
+    for name in ("base", "ours", "theirs", "path"):
+        merge.add_argument(name, metavar=name.upper())
     for daemon_cmd in (init, serve, hook, status, doctor):  # `taskbot init --config FILE` as well
         daemon_cmd.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -118,11 +125,33 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
     return entry
 
 
+def _plan_dependencies(task: taskfile.Task, waiting: tuple[DependencyState, ...]
+                       ) -> list[dict[str, Any]]:
+    """Every id of the Dependencies section: whether it is one, for which groups, its state."""
+    open_ = {w.task_id: w for w in waiting}
+    out: list[dict[str, Any]] = []
+    for item in task.dependency_items:
+        state = open_.get(item.task_id)
+        out.append({"task": item.task_id, "depends": item.depends, "why": item.why,
+                    "groups": list(item.groups), "line": item.line + 1,
+                    "complete": item.depends and state is None,
+                    "waiting": state.where if item.depends and state is not None else None})
+    return out
+
+
+def _plan_dependency_line(dep: Mapping[str, Any]) -> str:
+    said = f" ({dep['why']})" if dep["why"] else ""
+    if not dep["depends"]:
+        return f"not a dependency: {dep['task']}{said}"
+    scope = f" for group {', '.join(dep['groups'])}" if dep["groups"] else ""
+    state = "complete" if dep["complete"] else f"WAITING: {dep['waiting']}"
+    return f"depends on {dep['task']}{scope}{said}: {state}"
+
+
 def _plan_text(doc: dict[str, Any]) -> str:
     t = doc["task"]
     lines = [f"{t['id']}: {t['title']}  ({t['path']})"]
-    for dep in doc["dependencies"]:
-        lines.append(f"depends on {dep['task']}: {'complete' if dep['complete'] else 'WAITING'}")
+    lines.extend(_plan_dependency_line(dep) for dep in doc["dependencies"])
     lines.append("Acceptance Criteria:")
     for c in doc["criteria"]:
         box = "x" if c["checked"] else " "
@@ -130,6 +159,8 @@ def _plan_text(doc: dict[str, Any]) -> str:
         a = c["action"]
         if c["checked"]:
             continue
+        if c.get("waits_on"):
+            lines.append(f"       {c['waits_on']}")
         if a["handler"] is None:
             lines.append("       manual: waiting for a person")
             continue
@@ -153,11 +184,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ctx = _context(config, task.id, now)
     handlers = load_handlers()
     actions = resolve(task, handlers, ctx)
-    waiting = {d.task_id for d in waiting_dependencies(task, path)}
+    waiting = waiting_dependencies(task, path)
+    held = held_criteria(task, waiting)
+    criteria = [_plan_entry(a, handlers, ctx) for a in actions]
+    for entry in criteria:
+        if entry["index"] in held and not entry["checked"]:
+            entry["waits_on"] = held[entry["index"]]
     doc = {
         "task": {"id": task.id, "title": task.title, "path": str(path)},
-        "dependencies": [{"task": d, "complete": d not in waiting} for d in task.dependencies],
-        "criteria": [_plan_entry(a, handlers, ctx) for a in actions],
+        "dependencies": _plan_dependencies(task, waiting),
+        "criteria": criteria,
         "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
                            not in ("acceptance criteria", "dependencies", "progress log")],
     }
@@ -239,7 +275,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    result = init_command.run_init(args.config)
+    if args.clone is not None:
+        result = init_command.init_clone(Path(args.clone), args.config)
+    else:
+        result = init_command.run_init(args.config)
     print("\n".join(result.messages))
     return result.exit_code
 
@@ -267,9 +306,31 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return code
 
 
+class MergeFileError(TaskbotError):
+    """`merge-file` could not merge at all: git reads any exit but 0 as "conflicts left"."""
+
+    exit_code = 2
+
+
+def cmd_merge_file(args: argparse.Namespace) -> int:
+    """git's `%O %A %B %P`: exit 0 merged, 1 with conflict markers, 2 when it could not merge."""
+    sides = []
+    for name in (args.base, args.ours, args.theirs):
+        try:
+            sides.append(Path(name).read_bytes())
+        except OSError as exc:
+            raise MergeFileError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    try:
+        merged = taskmerge.merge(sides[0], sides[1], sides[2], args.path)
+        taskfile.write(args.ours, merged.data)
+    except TaskbotError as exc:
+        raise MergeFileError(str(exc)) from None
+    return 1 if merged.conflicts else 0
+
+
 COMMANDS = {"plan": cmd_plan, "run": cmd_run, "report": cmd_report, "demo": cmd_demo,
             "init": cmd_init, "serve": cmd_serve, "hook": cmd_hook, "status": cmd_status,
-            "doctor": cmd_doctor}
+            "doctor": cmd_doctor, "merge-file": cmd_merge_file}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -295,3 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def main_entry() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":  # `python -m bot.cli`: the merge driver when no script is installed
+    main_entry()

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import pygit2
+
 from bot.durations import parse_duration
 from bot.errors import ConfigError
 
@@ -127,8 +129,9 @@ class Project:
     helmrelease: str = ""
     kustomize: tuple[str, ...] = ()
     sec_lint: tuple[str, ...] = ()
-    branch: str = "main"
+    branch: str = "main"  # unset: the clone's origin/HEAD, else main, else master
     env: tuple[tuple[str, str], ...] = ()
+    allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
 
 
 @dataclass(frozen=True)
@@ -353,18 +356,42 @@ def _project(name: str, t: _Table) -> Project:
                 f"{image!r} is not an image repository name"
                 ' (lowercase, like "ffl/backend", without registry or tag)',
             )
+    path = t.path("path", "", required=True)
     return Project(
         name=name,
-        path=t.path("path", "", required=True),
+        path=path,
         build=t.argv("build"),
         images=images,
         allow_shell=t.boolean("allow_shell", d.allow_shell),
         helmrelease=t.string("helmrelease", d.helmrelease),
         kustomize=t.strings("kustomize"),
         sec_lint=t.argv("sec_lint"),
-        branch=t.string("branch", d.branch, nonempty=True),
+        branch=t.string("branch", _default_branch(path, d.branch), nonempty=True),
         env=tuple(t.string_map("env", _ENV_NAME_RE, "environment variable name").items()),
+        allow_dirty=t.boolean("allow_dirty", d.allow_dirty),
     )
+
+
+def _default_branch(path: str, fallback: str) -> str:
+    """The branch `git symbolic-ref refs/remotes/origin/HEAD` names, else main, else master.
+
+    Read-only, through libgit2; a path that is no repository (yet) gets `fallback`.
+    """
+    try:
+        repo = pygit2.Repository(path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+    except (pygit2.GitError, OSError, ValueError):
+        return fallback
+    try:
+        target = repo.references["refs/remotes/origin/HEAD"].target
+        if isinstance(target, str) and target.startswith("refs/remotes/origin/"):
+            return target.removeprefix("refs/remotes/origin/")
+    except (KeyError, pygit2.GitError):
+        pass
+    for name in ("main", "master"):
+        if f"refs/heads/{name}" in repo.references or (
+                f"refs/remotes/origin/{name}" in repo.references):
+            return name
+    return fallback
 
 
 def _rules(top: _Table) -> Iterator[Rule]:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pygit2
+
 from bot import taskfile
 from bot.errors import TaskbotError, UsageError
 
@@ -15,7 +17,11 @@ from bot.errors import TaskbotError, UsageError
 class DependencyState:
     task_id: str
     complete: bool
-    where: str  # path found, or why not
+    where: str  # the file found (tasks-root relative), or why it is not complete
+    groups: tuple[str, ...] = ()  # the Acceptance Criteria groups it holds; () = all of them
+    cycle: str = ""  # "TASK-006 and TASK-007 wait on each other", when they do
+
+MAX_CYCLE = 12  # tasks followed when looking for a way back to the waiting one
 
 
 def id_matches(path: Path, task_id: str) -> bool:
@@ -42,6 +48,42 @@ def _find(root: Path, task_id: str) -> Path | None:
     return None
 
 
+def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
+                 ) -> tuple[str, bytes] | None:
+    """A task by id in a commit's tree, read without a checkout: (repository path, bytes)."""
+    try:
+        tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
+        folder = tree[tasks_dir] if tasks_dir not in ("", ".") else tree
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(folder, pygit2.Tree):
+        return None
+    prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
+    blobs = sorted(_tree_md(repo, folder, prefix))
+    for rel, oid in blobs:
+        if id_matches(Path(rel), task_id):
+            return rel, repo[oid].read_raw()
+    for rel, oid in blobs:  # by frontmatter id: only when no file is named for it
+        data = repo[oid].read_raw()
+        try:
+            if taskfile.parse(data, rel).id.lower() == task_id.lower():
+                return rel, data
+        except TaskbotError:
+            continue
+    return None
+
+
+def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
+             ) -> Iterator[tuple[str, pygit2.Oid]]:
+    for entry in tree:
+        name = entry.name or ""
+        sub = repo[entry.id] if entry.filemode == pygit2.enums.FileMode.TREE else None
+        if isinstance(sub, pygit2.Tree):
+            yield from _tree_md(repo, sub, f"{prefix}{name}/")
+        elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(".md"):
+            yield f"{prefix}{name}", entry.id
+
+
 def find_task(arg: str, tasks_dir: Path) -> Path:
     """TASK is a path to a task file, or a task id looked up under `tasks_dir`."""
     given = Path(arg)
@@ -60,19 +102,61 @@ def tasks_root(task_path: Path) -> Path:
     return task_path.resolve().parent.parent
 
 
-def dependency_state(task_id: str, root: Path) -> DependencyState:
+def dependency_state(task_id: str, root: Path, waiter: str = "") -> DependencyState:
+    """Whether `task_id` is complete under the tasks root; names the file relative to the root
+    (never an internal path) and, when `waiter` waits on it in a cycle, says so."""
     found = _find(root, task_id)
     if found is None:
-        return DependencyState(task_id, False, f"no task file for {task_id} under {root}")
+        return DependencyState(task_id, False, f"no task {task_id} under {root.name}/")
     rel = found.relative_to(root)
+    shown = f"{root.name}/{rel}"
     if taskfile.in_completed_folder(rel):  # complete even when it no longer parses
-        return DependencyState(task_id, True, str(found))
+        return DependencyState(task_id, True, shown)
     try:
         dep = taskfile.load(found)
     except TaskbotError as exc:
-        return DependencyState(task_id, False, str(exc))
+        return DependencyState(task_id, False, str(exc).replace(str(root), root.name))
     if taskfile.is_complete(dep, rel):
-        return DependencyState(task_id, True, str(found))
+        return DependencyState(task_id, True, shown)
+    cycle = _cycle(waiter, dep, root) if waiter else ()
+    said = _cycle_text(cycle) if cycle else ""
     if not dep.criteria:
-        return DependencyState(task_id, False, f"no criteria to check in {found}")
-    return DependencyState(task_id, False, f"{len(dep.unchecked)} criteria open in {found}")
+        return DependencyState(task_id, False, said or f"no criteria to check in {shown}",
+                               cycle=said)
+    return DependencyState(task_id, False, said or f"{len(dep.unchecked)} criteria open in {shown}",
+                           cycle=said)
+
+
+def _cycle(waiter: str, start: taskfile.Task, root: Path) -> tuple[str, ...]:
+    """A path of incomplete dependencies from `start` back to `waiter`, or ()."""
+    stack: list[tuple[taskfile.Task, tuple[str, ...]]] = [(start, (waiter, start.id))]
+    seen = {start.id.lower()}
+    while stack and len(seen) <= MAX_CYCLE:
+        task, path = stack.pop()
+        for dep_id in task.dependencies:
+            if dep_id.lower() == waiter.lower():
+                return path
+            if dep_id.lower() in seen:
+                continue
+            seen.add(dep_id.lower())
+            nxt = _incomplete(dep_id, root)
+            if nxt is not None:
+                stack.append((nxt, (*path, nxt.id)))
+    return ()
+
+
+def _incomplete(task_id: str, root: Path) -> taskfile.Task | None:
+    found = _find(root, task_id)
+    if found is None or taskfile.in_completed_folder(found.relative_to(root)):
+        return None
+    try:
+        task = taskfile.load(found)
+    except TaskbotError:
+        return None
+    return None if taskfile.is_complete(task, found.relative_to(root)) else task
+
+
+def _cycle_text(path: tuple[str, ...]) -> str:
+    if len(path) == 2:
+        return f"{path[0]} and {path[1]} wait on each other"
+    return f"{', '.join(path[:-1])} and {path[-1]} wait on each other in a cycle"

@@ -31,7 +31,7 @@ from bot.git.read import ZERO
 from bot.git.trust import check, check_file, is_bot_commit
 from bot.git.writeback import Integrated, Target, integrate
 from bot.journal import Journal, TaskJournal
-from bot.lookup import find_task, id_matches
+from bot.lookup import find_in_tree, id_matches
 from bot.notify import reportstore
 from bot.notify.publish import publish, redactor
 from bot.proc import Redactor
@@ -146,13 +146,16 @@ def _rerun(job: _Job, task_id: str) -> Processed:
     tip = read.resolve(clone, where.branch_rev)
     if tip is None:
         return Processed(task_id, None, None, message=f"branch {config.repo.branch} not found")
-    wt = gitrepo.worktree(clone, _state(config), "taskbot/lookup", tip)
-    try:
-        path = find_task(task_id, wt / config.repo.tasks_dir)
-    except TaskbotError as exc:
-        return Processed(task_id, None, None, message=str(exc))
-    rel = str(path.relative_to(wt))
-    verdict = check_file(read.open_repo(clone), tip, rel, config,
+    repo = read.open_repo(clone)
+    found = find_in_tree(repo, tip, config.repo.tasks_dir, task_id)
+    stale = _stale(found)
+    if stale:  # gone, moved to completed/ or done: nobody waits for it any more
+        _forget_waiter(config, task_id)
+        return Processed(task_id, None, None, message=f"{task_id}: {stale} in "
+                         f"{config.repo.tasks_dir} on {config.repo.branch}; not run again")
+    assert found is not None
+    rel = found[0]
+    verdict = check_file(repo, tip, rel, config,
                          owncommits.load(_state(config)))
     if not verdict.trusted:
         return _refused(job, rel, f"{task_id} not run again: {verdict.reason}")
@@ -251,6 +254,9 @@ def _commit(config: Config, tj: TaskJournal | None, wt: Path, rel_path: str, rep
     """The run's commit (made now, or the one the journal recorded) and where the task moved."""
     if tj is not None and tj.step("commit"):
         moved = tj.step("moved")
+        # A resumed run's worktree was reset to the pushed tip; re-applying after a refused
+        # push reads taskbot's commit from the worktree's HEAD, so HEAD must be that commit.
+        gitrepo.git(["reset", "--quiet", "--hard", str(tj.step("commit"))], wt)
         return str(tj.step("commit")), (str(moved) if moved else None)
     moved = _move_if_complete(config, wt, rel_path, report)
     sha = gitrepo.commit(wt, message, config.identity)
@@ -381,9 +387,10 @@ def _waiters_of(config: Config, task_id: str) -> tuple[str, ...]:
 def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None, new: str
                        ) -> tuple[str, ...]:
     """Waiting tasks whose dependency this push completed (ticked, or moved to completed/)."""
-    waiting = _load_waiting(config)
-    if not waiting:
+    if not _load_waiting(config):
         return ()
+    _prune_waiting(config, repo, new)
+    waiting = _load_waiting(config)
     done: set[str] = set()
     for change in changed_files(repo, old, new, _tasks_root(config)):
         if change.error:  # a symlink or other non-file completes nothing
@@ -397,6 +404,33 @@ def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None,
             done.add(task.id)
     return tuple(t for t, deps in waiting.items()
                  if any(_names(d, p) for d in deps for p in done))
+
+
+def _stale(found: tuple[str, bytes] | None) -> str:
+    """Why a task queued again is not run ('' when it is): gone, unusable or complete."""
+    if found is None:
+        return "no task with this id"
+    rel, data = found
+    try:
+        task = taskfile.parse(data, rel)
+    except TaskbotError as exc:
+        return f"unusable ({exc})"
+    return "already complete" if taskfile.is_complete(task, rel) else ""
+
+
+def _forget_waiter(config: Config, task_id: str) -> None:
+    waiting = _load_waiting(config)
+    if waiting.pop(task_id, None) is not None:
+        _save_waiting(config, waiting)
+
+
+def _prune_waiting(config: Config, repo: pygit2.Repository, tip: str) -> None:
+    """Waiters whose file is gone or complete wait for nothing: dropped, not reported on."""
+    waiting = _load_waiting(config)
+    kept = {t: deps for t, deps in waiting.items()
+            if not _stale(find_in_tree(repo, tip, config.repo.tasks_dir, t))}
+    if kept != waiting:
+        _save_waiting(config, kept)
 
 
 def _names(task_id: str, id_or_path: str) -> bool:

@@ -25,6 +25,7 @@ class State(StrEnum):
     MANUAL = "manual"
     SKIPPED = "skipped"  # dry run
     INTERRUPTED = "interrupted"
+    WAITING = "waiting"  # its group waits on another task
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Result:
             return "manual: waiting for a person"
         if self.state is State.SKIPPED:
             return "dry run: not executed"
+        if self.state is State.WAITING and self.outcome:
+            return self.outcome.reason
         if self.action.error:
             return self.action.error
         return self.outcome.reason if self.outcome else ""
@@ -82,11 +85,13 @@ def execute(
     should_stop: Callable[[], bool] = lambda: False,
     on_start: Observer | None = None,
     journal: Journal | None = None,
+    held: Mapping[int, str] | None = None,
 ) -> tuple[Result, ...]:
     """Run the unchecked criteria (or those whose index is in `selected`), in file order.
 
     With a journal, an outcome it recorded is taken as it is (the criterion never runs
-    twice), and every new outcome is recorded before the next criterion starts.
+    twice), and every new outcome is recorded before the next criterion starts. `held`
+    criteria (index → why) wait for another task and do not run.
     """
     results: list[Result] = []
     seen: Counter[str] = Counter()
@@ -96,10 +101,16 @@ def execute(
         seen[criterion.identity] += 1
         if criterion.checked or (selected is not None and criterion.index not in selected):
             continue
+        if held and criterion.index in held:
+            results.append(Result(action, State.WAITING,
+                                  Outcome(Status.BLOCKED, held[criterion.index])))
+            continue
         if journal is not None:
             kept = journal.recorded(criterion.identity, occurrence)
             if kept is not None:
-                results.append(Result(action, State(kept.state), kept.outcome, kept.attempts))
+                # an outcome run again after a kill still says so after a second kill
+                results.append(Result(action, State(kept.state), kept.outcome, kept.attempts,
+                                      journal.was_interrupted(criterion.identity, occurrence)))
                 continue
         if should_stop():
             results.append(Result(action, State.INTERRUPTED))

@@ -6,8 +6,9 @@ criterion identity, so a person's edit made while a criterion ran is never lost.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from bot.api import Context, FileChange, Handler
 from bot.lookup import DependencyState, dependency_state, tasks_root
 from bot.report import Report, TaskInfo
 from bot.runner import Journal, Observer, Result, State, execute
+
+_STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,31 @@ def exit_code(report: Report) -> int:
 
 
 def waiting_dependencies(task: taskfile.Task, path: Path) -> tuple[DependencyState, ...]:
+    """The incomplete dependencies, each with the groups it holds (() = the whole task)."""
     root = tasks_root(path)
-    return tuple(s for s in (dependency_state(d, root) for d in task.dependencies)
-                 if not s.complete)
+    scopes: dict[str, tuple[str, ...]] = {}
+    for item in task.dependency_items:
+        if not item.depends:
+            continue
+        known = scopes.get(item.task_id)
+        whole = known == () or not item.groups
+        scopes[item.task_id] = () if whole else tuple(dict.fromkeys((*(known or ()),
+                                                                     *item.groups)))
+    states = (replace(dependency_state(d, root, waiter=task.id), groups=g)
+              for d, g in scopes.items())
+    return tuple(s for s in states if not s.complete)
+
+
+def held_criteria(task: taskfile.Task, waiting: tuple[DependencyState, ...]) -> dict[int, str]:
+    """Criteria of groups a dependency holds → why they wait (the whole task waits when a
+    dependency names no group)."""
+    held: dict[int, str] = {}
+    for state in waiting:
+        for c in task.criteria:
+            if not state.groups or c.group in state.groups:
+                why = state.cycle or f"waiting for {state.task_id}"
+                held.setdefault(c.index, why)
+    return held
 
 
 def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
@@ -62,14 +87,14 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     task = taskfile.parse(before, str(path))
     waiting = waiting_dependencies(task, path)
     results: tuple[Result, ...] = ()
-    if not waiting:
+    if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
         results = execute(
             resolve(task, handlers, ctx), handlers, ctx,
             selected=options.selected, dry_run=options.dry_run,
             should_stop=options.should_stop, on_start=options.on_start,
-            journal=options.journal,
+            journal=options.journal, held=held_criteria(task, waiting),
         )
-    edit = _edit(results, options.now, ctx)
+    edit = _edit(results, options.now, ctx, task.progress_log)
     after, missing = _write(path, before, edit, options)
     final = taskfile.parse(after, str(path)) if after is not None else task
     report = _report(task, final, path, results, waiting, edit, missing, ctx, options)
@@ -85,6 +110,8 @@ def _log_text(result: Result) -> str | None:
 
 def _outcome_text(result: Result) -> str | None:
     text = result.action.criterion.text
+    if result.state is State.DONE and result.outcome is not None and result.outcome.summary:
+        return f"Done: {text} ({result.outcome.summary})"
     if result.state is State.DONE:
         commands = result.outcome.commands if result.outcome else ()
         how = commands[0].describe() if len(commands) == 1 else (
@@ -97,13 +124,19 @@ def _outcome_text(result: Result) -> str | None:
     return None
 
 
-def _edit(results: tuple[Result, ...], now: datetime, ctx: Context) -> taskfile.Edit:
+def _edit(results: tuple[Result, ...], now: datetime, ctx: Context,
+          existing: tuple[str, ...] = ()) -> taskfile.Edit:
+    """Ticks and log lines; a line the Progress Log already has (after its time) is not
+    repeated, so a criterion blocked for the same reason on every run logs it once."""
     stamp = f"{now:%Y-%m-%d %H:%M}"
-    texts = [t for t in (_log_text(r) for r in results) if t is not None]
-    if not texts:
+    logged = {_STAMP_RE.sub("", entry, count=1).strip() for entry in existing}
+    texts = [ctx.redactor(t) for t in (_log_text(r) for r in results) if t is not None]
+    texts = [t for t in texts if t.strip() not in logged]
+    ticks = tuple(r.action.criterion.identity for r in results if r.state is State.DONE)
+    if not texts and not ticks:
         return taskfile.Edit()
     return taskfile.Edit(
-        ticks=tuple(r.action.criterion.identity for r in results if r.state is State.DONE),
+        ticks=ticks,
         updated=f"{now:%Y-%m-%d}",
         log=tuple(ctx.redactor(f"{stamp}: {t}") for t in texts),
     )
@@ -132,7 +165,8 @@ def _result_word(final: taskfile.Task, results: tuple[Result, ...],
                  waiting: tuple[DependencyState, ...]) -> str:
     if final.complete:
         return "complete"
-    if waiting or not any(r.attempted for r in results):
+    # A group that waits does not make the whole task wait when other groups ran.
+    if not any(r.attempted for r in results) or any(not w.groups for w in waiting):
         return "waiting"
     if any(r.state is State.DONE for r in results):
         return "partial"

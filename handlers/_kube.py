@@ -154,11 +154,48 @@ def check_helmrelease(ctx: Context, name: str, namespace: str
     if not record.ok:
         return record, False, f"HelmRelease {namespace}/{name}: {record.error_line or record.error}"
     line = next((x for x in reversed(record.stdout.splitlines()) if x.count("\t") >= 4), "")
-    fields = (line.split("\t") + [""] * 5)[:5]
-    generation, observed, ready, reason, message = fields
+    return (record, *_helmrelease_state(namespace, name, line.split("\t")))
+
+
+def _helmrelease_state(namespace: str, name: str, fields: list[str]) -> tuple[bool, str]:
+    """(Ready for its current generation, what it says) from HELMRELEASE_JSONPATH's fields."""
+    generation, observed, ready, reason, message = (fields + [""] * 5)[:5]
     current = not generation or generation == observed
     text = f"HelmRelease {namespace}/{name}: Ready={ready or 'unknown'}"
     text += f" {reason}: {message}".rstrip(": ") if reason or message else ""
     if not current:
         text += f" (generation {generation} not yet observed: {observed or 'none'})"
-    return record, ready == "True" and current, text
+    return ready == "True" and current, text
+
+
+_HELMRELEASES_JSONPATH = ('{range .items[*]}{.metadata.namespace}{"\\t"}{.metadata.name}{"\\t"}'
+                          + HELMRELEASE_JSONPATH.replace('{"\\n"}', '{"\\n"}{end}'))
+
+
+def all_helmreleases_argv(cluster: Cluster) -> tuple[str, ...]:
+    return kubectl(cluster, "get", HELMRELEASE_RESOURCE, "--all-namespaces", "-o",
+                   f"jsonpath={_HELMRELEASES_JSONPATH}")
+
+
+def check_all_helmreleases(ctx: Context) -> tuple[CommandRecord, list[str], list[str]]:
+    """(record, problems, evidence): every HelmRelease of every namespace Ready, one line each."""
+    cluster = ctx.config.cluster
+    assert cluster is not None
+    record = ctx.run(all_helmreleases_argv(cluster), ".")
+    if not record.ok:
+        return record, [f"kubectl get helmreleases -A: {record.error_line or record.error}"], []
+    problems: list[str] = []
+    evidence: list[str] = []
+    for line in record.stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or not fields[1]:
+            continue
+        ok, text = _helmrelease_state(fields[0], fields[1], fields[2:])
+        evidence.append(text)
+        if not ok:
+            problems.append(text)
+    if not evidence:
+        problems.append("no HelmRelease in any namespace")
+    evidence.append(f"{len(evidence)} HelmReleases, {len(evidence) - len(problems)} Ready"
+                    if evidence else "no HelmReleases found")
+    return record, problems, evidence

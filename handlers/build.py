@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.api import (
@@ -21,6 +21,7 @@ from bot.api import (
     Context,
     DefaultRule,
     Handler,
+    NotReady,
     Outcome,
     ParamError,
     RegistryClient,
@@ -29,6 +30,7 @@ from bot.api import (
     Step,
     normalize_registry,
     parse_bool,
+    project_ready,
     registry_client,
     reject_unknown,
     require_project,
@@ -87,6 +89,8 @@ class BuildHandler:
             cwd=settings.cwd,
             preconditions=(
                 f"project directory {settings.cwd} exists and is a git repository",
+                f"project {settings.project} is on its branch with no uncommitted changes to "
+                "tracked files (unless allow_dirty)",
                 f"build command {settings.argv[0]} exists and is executable",
                 *([f"registry {settings.registry} reachable"] if settings.push else []),
                 f"environment: REGISTRY_URL={settings.registry} VERSION={settings.version}",
@@ -115,6 +119,13 @@ class BuildHandler:
         why = self._blocked(settings)
         if why:
             return Outcome(Status.BLOCKED, why)
+        try:
+            checked = project_ready(require_project(ctx.config, settings.project))
+        except NotReady as exc:
+            return Outcome(Status.BLOCKED, exc.reason, evidence=exc.evidence)
+        return _with_checks(self._build(settings, ctx), checked)
+
+    def _build(self, settings: BuildSettings, ctx: Context) -> Outcome:
         client = registry_client(ctx.config) if settings.push else None
         if client is not None:
             ping = client.ping()
@@ -132,7 +143,8 @@ def _check_registry(settings: BuildSettings, ctx: Context, client: RegistryClien
                     record: CommandRecord) -> Outcome:
     if client is None or not settings.images:
         note = "push=false: registry not checked" if client is None else "no images configured"
-        return Outcome(Status.DONE, commands=(record,), evidence=(note,))
+        return Outcome(Status.DONE, commands=(record,), evidence=(note,),
+                       summary=f"built {settings.project} {settings.version}: {note}")
     try:
         _, missing, evidence = check_images(client, settings.images, settings.version)
     except RegistryError as exc:
@@ -141,7 +153,14 @@ def _check_registry(settings: BuildSettings, ctx: Context, client: RegistryClien
     if missing:
         return _failed(settings, ctx, client, record, f"build ran, but registry {client.host} "
                        f"lacks {', '.join(missing)}", tuple(evidence))
-    return Outcome(Status.DONE, commands=(record,), evidence=tuple(evidence))
+    built = ", ".join(f"{name}:{settings.version}" for name in settings.images)
+    return Outcome(Status.DONE, commands=(record,), evidence=tuple(evidence),
+                   summary=f"built and pushed {built}; registry {client.host} has them")
+
+
+def _with_checks(outcome: Outcome, checked: tuple[str, ...]) -> Outcome:
+    """The project's safety checks, after the evidence of the build itself."""
+    return replace(outcome, evidence=(*outcome.evidence, *checked))
 
 
 def _failed(s: BuildSettings, ctx: Context, client: RegistryClient | None, record: CommandRecord,

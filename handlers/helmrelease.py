@@ -255,10 +255,11 @@ class _Run:
         self.evidence: list[str] = []
         self.changes: tuple[FileChange, ...] = ()
         self.digests: dict[str, str] = {}
+        self.summary = ""
 
     def outcome(self, status: Status, reason: str = "", diagnosis: tuple[str, ...] = ()) -> Outcome:
         return Outcome(status, reason, commands=tuple(self.commands), changes=self.changes,
-                       evidence=tuple(self.evidence), diagnosis=diagnosis)
+                       evidence=tuple(self.evidence), diagnosis=diagnosis, summary=self.summary)
 
     def stop(self, status: Status, reason: str, diagnosis: tuple[str, ...] = ()) -> _Stop:
         return _Stop(self.outcome(status, reason, diagnosis))
@@ -270,7 +271,9 @@ class _Run:
         path = work / s.file
         original, result = self.edit(path)
         if not result.changes:
+            # a person (or an earlier run) already did it: done, nothing to commit
             self.evidence.append(f"{s.file} already sets {s.version}: nothing to commit")
+            self.summary = f"{s.app} already at {s.version} in {s.file}: nothing to commit"
             return self.rollout(result.releases)
         path.write_bytes(result.text.encode("utf-8"))
         records, failure = validate(ctx, str(work), s.kustomize, s.sec_lint)
@@ -278,6 +281,8 @@ class _Run:
         if failure:
             path.write_bytes(original)
             raise self.stop(Status.FAILED, f"validation failed, nothing committed: {failure}")
+        checks = [f"kustomize {d} ok" for d in s.kustomize] + (["sec_lint ok"] if s.sec_lint else [])
+        self.summary = "; ".join([f"{s.app} {describe(result.changes)} in {s.file}", *checks])
         pushed = self.commit(work, result.changes)
         if not pushed.startswith("pushed"):
             return self.outcome(Status.DONE, f"{pushed}; the cluster is not updated until it "

@@ -38,8 +38,8 @@ class ImageHandler:
     name = "image"
     params = ("project", "image", "version", "registry")
     rules = (
-        DefaultRule(r"(?i)^push all (?P<project>[\w-]+) images to (?:the )?registry\s+"
-                    r"(?P<registry>[^\s`]+?)\.?$"),
+        DefaultRule(r"(?i)^(?:successfully )?push all (?P<project>[\w-]+) images to "
+                    r"(?:the )?registry\s+\(?(?P<registry>[^\s`()]+?)\)?\.?$"),
     )
 
     def settings(self, params: Mapping[str, str], ctx: Context) -> ImageSettings:
@@ -80,7 +80,9 @@ class ImageHandler:
             return Outcome(Status.FAILED,
                            f"not in registry {settings.registry}: {', '.join(missing)}",
                            evidence=tuple(evidence), diagnosis=(registry_diagnosis(client),))
-        return Outcome(Status.DONE, evidence=tuple(evidence))
+        tags = ", ".join(f"{name}:{settings.version}" for name in settings.images)
+        return Outcome(Status.DONE, evidence=tuple(evidence),
+                       summary=f"registry {settings.registry} has {tags}")
 
 
 HANDLER: Handler[ImageSettings] = ImageHandler()

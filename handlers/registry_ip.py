@@ -27,6 +27,7 @@ from bot.api import (
     DefaultRule,
     FileChange,
     Handler,
+    NotReady,
     Outcome,
     ParamError,
     Project,
@@ -41,8 +42,10 @@ from bot.api import (
     gitops_commit_message,
     normalize_registry,
     prepare_worktree,
+    project_ready,
     push_ff,
     reject_unknown,
+    require_project,
     yaml_scalar,
     yaml_walk,
 )
@@ -243,8 +246,12 @@ class RegistryIpHandler:
     def run(self, s: RegistryIpSettings, ctx: Context) -> Outcome:
         commands: list[CommandRecord] = []
         changes: list[FileChange] = []
-        evidence: list[str] = []
-        for edit in project_edits(ctx, s):
+        edits = project_edits(ctx, s)
+        try:
+            evidence = _projects_ready(ctx, edits)
+        except NotReady as exc:
+            return Outcome(Status.BLOCKED, f"nothing changed: {exc.reason}", evidence=exc.evidence)
+        for edit in edits:
             (edit.root / edit.path).write_bytes(edit.after)
             changes.append(FileChange(edit.repo, edit.path, f"registry {s.old} → {s.new}"))
             evidence.extend(edit.lines())
@@ -270,7 +277,17 @@ class RegistryIpHandler:
                         "restart the registry with the new certificate")
         status = Status.FAILED if problems else Status.DONE
         return Outcome(status, "; ".join(problems), commands=tuple(commands),
-                       changes=tuple(changes), evidence=tuple(evidence))
+                       changes=tuple(changes), evidence=tuple(evidence),
+                       summary=f"registry {s.old} → {s.new} in {len(changes)} files")
+
+
+def _projects_ready(ctx: Context, edits: Sequence[FileEdit]) -> list[str]:
+    """The safety checks of every project edited in place; raises NotReady for the first
+    that fails. A project directory that is no git repository is edited as before."""
+    checked: list[str] = []
+    for name in dict.fromkeys(e.repo for e in edits):
+        checked.extend(project_ready(require_project(ctx.config, name), require_git=False))
+    return checked
 
 
 def _gitops_projects(ctx: Context) -> list[Project]:

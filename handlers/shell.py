@@ -11,7 +11,18 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.api import Context, DefaultRule, Handler, Outcome, ParamError, Status, Step, require_project
+from bot.api import (
+    Context,
+    DefaultRule,
+    Handler,
+    NotReady,
+    Outcome,
+    ParamError,
+    Status,
+    Step,
+    project_ready,
+    require_project,
+)
 
 
 @dataclass(frozen=True)
@@ -55,10 +66,18 @@ class ShellHandler:
     def run(self, settings: ShellSettings, ctx: Context) -> Outcome:
         if not os.path.isdir(settings.cwd):
             return Outcome(Status.BLOCKED, f"project directory {settings.cwd} does not exist")
+        try:
+            # a plain directory (no git) is allowed: shell predates the checks and needs none
+            checked = project_ready(require_project(ctx.config, settings.project),
+                                    require_git=False)
+        except NotReady as exc:
+            return Outcome(Status.BLOCKED, exc.reason, evidence=exc.evidence)
         record = ctx.run(settings.argv, settings.cwd)
+        summary = record.describe()  # the command, its exit and its last line of output
         if record.ok:
-            return Outcome(Status.DONE, commands=(record,))
-        return Outcome(Status.FAILED, record.describe(), commands=(record,))
+            return Outcome(Status.DONE, commands=(record,), evidence=checked, summary=summary)
+        return Outcome(Status.FAILED, record.describe(), commands=(record,), evidence=checked,
+                       summary=summary)
 
 
 HANDLER: Handler[ShellSettings] = ShellHandler()

@@ -38,6 +38,8 @@ from bot.api import (
 from handlers._kube import (
     HELMRELEASE_JSONPATH,
     HELMRELEASE_RESOURCE,
+    all_helmreleases_argv,
+    check_all_helmreleases,
     check_context,
     check_helmrelease,
     check_pods,
@@ -126,6 +128,18 @@ class VerifyHandler:
         DefaultRule(r"(?i)^verify all images are in (?:the )?registry catalog:?\s*"
                     r"`[^`]*?(?P<registry>https?://[^/\s`]+)/v2/_catalog[^`]*`\s*\.?$",
                     {"catalog": "all"}),
+        # the namespace is the name's first word: `midwestmtg-backend` runs in `midwestmtg`
+        DefaultRule(r"(?i)^(?=(?P<namespace>[a-z0-9]+))(?P<helmrelease>[a-z0-9][a-z0-9.-]*) "
+                    r"helm ?release (?:shows |is )?(?:ready\s*=\s*true|ready)\.?$"),
+        DefaultRule(r"(?i)^helm ?release (?=(?P<namespace>[a-z0-9]+))"
+                    r"(?P<helmrelease>[a-z0-9][a-z0-9.-]*) (?:is |shows )?"
+                    r"(?:ready\s*=\s*true|ready)\.?$"),
+        DefaultRule(r"(?i)^all helm ?releases (?:reconcile|reconciled|are ready|ready)"
+                    r"(?: successfully)?:?\s*(?:`[^`]*`)?\s*\.?$", {"helmrelease": "all"}),
+        DefaultRule(r"(?i)^(?P<pods>[a-z0-9]+)(?:-[a-z0-9-]+)? pods (?:are )?running"
+                    r"(?: and (?:healthy|ready))?\.?$"),
+        DefaultRule(r"(?i)^all pods (?:are )?running in (?:the )?namespace "
+                    r"(?P<pods>[a-z0-9][a-z0-9-]*)\.?$"),
     )
 
     def settings(self, params: Mapping[str, str], ctx: Context) -> VerifySettings:
@@ -158,12 +172,7 @@ class VerifyHandler:
         if s.kind == "image":
             tag = f" includes {s.version}" if s.version else " is not empty"
             return Step(preconditions=(f"registry GET /v2/{s.target}/tags/list{tag}",))
-        if s.kind == "pods":
-            return Step(commands=(pods_argv(cluster, s.namespace),),
-                        preconditions=("[cluster] configured and kubectl context matches",))
-        return Step(commands=(kubectl(cluster, "get", HELMRELEASE_RESOURCE, s.target, "-n",
-                                      s.namespace, "-o", f"jsonpath={HELMRELEASE_JSONPATH}"),),
-                    preconditions=("[cluster] configured and kubectl context matches",))
+        return _cluster_plan(s, cluster)
 
     def run(self, s: VerifySettings, ctx: Context) -> Outcome:
         if s.kind == "url":
@@ -172,18 +181,40 @@ class VerifyHandler:
             return _tcp(s)
         if s.kind in ("catalog", "image"):
             return _registry(s, ctx)
-        record, why = check_context(ctx)
-        commands = (record,) if record else ()
-        if why:
-            return Outcome(Status.BLOCKED, why, commands=commands)
-        if s.kind == "pods":
-            pods, problems, evidence, _ = check_pods(ctx, s.namespace)
-            status = Status.FAILED if problems else Status.DONE
-            return Outcome(status, "; ".join(problems), commands=(*commands, pods),
-                           evidence=tuple(evidence))
-        hr, ok, text = check_helmrelease(ctx, s.target, s.namespace)
-        return Outcome(Status.DONE if ok else Status.FAILED, "" if ok else text,
-                       commands=(*commands, hr), evidence=(text,))
+        return _cluster(s, ctx)
+
+
+def _cluster_plan(s: VerifySettings, cluster: Cluster) -> Step:
+    pre = "[cluster] configured and kubectl context matches"
+    if s.kind == "pods":
+        return Step(commands=(pods_argv(cluster, s.namespace),), preconditions=(pre,))
+    if s.target == "all":
+        return Step(commands=(all_helmreleases_argv(cluster),),
+                    preconditions=(pre, "every HelmRelease in every namespace Ready"))
+    return Step(commands=(kubectl(cluster, "get", HELMRELEASE_RESOURCE, s.target, "-n",
+                                  s.namespace, "-o", f"jsonpath={HELMRELEASE_JSONPATH}"),),
+                preconditions=(pre,))
+
+
+def _cluster(s: VerifySettings, ctx: Context) -> Outcome:
+    """pods or helmrelease, only under the configured kubectl context."""
+    record, why = check_context(ctx)
+    commands = (record,) if record else ()
+    if why:
+        return Outcome(Status.BLOCKED, why, commands=commands)
+    if s.kind == "pods":
+        pods, problems, evidence, _ = check_pods(ctx, s.namespace)
+        return Outcome(Status.FAILED if problems else Status.DONE, "; ".join(problems),
+                       commands=(*commands, pods), evidence=tuple(evidence),
+                       summary="" if problems else f"checked {evidence[-1]}: all Ready")
+    if s.target == "all":
+        hrs, problems, evidence = check_all_helmreleases(ctx)
+        return Outcome(Status.FAILED if problems else Status.DONE, "; ".join(problems),
+                       commands=(*commands, hrs), evidence=tuple(evidence),
+                       summary="" if problems else f"checked {evidence[-1]}")
+    hr, ok, text = check_helmrelease(ctx, s.target, s.namespace)
+    return Outcome(Status.DONE if ok else Status.FAILED, "" if ok else text,
+                   commands=(*commands, hr), evidence=(text,), summary=f"checked {text}")
 
 
 def _url(s: VerifySettings) -> Outcome:
@@ -212,7 +243,8 @@ def _url(s: VerifySettings) -> Outcome:
         return Outcome(Status.FAILED, f"GET {s.target}: body does not contain {s.contains!r}",
                        evidence=(evidence,))
     found = f"; body contains {s.contains!r}" if s.contains else ""
-    return Outcome(Status.DONE, evidence=(evidence + found,))
+    return Outcome(Status.DONE, evidence=(evidence + found,), summary=f"GET {s.target} → {status}"
+                   + found)
 
 
 def _tcp(s: VerifySettings) -> Outcome:
@@ -227,7 +259,8 @@ def _tcp(s: VerifySettings) -> Outcome:
         return Outcome(Status.FAILED, f"TCP connect to {s.target} failed: {exc.strerror or exc}")
     took = time.monotonic() - started
     return Outcome(Status.DONE, evidence=(f"TCP connect to {s.target} ({peer[0]}) ok in "
-                                          f"{took * 1000:.0f} ms",))
+                                          f"{took * 1000:.0f} ms",),
+                   summary=f"TCP connect to {s.target} ok")
 
 
 def _registry(s: VerifySettings, ctx: Context) -> Outcome:
@@ -248,7 +281,8 @@ def _catalog(s: VerifySettings, client: RegistryClient) -> Outcome:
                        evidence=evidence)
     if not s.names:
         return Outcome(Status.FAILED, "no images are configured to look for", evidence=evidence)
-    return Outcome(Status.DONE, evidence=evidence)
+    return Outcome(Status.DONE, evidence=evidence,
+                   summary=f"registry catalog lists {', '.join(s.names)}")
 
 
 def _image(s: VerifySettings, client: RegistryClient) -> Outcome:
@@ -259,12 +293,16 @@ def _image(s: VerifySettings, client: RegistryClient) -> Outcome:
                        evidence=(f"{where} → 404",))
     evidence: tuple[str, ...] = (f"{where} → 200 tags: {', '.join(tags) or '(none)'}",)
     if s.version and s.version not in tags:
-        return Outcome(Status.FAILED, f"{s.target} has no tag {s.version}", evidence=evidence)
+        return Outcome(Status.FAILED, f"{s.target}: {s.version} not in tags [{', '.join(tags)}]",
+                       evidence=evidence)
     if not tags:
         return Outcome(Status.FAILED, f"{s.target} has no tags", evidence=evidence)
     if s.version:
         evidence += (f"{s.target}:{s.version} {client.digest(s.target, s.version)}",)
-    return Outcome(Status.DONE, evidence=evidence)
+        return Outcome(Status.DONE, evidence=evidence,
+                       summary=f"registry has {s.target}:{s.version} (tags: {', '.join(tags)})")
+    return Outcome(Status.DONE, evidence=evidence,
+                   summary=f"registry has {s.target} (tags: {', '.join(tags)})")
 
 
 HANDLER: Handler[VerifySettings] = VerifyHandler()

@@ -376,3 +376,22 @@ def test_missing_image_blocks_and_no_origin_keeps_the_branch(
     assert git(ws.gitops.clone, "status", "--porcelain") == ""
     bumped = git(ws.gitops.clone, "show", f"taskbot/TASK-001:{HR_PATH}")
     assert "tag: 0.6.0   # keep this comment" in bumped and 'tag: "0.6.0"' in bumped
+
+
+@pytest.mark.integration
+def test_log_says_what_was_bumped_and_a_done_bump_commits_nothing(
+        tmp_path: Path, registry: RegistryServer, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = _workspace(tmp_path, registry, "0.6.0")
+    ws.write_task("0.6.0", [BUMP])
+    code, report = ws.run(capsys)
+    assert code == 0, report
+    assert report["progress_log"][0].endswith(
+        "(ffl image tag 0.1.17 → 0.6.0 in apps/ffl/helmrelease.yaml; "
+        "kustomize clusters/minikube ok; sec_lint ok)")
+    origin = git(ws.gitops.origin, "rev-parse", "main")
+    ws.write_task("0.6.0", [BUMP])  # the bump is already there (a person, or this run)
+    code, report = ws.run(capsys)
+    assert code == 0 and report["criteria"][0]["outcome"] == "done"
+    assert report["progress_log"][0].endswith(
+        "(ffl already at 0.6.0 in apps/ffl/helmrelease.yaml: nothing to commit)")
+    assert git(ws.gitops.origin, "rev-parse", "main") == origin

@@ -114,7 +114,8 @@ def test_catalog_and_image_from_the_default_rules(tmp_path: Path, registry: Regi
     missing = VERIFY.run(VERIFY.settings({"catalog": "vfy/api,vfy/web"}, ctx), ctx)
     assert (missing.status, missing.reason) == (Status.FAILED, "not in the registry catalog: vfy/web")
     no_tag = VERIFY.run(VERIFY.settings({"image": "vfy/api:9.9.9"}, ctx), ctx)
-    assert (no_tag.status, no_tag.reason) == (Status.FAILED, "vfy/api has no tag 9.9.9")
+    assert (no_tag.status, no_tag.reason) == (Status.FAILED,
+                                              "vfy/api: 9.9.9 not in tags [2.0.0]")
 
 
 def _cluster_ctx(tmp_path: Path, kube: KubeStandIn, context: str = "minikube") -> Context:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +13,14 @@ from bot.config import CONFIG_NAME, Config
 from bot.daemon import spool as queue
 from bot.daemon import tip
 from bot.daemon.hook import install_hook, taskbot_executable
-from bot.errors import ConfigError
+from bot.errors import ConfigError, TaskbotError
 from bot.git import read
 from bot.statedir import PRIVATE_MODE
 
-__all__ = ["STARTER_CONFIG", "InitResult", "init", "run_init", "write_starter_config"]
+__all__ = ["STARTER_CONFIG", "InitResult", "init", "init_clone", "run_init",
+           "write_starter_config"]
+
+NOTES_REFSPEC = "+refs/notes/taskbot:refs/notes/taskbot"
 
 STARTER_CONFIG = """\
 # taskbot configuration — written by `taskbot init`; every key is in SPEC §5 / README.
@@ -134,3 +139,73 @@ def run_init(explicit: str | None) -> InitResult:
     result = init(config)
     return InitResult((f"using {target} (an existing configuration is never overwritten; "
                        "edit it by hand)", *result.messages), result.exit_code)
+
+
+# --------------------------------------------------------------------------- a person's clone
+
+
+def init_clone(clone: Path, explicit: str | None, *, taskbot: Path | None = None) -> InitResult:
+    """`taskbot init --clone DIR`: the task-file merge driver and the notes refspec in the
+    clone's own config and `info/attributes`; nothing is committed. Safe to run again."""
+    try:
+        if read.mode(clone) != "clone":
+            raise ConfigError(f"{clone}: a bare repository: --clone wants a person's clone")
+    except read.GitError as exc:
+        raise ConfigError(str(exc)) from exc
+    found = configmod.find_config_path(explicit)
+    tasks_dir = configmod.load(found).repo.tasks_dir if found is not None else "tasks/active"
+    driver = f"{_driver_command(taskbot or taskbot_executable())} merge-file %O %A %B %P"
+    messages = [
+        _set_config(clone, "merge.taskbot.name", "taskbot task-file merge"),
+        _set_config(clone, "merge.taskbot.driver", driver),
+        _add_attribute(clone, f"{_tasks_glob(tasks_dir)} merge=taskbot"),
+        _add_notes_refspec(clone),
+    ]
+    return InitResult(tuple(messages))
+
+
+def _driver_command(taskbot: Path) -> str:
+    """git runs the driver through the shell; without an installed script, the module."""
+    if taskbot.name.startswith("taskbot"):
+        return shlex.quote(str(taskbot))
+    return f"{shlex.quote(sys.executable)} -m bot.cli"
+
+
+def _tasks_glob(tasks_dir: str) -> str:
+    """Every task file, active or completed: the folder above repo.tasks_dir."""
+    parent = Path(tasks_dir).parent.as_posix().strip("/")
+    return "**/*.md" if parent in ("", ".") else f"{parent}/**/*.md"
+
+
+def _set_config(clone: Path, key: str, value: str) -> str:
+    now = read.git(["config", "--get", key], clone, check=False).stdout.strip()
+    if now == value:
+        return f"{key} already set"
+    read.git(["config", key, value], clone)
+    return f"set {key} = {value}"
+
+
+def _add_attribute(clone: Path, line: str) -> str:
+    where = read.git(["rev-parse", "--git-path", "info/attributes"], clone).stdout.strip()
+    path = Path(where) if Path(where).is_absolute() else clone / where
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if line in text.splitlines():
+            return f"{path} already has '{line}'"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(("" if not text or text.endswith("\n") else "\n") + line + "\n")
+    except OSError as exc:
+        raise TaskbotError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    return f"added '{line}' to {path} (not committed)"
+
+
+def _add_notes_refspec(clone: Path) -> str:
+    fetch = read.git(["config", "--get-all", "remote.origin.fetch"], clone, check=False)
+    if not fetch.ok and not read.git(["remote", "get-url", "origin"], clone, check=False).ok:
+        return "no remote 'origin': notes refspec not added"
+    if NOTES_REFSPEC in fetch.stdout.split():
+        return "remote.origin.fetch already fetches taskbot's notes"
+    read.git(["config", "--add", "remote.origin.fetch", NOTES_REFSPEC], clone)
+    return (f"added {NOTES_REFSPEC} to remote.origin.fetch: after 'git fetch', "
+            "'git notes --ref=taskbot show' shows taskbot's reports")

@@ -74,6 +74,7 @@ def render(snap: Mapping[str, Any]) -> str:
             commit = f" commit {str(t['commit'])[:12]}" if t.get("commit") else ""
             lines.append(f"  {task_id}: {t.get('result')}, {t.get('done', '?')} criteria done — "
                          f"{t.get('title')} ({t.get('time')}){commit}")
+            lines.extend(f"    waiting for {w}" for w in t.get("waiting_on") or ())
     else:
         lines.append("no task has run yet")
     return "\n".join(lines)

@@ -39,7 +39,9 @@ class Notifier:
             return False
         data = "\n".join(f.replace("\n", " ") for f in fields).encode()
         with self._lock, contextlib.suppress(OSError):
-            self._sock.sendto(data, self.address)
+            # Never wait: a listener that stopped reading must not stall the daemon (a full
+            # socket drops a STATUS= line; the next one says what is current).
+            self._sock.sendto(data, socket.MSG_DONTWAIT, self.address)
             return True
         return False
 

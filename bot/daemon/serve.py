@@ -271,9 +271,12 @@ class Daemon:
             if any(res.state is State.INTERRUPTED for res in r.results):
                 # stopped before some criteria ran: run them when the daemon is back
                 reruns.append(p.task_id)
-            self._tasks[p.task_id] = {"result": r.result, "title": r.task.title,
-                                      "done": f"{r.done}/{r.total}", "time": _iso(now),
-                                      "commit": p.commit, "run_id": r.run_id}
+            entry: dict[str, Any] = {"result": r.result, "title": r.task.title,
+                                     "done": f"{r.done}/{r.total}", "time": _iso(now),
+                                     "commit": p.commit, "run_id": r.run_id}
+            if r.waiting_on:  # what it waits on, cycles named
+                entry["waiting_on"] = [f"{d.task_id}: {d.where}" for d in r.waiting_on]
+            self._tasks[p.task_id] = entry
             log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
                 + (f": {p.message}" if p.message else ""))
         return reruns

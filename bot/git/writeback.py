@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pygit2
+
 from bot import taskfile
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
+from bot.taskfile import merge
 
 MAX_REBASES = 5
 RETRY_PAUSE = 0.2  # seconds before pushing again after a refusal; doubled each time
@@ -135,11 +138,15 @@ def _ff_watched(target: Target, sha: str) -> bool:
 
 def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path: str,
              edit: taskfile.Edit, message: str) -> str | None:
+    """Merge taskbot's commit (the worktree's HEAD) into the branch's new version of the file
+    by meaning (`bot.taskfile.merge.reapply`, the code of `taskbot merge-file`)."""
+    repo = read.open_repo(worktree)
+    mine, before = (_blob(repo, f"HEAD{up}:{rel_path}") for up in ("", "^"))
     gitrepo.git(["checkout", "--quiet", "--force", "-B", target.work_branch, base], worktree)
     path = worktree / rel_path
-    if not path.exists():
+    if not path.exists() or mine is None:
         raise _Conflict(f"{rel_path} was moved or removed on {target.branch} meanwhile")
-    applied = taskfile.apply(taskfile.read(path), edit, rel_path)
+    applied = merge.reapply(before, taskfile.read(path), mine, edit, rel_path)
     if applied.missing:
         lines = "; ".join(applied.missing)
         raise _Conflict(f"{target.branch} kept the person's version of: {lines}")
@@ -148,6 +155,14 @@ def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path
     if sha is not None:
         owncommits.record(config.repo.state_dir, sha)
     return sha
+
+
+def _blob(repo: pygit2.Repository, spec: str) -> bytes | None:
+    try:
+        obj = repo.revparse_single(spec)
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+    return obj.read_raw() if isinstance(obj, pygit2.Blob) else None
 
 
 def _keep(target: Target, worktree: Path, sha: str, why: str) -> Integrated:

@@ -26,6 +26,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from bot.errors import TaskFileError
+from bot.taskfile import deps
+from bot.taskfile.deps import Dependency
 
 __all__ = [
     "MAX_BYTES",
@@ -102,10 +104,11 @@ class Task:
     frontmatter: Mapping[str, Any]
     has_frontmatter: bool
     criteria: tuple[Criterion, ...]
-    dependencies: tuple[str, ...]
+    dependencies: tuple[str, ...]  # the ids waited on (a whole task or one group of it)
     progress_log: tuple[str, ...]
     sections: tuple[Section, ...]
     newline: str
+    dependency_items: tuple[Dependency, ...] = ()  # every id of the section, read by meaning
 
     @property
     def unchecked(self) -> tuple[Criterion, ...]:
@@ -384,11 +387,9 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     sections = _sections(heads, len(lines))
 
     ac = [s for s in sections if _section_key(s.title) == AC_TITLE]
-    deps = [s for s in sections if _section_key(s.title) == DEPS_TITLE]
     logs = [s for s in sections if _section_key(s.title) == LOG_TITLE]
 
     criteria: list[Criterion] = []
-    dependencies: list[str] = []
     progress: list[str] = []
     for item in items:
         src = line_text(text, lines, item.line)
@@ -397,13 +398,12 @@ def parse_cached(data: bytes, path: str) -> Parsed:
             crit = _criterion(item, src, home, sections, len(criteria))
             if crit is not None:
                 criteria.append(crit)
-        if _inside(item.line, deps) is not None:
-            m = _TASK_ID_RE.search(_item_text(item, src))
-            if m is not None and m.group() not in dependencies:
-                dependencies.append(m.group())
         if _inside(item.line, logs) is not None:
             progress.append(_item_text(item, src))
 
+    groups = tuple(dict.fromkeys(c.group for c in criteria if c.group))
+    items_read = _dependencies(text, lines, sections, groups)
+    dependencies = list(dict.fromkeys(d.task_id for d in items_read if d.depends))
     task_id = _str_or_none(values.get("id")) or _stem(path)
     first_heading = sections[0].title if sections else ""
     title = _str_or_none(values.get("title")) or first_heading or task_id
@@ -415,11 +415,24 @@ def parse_cached(data: bytes, path: str) -> Parsed:
         has_frontmatter=fm is not None,
         criteria=tuple(criteria),
         dependencies=tuple(dependencies),
+        dependency_items=items_read,
         progress_log=tuple(progress),
         sections=sections,
         newline=newline,
     )
     return Parsed(task, text, lines, bom, fm, tuple(logs))
+
+
+def _dependencies(text: str, lines: Sequence[Line], sections: Sequence[Section],
+                  groups: Sequence[str]) -> tuple[Dependency, ...]:
+    found: list[Dependency] = []
+    for s in sections:
+        label = deps.section_label(s.title)
+        if _section_key(s.title) != DEPS_TITLE and (label[0] is None or s.level > 2):
+            continue
+        body = [(n, line_text(text, lines, n)) for n in range(s.start + 1, min(s.end, len(lines)))]
+        found.extend(deps.read(body, groups, label))
+    return tuple(found)
 
 
 def _str_or_none(value: object) -> str | None:

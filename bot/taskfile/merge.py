@@ -1,0 +1,324 @@
+"""Three-way merge of a task file by meaning: what `taskbot merge-file` (git's merge driver)
+and taskbot's own re-apply on a moved branch both use.
+
+Ticks, `updated:` and Progress Log entries are what two people (or a person and taskbot)
+change at once without touching the same thing, so they merge by meaning: a box flipped
+on one side is flipped (criteria matched by identity), `updated:` takes the later of the
+dates that changed, and log entries from both sides are kept once each in time order.
+Those three are first set back to the base's on every side, the rest goes through
+`git merge-file`, and the merged ticks, date and entries are put back into its result.
+Conflict markers therefore appear only where both sides changed the same criterion or
+the same prose line. A side that is no usable task file gets plain `git merge-file`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import TaskbotError, TaskFileError
+from bot.proc import run_command
+from bot.taskfile.edit import Applied, Edit, apply
+from bot.taskfile.parse import DATE_RE, Parsed, normalise, parse_cached
+
+__all__ = ["Merged", "merge", "plain", "reapply"]
+
+_ENTRY_RE = re.compile(r"^ {0,3}[-*+](?:[ \t]|$)")
+_HEADING_RE = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+_TIME_RE = re.compile(r"^ {0,3}[-*+][ \t]+(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2})(?!\d)")
+
+GIT_TIMEOUT = 60.0
+Key = tuple[str, int]  # criterion identity, and which of the criteria with that identity
+
+
+@dataclass(frozen=True)
+class Merged:
+    data: bytes
+    conflicts: int  # 0: merged cleanly; else the number of conflict regions left in `data`
+
+
+@dataclass(frozen=True)
+class _Entry:
+    first: int  # line index of the entry's list marker
+    lines: tuple[str, ...]  # the entry's lines without their line breaks
+
+    @property
+    def ident(self) -> str:
+        return normalise(" ".join(self.lines))
+
+    @property
+    def time(self) -> str | None:
+        m = _TIME_RE.match(self.lines[0])
+        return m.group(1).replace("T", " ") if m else None
+
+
+class _Unmergeable(Exception):
+    """The by-meaning merge cannot be done safely: plain `git merge-file` instead."""
+
+
+# --------------------------------------------------------------------------- git merge-file
+
+
+def plain(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
+    """`git merge-file` on the bytes as they are."""
+    with tempfile.TemporaryDirectory(prefix="taskbot-merge-") as tmp:
+        files = [Path(tmp) / n for n in ("ours", "base", "theirs")]
+        for f, data in zip(files, (ours, base, theirs), strict=True):
+            f.write_bytes(data)
+        labels = [f"{side}:{path}" for side in ("ours", "base", "theirs")]
+        # The git program itself, not bot.git: taskfile/ stays below git/ in the import graph.
+        argv = ["git", "merge-file", *(a for label in labels for a in ("-L", label)),
+                *map(str, files)]
+        record = run_command(argv, tmp, timeout=GIT_TIMEOUT)
+        status = record.exit_status
+        if status is None or not 0 <= status < 128:
+            raise TaskbotError(f"{path}: git merge-file failed: {record.error_line or record.error}")
+        return Merged(files[0].read_bytes(), status)
+
+
+# --------------------------------------------------------------------------- by meaning
+
+
+def merge(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
+    """Merge `ours` and `theirs` (both changed from `base`) by meaning; see the module doc."""
+    try:
+        return _by_meaning(base, ours, theirs, path)
+    except (_Unmergeable, TaskFileError, ValueError):
+        return plain(base, ours, theirs, path)
+
+
+def _by_meaning(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
+    updated, (base, ours, theirs) = _merge_updated((base, ours, theirs), path)
+    pb, po, pt = (parse_cached(d, path) for d in (base, ours, theirs))
+    flips, o_text, t_text = _merge_ticks(pb, po, pt)
+    base_log = Counter(e.ident for e in _entries(pb))
+    o_text, o_new = _strip_new_entries(po, o_text, base_log)
+    t_text, t_new = _strip_new_entries(pt, t_text, base_log)
+    rest = plain(base, o_text.encode("utf-8"), t_text.encode("utf-8"), path)
+    data = _set_ticks(rest.data, flips, path)
+    data = _add_entries(data, [*o_new, *t_new], path)
+    if updated is not None:
+        data = apply(data, Edit(updated=updated), path).data
+    if rest.conflicts == 0:
+        parse_cached(data, path)  # a clean merge must still be a task file
+    return Merged(data, rest.conflicts)
+
+
+# ---- updated:
+
+
+def _date(p: Parsed) -> str | None:
+    value = p.task.frontmatter.get("updated")
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = value.isoformat()
+    return value if isinstance(value, str) and DATE_RE.fullmatch(value) else None
+
+
+def _merge_updated(sides: tuple[bytes, bytes, bytes], path: str
+                   ) -> tuple[str | None, tuple[bytes, bytes, bytes]]:
+    """The merged `updated:` (None: leave it to git) and the sides with the base's date."""
+    dates = [_date(parse_cached(d, path)) for d in sides]
+    b, o, t = dates
+    if b is None or o is None or t is None or o == t == b:
+        return None, sides
+    later = max(d for d in (o, t) if d != b)
+    base, ours, theirs = sides
+    back = Edit(updated=b)
+    ours = apply(ours, back, path).data if o != b else ours
+    theirs = apply(theirs, back, path).data if t != b else theirs
+    return later, (base, ours, theirs)
+
+
+# ---- ticks
+
+
+def _keys(p: Parsed) -> dict[Key, tuple[int, bool]]:
+    """Each criterion by (identity, occurrence): its index in the file and whether checked."""
+    seen: Counter[str] = Counter()
+    out: dict[Key, tuple[int, bool]] = {}
+    for c in p.task.criteria:
+        out[(c.identity, seen[c.identity])] = (c.index, c.checked)
+        seen[c.identity] += 1
+    return out
+
+
+def _box_at(p: Parsed, index: int) -> int:
+    c = p.task.criteria[index]
+    return p.lines[c.line].start + c.col + 1
+
+
+def _merge_ticks(pb: Parsed, po: Parsed, pt: Parsed) -> tuple[dict[Key, str], str, str]:
+    """Flipped boxes by key (with the mark to put back) and both sides' texts with those
+    boxes set back to the base's mark. A box flipped on one side whose criterion the other
+    side changed or removed stays flipped: git then sees both sides change that line."""
+    kb, ko, kt = _keys(pb), _keys(po), _keys(pt)
+    flips: dict[Key, str] = {}
+    texts: list[str] = []
+    for p, mine, other in ((po, ko, kt), (pt, kt, ko)):
+        text = list(p.text)
+        for key, (index, checked) in mine.items():
+            if key not in kb or key not in other or checked == kb[key][1]:
+                continue
+            at = _box_at(p, index)
+            flips[key] = text[at]
+            text[at] = pb.text[_box_at(pb, kb[key][0])]
+        texts.append("".join(text))
+    return flips, texts[0], texts[1]
+
+
+def _set_ticks(data: bytes, flips: dict[Key, str], path: str) -> bytes:
+    if not flips:
+        return data
+    p = parse_cached(data, path)
+    keys = _keys(p)
+    text = list(p.text)
+    for key, mark in flips.items():
+        if key not in keys:
+            raise _Unmergeable(f"criterion {key[0]!r} is gone from the merge")
+        text[_box_at(p, keys[key][0])] = mark
+    return "".join(text).encode("utf-8")
+
+
+# ---- Progress Log
+
+
+def _entries(p: Parsed) -> list[_Entry]:
+    """The list items of the Progress Log sections: a marker line and its continuation lines."""
+    out: list[_Entry] = []
+    for sec in p.log_sections:
+        current: list[str] = []
+        first = 0
+        for n in range(sec.start + 1, min(sec.end, len(p.lines))):
+            ln = p.lines[n]
+            line = p.text[ln.start : ln.end]
+            starts = _ENTRY_RE.match(line) is not None
+            if current and (starts or not line.strip() or _HEADING_RE.match(line)):
+                out.append(_Entry(first, tuple(current)))
+                current = []
+            if starts:
+                current, first = [line], n
+            elif current:
+                current.append(line)
+        if current:
+            out.append(_Entry(first, tuple(current)))
+    return out
+
+
+def _line_spans(p: Parsed) -> list[tuple[int, int]]:
+    return [(ln.start, ln.end + len(ln.eol)) for ln in p.lines]
+
+
+def _strip_new_entries(p: Parsed, text: str, base_log: Counter[str]
+                       ) -> tuple[str, list[_Entry]]:
+    """`text` (the side's text, same line layout as `p`) without the log entries the base
+    does not have, and those entries in file order."""
+    budget = Counter(base_log)
+    new: list[_Entry] = []
+    drop: set[int] = set()
+    for e in _entries(p):
+        if budget[e.ident] > 0:
+            budget[e.ident] -= 1
+            continue
+        new.append(e)
+        drop.update(range(e.first, e.first + len(e.lines)))
+    if not drop:
+        return text, new
+    spans = _line_spans(p)
+    kept = "".join(text[s:e] for n, (s, e) in enumerate(spans) if n not in drop)
+    return kept, new
+
+
+def _placed(existing: Sequence[_Entry], new: Sequence[_Entry]) -> list[_Entry | None]:
+    """The log in its final order: None stands for each existing entry, in place; a timed new
+    entry goes before the first entry that is later, an untimed one after its predecessor."""
+    seq: list[tuple[_Entry, bool]] = [(e, False) for e in existing]
+    known = {e.ident for e in existing}
+    prev: str | None = None
+    for e in new:
+        if e.ident in known:
+            prev = e.ident
+            continue
+        known.add(e.ident)
+        when = e.time
+        if when is not None:
+            pos = next((i for i, (x, _) in enumerate(seq) if (x.time or "") > when), len(seq))
+        else:
+            pos = next((i + 1 for i, (x, _) in enumerate(seq) if x.ident == prev), len(seq))
+        seq.insert(pos, (e, True))
+        prev = e.ident
+    return [e if is_new else None for e, is_new in seq]
+
+
+def _add_entries(data: bytes, new: Sequence[_Entry], path: str) -> bytes:
+    if not new:
+        return data
+    p = parse_cached(data, path)
+    existing = _entries(p)
+    if not existing:
+        fresh = _placed([], new)
+        return apply(data, Edit(log=tuple(_text_of(e) for e in fresh if e is not None)), path).data
+    nl = p.task.newline
+    spans = _line_spans(p)
+    before: dict[int, list[str]] = {}  # line index → new lines to insert before it
+    pending: list[str] = []
+    k = 0
+    for e in _placed(existing, new):
+        if e is not None:
+            pending.extend(e.lines)
+            continue
+        if pending:
+            before.setdefault(existing[k].first, []).extend(pending)
+            pending = []
+        k += 1
+    at_end = pending
+    out: list[str] = []
+    last = existing[-1]
+    end_line = last.first + len(last.lines) - 1
+    for n, (start, end) in enumerate(spans):
+        out.extend(line + nl for line in before.get(n, ()))
+        chunk = p.text[start:end]
+        if n == end_line and at_end:
+            if not p.lines[n].eol:
+                chunk += nl
+            chunk += nl.join(at_end) + (nl if p.lines[n].eol else "")
+        out.append(chunk)
+    return "".join(out).encode("utf-8")
+
+
+def _text_of(e: _Entry) -> str:
+    first = _ENTRY_RE.sub("", e.lines[0], count=1)
+    return " ".join([first.strip(), *(line.strip() for line in e.lines[1:])])
+
+
+# --------------------------------------------------------------------------- taskbot's re-apply
+
+
+def reapply(base: bytes | None, branch: bytes, mine: bytes, edit: Edit, path: str) -> Applied:
+    """taskbot's commit (`mine`, made on `base`) carried onto the branch's newer version.
+
+    A criterion taskbot ticks that the branch edited, re-checked or removed is the person's
+    to decide: it comes back in `missing` and nothing is merged. Otherwise the two merge
+    like any other pair of sides; should that leave conflicts (or not read back with the
+    ticks), taskbot's `Edit` is applied to the branch's version instead, as a plain edit.
+    """
+    missing = apply(branch, Edit(ticks=edit.ticks), path).missing
+    if missing:
+        return Applied(branch, (), missing)
+    if base is not None:
+        merged = merge(base, branch, mine, path)
+        if merged.conflicts == 0 and _has_ticks(merged.data, edit.ticks, path):
+            return Applied(merged.data, tuple(normalise(t) for t in edit.ticks), ())
+    return apply(branch, edit, path)
+
+
+def _has_ticks(data: bytes, ticks: Sequence[str], path: str) -> bool:
+    try:
+        checked = Counter(c.identity for c in parse_cached(data, path).task.criteria if c.checked)
+    except TaskFileError:
+        return False
+    return not Counter(normalise(t) for t in ticks) - checked

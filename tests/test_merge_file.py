@@ -1,0 +1,184 @@
+"""The task-file merge by meaning (`bot.taskfile.merge`) and `taskbot merge-file`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot import taskfile
+from bot.cli import main
+from bot.commands.init import STARTER_CONFIG
+from bot.taskfile.merge import merge, reapply
+
+PATH = "tasks/active/T-1.md"
+
+BASE = """\
+---
+id: T-1
+title: Merge me
+updated: 2024-05-01
+---
+# Merge me
+
+Some prose about the task.
+More prose.
+
+## Acceptance Criteria
+- [ ] one
+- [ ] two
+- [ ] three
+
+## Progress Log
+- 2024-05-01 10:00: created
+"""
+
+
+def _m(base: str, ours: str, theirs: str) -> tuple[str, int]:
+    merged = merge(base.encode(), ours.encode(), theirs.encode(), PATH)
+    return merged.data.decode(), merged.conflicts
+
+
+def _log(text: str) -> list[str]:
+    return list(taskfile.parse(text.encode(), PATH).progress_log)
+
+
+def test_ticks_from_both_sides_and_the_later_date() -> None:
+    ours = BASE.replace("- [ ] one", "- [x] one").replace("2024-05-01\n", "2024-05-03\n", 1)
+    theirs = BASE.replace("- [ ] two", "- [X] two").replace("2024-05-01\n", "2024-05-02\n", 1)
+    text, conflicts = _m(BASE, ours, theirs)
+    assert conflicts == 0
+    assert "- [x] one\n- [X] two\n- [ ] three\n" in text
+    assert "updated: 2024-05-03\n" in text and "2024-05-02" not in text
+
+
+def test_the_same_tick_on_both_sides_and_an_untick() -> None:
+    base = BASE.replace("- [ ] three", "- [x] three")
+    ours = base.replace("- [ ] one", "- [x] one")
+    theirs = base.replace("- [ ] one", "- [x] one").replace("- [x] three", "- [ ] three")
+    text, conflicts = _m(base, ours, theirs)
+    assert conflicts == 0 and "- [x] one\n- [ ] two\n- [ ] three\n" in text
+
+
+def test_log_lines_interleaved_by_time_and_kept_once() -> None:
+    ours = BASE.replace("created\n", "created\n- 2024-05-03 09:00: taskbot ran one\n"
+                        "- 2024-05-02 15:00: both wrote this\n")
+    theirs = BASE.replace("created\n", "created\n- 2024-05-02 15:00: both wrote this\n"
+                          "- 2024-05-02 12:00: person did two\n  with a second line\n"
+                          "- no time: stays after its predecessor\n"
+                          "- 2024-05-04 08:00: person, later\n")
+    text, conflicts = _m(BASE, ours, theirs)
+    assert conflicts == 0
+    assert text.endswith(
+        "- 2024-05-01 10:00: created\n"
+        "- 2024-05-02 12:00: person did two\n  with a second line\n"
+        "- no time: stays after its predecessor\n"
+        "- 2024-05-02 15:00: both wrote this\n"
+        "- 2024-05-03 09:00: taskbot ran one\n"
+        "- 2024-05-04 08:00: person, later\n")
+
+
+def test_prose_elsewhere_merges_like_git() -> None:
+    ours = BASE.replace("- [ ] one", "- [x] one").replace(
+        "created\n", "created\n- 2024-05-03 09:00: ran one\n").replace("2024-05-01\n", "2024-05-03\n", 1)
+    theirs = BASE.replace("More prose.", "More prose, edited.").replace(
+        "title: Merge me", "title: Merge me now").replace(
+        "created\n", "created\n- 2024-05-02 09:00: edited\n").replace("2024-05-01\n", "2024-05-02\n", 1)
+    text, conflicts = _m(BASE, ours, theirs)
+    assert conflicts == 0
+    assert "title: Merge me now\n" in text and "More prose, edited." in text
+    assert "- [x] one" in text and "updated: 2024-05-03" in text
+    assert _log(text)[1:] == ["2024-05-02 09:00: edited", "2024-05-03 09:00: ran one"]
+
+
+def test_same_prose_line_on_both_sides_is_a_conflict(tmp_path: Path) -> None:
+    ours = BASE.replace("More prose.", "Ours.").replace("- [ ] one", "- [x] one")
+    theirs = BASE.replace("More prose.", "Theirs.").replace("- [ ] two", "- [x] two")
+    text, conflicts = _m(BASE, ours, theirs)
+    assert conflicts == 1
+    assert "<<<<<<< " in text and "Ours.\n=======\nTheirs.\n>>>>>>> " in text
+    assert "- [x] one\n- [x] two\n" in text  # the rest still merged
+    files = []
+    for name, body in (("base", BASE), ("ours", ours), ("theirs", theirs)):
+        (tmp_path / name).write_text(body)
+        files.append(str(tmp_path / name))
+    assert main(["merge-file", *files, PATH]) == 1
+    assert (tmp_path / "ours").read_text() == text
+
+
+def test_a_criterion_edited_on_one_side_and_ticked_on_the_other_conflicts() -> None:
+    ours = BASE.replace("- [ ] two", "- [x] two")
+    theirs = BASE.replace("- [ ] two", "- [ ] two, reworded")
+    text, conflicts = _m(BASE, ours, theirs)
+    assert conflicts == 1 and "- [x] two\n=======\n- [ ] two, reworded\n" in text
+
+
+def test_crlf_and_bom_are_kept() -> None:
+    def crlf(s: str) -> str:
+        return "\ufeff" + s.replace("\n", "\r\n")
+    ours = BASE.replace("- [ ] one", "- [x] one").replace(
+        "created\n", "created\n- 2024-05-03 09:00: ran one\n")
+    theirs = BASE.replace("- [ ] two", "- [x] two").replace(
+        "created\n", "created\n- 2024-05-02 09:00: did two\n").replace("More prose.", "Prose!")
+    text, conflicts = _m(crlf(BASE), crlf(ours), crlf(theirs))
+    assert conflicts == 0 and text.startswith("\ufeff---\r\n")
+    assert "\n" not in text.replace("\r\n", "")
+    assert text.endswith("created\r\n- 2024-05-02 09:00: did two\r\n- 2024-05-03 09:00: ran one\r\n")
+    assert "- [x] one\r\n- [x] two\r\n" in text and "Prose!\r\n" in text
+
+
+def test_a_log_section_added_on_one_side() -> None:
+    base = BASE[: BASE.index("## Progress Log")].rstrip("\n") + "\n"
+    ours = base.replace("- [ ] one", "- [x] one") + "\n## Progress Log\n\n- 2024-05-03 09:00: ran\n"
+    theirs = base.replace("More prose.", "Other prose.")
+    text, conflicts = _m(base, ours, theirs)
+    assert conflicts == 0 and "Other prose." in text
+    assert _log(text) == ["2024-05-03 09:00: ran"]
+
+
+def test_an_unusable_side_gets_plain_git_merge_file() -> None:
+    bad = BASE.replace("title: Merge me", "title: [unclosed")
+    ours = bad.replace("More prose.", "Ours.")
+    text, conflicts = _m(bad, ours, bad.replace("- [ ] three", "- [ ] Their prose"))
+    assert conflicts == 0 and "Ours." in text and "Their prose" in text
+    _, conflicts = _m(bad, bad.replace("created", "a"), bad.replace("created", "b"))
+    assert conflicts == 1
+
+
+def test_merge_file_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ours").write_text(BASE)
+    missing = tmp_path / "nope"
+    assert main(["merge-file", str(missing), str(tmp_path / "ours"), str(tmp_path / "ours"),
+                 PATH]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"taskbot: {missing}: cannot read") and err.count("\n") == 1
+
+
+def test_reapply_merges_and_keeps_the_persons_criterion() -> None:
+    edit = taskfile.Edit(ticks=("two",), updated="2024-05-03", log=("2024-05-03 09:00: ran two",))
+    mine = taskfile.apply(BASE.encode(), edit, PATH).data
+    branch = BASE.replace("More prose.", "Edited.").replace(
+        "created\n", "created\n- 2024-05-02 10:00: a person\n").encode()
+    done = reapply(BASE.encode(), branch, mine, edit, PATH)
+    text = done.data.decode()
+    assert done.ticked == ("two",) and not done.missing
+    assert "Edited." in text and "- [x] two" in text and "updated: 2024-05-03" in text
+    assert _log(text)[1:] == ["2024-05-02 10:00: a person", "2024-05-03 09:00: ran two"]
+    rechecked = BASE.replace("- [ ] two", "- [x] two").encode()
+    kept = reapply(BASE.encode(), rechecked, mine, edit, PATH)
+    assert kept.missing == ("two",) and kept.data == rechecked
+
+
+def test_init_clone_uses_the_configured_tasks_folder(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    config = tmp_path / "taskbot.toml"
+    config.write_text(STARTER_CONFIG.replace('tasks_dir = "tasks/active"',
+                                             'tasks_dir = "ops/tasks/active"'))
+    assert main(["init", "--config", str(config), "--clone", str(clone)]) == 0
+    out = capsys.readouterr().out
+    assert "no remote 'origin'" in out and not config.read_text().count("ops/tasks/**")
+    assert (clone / ".git/info/attributes").read_text() == "ops/tasks/**/*.md merge=taskbot\n"
+    assert main(["init", "--clone", str(tmp_path / "nowhere")]) == 2
