@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-SCRIPTS = ("hook_overhead.py", "push_latency.py", "detect_scaling.py", "idle.py")
+SCRIPTS = ("hook_overhead.py", "push_latency.py", "detect_scaling.py", "idle.py", "cli_speed.py")
 
 
 def main() -> int:

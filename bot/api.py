@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot import observe
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.git.messages import build as gitops_commit_message
@@ -139,6 +140,7 @@ class Context:
     run_id: str
     redactor: Redactor
     on_spawn: Callable[[int], None] | None = None  # the journal records each process group
+    on_output: Callable[[str], None] | None = None  # each command's latest output line
 
     def run(
         self,
@@ -149,8 +151,21 @@ class Context:
         timeout: float | None = None,
     ) -> CommandRecord:
         limit = self.config.limits.command_timeout if timeout is None else timeout
+        watcher = observe.command(tuple(self.redactor(str(a)) for a in argv))
         return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor,
-                           on_spawn=self.on_spawn)
+                           on_spawn=self.on_spawn, on_output=_both(self.on_output, watcher))
+
+
+def _both(first: Callable[[str], None] | None, second: Callable[[str], None] | None
+          ) -> Callable[[str], None] | None:
+    if first is None or second is None:
+        return first or second
+
+    def both(line: str) -> None:
+        first(line)
+        second(line)
+
+    return both
 
 
 class Handler(Protocol[S]):

@@ -1,84 +1,136 @@
-"""The command line: one small function per command; errors become one line and an exit code."""
+"""The command line: one small function per command; errors become one line and an exit code.
+
+Each command imports what it needs inside its function: `taskbot --help` and `taskbot plan`
+should answer about as fast as Python starts, and pygit2, the handlers, the notifiers and the
+daemon cost several hundred milliseconds when all are loaded (bench/cli_speed.py measures it).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
-import secrets
 import sys
-import traceback
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot import config as configmod
-from bot import pipeline, taskfile
-from bot.actions import Action, resolve
-from bot.api import Context, Handler
-from bot.commands import init as init_command
-from bot.commands import status as status_command
-from bot.commands.demo import run_demo
-from bot.commands.doctor import doctor as run_doctor
-from bot.config import Config, NotifyConfig
-from bot.daemon import hook as hookinstall
-from bot.daemon import serve as daemon
 from bot.errors import ConfigError, TaskbotError, UsageError
-from bot.lookup import DependencyState, find_task
-from bot.notify import progress, reportstore
-from bot.notify import targets as notify
-from bot.notify.outbox import Outbox
-from bot.notify.publish import publish, redactor
-from bot.plugins import load_handlers
-from bot.proc import Redactor
-from bot.report import Report, to_json, to_markdown
-from bot.taskfile import merge as taskmerge
-from bot.taskrun import RunOptions, exit_code, held_criteria, run_task, waiting_dependencies
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from bot import taskfile
+    from bot.actions import Action
+    from bot.api import Context, Handler
+    from bot.config import Config
+    from bot.lookup import DependencyState
+    from bot.proc import Redactor
+    from bot.report import Report
 
 EXIT_INTERNAL = 70
+EXIT_NOT_RUNNING = 3  # `status`, as `systemctl status` says it
+
+
+DESCRIPTION = """\
+taskbot runs infrastructure tasks written as Markdown checklists in a git repository:
+each unchecked acceptance criterion maps to a handler (build, push, bump a HelmRelease,
+shell...), and taskbot ticks the box, logs the progress and reports the result."""
+
+EPILOG = """\
+--config FILE may stand before or after the command (default: $TASKBOT_CONFIG,
+./taskbot.toml, /etc/taskbot/taskbot.toml).
+
+exit codes:
+  0  done, or nothing to do
+  1  a criterion failed, was blocked or refused, or the task waits (on a person or a
+     dependency)
+  2  usage or configuration error
+  3  the task file is unusable; for `status`: the daemon is not running
+ 70  internal error (set TASKBOT_DEBUG=1 for a traceback)
+
+`taskbot COMMAND --help` describes one command."""
+
+CONFIG_HELP = ("configuration file (default: $TASKBOT_CONFIG, ./taskbot.toml, "
+               "/etc/taskbot/taskbot.toml)")
+TASK_HELP = "task id (looked up under repo.tasks_dir) or path to a task file"
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print taskbot's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            found = version("taskbot")
+        except PackageNotFoundError:
+            found = "(not installed)"
+        print(f"taskbot {found}")  # stdout, as `--version` of other tools
+        parser.exit(0)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taskbot", description=__doc__)
-    parser.add_argument("--config", help="configuration file (default: $TASKBOT_CONFIG, "
-                        "./taskbot.toml, /etc/taskbot/taskbot.toml)")
+    parser = argparse.ArgumentParser(prog="taskbot", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    plan = sub.add_parser("plan", help="show what a task would run; runs nothing")
-    plan.add_argument("task", metavar="TASK", help="task id or path to a task file")
-    plan.add_argument("--json", action="store_true")
-    run = sub.add_parser("run", help="execute a task's unchecked criteria now")
-    run.add_argument("task", metavar="TASK", help="task id or path to a task file")
-    run.add_argument("--json", action="store_true")
+    plan = sub.add_parser("plan", help="show what a task would run; runs nothing",
+                          description="Show what each unchecked criterion of a task would run. "
+                          "Runs nothing. In hook mode a task id is read from repo.branch of "
+                          "the bare repository, from any directory.")
+    plan.add_argument("task", metavar="TASK", help=TASK_HELP)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    run = sub.add_parser("run", help="execute a task's unchecked criteria now",
+                         description="Execute a task's unchecked criteria now. A task file "
+                         "is edited in place; with --commit (and, in hook mode, for a task "
+                         "id) taskbot runs in its own worktree and commits like the daemon.")
+    run.add_argument("task", metavar="TASK", help=TASK_HELP)
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--no-notify", action="store_true", help="do not send the report")
     run.add_argument("--dry-run", action="store_true", help="resolve everything, run nothing")
     run.add_argument("--commit", action="store_true",
                      help="run in taskbot's own worktree and commit like the daemon does, "
                           "instead of editing the file in place")
     report = sub.add_parser("report", help="print the last report of a task")
-    report.add_argument("task", metavar="TASK", help="task id or path to a task file")
-    report.add_argument("--json", action="store_true")
-    sub.add_parser("demo", help="the whole flow in a throw-away sandbox")
+    report.add_argument("task", metavar="TASK", help=TASK_HELP)
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    demo = sub.add_parser("demo", help="the whole flow in a throw-away sandbox")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the sandbox afterwards and print how to look around in it")
     init = sub.add_parser("init", help="create the state dir and a starter config; install the hook")
     init.add_argument("--clone", metavar="DIR", help="instead: install the task-file merge "
                       "driver and the notes refspec in a person's clone")
-    serve = sub.add_parser("serve", help="the daemon: run what pushes trigger, one at a time")
+    sub.add_parser("serve", help="the daemon: run what pushes trigger, one at a time")
     hook = sub.add_parser("hook", help="queue the push read on stdin (what the git hook does)")
-    hook.add_argument("hook_name", choices=["post-receive"], metavar="post-receive")
-    status = sub.add_parser("status", help="the queue, the run in flight, last result per task")
-    status.add_argument("--json", action="store_true")
-    doctor = sub.add_parser("doctor", help="check config, repos, tools, registry, cluster, notify URLs")
+    hook.add_argument("hook_name", choices=["post-receive"], metavar="post-receive",
+                      help="the git hook calling")
+    status = sub.add_parser("status", help="the queue, the run in flight, last result per task "
+                            "(exit 3: the daemon is not running)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    doctor = sub.add_parser("doctor", help="check config, repos, tools, registry, cluster, "
+                            "notify URLs (exit 1: something to fix; 2: no config file)")
+    doctor.add_argument("--send-test", action="store_true",
+                        help="send a test notification to every target and report each one")
     merge = sub.add_parser("merge-file", help="git's merge driver for task files "
                            "(%%O %%A %%B %%P); writes the result into OURS")
-    for name in ("base", "ours", "theirs", "path"):
-        merge.add_argument(name, metavar=name.upper())
-    for daemon_cmd in (init, serve, hook, status, doctor):  # `taskbot init --config FILE` as well
-        daemon_cmd.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    for name, said in (("base", "the common ancestor (%%O)"), ("ours", "our side (%%A)"),
+                       ("theirs", "their side (%%B)"), ("path", "the file's path (%%P)")):
+        merge.add_argument(name, metavar=name.upper(), help=said)
+    for command in sub.choices.values():  # `taskbot run TASK --config FILE` as well
+        command.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                             help=CONFIG_HELP)
     return parser
 
 
 def _load_config(explicit: str | None, *, required: bool) -> Config:
+    from bot import config as configmod
+
     path = configmod.find_config_path(explicit)
     if path is None:
         if required:
@@ -100,6 +152,11 @@ def _tasks_dir(config: Config) -> Path:
 
 
 def _context(config: Config, task_id: str, now: datetime) -> Context:
+    import secrets
+
+    from bot.api import Context
+    from bot.notify.publish import redactor
+
     run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     return Context(config, task_id, run_id, redactor(config))
 
@@ -176,22 +233,72 @@ def _plan_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    config = _load_config(args.config, required=False)
-    path = find_task(args.task, _tasks_dir(config))
+def _plan_source(arg: str, config: Config
+                 ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]]:
+    """The task, where it was read, its incomplete dependencies: from a file, else (hook
+    mode, any directory) from repo.branch of the configured repository."""
+    from bot import taskfile
+    from bot.lookup import find_task
+    from bot.taskrun import waiting_dependencies
+
+    try:
+        path = find_task(arg, _tasks_dir(config))
+    except UsageError:
+        found = None if Path(arg).suffix == ".md" else _plan_from_branch(arg, config)
+        if found is None:
+            raise
+        return found
     task = taskfile.load(path)
+    return task, str(path), waiting_dependencies(task, path)
+
+
+def _plan_from_branch(task_id: str, config: Config
+                      ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]] | None:
+    """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
+    from pathlib import PurePosixPath
+
+    from bot import taskfile
+    from bot.git.read import GitError, open_repo
+    from bot.lookup import find_in_tree, tree_dependency_state
+    from bot.taskrun import waiting_dependencies
+
+    try:
+        repo = open_repo(config.repo.path)
+    except GitError:
+        return None
+    branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
+    found = find_in_tree(repo, branch, tasks_dir, task_id)
+    if found is None:
+        return None
+    rel, data = found
+    task = taskfile.parse(data, rel)
+    root = str(PurePosixPath(tasks_dir).parent)
+    waiting = waiting_dependencies(task, Path(rel), state=lambda dep, waiter:
+                                   tree_dependency_state(repo, branch, root, dep))
+    return task, f"{config.repo.path} {branch}:{rel}", waiting
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime
+
+    from bot.actions import resolve
+    from bot.plugins import load_handlers
+    from bot.taskrun import held_criteria
+
+    config = _load_config(args.config, required=False)
+    task, shown, waiting = _plan_source(args.task, config)
     now = datetime.now().astimezone()
     ctx = _context(config, task.id, now)
     handlers = load_handlers()
     actions = resolve(task, handlers, ctx)
-    waiting = waiting_dependencies(task, path)
     held = held_criteria(task, waiting)
     criteria = [_plan_entry(a, handlers, ctx) for a in actions]
     for entry in criteria:
         if entry["index"] in held and not entry["checked"]:
             entry["waits_on"] = held[entry["index"]]
     doc = {
-        "task": {"id": task.id, "title": task.title, "path": str(path)},
+        "task": {"id": task.id, "title": task.title, "path": shown},
         "dependencies": _plan_dependencies(task, waiting),
         "criteria": criteria,
         "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
@@ -202,12 +309,35 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def _run_path(arg: str, config: Config) -> Path:
+    """The task file `run` edits in place; a task only on the bare repository's branch (hook
+    mode) is run with --commit, in taskbot's own clone, never by editing a copy here."""
+    from bot.lookup import find_task
+
+    try:
+        return find_task(arg, _tasks_dir(config))
+    except UsageError:
+        if Path(arg).suffix != ".md" and _plan_from_branch(arg, config) is not None:
+            raise UsageError(f"{arg} is on {config.repo.branch} of {config.repo.path}, not in a "
+                             f"file here: `taskbot run --commit {arg}` runs it in taskbot's own "
+                             "clone and commits like the daemon") from None
+        raise
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.notify import progress
+    from bot.notify import targets as notify
+    from bot.notify.publish import publish
+    from bot.plugins import load_handlers
+    from bot.taskrun import RunOptions, run_task
+
     config = _load_config(args.config, required=True)
     _require_trust(config)
     if args.commit:
         return _run_commit(args, config)
-    path = find_task(args.task, _tasks_dir(config))
+    path = _run_path(args.task, config)
     now = datetime.now().astimezone()
     ctx = _context(config, path.stem, now)
     handlers = load_handlers()
@@ -217,7 +347,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(now=now, dry_run=args.dry_run,
                          repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"),
                          on_start=watch.on_start)
-    with watch:
+    with watch, _live(args):
         result = run_task(path, watch.wrap(handlers), ctx, options)
     report = result.report
     _print_report(report, ctx.redactor, as_json=args.json)
@@ -228,7 +358,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+@contextlib.contextmanager
+def _live(args: argparse.Namespace) -> Iterator[None]:
+    """The status line of the criterion in flight, on a terminal only."""
+    from bot import observe
+    from bot.commands import live
+
+    if not live.wanted(sys.stdout, as_json=args.json):
+        yield
+        return
+    line = live.LiveLine(sys.stdout)
+    with line, observe.watching(line.observer()):
+        yield
+
+
 def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
+    import json
+
+    from bot.report import to_json, to_markdown
+
     if as_json:
         print(json.dumps(to_json(report, redact), indent=2, ensure_ascii=False))
     else:
@@ -238,6 +386,18 @@ def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
 def _run_commit(args: argparse.Namespace, config: Config) -> int:
     """`run --commit`: the daemon's path for one task — worktree, commit on taskbot/<ID>,
     integrate into repo.branch, note, stored report — started by hand."""
+    from dataclasses import replace
+    from datetime import datetime
+
+    from bot import pipeline, taskfile
+    from bot.commands import status as status_command
+    from bot.config import NotifyConfig
+    from bot.lookup import find_task
+    from bot.notify.outbox import Outbox
+    from bot.notify.publish import redactor
+    from bot.plugins import load_handlers
+    from bot.taskrun import exit_code
+
     if args.dry_run:
         raise UsageError("--commit and --dry-run exclude each other (use plan to look first)")
     task_id = args.task
@@ -245,10 +405,12 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
         task_id = taskfile.load(find_task(args.task, _tasks_dir(config))).id
     if args.no_notify:
         config = replace(config, notify=NotifyConfig())  # nothing to deliver to
-    processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
-                                 now=datetime.now().astimezone())[0]
+    with _live(args):
+        processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
+                                     now=datetime.now().astimezone())[0]
     if processed.report is None:
         raise TaskbotError(processed.message or f"{task_id}: nothing was run")
+    status_command.record_run(Path(config.repo.state_dir), processed)
     _print_report(processed.report, redactor(config), as_json=args.json)
     if processed.commit:
         print(f"taskbot: committed {processed.commit[:12]} on {config.repo.branch}",
@@ -258,6 +420,12 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from bot import taskfile
+    from bot.lookup import find_task
+    from bot.notify import reportstore
+
     config = _load_config(args.config, required=False)
     task_id = args.task
     if args.task.endswith(".md") or Path(args.task).exists():
@@ -271,10 +439,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo()
+    from bot.commands.demo import run_demo
+
+    return run_demo(keep=args.keep)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from bot.commands import init as init_command
+
     if args.clone is not None:
         result = init_command.init_clone(Path(args.clone), args.config)
     else:
@@ -284,24 +456,35 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.daemon import serve as daemon
+    from bot.plugins import load_handlers
+
     config = _load_config(args.config, required=True)
     _require_trust(config)
     return daemon.serve(config, load_handlers())
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
+    from bot.daemon import hook as hookinstall
+
     return hookinstall.run_hook(args.config, sys.stdin)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.commands import status as status_command
+
     config = _load_config(args.config, required=True)
     snap = status_command.snapshot(Path(config.repo.state_dir))
     print(json.dumps(snap, indent=2, ensure_ascii=False) if args.json else status_command.render(snap))
-    return 0
+    return 0 if snap["daemon"]["running"] else EXIT_NOT_RUNNING
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    code, lines = run_doctor(args.config)
+    from bot.commands.doctor import doctor as run_doctor
+
+    code, lines = run_doctor(args.config, send_test=args.send_test)
     print("\n".join(lines))
     return code
 
@@ -314,6 +497,9 @@ class MergeFileError(TaskbotError):
 
 def cmd_merge_file(args: argparse.Namespace) -> int:
     """git's `%O %A %B %P`: exit 0 merged, 1 with conflict markers, 2 when it could not merge."""
+    from bot import taskfile
+    from bot.taskfile import merge as taskmerge
+
     sides = []
     for name in (args.base, args.ours, args.theirs):
         try:
@@ -348,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         if os.environ.get("TASKBOT_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         print(f"taskbot: internal error: {type(exc).__name__}: {exc} "
               "(set TASKBOT_DEBUG=1 for a traceback)", file=sys.stderr)

@@ -21,8 +21,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import pygit2
-
 from bot.durations import parse_duration
 from bot.errors import ConfigError
 
@@ -38,10 +36,12 @@ __all__ = [
     "RepoConfig",
     "Rule",
     "Trust",
+    "WebhookConfig",
     "default",
     "find_config_path",
     "load",
     "parse",
+    "read_secret",
 ]
 
 SYSTEM_CONFIG = Path("/etc/taskbot/taskbot.toml")
@@ -66,6 +66,37 @@ class RepoConfig:
     state_dir: str = "/var/lib/taskbot"
     integrate: str = "ff"  # ff | branch
     on_complete: str = "keep"  # keep | move
+    dashboard: str = ""  # a Markdown file taskbot keeps up to date in its commits; "" = none
+    remote: str = ""  # a forge's URL (ssh or https): remote mode, no hook, taskbot's own clone
+    poll: float = 0.0  # seconds between `git ls-remote` checks; remote mode defaults to 60
+    ssh_key_file: str = ""  # the deploy key for an ssh remote
+    known_hosts_file: str = ""  # the forge's host key (strict checking)
+    token_file: str = ""  # the token for an https remote
+    forge: str = ""  # github | gitlab | gitea | forgejo; guessed from the URL when empty
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    listen: str = "127.0.0.1:8075"
+    secret_file: str = ""
+    path: str = "/webhook"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def read_secret(path: str, key: str) -> str:
+    """A secret from its file (`*_file` keys), trailing line break dropped; "" for no file."""
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {key}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: {key}: not UTF-8 text") from exc
 
 
 @dataclass(frozen=True)
@@ -161,12 +192,16 @@ class Config:
     projects: Mapping[str, Project]
     cluster: Cluster | None
     rules: tuple[Rule, ...]
+    webhook: WebhookConfig | None = None  # None: no [webhook] section, no listener
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret read from a `*_file` key that can be read now, for redaction."""
         found: list[str] = []
         with contextlib.suppress(ConfigError):
             found.append(self.registry.password())
+        for name in (self.repo.token_file, self.webhook.secret_file if self.webhook else ""):
+            with contextlib.suppress(ConfigError):
+                found.append(read_secret(name, "secret"))
         return tuple(s for s in found if s)
 
 
@@ -237,6 +272,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
     top = _Table(source, base, "", data, _TOP_KEYS)
     trust = top.table("trust", Trust)
     cluster = top.table("cluster", Cluster)
+    webhook = top.table("webhook", WebhookConfig)
     return Config(
         source=source,
         repo=_repo(top.table("repo", RepoConfig) or _Table.empty(top, "repo")),
@@ -248,6 +284,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         projects=MappingProxyType(_projects(top)),
         cluster=_cluster(cluster) if cluster else None,
         rules=tuple(_rules(top)),
+        webhook=_webhook(webhook) if webhook else None,
     )
 
 
@@ -260,6 +297,10 @@ def _repo(t: _Table) -> RepoConfig:
     parts = Path(tasks_dir).parts
     if Path(tasks_dir).is_absolute() or ".." in parts:
         raise t.error("tasks_dir", "must be a relative path inside the repository")
+    remote = t.string("remote", "")
+    if remote and not re.fullmatch(r"(?:ssh://|https://|http://|[^\s/@:]+@)[^\s]+", remote):
+        raise t.error("remote", f"{remote!r} is not an ssh (git@host:owner/repo.git, "
+                                "ssh://…) or https:// URL")
     return RepoConfig(
         path=t.path("path", d.path) or ".",
         branch=t.string("branch", d.branch, nonempty=True),
@@ -267,7 +308,43 @@ def _repo(t: _Table) -> RepoConfig:
         state_dir=t.path("state_dir", d.state_dir) or d.state_dir,
         integrate=t.choice("integrate", d.integrate, ("ff", "branch")),
         on_complete=t.choice("on_complete", d.on_complete, ("keep", "move")),
+        dashboard=_dashboard(t, tasks_dir),
+        remote=remote,
+        poll=t.duration("poll", 60.0) if remote else 0.0,
+        ssh_key_file=t.path("ssh_key_file", ""),
+        known_hosts_file=t.path("known_hosts_file", ""),
+        token_file=t.path("token_file", ""),
+        forge=t.choice("forge", "", ("", "github", "gitlab", "gitea", "forgejo")),
     )
+
+
+def _webhook(t: _Table) -> WebhookConfig:
+    d = WebhookConfig()
+    listen = t.string("listen", d.listen, nonempty=True)
+    if not re.fullmatch(r"(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen):
+        raise t.error("listen", f"{listen!r} is not host:port")
+    path = t.string("path", d.path, nonempty=True)
+    if not path.startswith("/"):
+        raise t.error("path", "must start with /")
+    secret_file = t.path("secret_file", "")
+    if not secret_file:
+        raise t.error("secret_file", "is required: a webhook without a secret would let anyone "
+                                     "wake taskbot")
+    return WebhookConfig(listen=listen, secret_file=secret_file, path=path)
+
+
+def _dashboard(t: _Table, tasks_dir: str) -> str:
+    """Outside tasks_dir: a file there would be read as a task and trigger runs."""
+    value = t.string("dashboard", "")
+    if not value:
+        return ""
+    path = Path(value)
+    if path.is_absolute() or ".." in path.parts or path.suffix != ".md":
+        raise t.error("dashboard", "must be a relative .md path inside the repository")
+    if tasks_dir not in ("", ".") and Path(tasks_dir) in path.parents:
+        raise t.error("dashboard", f"must be outside tasks_dir ({tasks_dir}): files there "
+                      "are tasks")
+    return path.as_posix()
 
 
 def _identity(t: _Table) -> Identity:
@@ -377,6 +454,10 @@ def _default_branch(path: str, fallback: str) -> str:
 
     Read-only, through libgit2; a path that is no repository (yet) gets `fallback`.
     """
+    if not os.path.isdir(path):  # no repository (yet): no need to load libgit2
+        return fallback
+    import pygit2  # noqa: PLC0415 -- here: loading a config need not load libgit2 (~50 ms)
+
     try:
         repo = pygit2.Repository(path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     except (pygit2.GitError, OSError, ValueError):

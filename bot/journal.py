@@ -18,7 +18,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,3 +230,54 @@ class TaskJournal:
 def pending_tasks(journal: Journal) -> Iterator[tuple[str, TaskJournal]]:
     for rel_path in list(journal.doc.get("tasks") or {}):
         yield rel_path, journal.task(rel_path)
+
+
+# --- criteria done whose tick did not reach the branch ---------------------------------------
+
+UNLANDED_FILE = "unlanded.json"
+
+
+class Unlanded:
+    """Criteria taskbot finished whose tick waits on a kept `taskbot/<ID>` branch (the branch
+    refused it, or a person's edit conflicted). Until the tick lands they are never run again:
+    a later run ticks them from this record instead. `state_dir/unlanded.json`, whole."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._path = state_dir / UNLANDED_FILE
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        try:
+            doc = json.loads(read_owned(self._path))
+        except (OSError, ValueError):
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def _save(self, doc: Mapping[str, Any]) -> None:
+        write_atomic(self._path, json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
+
+    def __bool__(self) -> bool:
+        return self._path.exists() and bool(self._load())
+
+    def of(self, task_id: str) -> dict[str, Any]:
+        """identity → {"run_id", "branch", "outcome"} for the task."""
+        found = self._load().get(task_id.lower())
+        return dict(found) if isinstance(found, dict) else {}
+
+    def add(self, task_id: str, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        if not entries:
+            return
+        doc = self._load()
+        doc.setdefault(task_id.lower(), {}).update({k: dict(v) for k, v in entries.items()})
+        self._save(doc)
+
+    def drop(self, task_id: str, identities: Iterable[str] | None = None) -> None:
+        """Forget the task's entries (all, or these): their ticks are on the branch now."""
+        doc = self._load()
+        known = doc.get(task_id.lower())
+        if not known:
+            return
+        for identity in list(known) if identities is None else identities:
+            known.pop(identity, None)
+        if not known:
+            doc.pop(task_id.lower(), None)
+        self._save(doc)

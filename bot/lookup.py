@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-import pygit2
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from bot import taskfile
 from bot.errors import TaskbotError, UsageError
+
+if TYPE_CHECKING:
+    import pygit2
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,58 @@ def _candidates(root: Path) -> Iterator[Path]:
         yield from sorted(p for p in root.rglob("*.md") if p.is_file() or p.is_symlink())
 
 
+def _named(root: Path, task_id: str) -> list[Path]:
+    """Files named for the id. Names are filtered before any Path is made or stat'ed: in a
+    folder of 10,000 tasks, building, stat'ing and sorting every one cost more than all else."""
+    wanted = task_id.lower()
+    found = []
+    for folder, _dirs, names in os.walk(root):  # like rglob: symlinked folders not followed
+        for name in names:
+            if name.lower().startswith(wanted) and name.endswith(".md"):
+                path = Path(folder, name)
+                if id_matches(path, task_id):
+                    found.append(path)
+    return sorted(found)
+
+
+def _rank(task_id: str, stem: str, data: Callable[[], bytes | None]) -> int | None:
+    """How well a file named for `task_id` is that task: 0 its exact name, 1 a longer name
+    whose frontmatter says this id, 2 a longer name without an id of its own; None when its
+    frontmatter names another task (`DEP-1-notes.md` with `id: DEP-1-notes` is not DEP-1)."""
+    if stem.lower() == task_id.lower():
+        return 0
+    raw = data()
+    if raw is None:
+        return None
+    try:
+        own = taskfile.parse(raw, stem).frontmatter.get("id")
+    except TaskbotError:
+        return 2
+    if own is None:
+        return 2
+    return 1 if str(own).strip().lower() == task_id.lower() else None
+
+
+def _best(task_id: str, named: Sequence[tuple[str, Callable[[], bytes | None]]]) -> int | None:
+    """The index of the best of the files named for the id, or None."""
+    ranked = [(r, i) for i, (stem, data) in enumerate(named)
+              if (r := _rank(task_id, stem, data)) is not None]
+    return min(ranked)[1] if ranked else None
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return taskfile.read(path)
+    except TaskbotError:
+        return None
+
+
 def _find(root: Path, task_id: str) -> Path | None:
-    named = [p for p in _candidates(root) if id_matches(p, task_id)]
-    if named:
-        return named[0]
-    for path in _candidates(root):
+    named = _named(root, task_id)
+    best = _best(task_id, [(p.stem, partial(_read_or_none, p)) for p in named])
+    if best is not None:
+        return named[best]
+    for path in _candidates(root):  # by frontmatter id: only when no file is named for it
         try:
             if taskfile.load(path).id.lower() == task_id.lower():
                 return path
@@ -51,6 +102,8 @@ def _find(root: Path, task_id: str) -> Path | None:
 def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
                  ) -> tuple[str, bytes] | None:
     """A task by id in a commit's tree, read without a checkout: (repository path, bytes)."""
+    import pygit2  # noqa: PLC0415 -- here: finding a task on disk need not load libgit2
+
     try:
         tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
         folder = tree[tasks_dir] if tasks_dir not in ("", ".") else tree
@@ -59,10 +112,14 @@ def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
     if not isinstance(folder, pygit2.Tree):
         return None
     prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
+    wanted = task_id.lower()
     blobs = sorted(_tree_md(repo, folder, prefix))
-    for rel, oid in blobs:
-        if id_matches(Path(rel), task_id):
-            return rel, repo[oid].read_raw()
+    named = [(rel, oid) for rel, oid in blobs
+             if wanted in rel.lower() and id_matches(Path(rel), task_id)]
+    best = _best(task_id, [(Path(rel).stem, partial(_blob, repo, oid)) for rel, oid in named])
+    if best is not None:
+        rel, oid = named[best]
+        return rel, repo[oid].read_raw()
     for rel, oid in blobs:  # by frontmatter id: only when no file is named for it
         data = repo[oid].read_raw()
         try:
@@ -73,8 +130,14 @@ def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
     return None
 
 
+def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes:
+    return repo[oid].read_raw()
+
+
 def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
              ) -> Iterator[tuple[str, pygit2.Oid]]:
+    import pygit2  # noqa: PLC0415 -- as in find_in_tree
+
     for entry in tree:
         name = entry.name or ""
         sub = repo[entry.id] if entry.filemode == pygit2.enums.FileMode.TREE else None
@@ -82,6 +145,30 @@ def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
             yield from _tree_md(repo, sub, f"{prefix}{name}/")
         elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(".md"):
             yield f"{prefix}{name}", entry.id
+
+
+def tree_dependency_state(repo: pygit2.Repository, rev: str, root: str, task_id: str
+                          ) -> DependencyState:
+    """`dependency_state` read from a commit's tree (`root`: the tasks root in it, like
+    `tasks`). No cycle is looked for: `plan` shows what waits, `run` finds cycles."""
+    found = find_in_tree(repo, rev, root, task_id)
+    name = PurePosixPath(root).name or "."
+    if found is None:
+        return DependencyState(task_id, False, f"no task {task_id} under {name}/")
+    rel, data = found
+    inner = PurePosixPath(rel).relative_to(root) if root not in ("", ".") else PurePosixPath(rel)
+    shown = f"{name}/{inner}"
+    if taskfile.in_completed_folder(inner):
+        return DependencyState(task_id, True, shown)
+    try:
+        dep = taskfile.parse(data, rel)
+    except TaskbotError as exc:
+        return DependencyState(task_id, False, str(exc))
+    if taskfile.is_complete(dep, inner):
+        return DependencyState(task_id, True, shown)
+    if not dep.criteria:
+        return DependencyState(task_id, False, f"no criteria to check in {shown}")
+    return DependencyState(task_id, False, f"{len(dep.unchecked)} criteria open in {shown}")
 
 
 def find_task(arg: str, tasks_dir: Path) -> Path:

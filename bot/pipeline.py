@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pygit2
 
-from bot import taskfile
-from bot.api import Context, Handler
+from bot import dashboard, taskfile
+from bot.api import Context, Handler, Outcome, Status
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
@@ -30,12 +31,20 @@ from bot.git.messages import parse_trailers, task_commit
 from bot.git.read import ZERO
 from bot.git.trust import check, check_file, is_bot_commit
 from bot.git.writeback import Integrated, Target, integrate
-from bot.journal import Journal, TaskJournal
+from bot.journal import (
+    Journal,
+    Recorded,
+    TaskJournal,
+    Unlanded,
+    outcome_from_json,
+    outcome_to_json,
+)
 from bot.lookup import find_in_tree, id_matches
 from bot.notify import reportstore
 from bot.notify.publish import publish, redactor
 from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
+from bot.runner import State
 from bot.statedir import read_owned
 from bot.taskrun import RunOptions, run_task
 
@@ -109,13 +118,18 @@ def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
         return ()  # taskbot's own push triggers nothing
     old = None if push.old == ZERO else push.old
     reruns = _completed_waiters(config, repo, old, push.new)
+    _prune_unlanded(config, repo, old, push.new)
     triggers = detect(repo, old, push.new, config.repo.tasks_dir)
     out: list[Processed] = []
     if triggers:
         verdict = check(pushed, config, own)
         for trigger in triggers:
-            if trigger.error or not verdict.trusted:
-                why = trigger.error or f"push {push.new[:12]} not run: {verdict.reason}"
+            # What runs must come wholly from trusted people, not only this push: its file's
+            # whole history, followed through renames (moved in from backlog/, unticked).
+            mine = verdict if trigger.error or not verdict.trusted else check_file(
+                repo, push.new, trigger.path, config, own)
+            if trigger.error or not mine.trusted:
+                why = trigger.error or f"push {push.new[:12]} not run: {mine.reason}"
                 out.append(_refused(job, trigger.path, why))
                 continue
             job.on_status(f"running {trigger.path}")
@@ -179,17 +193,24 @@ def _state(config: Config) -> Path:
 class _Where:
     """Where taskbot works on the tasks repository; looked up once per run."""
 
-    bare: bool  # hook mode: taskbot's private clone of the bare repository
-    clone: Path  # that private clone, or the person's clone in watch mode
-    branch_rev: str  # how the clone names repo.branch: origin/<branch> or <branch>
+    bare: bool  # hook mode: the source is a bare repository, integrated by pushes
+    clone: Path  # taskbot's private clone of the source (bare repository or person's clone)
+    branch_rev: str  # how the clone names repo.branch
+    watched: Path | None = None  # watch mode: the person's clone, advanced from taskbot's
+
+    def target(self, config: Config, work_branch: str) -> Target:
+        return Target(self.clone, self.bare, config.repo.branch, work_branch, self.watched)
 
 
 def _where(config: Config) -> _Where:
+    """Both modes work in a private clone under state_dir: in watch mode too, so that the
+    person's clone never shows taskbot's worktrees or work branches."""
     source = Path(config.repo.path)
+    clone = gitrepo.private_clone(source, _state(config))
+    rev = f"origin/{config.repo.branch}"
     if read.mode(source) == "bare":
-        return _Where(True, gitrepo.private_clone(source, _state(config)),
-                      f"origin/{config.repo.branch}")
-    return _Where(False, source, config.repo.branch)
+        return _Where(True, clone, rev)
+    return _Where(False, clone, rev, source)
 
 
 def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
@@ -207,8 +228,10 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     ctx = Context(config, task_id, run_id, redactor(config),
                   on_spawn=tj.spawned if tj is not None else None)
     label = Path(config.repo.path).resolve().name.removesuffix(".git")
+    unlanded = Unlanded(_state(config))
+    remembered = _Remembered(tj, unlanded.of(task_id))
     options = RunOptions(now=now, selected=indices, repo_label=label, display_path=rel_path,
-                         should_stop=job.should_stop, journal=tj)
+                         should_stop=job.should_stop, journal=remembered)
     result = run_task(wt / rel_path, job.handlers, ctx, options)
     _remember_waiting(config, task_id, result.report)
     report = result.report
@@ -219,17 +242,81 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         _step(tj, "published")
         return Processed(task_id, report, None, message=problem)
     sha, moved = committed
-    done = _integrate(config, tj, Target(clone, where.bare, config.repo.branch, work_branch),
+    done = _integrate(config, tj, where.target(config, work_branch),
                       wt, sha, moved or rel_path, result.edit, message)
+    _remember_unlanded(unlanded, task_id, report, done, work_branch)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note))
     if tj is None or not tj.step("noted"):
-        _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), push=where.bare)
+        _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), where)
         _step(tj, "noted")
     reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
     problem = _publish(config, report, ctx.redactor)
     _step(tj, "published")
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
+
+
+class _Remembered:
+    """What the runner must not run again: outcomes of the item in flight (the journal), and
+    criteria done earlier whose tick waits on a kept branch (`Unlanded`)."""
+
+    def __init__(self, tj: TaskJournal | None, unlanded: Mapping[str, Any]) -> None:
+        self._tj = tj
+        self._unlanded = unlanded
+
+    def recorded(self, identity: str, occurrence: int) -> Recorded | None:
+        kept = self._tj.recorded(identity, occurrence) if self._tj is not None else None
+        earlier = self._unlanded.get(identity) if occurrence == 0 else None
+        if kept is not None or not isinstance(earlier, dict):
+            return kept
+        outcome = outcome_from_json(earlier.get("outcome")) or Outcome(Status.DONE)
+        said = (f"done in run {earlier.get('run_id')}; its tick waited on "
+                f"{earlier.get('branch')}, not run again")
+        return Recorded("done", 0, replace(outcome, summary=said))
+
+    def was_interrupted(self, identity: str, occurrence: int) -> bool:
+        return self._tj is not None and self._tj.was_interrupted(identity, occurrence)
+
+    def started(self, identity: str, occurrence: int) -> None:
+        if self._tj is not None:
+            self._tj.started(identity, occurrence)
+
+    def ended(self, identity: str, occurrence: int, state: str, attempts: int,
+              outcome: Outcome | None) -> None:
+        if self._tj is not None:
+            self._tj.ended(identity, occurrence, state, attempts, outcome)
+
+
+def _prune_unlanded(config: Config, repo: pygit2.Repository, old: str | None, new: str) -> None:
+    """Ticks a person brought to the branch (merging a kept branch, ticking by hand) end
+    their wait: the criterion may run again once someone unticks it."""
+    unlanded = Unlanded(_state(config))
+    if not unlanded:
+        return
+    for change in changed_files(repo, old, new, config.repo.tasks_dir):
+        if change.error:
+            continue
+        try:
+            task = taskfile.parse(change.new, change.path)
+        except TaskbotError:
+            continue
+        waiting = unlanded.of(task.id)
+        ticked = [c.identity for c in task.criteria if c.checked and c.identity in waiting]
+        if ticked:
+            unlanded.drop(task.id, ticked)
+
+
+def _remember_unlanded(unlanded: Unlanded, task_id: str, report: Report, done: Integrated,
+                       work_branch: str) -> None:
+    """A tick that reached the branch is done with; one kept on `work_branch` is remembered,
+    so that the criterion is never run again before a person merges it."""
+    if done.on_branch:
+        unlanded.drop(task_id)
+        return
+    unlanded.add(task_id, {
+        r.action.criterion.identity: {"run_id": report.run_id, "branch": work_branch,
+                                      "outcome": outcome_to_json(r.outcome)}
+        for r in report.results if r.state is State.DONE})
 
 
 def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
@@ -259,6 +346,7 @@ def _commit(config: Config, tj: TaskJournal | None, wt: Path, rel_path: str, rep
         gitrepo.git(["reset", "--quiet", "--hard", str(tj.step("commit"))], wt)
         return str(tj.step("commit")), (str(moved) if moved else None)
     moved = _move_if_complete(config, wt, rel_path, report)
+    dashboard.in_commit(config, wt, report)  # part of this commit, never one of its own
     sha = gitrepo.commit(wt, message, config.identity)
     if sha is None:
         return None
@@ -326,15 +414,24 @@ def repair_notes(config: Config, depth: int = 200) -> tuple[str, ...]:
         if text:
             gitrepo.add_note(where.clone, sha, text, config.identity)
             repaired.append(sha)
-    if where.bare:
-        gitrepo.push(where.clone, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
+    _share_notes(where, where.clone)
     return tuple(repaired)
 
 
-def _attach_note(config: Config, wt: Path, sha: str, text: str, *, push: bool) -> None:
+def _attach_note(config: Config, wt: Path, sha: str, text: str, where: _Where) -> None:
     gitrepo.add_note(wt, sha, text, config.identity)
-    if push:
-        gitrepo.push(wt, [f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"])
+    _share_notes(where, wt)
+
+
+def _share_notes(where: _Where, source: Path) -> None:
+    """Notes go where people read the log: pushed to the bare repository, or fetched into
+    the person's clone (a fetch runs none of that clone's receive hooks)."""
+    ref = f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"
+    if where.bare:
+        gitrepo.push(source, [ref])
+    elif where.watched is not None:
+        gitrepo.git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                     str(where.clone.resolve()), ref], where.watched, check=False)
 
 
 def _refused(job: _Job, rel_path: str, why: str) -> Processed:
@@ -393,7 +490,7 @@ def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None,
     waiting = _load_waiting(config)
     done: set[str] = set()
     for change in changed_files(repo, old, new, _tasks_root(config)):
-        if change.error:  # a symlink or other non-file completes nothing
+        if change.error or change.path == config.repo.dashboard:  # never a task
             continue
         try:
             task = taskfile.parse(change.new, change.path)

@@ -115,8 +115,9 @@ class _Capture:
     interleave line by line rather than mid-line.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_line: Callable[[bytes], None] | None = None) -> None:
         self._lock = threading.Lock()
+        self._on_line = on_line
         self._streams: dict[str, _Tail] = {}
         self._combined = _Tail()
         self._threads: list[threading.Thread] = []
@@ -140,6 +141,8 @@ class _Capture:
                     self._streams[name].append(chunk)
                     if cut:
                         self._combined.append(pending[:cut])
+                if cut and self._on_line is not None:
+                    self._on_line(pending[:cut])
                 pending = pending[cut:]
         except OSError:
             pass
@@ -247,10 +250,14 @@ _NO_SECRETS = Redactor()
 
 
 def _load_prctl() -> Callable[..., int] | None:
+    # glibc's soname first: find_library runs `ldconfig -p`, tens of ms on every start
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
-        return None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        except OSError:
+            return None
     return getattr(libc, "prctl", None)
 
 
@@ -273,6 +280,17 @@ def _die_with_parent(parent: int) -> Callable[[], None] | None:
     return set_deathsig
 
 
+def _line_reporter(on_output: Callable[[str], None], redactor: Redactor
+                   ) -> Callable[[bytes], None]:
+    def report(chunk: bytes) -> None:
+        line = _last_line(chunk.decode("utf-8", errors="replace"))
+        if line:
+            with contextlib.suppress(Exception):  # a display must never break the capture
+                on_output(redactor(line))
+
+    return report
+
+
 def run_command(
     argv: Sequence[str],
     cwd: str,
@@ -282,13 +300,16 @@ def run_command(
     redactor: Redactor = _NO_SECRETS,
     input: bytes | None = None,
     on_spawn: Callable[[int], None] | None = None,
+    on_output: Callable[[str], None] | None = None,
 ) -> CommandRecord:
     """Run `argv` in `cwd` and record what happened; never raises for a failing command.
 
     Raises ValueError for an empty argv. A command that cannot start, fails or times
     out is described by the returned record (`ok`, `timed_out`, `error`, `describe()`).
     `on_spawn` gets the command's process group as soon as it exists (the journal keeps
-    it, so a restarted daemon can kill what a killed one left running).
+    it, so a restarted daemon can kill what a killed one left running). `on_output` gets
+    the last non-empty line of each chunk of output as it arrives, redacted, from a reader
+    thread (a terminal shows what a long build does now).
     """
     args = tuple(str(a) for a in argv)
     if not args:
@@ -314,7 +335,7 @@ def run_command(
             shown, shown_cwd, None, time.monotonic() - started, "", error, error=error
         )
 
-    capture = _Capture()
+    capture = _Capture(_line_reporter(on_output, redactor) if on_output else None)
     assert proc.stdout is not None and proc.stderr is not None
     capture.start("stdout", proc.stdout)
     capture.start("stderr", proc.stderr)

@@ -13,17 +13,17 @@ import base64
 import json
 import re
 import socket
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Registry
 from bot.errors import TaskbotError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["MANIFEST_TYPES", "Ping", "RegistryClient", "RegistryError", "normalize_registry"]
 
@@ -117,6 +117,8 @@ class RegistryClient:
         return normalize_registry(self.url)
 
     def _context(self) -> ssl.SSLContext:
+        import ssl  # noqa: PLC0415 -- ssl and urllib.request cost ~25 ms that `plan` never needs
+
         if self.insecure:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
@@ -128,6 +130,10 @@ class RegistryClient:
             raise RegistryError(TLS, f"registry CA file {self.ca_file}: cannot load: {exc}") from exc
 
     def _send(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
+        import ssl  # noqa: PLC0415 -- as in _context
+        import urllib.error  # noqa: PLC0415
+        import urllib.request  # noqa: PLC0415
+
         request = urllib.request.Request(url, method=method, headers=dict(headers))  # noqa: S310
         try:
             with urllib.request.urlopen(  # noqa: S310 (http/https only: base is built here)
@@ -143,6 +149,8 @@ class RegistryClient:
             raise self._connection_error(exc) from exc
 
     def _connection_error(self, reason: object) -> RegistryError:
+        import ssl  # noqa: PLC0415 -- as in _context
+
         where = self.base
         if isinstance(reason, ssl.SSLCertVerificationError):
             detail = reason.verify_message or str(reason)
@@ -150,12 +158,27 @@ class RegistryClient:
                    else "set registry.ca_file to the registry's CA (or insecure = true)")
             return RegistryError(TLS, f"TLS certificate of {where} not trusted ({detail}): {fix}")
         if isinstance(reason, ssl.SSLError):
+            if _plain_http_reply(reason) or self._speaks_plain_http():
+                return RegistryError(TLS, f"TLS handshake with {where} failed: the registry "
+                                     f"speaks plain HTTP: write http://{self.host} as "
+                                     "registry.url (or give it a TLS certificate)")
             return RegistryError(TLS, f"TLS handshake with {where} failed: {reason}")
         if isinstance(reason, TimeoutError | socket.timeout):
             return RegistryError(UNREACHABLE, f"registry {where} unreachable: timed out "
                                  f"after {self.timeout:g}s")
         text = getattr(reason, "strerror", None) or str(reason)
         return RegistryError(UNREACHABLE, f"registry {where} unreachable: {text}")
+
+    def _speaks_plain_http(self) -> bool:
+        """Whether `host:port` answers plain HTTP (asked only after a TLS handshake failed)."""
+        if self.base.startswith("http://"):
+            return False
+        try:
+            with socket.create_connection(_split_host(self.host), timeout=min(self.timeout, 3)) as s:
+                s.sendall(f"GET /v2/ HTTP/1.0\r\nHost: {self.host}\r\n\r\n".encode())
+                return s.recv(5) == b"HTTP/"
+        except (OSError, ValueError):
+            return False
 
     def request(self, method: str, path: str, accept: tuple[str, ...] = (),
                 scope: str = "") -> Response:
@@ -282,3 +305,18 @@ def _headers(message: Message | Mapping[str, str] | None) -> dict[str, str]:
     if message is None:
         return {}
     return {k.lower(): v for k, v in message.items()}
+
+
+def _plain_http_reply(error: ssl.SSLError) -> bool:
+    """OpenSSL's words for "the server's first bytes are no TLS record" (an HTTP answer)."""
+    text = f"{getattr(error, 'reason', '')} {error}".lower()
+    return any(w in text for w in ("wrong_version_number", "wrong version number",
+                                   "record layer failure", "http_request"))
+
+
+def _split_host(host: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`) → (host, port); 443 when no port is written."""
+    name, sep, port = host.rpartition(":")
+    if not sep or "]" in port:
+        return host.strip("[]"), 443
+    return name.strip("[]"), int(port)

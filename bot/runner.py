@@ -6,6 +6,7 @@ preconditions hold.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Protocol
 
+from bot import observe
 from bot.actions import Action
 from bot.api import Context, Handler, Outcome, Status
 from bot.errors import TaskbotError
@@ -115,8 +117,11 @@ def execute(
         if should_stop():
             results.append(Result(action, State.INTERRUPTED))
             continue
+        began = time.monotonic()
         results.append(_journaled(action, occurrence, journal,
                                   partial(_one, action, handlers, ctx, dry_run, on_start)))
+        if results[-1].attempted:
+            observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
     return tuple(results)
 
 
@@ -151,6 +156,7 @@ def _one(
     for attempts in range(1, ctx.config.limits.retries + 2):
         if on_start is not None:
             on_start(action, attempts)
+        observe.started(ctx.task_id, action, attempts)
         outcome = _call(handler, action, ctx)
         if outcome.status is not Status.FAILED:
             break

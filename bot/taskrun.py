@@ -53,9 +53,14 @@ def exit_code(report: Report) -> int:
     return 1 if report.waiting_on or any(r.state in bad for r in report.results) else 0
 
 
-def waiting_dependencies(task: taskfile.Task, path: Path) -> tuple[DependencyState, ...]:
-    """The incomplete dependencies, each with the groups it holds (() = the whole task)."""
-    root = tasks_root(path)
+def waiting_dependencies(task: taskfile.Task, path: Path, *,
+                         state: Callable[[str, str], DependencyState] | None = None
+                         ) -> tuple[DependencyState, ...]:
+    """The incomplete dependencies, each with the groups it holds (() = the whole task).
+
+    `state(dep_id, waiter)` looks one up elsewhere (`plan` reading a branch's tree);
+    by default beside `path` on disk."""
+    look = state or (lambda dep, waiter: dependency_state(dep, tasks_root(path), waiter=waiter))
     scopes: dict[str, tuple[str, ...]] = {}
     for item in task.dependency_items:
         if not item.depends:
@@ -64,7 +69,7 @@ def waiting_dependencies(task: taskfile.Task, path: Path) -> tuple[DependencySta
         whole = known == () or not item.groups
         scopes[item.task_id] = () if whole else tuple(dict.fromkeys((*(known or ()),
                                                                      *item.groups)))
-    states = (replace(dependency_state(d, root, waiter=task.id), groups=g)
+    states = (replace(look(d, task.id), groups=g)
               for d, g in scopes.items())
     return tuple(s for s in states if not s.complete)
 

@@ -78,7 +78,9 @@ class BuildHandler:
                              ctx.config.registry.url, project.env)
 
     def _env(self, s: BuildSettings) -> dict[str, str]:
-        return {**dict(s.env), "REGISTRY_URL": s.registry, "VERSION": s.version,
+        # always host:port: image references have no scheme (`http://h:5000/x` is an
+        # "invalid reference format"); the scheme only picks TLS for taskbot's own checks
+        return {**dict(s.env), "REGISTRY_URL": normalize_registry(s.registry), "VERSION": s.version,
                 "PUSH": "true" if s.push else "false"}
 
     def plan(self, settings: BuildSettings, ctx: Context) -> Step:
@@ -93,7 +95,8 @@ class BuildHandler:
                 "tracked files (unless allow_dirty)",
                 f"build command {settings.argv[0]} exists and is executable",
                 *([f"registry {settings.registry} reachable"] if settings.push else []),
-                f"environment: REGISTRY_URL={settings.registry} VERSION={settings.version}",
+                f"environment: REGISTRY_URL={normalize_registry(settings.registry)} "
+                f"VERSION={settings.version}",
                 *checks,
             ),
         )

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -218,6 +215,11 @@ def _cluster(s: VerifySettings, ctx: Context) -> Outcome:
 
 
 def _url(s: VerifySettings) -> Outcome:
+    # deferred: ssl and urllib.request cost ~20 ms on every `plan`, needed only here
+    import ssl  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
     context = ssl.create_default_context()
     if s.insecure:
         context.check_hostname = False

@@ -16,6 +16,7 @@ CHECKED = ("ran_twice", "runs_lost", "broken_commits", "edits_lost", "unauthoriz
 ROW = re.compile(r"^(?P<key>\w+)\s+(?P<value>\d+)$")
 
 
+@pytest.mark.timeout(300)  # ~30 s on a quiet 2-core machine; far longer under load
 def test_chaos_smoke_loses_nothing_and_runs_nothing_twice() -> None:
     done = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "chaos.py"), "--smoke",
                            "--seed", "1"], check=False, capture_output=True, text=True, env=env_for(None),

@@ -248,3 +248,31 @@ def test_a_waiter_that_moved_to_completed_is_dropped_quietly(tmp_path: Path) -> 
     assert json.loads((box.root / "state" / "waiting.json").read_text()) == {}
     assert "TASK-030" not in said  # not queued again
     assert not any(str(box.root) in m for m in said)
+
+
+def test_phrasings_that_turn_the_meaning_round() -> None:
+    text = ("## Dependencies\n"
+            "- TASK-7: must be completed first; the optional smoke test can wait\n"
+            "- Required by TASK-9\n"
+            "- Must be completed before TASK-10\n"
+            "- Prerequisite for TASK-11\n"
+            "- TASK-12 (optional)\n"
+            "<!--\n- TASK-14\n-->\n\n"
+            "    - TASK-15 in an indented code block\n")
+    assert _kinds(text) == {"TASK-7": True, "TASK-9": False, "TASK-10": False,
+                            "TASK-11": False, "TASK-12": False}
+
+
+def test_a_longer_file_name_is_not_the_task(tmp_path: Path) -> None:
+    from bot.lookup import dependency_state
+
+    active = tmp_path / "tasks" / "active"
+    active.mkdir(parents=True)
+    (active / "DEP-1-notes.md").write_text("---\nid: DEP-1-notes\n---\n## Acceptance Criteria\n"
+                                           "- [x] notes\n")
+    assert not dependency_state("DEP-1", tmp_path / "tasks").complete  # not found: waits
+    (active / "DEP-1.md").write_text("# DEP-1\n## Acceptance Criteria\n- [ ] open\n")
+    state = dependency_state("DEP-1", tmp_path / "tasks")
+    assert not state.complete and state.where == "1 criteria open in tasks/active/DEP-1.md"
+    (active / "TASK-2-release.md").write_text("# T\n## Acceptance Criteria\n- [x] done\n")
+    assert dependency_state("TASK-2", tmp_path / "tasks").complete  # id-slug names still work

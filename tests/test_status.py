@@ -28,11 +28,11 @@ def _config(tmp_path: Path) -> Path:
 def test_status_without_a_daemon_or_any_run(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     config = _config(tmp_path)
-    assert main(["status", "--config", str(config)]) == 0
+    assert main(["status", "--config", str(config)]) == 3  # not running, as `systemctl status` says it
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "daemon: not running"
     assert "queue: 0 waiting" in out and "no task has run yet" in out
-    assert main(["--config", str(config), "status", "--json"]) == 0
+    assert main(["--config", str(config), "status", "--json"]) == 3
     doc = json.loads(capsys.readouterr().out)
     assert doc["daemon"] == {"running": False, "pid": None, "state": "stopped"}
     assert doc["queue"] == [] and doc["tasks"] == {} and doc["outbox_pending"] == []
@@ -109,7 +109,9 @@ def test_status_of_a_running_daemon_after_a_push(tmp_path: Path) -> None:
         task = doc["tasks"]["TASK-001"]
         assert task["result"] == "complete" and task["title"] == "Hello"
         assert task["commit"] == git(box.bare, "rev-parse", "main")
-    text = subprocess.run([str(TASKBOT), "--config", str(box.config), "status"],
-                          capture_output=True, text=True, check=True).stdout
+    stopped = subprocess.run([str(TASKBOT), "--config", str(box.config), "status"],
+                             capture_output=True, text=True, check=False)
+    assert stopped.returncode == 3  # not running, as `systemctl status` says it
+    text = stopped.stdout
     assert text.startswith("daemon: not running (last seen ")
     assert "TASK-001: complete, 1/1 criteria done — Hello" in text

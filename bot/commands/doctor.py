@@ -3,20 +3,27 @@
 Checks the configuration, the tasks repository and state dir, each project's directory
 and commands, the tools taskbot calls (git, kubectl or kustomize, a container engine),
 the registry (TLS with the configured CA, the credentials), the cluster context and the
-notification URLs. Nothing is changed; every command runs through `bot.proc`.
+notification URLs (a TCP connect to each; `--send-test` sends each a message). Also what
+would silently stop work: no taskbot hook in a bare repository, a `[[rules]]` handler that
+does not exist, a missing `allowed_signers` file, a handler plugin that does not load.
+Nothing is changed; every command runs through `bot.proc`.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bot import config as configmod
 from bot import statedir
-from bot.config import Config
+from bot.commands import reach
+from bot.config import Config, NotifyConfig
 from bot.errors import TaskbotError
 from bot.git import read
 from bot.notify import targets as notify
@@ -24,6 +31,7 @@ from bot.proc import run_command
 from bot.registry import RegistryClient
 
 TIMEOUT = 15.0
+EXIT_NO_CONFIG = 2  # as any command without its configuration: a usage error
 
 
 @dataclass(frozen=True)
@@ -36,17 +44,39 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
 
 
-def run_checks(explicit: str | None) -> list[Check]:
+class NoConfig(TaskbotError):
+    """No configuration file where one was looked for: `taskbot init` writes one."""
+
+    exit_code = EXIT_NO_CONFIG
+
+
+def _config_path(explicit: str | None) -> Path:
     try:
         path = configmod.find_config_path(explicit)
-        if path is None:
-            return [Check("config", False, "no configuration found: pass --config FILE, set "
-                          "$TASKBOT_CONFIG, or create ./taskbot.toml (`taskbot init` writes one)")]
+    except TaskbotError as exc:
+        wanted = explicit or os.environ.get("TASKBOT_CONFIG", "")
+        if wanted and not Path(wanted).exists():
+            raise NoConfig(f"{exc}: run `taskbot init --config {shlex.quote(wanted)}` to "
+                           "write one") from exc
+        raise
+    if path is None:
+        raise NoConfig("no configuration found: run `taskbot init` to write ./taskbot.toml "
+                       "(or pass --config FILE, or set $TASKBOT_CONFIG)")
+    return path
+
+
+def run_checks(explicit: str | None, send_test: bool = False) -> list[Check]:
+    """NoConfig when there is no configuration file at all; everything else is a Check."""
+    path = _config_path(explicit)
+    try:
         config = configmod.load(path)
     except TaskbotError as exc:
         return [Check("config", False, str(exc))]
     checks = [Check("config", True, f"{path} is readable and valid")]
-    for check in (_trust, _repo, _state, _projects, _tools, _registry, _cluster, _notify):
+    steps: tuple[Callable[[Config], Iterator[Check]], ...] = (
+        _trust, _signers, _repo, _hook, _state, _projects, _tools, _plugins, _rules, _registry,
+        _cluster, partial(_notify, send_test=send_test))
+    for check in steps:
         checks.extend(check(config))
     return checks
 
@@ -61,6 +91,26 @@ def _trust(config: Config) -> Iterator[Check]:
         who = "anyone" if config.trust.anyone else f"{len(config.trust.authors)} author(s)"
         yield Check("trust", True, who + (", signatures required" if config.trust.allowed_signers
                                           else ""))
+
+
+def _signers(config: Config) -> Iterator[Check]:
+    """A missing allowed_signers file makes every signed commit fail trust: nothing runs."""
+    signers = config.trust.allowed_signers if config.trust is not None else ""
+    if not signers:
+        return
+    path = Path(signers)
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as exc:
+        why = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not UTF-8 text"
+        yield Check("trust", False, f"{config.source}: trust.allowed_signers = {path}: {why}: "
+                    "no signed commit is trusted; create it (one `EMAIL namespaces=\"git\" "
+                    "ssh-ed25519 KEY` line per signer) or remove the key")
+        return
+    if not lines:
+        yield Check("trust", False, f"{config.source}: trust.allowed_signers = {path} lists no "
+                    "key: no signed commit is trusted; add one line per signer")
 
 
 def _repo(config: Config) -> Iterator[Check]:
@@ -79,6 +129,60 @@ def _repo(config: Config) -> Iterator[Check]:
     ok = read.exists(repo.path, f"refs/heads/{repo.branch}:{repo.tasks_dir}")
     detail = f"{repo.path} ({mode}), branch {repo.branch}"
     yield Check("repo", ok, detail + ("" if ok else f": no {repo.tasks_dir}/ on {repo.branch}"))
+
+
+def _hook(config: Config) -> Iterator[Check]:
+    """Hook mode: without taskbot's post-receive hook, pushes never reach the daemon."""
+    from bot.daemon.hook import HOOK_NAME, MARKER_PREFIX  # noqa: PLC0415 -- hook mode only
+
+    repo = Path(config.repo.path)
+    try:
+        if not repo.is_dir() or read.mode(repo) != "bare":
+            return
+        hook = read.hooks_dir(repo) / HOOK_NAME
+    except TaskbotError:
+        return  # the repo check says what is wrong with it
+    init = f"run `taskbot --config {shlex.quote(config.source)} init`"
+    try:
+        text = hook.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        yield Check("hook", False, f"{hook}: taskbot's hook is not installed (repo.path = "
+                    f"{repo}): pushes do not reach taskbot; {init} to install it")
+        return
+    state = shlex.quote(str(Path(config.repo.state_dir).absolute()))
+    if MARKER_PREFIX not in text:
+        yield Check("hook", False, f"{hook} is not taskbot's (no '{MARKER_PREFIX}' line): pushes "
+                    f"do not reach taskbot; {init} and follow what it says")
+    elif f"STATE_DIR={state}\n" not in text:
+        yield Check("hook", False, f"{hook} queues pushes elsewhere than repo.state_dir = "
+                    f"{config.repo.state_dir}: {init} to update it")
+    elif not os.access(hook, os.X_OK):
+        yield Check("hook", False, f"{hook} is not executable: {init} (or chmod +x {hook})")
+    else:
+        yield Check("hook", True, f"{hook}")
+
+
+def _plugins(_: Config) -> Iterator[Check]:
+    from bot.plugins import discover  # noqa: PLC0415 -- imports every handler
+
+    for line in discover().broken:
+        yield Check("plugins", False, f"{line}: its criteria are refused; reinstall or remove "
+                    "that package")
+
+
+def _rules(config: Config) -> Iterator[Check]:
+    if not config.rules:
+        return
+    from bot.plugins import discover  # noqa: PLC0415 -- imports every handler
+
+    known = discover().handlers
+    bad = [(i, r.handler) for i, r in enumerate(config.rules, 1) if r.handler not in known]
+    for i, name in bad:
+        yield Check("rules", False, f"{config.source}: rules[{i}].handler = {name!r}: no such "
+                    f"handler (known: {', '.join(sorted(known))}); fix the name or install the "
+                    "plugin that provides it")
+    if not bad:
+        yield Check("rules", True, f"{len(config.rules)} rule(s), every handler known")
 
 
 def _state(config: Config) -> Iterator[Check]:
@@ -177,17 +281,40 @@ def _cluster(config: Config) -> Iterator[Check]:
         yield Check("cluster", True, f"context {current}")
 
 
-def _notify(config: Config) -> Iterator[Check]:
+def _notify(config: Config, send_test: bool = False) -> Iterator[Check]:
     if not notify.configured(config.notify):
         yield Check("notify", True, "no [notify] urls: reports are kept, not sent")
         return
-    found, problems = notify.targets(config.notify)
-    for target in found:
-        yield Check("notify", True, target.shown)
-    for problem in problems:
-        yield Check("notify", False, problem)
+    entries = [(f"notify.urls[{i}]", NotifyConfig(urls=(url,)))
+               for i, url in enumerate(config.notify.urls, 1)]
+    if config.notify.config:
+        entries.append(("notify.config", NotifyConfig(config=config.notify.config)))
+    for key, one in entries:
+        found, problems = notify.targets(one)
+        for problem in problems:
+            yield Check("notify", False, problem)
+        for target in found:
+            yield _target(config, key, target, send_test)
 
 
-def doctor(explicit: str | None) -> tuple[int, list[str]]:
-    checks = run_checks(explicit)
+def _target(config: Config, key: str, target: notify.Target, send_test: bool) -> Check:
+    """Reachable (a TCP connect), or with --send-test: took a test message."""
+    if send_test:
+        why = reach.send_test(target, socket.gethostname())
+        if not why:
+            return Check("notify", True, f"{target.shown}: test notification sent")
+        why = f"test notification not sent ({why})"
+    else:
+        why = reach.connect(target.service)
+        if not why:
+            return Check("notify", True, target.shown)
+    return Check("notify", False, f"{key} {target.shown}: {why}: check the target or remove "
+                 f"it from {config.source}")
+
+
+def doctor(explicit: str | None, send_test: bool = False) -> tuple[int, list[str]]:
+    try:
+        checks = run_checks(explicit, send_test)
+    except NoConfig as exc:
+        return exc.exit_code, [Check("config", False, str(exc)).line()]
     return (0 if all(c.ok for c in checks) else 1), [c.line() for c in checks]

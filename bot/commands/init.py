@@ -32,6 +32,7 @@ path = "/srv/git/tasks.git"      # a bare repository: hook mode; a clone: watch 
 branch = "main"
 tasks_dir = "tasks/active"
 state_dir = "/var/lib/taskbot"
+dashboard = "tasks/DASHBOARD.md"  # kept up to date in taskbot's commits; "" for none
 # integrate = "ff"               # ff | branch
 # on_complete = "keep"           # keep | move (to the sibling completed/ folder)
 
@@ -63,7 +64,8 @@ class InitResult:
 
 def write_starter_config(path: Path) -> bool:
     """Write the starter config unless a file is there; True when written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # an existing config in a folder we may not write is fine
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
@@ -126,19 +128,54 @@ def _record_tip(config: Config, state_dir: Path) -> str:
 
 
 def run_init(explicit: str | None) -> InitResult:
-    """`taskbot init [--config FILE]`: a starter config when none exists, else set up from it."""
+    """`taskbot init [--config FILE]`: a starter config when none exists, else set up from it.
+    A permission or file system error anywhere becomes one line naming the path (exit 2)."""
     named = explicit or os.environ.get("TASKBOT_CONFIG", "")
     target = Path(named) if named else configmod.find_config_path(None) or Path(CONFIG_NAME)
+    try:
+        return _run_init(target)
+    except OSError as exc:
+        raise ConfigError(_os_problem(exc, target)) from exc
+
+
+def _run_init(target: Path) -> InitResult:
     if write_starter_config(target):
         return InitResult((
             f"wrote a starter configuration to {target}",
             f"next: edit [repo] and [trust] in it, then run 'taskbot init --config {target}' "
-            "again to create the state dir and install the hook",
+            "again (as the service user) to create the state dir and install the hook",
         ))
     config = configmod.load(target)
     result = init(config)
     return InitResult((f"using {target} (an existing configuration is never overwritten; "
-                       "edit it by hand)", *result.messages), result.exit_code)
+                       "edit it by hand)", *result.messages, *_root_note(config)),
+                      result.exit_code)
+
+
+def _root_note(config: Config) -> tuple[str, ...]:
+    """The daemon refuses a state dir it does not own: say so when root just made it."""
+    state_dir = Path(config.repo.state_dir).absolute()
+    if os.geteuid() != 0 or state_dir.stat().st_uid != 0:
+        return ()
+    return (f"note: {state_dir} belongs to root, and the daemon refuses a state dir it does "
+            "not own: run 'taskbot init' as the service user (runuser -u taskbot -- …), or "
+            f"'chown -R taskbot: {state_dir}'",)
+
+
+def _os_problem(exc: OSError, target: Path) -> str:
+    """`PATH: cannot write: Permission denied; what to do` for an OSError out of init."""
+    path = exc.filename or target
+    reason = exc.strerror or str(exc)
+    if not isinstance(exc, PermissionError):
+        return f"{path}: {reason}"
+    if not target.exists():
+        hint = (f"run 'taskbot init --config {target}' as root first: it writes the starter "
+                "configuration; then run it again as the service user")
+    else:
+        hint = ("run 'taskbot init' as the user that owns it (the service user for the "
+                "state dir, someone who may write the repository for its hook), or give "
+                "that user access")
+    return f"{path}: {reason}: {hint}"
 
 
 # --------------------------------------------------------------------------- a person's clone

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
 from bot.notify import outbox
 
-__all__ = ["render", "snapshot"]
+if TYPE_CHECKING:
+    from bot.pipeline import Processed
+
+__all__ = ["record_run", "render", "snapshot"]
 
 
 def _outbox_pending(state_dir: Path) -> list[str]:
@@ -47,6 +52,40 @@ def snapshot(state_dir: Path) -> dict[str, Any]:
     }
 
 
+def record_run(state_dir: Path, processed: Processed) -> None:
+    """After `run --commit`: the task's entry in status.json says what this run did."""
+    if processed.report is None or not state_dir.is_dir():
+        return
+    entry = statusfile.task_entry(processed.report, processed.commit,
+                                  datetime.now().astimezone())
+    problem = statusfile.record_task(state_dir, processed.task_id, entry)
+    if problem:
+        print(f"taskbot: {problem}", file=sys.stderr)
+
+
+def _elapsed(since: object) -> str:
+    try:
+        start = datetime.fromisoformat(str(since))
+    except ValueError:
+        return "?"
+    seconds = max(int((datetime.now(start.tzinfo) - start).total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _running_line(flight: Mapping[str, Any]) -> str | None:
+    """`running: "<criterion>" — <command> (12s)`, while a criterion runs."""
+    if not flight.get("criterion"):
+        return None
+    command = f" — {flight['command']}" if flight.get("command") else ""
+    task = f"{flight['task']}: " if flight.get("task") else ""
+    return (f"running: {task}\"{flight['criterion']}\"{command} "
+            f"({_elapsed(flight.get('criterion_since') or flight.get('since'))})")
+
+
 def render(snap: Mapping[str, Any]) -> str:
     d = snap["daemon"]
     if d.get("running"):
@@ -58,6 +97,9 @@ def render(snap: Mapping[str, Any]) -> str:
     if flight:
         lines.append(f"in flight: {flight.get('item')} since {flight.get('since')}"
                      + (f" — {flight['status']}" if flight.get("status") else ""))
+        running = _running_line(flight)
+        if running:
+            lines.append(running)
     lines.append(f"queue: {snap['queue_length']} waiting")
     lines.extend(f"  {q['entry']}: {'; '.join(q['lines'])}" for q in snap["queue"])
     if snap["failed"]:

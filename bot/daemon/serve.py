@@ -21,6 +21,7 @@ import contextlib
 import errno
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -32,6 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bot import observe
+from bot.actions import Action
 from bot.api import Handler
 from bot.atomic import write_atomic
 from bot.config import Config
@@ -46,11 +49,12 @@ from bot.git import read
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.pipeline import Processed
-from bot.runner import State
+from bot.runner import Result, State
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
 
 MAX_SLEEP = 24 * 3600.0
+MAX_ENTRY_LINES = 1000  # distinct lines taken from one spool entry
 DISK_FULL_PAUSE = 10.0  # seconds between tries while the state dir's file system is full
 WATCH_STATE = "watch.json"
 
@@ -63,17 +67,22 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def log(message: str) -> None:
+ERR, WARNING, INFO, DEBUG = 3, 4, 6, 7  # syslog priorities, as sd-daemon(3) prefixes them
+
+
+def log(message: str, level: int = INFO) -> None:
     """One line per event on stderr; journald adds its own timestamp.
 
-    One `write(2)` per line, past Python's buffered stream: safe from a signal handler
-    and from the watchdog thread, and lines never interleave.
+    Under journald (`JOURNAL_STREAM` set) the line starts with `<N>`, its priority, so
+    `journalctl -p err` finds failures. One `write(2)` per line, past Python's buffered
+    stream: safe from a signal handler and from the watchdog thread, and lines never
+    interleave.
     """
     line = " ".join(message.splitlines())
     if not os.environ.get("JOURNAL_STREAM"):
         line = f"{datetime.now().astimezone().isoformat(timespec='milliseconds')} taskbot: {line}"
     else:
-        line = f"taskbot: {line}"
+        line = f"<{level}>taskbot: {line}"
     with contextlib.suppress(OSError):
         sys.stderr.flush()
         os.write(sys.stderr.fileno(), (line + "\n").encode(errors="replace"))
@@ -95,19 +104,19 @@ class _Outbox:
         try:
             result = self._box.deliver_due(time.time())
         except Exception as exc:
-            log(f"outbox: delivery failed: {type(exc).__name__}: {exc}")
+            log(f"outbox: delivery failed: {type(exc).__name__}: {exc}", ERR)
             return
         for entry in result.delivered:
             log(f"notification sent: {entry.message.title}")
         for entry in result.failed:
             log(f"notification not sent yet ({entry.attempts} attempts): {entry.message.title}: "
-                f"{entry.last_error}")
+                f"{entry.last_error}", WARNING)
 
     def seconds_to_next(self) -> float | None:
         try:
             due = self._box.next_due()
         except Exception as exc:
-            log(f"outbox: cannot tell the next delivery: {type(exc).__name__}: {exc}")
+            log(f"outbox: cannot tell the next delivery: {type(exc).__name__}: {exc}", WARNING)
             return 60.0
         return None if due is None else min(max(due - time.time(), 0.0), MAX_SLEEP)
 
@@ -183,7 +192,7 @@ class Daemon:
         }
         problem = statusfile.write(self.state_dir, doc)
         if problem:
-            log(problem)
+            log(problem, WARNING)
         if text is not None:  # after the file, so that a reader woken by it sees the new state
             self.notifier.status(text)
 
@@ -204,10 +213,10 @@ class Daemon:
             text = hook.read_text(errors="replace")
         except (TaskbotError, OSError):
             log(f"warning: no taskbot post-receive hook in {repo}: pushes will not reach "
-                "the daemon (run 'taskbot init')")
+                "the daemon (run 'taskbot init')", WARNING)
             return
         if hookinstall.MARKER_PREFIX not in text and "hook post-receive" not in text:
-            log(f"warning: {hook} does not hand pushes to taskbot (run 'taskbot init')")
+            log(f"warning: {hook} does not hand pushes to taskbot (run 'taskbot init')", WARNING)
 
     def _read_ref(self) -> str:
         assert self._git_dir is not None
@@ -261,27 +270,58 @@ class Daemon:
 
     def _record(self, results: Sequence[Processed], now: datetime) -> list[str]:
         reruns: list[str] = []
+        # `taskbot run --commit` may have recorded a task since: keep what it wrote
+        self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or self._tasks)
         for p in results:
             reruns.extend(p.reruns)
             r = p.report
             if r is None:
                 if p.message:
-                    log(f"{p.task_id}: {p.message}")
+                    log(f"{p.task_id}: {p.message}", WARNING)
                 continue
             if any(res.state is State.INTERRUPTED for res in r.results):
                 # stopped before some criteria ran: run them when the daemon is back
                 reruns.append(p.task_id)
-            entry: dict[str, Any] = {"result": r.result, "title": r.task.title,
-                                     "done": f"{r.done}/{r.total}", "time": _iso(now),
-                                     "commit": p.commit, "run_id": r.run_id}
-            if r.waiting_on:  # what it waits on, cycles named
-                entry["waiting_on"] = [f"{d.task_id}: {d.where}" for d in r.waiting_on]
-            self._tasks[p.task_id] = entry
+            self._tasks[p.task_id] = statusfile.task_entry(r, p.commit, now)
+            refused = r.run_id.endswith("-refused")
             log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
-                + (f": {p.message}" if p.message else ""))
+                + (f": {p.message}" if p.message else ""),
+                WARNING if refused or p.message else INFO)
         return reruns
 
+    # --- the criterion in flight: the log and status.json -----------------------------
+
+    def _observer(self) -> observe.Observer:
+        return observe.Observer(on_start=self._criterion_started,
+                                on_end=self._criterion_ended, on_command=self._command)
+
+    def _criterion_started(self, task_id: str, action: Action, attempt: int) -> None:
+        text = action.criterion.text
+        again = f" (attempt {attempt})" if attempt > 1 else ""
+        log(f"{task_id}: started \"{text}\"{again}")
+        if self._in_flight is not None:
+            self._in_flight.update(task=task_id, criterion=text, command="",
+                                   criterion_since=_iso(_now()))
+            self._publish()
+
+    def _command(self, argv: Sequence[str]) -> None:
+        if self._in_flight is not None and self._in_flight.get("criterion"):
+            self._in_flight["command"] = shlex.join(argv)
+            self._publish()
+
+    def _criterion_ended(self, task_id: str, result: Result, seconds: float) -> None:
+        level = {State.FAILED: ERR, State.BLOCKED: WARNING,
+                 State.INTERRUPTED: WARNING}.get(result.state, INFO)
+        why = f": {result.reason}" if result.state is not State.DONE and result.reason else ""
+        log(f"{task_id}: {result.state.value} \"{result.action.criterion.text}\" in "
+            f"{seconds:.1f}s{why}", level)
+        if self._in_flight is not None:
+            for key in ("task", "criterion", "command", "criterion_since"):
+                self._in_flight.pop(key, None)
+            self._publish()
+
     def _process_entry(self, entry: queue.Entry) -> None:
+        entry = self._collapse(entry)
         while entry.lines and not self.stop.is_set():
             text = entry.lines[0]
             try:
@@ -296,8 +336,9 @@ class Daemon:
                           state="running")
             log(f"processing {_short(line)} from {entry.name}")
             started = time.monotonic()
-            results = self._guarded(_short(line), partial(
-                self.backend.process, line, self._should_stop, self._publish, now))
+            with observe.watching(self._observer()):
+                results = self._guarded(_short(line), partial(
+                    self.backend.process, line, self._should_stop, self._publish, now))
             if results is None:
                 self._in_flight = None
                 if not self._disk_full:
@@ -308,6 +349,30 @@ class Daemon:
             self._in_flight = None
             log(f"done {_short(line)} in {time.monotonic() - started:.2f}s: "
                 f"{len(results)} task(s)")
+
+    def _collapse(self, entry: queue.Entry) -> queue.Entry:
+        """Anyone who can push can write the spool: lines that say the same (push lines are
+        only wake-ups, one per ref is enough; a rerun of the same task) are taken once, and
+        an entry keeps at most MAX_ENTRY_LINES of them."""
+        kept: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for text in entry.lines:
+            try:
+                line = queue.parse_line(text)
+            except queue.QueueError:
+                key = ("bad", text)
+            else:
+                key = ("push", line.ref) if line.kind == "push" else ("rerun", line.task_id.lower())
+            if key not in seen:
+                seen.add(key)
+                kept.append(text)
+        if len(kept) > MAX_ENTRY_LINES:
+            log(f"{entry.name}: {len(kept)} different lines; the first {MAX_ENTRY_LINES} are "
+                "taken, the rest dropped", level=WARNING)
+            kept = kept[:MAX_ENTRY_LINES]
+        if len(kept) == len(entry.lines):
+            return entry
+        return queue.rest(entry, tuple(kept))
 
     def _guarded(self, what: str, work: Callable[[], Sequence[Processed]]
                  ) -> Sequence[Processed] | None:
@@ -321,12 +386,12 @@ class Daemon:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 self._disk_full = True
                 log(f"{what}: no space left in {self.state_dir}: {exc}; retried in "
-                    f"{DISK_FULL_PAUSE:.0f}s, nothing queued is lost")
+                    f"{DISK_FULL_PAUSE:.0f}s, nothing queued is lost", ERR)
                 return None
             self._last_error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # one bad item must not stop the daemon
             self._last_error = f"{type(exc).__name__}: {exc}"
-        log(f"{what} failed: {self._last_error}")
+        log(f"{what} failed: {self._last_error}", ERR)
         return None
 
     def _set_aside(self, entry: queue.Entry, what: str) -> None:
@@ -335,9 +400,9 @@ class Daemon:
         try:
             target = queue.fail(entry, reason)
         except (OSError, TaskbotError) as exc:
-            log(f"cannot move {entry.name} to queue/failed/: {exc}")
+            log(f"cannot move {entry.name} to queue/failed/: {exc}", ERR)
             return
-        log(f"{what}: entry kept in {target} (move it back to queue/ to retry)")
+        log(f"{what}: entry kept in {target} (move it back to queue/ to retry)", ERR)
         self._notify_failure(what, reason, target)
 
     def _notify_failure(self, what: str, reason: str, target: Path) -> None:
@@ -347,7 +412,7 @@ class Daemon:
         try:
             Outbox(self.state_dir, self.config.notify).enqueue(message)
         except (OSError, ValueError) as exc:
-            log(f"cannot queue the failure notification: {exc}")
+            log(f"cannot queue the failure notification: {exc}", WARNING)
 
     def _after(self, results: Sequence[Processed], now: datetime, line: queue.Line) -> None:
         reruns = self._record(results, now)
@@ -356,7 +421,7 @@ class Daemon:
                 queue.enqueue_reruns(self.state_dir, reruns, on_skip=log)
                 log(f"queued again: {', '.join(dict.fromkeys(reruns))}")
             except (OSError, TaskbotError) as exc:
-                log(f"cannot queue again {', '.join(reruns)}: {exc}")
+                log(f"cannot queue again {', '.join(reruns)}: {exc}", ERR)
         if self._git_dir is not None and line.kind == "push" and line.ref == self._ref:
             with contextlib.suppress(OSError):
                 self._save_watch_state(line.new)
@@ -366,8 +431,9 @@ class Daemon:
         if self.backend.resume is None:
             return
         now = _now()
-        results = self._guarded("resuming the interrupted item", partial(
-            self.backend.resume, self._should_stop, self._publish, now))
+        with observe.watching(self._observer()):
+            results = self._guarded("resuming the interrupted item", partial(
+                self.backend.resume, self._should_stop, self._publish, now))
         if results is not None:
             self._after(results, now, queue.Line("resume"))
         elif not self._disk_full:
@@ -461,7 +527,7 @@ class Daemon:
                 self._resume()
                 self._drain(_Outbox(self.config, self.state_dir))
             except WatchLost as exc:
-                log(f"cannot go on: {exc}")
+                log(f"cannot go on: {exc}", ERR)
                 exit_code = 1
             finally:
                 self.notifier.stopping("stopping")

@@ -4,11 +4,14 @@
 {"version": 1, "updated": "...",
  "daemon": {"pid": 1234, "started": "...", "mode": "hook", "state": "idle", "status": "..."},
  "queue_length": 0, "failed": 0,
- "in_flight": {"entry": "...push", "item": "OLD NEW REF", "since": "...", "status": "..."},
+ "in_flight": {"entry": "...push", "item": "OLD NEW REF", "since": "...", "status": "...",
+               "task": "TASK-001", "criterion": "Build the image", "command": "buildah ...",
+               "criterion_since": "..."},
  "tasks": {"TASK-001": {"result": "partial", "title": "Release FFL 0.1.18", "done": "2/4",
                         "time": "...", "commit": "sha", "run_id": "..."}}}
 ```
-`state` is `starting`, `idle`, `running`, `stopping` or `stopped`.
+`state` is `starting`, `idle`, `running`, `stopping` or `stopped`. `tasks` is also
+updated by `taskbot run --commit` (`record_task`), which touches nothing else.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.atomic import write_atomic
 from bot.statedir import owner, read_owned
 
-__all__ = ["PID_FILE", "STATUS_FILE", "daemon_running", "read", "write"]
+if TYPE_CHECKING:
+    from bot.report import Report
+
+__all__ = ["PID_FILE", "STATUS_FILE", "daemon_running", "read", "record_task", "task_entry",
+           "write"]
 
 STATUS_FILE = "status.json"
 PID_FILE = "daemon.pid"
@@ -65,3 +73,29 @@ def daemon_running(state_dir: Path) -> int | None:
     except PermissionError:  # alive, another user's
         return pid
     return pid
+
+
+def task_entry(report: Report, commit: str | None, now: datetime) -> dict[str, Any]:
+    """A task's line in `tasks`: its last result, as the daemon and `run --commit` record it."""
+    entry: dict[str, Any] = {"result": report.result, "title": report.task.title,
+                             "done": f"{report.done}/{report.total}",
+                             "time": now.isoformat(timespec="seconds"),
+                             "commit": commit, "run_id": report.run_id}
+    if report.waiting_on:  # what it waits on, cycles named
+        entry["waiting_on"] = [f"{d.task_id}: {d.where}" for d in report.waiting_on]
+    return entry
+
+
+def record_task(state_dir: Path, task_id: str, entry: Mapping[str, Any]) -> str:
+    """Update one task's entry, leaving every other field as it is ('' or the problem).
+
+    A running daemon writes the whole file from memory, but it reads `tasks` back before
+    recording a task of its own, so the entry written here is kept.
+    """
+    doc = read(state_dir)
+    tasks = dict(doc.get("tasks") or {})
+    tasks[task_id] = dict(entry)
+    doc["tasks"] = tasks
+    doc.setdefault("version", 1)
+    doc["updated"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    return write(state_dir, doc)

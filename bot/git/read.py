@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import pygit2
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from bot.errors import ConfigError, TaskbotError
 from bot.proc import CommandRecord, run_command
+
+if TYPE_CHECKING:
+    import pygit2
 
 __all__ = ["GIT_TIMEOUT", "ZERO", "Commit", "GitError", "Mode", "Range", "exists", "git",
            "git_dir", "hooks_dir", "mode", "open_repo", "resolve", "verify_commit", "walk"]
@@ -25,7 +26,7 @@ GIT_TIMEOUT = 120.0
 ZERO = "0" * 40  # git's name for "no commit": the old tip of a new branch
 
 Mode = Literal["bare", "clone"]
-Repo = Path | str | pygit2.Repository
+Repo: TypeAlias = "Path | str | pygit2.Repository"
 
 
 class GitError(TaskbotError):
@@ -44,6 +45,8 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
     Hooks are off (`hooks=True` only to ask git where a repository's hooks are).
     """
     argv = ["git", *(() if hooks else HOOKS_OFF), *args]
+    # Nobody is there to type a password: a missing credential fails at once, never waits.
+    env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never", **(env or {})}
     record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input)
     if check and not record.ok:
         raise GitError(f"git {' '.join(args)} in {cwd}: {record.error_line or record.error}")
@@ -52,6 +55,8 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
 
 def open_repo(path: Path | str) -> pygit2.Repository:
     """The repository at `path` itself (its work tree, git dir or worktree), never a parent."""
+    import pygit2  # noqa: PLC0415 -- loaded on first use: `taskbot --help`/`plan` need no libgit2
+
     try:
         return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     except pygit2.GitError as exc:
@@ -59,6 +64,8 @@ def open_repo(path: Path | str) -> pygit2.Repository:
 
 
 def _repo(repo: Repo) -> pygit2.Repository:
+    import pygit2  # noqa: PLC0415 -- as in open_repo
+
     return repo if isinstance(repo, pygit2.Repository) else open_repo(repo)
 
 
@@ -68,6 +75,8 @@ def mode(path: Path | str) -> Mode:
     A worktree has the mode of the repository it belongs to: git keeps `core.bare` in
     the shared config.
     """
+    import pygit2  # noqa: PLC0415 -- as in open_repo
+
     repo = open_repo(path)
     if repo.is_bare:
         return "bare"
@@ -85,6 +94,8 @@ def git_dir(path: Path | str) -> Path:
 
 def resolve(repo: Repo, rev: str) -> str | None:
     """The commit `rev` names (a branch, `origin/x`, a sha, `HEAD`), or None."""
+    import pygit2  # noqa: PLC0415 -- as in open_repo
+
     try:
         return str(_repo(repo).revparse_single(rev).peel(pygit2.Commit).id)
     except (KeyError, ValueError, pygit2.GitError):
@@ -93,6 +104,8 @@ def resolve(repo: Repo, rev: str) -> str | None:
 
 def exists(repo: Repo, spec: str) -> bool:
     """Whether `spec` (`rev`, or `rev:path`) names an object."""
+    import pygit2  # noqa: PLC0415 -- as in open_repo
+
     try:
         _repo(repo).revparse_single(spec)
     except (KeyError, ValueError, pygit2.GitError):
@@ -168,6 +181,8 @@ def _commit(commit: pygit2.Commit, scopes: Iterable[str]) -> Commit:
 
 def walk(repo: Repo, old: str | None, new: str, scopes: Sequence[str] = ()) -> Range:
     """The commits reachable from `new` and not from `old` (None or ZERO: all of them)."""
+    import pygit2  # noqa: PLC0415 -- as in open_repo
+
     r = _repo(repo)
     walker = r.walk(r.revparse_single(new).id, pygit2.enums.SortMode.TOPOLOGICAL)
     if old is not None and old != ZERO:

@@ -2,6 +2,10 @@
 
 Every commit in the pushed range that touches tasks_dir must be by a listed author,
 or, when `allowed_signers` is set, carry a valid ssh signature from one of them.
+A file that would run must, in addition, have a whole history of trusted commits,
+followed through renames and copies (`file_history`): an untrusted edit made outside
+tasks_dir, or to a criterion that was ticked then, cannot run once a trusted person
+moves the file in or unticks the box.
 taskbot's own commits are skipped: only those taskbot recorded when it made them
 (`bot.git.owncommits`, passed in as `own`); a commit that merely looks like taskbot's
 (its e-mail, a `Taskbot-Run:` trailer) is judged like anyone's.
@@ -10,6 +14,7 @@ The range is walked once (`bot.git.read.walk`) and checked here as often as need
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,15 @@ class Verdict:
     reason: str = ""  # names the commit and why it is not trusted
 
 
+@dataclass(frozen=True)
+class Change:
+    """A commit that changed a file's content, and the file's name in that commit."""
+
+    sha: str
+    author_email: str
+    path: str
+
+
 def is_bot_commit(commit: read.Commit, own: frozenset[str]) -> bool:
     """Whether taskbot recorded `commit` as its own (`owncommits.load`); nothing else counts."""
     return commit.sha in own
@@ -34,18 +48,16 @@ def _no_trust(config: Config) -> Verdict:
     return Verdict(False, f"{config.source}: no [trust] section: nothing runs")
 
 
-def _verdict(commit: read.Commit, config: Config, git_dir: Path) -> Verdict:
+def _why(sha: str, email: str, config: Config, git_dir: Path) -> str | None:
+    """Why the commit is not trusted, or None when it is."""
     trust = config.trust
-    if trust is None:
-        return _no_trust(config)
-    sha, email = commit.sha, commit.author_email
+    assert trust is not None
     if trust.allowed_signers:
         if not read.verify_commit(git_dir, sha, trust.allowed_signers):
-            return Verdict(False, f"commit {sha[:12]} by {email} has no valid "
-                           f"ssh signature from {trust.allowed_signers}")
+            return f"no valid ssh signature from {trust.allowed_signers}"
     elif not trust.anyone and email.lower() not in {a.lower() for a in trust.authors}:
-        return Verdict(False, f"commit {sha[:12]} author {email} is not in [trust] authors")
-    return Verdict(True)
+        return f"{email} is not in [trust] authors"
+    return None
 
 
 def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: Path,
@@ -53,20 +65,88 @@ def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: 
     for commit in commits:
         if is_bot_commit(commit, own):
             continue
-        verdict = _verdict(commit, config, git_dir)
-        if not verdict.trusted:
-            return verdict
+        sha, email = commit.sha[:12], commit.author_email
+        why = _why(commit.sha, email, config, git_dir)
+        if why is not None:
+            words = f"by {email} has" if config.trust and config.trust.allowed_signers else "author"
+            return Verdict(False, f"commit {sha} {words} {why}")
     return Verdict(True)
+
+
+# --- a file's whole history, renames and copies followed ----------------------------------
+
+_SIMILAR = (pygit2.enums.DiffFind.FIND_RENAMES | pygit2.enums.DiffFind.FIND_COPIES
+            | pygit2.enums.DiffFind.FIND_REWRITES | pygit2.enums.DiffFind.BREAK_REWRITES)
+_MOVED = (pygit2.enums.DeltaStatus.RENAMED, pygit2.enums.DeltaStatus.COPIED)
+
+
+def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    try:
+        return tree[path].id
+    except KeyError:
+        return None
+
+
+def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: bool) -> set[str]:
+    """Where `commit` took `path` from in `parent`: a rename, a copy, an overwrite by a moved
+    file. Only a file new to `parent` is compared with every unchanged file too (a plain
+    `cp`): that costs a diff of whole trees, once per file's birth, not once per edit."""
+    flags = _SIMILAR
+    diff_flags = pygit2.enums.DiffOption.NORMAL
+    if added:
+        flags |= pygit2.enums.DiffFind.FIND_COPIES_FROM_UNMODIFIED
+        diff_flags |= pygit2.enums.DiffOption.INCLUDE_UNMODIFIED
+    diff = parent.tree.diff_to_tree(commit.tree, flags=diff_flags)
+    diff.find_similar(flags=flags)
+    return {d.old_file.path for d in diff.deltas
+            if d.new_file.path == path and d.status in _MOVED and d.old_file.path != path}
+
+
+def file_history(repo: pygit2.Repository, tip: str, path: str) -> Iterator[Change]:
+    """Every commit that changed the content `tip` has at `path`, newest first.
+
+    One walk from `tip`; each commit carries the names the file had there, handed to its
+    parents (a name the parent lacks is traced to its rename or copy source), so branches
+    and merges are followed exactly and the walk ends where the file was first created.
+    """
+    follow: dict[pygit2.Oid, set[str]] = {repo.revparse_single(tip).peel(pygit2.Commit).id: {path}}
+    for commit in repo.walk(next(iter(follow)), pygit2.enums.SortMode.TOPOLOGICAL):
+        if not follow:
+            return
+        for name in sorted(follow.pop(commit.id, set())):
+            mine = _entry(commit.tree, name)
+            parents = commit.parents
+            if not parents or any(_entry(p.tree, name) != mine for p in parents):
+                yield Change(str(commit.id), commit.author.email, name)
+            for parent in parents:
+                before = _entry(parent.tree, name)
+                names = {name} if before is not None else set()
+                if before != mine:
+                    names |= _sources(parent, commit, name, added=before is None)
+                if names:
+                    follow.setdefault(parent.id, set()).update(names)
 
 
 def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
                own: frozenset[str]) -> Verdict:
-    """Every commit that ever changed `path` up to `tip` is trusted (for a task run again
-    without a push of its own: its whole content must come from trusted people)."""
-    history = read.walk(repo, None, tip, (path,))
-    # A commit that removes the file leaves nothing of its own in it.
-    changed = tuple(c for c in history.touching(path) if path in c.has)
-    return _first_untrusted(changed, config, history.git_dir, own)
+    """Every commit that ever changed `path`'s content up to `tip`, under this or any earlier
+    name, is trusted: a file about to run must come wholly from trusted people (a push's
+    triggered file, a task run again without a push of its own)."""
+    trust = config.trust
+    if trust is None:
+        return _no_trust(config)
+    if trust.anyone and not trust.allowed_signers:
+        return Verdict(True)
+    git_dir = Path(repo.path)
+    for change in file_history(repo, tip, path):
+        if change.sha in own:
+            continue
+        why = _why(change.sha, change.author_email, config, git_dir)
+        if why is not None:
+            now = "" if change.path == path else f" (now {path})"
+            return Verdict(False, f"commit {change.sha[:12]} by {change.author_email} "
+                           f"changed {change.path}{now}: {why}")
+    return Verdict(True)
 
 
 def check(pushed: read.Range, config: Config, own: frozenset[str],

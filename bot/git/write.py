@@ -20,9 +20,9 @@ from bot.git import read
 from bot.git.read import GitError, git
 from bot.statedir import owned
 
-__all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "commit", "fast_forward", "fetch",
-           "git", "has_remote", "identity_env", "prepare_worktree", "private_clone", "push",
-           "push_ff", "update_ref", "worktree"]
+__all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "commit", "drop_branch",
+           "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote", "identity_env",
+           "prepare_worktree", "private_clone", "push", "push_ff", "update_ref", "worktree"]
 NOTES_REF = "refs/notes/taskbot"
 
 
@@ -159,14 +159,43 @@ def push_ff(path: Path, branch: str, target: str) -> str:
         if read.mode(path) != "bare":
             return f"no origin: branch {branch} kept for a person to merge"
         if fast_forward(path, target, _head(path)):
+            drop_branch(path, branch)
             return f"{target} fast-forwarded"
         return f"{target} moved meanwhile: branch {branch} kept for a person to merge"
-    result = push(path, [f"HEAD:refs/heads/{target}", f"+HEAD:refs/heads/{branch}"])
+    result = push(path, [f"HEAD:refs/heads/{target}"])
     if result.ok:
+        drop_merged_remote(path, branch, _head(path))
+        drop_branch(path, branch)
         return f"pushed to origin {target}"
     pushed = push(path, [f"+HEAD:refs/heads/{branch}"])
     kept = f"branch {branch} pushed" if pushed.ok else f"branch {branch} kept locally"
     raise GitError(f"origin {target} was not fast-forwarded ({result.detail}); {kept}")
+
+
+def drop_branch(worktree: Path, branch: str) -> None:
+    """Once its commit is integrated, a work branch is clutter: the worktree lets go of it
+    (detached at the same commit, ready for the next run) and the branch is deleted."""
+    git(["checkout", "--quiet", "--detach"], worktree, check=False)
+    git(["branch", "--quiet", "-D", branch], worktree, check=False)
+
+
+def drop_merged_remote(path: Path, branch: str, into: str, remote: str = "origin") -> None:
+    """Delete `branch` on the remote when an earlier run kept it there and its commit is now
+    part of `into`: nothing a person could still want is lost. A branch that moved since
+    (the lease) or holds other work stays."""
+    listed = git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], path, check=False)
+    old = listed.stdout.split()[0] if listed.ok and listed.stdout.strip() else ""
+    if not old or not git(["merge-base", "--is-ancestor", old, into], path, check=False).ok:
+        return
+    git(["push", "--quiet", f"--force-with-lease=refs/heads/{branch}:{old}", remote,
+         f":refs/heads/{branch}"], path, check=False)
+
+
+def bring(into: Path, source: Path, sha: str) -> bool:
+    """Copy `sha` and its history from `source` into `into`, creating no ref there (not even
+    FETCH_HEAD): a person's clone receives taskbot's commit and nothing else."""
+    return git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(source.resolve()),
+                sha], into, check=False).ok
 
 
 def update_ref(repo: Path, branch: str, new: str, old: str) -> bool:

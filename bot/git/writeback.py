@@ -8,6 +8,7 @@ removed does it leave the branch alone and keep its work on `taskbot/<TASK-ID>`.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.git import write as gitrepo
 from bot.taskfile import merge
 
 MAX_REBASES = 5
+_FINAL_RE = re.compile(r"hook declined|protected|denied|not allowed|forbidden|permission", re.I)
 RETRY_PAUSE = 0.2  # seconds before pushing again after a refusal; doubled each time
 
 
@@ -36,10 +38,16 @@ class Integrated:
 class Target:
     """Where the work goes: a bare repository reached through `origin`, or a watched clone."""
 
-    clone: Path  # taskbot's private clone (hook mode) or the person's clone (watch mode)
+    clone: Path  # taskbot's private clone (of the bare repository, or of the watched clone)
     bare_origin: bool
     branch: str  # repo.branch
     work_branch: str  # taskbot/<TASK-ID>
+    watched: Path | None = None  # watch mode: the person's clone whose branch advances
+
+    @property
+    def person(self) -> Path:
+        """Where repo.branch lives in watch mode: the person's clone (else taskbot's own)."""
+        return self.watched or self.clone
 
 
 def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
@@ -52,6 +60,8 @@ def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path
     for attempt in range(MAX_REBASES):
         step = _attempt(config, target, worktree, sha, rel_path, edit, message, attempt)
         if isinstance(step, Integrated):
+            if step.on_branch:
+                _tidy(target, worktree, step.commit)
             return step
         sha, refusal = step
     why = f"{target.branch} refused the push ({refusal})" if refusal else \
@@ -82,6 +92,14 @@ def _attempt(config: Config, target: Target, worktree: Path, sha: str, rel_path:
     return sha_or_none, refusal
 
 
+def _tidy(target: Target, worktree: Path, sha: str) -> None:
+    """The commit is on the branch: its work branch is clutter, in taskbot's clone and, when
+    an earlier run kept it at the bare repository and it is merged now, there too."""
+    if target.bare_origin:
+        gitrepo.drop_merged_remote(worktree, target.work_branch, sha)
+    gitrepo.drop_branch(worktree, target.work_branch)
+
+
 def _unmoved(target: Target, worktree: Path, sha: str, refusal: str, attempt: int
              ) -> Integrated | tuple[str, str]:
     """Refused although the branch did not move: in a clone, the person's uncommitted changes;
@@ -90,6 +108,8 @@ def _unmoved(target: Target, worktree: Path, sha: str, refusal: str, attempt: in
     if not target.bare_origin:
         return _keep(target, worktree, sha, f"{target.branch} in the clone could not be "
                      "fast-forwarded (uncommitted changes to the task file?)")
+    if _FINAL_RE.search(refusal):  # a hook or the forge said no: asking again changes nothing
+        return _keep(target, worktree, sha, f"{target.branch} refused the push ({refusal})")
     time.sleep(RETRY_PAUSE * (2 ** attempt))
     return sha, refusal
 
@@ -119,7 +139,7 @@ def _advance(target: Target, worktree: Path, sha: str) -> tuple[str, str] | None
     else:
         if _ff_watched(target, sha):
             return None
-        tip = read.resolve(target.clone, target.branch)
+        tip = read.resolve(target.person, target.branch)
         detail = "the clone's branch could not be fast-forwarded"
     if tip is None:
         raise TaskbotError(f"branch {target.branch} disappeared")
@@ -128,8 +148,11 @@ def _advance(target: Target, worktree: Path, sha: str) -> tuple[str, str] | None
 
 def _ff_watched(target: Target, sha: str) -> bool:
     """Watch mode: fast-forward the clone's branch; its checked-out files follow like a checkout
-    would, keeping the person's uncommitted changes (git refuses if they touch the same file)."""
-    clone = target.clone
+    would, keeping the person's uncommitted changes (git refuses if they touch the same file).
+    The commit is fetched from taskbot's clone first, by id: no ref of taskbot's appears."""
+    clone = target.person
+    if target.watched is not None and not gitrepo.bring(clone, target.clone, sha):
+        return False
     head = gitrepo.git(["symbolic-ref", "--quiet", "HEAD"], clone, check=False)
     if head.ok and head.stdout.strip() == f"refs/heads/{target.branch}":
         return gitrepo.git(["merge", "--ff-only", "--quiet", sha], clone, check=False).ok
@@ -170,6 +193,9 @@ def _keep(target: Target, worktree: Path, sha: str, why: str) -> Integrated:
         pushed = gitrepo.push(worktree, [f"+{sha}:refs/heads/{target.work_branch}"])
         where = "pushed" if pushed.ok else f"kept locally ({pushed.detail})"
     else:
-        gitrepo.git(["branch", "--force", target.work_branch, sha], target.clone, check=False)
+        # Kept for a person: this one branch belongs in the person's clone.
+        if target.watched is not None:
+            gitrepo.bring(target.person, target.clone, sha)
+        gitrepo.git(["branch", "--force", target.work_branch, sha], target.person, check=False)
         where = "kept"
     return Integrated(sha, False, f"{why}; taskbot's commit is on {target.work_branch} ({where})")

@@ -24,6 +24,11 @@ _DEPENDS_RE = re.compile(
 _NOT_RE = re.compile(
     r"\b(blocks|unblocks|enables|related(?:\s+to)?|relates\s+to|see(?:\s+also)?|follow[\s-]?ups?|"
     r"supersedes|duplicates)\b", re.IGNORECASE)
+# Said before the id, these turn the meaning round: `Required by TASK-9` is blocked BY this.
+_REVERSED_RE = re.compile(
+    r"\b(required\s+by|needed\s+by|wanted\s+by|prerequisite\s+(?:for|of|to)|"
+    r"must\s+be\s+(?:completed|done|finished|resolved)\s+before|before|blocking)\b",
+    re.IGNORECASE)
 _SELF_NOT_RE = re.compile(r"\b(independent|optional|not\s+a\s+dependency|no\s+dependency)\b",
                           re.IGNORECASE)
 _LIST_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
@@ -50,9 +55,13 @@ def task_ids(text: str) -> list[str]:
 def classify(text: str) -> tuple[bool | None, str]:
     """Whether a label or lead-in says "dependency" (True), "not one" (False) or nothing."""
     plain = " ".join(_MARKUP_RE.sub(" ", text).split())
+    found = _REVERSED_RE.search(plain) or _NOT_RE.search(plain)
+    reversed_or_not = found
     found = _DEPENDS_RE.search(plain)
-    if found:
+    if found and not (reversed_or_not and reversed_or_not.start() <= found.start()):
         return True, found.group(0)
+    if reversed_or_not:
+        return False, reversed_or_not.group(0)
     found = _NOT_RE.search(plain)
     if found:
         return False, found.group(0)
@@ -70,15 +79,17 @@ def section_label(title: str) -> tuple[bool | None, str]:
 
 
 def read(lines: Sequence[tuple[int, str]], groups: Sequence[str],
-         label: tuple[bool | None, str] = (None, "")) -> tuple[Dependency, ...]:
-    """The dependencies of one section, from its body lines (line number, text)."""
+         label: tuple[bool | None, str] = (None, ""),
+         hidden: frozenset[int] = frozenset()) -> tuple[Dependency, ...]:
+    """The dependencies of one section, from its body lines (line number, text); `hidden`
+    lines (code, HTML comments and blocks, as the Markdown parser sees them) say nothing."""
     found: list[Dependency] = []
     fenced = False
     for number, raw in lines:
         if _FENCE_RE.match(raw):
             fenced = not fenced
             continue
-        if fenced or not raw.strip():
+        if fenced or number in hidden or not raw.strip():
             continue
         heading = _HEADING_RE.match(raw)
         if heading:
@@ -105,16 +116,18 @@ def _item(task_id: str, body: str, lead: str, label: tuple[bool | None, str],
           groups: Sequence[str], number: int) -> Dependency:
     rest = body.replace(task_id, " ", 1)
     own = classify(lead)
+    said = _DEPENDS_RE.search(rest)  # `TASK-1: must be completed first`
     itself = _SELF_NOT_RE.search(body)
-    if itself:
-        depends, why = False, itself.group(0)
-    elif own[0] is not None:
+    if own[0] is not None:
         depends, why = own[0], own[1]
+    elif said:
+        depends, why = True, said.group(0)
+    elif itself:
+        depends, why = False, itself.group(0)
     elif label[0] is not None:
         depends, why = label[0], label[1]
     else:
-        after = classify(rest)  # `TASK-1: must be completed first`
-        depends, why = (True, after[1]) if after[0] else (True, "")
+        depends, why = True, ""
     return Dependency(task_id, depends, why, _groups(rest, groups), number, body.strip())
 
 

@@ -402,7 +402,7 @@ def parse_cached(data: bytes, path: str) -> Parsed:
             progress.append(_item_text(item, src))
 
     groups = tuple(dict.fromkeys(c.group for c in criteria if c.group))
-    items_read = _dependencies(text, lines, sections, groups)
+    items_read = _dependencies(text, lines, sections, groups, _hidden_lines(tokens))
     dependencies = list(dict.fromkeys(d.task_id for d in items_read if d.depends))
     task_id = _str_or_none(values.get("id")) or _stem(path)
     first_heading = sections[0].title if sections else ""
@@ -423,15 +423,24 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     return Parsed(task, text, lines, bom, fm, tuple(logs))
 
 
+def _hidden_lines(tokens: Sequence[Token]) -> frozenset[int]:
+    """Lines the reader does not see as text: code blocks, HTML blocks (comments too)."""
+    hidden: set[int] = set()
+    for tok in tokens:
+        if tok.type in ("code_block", "fence", "html_block") and tok.map is not None:
+            hidden.update(range(tok.map[0], tok.map[1]))
+    return frozenset(hidden)
+
+
 def _dependencies(text: str, lines: Sequence[Line], sections: Sequence[Section],
-                  groups: Sequence[str]) -> tuple[Dependency, ...]:
+                  groups: Sequence[str], hidden: frozenset[int]) -> tuple[Dependency, ...]:
     found: list[Dependency] = []
     for s in sections:
         label = deps.section_label(s.title)
         if _section_key(s.title) != DEPS_TITLE and (label[0] is None or s.level > 2):
             continue
         body = [(n, line_text(text, lines, n)) for n in range(s.start + 1, min(s.end, len(lines)))]
-        found.extend(deps.read(body, groups, label))
+        found.extend(deps.read(body, groups, label, hidden))
     return tuple(found)
 
 

@@ -1,0 +1,1 @@
+"""Tasks repositories on a forge (GitHub, Gitea, Forgejo, GitLab): remote mode and the webhook receiver."""

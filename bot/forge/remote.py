@@ -1,0 +1,143 @@
+"""A tasks repository on a forge: taskbot's clone of it, its credentials, its tip, its web pages.
+
+Credentials come only from files and reach only git: an ssh deploy key (with a
+known_hosts file and strict host-key checking) through `core.sshCommand` in taskbot's
+own clone, or a token through a credential helper that reads the token file when git
+asks. Neither the key nor the token is ever in an argv, in the environment of a handler
+command, in a log line, a report, or the clone's config (which names only the files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from bot.errors import ConfigError
+from bot.git import read
+from bot.git import write as gitrepo
+
+TOKEN_USER = "x-access-token"  # noqa: S105 - a user name: GitHub's; the others take any
+
+
+@dataclass(frozen=True)
+class Remote:
+    url: str
+    ssh_key_file: str = ""
+    known_hosts_file: str = ""
+    token_file: str = ""
+
+    @property
+    def is_ssh(self) -> bool:
+        return not self.url.startswith(("https://", "http://"))
+
+
+def clone_path(state_dir: Path, url: str) -> Path:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rstrip("/").rsplit("/", 1)[-1])
+    return state_dir / "clones" / f"{name.removesuffix('.git') or 'tasks'}-{digest}"
+
+
+def _ssh_command(remote: Remote) -> str:
+    if not remote.ssh_key_file or not remote.known_hosts_file:
+        raise ConfigError("repo.remote over ssh needs repo.ssh_key_file and "
+                          "repo.known_hosts_file (a deploy key and the forge's host key)")
+    return shlex.join(["ssh", "-i", remote.ssh_key_file, "-o", "IdentitiesOnly=yes",
+                       "-o", f"UserKnownHostsFile={remote.known_hosts_file}",
+                       "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                       "-o", "ConnectTimeout=10"])
+
+
+def _credential_helper(remote: Remote) -> str:
+    """A helper that answers git's credential question from the token file, at the moment
+    git asks: the token itself is written nowhere."""
+    token = shlex.quote(remote.token_file)
+    return (f"!f() {{ test \"$1\" = get || exit 0; echo username={TOKEN_USER}; "
+            f"printf 'password='; cat {token}; echo; }}; f")
+
+
+def credentials_config(remote: Remote) -> list[tuple[str, str]]:
+    """The clone's config entries that give git (and only git) the forge's credentials."""
+    if remote.is_ssh:
+        return [("core.sshCommand", _ssh_command(remote))]
+    if not remote.token_file:
+        return []  # a public repository: fetch only; pushes will be refused and reported
+    return [("credential.helper", ""), ("credential.helper", _credential_helper(remote)),
+            ("credential.useHttpPath", "true")]
+
+
+def _transport_args(remote: Remote) -> list[str]:
+    """`-c` options for a git command that runs before the clone exists (clone, ls-remote)."""
+    args: list[str] = []
+    for key, value in credentials_config(remote):
+        args += ["-c", f"{key}={value}"]
+    return args
+
+
+def ensure_clone(remote: Remote, state_dir: Path) -> Path:
+    """taskbot's clone of the forge's repository (made on first use), its credentials set."""
+    path = clone_path(state_dir, remote.url)
+    if not (path / ".git").exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gitrepo.git([*_transport_args(remote), "clone", "--quiet", "--no-checkout", remote.url,
+                     str(path)], state_dir)
+        gitrepo.git(["fetch", "--quiet", "origin",
+                     f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"], path, check=False)
+    for i, (key, value) in enumerate(credentials_config(remote)):
+        gitrepo.git(["config", "--add" if i and key == "credential.helper" else "--replace-all",
+                     key, value], path)
+    return path
+
+
+def remote_tip(remote: Remote, state_dir: Path, branch: str) -> str | None:
+    """The branch's tip on the forge (`git ls-remote`, nothing fetched); None when the branch
+    does not exist. Raises GitError when the forge cannot be reached."""
+    clone = ensure_clone(remote, state_dir)
+    record = gitrepo.git(["ls-remote", "--heads", "origin", f"refs/heads/{branch}"], clone)
+    for line in record.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.strip() == f"refs/heads/{branch}":
+            return sha.strip()
+    return None
+
+
+def fetch_tip(remote: Remote, state_dir: Path, branch: str) -> str | None:
+    """Fetch the forge's branches and notes; the branch's tip as taskbot's clone now has it."""
+    clone = ensure_clone(remote, state_dir)
+    gitrepo.fetch(clone)
+    return read.resolve(clone, f"refs/remotes/origin/{branch}")
+
+
+# --- web pages ---------------------------------------------------------------------------
+
+def web_base(url: str) -> tuple[str, str] | None:
+    """(https://host/owner/repo, forge kind) for a forge URL, or None when it is not one."""
+    if url.startswith(("https://", "http://")):
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    else:
+        m = re.match(r"^(?:ssh://)?(?:[^@/]+@)?([^:/]+)(?::\d+)?[:/](.+)$", url)
+        if m is None:
+            return None
+        host, path = m.group(1), m.group(2)
+    path = path.strip("/").removesuffix(".git")
+    if not host or not path:
+        return None
+    kind = "github" if host == "github.com" else "gitlab" if "gitlab" in host else "gitea"
+    return f"https://{host}/{path}", kind
+
+
+def compare_url(url: str, branch: str, work_branch: str) -> str:
+    """Where a person opens the pull (merge) request for taskbot's kept work branch."""
+    found = web_base(url)
+    if found is None:
+        return ""
+    base, kind = found
+    if kind == "gitlab":
+        return (f"{base}/-/merge_requests/new?merge_request%5Bsource_branch%5D="
+                f"{quote(work_branch)}&merge_request%5Btarget_branch%5D={quote(branch)}")
+    suffix = "?expand=1" if kind == "github" else ""
+    return f"{base}/compare/{quote(branch)}...{quote(work_branch)}{suffix}"
