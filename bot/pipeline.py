@@ -24,6 +24,7 @@ from bot.api import Context, Handler, Outcome, Status
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
+from bot.forge import remote
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.detect import changed_files, detect
@@ -110,7 +111,7 @@ def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
     config = job.config
     if push.ref != f"refs/heads/{config.repo.branch}" or push.new == ZERO:
         return ()
-    repo = read.open_repo(config.repo.path)
+    repo = read.open_repo(source_repo(config))
     # Walked once, for both questions trust asks below.
     pushed = read.walk(repo, push.old, push.new, (config.repo.tasks_dir, _tasks_root(config)))
     own = owncommits.load(_state(config))  # taskbot's own commits: only what it recorded
@@ -202,9 +203,20 @@ class _Where:
         return Target(self.clone, self.bare, config.repo.branch, work_branch, self.watched)
 
 
+def source_repo(config: Config) -> Path:
+    """The repository whose branch taskbot reads: the bare repository (hook mode), the
+    person's clone (watch mode), or taskbot's clone of the forge's (remote mode)."""
+    if config.repo.remote:
+        return remote.ensure_clone(remote.from_config(config), _state(config))
+    return Path(config.repo.path)
+
+
 def _where(config: Config) -> _Where:
-    """Both modes work in a private clone under state_dir: in watch mode too, so that the
-    person's clone never shows taskbot's worktrees or work branches."""
+    """Every mode works in a private clone under state_dir: in watch mode too, so that the
+    person's clone never shows taskbot's worktrees or work branches; in remote mode the
+    clone of the forge's repository, integrated by pushes to it."""
+    if config.repo.remote:
+        return _Where(True, source_repo(config), f"origin/{config.repo.branch}")
     source = Path(config.repo.path)
     clone = gitrepo.private_clone(source, _state(config))
     rev = f"origin/{config.repo.branch}"
@@ -227,7 +239,7 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
                   on_spawn=tj.spawned if tj is not None else None)
-    label = Path(config.repo.path).resolve().name.removesuffix(".git")
+    label = _label(config)
     unlanded = Unlanded(_state(config))
     remembered = _Remembered(tj, unlanded.of(task_id))
     options = RunOptions(now=now, selected=indices, repo_label=label, display_path=rel_path,
@@ -246,7 +258,8 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
                       wt, sha, moved or rel_path, result.edit, message)
     _remember_unlanded(unlanded, task_id, report, done, work_branch)
     if done.note:
-        report = replace(report, notes=(*report.notes, done.note))
+        report = replace(report, notes=(*report.notes, done.note, *_pull_request(
+            config, done, work_branch)))
     if tj is None or not tj.step("noted"):
         _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), where)
         _step(tj, "noted")
@@ -254,6 +267,23 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     problem = _publish(config, report, ctx.redactor)
     _step(tj, "published")
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
+
+
+def _pull_request(config: Config, done: Integrated, work_branch: str) -> tuple[str, ...]:
+    """A forge that refused the branch (protection, reviews): where to open the request."""
+    if done.on_branch or not config.repo.remote:
+        return ()
+    url = remote.compare_url(config.repo.remote, config.repo.branch, work_branch,
+                             config.repo.forge)
+    return (f"open a pull request for {work_branch}: {url}",) if url else ()
+
+
+def _label(config: Config) -> str:
+    """How reports name the tasks repository."""
+    if config.repo.remote:
+        return config.repo.remote.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] \
+            .removesuffix(".git")
+    return Path(config.repo.path).resolve().name.removesuffix(".git")
 
 
 class _Remembered:

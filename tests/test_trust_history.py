@@ -120,12 +120,10 @@ def test_a_trusted_file_moved_in_by_a_trusted_person_runs(tmp_path: Path) -> Non
 
 def test_a_rerun_of_a_file_renamed_from_an_untrusted_file_is_refused(tmp_path: Path) -> None:
     box = sandbox(tmp_path)
-    waiting = TASK.format(criterion=EVIL.format(" ")).replace(
-        "## Progress Log", "## Dependencies\n- T-9\n\n## Progress Log")
-    box.write("tasks/backlog/T-2.md", waiting)
+    box.write("tasks/backlog/T-2.md", TASK.format(criterion=EVIL.format(" ")))
     evil = _commit(box, MALLORY, "backlog idea")
     _push(box)
-    _move_in(box)
+    _move_in(box)  # its push never processed: only `run --commit` asks
     config = configmod.load(box.config)
     rerun = process(config, load_handlers(), Rerun("T-2"), now=NOW)
     assert not _ledger(box).exists()

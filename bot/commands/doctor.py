@@ -16,13 +16,14 @@ import shlex
 import shutil
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from bot import config as configmod
 from bot import statedir
 from bot.commands import reach
+from bot.commands.checks import Check
+from bot.commands.doctor_forge import forge_checks
 from bot.config import Config, NotifyConfig
 from bot.errors import TaskbotError
 from bot.git import read
@@ -34,14 +35,6 @@ TIMEOUT = 15.0
 EXIT_NO_CONFIG = 2  # as any command without its configuration: a usage error
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-    def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
 
 
 class NoConfig(TaskbotError):
@@ -74,7 +67,7 @@ def run_checks(explicit: str | None, send_test: bool = False) -> list[Check]:
         return [Check("config", False, str(exc))]
     checks = [Check("config", True, f"{path} is readable and valid")]
     steps: tuple[Callable[[Config], Iterator[Check]], ...] = (
-        _trust, _signers, _repo, _hook, _state, _projects, _tools, _plugins, _rules, _registry,
+        _trust, _signers, _repo, forge_checks, _hook, _state, _projects, _tools, _plugins, _rules, _registry,
         _cluster, partial(_notify, send_test=send_test))
     for check in steps:
         checks.extend(check(config))
@@ -115,6 +108,8 @@ def _signers(config: Config) -> Iterator[Check]:
 
 def _repo(config: Config) -> Iterator[Check]:
     repo = config.repo
+    if repo.remote:
+        return  # on a forge: forge_checks
     if not Path(repo.path).is_dir():
         yield Check("repo", False, f"{repo.path} does not exist (repo.path)")
         return
@@ -137,7 +132,7 @@ def _hook(config: Config) -> Iterator[Check]:
 
     repo = Path(config.repo.path)
     try:
-        if not repo.is_dir() or read.mode(repo) != "bare":
+        if config.repo.remote or not repo.is_dir() or read.mode(repo) != "bare":
             return
         hook = read.hooks_dir(repo) / HOOK_NAME
     except TaskbotError:

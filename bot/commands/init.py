@@ -14,6 +14,7 @@ from bot.daemon import spool as queue
 from bot.daemon import tip
 from bot.daemon.hook import install_hook, taskbot_executable
 from bot.errors import ConfigError, TaskbotError
+from bot.forge import remote
 from bot.git import read
 from bot.statedir import PRIVATE_MODE
 
@@ -89,6 +90,8 @@ def init(config: Config, *, taskbot: Path | None = None) -> InitResult:
         raise ConfigError(f"{config.source}: repo.state_dir: cannot create {state_dir}: {exc}"
                           ) from exc
     messages.append(f"state dir {state_dir} ready (spool: {queue.queue_dir(state_dir)})")
+    if config.repo.remote:
+        return InitResult((*messages, *_init_remote(config, state_dir)))
     repo = Path(config.repo.path)
     if not repo.is_dir():
         raise ConfigError(f"{config.source}: repo.path: {repo} is not a directory")
@@ -116,7 +119,7 @@ def _record_tip(config: Config, state_dir: Path) -> str:
     recorded = tip.load(state_dir, ref)
     if recorded is not None:
         return f"pushes after {recorded[:12]} on {config.repo.branch} are processed"
-    current = read.resolve(config.repo.path, ref) or read.ZERO  # no commit yet: all of them
+    current = _current(config, state_dir, ref) or read.ZERO  # no commit yet: all of them
     try:
         tip.save(state_dir, ref, current)
     except OSError as exc:
@@ -125,6 +128,37 @@ def _record_tip(config: Config, state_dir: Path) -> str:
     if current == read.ZERO:
         return f"{config.repo.branch} has no commit yet: every push to it is processed"
     return f"pushes to {config.repo.branch} after {current[:12]} are processed"
+
+
+def _current(config: Config, state_dir: Path, ref: str) -> str | None:
+    if config.repo.remote:
+        return remote.fetch_tip(remote.from_config(config), state_dir, config.repo.branch)
+    return read.resolve(config.repo.path, ref)
+
+
+def _init_remote(config: Config, state_dir: Path) -> list[str]:
+    """Remote mode: taskbot's clone of the forge's repository, and what to enter at the forge."""
+    try:
+        clone = remote.ensure_clone(remote.from_config(config), state_dir)
+    except TaskbotError as exc:
+        raise ConfigError(f"{config.source}: repo.remote: cannot clone {config.repo.remote}: "
+                          f"{exc}") from exc
+    messages = [f"cloned {config.repo.remote} into {clone}", _record_tip(config, state_dir)]
+    hook = config.webhook
+    if hook is None:
+        messages.append(f"no [webhook]: the forge is polled every {config.repo.poll:.0f}s "
+                        "(repo.poll); add [webhook] listen and secret_file for pushes at once")
+        return messages
+    host, port = hook.address
+    messages += [
+        f"webhook: taskbot listens on http://{host}:{port}{hook.path}; expose it through a "
+        "reverse proxy with TLS (see README, 'Tasks repositories on a forge')",
+        "at the forge, add a webhook: Payload URL https://<your proxy>" + hook.path + ", "
+        "Content type application/json, Secret: the contents of " + hook.secret_file +
+        ", events: push only (GitLab: 'Push events', Secret token = the same secret)",
+        f"polling every {config.repo.poll:.0f}s stays on as the backstop for a lost webhook",
+    ]
+    return messages
 
 
 def run_init(explicit: str | None) -> InitResult:

@@ -48,6 +48,7 @@ def snapshot(state_dir: Path) -> dict[str, Any]:
         "failed": [p.name for p in queue.failed(state_dir)],
         "outbox_pending": _outbox_pending(state_dir),
         "tasks": doc.get("tasks") or {},
+        "forge": doc.get("forge"),
         "updated": doc.get("updated"),
     }
 
@@ -92,7 +93,7 @@ def render(snap: Mapping[str, Any]) -> str:
         head = f"daemon: running (pid {d['pid']}, {d.get('mode', '?')} mode) — {d.get('status', '')}"
     else:
         head = "daemon: not running" + (f" (last seen {snap['updated']})" if snap.get("updated") else "")
-    lines = [head, f"state dir: {snap['state_dir']}"]
+    lines = [head, f"state dir: {snap['state_dir']}", *_forge_lines(snap.get("forge"))]
     flight = snap.get("in_flight")
     if flight:
         lines.append(f"in flight: {flight.get('item')} since {flight.get('since')}"
@@ -121,3 +122,13 @@ def render(snap: Mapping[str, Any]) -> str:
         lines.append("no task has run yet")
     return "\n".join(lines)
 
+
+def _forge_lines(forge: Mapping[str, Any] | None) -> list[str]:
+    """Remote mode: where the tasks live, whether the forge answered the last poll."""
+    if not forge:
+        return []
+    lines = [f"forge: {forge.get('remote')}"
+             + (f", webhook {forge['webhook']}" if forge.get("webhook") else ", no webhook")]
+    if forge.get("reachable") is False:
+        lines.append(f"forge NOT reachable at the last poll: {forge.get('error')}")
+    return lines

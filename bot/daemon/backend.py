@@ -19,6 +19,7 @@ from bot.api import Handler
 from bot.config import Config
 from bot.daemon import spool, tip
 from bot.errors import TaskbotError
+from bot.forge import remote
 from bot.git import read
 from bot.journal import Journal, kill_recorded, pending_tasks
 from bot.pipeline import Processed, Push, Rerun
@@ -40,7 +41,7 @@ class Backend:
 
 def is_watch_mode(config: Config) -> bool:
     """A clone is watched; a bare repository gets pushes through the hook."""
-    return read.mode(config.repo.path) == "clone"
+    return not config.repo.remote and read.mode(config.repo.path) == "clone"
 
 
 def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) -> Backend:
@@ -80,7 +81,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
 
     def resume(should_stop: Callable[[], bool], on_status: pipeline.OnStatus,
                now: datetime) -> Sequence[Processed]:
-        current = read.resolve(config.repo.path, ref)
+        current = _branch_tip(config, state, ref)
         if current is not None and tip.load(state, ref) is None:
             remember(current)
             log(f"first start: processing {ref} from {current[:12]} on")
@@ -138,14 +139,22 @@ def remove_stale_locks(state: Path) -> list[str]:
     return removed
 
 
+def _branch_tip(config: Config, state: Path, ref: str) -> str | None:
+    """The branch's tip now; from a forge, fetched first (the payload or line that woke taskbot
+    is not trusted for it)."""
+    if config.repo.remote:
+        return remote.fetch_tip(remote.from_config(config), state, config.repo.branch)
+    return read.resolve(config.repo.path, ref)
+
+
 def _range(config: Config, state: Path, ref: str, line: spool.Line, log: Log) -> Push | None:
     """last processed .. the branch now; None when there is nothing new (or no record yet:
     then the tip now is recorded and what came before is not taskbot's to run)."""
     if line.ref != ref:
         return None
-    current = read.resolve(config.repo.path, ref)
+    current = _branch_tip(config, state, ref)
     if current is None:
-        log(f"{config.repo.path}: {ref} does not exist; nothing to process")
+        log(f"{config.repo.remote or config.repo.path}: {ref} does not exist; nothing to process")
         return None
     last = tip.load(state, ref)
     if last is None:

@@ -42,6 +42,7 @@ from bot.daemon import hook as hookinstall
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
 from bot.daemon.backend import Backend, pipeline_backend
+from bot.daemon.forgewatch import ForgeWatch
 from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
@@ -132,7 +133,9 @@ class Daemon:
         self._beat = time.monotonic()  # the main loop's last turn, for the watchdog
         self.stop = threading.Event()
         self._waker: Waker | None = None
-        self._mode = "watch" if backend.watch_target else "hook"
+        self._mode = ("remote" if config.repo.remote else
+                      "watch" if backend.watch_target else "hook")
+        self._forge: ForgeWatch | None = None
         self._git_dir: Path | None = None
         self._ref = ""
         self._last_queued = ""  # watch mode: the branch tip already handed to the spool
@@ -189,6 +192,7 @@ class Daemon:
             "failed": len(queue.failed(self.state_dir)),
             "in_flight": self._in_flight,
             "tasks": self._tasks,
+            **({"forge": self._forge.status()} if self._forge is not None else {}),
         }
         problem = statusfile.write(self.state_dir, doc)
         if problem:
@@ -447,9 +451,10 @@ class Daemon:
         return self._in_flight is not None or time.monotonic() - self._beat < limit
 
     def _idle_timeout(self, outbox: _Outbox) -> float | None:
-        due = outbox.seconds_to_next()
-        beat = self._watchdog_interval
-        return beat if due is None else (due if beat is None else min(due, beat))
+        waits = [outbox.seconds_to_next(), self._watchdog_interval,
+                 self._forge.due_in() if self._forge is not None else None]
+        known = [w for w in waits if w is not None]
+        return min(known) if known else None
 
     def _drain(self, outbox: _Outbox) -> None:
         while not self.stop.is_set():
@@ -457,6 +462,8 @@ class Daemon:
             outbox.deliver_due()
             if self._git_dir is not None:
                 self._check_ref()
+            if self._forge is not None:
+                self._forge.poll_if_due()
             entries = queue.pending(self.state_dir)
             if entries:
                 self._queue_length = len(entries) - 1
@@ -511,6 +518,9 @@ class Daemon:
                 queue.clean_tmp(self.state_dir)
                 if self.backend.watch_target is not None:
                     self._init_watch()
+                elif self.config.repo.remote:
+                    self._forge = ForgeWatch(self.config, self.state_dir, log)
+                    self._forge.start()
                 else:
                     self._check_hook()
                 # Watch before the first scan, so that nothing queued after it is missed.
@@ -518,7 +528,8 @@ class Daemon:
                 if self.stop.is_set():  # a signal came before the waker could be woken
                     self._waker.wake()
                 waiting = len(queue.pending(self.state_dir))
-                log(f"serving {self.config.repo.path} ({self._mode} mode), state dir "
+                log(f"serving {self.config.repo.remote or self.config.repo.path} "
+                    f"({self._mode} mode), state dir "
                     f"{self.state_dir}, {waiting} queued")
                 if self._watchdog_interval:
                     watchdog = Watchdog(self.notifier, self._watchdog_interval, self._alive)
@@ -531,6 +542,8 @@ class Daemon:
                 exit_code = 1
             finally:
                 self.notifier.stopping("stopping")
+                if self._forge is not None:
+                    self._forge.stop()
                 if self._waker is not None:
                     self._waker.close()
                     self._waker = None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from bot.config import Config
 from bot.errors import ConfigError
 from bot.git import read
 from bot.git import write as gitrepo
@@ -33,6 +34,11 @@ class Remote:
     @property
     def is_ssh(self) -> bool:
         return not self.url.startswith(("https://", "http://"))
+
+
+def from_config(config: Config) -> Remote:
+    repo = config.repo
+    return Remote(repo.remote, repo.ssh_key_file, repo.known_hosts_file, repo.token_file)
 
 
 def clone_path(state_dir: Path, url: str) -> Path:
@@ -130,12 +136,14 @@ def web_base(url: str) -> tuple[str, str] | None:
     return f"https://{host}/{path}", kind
 
 
-def compare_url(url: str, branch: str, work_branch: str) -> str:
-    """Where a person opens the pull (merge) request for taskbot's kept work branch."""
+def compare_url(url: str, branch: str, work_branch: str, forge: str = "") -> str:
+    """Where a person opens the pull (merge) request for taskbot's kept work branch; `forge`
+    (repo.forge) overrides the guess from the host name."""
     found = web_base(url)
     if found is None:
         return ""
-    base, kind = found
+    base, guessed = found
+    kind = "gitea" if forge in ("gitea", "forgejo") else forge or guessed
     if kind == "gitlab":
         return (f"{base}/-/merge_requests/new?merge_request%5Bsource_branch%5D="
                 f"{quote(work_branch)}&merge_request%5Btarget_branch%5D={quote(branch)}")
