@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-SCRIPTS = ("hook_overhead.py", "push_latency.py", "detect_scaling.py", "idle.py", "cli_speed.py")
+SCRIPTS = ("hook_overhead.py", "push_latency.py", "detect_scaling.py", "idle.py", "cli_speed.py",
+           "webhook_latency.py", "webhook_load.py")
 
 
 def main() -> int:

@@ -21,6 +21,12 @@ FIGURES = {
     "detect_scaling.py": ["detect_scaling.small_10_tasks", "detect_scaling.large_10000_active",
                           "detect_scaling.ratio_all_active"],
     "idle.py": ["idle.rss", "idle.cpu"],
+    "webhook_latency.py": ["webhook_latency.handler_start_median",
+                           "webhook_latency.handler_start_p90",
+                           "webhook_latency.post_answered_median",
+                           "webhook_latency.bot_commit_median", "webhook_latency.fetch_alone"],
+    "webhook_load.py": ["webhook_load.queued", "webhook_load.answer_median",
+                        "webhook_load.rss_growth"],
 }
 NUMBER = re.compile(r"^(?P<key>[\w.]+): -?\d+(\.\d+)?( |$)")
 

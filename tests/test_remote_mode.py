@@ -20,8 +20,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from fixtures.forge import HttpForge, SshForge
+
 from tests.daemonkit import TASKBOT, running_daemon
 from tests.exactlykit import task_text, wait_until
 from tests.gitfixtures import git

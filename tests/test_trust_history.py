@@ -130,3 +130,17 @@ def test_a_rerun_of_a_file_renamed_from_an_untrusted_file_is_refused(tmp_path: P
     assert rerun[0].commit is None
     assert f"commit {evil[:12]} by mallory@example.com changed tasks/backlog/T-2.md " \
            "(now tasks/active/T-2.md)" in rerun[0].message
+
+
+def test_a_new_file_merely_like_an_untrusted_one_runs(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    box.write("tasks/backlog/T-2.md", TASK.format(criterion=EVIL.format(" ")))
+    _commit(box, MALLORY, "backlog idea")
+    _push(box)
+    # Same template, one line apart: a copy only when verbatim, a rename only with a delete.
+    box.write("tasks/active/T-3.md", TASK.replace("T-2", "T-3").format(
+        criterion='- [ ] Fine <!-- taskbot: shell project=demo cmd="sh -c \'echo OK >> ledger\'" -->\n'))
+    _commit(box, BECKER, "own task")
+    results = _process(box, *_push(box))
+    assert [r.commit is not None for r in results] == [True]
+    assert _ledger(box).read_text() == "OK\n"

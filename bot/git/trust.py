@@ -75,8 +75,12 @@ def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: 
 
 # --- a file's whole history, renames and copies followed ----------------------------------
 
-_SIMILAR = (pygit2.enums.DiffFind.FIND_RENAMES | pygit2.enums.DiffFind.FIND_COPIES
-            | pygit2.enums.DiffFind.FIND_REWRITES | pygit2.enums.DiffFind.BREAK_REWRITES)
+_FIND = pygit2.enums.DiffFind
+# Renames by similarity (a `git mv` with edits, a file overwritten by a moved one); copies
+# only verbatim: task files written from one template are similar, so a similar new file
+# would be taken for a copy of any other task.
+_RENAMED = _FIND.FIND_RENAMES | _FIND.FIND_REWRITES | _FIND.BREAK_REWRITES
+_COPIED = _FIND.FIND_COPIES | _FIND.FIND_COPIES_FROM_UNMODIFIED | _FIND.FIND_EXACT_MATCH_ONLY
 _MOVED = (pygit2.enums.DeltaStatus.RENAMED, pygit2.enums.DeltaStatus.COPIED)
 
 
@@ -87,19 +91,22 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
         return None
 
 
-def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: bool) -> set[str]:
-    """Where `commit` took `path` from in `parent`: a rename, a copy, an overwrite by a moved
-    file. Only a file new to `parent` is compared with every unchanged file too (a plain
-    `cp`): that costs a diff of whole trees, once per file's birth, not once per edit."""
-    flags = _SIMILAR
-    diff_flags = pygit2.enums.DiffOption.NORMAL
-    if added:
-        flags |= pygit2.enums.DiffFind.FIND_COPIES_FROM_UNMODIFIED
-        diff_flags |= pygit2.enums.DiffOption.INCLUDE_UNMODIFIED
-    diff = parent.tree.diff_to_tree(commit.tree, flags=diff_flags)
+def _found(diff: pygit2.Diff, path: str, flags: pygit2.enums.DiffFind) -> set[str]:
     diff.find_similar(flags=flags)
     return {d.old_file.path for d in diff.deltas
             if d.new_file.path == path and d.status in _MOVED and d.old_file.path != path}
+
+
+def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: bool) -> set[str]:
+    """Where `commit` took `path` from in `parent`: a rename, an overwrite by a moved file,
+    a verbatim copy. Only a file new to `parent` is looked for among the unchanged files
+    (a plain `cp`): that diffs whole trees, once per file's birth, not once per edit."""
+    found = _found(parent.tree.diff_to_tree(commit.tree), path, _RENAMED)
+    if added and not found:
+        every = parent.tree.diff_to_tree(commit.tree,
+                                         flags=pygit2.enums.DiffOption.INCLUDE_UNMODIFIED)
+        found = _found(every, path, _COPIED)
+    return found
 
 
 def file_history(repo: pygit2.Repository, tip: str, path: str) -> Iterator[Change]:
