@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="create the state dir and a starter config; install the hook")
     init.add_argument("--clone", metavar="DIR", help="instead: install the task-file merge "
                       "driver and the notes refspec in a person's clone")
+    init.add_argument("--adopt-history", action="store_true",
+                      help="after a lost state dir: record the commits on repo.branch made with "
+                      "taskbot's [identity] as taskbot's own (you vouch for them)")
     sub.add_parser("serve", help="the daemon: run what pushes trigger, one at a time")
     hook = sub.add_parser("hook", help="queue the push read on stdin (what the git hook does)")
     hook.add_argument("hook_name", choices=["post-receive"], metavar="post-receive",
@@ -449,6 +452,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     if args.clone is not None:
         result = init_command.init_clone(Path(args.clone), args.config)
+    elif args.adopt_history:
+        result = init_command.adopt_history(args.config)
     else:
         result = init_command.run_init(args.config)
     print("\n".join(result.messages))

@@ -186,6 +186,34 @@ def _run_init(target: Path) -> InitResult:
                       result.exit_code)
 
 
+def adopt_history(explicit: str | None) -> InitResult:
+    """`taskbot init --adopt-history`: after the state dir was lost, the operator vouches for
+    the branch as it is: every commit on it made with taskbot's identity is recorded as
+    taskbot's own again, so tasks taskbot edited before can run again. Anyone can write
+    taskbot's address into a commit: look at `git log --author=<identity.email>` first."""
+    from bot.git import owncommits  # noqa: PLC0415 -- this rare command only
+    from bot.pipeline import source_repo  # noqa: PLC0415
+
+    found = configmod.find_config_path(explicit)
+    if found is None:
+        raise ConfigError("no configuration: run 'taskbot init' first")
+    config = configmod.load(found)
+    state_dir = Path(config.repo.state_dir)
+    repo = read.open_repo(source_repo(config))
+    rev = f"origin/{config.repo.branch}" if config.repo.remote else f"refs/heads/{config.repo.branch}"
+    tip = read.resolve(repo, rev)
+    if tip is None:
+        raise ConfigError(f"{config.source}: repo.branch {config.repo.branch!r} has no commit")
+    known = owncommits.load(state_dir)
+    adopted = [str(c.id) for c in repo.walk(tip)
+               if c.author.email.lower() == config.identity.email.lower()
+               and str(c.id) not in known]
+    for sha in adopted:
+        owncommits.record(state_dir, sha)
+    return InitResult((f"recorded {len(adopted)} commit(s) by {config.identity.email} on "
+                       f"{config.repo.branch} as taskbot's own (you vouched for them)",))
+
+
 def _root_note(config: Config) -> tuple[str, ...]:
     """The daemon refuses a state dir it does not own: say so when root just made it."""
     state_dir = Path(config.repo.state_dir).absolute()

@@ -1,0 +1,39 @@
+"""After a lost state dir, `taskbot init --adopt-history` lets the operator vouch for the
+branch as it is: taskbot's earlier commits count as its own again (issue 9, README)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot import config as configmod
+from bot.git import owncommits
+from bot.pipeline import Rerun, process
+from bot.plugins import load_handlers
+from tests.daemonkit import TASKBOT
+from tests.gitfixtures import sandbox
+from tests.test_owncommits import TASK, _process
+from tests.test_pipeline import NOW
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_lost_record_refuses_reruns_until_the_operator_adopts_the_history(
+        tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    box.write("tasks/active/TASK-001.md", TASK.replace(
+        "- [ ] By hand\n", '- [ ] Works <!-- taskbot: shell project=demo cmd="true" -->\n'
+        "- [ ] Still by hand\n"))
+    _process(box, *box.commit_push("add task"))
+    config = configmod.load(box.config)
+    (box.root / "state" / owncommits.OWN_COMMITS).unlink()  # the state dir was lost
+    refused = process(config, load_handlers(), Rerun("TASK-001"), now=NOW)
+    assert "not in [trust] authors" in refused[0].message
+    done = subprocess.run([str(TASKBOT), "--config", str(box.config), "init", "--adopt-history"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "recorded 1 commit(s) by taskbot@build-host on main" in done.stdout
+    again = process(config, load_handlers(), Rerun("TASK-001"), now=NOW)
+    assert "not in [trust] authors" not in again[0].message
