@@ -20,6 +20,7 @@ from typing import Any
 import pygit2
 
 from bot import taskfile
+from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import read
@@ -164,8 +165,10 @@ def refresh(config: Config, worktree: Path, report: Report | None = None) -> boo
     """Write the dashboard into `worktree` when its content changed; True when written."""
     if not config.repo.dashboard:
         return False
-    text = render(config, rows(config, worktree, report), kept_branches(config))
     target = worktree / config.repo.dashboard
+    if _linked_folder(worktree, target):
+        return False  # a pushed symlink on the way: writing would land outside the worktree
+    text = render(config, rows(config, worktree, report), kept_branches(config))
     try:
         if target.read_text(encoding="utf-8") == text:
             return False
@@ -174,5 +177,16 @@ def refresh(config: Config, worktree: Path, report: Report | None = None) -> boo
     if target.is_symlink():  # never written through a link a push planted
         target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    write_atomic(target, text.encode("utf-8"), 0o644)
     return True
+
+
+def _linked_folder(worktree: Path, target: Path) -> bool:
+    """Whether a folder between the worktree and the dashboard is a symlink (anyone who can
+    push can commit one: `docs -> /var/lib/taskbot/…`)."""
+    folder = target.parent
+    while folder != worktree and worktree in folder.parents:
+        if folder.is_symlink():
+            return True
+        folder = folder.parent
+    return False

@@ -220,8 +220,11 @@ def _projects(config: Config) -> Iterator[Check]:
             yield Check(name, False, f"{root} does not exist (projects.{project.name}.path)")
             continue
         problems = []
-        if not (root / ".git").exists() and not (root / "HEAD").is_file():
-            problems.append("not a git repository")
+        # build, image and GitOps handlers need a git repository; shell alone does not
+        needs_git = bool(project.build or project.images or project.kustomize
+                         or project.helmrelease)
+        if needs_git and not (root / ".git").exists() and not (root / "HEAD").is_file():
+            problems.append("not a git repository (build, image and GitOps handlers need one)")
         for what, argv in (("build", project.build), ("sec_lint", project.sec_lint)):
             why = _program(argv, root) if argv else ""
             if why:

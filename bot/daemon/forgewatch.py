@@ -55,6 +55,10 @@ class ForgeWatch:
         if self.poller is not None:
             self.poller.poll_if_due()
 
+    def reached(self) -> None:
+        if self.poller is not None:
+            self.poller.reached()
+
     def due_in(self) -> float | None:
         return self.poller.due_in() if self.poller is not None else None
 

@@ -419,6 +419,8 @@ class Daemon:
             log(f"cannot queue the failure notification: {exc}", WARNING)
 
     def _after(self, results: Sequence[Processed], now: datetime, line: queue.Line) -> None:
+        if self._forge is not None and line.kind == "push":
+            self._forge.reached()  # the range was fetched from the forge just now
         reruns = self._record(results, now)
         if reruns:
             try:

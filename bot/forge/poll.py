@@ -68,6 +68,14 @@ class Poller:
             self._enqueue([f"{ZERO} {tip} refs/heads/{self._branch}"])
             self._log(f"poll: {self._branch} is at {tip[:12]} on the forge: queued")
 
+    def reached(self) -> None:
+        """The daemon fetched from the forge itself (a webhook's wake-up): it answers."""
+        if self._failures or not self.state.reachable:
+            self._log(f"forge reachable again: {self._redacted(self._remote.url)}")
+        self._failures = 0
+        self._next = min(self._next, time.monotonic() + self._interval)
+        self.state = PollState(True, time.time(), "", self.state.tip)
+
     def _failed(self, error: str) -> None:
         self._failures += 1
         wait = self._interval * min(2 ** (self._failures - 1), MAX_BACKOFF)

@@ -71,8 +71,16 @@ def credentials_config(remote: Remote) -> list[tuple[str, str]]:
         return [("core.sshCommand", _ssh_command(remote))]
     if not remote.token_file:
         return []  # a public repository: fetch only; pushes will be refused and reported
-    return [("credential.helper", ""), ("credential.helper", _credential_helper(remote)),
-            ("credential.useHttpPath", "true")]
+    # Scoped to the forge's scheme, host and port: a redirect or any other URL gets nothing.
+    scope = _origin(remote.url)
+    return [("credential.helper", ""), (f"credential.{scope}.helper", ""),
+            (f"credential.{scope}.helper", _credential_helper(remote))]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def _transport_args(remote: Remote) -> list[str]:
@@ -92,9 +100,10 @@ def ensure_clone(remote: Remote, state_dir: Path) -> Path:
                      str(path)], state_dir)
         gitrepo.git(["fetch", "--quiet", "origin",
                      f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"], path, check=False)
-    for i, (key, value) in enumerate(credentials_config(remote)):
-        gitrepo.git(["config", "--add" if i and key == "credential.helper" else "--replace-all",
-                     key, value], path)
+    seen: set[str] = set()
+    for key, value in credentials_config(remote):
+        gitrepo.git(["config", "--add" if key in seen else "--replace-all", key, value], path)
+        seen.add(key)
     return path
 
 

@@ -49,8 +49,22 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
     env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never", **(env or {})}
     record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input)
     if check and not record.ok:
-        raise GitError(f"git {' '.join(args)} in {cwd}: {record.error_line or record.error}")
+        raise GitError(f"git {' '.join(args)} in {cwd}: {problem(record)}")
     return record
+
+
+_TELLING = ("ssh:", "fatal: unable", "fatal: could not", "remote:", "error:", "fatal:")
+
+
+def problem(record: CommandRecord) -> str:
+    """The line of git's output that says what went wrong: `ssh: connect to host … refused`
+    rather than the last line of git's advice ("and the repository exists.")."""
+    lines = [ln.strip() for ln in record.stderr_tail.splitlines() if ln.strip()]
+    for prefix in _TELLING:
+        for line in lines:
+            if line.lower().startswith(prefix) and "make sure you have the correct" not in line:
+                return line
+    return record.error_line or record.error
 
 
 def open_repo(path: Path | str) -> pygit2.Repository:
