@@ -267,8 +267,10 @@ def _plan_from_branch(task_id: str, config: Config
 
     try:
         repo = open_repo(config.repo.path)
-    except GitError:
-        return None
+    except GitError as exc:
+        if "not a git repository" in str(exc):
+            return None
+        raise  # a repository taskbot may not read: say why, not "no such task"
     branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
     found = find_in_tree(repo, branch, tasks_dir, task_id)
     if found is None:

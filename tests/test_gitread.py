@@ -144,3 +144,21 @@ def test_status_and_spool_rewrites_leave_no_stray_names(tmp_path: Path) -> None:
     qdir = spool.queue_dir(state)
     assert [n for n in os.listdir(qdir) if n.startswith(".")] == []
     assert os.listdir(qdir / "tmp") == []
+
+
+def test_a_repository_taskbot_may_not_use_says_why(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    from bot.git.read import GitError, open_repo
+
+    bare = tmp_path / "b.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    for path in [bare, *bare.rglob("*")]:
+        os.chown(path, 65534, 65534)  # another user's repository (tests run as root)
+    with pytest.raises(GitError) as caught:
+        open_repo(bare)
+    assert "not owned by current user" in str(caught.value)
+    with pytest.raises(GitError, match="not a git repository"):
+        open_repo(tmp_path)

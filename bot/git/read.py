@@ -74,7 +74,13 @@ def open_repo(path: Path | str) -> pygit2.Repository:
     try:
         return pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     except pygit2.GitError as exc:
-        raise GitError(f"{path}: not a git repository") from exc
+        # libgit2 says more than "not a repository" when it is one it may not use (owned by
+        # another user, an unreadable global config): keep what it said.
+        said = str(exc).strip()
+        known = not said or "repository not found" in said.lower() \
+            or "could not find repository" in said.lower()
+        raise GitError(f"{path}: not a git repository" if known or not Path(path).exists()
+                       else f"{path}: {said.removeprefix(f'{path}: ')}") from exc
 
 
 def _repo(repo: Repo) -> pygit2.Repository:
