@@ -20,7 +20,7 @@ from bot import observe
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.git.messages import build as gitops_commit_message
-from bot.git.read import git, open_repo
+from bot.git.read import open_repo
 from bot.git.write import commit as commit_worktree
 from bot.git.write import prepare_worktree, push_ff
 from bot.proc import CommandRecord, Redactor, run_command
@@ -277,10 +277,11 @@ def project_ready(project: Project, *, require_git: bool = True) -> tuple[str, .
     if branch != project.branch:
         raise NotReady(f"{name} is on {branch}, not on its branch {project.branch} "
                        "(set projects.NAME.branch to run there)", (f"{name}: on {branch}",))
-    status = git(["status", "--porcelain", "--untracked-files=no"], path, check=False)
-    if not status.ok:
-        raise NotReady(f"{name}: git status failed: {status.error_line or status.error}")
-    dirty = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    try:  # libgit2, not a `git status` process: this runs before every command in a project
+        changed = repo.status(untracked_files="no", ignored=False)
+    except Exception as exc:  # pygit2.GitError, without importing pygit2 for it here
+        raise NotReady(f"{name}: git status failed: {exc}") from exc
+    dirty = sorted(p for p, flags in changed.items() if flags)
     if not dirty:
         return (f"{name}: on {branch}, clean",)
     listed = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")

@@ -29,7 +29,7 @@ def forge_checks(config: Config) -> Iterator[Check]:
         except ConfigError as exc:
             yield Check("forge", False, f"{exc}: taskbot cannot push; write the token there")
     try:
-        tip = remote.remote_tip(forge, Path(repo.state_dir), repo.branch)
+        tip = remote.remote_tip(forge, Path(repo.state_dir), repo.branch, shared=False)
     except (TaskbotError, OSError) as exc:
         yield Check("forge", False, f"{where} = {repo.remote}: not reachable with the "
                     f"configured credentials: {exc}")

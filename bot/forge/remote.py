@@ -10,9 +10,12 @@ command, in a log line, a report, or the clone's config (which names only the fi
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
-from dataclasses import dataclass
+import stat
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -21,6 +24,7 @@ from bot.errors import ConfigError
 from bot.git import read
 from bot.git import write as gitrepo
 
+CONTROL_PERSIST = 300  # seconds an idle shared ssh connection stays open
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name: GitHub's; the others take any
 
 
@@ -30,6 +34,7 @@ class Remote:
     ssh_key_file: str = ""
     known_hosts_file: str = ""
     token_file: str = ""
+    control_dir: str = ""  # where ssh keeps one shared connection to the forge ("" = none)
 
     @property
     def is_ssh(self) -> bool:
@@ -38,7 +43,28 @@ class Remote:
 
 def from_config(config: Config) -> Remote:
     repo = config.repo
-    return Remote(repo.remote, repo.ssh_key_file, repo.known_hosts_file, repo.token_file)
+    return Remote(repo.remote, repo.ssh_key_file, repo.known_hosts_file, repo.token_file,
+                  str(control_dir(Path(repo.state_dir))))
+
+
+def control_dir(state_dir: Path) -> Path:
+    """Where ssh keeps the connection it shares between git commands: `state_dir/ssh`, or a
+    private folder under the temp dir when that path would not fit a Unix socket name."""
+    own = state_dir.absolute() / "ssh"
+    if len(str(own)) + 42 <= 100:  # "/" + the 40 hex digits of %C, and sun_path's 108
+        return own
+    return Path(tempfile.gettempdir()) / f"taskbot-ssh-{os.geteuid()}"
+
+
+def _ready_control_dir(folder: str) -> bool:
+    """The folder exists, is ours and no one else's to read: else no shared connection."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+            and not st.st_mode & 0o077)
 
 
 def clone_path(state_dir: Path, url: str) -> Path:
@@ -51,10 +77,15 @@ def _ssh_command(remote: Remote) -> str:
     if not remote.ssh_key_file or not remote.known_hosts_file:
         raise ConfigError("repo.remote over ssh needs repo.ssh_key_file and "
                           "repo.known_hosts_file (a deploy key and the forge's host key)")
-    return shlex.join(["ssh", "-i", remote.ssh_key_file, "-o", "IdentitiesOnly=yes",
-                       "-o", f"UserKnownHostsFile={remote.known_hosts_file}",
-                       "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                       "-o", "ConnectTimeout=10"])
+    argv = ["ssh", "-i", remote.ssh_key_file, "-o", "IdentitiesOnly=yes",
+            "-o", f"UserKnownHostsFile={remote.known_hosts_file}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    if remote.control_dir and _ready_control_dir(remote.control_dir):
+        # One connection, kept open between git commands (the poller keeps it warm): a
+        # webhook's fetch then costs a new channel, not a new ssh handshake.
+        argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={remote.control_dir}/%C",
+                 "-o", f"ControlPersist={CONTROL_PERSIST}"]
+    return shlex.join(argv)
 
 
 def _credential_helper(remote: Remote) -> str:
@@ -100,18 +131,41 @@ def ensure_clone(remote: Remote, state_dir: Path) -> Path:
                      str(path)], state_dir)
         gitrepo.git(["fetch", "--quiet", "origin",
                      f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"], path, check=False)
+    wanted = credentials_config(remote)
+    if _configured(path, wanted):
+        return path  # the usual case: no git process on a webhook's way to the handler
     seen: set[str] = set()
-    for key, value in credentials_config(remote):
+    for key, value in wanted:
         gitrepo.git(["config", "--add" if key in seen else "--replace-all", key, value], path)
         seen.add(key)
     return path
 
 
-def remote_tip(remote: Remote, state_dir: Path, branch: str) -> str | None:
+def _configured(clone: Path, wanted: list[tuple[str, str]]) -> bool:
+    """Whether the clone's own config already holds exactly these entries."""
+    import pygit2  # noqa: PLC0415 -- remote mode only
+
+    try:
+        config = pygit2.Config(str(clone / ".git" / "config"))  # this file alone, no globals
+        for key in dict.fromkeys(k for k, _ in wanted):
+            have = [str(v) for v in config.get_multivar(key)]
+            if have != [v for k, v in wanted if k == key]:
+                return False
+    except (pygit2.GitError, KeyError, ValueError, OSError):
+        return False
+    return True
+
+
+def remote_tip(remote: Remote, state_dir: Path, branch: str, *, shared: bool = True
+               ) -> str | None:
     """The branch's tip on the forge (`git ls-remote`, nothing fetched); None when the branch
     does not exist. Raises GitError when the forge cannot be reached."""
     clone = ensure_clone(remote, state_dir)
-    record = gitrepo.git(["ls-remote", "--heads", "origin", f"refs/heads/{branch}"], clone)
+    # Without the shared connection when asked (doctor): a connection opened before a key or
+    # host key changed would otherwise still answer.
+    fresh = [] if shared else _transport_args(replace(remote, control_dir=""))
+    record = gitrepo.git([*fresh, "ls-remote", "--heads", "origin", f"refs/heads/{branch}"],
+                         clone)
     for line in record.stdout.splitlines():
         sha, _, ref = line.partition("\t")
         if ref.strip() == f"refs/heads/{branch}":
