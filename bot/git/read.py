@@ -46,11 +46,29 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
     """
     argv = ["git", *(() if hooks else HOOKS_OFF), *args]
     # Nobody is there to type a password: a missing credential fails at once, never waits.
-    env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never", **(env or {})}
+    # Replace refs (`refs/replace/*`) are anyone's to push: with them, `git verify-commit`
+    # would check another commit's signature. taskbot's git sees objects as they are.
+    env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never",
+           "GIT_NO_REPLACE_OBJECTS": "1", **(env or {})}
     record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input)
     if check and not record.ok:
-        raise GitError(f"git {' '.join(args)} in {cwd}: {problem(record)}")
+        raise GitError(f"git {' '.join(_shown(args))} in {cwd}: {problem(record)}")
     return record
+
+
+def _shown(args: Sequence[str]) -> list[str]:
+    """The command as an error names it: without `-c key=value` options (long, and said
+    elsewhere: the ssh command, the credential helper)."""
+    shown: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "-c":
+            skip = True
+        else:
+            shown.append(arg)
+    return shown
 
 
 _TELLING = ("ssh:", "fatal: unable", "fatal: could not", "remote:", "error:", "fatal:")
