@@ -258,6 +258,12 @@ class Unlanded:
     def __bool__(self) -> bool:
         return self._path.exists() and bool(self._load())
 
+    def commits(self) -> frozenset[str]:
+        """The kept commits whose ticks wait: a push bringing one lands them."""
+        return frozenset(str(e.get("commit")) for entries in self._load().values()
+                         if isinstance(entries, dict) for e in entries.values()
+                         if isinstance(e, dict) and e.get("commit"))
+
     def of(self, task_id: str) -> dict[str, Any]:
         """identity → {"run_id", "branch", "outcome"} for the task."""
         found = self._load().get(task_id.lower())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -115,9 +115,15 @@ def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
     # Walked once, for both questions trust asks below.
     pushed = read.walk(repo, push.old, push.new, (config.repo.tasks_dir, _tasks_root(config)))
     own = owncommits.load(_state(config))  # taskbot's own commits: only what it recorded
-    if all(is_bot_commit(c, own) for c in pushed.commits):
-        return ()  # taskbot's own push triggers nothing
     old = None if push.old == ZERO else push.old
+    if all(is_bot_commit(c, own) for c in pushed.commits):
+        # taskbot's own push triggers nothing — unless it is a kept branch a person merged
+        # by fast-forward: its ticks landed now, and with them completed dependencies.
+        if not _lands_kept_work(config, pushed):
+            return ()
+        _prune_unlanded(config, repo, old, push.new)
+        reruns = _completed_waiters(config, repo, old, push.new)
+        return (Processed("-", None, None, reruns, "kept work merged"),) if reruns else ()
     reruns = _completed_waiters(config, repo, old, push.new)
     _prune_unlanded(config, repo, old, push.new)
     triggers = detect(repo, old, push.new, config.repo.tasks_dir)
@@ -256,7 +262,7 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     sha, moved = committed
     done = _integrate(config, tj, where.target(config, work_branch),
                       wt, sha, moved or rel_path, result.edit, message)
-    _remember_unlanded(unlanded, task_id, report, done, work_branch)
+    _remember_unlanded(unlanded, task_id, report, done, work_branch, result.before, rel_path)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note, *_pull_request(
             config, done, work_branch)))
@@ -296,7 +302,7 @@ class _Remembered:
 
     def recorded(self, identity: str, occurrence: int) -> Recorded | None:
         kept = self._tj.recorded(identity, occurrence) if self._tj is not None else None
-        earlier = self._unlanded.get(identity) if occurrence == 0 else None
+        earlier = self._unlanded.get(_key(identity, occurrence))
         if kept is not None or not isinstance(earlier, dict):
             return kept
         outcome = outcome_from_json(earlier.get("outcome")) or Outcome(Status.DONE)
@@ -317,6 +323,12 @@ class _Remembered:
             self._tj.ended(identity, occurrence, state, attempts, outcome)
 
 
+def _lands_kept_work(config: Config, pushed: read.Range) -> bool:
+    """Whether the range brings a commit taskbot kept on a branch for a person."""
+    kept = Unlanded(_state(config)).commits()
+    return bool(kept) and any(c.sha in kept for c in pushed.commits)
+
+
 def _prune_unlanded(config: Config, repo: pygit2.Repository, old: str | None, new: str) -> None:
     """Ticks a person brought to the branch (merging a kept branch, ticking by hand) end
     their wait: the criterion may run again once someone unticks it."""
@@ -331,22 +343,42 @@ def _prune_unlanded(config: Config, repo: pygit2.Repository, old: str | None, ne
         except TaskbotError:
             continue
         waiting = unlanded.of(task.id)
-        ticked = [c.identity for c in task.criteria if c.checked and c.identity in waiting]
+        occurrence = _occurrences(task.criteria)
+        ticked = [key for c in task.criteria if c.checked
+                  and (key := _key(c.identity, occurrence[c.index])) in waiting]
         if ticked:
             unlanded.drop(task.id, ticked)
 
 
+def _key(identity: str, occurrence: int) -> str:
+    """A criterion in the unlanded record: identical lines counted, like everywhere."""
+    return f"{occurrence}:{identity}"
+
+
+def _occurrences(criteria: Sequence[taskfile.Criterion]) -> dict[int, int]:
+    """criterion index → how many identical criteria come before it."""
+    seen: dict[str, int] = {}
+    found: dict[int, int] = {}
+    for c in criteria:
+        found[c.index] = seen.get(c.identity, 0)
+        seen[c.identity] = found[c.index] + 1
+    return found
+
+
 def _remember_unlanded(unlanded: Unlanded, task_id: str, report: Report, done: Integrated,
-                       work_branch: str) -> None:
+                       work_branch: str, before: bytes, rel_path: str) -> None:
     """A tick that reached the branch is done with; one kept on `work_branch` is remembered,
-    so that the criterion is never run again before a person merges it."""
+    so that the criterion is never run again before a person merges it. Only the criteria
+    this run ticked are settled by its landing: others may still wait on an older branch."""
+    occurrence = _occurrences(taskfile.parse(before, rel_path).criteria)
+    done_here = {_key(r.action.criterion.identity, occurrence.get(r.action.criterion.index, 0)): r
+                 for r in report.results if r.state is State.DONE}
     if done.on_branch:
-        unlanded.drop(task_id)
+        unlanded.drop(task_id, done_here)
         return
-    unlanded.add(task_id, {
-        r.action.criterion.identity: {"run_id": report.run_id, "branch": work_branch,
-                                      "outcome": outcome_to_json(r.outcome)}
-        for r in report.results if r.state is State.DONE})
+    unlanded.add(task_id, {key: {"run_id": report.run_id, "branch": work_branch,
+                                 "commit": done.commit, "outcome": outcome_to_json(r.outcome)}
+                           for key, r in done_here.items()})
 
 
 def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:

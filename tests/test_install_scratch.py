@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemonkit import REPO_ROOT
+from tests.exactlykit import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -196,6 +197,9 @@ def _push_as_group_member(root: Path, bare: Path, group: str, env: dict[str, str
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert "warning" not in done.stderr and "internal error" not in done.stderr, done.stderr
-    entries = list((root / "var" / "lib" / "taskbot" / "queue").glob("*.push"))
+    spool = root / "var" / "lib" / "taskbot" / "queue"
+    # The hook leaves the spool write to a background child: the push returns first.
+    wait_until(lambda: bool(list(spool.glob("*.push"))), 10, "the push in the spool")
+    entries = list(spool.glob("*.push"))
     assert len(entries) == 1 and entries[0].stat().st_uid != 0, (done.stderr, list(
         (root / "var" / "lib" / "taskbot").rglob("*")))

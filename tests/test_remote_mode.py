@@ -219,3 +219,23 @@ def test_doctor_checks_the_forge_the_host_key_and_the_listener(
     code, out = _doctor(config)
     assert code == 1 and "has no key for [127.0.0.1]:" in out
     assert "not reachable with the configured credentials" in out
+
+
+def test_a_forge_that_does_not_answer_delays_the_item_and_fails_nothing(
+        tmp_path: Path, ssh_forge: SshForge) -> None:
+    from bot.daemon import spool
+
+    config, _ = _setup(tmp_path, ssh_forge, poll="1h", webhook=False)
+    laptop = _person(tmp_path, ssh_forge)
+    state = tmp_path / "state"
+    pushed = _push_task(laptop, "TASK-005.md", task_text("TASK-005", [("Works", "true")]))
+    away = ssh_forge.bare.with_name("away.git")
+    ssh_forge.bare.rename(away)  # the forge answers, but not with the repository
+    with running_daemon(config, tmp_path / "serve.log") as daemon:
+        spool.enqueue(state, [f"{'0' * 40} {pushed} refs/heads/main"])
+        wait_until(lambda: "not reachable" in daemon.stderr(), 15, "the daemon to say so")
+        assert list((state / "queue").glob("*.push"))  # still queued …
+        assert not list((state / "queue" / "failed").glob("*"))  # … not failed
+        away.rename(ssh_forge.bare)
+        spool.enqueue(state, [f"{'0' * 40} {pushed} refs/heads/main"])  # wakes it at once
+        wait_until(lambda: _bot_commit_on_main(ssh_forge), 30, "taskbot's commit on the forge")

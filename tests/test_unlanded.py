@@ -64,3 +64,46 @@ def test_a_tick_kept_on_a_branch_is_not_run_again_and_lands_later(tmp_path: Path
     assert again[0].commit == git(box.bare, "rev-parse", "main")
     # Landed: nothing is remembered any more, so unticking it would run it again.
     assert (tmp_path / "state" / "unlanded.json").read_text() == "{}"
+
+
+def test_another_criterion_landing_does_not_forget_a_kept_tick(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    ledger = tmp_path / "ledger"
+    hook = box.bare / "hooks" / "pre-receive"
+    hook.write_text(REFUSE_TASKBOT)
+    hook.chmod(0o755)
+    config = configmod.load(box.config)
+    box.write("tasks/active/TASK-040.md", TASK.format(ledger=ledger))
+    process(config, load_handlers(), Push(*box.commit_push("add task"), "refs/heads/main"),
+            now=NOW)
+    hook.unlink()
+    # A person adds a second runnable criterion on main; its run lands.
+    text = (box.clone / "tasks/active/TASK-040.md").read_text()
+    box.write("tasks/active/TASK-040.md", text.replace(
+        "- [ ] Later by hand\n",
+        f"- [ ] Second <!-- taskbot: shell project=demo cmd=\"sh -c 'echo second >> {ledger}'\" -->"
+        "\n- [ ] Later by hand\n"))
+    process(config, load_handlers(), Push(*box.commit_push("add a criterion"),
+                                          "refs/heads/main"), now=NOW)
+    assert ledger.read_text() == "first\nsecond\n"
+    # The first criterion's tick still waits on its kept branch: a rerun must not run it.
+    process(config, load_handlers(), Rerun("TASK-040"), now=NOW)
+    assert ledger.read_text() == "first\nsecond\n"
+    assert "- [x] First" in box.main_file("tasks/active/TASK-040.md")
+
+
+def test_identical_criteria_are_remembered_one_by_one(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    ledger = tmp_path / "ledger"
+    hook = box.bare / "hooks" / "pre-receive"
+    hook.write_text(REFUSE_TASKBOT)
+    hook.chmod(0o755)
+    config = configmod.load(box.config)
+    twice = TASK.format(ledger=ledger).replace("- [ ] Later by hand\n", "")
+    first_line = next(ln for ln in twice.splitlines() if ln.startswith("- [ ] First"))
+    box.write("tasks/active/TASK-040.md", twice + first_line + "\n- [ ] Later by hand\n")
+    process(config, load_handlers(), Push(*box.commit_push("add task"), "refs/heads/main"),
+            now=NOW)
+    assert ledger.read_text() == "first\nfirst\n"  # two identical criteria, each ran once
+    process(config, load_handlers(), Rerun("TASK-040"), now=NOW)
+    assert ledger.read_text() == "first\nfirst\n"  # neither runs a second time

@@ -46,6 +46,7 @@ from bot.daemon.forgewatch import ForgeWatch
 from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
+from bot.forge.remote import ForgeUnreachable
 from bot.git import read
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
@@ -145,7 +146,8 @@ class Daemon:
         self._state = "starting"
         self._status_text = "starting"
         self._queue_length = 0
-        self._disk_full = False
+        self._paused = False
+        self._resumed = True  # set by run(): whether the journal a killed daemon left is done
         self._last_error = ""
 
     # --- stopping ---------------------------------------------------------------------
@@ -345,7 +347,7 @@ class Daemon:
                     self.backend.process, line, self._should_stop, self._publish, now))
             if results is None:
                 self._in_flight = None
-                if not self._disk_full:
+                if not self._paused:
                     self._set_aside(entry, _short(line))
                 return
             self._after(results, now, line)
@@ -380,15 +382,19 @@ class Daemon:
 
     def _guarded(self, what: str, work: Callable[[], Sequence[Processed]]
                  ) -> Sequence[Processed] | None:
-        """Whatever one item does, the daemon goes on: None when it raised. A full disk
-        leaves the item where it is, to be resumed (its journal says how far it got) once
-        there is room again."""
-        self._disk_full = False
+        """Whatever one item does, the daemon goes on: None when it raised. A full disk or a
+        forge that does not answer leaves the item where it is, to be resumed (its journal
+        says how far it got) once there is room again, or the forge answers."""
+        self._paused = False
         try:
             return work()
+        except ForgeUnreachable as exc:
+            self._paused = True  # the forge is down for now: the item waits, it is not failed
+            log(f"{what}: {exc}; retried in {DISK_FULL_PAUSE:.0f}s", WARNING)
+            return None
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                self._disk_full = True
+                self._paused = True
                 log(f"{what}: no space left in {self.state_dir}: {exc}; retried in "
                     f"{DISK_FULL_PAUSE:.0f}s, nothing queued is lost", ERR)
                 return None
@@ -432,19 +438,27 @@ class Daemon:
             with contextlib.suppress(OSError):
                 self._save_watch_state(line.new)
 
-    def _resume(self) -> None:
-        """Finish the item a killed daemon left half done (its journal), before anything new."""
+    def _resume(self) -> bool:
+        """Finish the item a killed daemon left half done (its journal), before anything new.
+        False while it must wait (a full disk, a forge that does not answer): nothing else
+        may start then, or a new item's journal would replace the one being resumed."""
         if self.backend.resume is None:
-            return
+            return True
         now = _now()
         with observe.watching(self._observer()):
             results = self._guarded("resuming the interrupted item", partial(
                 self.backend.resume, self._should_stop, self._publish, now))
         if results is not None:
             self._after(results, now, queue.Line("resume"))
-        elif not self._disk_full:
-            self._notify_failure("resuming the interrupted item", self._last_error,
-                                 self.state_dir / "journal.json")
+            return True
+        if self._paused:
+            return False
+        journal = self.state_dir / "journal.json"
+        aside = journal.with_name(f"journal.failed-{int(time.time())}.json")
+        with contextlib.suppress(OSError):
+            journal.replace(aside)  # kept for the operator; the daemon goes on
+        self._notify_failure("resuming the interrupted item", self._last_error, aside)
+        return True
 
     def _alive(self) -> bool:
         """For the watchdog: the loop turned lately, or it is busy with an item (whose
@@ -466,11 +480,16 @@ class Daemon:
                 self._check_ref()
             if self._forge is not None:
                 self._forge.poll_if_due()
+            if not self._resumed:
+                self._resumed = self._resume()
+                if not self._resumed:
+                    self._wait(DISK_FULL_PAUSE)
+                    continue
             entries = queue.pending(self.state_dir)
             if entries:
                 self._queue_length = len(entries) - 1
                 self._process_entry(entries[0])
-                if not self._disk_full:
+                if not self._paused:
                     continue
                 timeout: float | None = DISK_FULL_PAUSE
             else:
@@ -537,7 +556,7 @@ class Daemon:
                     watchdog = Watchdog(self.notifier, self._watchdog_interval, self._alive)
                     watchdog.start()
                 self.notifier.ready(f"ready: {waiting} queued")
-                self._resume()
+                self._resumed = self._resume()
                 self._drain(_Outbox(self.config, self.state_dir))
             except WatchLost as exc:
                 log(f"cannot go on: {exc}", ERR)

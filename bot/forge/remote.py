@@ -20,12 +20,16 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, TaskbotError
 from bot.git import read
 from bot.git import write as gitrepo
 
 CONTROL_PERSIST = 300  # seconds an idle shared ssh connection stays open
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name: GitHub's; the others take any
+
+
+class ForgeUnreachable(TaskbotError):
+    """The forge did not answer (network, ssh, credentials): try again later."""
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,13 @@ def remote_tip(remote: Remote, state_dir: Path, branch: str, *, shared: bool = T
 
 
 def fetch_tip(remote: Remote, state_dir: Path, branch: str) -> str | None:
-    """Fetch the forge's branches and notes; the branch's tip as taskbot's clone now has it."""
-    clone = ensure_clone(remote, state_dir)
-    gitrepo.fetch(clone)
+    """Fetch the forge's branches and notes; the branch's tip as taskbot's clone now has it.
+    ForgeUnreachable when the forge does not answer."""
+    try:
+        clone = ensure_clone(remote, state_dir)
+        gitrepo.fetch(clone)
+    except read.GitError as exc:
+        raise ForgeUnreachable(f"forge {remote.url} not reachable: {exc}") from exc
     return read.resolve(clone, f"refs/remotes/origin/{branch}")
 
 
