@@ -372,6 +372,8 @@ class Daemon:
             if key not in seen:
                 seen.add(key)
                 kept.append(text)
+        branch = f" refs/heads/{self.config.repo.branch}"
+        kept.sort(key=lambda t: not t.rstrip().endswith(branch))  # the branch's wake-up first
         if len(kept) > MAX_ENTRY_LINES:
             log(f"{entry.name}: {len(kept)} different lines; the first {MAX_ENTRY_LINES} are "
                 "taken, the rest dropped", level=WARNING)
