@@ -144,3 +144,20 @@ def test_a_new_file_merely_like_an_untrusted_one_runs(tmp_path: Path) -> None:
     results = _process(box, *_push(box))
     assert [r.commit is not None for r in results] == [True]
     assert _ledger(box).read_text() == "OK\n"
+
+
+def test_a_trusted_person_clears_a_file_by_deleting_and_adding_it_again(tmp_path: Path) -> None:
+    box = sandbox(tmp_path)
+    good = "- [ ] Good <!-- taskbot: shell project=demo cmd=\"sh -c 'echo GOOD >> ledger'\" -->\n"
+    box.write("tasks/active/T-2.md", TASK.format(criterion=""))
+    _commit(box, BECKER, "add T-2")
+    _process(box, *_push(box))
+    box.write("tasks/active/T-2.md", TASK.format(criterion="").replace("Moved in", "Moved on"))
+    _commit(box, MALLORY, "retitle")  # an untrusted edit, harmless but on the record
+    _push(box)
+    git(box.clone, "rm", "-q", "tasks/active/T-2.md")
+    _commit(box, BECKER, "remove T-2")
+    box.write("tasks/active/T-2.md", TASK.format(criterion=good))
+    _commit(box, BECKER, "T-2 again, written by Becker")
+    _process(box, *_push(box))
+    assert _ledger(box).read_text() == "GOOD\n"
