@@ -26,10 +26,14 @@ from bot.daemon.hook import taskbot_executable
 ROOT = Path(__file__).resolve().parents[1]
 TASKBOT = taskbot_executable()
 
-def parse_args(doc: str | None, default_n: int, smoke_n: int) -> argparse.Namespace:
+def parse_args(doc: str | None, default_n: int, smoke_n: int,
+               extra: Sequence[tuple[str, str]] = ()) -> argparse.Namespace:
+    """`--smoke`, `-n N`, and `extra` flags (name, help) a bench adds."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--smoke", action="store_true", help="few iterations (CI)")
     parser.add_argument("-n", type=int, default=None, help=f"iterations (default {default_n})")
+    for flag, text in extra:
+        parser.add_argument(flag, action="store_true", help=text)
     args = parser.parse_args()
     args.n = args.n or (smoke_n if args.smoke else default_n)
     return args

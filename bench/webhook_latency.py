@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -313,16 +313,45 @@ def _report(f: Figures, ls_remote: float, fetch: float, overhead: float,
               f"({login}){cost}. A forge's git-only shell does not pay that.")
 
 
+def _git_only_user(root: Path, forge: SshForge) -> str | None:
+    """A throw-away forge account whose login shell is /bin/sh, as on a real forge (GitHub,
+    Gitea and GitLab run git for a key, not a person's interactive shell setup). Root only;
+    removed afterwards."""
+    if os.geteuid() != 0:
+        return None
+    user = f"tbforge{os.getpid()}"
+    made = subprocess.run(["useradd", "--system", "--shell", "/bin/sh", "--home-dir",
+                           str(root / "forge-home"), "--create-home", user],
+                          capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        return None
+    subprocess.run(["usermod", "-p", "*", user], check=True, capture_output=True)  # key login
+    subprocess.run(["chown", "-R", user, str(forge.bare)], check=True)
+    for folder in (root, *root.parents):  # the forge account must reach its repository
+        if folder == Path("/"):
+            break
+        folder.chmod(folder.stat().st_mode | 0o055)
+    return user
+
+
 def main() -> None:
-    args = parse_args(__doc__, default_n=20, smoke_n=2)
+    args = parse_args(__doc__, default_n=20, smoke_n=2,
+                      extra=[("--git-user", "a forge account whose login shell is /bin/sh "
+                              "(root only), instead of the current user's")])
     for name in ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT"):
         os.environ.pop(name, None)  # would override the forge's keys (the person's clone)
     with workdir() as root:
         forge, proc = start_ssh_forge(root / "forge")
+        user = _git_only_user(root, forge) if args.git_user else None
+        if user is not None:
+            forge = replace(forge, url=forge.url.replace(
+                f"//{pwd.getpwuid(os.getuid()).pw_name}@", f"//{user}@"))
         try:
             figures, ls_remote, fetch = _measure(root, forge, args.n)
         finally:
             stop(proc)
+            if user is not None:
+                subprocess.run(["userdel", user], check=False, capture_output=True)
         marks = root / "marks"
         overhead = _command_overhead(marks)
         shell = _login_shell_cost(root)
