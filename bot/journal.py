@@ -114,9 +114,9 @@ class Journal:
 
     @classmethod
     def begin(cls, state_dir: Path, item: Mapping[str, Any]) -> Journal:
-        journal = cls(state_dir, {"version": VERSION, "item": dict(item), "tasks": {}})
-        journal.save()
-        return journal
+        """A journal for `item`, written with its first step: until something has run or been
+        committed there is nothing a restart must not redo (it recomputes the same range)."""
+        return cls(state_dir, {"version": VERSION, "item": dict(item), "tasks": {}})
 
     @classmethod
     def load(cls, state_dir: Path) -> Journal | None:
@@ -220,6 +220,10 @@ class TaskJournal:
     def record(self, name: str, value: Any = True) -> None:
         self._entry["steps"][name] = value
         self._save()
+
+    def note(self, steps: Mapping[str, Any]) -> None:
+        """Steps written with the next one (the run's id and time: nothing has run yet)."""
+        self._entry["steps"].update(steps)
 
     @property
     def run_id(self) -> str | None:

@@ -388,8 +388,7 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
         return tj.run_id, datetime.fromisoformat(str(tj.step("now")))
     run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     if tj is not None:
-        tj.record("run_id", run_id)
-        tj.record("now", now.isoformat())
+        tj.note({"run_id": run_id, "now": now.isoformat()})  # written with the first step
     return run_id, now
 
 

@@ -182,7 +182,10 @@ def fetch_tip(remote: Remote, state_dir: Path, branch: str) -> str | None:
     ForgeUnreachable when the forge does not answer."""
     try:
         clone = ensure_clone(remote, state_dir)
-        gitrepo.fetch(clone)
+        # Only the branch: on a webhook's way to the handler (the rest is fetched when a
+        # worktree is prepared or a kept branch is pushed).
+        gitrepo.git(["fetch", "--quiet", "--no-tags", "origin",
+                     f"+refs/heads/{branch}:refs/remotes/origin/{branch}"], clone)
     except read.GitError as exc:
         raise ForgeUnreachable(f"forge {remote.url} not reachable: {exc}") from exc
     return read.resolve(clone, f"refs/remotes/origin/{branch}")

@@ -87,10 +87,18 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
 
 def fetch(repo: Path, remote: str = "origin") -> bool:
     """Fetch branches and taskbot notes; False when the repository has no such remote."""
-    if not has_remote(repo, remote):
+    if not _has_remote_config(repo, remote):
         return False
     git(["fetch", "--quiet", "--prune", remote, f"+refs/heads/*:refs/remotes/{remote}/*"], repo)
     return True
+
+
+def _has_remote_config(repo: Path, remote: str) -> bool:
+    """`has_remote` through libgit2: no git process on a webhook's way to the handler."""
+    try:
+        return remote in read.open_repo(repo).remotes.names()
+    except read.GitError:
+        return has_remote(repo, remote)
 
 
 def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
@@ -100,12 +108,22 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     _owned(path.parent.parent, path.parent, path, path / ".git")
     if (path / ".git").exists():
         git(["checkout", "--quiet", "--force", "-B", branch, start], path)
-        git(["clean", "--quiet", "-fdx"], path)
+        if _leftovers(path):  # usually none: `git clean` is a process on every run's way
+            git(["clean", "--quiet", "-fdx"], path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
     return path
+
+
+def _leftovers(path: Path) -> bool:
+    """Whether the worktree holds anything besides its commit: untracked or ignored files a
+    previous run left (libgit2 answers without starting git). True when it cannot tell."""
+    try:
+        return bool(read.open_repo(path).status(untracked_files="all", ignored=True))
+    except Exception:  # unsure: clean anyway
+        return True
 
 
 def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
