@@ -14,13 +14,13 @@ Then the daemon is let go idle before the next round. Targets: (b) median and p9
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
 
 from benchlib import (
     Sandbox,
+    command_overhead,
     daemon,
     git,
     idle,
@@ -84,17 +84,6 @@ def _picked_up(box: Sandbox, pushed: str) -> float:
     raise LookupError(f"push {pushed[:8]} not in the daemon's log")
 
 
-def _command_overhead(marks: Path, n: int = 20) -> float:
-    """How long `sh -c 'date +%s%N > f'` takes to write after it was started."""
-    deltas = []
-    for i in range(n):
-        out = marks / f"probe-{i}"
-        started = time.time_ns()
-        subprocess.run(["sh", "-c", f"date +%s%N > {out}"], check=True)
-        deltas.append((int(out.read_text()) - started) / 1e9)
-    return median(deltas)
-
-
 def main() -> None:
     args = parse_args(__doc__, default_n=25, smoke_n=3)
     with workdir() as root:
@@ -128,7 +117,7 @@ def main() -> None:
                         idle(served)
             finally:
                 waker.close()
-        overhead = _command_overhead(marks)
+        overhead = command_overhead(marks)
     print(f"push_latency.rounds: {len(starts)}")
     ok_b = median(starts) <= TARGET_START and p90(starts) <= TARGET_START
     print(f"push_latency.handler_start_median: {ms(median(starts))}")

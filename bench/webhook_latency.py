@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from benchlib import ROOT, TASKBOT, env, git, median, ms, p90, parse_args, verdict, workdir
+from benchlib import ROOT, TASKBOT, command_overhead, env, git, median, ms, p90, parse_args, verdict, workdir
 
 from bot.commands import sandbox
 from bot.commands.sandbox import ServeProcess, serving
@@ -174,17 +174,6 @@ def _timed(argv: list[str], cwd: Path, n: int = 5) -> float:
         subprocess.run(argv, cwd=cwd, env=env(), check=True, capture_output=True)
         times.append(time.perf_counter() - started)
     return median(times)
-
-
-def _command_overhead(marks: Path, n: int = 20) -> float:
-    """How long `sh -c 'date +%s%N > f'` takes to write after it was started."""
-    deltas = []
-    for i in range(n):
-        out = marks / f"probe-{i}"
-        started = time.time_ns()
-        subprocess.run(["sh", "-c", f"date +%s%N > {out}"], check=True)
-        deltas.append((int(out.read_text()) - started) / 1e9)
-    return median(deltas)
 
 
 def _login_shell_cost(root: Path) -> tuple[str, float | None]:
@@ -353,7 +342,7 @@ def main() -> None:
             if user is not None:
                 subprocess.run(["userdel", user], check=False, capture_output=True)
         marks = root / "marks"
-        overhead = _command_overhead(marks)
+        overhead = command_overhead(marks)
         shell = _login_shell_cost(root)
     _report(figures, ls_remote, fetch, overhead, shell)
 

@@ -83,8 +83,18 @@ class WebhookConfig:
 
     @property
     def address(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]") or "127.0.0.1", int(port)
+        found = host_port(self.listen)
+        assert found is not None, "validated when the configuration was read"
+        return found
+
+
+def host_port(text: str) -> tuple[str, int] | None:
+    """`127.0.0.1:8075` or `[::1]:8075` → (host, port); None when it is not that."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return None
+    return host, int(port)
 
 
 def read_secret(path: str, key: str) -> str:
@@ -136,18 +146,7 @@ class Registry:
 
     def password(self) -> str:
         """The password from `password_file` ("" when none is configured)."""
-        if not self.password_file:
-            return ""
-        try:
-            text = Path(self.password_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise ConfigError(f"{self.password_file}: registry.password_file: {reason}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{self.password_file}: registry.password_file: not UTF-8 text"
-            ) from exc
-        return text.rstrip("\r\n")
+        return read_secret(self.password_file, "registry.password_file")
 
 
 @dataclass(frozen=True)
@@ -321,7 +320,7 @@ def _repo(t: _Table) -> RepoConfig:
 def _webhook(t: _Table) -> WebhookConfig:
     d = WebhookConfig()
     listen = t.string("listen", d.listen, nonempty=True)
-    if not re.fullmatch(r"(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen):
+    if host_port(listen) is None:
         raise t.error("listen", f"{listen!r} is not host:port")
     path = t.string("path", d.path, nonempty=True)
     if not path.startswith("/"):

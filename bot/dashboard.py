@@ -106,12 +106,14 @@ def rows(config: Config, worktree: Path, report: Report | None = None) -> tuple[
     return tuple(out)
 
 
-def kept_branches(config: Config) -> tuple[tuple[str, str], ...]:
-    """(branch, sha) of the `taskbot/*` branches of the repository not merged into
-    repo.branch: work kept for a person (a refused push, integrate = "branch")."""
+def kept_branches(config: Config, where: Path | None = None) -> tuple[tuple[str, str], ...]:
+    """(branch, sha) of the `taskbot/*` branches not merged into repo.branch: work kept for a
+    person (a refused push, integrate = "branch"). `where`: the repository taskbot works in
+    (its clone, or a worktree of it), whose `origin/<branch>` is the branch as it is now."""
     try:
-        repo = read.open_repo(config.repo.path)
-        main = repo.references.get(f"refs/heads/{config.repo.branch}")
+        repo = read.open_repo(where or config.repo.path)
+        main = (repo.references.get(f"refs/remotes/origin/{config.repo.branch}")
+                or repo.references.get(f"refs/heads/{config.repo.branch}"))
         tip = main.peel(pygit2.Commit).id if main is not None else None
         out: list[tuple[str, str]] = []
         for name in sorted(repo.branches.local):
@@ -168,11 +170,11 @@ def refresh(config: Config, worktree: Path, report: Report | None = None) -> boo
     target = worktree / config.repo.dashboard
     if _linked_folder(worktree, target):
         return False  # a pushed symlink on the way: writing would land outside the worktree
-    text = render(config, rows(config, worktree, report), kept_branches(config))
-    try:
-        if target.read_text(encoding="utf-8") == text:
+    text = render(config, rows(config, worktree, report), kept_branches(config, worktree))
+    try:  # bounded, never through a link: a push can make the path a link to /dev/zero
+        if taskfile.read(target) == text.encode("utf-8"):
             return False
-    except (OSError, UnicodeDecodeError):
+    except TaskbotError:
         pass
     if target.is_symlink():  # never written through a link a push planted
         target.unlink()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -238,8 +238,11 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     clone = where.clone
     task_id = _task_id(clone, start, rel_path)
     tj = job.journal.task(rel_path) if job.journal is not None else None
-    if tj is not None and tj.step("published"):
-        return Processed(task_id, None, None, message="finished before taskbot restarted")
+    published = tj.step("published") if tj is not None else None
+    if published:  # done before a restart: only what it owed the queue is handed on again
+        owed = published.get("reruns", ()) if isinstance(published, dict) else ()
+        return Processed(task_id, None, None, tuple(owed),
+                         message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
     wt = gitrepo.worktree(clone, _state(config), work_branch, start)
     run_id, now = _identity(tj, job.now)
@@ -271,7 +274,7 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         _step(tj, "noted")
     reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
     problem = _publish(config, report, ctx.redactor)
-    _step(tj, "published")
+    _step(tj, "published", {"reruns": list(reruns)})
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
 
 
@@ -343,7 +346,7 @@ def _prune_unlanded(config: Config, repo: pygit2.Repository, old: str | None, ne
         except TaskbotError:
             continue
         waiting = unlanded.of(task.id)
-        occurrence = _occurrences(task.criteria)
+        occurrence = taskfile.occurrences(task.criteria)
         ticked = [key for c in task.criteria if c.checked
                   and (key := _key(c.identity, occurrence[c.index])) in waiting]
         if ticked:
@@ -355,22 +358,12 @@ def _key(identity: str, occurrence: int) -> str:
     return f"{occurrence}:{identity}"
 
 
-def _occurrences(criteria: Sequence[taskfile.Criterion]) -> dict[int, int]:
-    """criterion index → how many identical criteria come before it."""
-    seen: dict[str, int] = {}
-    found: dict[int, int] = {}
-    for c in criteria:
-        found[c.index] = seen.get(c.identity, 0)
-        seen[c.identity] = found[c.index] + 1
-    return found
-
-
 def _remember_unlanded(unlanded: Unlanded, task_id: str, report: Report, done: Integrated,
                        work_branch: str, before: bytes, rel_path: str) -> None:
     """A tick that reached the branch is done with; one kept on `work_branch` is remembered,
     so that the criterion is never run again before a person merges it. Only the criteria
     this run ticked are settled by its landing: others may still wait on an older branch."""
-    occurrence = _occurrences(taskfile.parse(before, rel_path).criteria)
+    occurrence = taskfile.occurrences(taskfile.parse(before, rel_path).criteria)
     done_here = {_key(r.action.criterion.identity, occurrence.get(r.action.criterion.index, 0)): r
                  for r in report.results if r.state is State.DONE}
     if done.on_branch:
@@ -545,10 +538,9 @@ def _waiters_of(config: Config, task_id: str) -> tuple[str, ...]:
 def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None, new: str
                        ) -> tuple[str, ...]:
     """Waiting tasks whose dependency this push completed (ticked, or moved to completed/)."""
-    if not _load_waiting(config):
-        return ()
-    _prune_waiting(config, repo, new)
     waiting = _load_waiting(config)
+    if not waiting:
+        return ()
     done: set[str] = set()
     for change in changed_files(repo, old, new, _tasks_root(config)):
         if change.error or change.path == config.repo.dashboard:  # never a task
@@ -560,8 +552,8 @@ def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None,
         if taskfile.is_complete(task, change.path):
             done.add(change.path)
             done.add(task.id)
-    return tuple(t for t, deps in waiting.items()
-                 if any(_names(d, p) for d in deps for p in done))
+    ready = [t for t, deps in waiting.items() if any(_names(d, p) for d in deps for p in done)]
+    return _still_waiting(config, repo, new, waiting, ready)
 
 
 def _stale(found: tuple[str, bytes] | None) -> str:
@@ -582,13 +574,15 @@ def _forget_waiter(config: Config, task_id: str) -> None:
         _save_waiting(config, waiting)
 
 
-def _prune_waiting(config: Config, repo: pygit2.Repository, tip: str) -> None:
-    """Waiters whose file is gone or complete wait for nothing: dropped, not reported on."""
-    waiting = _load_waiting(config)
-    kept = {t: deps for t, deps in waiting.items()
-            if not _stale(find_in_tree(repo, tip, config.repo.tasks_dir, t))}
-    if kept != waiting:
-        _save_waiting(config, kept)
+def _still_waiting(config: Config, repo: pygit2.Repository, tip: str,
+                   waiting: dict[str, list[str]], ready: list[str]) -> tuple[str, ...]:
+    """Of the waiters a push made ready, those whose file is still there and not complete;
+    the others wait for nothing and are dropped quietly (only these are looked up: the
+    cost follows the push, not the number of waiters)."""
+    stale = {t for t in ready if _stale(find_in_tree(repo, tip, config.repo.tasks_dir, t))}
+    if stale:
+        _save_waiting(config, {t: d for t, d in waiting.items() if t not in stale})
+    return tuple(t for t in ready if t not in stale)
 
 
 def _names(task_id: str, id_or_path: str) -> bool:

@@ -7,7 +7,6 @@ preconditions hold.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +17,7 @@ from bot import observe
 from bot.actions import Action
 from bot.api import Context, Handler, Outcome, Status
 from bot.errors import TaskbotError
+from bot.taskfile import occurrences
 
 
 class State(StrEnum):
@@ -96,11 +96,10 @@ def execute(
     criteria (index → why) wait for another task and do not run.
     """
     results: list[Result] = []
-    seen: Counter[str] = Counter()
+    counted = occurrences([a.criterion for a in actions])
     for action in actions:
         criterion = action.criterion
-        occurrence = seen[criterion.identity]
-        seen[criterion.identity] += 1
+        occurrence = counted[criterion.index]
         if criterion.checked or (selected is not None and criterion.index not in selected):
             continue
         if held and criterion.index in held:

@@ -18,6 +18,7 @@ REPORT_CAP = 256 << 10  # bytes of a whole Markdown report (note, notification b
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, exactly
+_LINE_BREAKING_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # and Zl, Zp
 
 
 def _escaped(ch: str) -> str:
@@ -27,10 +28,12 @@ def _escaped(ch: str) -> str:
     return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
 
 
-def escape_controls(text: str, keep: str = "\n\t") -> str:
+def escape_controls(text: str, keep: str = "\n\t", *, one_line: bool = False) -> str:
     """`text` with every control character (Unicode category Cc) but those in `keep`
-    written as an escape: `\\x00`, `\\x1b`, `\\r`."""
-    return _CONTROL_RE.sub(lambda m: m[0] if m[0] in keep else _escaped(m[0]), text)
+    written as an escape: `\\x00`, `\\x1b`, `\\r`; `one_line`: the line and paragraph
+    separators too (a commit message line must stay one line)."""
+    pattern = _LINE_BREAKING_RE if one_line else _CONTROL_RE
+    return pattern.sub(lambda m: m[0] if m[0] in keep else _escaped(m[0]), text)
 
 
 def cap(text: str, limit: int = FIELD_CAP, *, keep_end: bool = False, cut_before: int = 0

@@ -59,3 +59,17 @@ def sandbox(root: Path, *, on_complete: str = "keep",
         "projects.demo": {"path": root / "demo", "allow_shell": True},
     })
     return Sandbox(root, repo, clone, config)
+
+
+def signing_sandbox(root: Path) -> Sandbox:
+    """`sandbox` whose trust needs an ssh signature from Becker's key, and whose clone signs
+    with it when asked (`commit -S`)."""
+    key = root / "becker"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "becker", "-f",
+                    str(key)], check=True)
+    signers = root / "allowed_signers"
+    signers.write_text(f"becker@example.com {key.with_suffix('.pub').read_text()}")
+    box = sandbox(root, trust_extra={"allowed_signers": signers})
+    git(box.clone, "config", "gpg.format", "ssh")
+    git(box.clone, "config", "user.signingkey", str(key))
+    return box

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from bot import config as configmod
 from bot.git import owncommits
 from bot.pipeline import Processed, Push, Rerun, process
 from bot.plugins import load_handlers
-from tests.gitfixtures import Sandbox, git, sandbox
+from tests.gitfixtures import Sandbox, git, sandbox, signing_sandbox
 
 NOW = datetime(2026, 11, 26, 14, 30).astimezone()
 A, B, C = "a" * 40, "b" * 40, "c" * 40
@@ -98,20 +97,9 @@ def test_a_forged_bot_commit_is_judged_like_anyones(tmp_path: Path) -> None:
     assert git(box.bare, "rev-parse", "main") == new
 
 
-def _ssh_key(tmp_path: Path, name: str) -> Path:
-    key = tmp_path / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
-                   check=True)
-    return key
-
 
 def test_a_forged_bot_commit_needs_a_signature_too(tmp_path: Path) -> None:
-    key = _ssh_key(tmp_path, "becker")
-    signers = tmp_path / "allowed_signers"
-    signers.write_text(f"becker@example.com {key.with_suffix('.pub').read_text()}")
-    box = sandbox(tmp_path, trust_extra={"allowed_signers": signers})
-    git(box.clone, "config", "gpg.format", "ssh")
-    git(box.clone, "config", "user.signingkey", str(key))
+    box = signing_sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", TASK)
     _process(box, *box.commit_push("add task", "-S"))
     old, new, forged = _forge_and_push(box)

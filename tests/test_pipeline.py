@@ -13,7 +13,7 @@ import pytest
 from bot import config as configmod
 from bot.pipeline import Processed, Push, Rerun, process
 from bot.plugins import load_handlers
-from tests.gitfixtures import Sandbox, git, sandbox
+from tests.gitfixtures import Sandbox, git, sandbox, signing_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -111,21 +111,10 @@ def test_untrusted_author_runs_nothing(tmp_path: Path) -> None:
     assert new[:12] in results[0].message
 
 
-def _ssh_key(tmp_path: Path, name: str) -> Path:
-    key = tmp_path / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
-                   check=True)
-    return key
-
 
 @pytest.mark.parametrize("signed", [True, False])
 def test_allowed_signers(tmp_path: Path, signed: bool) -> None:
-    key = _ssh_key(tmp_path, "becker")
-    signers = tmp_path / "allowed_signers"
-    signers.write_text(f"becker@example.com {key.with_suffix('.pub').read_text()}")
-    box = sandbox(tmp_path, trust_extra={"allowed_signers": signers})
-    git(box.clone, "config", "gpg.format", "ssh")
-    git(box.clone, "config", "user.signingkey", str(key))
+    box = signing_sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", TASK)
     old, new = box.commit_push("add task", "-S" if signed else "--no-gpg-sign")
     results = _process(box, old, new)

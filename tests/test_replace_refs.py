@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitfixtures import git, sandbox
-from tests.test_owncommits import TASK, _assert_refused, _forge_and_push, _process, _ssh_key
+from tests.gitfixtures import git, signing_sandbox
+from tests.test_owncommits import TASK, _assert_refused, _forge_and_push, _process
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_replace_ref_does_not_make_an_unsigned_commit_signed(tmp_path: Path) -> None:
-    key = _ssh_key(tmp_path, "becker")
-    signers = tmp_path / "allowed_signers"
-    signers.write_text(f"becker@example.com {key.with_suffix('.pub').read_text()}")
-    box = sandbox(tmp_path, trust_extra={"allowed_signers": signers})
-    git(box.clone, "config", "gpg.format", "ssh")
-    git(box.clone, "config", "user.signingkey", str(key))
+    box = signing_sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", TASK)
     _process(box, *box.commit_push("add task", "-S"))
     signed = git(box.bare, "rev-parse", "main~0")

@@ -14,7 +14,7 @@ import pytest
 from bot import config as configmod
 from bot.pipeline import Push, Rerun, process
 from bot.plugins import load_handlers
-from tests.gitfixtures import git, sandbox
+from tests.gitfixtures import Sandbox, git, sandbox
 from tests.test_pipeline import NOW
 
 pytestmark = pytest.mark.integration
@@ -40,13 +40,18 @@ done
 """
 
 
-def test_a_tick_kept_on_a_branch_is_not_run_again_and_lands_later(tmp_path: Path) -> None:
+def _refusing(tmp_path: Path) -> tuple[Sandbox, Path, Path, configmod.Config]:
+    """A sandbox whose bare repo refuses taskbot's pushes to main, the commands' ledger, the
+    hook (unlink it to let taskbot through again) and the configuration."""
     box = sandbox(tmp_path)
-    ledger = tmp_path / "ledger"
     hook = box.bare / "hooks" / "pre-receive"
     hook.write_text(REFUSE_TASKBOT)
     hook.chmod(0o755)
-    config = configmod.load(box.config)
+    return box, tmp_path / "ledger", hook, configmod.load(box.config)
+
+
+def test_a_tick_kept_on_a_branch_is_not_run_again_and_lands_later(tmp_path: Path) -> None:
+    box, ledger, hook, config = _refusing(tmp_path)
     box.write("tasks/active/TASK-040.md", TASK.format(ledger=ledger))
     old, new = box.commit_push("add task")
     first = process(config, load_handlers(), Push(old, new, "refs/heads/main"), now=NOW)
@@ -67,12 +72,7 @@ def test_a_tick_kept_on_a_branch_is_not_run_again_and_lands_later(tmp_path: Path
 
 
 def test_another_criterion_landing_does_not_forget_a_kept_tick(tmp_path: Path) -> None:
-    box = sandbox(tmp_path)
-    ledger = tmp_path / "ledger"
-    hook = box.bare / "hooks" / "pre-receive"
-    hook.write_text(REFUSE_TASKBOT)
-    hook.chmod(0o755)
-    config = configmod.load(box.config)
+    box, ledger, hook, config = _refusing(tmp_path)
     box.write("tasks/active/TASK-040.md", TASK.format(ledger=ledger))
     process(config, load_handlers(), Push(*box.commit_push("add task"), "refs/heads/main"),
             now=NOW)
@@ -93,12 +93,7 @@ def test_another_criterion_landing_does_not_forget_a_kept_tick(tmp_path: Path) -
 
 
 def test_identical_criteria_are_remembered_one_by_one(tmp_path: Path) -> None:
-    box = sandbox(tmp_path)
-    ledger = tmp_path / "ledger"
-    hook = box.bare / "hooks" / "pre-receive"
-    hook.write_text(REFUSE_TASKBOT)
-    hook.chmod(0o755)
-    config = configmod.load(box.config)
+    box, ledger, _hook, config = _refusing(tmp_path)
     twice = TASK.format(ledger=ledger).replace("- [ ] Later by hand\n", "")
     first_line = next(ln for ln in twice.splitlines() if ln.startswith("- [ ] First"))
     box.write("tasks/active/TASK-040.md", twice + first_line + "\n- [ ] Later by hand\n")

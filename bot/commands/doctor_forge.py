@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.commands.checks import Check
 from bot.config import Config, read_secret
 from bot.errors import ConfigError, TaskbotError
-from bot.forge import remote
+from bot.forge import remote, webhook
 
 
 def forge_checks(config: Config) -> Iterator[Check]:
@@ -82,9 +82,9 @@ def _webhook(config: Config) -> Iterator[Check]:
     if hook is None:
         yield Check("forge", True, f"no [webhook]: polled every {config.repo.poll:.0f}s")
         return
-    try:
-        read_secret(hook.secret_file, "webhook.secret_file")
-    except ConfigError as exc:
+    try:  # the daemon's own reader: what it refuses, doctor refuses
+        webhook.read_secret(hook.secret_file)
+    except TaskbotError as exc:
         yield Check("webhook", False, f"{exc}: without it every delivery is refused")
     host, port = hook.address
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:

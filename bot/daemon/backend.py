@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -59,10 +59,16 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
             on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
         out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
                                on_status=on_status, journal=journal)
+        # Tasks ready again go to the spool before the item is marked done: a kill in between
+        # then repeats the item (its journal skips what was done) instead of losing them.
+        reruns = [t for p in out for t in p.reruns]
+        if reruns:
+            spool.enqueue_reruns(state, reruns, on_skip=log)
+            log(f"queued again: {', '.join(dict.fromkeys(reruns))}")
         if isinstance(item, Push):
             remember(item.new)
         journal.finish()
-        return out
+        return [replace(p, reruns=()) for p in out]
 
     def process(line: spool.Line, should_stop: Callable[[], bool],
                 on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:

@@ -38,7 +38,7 @@ class ForgeWatch:
         hook = self._config.webhook
         if hook is None:
             return
-        host, port = webhook.parse_listen(hook.listen)
+        host, port = hook.address
         settings = webhook.Settings(host, port, webhook.read_secret(hook.secret_file),
                                     f"refs/heads/{self._config.repo.branch}", path=hook.path)
         self._server = webhook.start(

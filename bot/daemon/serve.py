@@ -534,7 +534,7 @@ class Daemon:
         with queue.lock(self.state_dir):
             pid_file = self.state_dir / statusfile.PID_FILE
             self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or {})
-            pid_file.write_text(f"{os.getpid()}\n")
+            write_atomic(pid_file, f"{os.getpid()}\n".encode(), 0o644)
             watchdog: Watchdog | None = None
             exit_code = 0
             try:

@@ -28,7 +28,6 @@ class PollState:
     reachable: bool
     checked: float  # epoch seconds of the last answer or failure
     error: str = ""
-    tip: str = ""
 
 
 class Poller:
@@ -62,7 +61,7 @@ class Poller:
             self._log(f"forge reachable again: {self._redacted(self._remote.url)}")
         self._failures = 0
         self._next = time.monotonic() + self._interval
-        self.state = PollState(True, time.time(), "", tip or "")
+        self.state = PollState(True, time.time())
         if tip and tip != self._seen:
             self._seen = tip
             self._enqueue([f"{ZERO} {tip} refs/heads/{self._branch}"])
@@ -74,7 +73,7 @@ class Poller:
             self._log(f"forge reachable again: {self._redacted(self._remote.url)}")
         self._failures = 0
         self._next = min(self._next, time.monotonic() + self._interval)
-        self.state = PollState(True, time.time(), "", self.state.tip)
+        self.state = PollState(True, time.time())
 
     def _failed(self, error: str) -> None:
         self._failures += 1

@@ -30,7 +30,9 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from bot.atomic import write_atomic
-from bot.errors import TaskbotError
+from bot.config import host_port
+from bot.config import read_secret as config_secret
+from bot.errors import ConfigError, TaskbotError
 from bot.forge.payloads import Decision, Headers, classify, delivery_id, signature_ok, token_ok, wake_line
 
 __all__ = ["KEEP_DELIVERIES", "MAX_BODY", "PATH", "DeliveryLog", "Settings", "WebhookError",
@@ -64,20 +66,20 @@ class Settings:
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """`127.0.0.1:8075` or `[::1]:8075` → (host, port)."""
-    host, sep, port = text.strip().rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    """`127.0.0.1:8075` or `[::1]:8075` → (host, port), as the configuration reads it."""
+    found = host_port(text)
+    if found is None:
         raise WebhookError(f"webhook.listen: not HOST:PORT: {text!r}")
-    return host, int(port)
+    return found
 
 
 def read_secret(path: Path | str) -> bytes:
-    """The shared secret from its file, surrounding whitespace removed; never echoed."""
+    """The shared secret from its file (the one `*_file` reader), surrounding whitespace
+    removed; never echoed."""
     try:
-        secret = Path(path).read_bytes().strip()
-    except OSError as exc:
-        raise WebhookError(f"webhook.secret_file {path}: {exc.strerror or exc}") from exc
+        secret = config_secret(str(path), "webhook.secret_file").strip().encode()
+    except ConfigError as exc:
+        raise WebhookError(str(exc)) from exc
     if len(secret) < 16:
         raise WebhookError(f"webhook.secret_file {path}: the secret must be at least 16 bytes")
     return secret

@@ -11,11 +11,10 @@ or reason makes a long line, never a commit that fails after the command ran.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from bot.textcap import FIELD_CAP, cap
+from bot.textcap import FIELD_CAP, cap, escape_controls
 
 if TYPE_CHECKING:  # bot.report imports bot.api, which imports this module
     from bot.report import Report
@@ -26,16 +25,9 @@ RUN_TRAILER = "Taskbot-Run"  # marks taskbot's own commits (with its identity)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 SUBJECT_CAP = 1 << 10  # bytes
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
 def _escape(text: str) -> str:
     """`text` as one line: control and line-separator characters written as escapes."""
-    return "".join(
-        _NAMED.get(ch, f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
-        for ch in text
-    )
+    return escape_controls(text, keep="", one_line=True)
 
 
 def build(subject: str, body_lines: Sequence[str], trailers: Mapping[str, str]) -> str:

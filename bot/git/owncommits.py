@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from bot.statedir import owned
+from bot.statedir import owned, read_owned
 
 __all__ = ["OWN_COMMITS", "load", "record"]
 
@@ -44,9 +44,8 @@ def record(state_dir: Path | str, sha: str) -> None:
 def load(state_dir: Path | str) -> frozenset[str]:
     """Every recorded sha; a torn last line (a crash mid-write) is left out."""
     path = _path(state_dir)
-    try:
-        owned(path)
-        text = path.read_bytes().decode("ascii", errors="replace")
+    try:  # checked on the open file, no link followed
+        text = read_owned(path).decode("ascii", errors="replace")
     except FileNotFoundError:
         return frozenset()
     return frozenset(line for line in text.split("\n") if _SHA_RE.fullmatch(line))

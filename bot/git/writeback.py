@@ -120,8 +120,12 @@ class _Conflict(TaskbotError):
 
 def _contains(target: Target, sha: str, tip: str) -> bool:
     """`tip` is `sha` or an ancestor of it: the branch did not move away from taskbot's work."""
-    repo = target.clone
-    return gitrepo.git(["merge-base", "--is-ancestor", tip, sha], repo, check=False).ok
+    if tip == sha:
+        return True
+    try:
+        return bool(read.open_repo(target.clone).descendant_of(sha, tip))
+    except Exception:  # an object libgit2 cannot find: not contained
+        return False
 
 
 def _advance(target: Target, worktree: Path, sha: str) -> tuple[str, str] | None:

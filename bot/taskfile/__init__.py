@@ -1,7 +1,17 @@
 """Task files: bytes → `Task` (`parse`), and `Edit` → bytes (`edit`), byte-exact."""
 
 from bot.taskfile.edit import Applied, Edit, apply, write
-from bot.taskfile.parse import MAX_BYTES, Criterion, Section, Task, load, normalise, parse, read
+from bot.taskfile.parse import (
+    MAX_BYTES,
+    Criterion,
+    Section,
+    Task,
+    load,
+    normalise,
+    occurrences,
+    parse,
+    read,
+)
 from bot.taskfile.status import COMPLETED_DIR, in_completed_folder, is_complete
 
 __all__ = [
@@ -17,6 +27,7 @@ __all__ = [
     "is_complete",
     "load",
     "normalise",
+    "occurrences",
     "parse",
     "read",
     "write",

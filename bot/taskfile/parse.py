@@ -58,7 +58,6 @@ LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _BOX_RE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)+(?P<box>\[(?P<mark>[ xX])\])(?=[ \t]|$)")
 _MARKER_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 _ANNOTATION_RE = re.compile(r"<!--[ \t]*taskbot:(?P<body>(?:(?!-->).)*)-->[ \t]*$")
-_TASK_ID_RE = re.compile(r"[A-Z]+-\d+")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Block structure only: inline parsing (the slow half) runs just for heading titles.
@@ -557,3 +556,14 @@ def parse(data: bytes, path: str) -> Task:
 
 def load(path: str | os.PathLike[str]) -> Task:
     return parse(read(path), os.fspath(path))
+
+
+def occurrences(criteria: Sequence[Criterion]) -> dict[int, int]:
+    """criterion index → how many criteria with the same identity come before it: identical
+    lines are counted, as detection, the runner and the journal count them."""
+    seen: dict[str, int] = {}
+    found: dict[int, int] = {}
+    for c in criteria:
+        found[c.index] = seen.get(c.identity, 0)
+        seen[c.identity] = found[c.index] + 1
+    return found
