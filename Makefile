@@ -7,9 +7,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint check clean
 
+# editable_mode=compat: a plain path in a .pth file, not setuptools' import hook, which
+# costs every `taskbot` command ~10 ms of start-up (bench/cli_speed.py)
 $(BIN)/taskbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check \
+		--config-settings editable_mode=compat -e '.[test]'
 	touch $@
 
 demo: $(BIN)/taskbot

@@ -9,6 +9,8 @@ the YAML scalar editor of `bot.yamledit`.
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,19 +18,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import observe
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
-from bot.git.messages import build as gitops_commit_message
-from bot.git.read import open_repo
-from bot.git.write import commit as commit_worktree
-from bot.git.write import prepare_worktree, push_ff
-from bot.proc import CommandRecord, Redactor, run_command
-from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
-from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars
-from bot.yamledit import get as yaml_get
-from bot.yamledit import scalar as yaml_scalar
-from bot.yamledit import walk as yaml_walk
+from bot.redact import Redactor
 
 __all__ = [
     "Cluster",
@@ -71,6 +63,53 @@ __all__ = [
     "yaml_scalar",
     "yaml_walk",
 ]
+
+# Loaded on first use, not with this module: `plan` and the daemon's start import every
+# handler, and the registry client, git writes, the command runner and the YAML editor cost
+# ~40 ms of imports that only running a criterion needs. A handler reaches them as
+# `api.NAME` (or imports them inside the function that uses them).
+_LAZY = {
+    "CommandRecord": ("bot.proc", "CommandRecord"),
+    "run_command": ("bot.proc", "run_command"),
+    "Ping": ("bot.registry", "Ping"),
+    "RegistryClient": ("bot.registry", "RegistryClient"),
+    "RegistryError": ("bot.registry", "RegistryError"),
+    "normalize_registry": ("bot.registry", "normalize_registry"),
+    "gitops_commit_message": ("bot.git.messages", "build"),
+    "open_repo": ("bot.git.read", "open_repo"),
+    "commit_worktree": ("bot.git.write", "commit"),
+    "prepare_worktree": ("bot.git.write", "prepare_worktree"),
+    "push_ff": ("bot.git.write", "push_ff"),
+    "ScalarChange": ("bot.yamledit", "ScalarChange"),
+    "ScalarEdit": ("bot.yamledit", "ScalarEdit"),
+    "YamlEditError": ("bot.yamledit", "YamlEditError"),
+    "YamlFile": ("bot.yamledit", "YamlFile"),
+    "edit_scalars": ("bot.yamledit", "edit_scalars"),
+    "yaml_get": ("bot.yamledit", "get"),
+    "yaml_scalar": ("bot.yamledit", "scalar"),
+    "yaml_walk": ("bot.yamledit", "walk"),
+}
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from bot.git.messages import build as gitops_commit_message
+    from bot.git.write import commit as commit_worktree
+    from bot.git.write import prepare_worktree, push_ff
+    from bot.proc import CommandRecord
+    from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
+    from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars
+    from bot.yamledit import get as yaml_get
+    from bot.yamledit import scalar as yaml_scalar
+    from bot.yamledit import walk as yaml_walk
+else:
+    def __getattr__(name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # once: later lookups are plain module attributes
+        return value
 
 if TYPE_CHECKING:
     # A default, so the core's bare `Handler` means Handler[Any] (typing has it from 3.13).
@@ -150,10 +189,18 @@ class Context:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> CommandRecord:
+        from bot import observe
+        from bot.proc import run_command
+
         limit = self.config.limits.command_timeout if timeout is None else timeout
         watcher = observe.command(tuple(self.redactor(str(a)) for a in argv))
         return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor,
                            on_spawn=self.on_spawn, on_output=_both(self.on_output, watcher))
+
+
+def new_run_id(now: datetime) -> str:
+    """A run's id: its local start time and three random bytes (two runs in one second)."""
+    return f"{now:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
 
 
 def _both(first: Callable[[str], None] | None, second: Callable[[str], None] | None
@@ -234,6 +281,8 @@ def registry_client(config: Config, timeout: float = 10.0) -> RegistryClient:
     """A registry API client for `[registry]` (CA file or insecure, username, password file)."""
     if not config.registry.url:
         raise ParamError(f"{config.source}: registry.url is not configured")
+    from bot.registry import RegistryClient
+
     return RegistryClient.from_config(config.registry, timeout)
 
 
@@ -265,6 +314,8 @@ def project_ready(project: Project, *, require_git: bool = True) -> tuple[str, .
     path = Path(project.path)
     if not path.is_dir():
         raise NotReady(f"{name}: directory {path} does not exist")
+    from bot.git.read import open_repo
+
     try:
         repo = open_repo(path)
     except TaskbotError as exc:

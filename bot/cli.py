@@ -154,14 +154,12 @@ def _tasks_dir(config: Config) -> Path:
     return under_repo if under_repo.is_dir() else Path(config.repo.tasks_dir)
 
 
-def _context(config: Config, task_id: str, now: datetime) -> Context:
-    import secrets
+def _context(config: Config, task_id: str, now: datetime, *, lazy_secrets: bool = False
+             ) -> Context:
+    from bot.api import Context, new_run_id
+    from bot.notify import redactor
 
-    from bot.api import Context
-    from bot.notify.publish import redactor
-
-    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    return Context(config, task_id, run_id, redactor(config))
+    return Context(config, task_id, new_run_id(now), redactor(config, lazy=lazy_secrets))
 
 
 def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
@@ -241,8 +239,7 @@ def _plan_source(arg: str, config: Config
     """The task, where it was read, its incomplete dependencies: from a file, else (hook
     mode, any directory) from repo.branch of the configured repository."""
     from bot import taskfile
-    from bot.lookup import find_task
-    from bot.taskrun import waiting_dependencies
+    from bot.lookup import find_task, waiting_dependencies
 
     try:
         path = find_task(arg, _tasks_dir(config))
@@ -262,8 +259,7 @@ def _plan_from_branch(task_id: str, config: Config
 
     from bot import taskfile
     from bot.git.read import GitError, open_repo
-    from bot.lookup import find_in_tree, tree_dependency_state
-    from bot.taskrun import waiting_dependencies
+    from bot.lookup import find_in_tree, tree_dependency_state, waiting_dependencies
 
     try:
         repo = open_repo(config.repo.path)
@@ -284,17 +280,16 @@ def _plan_from_branch(task_id: str, config: Config
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    import json
     from datetime import datetime
 
     from bot.actions import resolve
+    from bot.lookup import held_criteria
     from bot.plugins import load_handlers
-    from bot.taskrun import held_criteria
 
     config = _load_config(args.config, required=False)
     task, shown, waiting = _plan_source(args.task, config)
     now = datetime.now().astimezone()
-    ctx = _context(config, task.id, now)
+    ctx = _context(config, task.id, now, lazy_secrets=True)  # plan shows no secret
     handlers = load_handlers()
     actions = resolve(task, handlers, ctx)
     held = held_criteria(task, waiting)
@@ -309,7 +304,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
                            not in ("acceptance criteria", "dependencies", "progress log")],
     }
-    print(json.dumps(doc, indent=2) if args.json else _plan_text(doc))
+    if args.json:
+        import json
+
+        print(json.dumps(doc, indent=2))
+    else:
+        print(_plan_text(doc))
     refused = any(a.error and not a.criterion.checked for a in actions)
     return 1 if refused else 0
 
@@ -398,8 +398,8 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     from bot.commands import status as status_command
     from bot.config import NotifyConfig
     from bot.lookup import find_task
+    from bot.notify import redactor
     from bot.notify.outbox import Outbox
-    from bot.notify.publish import redactor
     from bot.plugins import load_handlers
     from bot.taskrun import exit_code
 

@@ -12,6 +12,7 @@ when systemd provides one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tomllib
@@ -159,9 +160,18 @@ class Project:
     helmrelease: str = ""
     kustomize: tuple[str, ...] = ()
     sec_lint: tuple[str, ...] = ()
-    branch: str = "main"  # unset: the clone's origin/HEAD, else main, else master
+    branch_setting: str = ""  # `branch` as configured; "" = unset
     env: tuple[tuple[str, str], ...] = ()
     allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
+
+    @functools.cached_property
+    def branch(self) -> str:
+        """The configured branch; unset: the clone's origin/HEAD, else main, else master.
+
+        Looked up on first use, not when the config loads: reading a repository costs
+        libgit2's import (~40 ms), which `plan` and `--help` should not pay for a project
+        whose criteria never ask for its branch."""
+        return self.branch_setting or _default_branch(self.path, "main")
 
 
 @dataclass(frozen=True)
@@ -442,7 +452,7 @@ def _project(name: str, t: _Table) -> Project:
         helmrelease=t.string("helmrelease", d.helmrelease),
         kustomize=t.strings("kustomize"),
         sec_lint=t.argv("sec_lint"),
-        branch=t.string("branch", _default_branch(path, d.branch), nonempty=True),
+        branch_setting=t.string("branch", "", nonempty=True),
         env=tuple(t.string_map("env", _ENV_NAME_RE, "environment variable name").items()),
         allow_dirty=t.boolean("allow_dirty", d.allow_dirty),
     )
@@ -498,7 +508,7 @@ def _keys(cls: type, *, without: tuple[str, ...] = ()) -> frozenset[str]:
 
 
 _TOP_KEYS = _keys(Config, without=("source",))
-_PROJECT_KEYS = _keys(Project, without=("name",))
+_PROJECT_KEYS = _keys(Project, without=("name", "branch_setting")) | {"branch"}
 _RULE_KEYS = frozenset({"match", "handler", "params"})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -247,3 +247,36 @@ def _cycle_text(path: tuple[str, ...]) -> str:
     if len(path) == 2:
         return f"{path[0]} and {path[1]} wait on each other"
     return f"{', '.join(path[:-1])} and {path[-1]} wait on each other in a cycle"
+
+
+def waiting_dependencies(task: taskfile.Task, path: Path, *,
+                         state: Callable[[str, str], DependencyState] | None = None
+                         ) -> tuple[DependencyState, ...]:
+    """The incomplete dependencies, each with the groups it holds (() = the whole task).
+
+    `state(dep_id, waiter)` looks one up elsewhere (`plan` reading a branch's tree);
+    by default beside `path` on disk."""
+    look = state or (lambda dep, waiter: dependency_state(dep, tasks_root(path), waiter=waiter))
+    scopes: dict[str, tuple[str, ...]] = {}
+    for item in task.dependency_items:
+        if not item.depends:
+            continue
+        known = scopes.get(item.task_id)
+        whole = known == () or not item.groups
+        scopes[item.task_id] = () if whole else tuple(dict.fromkeys((*(known or ()),
+                                                                     *item.groups)))
+    states = (replace(look(d, task.id), groups=g)
+              for d, g in scopes.items())
+    return tuple(s for s in states if not s.complete)
+
+
+def held_criteria(task: taskfile.Task, waiting: tuple[DependencyState, ...]) -> dict[int, str]:
+    """Criteria of groups a dependency holds → why they wait (the whole task waits when a
+    dependency names no group)."""
+    held: dict[int, str] = {}
+    for state in waiting:
+        for c in task.criteria:
+            if not state.groups or c.group in state.groups:
+                why = state.cycle or f"waiting for {state.task_id}"
+                held.setdefault(c.index, why)
+    return held

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,7 +19,7 @@ from typing import Any
 import pygit2
 
 from bot import dashboard, taskfile
-from bot.api import Context, Handler, Outcome, Status
+from bot.api import Context, Handler, Outcome, Status, new_run_id
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
@@ -41,8 +40,8 @@ from bot.journal import (
     outcome_to_json,
 )
 from bot.lookup import find_in_tree, id_matches
-from bot.notify import reportstore
-from bot.notify.publish import publish, redactor
+from bot.notify import redactor, reportstore
+from bot.notify.publish import publish
 from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
 from bot.runner import State
@@ -379,7 +378,7 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
     (so its report, log lines and commit read as one run)."""
     if tj is not None and tj.run_id and tj.step("now"):
         return tj.run_id, datetime.fromisoformat(str(tj.step("now")))
-    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    run_id = new_run_id(now)
     if tj is not None:
         tj.note({"run_id": run_id, "now": now.isoformat()})  # written with the first step
     return run_id, now

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from bot import taskfile
 from bot.actions import resolve
 from bot.api import Context, FileChange, Handler
-from bot.lookup import DependencyState, dependency_state, tasks_root
+from bot.lookup import DependencyState, held_criteria, waiting_dependencies
 from bot.report import Report, TaskInfo
 from bot.runner import Journal, Observer, Result, State, execute
 
@@ -51,39 +51,6 @@ def exit_code(report: Report) -> int:
     """1 when a criterion failed, was blocked or interrupted, or the task waits; else 0."""
     bad = (State.FAILED, State.BLOCKED, State.INTERRUPTED)
     return 1 if report.waiting_on or any(r.state in bad for r in report.results) else 0
-
-
-def waiting_dependencies(task: taskfile.Task, path: Path, *,
-                         state: Callable[[str, str], DependencyState] | None = None
-                         ) -> tuple[DependencyState, ...]:
-    """The incomplete dependencies, each with the groups it holds (() = the whole task).
-
-    `state(dep_id, waiter)` looks one up elsewhere (`plan` reading a branch's tree);
-    by default beside `path` on disk."""
-    look = state or (lambda dep, waiter: dependency_state(dep, tasks_root(path), waiter=waiter))
-    scopes: dict[str, tuple[str, ...]] = {}
-    for item in task.dependency_items:
-        if not item.depends:
-            continue
-        known = scopes.get(item.task_id)
-        whole = known == () or not item.groups
-        scopes[item.task_id] = () if whole else tuple(dict.fromkeys((*(known or ()),
-                                                                     *item.groups)))
-    states = (replace(look(d, task.id), groups=g)
-              for d, g in scopes.items())
-    return tuple(s for s in states if not s.complete)
-
-
-def held_criteria(task: taskfile.Task, waiting: tuple[DependencyState, ...]) -> dict[int, str]:
-    """Criteria of groups a dependency holds → why they wait (the whole task waits when a
-    dependency names no group)."""
-    held: dict[int, str] = {}
-    for state in waiting:
-        for c in task.criteria:
-            if not state.groups or c.group in state.groups:
-                why = state.cycle or f"waiting for {state.task_id}"
-                held.setdefault(c.index, why)
-    return held
 
 
 def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,

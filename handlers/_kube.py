@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.api import Cluster, CommandRecord, Context, ParamError
+from bot import api
+from bot.api import Cluster, Context, ParamError
 
 BAD_WAITING = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "CreateContainerConfigError",
                "InvalidImageName")
@@ -30,7 +31,7 @@ def kubectl(cluster: Cluster, *args: str, context: bool = True) -> tuple[str, ..
     return (*argv, *args)
 
 
-def check_context(ctx: Context) -> tuple[CommandRecord | None, str]:
+def check_context(ctx: Context) -> tuple[api.CommandRecord | None, str]:
     """(record, "") when kubectl's current context is the configured one, else the reason."""
     cluster = ctx.config.cluster
     if cluster is None:
@@ -114,7 +115,7 @@ def _pod_line(pod: Pod) -> str:
 
 
 def check_pods(ctx: Context, namespace: str, selector: str = ""
-               ) -> tuple[CommandRecord, list[str], list[str], list[Pod]]:
+               ) -> tuple[api.CommandRecord, list[str], list[str], list[Pod]]:
     """(record, problems, evidence, pods seen) for every pod of `namespace`."""
     cluster = ctx.config.cluster
     assert cluster is not None
@@ -145,7 +146,7 @@ def check_pods(ctx: Context, namespace: str, selector: str = ""
 
 
 def check_helmrelease(ctx: Context, name: str, namespace: str
-                      ) -> tuple[CommandRecord, bool, str]:
+                      ) -> tuple[api.CommandRecord, bool, str]:
     """(record, ready for its current generation, what it says)."""
     cluster = ctx.config.cluster
     assert cluster is not None
@@ -177,7 +178,7 @@ def all_helmreleases_argv(cluster: Cluster) -> tuple[str, ...]:
                    f"jsonpath={_HELMRELEASES_JSONPATH}")
 
 
-def check_all_helmreleases(ctx: Context) -> tuple[CommandRecord, list[str], list[str]]:
+def check_all_helmreleases(ctx: Context) -> tuple[api.CommandRecord, list[str], list[str]]:
     """(record, problems, evidence): every HelmRelease of every namespace Ready, one line each."""
     cluster = ctx.config.cluster
     assert cluster is not None

@@ -7,7 +7,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from bot.api import CommandRecord, Context, ParamError
+from bot import api
+from bot.api import Context, ParamError
 
 
 def relative_dir(value: str, what: str) -> str:
@@ -29,9 +30,9 @@ def validation_commands(dirs: Sequence[str], sec_lint: Sequence[str]) -> tuple[t
 
 
 def validate(ctx: Context, root: str, dirs: Sequence[str], sec_lint: Sequence[str]
-             ) -> tuple[tuple[CommandRecord, ...], str]:
+             ) -> tuple[tuple[api.CommandRecord, ...], str]:
     """Run every validator in `root`; ("" when all passed) else the first failure's text."""
-    records: list[CommandRecord] = []
+    records: list[api.CommandRecord] = []
     failures: list[str] = []
     for argv in validation_commands(dirs, sec_lint):
         record = ctx.run(argv, root)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import re
 
-from bot.api import Config, ParamError, RegistryClient, normalize_registry
+from bot import api
+from bot.api import Config, ParamError
 
 _NAME_RE = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
 
 
 def same_registry(config: Config, named: str, handler: str) -> str:
     """The configured registry's host:port; ParamError when the criterion names another one."""
-    configured = normalize_registry(config.registry.url) if config.registry.url else ""
+    configured = api.normalize_registry(config.registry.url) if config.registry.url else ""
     if not configured:
         raise ParamError(f"{handler}: no [registry] url is configured")
-    if named and normalize_registry(named) != configured:
-        raise ParamError(f"{handler}: the criterion names registry {normalize_registry(named)}, "
+    if named and api.normalize_registry(named) != configured:
+        raise ParamError(f"{handler}: the criterion names registry {api.normalize_registry(named)}, "
                          f"but the configured registry is {configured}")
     return configured
 
@@ -33,7 +34,7 @@ def split_image(ref: str) -> tuple[str, str, str]:
     return host, name, tag
 
 
-def check_images(client: RegistryClient, names: tuple[str, ...], tag: str
+def check_images(client: api.RegistryClient, names: tuple[str, ...], tag: str
                  ) -> tuple[dict[str, str], list[str], list[str]]:
     """(digests found, missing NAME:tag, evidence lines). Raises RegistryError."""
     digests: dict[str, str] = {}
@@ -53,6 +54,6 @@ def check_images(client: RegistryClient, names: tuple[str, ...], tag: str
     return digests, missing, evidence
 
 
-def registry_diagnosis(client: RegistryClient) -> str:
+def registry_diagnosis(client: api.RegistryClient) -> str:
     ping = client.ping()
     return f"registry GET /v2/: {ping.message}"

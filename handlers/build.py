@@ -16,19 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot import api
 from bot.api import (
-    CommandRecord,
     Context,
     DefaultRule,
     Handler,
     NotReady,
     Outcome,
     ParamError,
-    RegistryClient,
-    RegistryError,
     Status,
     Step,
-    normalize_registry,
     parse_bool,
     project_ready,
     registry_client,
@@ -80,7 +77,7 @@ class BuildHandler:
     def _env(self, s: BuildSettings) -> dict[str, str]:
         # always host:port: image references have no scheme (`http://h:5000/x` is an
         # "invalid reference format"); the scheme only picks TLS for taskbot's own checks
-        return {**dict(s.env), "REGISTRY_URL": normalize_registry(s.registry), "VERSION": s.version,
+        return {**dict(s.env), "REGISTRY_URL": api.normalize_registry(s.registry), "VERSION": s.version,
                 "PUSH": "true" if s.push else "false"}
 
     def plan(self, settings: BuildSettings, ctx: Context) -> Step:
@@ -95,7 +92,7 @@ class BuildHandler:
                 "tracked files (unless allow_dirty)",
                 f"build command {settings.argv[0]} exists and is executable",
                 *([f"registry {settings.registry} reachable"] if settings.push else []),
-                f"environment: REGISTRY_URL={normalize_registry(settings.registry)} "
+                f"environment: REGISTRY_URL={api.normalize_registry(settings.registry)} "
                 f"VERSION={settings.version}",
                 *checks,
             ),
@@ -142,15 +139,15 @@ class BuildHandler:
         return _check_registry(settings, ctx, client, record)
 
 
-def _check_registry(settings: BuildSettings, ctx: Context, client: RegistryClient | None,
-                    record: CommandRecord) -> Outcome:
+def _check_registry(settings: BuildSettings, ctx: Context, client: api.RegistryClient | None,
+                    record: api.CommandRecord) -> Outcome:
     if client is None or not settings.images:
         note = "push=false: registry not checked" if client is None else "no images configured"
         return Outcome(Status.DONE, commands=(record,), evidence=(note,),
                        summary=f"built {settings.project} {settings.version}: {note}")
     try:
         _, missing, evidence = check_images(client, settings.images, settings.version)
-    except RegistryError as exc:
+    except api.RegistryError as exc:
         return _failed(settings, ctx, client, record,
                        f"build ran, but the registry check failed: {exc}")
     if missing:
@@ -166,17 +163,17 @@ def _with_checks(outcome: Outcome, checked: tuple[str, ...]) -> Outcome:
     return replace(outcome, evidence=(*outcome.evidence, *checked))
 
 
-def _failed(s: BuildSettings, ctx: Context, client: RegistryClient | None, record: CommandRecord,
+def _failed(s: BuildSettings, ctx: Context, client: api.RegistryClient | None, record: api.CommandRecord,
             reason: str, evidence: tuple[str, ...] = ()) -> Outcome:
     extra, lines = diagnose(s, ctx, client, record)
     return Outcome(Status.FAILED, reason, commands=(record, *extra), evidence=evidence,
                    diagnosis=lines)
 
 
-def diagnose(s: BuildSettings, ctx: Context, client: RegistryClient | None,
-             record: CommandRecord) -> tuple[tuple[CommandRecord, ...], tuple[str, ...]]:
+def diagnose(s: BuildSettings, ctx: Context, client: api.RegistryClient | None,
+             record: api.CommandRecord) -> tuple[tuple[api.CommandRecord, ...], tuple[str, ...]]:
     """Why a build may have failed: one line per thing checked, and the commands run for it."""
-    records: list[CommandRecord] = []
+    records: list[api.CommandRecord] = []
     lines: list[str] = []
     engine = next((e for e in ("docker", "podman") if shutil.which(e)), None)
     if engine is not None:
@@ -231,7 +228,7 @@ def _env_file(root: Path, registry: str) -> str:
             value = found["value"].strip("'\"")
             if not registry:
                 return f"REGISTRY_URL in {path.name} is {value}"
-            if normalize_registry(value) == normalize_registry(registry):
+            if api.normalize_registry(value) == api.normalize_registry(registry):
                 return f"REGISTRY_URL in {path.name} matches the configured registry ({value})"
             return (f"REGISTRY_URL in {path.name} is {value}, but the configured registry is "
                     f"{registry}")

@@ -23,34 +23,21 @@ from pathlib import Path
 
 import yaml
 
+from bot import api
 from bot.api import (
-    CommandRecord,
     Context,
     DefaultRule,
     FileChange,
     Handler,
     Outcome,
     ParamError,
-    RegistryError,
-    ScalarChange,
-    ScalarEdit,
     Status,
     Step,
     TaskbotError,
-    YamlEditError,
-    YamlFile,
-    commit_worktree,
-    edit_scalars,
-    gitops_commit_message,
-    prepare_worktree,
-    push_ff,
     registry_client,
     reject_unknown,
     require_project,
     validate_version,
-    yaml_get,
-    yaml_scalar,
-    yaml_walk,
 )
 from handlers._kube import check_context, check_helmrelease, check_pods
 from handlers._kustomize import relative_dir, validate, validation_commands
@@ -85,7 +72,7 @@ class Release:
 @dataclass(frozen=True)
 class Bump:
     text: str
-    changes: tuple[ScalarChange, ...]
+    changes: tuple[api.ScalarChange, ...]
     releases: tuple[Release, ...]
 
 
@@ -102,74 +89,74 @@ def new_tag(old: str, version: str, digest: str = "") -> str:
 
 
 def _release(doc: yaml.Node) -> Release:
-    name = (yaml_scalar(doc, "metadata", "name") or yaml.ScalarNode("", "?")).value
-    namespace = (yaml_scalar(doc, "metadata", "namespace") or yaml.ScalarNode("", "")).value
-    target = (yaml_scalar(doc, "spec", "targetNamespace") or yaml.ScalarNode("", "")).value
-    explicit = (yaml_scalar(doc, "spec", "releaseName") or yaml.ScalarNode("", "")).value
+    name = (api.yaml_scalar(doc, "metadata", "name") or yaml.ScalarNode("", "?")).value
+    namespace = (api.yaml_scalar(doc, "metadata", "namespace") or yaml.ScalarNode("", "")).value
+    target = (api.yaml_scalar(doc, "spec", "targetNamespace") or yaml.ScalarNode("", "")).value
+    explicit = (api.yaml_scalar(doc, "spec", "releaseName") or yaml.ScalarNode("", "")).value
     release = explicit or (f"{target}-{name}" if target else name)
     return Release(name, namespace, release, target or namespace)
 
 
 def _tag_edits(values: yaml.Node | None, images: Sequence[str], version: str,
-               digests: Mapping[str, str], release: str) -> list[ScalarEdit]:
+               digests: Mapping[str, str], release: str) -> list[api.ScalarEdit]:
     """Each matching `{repository, tag}` under spec.values, else spec.values.image.tag."""
-    edits: list[ScalarEdit] = []
-    for mapping in yaml_walk(values) if values is not None else []:
-        repo, tag = yaml_scalar(mapping, "repository"), yaml_scalar(mapping, "tag")
+    edits: list[api.ScalarEdit] = []
+    for mapping in api.yaml_walk(values) if values is not None else []:
+        repo, tag = api.yaml_scalar(mapping, "repository"), api.yaml_scalar(mapping, "tag")
         if repo is None or tag is None or not repository_matches(repo.value, images):
             continue
         digest = next((d for i, d in digests.items() if repository_matches(repo.value, [i])), "")
-        edits.append(ScalarEdit(tag, new_tag(tag.value, version, digest),
+        edits.append(api.ScalarEdit(tag, new_tag(tag.value, version, digest),
                                 f"HelmRelease {release}: image tag of {repo.value}"))
-    fallback = yaml_scalar(values, "image", "tag")
+    fallback = api.yaml_scalar(values, "image", "tag")
     if not edits and fallback is not None and (
-            not images or yaml_get(values, "image", "repository") is None):
+            not images or api.yaml_get(values, "image", "repository") is None):
         digest = next(iter(digests.values())) if len(digests) == 1 else ""
-        edits.append(ScalarEdit(fallback, new_tag(fallback.value, version, digest),
+        edits.append(api.ScalarEdit(fallback, new_tag(fallback.value, version, digest),
                                 f"HelmRelease {release}: spec.values.image.tag"))
     return edits
 
 
 def bump(text: str, name: str, images: Sequence[str], version: str | None, chart: str = "",
          digests: Mapping[str, str] | None = None) -> Bump:
-    """The file's text with the app's image tags (and chart version) set; raises YamlEditError.
+    """The file's text with the app's image tags (and chart version) set; raises api.YamlEditError.
 
     `version=None` leaves image tags alone (a chart-only bump).
     """
-    doc = YamlFile(text, name)
+    doc = api.YamlFile(text, name)
     digests = digests or {}
-    edits: list[ScalarEdit] = []
+    edits: list[api.ScalarEdit] = []
     releases: list[Release] = []
     charts_found = tags_found = 0
     for root in doc.documents:
-        kind = yaml_scalar(root, "kind")
+        kind = api.yaml_scalar(root, "kind")
         if kind is None or kind.value != "HelmRelease":
             continue
         releases.append(_release(root))
         release = releases[-1].name
         if version is not None:
-            tags = _tag_edits(yaml_get(root, "spec", "values"), images, version, digests, release)
+            tags = _tag_edits(api.yaml_get(root, "spec", "values"), images, version, digests, release)
             tags_found += len(tags)
             edits.extend(tags)
         if chart:
-            node = yaml_scalar(root, "spec", "chart", "spec", "version")
+            node = api.yaml_scalar(root, "spec", "chart", "spec", "version")
             if node is not None:
                 charts_found += 1
-                edits.append(ScalarEdit(node, chart,
+                edits.append(api.ScalarEdit(node, chart,
                                         f"HelmRelease {release}: spec.chart.spec.version"))
     if not releases:
-        raise YamlEditError(f"{name}: no HelmRelease document in this file")
+        raise api.YamlEditError(f"{name}: no HelmRelease document in this file")
     if version is not None and not tags_found:
         wanted = ", ".join(images) or "(no images configured)"
-        raise YamlEditError(f"{name}: no image tag to set: no {{repository, tag}} under spec.values "
+        raise api.YamlEditError(f"{name}: no image tag to set: no {{repository, tag}} under spec.values "
                             f"whose repository ends with {wanted}, and no spec.values.image.tag")
     if chart and not charts_found:
-        raise YamlEditError(f"{name}: chart={chart} given, but no spec.chart.spec.version found")
-    new_text, changes = edit_scalars(doc, edits)
+        raise api.YamlEditError(f"{name}: chart={chart} given, but no spec.chart.spec.version found")
+    new_text, changes = api.edit_scalars(doc, edits)
     return Bump(new_text, changes, tuple(releases))
 
 
-def describe(changes: Sequence[ScalarChange]) -> str:
+def describe(changes: Sequence[api.ScalarChange]) -> str:
     """`image tag 0.1.17 → 0.1.18, chart 1.2.0 → 1.3.0` (each distinct change once)."""
     parts: list[str] = []
     for c in changes:
@@ -251,7 +238,7 @@ class _Run:
     def __init__(self, s: HelmReleaseSettings, ctx: Context) -> None:
         self.s = s
         self.ctx = ctx
-        self.commands: list[CommandRecord] = []
+        self.commands: list[api.CommandRecord] = []
         self.evidence: list[str] = []
         self.changes: tuple[FileChange, ...] = ()
         self.digests: dict[str, str] = {}
@@ -304,7 +291,7 @@ class _Run:
 
     def worktree(self) -> Path:
         try:
-            return prepare_worktree(Path(self.s.clone), Path(self.ctx.config.repo.state_dir),
+            return api.prepare_worktree(Path(self.s.clone), Path(self.ctx.config.repo.state_dir),
                                             f"taskbot/{self.ctx.task_id}", self.s.branch)
         except TaskbotError as exc:
             raise self.stop(Status.BLOCKED, f"GitOps clone {self.s.clone}: {exc}") from exc
@@ -321,22 +308,22 @@ class _Run:
                           self.digests)
         except UnicodeDecodeError as exc:
             raise self.stop(Status.BLOCKED, f"{s.file}: not UTF-8 text") from exc
-        except YamlEditError as exc:
+        except api.YamlEditError as exc:
             raise self.stop(Status.BLOCKED, f"refused: {exc}") from exc
         self.evidence.extend(f"{s.file}:{c.line}: {c.label}: {c.old} → {c.new}"
                              + (" (quoted: plain would change its type)" if c.quoted else "")
                              for c in result.changes)
         return original, result
 
-    def commit(self, work: Path, changes: Sequence[ScalarChange]) -> str:
+    def commit(self, work: Path, changes: Sequence[api.ScalarChange]) -> str:
         s, ctx = self.s, self.ctx
         what = describe(changes)
         branch = f"taskbot/{ctx.task_id}"
         try:
-            sha = commit_worktree(work, _message(s, ctx, what, changes), ctx.config.identity,
+            sha = api.commit_worktree(work, _message(s, ctx, what, changes), ctx.config.identity,
                                  [s.file])
             self.changes = (FileChange(s.project, s.file, what),) if sha else ()
-            pushed = push_ff(work, branch, s.branch) if sha else "nothing to commit"
+            pushed = api.push_ff(work, branch, s.branch) if sha else "nothing to commit"
         except TaskbotError as exc:
             raise self.stop(Status.FAILED, f"git: {exc}") from exc
         self.evidence.append(f"commit {sha} on {branch} in {s.project}: {pushed}")
@@ -361,7 +348,7 @@ def _images_present(s: HelmReleaseSettings, ctx: Context) -> dict[str, str]:
     client = registry_client(ctx.config)
     try:
         digests, missing, seen = check_images(client, s.images, s.version)
-    except RegistryError as exc:
+    except api.RegistryError as exc:
         wanted = ", ".join(f"{i}:{s.version}" for i in s.images)
         raise _Stop(Outcome(Status.BLOCKED, f"image {wanted} not confirmed in registry "
                             f"{client.host}: {exc}", diagnosis=(registry_diagnosis(client),))
@@ -373,19 +360,19 @@ def _images_present(s: HelmReleaseSettings, ctx: Context) -> dict[str, str]:
 
 
 def _message(s: HelmReleaseSettings, ctx: Context, what: str,
-             changes: Sequence[ScalarChange]) -> str:
-    return gitops_commit_message(
+             changes: Sequence[api.ScalarChange]) -> str:
+    return api.gitops_commit_message(
         f"taskbot({ctx.task_id}): {s.app} {what}",
         [f"- {s.file}:{c.line}: {c.label}: {c.old} → {c.new}" for c in changes],
         {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
 
 
 def wait_rollout(ctx: Context, releases: Sequence[Release], images: Sequence[str], version: str,
-                 interval: float = POLL_INTERVAL) -> tuple[list[str], list[CommandRecord], list[str]]:
+                 interval: float = POLL_INTERVAL) -> tuple[list[str], list[api.CommandRecord], list[str]]:
     """Reconcile with flux (when on PATH), then wait for Ready releases and pods on `version`."""
     cluster = ctx.config.cluster
     assert cluster is not None
-    records: list[CommandRecord] = []
+    records: list[api.CommandRecord] = []
     if shutil.which("flux"):
         for r in releases:
             argv = ["flux", "reconcile", "helmrelease", r.name, "--with-source",
@@ -403,11 +390,11 @@ def wait_rollout(ctx: Context, releases: Sequence[Release], images: Sequence[str
 
 
 def _rollout_state(ctx: Context, releases: Sequence[Release], images: Sequence[str],
-                   version: str) -> tuple[list[str], list[CommandRecord], list[str]]:
+                   version: str) -> tuple[list[str], list[api.CommandRecord], list[str]]:
     cluster = ctx.config.cluster
     assert cluster is not None
     problems: list[str] = []
-    records: list[CommandRecord] = []
+    records: list[api.CommandRecord] = []
     seen: list[str] = []
     for r in releases:
         namespace = r.namespace or cluster.namespace

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot import api
 from bot.api import (
     Context,
     DefaultRule,
     Handler,
     Outcome,
     ParamError,
-    RegistryError,
     Status,
     Step,
     registry_client,
@@ -74,7 +74,7 @@ class ImageHandler:
         client = registry_client(ctx.config)
         try:
             _, missing, evidence = check_images(client, settings.images, settings.version)
-        except RegistryError as exc:
+        except api.RegistryError as exc:
             return Outcome(Status.BLOCKED, str(exc), diagnosis=(registry_diagnosis(client),))
         if missing:
             return Outcome(Status.FAILED,

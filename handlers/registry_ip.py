@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import api
 from bot.api import (
-    CommandRecord,
     Context,
     DefaultRule,
     FileChange,
@@ -31,23 +31,12 @@ from bot.api import (
     Outcome,
     ParamError,
     Project,
-    ScalarEdit,
     Status,
     Step,
     TaskbotError,
-    YamlEditError,
-    YamlFile,
-    commit_worktree,
-    edit_scalars,
-    gitops_commit_message,
-    normalize_registry,
-    prepare_worktree,
     project_ready,
-    push_ff,
     reject_unknown,
     require_project,
-    yaml_scalar,
-    yaml_walk,
 )
 from handlers._kustomize import validate
 
@@ -92,7 +81,7 @@ class FileEdit:
 class Renewal:
     """What became of the registry certificate; `renewed` when a new one replaced it."""
 
-    records: tuple[CommandRecord, ...] = ()
+    records: tuple[api.CommandRecord, ...] = ()
     notes: tuple[str, ...] = ()
     problem: str = ""
     renewed: bool = False
@@ -129,17 +118,17 @@ def set_registry_url(text: str, s: RegistryIpSettings) -> str:
 
 def metallb_edit(data: bytes, name: str, s: RegistryIpSettings) -> bytes:
     """The MetalLB loadBalancerIPs annotations with the old IP replaced (yamledit)."""
-    doc = YamlFile.from_bytes(data, name)
-    edits: list[ScalarEdit] = []
+    doc = api.YamlFile.from_bytes(data, name)
+    edits: list[api.ScalarEdit] = []
     for root in doc.documents:
-        for node in yaml_walk(root):
+        for node in api.yaml_walk(root):
             for key in METALLB_KEYS:
-                value = yaml_scalar(node, key)
+                value = api.yaml_scalar(node, key)
                 if value is not None and host_pattern(s.old_host).search(value.value):
-                    edits.append(ScalarEdit(value, replace_address(value.value, s), key))
+                    edits.append(api.ScalarEdit(value, replace_address(value.value, s), key))
     if not edits:
         return data
-    text, _ = edit_scalars(doc, edits)
+    text, _ = api.edit_scalars(doc, edits)
     return text.encode("utf-8")
 
 
@@ -213,7 +202,7 @@ class RegistryIpHandler:
                              ) from exc
         if not ctx.config.registry.url:
             raise ParamError("registry-ip: no [registry] url is configured (the old address)")
-        old_host, port = _split(normalize_registry(ctx.config.registry.url))
+        old_host, port = _split(api.normalize_registry(ctx.config.registry.url))
         if "port" in params:
             if not re.fullmatch(r"\d{1,5}", params["port"]) or not 0 < int(params["port"]) < 65536:
                 raise ParamError(f"registry-ip: port {params['port']!r} is not a TCP port")
@@ -230,7 +219,7 @@ class RegistryIpHandler:
             try:
                 for edit in gitops_edits(Path(project.path), project.name, s):
                     files.extend(edit.lines())
-            except YamlEditError as exc:
+            except api.YamlEditError as exc:
                 files.append(f"{project.name}: REFUSED: {exc}")
         tasks = Path(ctx.config.repo.path)
         doc = _edit("tasks", tasks, ARCH_DOC, "address", s)
@@ -244,7 +233,7 @@ class RegistryIpHandler:
                     preconditions=(f"registry moves from {s.old} to {s.new}",))
 
     def run(self, s: RegistryIpSettings, ctx: Context) -> Outcome:
-        commands: list[CommandRecord] = []
+        commands: list[api.CommandRecord] = []
         changes: list[FileChange] = []
         edits = project_edits(ctx, s)
         try:
@@ -303,14 +292,14 @@ def _repos(ctx: Context) -> list[tuple[str, Path, str, tuple[str, ...]]]:
 
 def _commit_repo(ctx: Context, s: RegistryIpSettings, label: str, clone: Path, kind: str,
                  dirs: Sequence[str]
-                 ) -> tuple[list[CommandRecord], list[FileChange], list[str], list[str]]:
+                 ) -> tuple[list[api.CommandRecord], list[FileChange], list[str], list[str]]:
     """Edit a repository in taskbot's worktree, validate, commit and integrate it."""
     if not (clone / ".git").exists() and not (clone / "HEAD").is_file():
         return [], [], [f"{label}: {clone} is not a git repository: skipped"], []
     project = next((p for p in ctx.config.projects.values() if p.name == label), None)
     base = project.branch if project is not None else ctx.config.repo.branch
     branch = f"taskbot/{ctx.task_id}-registry-ip"
-    work = prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base)
+    work = api.prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base)
     if kind == "gitops":
         edits = gitops_edits(work, label, s)
     else:
@@ -328,11 +317,11 @@ def _commit_repo(ctx: Context, s: RegistryIpSettings, label: str, clone: Path, k
             (work / edit.path).write_bytes(edit.before)
         return list(records), [], evidence, [f"{label}: validation failed, nothing committed: "
                                              f"{failure}"]
-    message = gitops_commit_message(f"taskbot({ctx.task_id}): registry {s.old} → {s.new}",
+    message = api.gitops_commit_message(f"taskbot({ctx.task_id}): registry {s.old} → {s.new}",
                                     [f"- {line}" for line in evidence],
                                     {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
-    sha = commit_worktree(work, message, ctx.config.identity, [e.path for e in edits])
-    result = push_ff(work, branch, base) if sha else "nothing to commit"
+    sha = api.commit_worktree(work, message, ctx.config.identity, [e.path for e in edits])
+    result = api.push_ff(work, branch, base) if sha else "nothing to commit"
     changes = [FileChange(label, e.path, f"registry {s.old} → {s.new}") for e in edits]
     return list(records), changes, [*evidence, f"{label}: commit {sha}: {result}"], []
 

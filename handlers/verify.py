@@ -10,11 +10,11 @@ read the registry and image name out of it and ask the registry API instead.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot import api
 from bot.api import (
     Cluster,
     Context,
@@ -22,8 +22,6 @@ from bot.api import (
     Handler,
     Outcome,
     ParamError,
-    RegistryClient,
-    RegistryError,
     Status,
     Step,
     parse_bool,
@@ -253,6 +251,8 @@ def _tcp(s: VerifySettings) -> Outcome:
     found = _HOST_PORT_RE.fullmatch(s.target)
     assert found is not None
     host = found["v6"] or found["host"]
+    import socket  # noqa: PLC0415 -- here: loading the handlers for `plan` need not load it
+
     started = time.monotonic()
     try:
         with socket.create_connection((host, int(found["port"])), timeout=s.timeout) as sock:
@@ -269,11 +269,11 @@ def _registry(s: VerifySettings, ctx: Context) -> Outcome:
     client = registry_client(ctx.config, timeout=s.timeout)
     try:
         return _catalog(s, client) if s.kind == "catalog" else _image(s, client)
-    except RegistryError as exc:
+    except api.RegistryError as exc:
         return Outcome(Status.BLOCKED, str(exc), diagnosis=(registry_diagnosis(client),))
 
 
-def _catalog(s: VerifySettings, client: RegistryClient) -> Outcome:
+def _catalog(s: VerifySettings, client: api.RegistryClient) -> Outcome:
     names = client.catalog()
     evidence = (f"GET {client.base}/v2/_catalog → {len(names)} repositories: "
                 + ", ".join(names[:50]),)
@@ -287,7 +287,7 @@ def _catalog(s: VerifySettings, client: RegistryClient) -> Outcome:
                    summary=f"registry catalog lists {', '.join(s.names)}")
 
 
-def _image(s: VerifySettings, client: RegistryClient) -> Outcome:
+def _image(s: VerifySettings, client: api.RegistryClient) -> Outcome:
     tags = client.tags(s.target)
     where = f"GET {client.base}/v2/{s.target}/tags/list"
     if tags is None:

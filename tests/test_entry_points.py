@@ -1,7 +1,7 @@
 """Handlers from other packages load through the `taskbot.handlers` entry-point group.
 
 A tiny third-party distribution (a module plus its `*.dist-info` with `entry_points.txt`,
-what `pip install` leaves behind) is put on sys.path; importlib.metadata finds it.
+what `pip install` leaves behind) is put on sys.path; taskbot finds it as importlib.metadata would.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import plugins
 from bot.cli import main
 from bot.plugins import discover, load_handlers
 from tests.helpers.config import write_config
@@ -117,3 +118,31 @@ def test_a_plugin_that_raises_on_import_leaves_the_others_loaded(
         "handler",
         "taskbot: warning: handler plugin 'taskbot_raises:HANDLER' failed to load: no licence key",
     ]
+
+
+def test_the_first_distribution_of_a_name_on_sys_path_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As importlib.metadata does: a second copy of a distribution further down sys.path
+    (an older install, a build directory's *.egg-info) adds no entry points of its own."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _install(first, "taskbot_hello", "hello = taskbot_hello:HANDLER")
+    second.mkdir()
+    stale = second / "Taskbot.Hello.egg-info"
+    stale.mkdir()
+    (stale / "entry_points.txt").write_text(
+        "# an older build\n[console_scripts]\nx = y:z\n\n[taskbot.handlers]\n"
+        "hello = taskbot_hello_old:HANDLER\nhello2 = taskbot_hello_old:HANDLER\n")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+    found = {ep.name: ep.value for ep in plugins.entry_points(plugins.GROUP)}
+    assert found["hello"] == "taskbot_hello:HANDLER" and "hello2" not in found
+    assert found["build"] == "handlers.build:HANDLER"
+
+
+def test_entry_points_match_importlib_metadata() -> None:
+    """The reader sees what the standard library sees, for our group and a busy one."""
+    import importlib.metadata
+
+    for group in (plugins.GROUP, "console_scripts"):
+        expected = sorted((e.name, e.value) for e in importlib.metadata.entry_points(group=group))
+        assert sorted(plugins.entry_points(group)) == expected

@@ -20,9 +20,9 @@ from bot.daemon import statusfile
 from bot.git import owncommits
 from bot.git import write as gitrepo
 from bot.notify import outbox as outboxmod
-from bot.notify import reportstore
+from bot.notify import redactor, reportstore
 from bot.notify.outbox import Outbox
-from bot.notify.publish import publish, redactor
+from bot.notify.publish import publish
 from bot.notify.targets import Delivery, Message
 from bot.report import Report, TaskInfo
 from tests.gitfixtures import sandbox

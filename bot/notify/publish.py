@@ -16,11 +16,6 @@ from bot.proc import Redactor
 from bot.report import Report, to_json, to_markdown
 
 
-def redactor(config: Config) -> Redactor:
-    """Everything secret the configuration knows: `*_file` values and notify URL secrets."""
-    return Redactor(config.secrets() + notify.secrets(config.notify))
-
-
 @dataclass(frozen=True)
 class Published:
     stored: bool

@@ -18,7 +18,6 @@ not pay for its import.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import logging
 import re
@@ -273,6 +272,8 @@ def _tokens(url: str) -> list[str]:
 def _masked_parts(full: str, private: str) -> Iterator[str]:
     """The parts of `full` that apprise masks in its privacy form (`a...z`, `****`)."""
     a, b = _tokens(full), _tokens(private)
+    import difflib  # noqa: PLC0415 -- only when a target is down; `plan` needs none of it
+
     for op, i1, i2, _, _ in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op in ("replace", "delete"):
             yield from (t for t in a[i1:i2] if not _TOKEN_SPLIT_RE.fullmatch(t))

@@ -1,6 +1,11 @@
-"""Task files: bytes → `Task` (`parse`), and `Edit` → bytes (`edit`), byte-exact."""
+"""Task files: bytes → `Task` (`parse`), and `Edit` → bytes (`edit`), byte-exact.
 
-from bot.taskfile.edit import Applied, Edit, apply, write
+The editing half loads on first use: `plan` and the lookups only read.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from bot.taskfile.parse import (
     MAX_BYTES,
     Criterion,
@@ -13,6 +18,16 @@ from bot.taskfile.parse import (
     read,
 )
 from bot.taskfile.status import COMPLETED_DIR, in_completed_folder, is_complete
+
+if TYPE_CHECKING:
+    from bot.taskfile.edit import Applied, Edit, apply, write
+else:
+    def __getattr__(name: str) -> Any:
+        if name not in ("Applied", "Edit", "apply", "write"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module("bot.taskfile.edit"), name)
+        globals()[name] = value
+        return value
 
 __all__ = [
     "COMPLETED_DIR",
