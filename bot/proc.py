@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import math
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -214,6 +216,31 @@ def _exited(pid: int) -> bool:
 
 
 def _wait_exit(pid: int, deadline: float) -> bool:
+    """Has the child exited by `deadline`? Leaves it unreaped (see `_exited`).
+
+    A pidfd becomes readable the moment the process exits: a 5 ms git command is awaited
+    for 5 ms, where polling with a growing sleep overshoots by up to half its run, on
+    every step of a push."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except OSError:  # a kernel older than 5.3
+        return _poll_exit(pid, deadline)
+    try:
+        waiter = select.poll()
+        waiter.register(pidfd, select.POLLIN)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _exited(pid)
+            if waiter.poll(max(1, math.ceil(remaining * 1000))):
+                return True
+    finally:
+        os.close(pidfd)
+
+
+def _poll_exit(pid: int, deadline: float) -> bool:
     delay = 0.0005
     while not _exited(pid):
         remaining = deadline - time.monotonic()

@@ -1,4 +1,5 @@
-"""`bot.gitrepo.push_ff` without an origin: a bare repository's branch moves only by fast-forward."""
+"""`bot.git.write`: worktrees reset for each run; `push_ff` without an origin moves a bare
+repository's branch only by fast-forward."""
 
 from __future__ import annotations
 
@@ -41,3 +42,52 @@ def test_clone_without_origin_keeps_the_branch(tmp_path: Path) -> None:
     assert gitrepo.push_ff(work, "taskbot/T-1", "main") == (
         "no origin: branch taskbot/T-1 kept for a person to merge")
     assert git(box.clone, "rev-parse", "main") == before
+
+
+def _as_git_leaves_it(work: Path, branch: str, sha: str) -> None:
+    assert git(work, "symbolic-ref", "HEAD") == f"refs/heads/{branch}"
+    assert git(work, "rev-parse", "HEAD") == sha
+    assert git(work, "status", "--porcelain", "--ignored") == ""
+
+
+def test_a_reused_worktree_is_reset_like_git_checkout_force_B(tmp_path: Path) -> None:
+    """The second run of a task reuses its worktree (libgit2, no git process): whether the
+    worktree is still on its branch or detached after a landed run, it ends on the branch
+    at the start commit, a person-free copy of it, as `git checkout --force -B` leaves it."""
+    box = sandbox(tmp_path)
+    state = tmp_path / "state"
+    start = git(box.bare, "rev-parse", "main")
+    work = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)
+    (work / "docs.md").write_text("half-done edit\n")
+    (work / "stray.txt").write_text("left by a killed run\n")
+    sha = gitrepo.commit(work, "edit\n", Identity(), ["docs.md"])
+    assert sha is not None
+
+    again = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)  # on its branch
+    assert again == work
+    _as_git_leaves_it(work, "taskbot/T-1", start)
+
+    gitrepo.drop_branch(work, "taskbot/T-1")  # as after a landed run: detached, branch gone
+    (work / "docs.md").write_text("changed while detached\n")
+    assert gitrepo.worktree(box.bare, state, "taskbot/T-1", sha) == work
+    _as_git_leaves_it(work, "taskbot/T-1", sha)
+    assert (work / "docs.md").read_text() == "half-done edit\n"
+
+
+def test_a_worktree_with_gitattributes_is_reset_by_git(tmp_path: Path) -> None:
+    """Where git and libgit2 could write different bytes (attributes, filter drivers), git
+    resets the worktree: the file is what `git checkout` writes (here CRLF by eol=crlf)."""
+    box = sandbox(tmp_path)
+    (box.clone / ".gitattributes").write_text("*.md text eol=crlf\n")
+    (box.clone / "notes.md").write_text("one\ntwo\n")
+    git(box.clone, "add", "-A")
+    git(box.clone, "commit", "-qm", "attributes")
+    git(box.clone, "push", "-q", "origin", "main")
+    start = git(box.bare, "rev-parse", "main")
+    state = tmp_path / "state"
+    work = gitrepo.worktree(box.bare, state, "taskbot/T-2", start)
+    (work / "notes.md").write_bytes(b"edited\n")
+    gitrepo.drop_branch(work, "taskbot/T-2")
+    assert gitrepo.worktree(box.bare, state, "taskbot/T-2", start) == work
+    assert (work / "notes.md").read_bytes() == b"one\r\ntwo\r\n"
+    _as_git_leaves_it(work, "taskbot/T-2", start)

@@ -254,3 +254,24 @@ def test_redactor() -> None:
 def test_record_describe_for_signal() -> None:
     record = CommandRecord(("x",), "/", -9, 0.1, "", "")
     assert record.describe() == "x was killed by SIGKILL"
+
+
+def test_waiting_for_exit_without_a_pidfd_polls_and_leaves_the_child_unreaped() -> None:
+    """A kernel older than 5.3 has no pidfd_open: the exit is polled. Either way the
+    child stays a zombie until reaped, so its process group id cannot be reused."""
+    import subprocess
+
+    from bot import proc
+
+    quick = subprocess.Popen(["true"])
+    slow = subprocess.Popen(["sleep", "5"])
+    try:
+        assert proc._poll_exit(quick.pid, time.monotonic() + 5)
+        assert proc._wait_exit(quick.pid, time.monotonic() + 5)
+        assert not proc._poll_exit(slow.pid, time.monotonic() + 0.05)
+        assert not proc._wait_exit(slow.pid, time.monotonic() + 0.05)
+        assert os.waitid(os.P_PID, quick.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    finally:
+        slow.kill()
+        slow.wait()
+        assert quick.wait() == 0

@@ -184,7 +184,8 @@ def fetch_tip(remote: Remote, state_dir: Path, branch: str) -> str | None:
         clone = ensure_clone(remote, state_dir)
         # Only the branch: on a webhook's way to the handler (the rest is fetched when a
         # worktree is prepared or a kept branch is pushed).
-        gitrepo.git(["fetch", "--quiet", "--no-tags", "origin",
+        gitrepo.git(["fetch", "--quiet", "--no-tags", "--no-auto-maintenance",
+                     "--no-write-fetch-head", "origin",
                      f"+refs/heads/{branch}:refs/remotes/origin/{branch}"], clone)
     except read.GitError as exc:
         raise ForgeUnreachable(f"forge {remote.url} not reachable: {exc}") from exc
