@@ -54,6 +54,23 @@ def test_version_and_help_are_written_for_users(tmp_path: Path) -> None:
         assert "--config FILE" in text
 
 
+def test_a_command_parses_alike_with_only_its_own_parser_built(tmp_path: Path) -> None:
+    """A command builds only its own subparser: its errors, its help and a mistyped
+    command read as when every command's parser is built."""
+    done = taskbot("plan", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "taskbot plan: error: the following arguments are required: TASK")
+    done = taskbot("--config", "x.toml", "plan", "T", "surplus", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "taskbot: error: unrecognized arguments: surplus"
+    done = taskbot("--config=x.toml", "plna", "T", cwd=tmp_path)
+    assert done.returncode == 2 and "invalid choice: 'plna' (choose from 'plan', 'run'," in (
+        done.stderr)
+    helped = taskbot("--config", "x.toml", "--help", "plan", cwd=tmp_path)
+    assert helped.returncode == 0 and "merge-file" in helped.stdout
+
+
 def test_config_before_or_after_the_command(pushed: Sandbox) -> None:
     where = pushed.root / "elsewhere"
     for argv in (["--config", str(pushed.config), "plan", "TASK-002"],
@@ -123,4 +140,5 @@ def test_cli_speed_bench_prints_its_figures(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     keys = re.findall(r"^([\w.]+): -?\d", done.stdout, re.M)
     assert set(keys) >= {"cli_speed.help", "cli_speed.plan_10_tasks", "cli_speed.plan_10000_tasks",
-                         "cli_speed.plan_hook_mode_bare", "cli_speed.ratio_10000_to_10"}
+                         "cli_speed.plan_hook_mode_bare", "cli_speed.ratio_10000_to_10",
+                         "cli_speed.python_floor"}
