@@ -91,3 +91,27 @@ def test_a_worktree_with_gitattributes_is_reset_by_git(tmp_path: Path) -> None:
     assert gitrepo.worktree(box.bare, state, "taskbot/T-2", start) == work
     assert (work / "notes.md").read_bytes() == b"one\r\ntwo\r\n"
     _as_git_leaves_it(work, "taskbot/T-2", start)
+
+
+def test_a_reused_worktree_loses_files_the_start_commit_does_not_have(tmp_path: Path) -> None:
+    """Reset to a commit without a file removes it, detached or on the branch: a stale file
+    would otherwise ride along in the next `git add --all`."""
+    box = sandbox(tmp_path)
+    (box.clone / "gone.md").write_text("soon removed\n")
+    git(box.clone, "add", "-A")
+    git(box.clone, "commit", "-qm", "add")
+    git(box.clone, "rm", "-q", "gone.md")
+    git(box.clone, "commit", "-qm", "remove")
+    git(box.clone, "push", "-q", "origin", "main")
+    with_file, without = git(box.bare, "rev-parse", "main~1"), git(box.bare, "rev-parse", "main")
+    state = tmp_path / "state"
+    work = gitrepo.worktree(box.bare, state, "taskbot/T-3", with_file)
+    assert (work / "gone.md").exists()
+    gitrepo.drop_branch(work, "taskbot/T-3")
+    gitrepo.worktree(box.bare, state, "taskbot/T-3", without)
+    assert not (work / "gone.md").exists()
+    _as_git_leaves_it(work, "taskbot/T-3", without)
+    gitrepo.worktree(box.bare, state, "taskbot/T-3", with_file)
+    gitrepo.worktree(box.bare, state, "taskbot/T-3", without)  # on the branch this time
+    assert not (work / "gone.md").exists()
+    _as_git_leaves_it(work, "taskbot/T-3", without)
