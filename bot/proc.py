@@ -328,6 +328,7 @@ def run_command(
     input: bytes | None = None,
     on_spawn: Callable[[int], None] | None = None,
     on_output: Callable[[str], None] | None = None,
+    kill_leftovers: bool = True,
 ) -> CommandRecord:
     """Run `argv` in `cwd` and record what happened; never raises for a failing command.
 
@@ -336,7 +337,10 @@ def run_command(
     `on_spawn` gets the command's process group as soon as it exists (the journal keeps
     it, so a restarted daemon can kill what a killed one left running). `on_output` gets
     the last non-empty line of each chunk of output as it arrives, redacted, from a reader
-    thread (a terminal shows what a long build does now).
+    thread (a terminal shows what a long build does now). `kill_leftovers=False` lets what
+    the command left running in its process group live on after it exited by itself (a
+    hook's background child on the far side of a local `git push`); a timeout or an
+    interruption still kills the whole group.
     """
     args = tuple(str(a) for a in argv)
     if not args:
@@ -371,6 +375,7 @@ def run_command(
         threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
 
     pgid = proc.pid  # start_new_session: the child leads its own group
+    ended_alone = False
     try:
         if on_spawn is not None:
             on_spawn(pgid)
@@ -378,11 +383,13 @@ def run_command(
         if timed_out:
             _kill_group(pgid, signal.SIGTERM)
             _wait_exit(proc.pid, time.monotonic() + TERM_GRACE)
+        ended_alone = not timed_out
     finally:
         # The leader has exited but is not reaped yet, so `pgid` cannot have been reused:
         # kill what is left of the group (background children; everything on timeout or
         # when we are interrupted), then reap the leader.
-        _kill_group(pgid, signal.SIGKILL)
+        if kill_leftovers or not ended_alone:
+            _kill_group(pgid, signal.SIGKILL)
         returncode = proc.wait()
     duration = time.monotonic() - started
     # Pipes close once every holder is dead; bound the wait in case a process that

@@ -57,18 +57,25 @@ def idle_and_empty(state_dir: Path) -> Callable[[], bool]:
     return check
 
 
-def await_entries(state_dir: Path, count: int, timeout: float = 10) -> list[Path]:
-    """Wait until the spool holds `count` entries (the sh hook writes them in the background)."""
+def await_spool(state_dir: Path, condition: Callable[[list[Path]], bool], what: str,
+                timeout: float = 10) -> list[Path]:
+    """Wait until the spool's entries meet `condition` (the sh hook writes them in the
+    background, after `git push` has returned)."""
     from bot.daemon.wake import InotifyWaker
 
     qdir = state_dir / "queue"
     deadline = time.monotonic() + timeout
     waker = InotifyWaker([qdir])
     try:
-        while len(spool(state_dir)) < count and time.monotonic() < deadline:
+        while not condition(spool(state_dir)) and time.monotonic() < deadline:
             waker.wait(deadline - time.monotonic())
     finally:
         waker.close()
     found = spool(state_dir)
-    assert len(found) >= count, f"{len(found)} spool entries, expected {count}"
+    assert condition(found), f"spool: {what} not within {timeout}s ({len(found)} entries)"
     return found
+
+
+def await_entries(state_dir: Path, count: int, timeout: float = 10) -> list[Path]:
+    """Wait until the spool holds `count` entries."""
+    return await_spool(state_dir, lambda found: len(found) >= count, f"{count} entries", timeout)

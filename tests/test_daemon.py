@@ -24,7 +24,14 @@ from bot.daemon import spool as queue
 from bot.daemon.serve import Backend, Daemon
 from bot.pipeline import Processed
 from bot.report import Report, TaskInfo
-from tests.daemonkit import TASKBOT, await_entries, idle_and_empty, running_daemon, status_doc
+from tests.daemonkit import (
+    TASKBOT,
+    await_entries,
+    await_spool,
+    idle_and_empty,
+    running_daemon,
+    status_doc,
+)
 from tests.gitfixtures import Sandbox, git, sandbox
 from tests.receivers import HttpReceiver
 
@@ -283,6 +290,10 @@ title: Slow
 """
 
 
+def _lines(state: Path) -> list[str]:
+    return [line for e in queue.pending(state) for line in e.lines]
+
+
 @pytest.mark.integration
 def test_sigterm_mid_criterion_finishes_it_and_leaves_nothing_half_written(tmp_path: Path) -> None:
     box = _installed(tmp_path)
@@ -310,12 +321,13 @@ def test_sigterm_mid_criterion_finishes_it_and_leaves_nothing_half_written(tmp_p
     assert doc["daemon"]["state"] == "stopped" and doc["in_flight"] is None  # type: ignore[index]
     leftovers = [p for p in state.rglob("*") if p.name.endswith((".tmp", ".rest"))]
     assert leftovers == []
-    # The interrupted task is queued again, so the rest runs when the daemon is back; before
-    # it wait the hook's entries for taskbot's own pushes (its commit, its note).
-    lines = [line for e in queue.pending(state) for line in e.lines]
-    assert lines[-1] == "rerun TASK-010"
+    # The interrupted task is queued again, so the rest runs when the daemon is back; beside
+    # it wait the hook's entries for taskbot's own pushes (its commit, its note), which the
+    # hook writes in the background after each push has returned: in either order.
     bot_commit = git(box.bare, "rev-parse", "main")
-    assert f"{pushed} {bot_commit} refs/heads/main" in lines[:-1]
+    bot_push = f"{pushed} {bot_commit} refs/heads/main"
+    await_spool(state, lambda _: bot_push in _lines(state), "taskbot's own push")
+    assert "rerun TASK-010" in _lines(state)
     with running_daemon(box.config, tmp_path / "serve2.log") as daemon:
         daemon.notify.until(idle_and_empty(state))
     assert (marks / "second").exists()

@@ -165,6 +165,23 @@ def test_background_children_do_not_outlive_the_command(tmp_path: Path) -> None:
     assert _gone(_pids(bg)[0])
 
 
+def test_background_children_may_outlive_a_git_command_that_ended_by_itself(
+        tmp_path: Path) -> None:
+    """`kill_leftovers=False` (every git command): a hook's background child on the far side
+    of a local push finishes its write; on a timeout the whole group still dies."""
+    bg, marker = tmp_path / "bg", tmp_path / "written"
+    script = f"(sleep 0.2; echo entry > {marker}) >/dev/null 2>&1 & echo $! > {bg}; echo pushed"
+    record = run_command(["sh", "-c", script], str(tmp_path), timeout=10, kill_leftovers=False)
+    assert record.ok and record.output_tail == "pushed"
+    assert _gone(_pids(bg)[0], within=10)  # it ran to its end, not killed: it wrote
+    assert marker.read_text() == "entry\n"
+
+    pids = tmp_path / "pids"
+    stuck = f"sleep 30 & echo $! > {pids}; sleep 30"
+    record = run_command(["sh", "-c", stuck], str(tmp_path), timeout=0.5, kill_leftovers=False)
+    assert record.timed_out and _gone(_pids(pids)[0])
+
+
 def test_escaped_pipe_holder_cannot_hang_the_caller(tmp_path: Path) -> None:
     # `setsid` leaves the process group, so the group kill cannot reach it; it keeps
     # stdout open for 3 s, and the final read is bounded well below that.

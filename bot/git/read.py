@@ -50,7 +50,10 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
     # would check another commit's signature. taskbot's git sees objects as they are.
     env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never",
            "GIT_NO_REPLACE_OBJECTS": "1", **(env or {})}
-    record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input)
+    # A push to a repository on this host runs its hooks in git's process group: taskbot's own
+    # post-receive hook writes the spool entry from a background child that must outlive git.
+    record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input,
+                         kill_leftovers=False)
     if check and not record.ok:
         raise GitError(f"git {' '.join(_shown(args))} in {cwd}: {problem(record)}")
     return record
