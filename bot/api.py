@@ -111,6 +111,9 @@ else:
         globals()[name] = value  # once: later lookups are plain module attributes
         return value
 
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})
+
 if TYPE_CHECKING:
     # A default, so the core's bare `Handler` means Handler[Any] (typing has it from 3.13).
     from typing_extensions import TypeVar

@@ -47,24 +47,30 @@ def _normalized(dist_dir: str) -> str:
     return re.sub(r"[-_.]+", "_", stem.split("-", maxsplit=1)[0]).lower()
 
 
-def _group(text: str, group: str) -> Iterator[EntryPoint]:
+def _group(text: str, group: str, where: str) -> Iterator[EntryPoint]:
+    """The group's `name = value` lines; ValueError naming the first line that is not one."""
     inside = False
-    for raw in text.splitlines():
-        line = raw.strip()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip().lstrip("\ufeff")
         if not line or line[0] in "#;":
             continue
         if line.startswith("["):
             inside = line == f"[{group}]"
-        elif inside and "=" in line:
-            name, _, value = line.partition("=")
+        elif inside:
+            name, eq, value = line.partition("=")
+            if not eq or not name.strip() or not value.strip():
+                raise ValueError(f"{where}: line {number} in [{group}] is not "
+                                 "'name = module:attribute'")
             yield EntryPoint(name.strip(), value.strip())
 
 
-def entry_points(group: str) -> list[EntryPoint]:
+def entry_points(group: str, problems: list[str] | None = None) -> list[EntryPoint]:
     """The group's entry points of every distribution on sys.path (the first of a name wins,
-    as for imports)."""
+    as for imports). A file that names the group but cannot be read whole adds a line to
+    `problems` and none of its entry points."""
     seen: set[str] = set()
     found: list[EntryPoint] = []
+    header = f"[{group}]".encode()
     for entry in sys.path:
         try:
             names = sorted(n for n in os.listdir(entry or ".") if n.endswith(_METADATA_DIRS))
@@ -75,12 +81,20 @@ def entry_points(group: str) -> list[EntryPoint]:
             if dist in seen:
                 continue
             seen.add(dist)
+            where = os.path.join(entry or ".", name, "entry_points.txt")
             try:
-                with open(os.path.join(entry or ".", name, "entry_points.txt"),
-                          encoding="utf-8") as f:
-                    found.extend(_group(f.read(), group))
-            except (OSError, UnicodeDecodeError):
+                with open(where, "rb") as f:
+                    data = f.read()
+            except OSError:
                 continue
+            if header not in data:  # most distributions: nothing of ours to decode
+                continue
+            try:
+                found.extend(list(_group(data.decode("utf-8"), group, where)))
+            except UnicodeDecodeError:
+                (problems if problems is not None else []).append(f"{where}: not UTF-8")
+            except ValueError as exc:
+                (problems if problems is not None else []).append(str(exc))
     return found
 
 
@@ -107,7 +121,7 @@ def _load(ep: EntryPoint) -> Handler[Any]:
 def discover() -> Loaded:
     found: dict[str, Handler[Any]] = {}
     broken: list[str] = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    for ep in sorted(entry_points(GROUP, broken), key=lambda e: e.name):
         try:
             handler = _load(ep)
         except ValueError as exc:

@@ -33,6 +33,7 @@ STREAM_CAP = 1 << 20  # bytes of each stream (and of the combined output) kept i
 STDOUT_CAP = 64 << 10  # bytes of stdout kept in a record, for handlers to parse
 TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on timeout
 MAX_LINE = 1000  # characters of one output line kept in a record
+_POLL_SLICE_MS = 60_000
 DRAIN_GRACE = 1.0  # seconds to wait for the pipes to close once the group is dead
 _CHUNK = 65536
 # Variables that point git at another repository, index or work tree: a child that runs
@@ -225,7 +226,7 @@ def _wait_exit(pid: int, deadline: float) -> bool:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return True
-    except OSError:  # a kernel older than 5.3
+    except (OSError, AttributeError):  # a kernel older than 5.3, or not Linux
         return _poll_exit(pid, deadline)
     try:
         waiter = select.poll()
@@ -234,7 +235,8 @@ def _wait_exit(pid: int, deadline: float) -> bool:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _exited(pid)
-            if waiter.poll(max(1, math.ceil(remaining * 1000))):
+            # poll() takes an int of milliseconds: a `build_timeout` of weeks waits in slices
+            if waiter.poll(min(_POLL_SLICE_MS, max(1, math.ceil(remaining * 1000)))):
                 return True
     finally:
         os.close(pidfd)

@@ -146,3 +146,20 @@ def test_entry_points_match_importlib_metadata() -> None:
     for group in (plugins.GROUP, "console_scripts"):
         expected = sorted((e.name, e.value) for e in importlib.metadata.entry_points(group=group))
         assert sorted(plugins.entry_points(group)) == expected
+
+
+def test_an_unreadable_entry_points_file_is_named_and_the_others_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    _install(site, "taskbot_garbled", "this line has no equals sign")
+    _install(site, "taskbot_latin", "latin = taskbot_latin:HANDLER")
+    latin = site / "taskbot_latin-0.1.dist-info" / "entry_points.txt"
+    latin.write_bytes(b"[taskbot.handlers]\nlatin = caf\xe9:HANDLER\n")
+    monkeypatch.syspath_prepend(str(site))
+    loaded = discover()
+    assert loaded.broken == (
+        f"{site}/taskbot_garbled-0.1.dist-info/entry_points.txt: line 2 in "
+        "[taskbot.handlers] is not 'name = module:attribute'",
+        f"{latin}: not UTF-8",
+    )
+    assert "build" in loaded.handlers

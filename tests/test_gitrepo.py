@@ -115,3 +115,48 @@ def test_a_reused_worktree_loses_files_the_start_commit_does_not_have(tmp_path: 
     gitrepo.worktree(box.bare, state, "taskbot/T-3", without)  # on the branch this time
     assert not (work / "gone.md").exists()
     _as_git_leaves_it(work, "taskbot/T-3", without)
+
+
+ENCODED = "*.md working-tree-encoding=UTF-16LE\n"
+
+
+@pytest.mark.parametrize("how", ["encoding in a subdirectory's .gitattributes",
+                                 "encoding in info/attributes", "autocrlf from the environment"])
+def test_what_makes_git_write_other_bytes_sends_the_reset_to_git(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Where libgit2 would write the blob's UTF-8/LF bytes and git writes others (libgit2 knows
+    no `working-tree-encoding` and reads no config from the environment), git resets."""
+    box = sandbox(tmp_path)
+    (box.clone / "docs").mkdir()
+    if how.endswith("subdirectory's .gitattributes"):
+        (box.clone / "docs" / ".gitattributes").write_text(ENCODED)
+    (box.clone / "docs" / "notes.md").write_bytes("one\ntwo\n".encode(
+        "utf-16-le" if "subdirectory" in how else "utf-8"))
+    git(box.clone, "add", "-A")
+    git(box.clone, "commit", "-qm", "notes")
+    git(box.clone, "push", "-q", "origin", "main")
+    first = git(box.bare, "rev-parse", "main")
+    state = tmp_path / "state"
+    work = gitrepo.worktree(box.bare, state, "taskbot/T-4", first)
+    text = "one\ntwo\nthree\n"
+    (work / "docs" / "notes.md").write_bytes(text.encode(
+        "utf-16-le" if "subdirectory" in how else "utf-8"))
+    second = gitrepo.commit(work, "more notes\n", Identity())
+    assert second is not None
+    gitrepo.drop_branch(work, "taskbot/T-4")
+    gitrepo.worktree(box.bare, state, "taskbot/T-4", first)
+    expected = text.encode("utf-16-le")
+    if how == "encoding in info/attributes":
+        common = box.bare / "info"
+        common.mkdir(exist_ok=True)
+        (common / "attributes").write_text(ENCODED)
+        blob = text.encode()  # committed as UTF-8 before the attribute existed
+        (work / "docs" / "notes.md").write_bytes(blob)
+    elif how == "autocrlf from the environment":
+        monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+        monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.autocrlf")
+        monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
+        expected = text.replace("\n", "\r\n").encode()
+    gitrepo.worktree(box.bare, state, "taskbot/T-4", second)
+    assert (work / "docs" / "notes.md").read_bytes() == expected
+    assert git(work, "rev-parse", "HEAD") == second

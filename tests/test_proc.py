@@ -292,3 +292,9 @@ def test_waiting_for_exit_without_a_pidfd_polls_and_leaves_the_child_unreaped() 
         slow.kill()
         slow.wait()
         assert quick.wait() == 0
+
+
+def test_a_timeout_of_weeks_is_accepted(tmp_path: Path) -> None:
+    """`build_timeout = "600h"` is a valid setting: waiting for it must not overflow poll()."""
+    record = run_command(["true"], str(tmp_path), timeout=2.2e6)
+    assert record.ok and not record.timed_out

@@ -39,10 +39,14 @@ HOOKS_OFF = ("-c", "core.hooksPath=/dev/null")
 
 
 def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
-        check: bool = True, input: bytes | None = None, hooks: bool = False) -> CommandRecord:
+        check: bool = True, input: bytes | None = None, hooks: bool = False,
+        pushing: bool = False) -> CommandRecord:
     """The git program, through `bot.proc` (argv, no shell, timeouts); GitError unless ok.
 
-    Hooks are off (`hooks=True` only to ask git where a repository's hooks are).
+    Hooks are off (`hooks=True` only to ask git where a repository's hooks are). `pushing`:
+    a push to a repository on this host runs that repository's hooks in git's process
+    group, and taskbot's own post-receive hook writes the spool entry from a background
+    child that must outlive git; what any other git command leaves behind is killed.
     """
     argv = ["git", *(() if hooks else HOOKS_OFF), *args]
     # Nobody is there to type a password: a missing credential fails at once, never waits.
@@ -50,10 +54,8 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
     # would check another commit's signature. taskbot's git sees objects as they are.
     env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never",
            "GIT_NO_REPLACE_OBJECTS": "1", **(env or {})}
-    # A push to a repository on this host runs its hooks in git's process group: taskbot's own
-    # post-receive hook writes the spool entry from a background child that must outlive git.
     record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input,
-                         kill_leftovers=False)
+                         kill_leftovers=not pushing)
     if check and not record.ok:
         raise GitError(f"git {' '.join(_shown(args))} in {cwd}: {problem(record)}")
     return record

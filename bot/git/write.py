@@ -10,15 +10,20 @@ updates, never by force.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from bot.config import Identity
 from bot.git import read
 from bot.git.read import GitError, git
 from bot.statedir import owned
+
+if TYPE_CHECKING:
+    import pygit2
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "commit", "drop_branch",
            "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote", "identity_env",
@@ -118,12 +123,22 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     return path
 
 
+# What makes git write other bytes than the blob's, or other files, than libgit2 would:
+# libgit2 runs no filter drivers, knows no `working-tree-encoding`, reads no config from the
+# environment (GIT_CONFIG_COUNT…) and ignores sparse checkout. Any of it: git resets.
+_BYTE_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+_BYTE_CONFIG = ("filter.", "core.autocrlf", "core.eol", "core.attributesfile",
+                "core.sparsecheckout", "include.", "includeif.")
+_CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
+
+
 def _reset_in_process(path: Path, branch: str, start: str) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
-    a webhook's way to the handler. False (and nothing done) where git and libgit2 could
-    write different bytes: a `.gitattributes` at the top of the tree or a configured
-    filter driver (libgit2 runs no external filters); git does it then."""
+    a webhook's way to the handler. False where git should do it (and then does it whole):
+    another branch checked out here, `branch` checked out in another worktree, or anything
+    that could make git write other bytes for a file the reset writes (attributes, filter
+    drivers, autocrlf, config from the environment, sparse checkout)."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
@@ -133,16 +148,39 @@ def _reset_in_process(path: Path, branch: str, start: str) -> bool:
         if not detached and repo.head.name != ref:
             return False
         commit = repo.revparse_single(start).peel(pygit2.Commit)
-        if ".gitattributes" in commit.tree or any(
-                entry.name.startswith("filter.") for entry in repo.config):
+        if not _plain_bytes(repo, commit):
             return False
-        if detached:  # libgit2 refuses a branch checked out in another worktree, as git does
+        if detached:
+            held = repo.branches.local.get(branch)
+            if held is not None and held.is_checked_out():  # by another worktree
+                return False
             repo.references.create(ref, commit.id, force=True)
             repo.set_head(ref)
         repo.reset(commit.id, pygit2.enums.ResetMode.HARD)
     except (pygit2.GitError, KeyError, ValueError, OSError):
         return False
     return True
+
+
+def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
+    """Whether every file the reset writes gets its blob's bytes, as git would write them."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in commit.tree:
+        return False
+    if any(entry.name.lower().startswith(_BYTE_CONFIG) for entry in repo.config):
+        return False
+    common = Path(repo.path)
+    if (common / "commondir").is_file():
+        common = (common / (common / "commondir").read_text().strip()).resolve()
+    if (common / "info" / "attributes").exists() or (common / "info" / "sparse-checkout").exists():
+        return False
+    written = {p for p, flags in repo.status(untracked_files="no").items() if flags}
+    if not repo.head_is_unborn:
+        for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
+            written.update((delta.old_file.path, delta.new_file.path))
+    return not any(PurePosixPath(p).name == ".gitattributes" or any(
+        repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in written)
 
 
 def _leftovers(path: Path) -> bool:
@@ -175,7 +213,8 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
 
 def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushResult:
     """A plain push: never forced, so a moved target is rejected and reported as such."""
-    record = git(["push", "--quiet", "--porcelain", remote, *refspecs], path, check=False)
+    record = git(["push", "--quiet", "--porcelain", remote, *refspecs], path, check=False,
+                 pushing=True)
     if record.ok:
         return PushResult(True, False, "pushed")
     return PushResult(False, _refused(record.stdout), _refusal(record.stdout) or
@@ -234,7 +273,7 @@ def drop_merged_remote(path: Path, branch: str, into: str, remote: str = "origin
     if not old or not git(["merge-base", "--is-ancestor", old, into], path, check=False).ok:
         return
     git(["push", "--quiet", f"--force-with-lease=refs/heads/{branch}:{old}", remote,
-         f":refs/heads/{branch}"], path, check=False)
+         f":refs/heads/{branch}"], path, check=False, pushing=True)
 
 
 def bring(into: Path, source: Path, sha: str) -> bool:
