@@ -36,13 +36,13 @@ from pathlib import Path
 from benchlib import ROOT, TASKBOT, command_overhead, env, git, median, ms, p90, parse_args, verdict, workdir
 
 from bot.commands import sandbox
-from bot.commands.sandbox import ServeProcess, serving
+from bot.commands.sandbox import ServeProcess, serving, stop_server
 from bot.daemon.wake import InotifyWaker
 
 # The forge stand-in lives with the tests (tests/fixtures/forge.py) and imports itself as
 # `fixtures.…`; one copy serves the tests and this bench rather than a second sshd setup.
 sys.path.insert(0, str(ROOT / "tests"))
-from fixtures.forge import SshForge, start_ssh_forge, stop
+from fixtures.forge import SshForge, start_ssh_forge
 
 TARGET_START = 0.100
 SECRET = "bench-webhook-secret-5c2e"  # noqa: S105 (the bench's own throwaway listener)
@@ -338,7 +338,7 @@ def main() -> None:
         try:
             figures, ls_remote, fetch = _measure(root, forge, args.n)
         finally:
-            stop(proc)
+            stop_server(proc)
             if user is not None:
                 subprocess.run(["userdel", user], check=False, capture_output=True)
         marks = root / "marks"

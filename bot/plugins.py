@@ -68,6 +68,7 @@ def entry_points(group: str, problems: list[str] | None = None) -> list[EntryPoi
     """The group's entry points of every distribution on sys.path (the first of a name wins,
     as for imports). A file that names the group but cannot be read whole adds a line to
     `problems` and none of its entry points."""
+    problems = [] if problems is None else problems
     seen: set[str] = set()
     found: list[EntryPoint] = []
     header = f"[{group}]".encode()
@@ -92,9 +93,9 @@ def entry_points(group: str, problems: list[str] | None = None) -> list[EntryPoi
             try:
                 found.extend(list(_group(data.decode("utf-8"), group, where)))
             except UnicodeDecodeError:
-                (problems if problems is not None else []).append(f"{where}: not UTF-8")
+                problems.append(f"{where}: not UTF-8")
             except ValueError as exc:
-                (problems if problems is not None else []).append(str(exc))
+                problems.append(str(exc))
     return found
 
 

@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fixtures.forge import HttpForge, SshForge, keygen, start_http_forge, start_ssh_forge, stop
+from fixtures.forge import HttpForge, SshForge, keygen, start_http_forge, start_ssh_forge
 
-from bot.commands.sandbox import git
+from bot.commands.sandbox import git, stop_server
 
 pytest_plugins = ["fixtures.forge_plugin"]
 pytestmark = pytest.mark.integration
@@ -112,7 +112,7 @@ def test_ssh_pre_receive_refuses_a_push(ssh_forge: SshForge, tmp_path: Path) -> 
 def test_ssh_forge_is_stopped_and_reaped(tmp_path: Path) -> None:
     forge, proc = start_ssh_forge(tmp_path / "forge")
     assert not refused(forge.port)
-    stop(proc)
+    stop_server(proc)
     assert proc.returncode is not None
     assert refused(forge.port)
 
@@ -180,6 +180,6 @@ def test_https_pre_receive_refuses_a_push(http_forge: HttpForge, tmp_path: Path)
 def test_http_forge_is_stopped_and_reaped(tmp_path: Path) -> None:
     forge, proc = start_http_forge(tmp_path / "forge")
     assert not refused(forge.port)
-    stop(proc)
+    stop_server(proc)
     assert proc.returncode is not None
     assert refused(forge.port)

@@ -80,10 +80,7 @@ def test_a_worktree_with_gitattributes_is_reset_by_git(tmp_path: Path) -> None:
     box = sandbox(tmp_path)
     (box.clone / ".gitattributes").write_text("*.md text eol=crlf\n")
     (box.clone / "notes.md").write_text("one\ntwo\n")
-    git(box.clone, "add", "-A")
-    git(box.clone, "commit", "-qm", "attributes")
-    git(box.clone, "push", "-q", "origin", "main")
-    start = git(box.bare, "rev-parse", "main")
+    _, start = box.commit_push("attributes")
     state = tmp_path / "state"
     work = gitrepo.worktree(box.bare, state, "taskbot/T-2", start)
     (work / "notes.md").write_bytes(b"edited\n")
@@ -97,13 +94,10 @@ def test_a_reused_worktree_loses_files_the_start_commit_does_not_have(tmp_path: 
     """Reset to a commit without a file removes it, detached or on the branch: a stale file
     would otherwise ride along in the next `git add --all`."""
     box = sandbox(tmp_path)
-    (box.clone / "gone.md").write_text("soon removed\n")
-    git(box.clone, "add", "-A")
-    git(box.clone, "commit", "-qm", "add")
-    git(box.clone, "rm", "-q", "gone.md")
-    git(box.clone, "commit", "-qm", "remove")
-    git(box.clone, "push", "-q", "origin", "main")
-    with_file, without = git(box.bare, "rev-parse", "main~1"), git(box.bare, "rev-parse", "main")
+    box.write("gone.md", "soon removed\n")
+    _, with_file = box.commit_push("add")
+    (box.clone / "gone.md").unlink()
+    _, without = box.commit_push("remove")
     state = tmp_path / "state"
     work = gitrepo.worktree(box.bare, state, "taskbot/T-3", with_file)
     assert (work / "gone.md").exists()
@@ -132,10 +126,7 @@ def test_what_makes_git_write_other_bytes_sends_the_reset_to_git(
         (box.clone / "docs" / ".gitattributes").write_text(ENCODED)
     (box.clone / "docs" / "notes.md").write_bytes("one\ntwo\n".encode(
         "utf-16-le" if "subdirectory" in how else "utf-8"))
-    git(box.clone, "add", "-A")
-    git(box.clone, "commit", "-qm", "notes")
-    git(box.clone, "push", "-q", "origin", "main")
-    first = git(box.bare, "rev-parse", "main")
+    _, first = box.commit_push("notes")
     state = tmp_path / "state"
     work = gitrepo.worktree(box.bare, state, "taskbot/T-4", first)
     text = "one\ntwo\nthree\n"

@@ -12,6 +12,7 @@ import pytest
 from fixtures.registry import free_port, need
 
 from bot.api import Context
+from bot.commands.sandbox import stop_server
 from bot.config import Registry
 from bot.registry import RegistryClient, normalize_registry
 from handlers.build import HANDLER as BUILD
@@ -45,8 +46,7 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield host
     finally:
-        proc.terminate()
-        proc.wait(5)
+        stop_server(proc)
 
 
 @pytest.mark.parametrize("written", ["127.0.0.1:5000", "http://127.0.0.1:5000",

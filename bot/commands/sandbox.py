@@ -86,6 +86,17 @@ class ServeProcess:
             raise TimeoutError(f"taskbot serve did not stop on SIGTERM:\n{self.stderr()}") from None
 
 
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """SIGTERM a server the demo or a test started and reap it; SIGKILL after `grace` s."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def serving(config: Path, log: Path, *, env: Mapping[str, str] | None = None,
             ready: bool = True, ready_timeout: float = 30) -> Iterator[ServeProcess]:
