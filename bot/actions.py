@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.api import Context, Handler, validate_common
 from bot.config import Config
@@ -25,12 +24,11 @@ _BLOCKED_RE = re.compile(
     r"|\s[-–—]\s*(?P<tail>blocked\b.*$)")
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     criterion: Criterion
     handler: str | None  # None: manual, waits for a person
     source: str  # "annotation", "rule N", "default rule", "manual"
-    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    params: Mapping[str, str] = MappingProxyType({})
     settings: Any = None
     error: str = ""  # why the action is refused; it then never runs
 
@@ -45,8 +43,7 @@ class Action:
         return f"{self.handler} {words}".rstrip()
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(NamedTuple):
     pattern: re.Pattern[str]
     handler: str
     params: Mapping[str, str]
@@ -145,8 +142,8 @@ def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[
         action = _resolve_one(criterion, task, handlers, rules, earlier, ctx)
         mark = blocked_mark(criterion.text)
         if mark:  # whatever its rule or annotation: it never runs while the text says so
-            action = replace(action, handler=action.handler or "blocked", settings=None,
-                             error=f"marked blocked in the task: {mark}")
+            action = action._replace(handler=action.handler or "blocked", settings=None,
+                                     error=f"marked blocked in the task: {mark}")
         actions.append(action)
         earlier.append(action.params)
     return tuple(actions)

@@ -13,10 +13,11 @@ import importlib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
@@ -135,8 +136,7 @@ class Status(StrEnum):
     BLOCKED = "blocked"
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     """A file a handler changed: `repo` is a label (project name or tasks repo)."""
 
     repo: str
@@ -155,8 +155,7 @@ class Outcome:
     summary: str = ""  # what the handler did, in one line: the Progress Log says this
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """What a handler would do, shown by `taskbot plan` without running anything."""
 
     commands: tuple[tuple[str, ...], ...] = ()
@@ -165,16 +164,14 @@ class Step:
     preconditions: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class DefaultRule:
+class DefaultRule(NamedTuple):
     """Phrasing a handler understands out of the box; named groups become parameters."""
 
     match: str
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What a handler sees of the run: configuration, task, and the one way to run commands."""
 
     config: Config

@@ -74,6 +74,37 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, told the terminal's width as `shutil.get_terminal_size` finds it.
+
+    Left to itself, argparse imports `shutil` (with bz2 and lzma, ~3 ms) to ask, and it
+    builds a formatter for every argument it adds, so `plan` would pay for it unprinted."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
+class _RawFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+    """The top-level help keeps its description's and epilog's line breaks."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+def _columns() -> int:
+    """$COLUMNS, else the terminal on standard output, else 80."""
+    with contextlib.suppress(ValueError):
+        if int(os.environ.get("COLUMNS", "0")) > 0:
+            return int(os.environ["COLUMNS"])
+    try:
+        return os.get_terminal_size((sys.__stdout__ or sys.stdout).fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 _Adder = Callable[[Any], None]  # adds one command to argparse's subparsers
 
 
@@ -183,10 +214,11 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     costs `plan` ~10 ms, and a command needs only its own (`taskbot --help`, a mistyped
     command and `--version` get them all)."""
     parser = argparse.ArgumentParser(prog="taskbot", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=_RawFormatter)
     parser.add_argument("--version", action=_Version)
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     named = _named_command(argv)
     for name, add in _ADDERS.items():
         if named is None or name == named:
@@ -457,7 +489,6 @@ def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
 def _run_commit(args: argparse.Namespace, config: Config) -> int:
     """`run --commit`: the daemon's path for one task — worktree, commit on taskbot/<ID>,
     integrate into repo.branch, note, stored report — started by hand."""
-    from dataclasses import replace
     from datetime import datetime
 
     from bot import pipeline, taskfile
@@ -475,7 +506,7 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     if args.task.endswith(".md") or Path(args.task).exists():
         task_id = taskfile.load(find_task(args.task, _tasks_dir(config))).id
     if args.no_notify:
-        config = replace(config, notify=NotifyConfig())  # nothing to deliver to
+        config = config._replace(notify=NotifyConfig())  # nothing to deliver to
     with _live(args):
         processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
                                      now=datetime.now().astimezone())[0]

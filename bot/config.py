@@ -12,15 +12,13 @@ when systemd provides one.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.durations import parse_duration
 from bot.errors import ConfigError
@@ -59,8 +57,7 @@ _TOML_POS_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RepoConfig:
+class RepoConfig(NamedTuple):
     path: str = "."
     branch: str = "main"
     tasks_dir: str = "tasks/active"
@@ -76,8 +73,7 @@ class RepoConfig:
     forge: str = ""  # github | gitlab | gitea | forgejo; guessed from the URL when empty
 
 
-@dataclass(frozen=True)
-class WebhookConfig:
+class WebhookConfig(NamedTuple):
     listen: str = "127.0.0.1:8075"
     secret_file: str = ""
     path: str = "/webhook"
@@ -110,35 +106,30 @@ def read_secret(path: str, key: str) -> str:
         raise ConfigError(f"{path}: {key}: not UTF-8 text") from exc
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     name: str = "taskbot"
     email: str = "taskbot@localhost"
 
 
-@dataclass(frozen=True)
-class Trust:
+class Trust(NamedTuple):
     authors: tuple[str, ...] = ()
     allowed_signers: str = ""
     anyone: bool = False
 
 
-@dataclass(frozen=True)
-class NotifyConfig:
+class NotifyConfig(NamedTuple):
     urls: tuple[str, ...] = ()
     config: str = ""
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     retries: int = 1
     command_timeout: float = 600
     build_timeout: float = 900
     run_soft_limit: float = 1800
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(NamedTuple):
     url: str = ""
     ca_file: str = ""
     insecure: bool = False
@@ -150,8 +141,7 @@ class Registry:
         return read_secret(self.password_file, "registry.password_file")
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     name: str
     path: str
     build: tuple[str, ...] = ()
@@ -164,33 +154,30 @@ class Project:
     env: tuple[tuple[str, str], ...] = ()
     allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
 
-    @functools.cached_property
+    @property
     def branch(self) -> str:
         """The configured branch; unset: the clone's origin/HEAD, else main, else master.
 
-        Looked up on first use, not when the config loads: reading a repository costs
-        libgit2's import (~40 ms), which `plan` and `--help` should not pay for a project
-        whose criteria never ask for its branch."""
+        Looked up on use, not when the config loads: reading a repository costs libgit2's
+        import (~40 ms), which `plan` and `--help` should not pay for a project whose
+        criteria never ask for its branch."""
         return self.branch_setting or _default_branch(self.path, "main")
 
 
-@dataclass(frozen=True)
-class Cluster:
+class Cluster(NamedTuple):
     context: str = ""
     kubeconfig: str = ""
     namespace: str = "default"
     rollout_timeout: float = 300
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     match: re.Pattern[str]
     handler: str
     params: Mapping[str, str]
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     source: str
     repo: RepoConfig
     identity: Identity
@@ -503,8 +490,8 @@ def _rules(top: _Table) -> Iterator[Rule]:
 # --- the typed reader ------------------------------------------------------------------
 
 
-def _keys(cls: type, *, without: tuple[str, ...] = ()) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls) if f.name not in without)
+def _keys(cls: type[NamedTuple], *, without: tuple[str, ...] = ()) -> frozenset[str]:
+    return frozenset(name for name in cls._fields if name not in without)
 
 
 _TOP_KEYS = _keys(Config, without=("source",))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot import taskfile
 from bot.errors import TaskbotError, UsageError
@@ -17,8 +16,7 @@ if TYPE_CHECKING:
     import pygit2
 
 
-@dataclass(frozen=True)
-class DependencyState:
+class DependencyState(NamedTuple):
     task_id: str
     complete: bool
     where: str  # the file found (tasks-root relative), or why it is not complete
@@ -265,8 +263,7 @@ def waiting_dependencies(task: taskfile.Task, path: Path, *,
         whole = known == () or not item.groups
         scopes[item.task_id] = () if whole else tuple(dict.fromkeys((*(known or ()),
                                                                      *item.groups)))
-    states = (replace(look(d, task.id), groups=g)
-              for d, g in scopes.items())
+    states = (look(d, task.id)._replace(groups=g) for d, g in scopes.items())
     return tuple(s for s in states if not s.complete)
 
 

@@ -16,7 +16,6 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -99,8 +98,7 @@ def entry_points(group: str, problems: list[str] | None = None) -> list[EntryPoi
     return found
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(NamedTuple):
     """The handlers by name, and one line for each plugin that was left out."""
 
     handlers: Mapping[str, Handler[Any]]

@@ -4,7 +4,7 @@ HelmReleases read through templates into records, with evidence lines."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot import api
 from bot.api import Cluster, Context, ParamError
@@ -71,8 +71,7 @@ HELMRELEASE_JSONPATH = (
 )
 
 
-@dataclass(frozen=True)
-class Pod:
+class Pod(NamedTuple):
     name: str
     ok: bool
     phase: str

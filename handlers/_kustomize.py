@@ -3,12 +3,12 @@ committed: `kustomize build` (else `kubectl kustomize`) of each dir, then `sec_l
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from bot import api
 from bot.api import Context, ParamError
+from handlers._path import which
 
 
 def relative_dir(value: str, what: str) -> str:
@@ -20,7 +20,7 @@ def relative_dir(value: str, what: str) -> str:
 
 
 def build_argv(directory: str) -> tuple[str, ...]:
-    if shutil.which("kustomize"):
+    if which("kustomize"):
         return ("kustomize", "build", directory)
     return ("kubectl", "kustomize", directory)
 

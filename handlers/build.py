@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from bot import api
 from bot.api import (
@@ -33,14 +33,14 @@ from bot.api import (
     require_project,
     validate_version,
 )
+from handlers._path import free_bytes, which
 from handlers._registry import check_images, registry_diagnosis, same_registry
 
 LOW_DISK = 2 << 30  # bytes
 _ENV_LINE_RE = re.compile(r"^\s*(?:export\s+)?REGISTRY_URL\s*=\s*(?P<value>.*?)\s*$")
 
 
-@dataclass(frozen=True)
-class BuildSettings:
+class BuildSettings(NamedTuple):
     project: str
     cwd: str
     argv: tuple[str, ...]
@@ -111,7 +111,7 @@ class BuildHandler:
                 return f"build command {program} not found in {cwd}"
             if not os.access(path, os.X_OK):
                 return f"build command {program} is not executable (chmod +x {program})"
-        elif shutil.which(program) is None:
+        elif which(program) is None:
             return f"build command {program} not found on PATH"
         return ""
 
@@ -175,18 +175,18 @@ def diagnose(s: BuildSettings, ctx: Context, client: api.RegistryClient | None,
     """Why a build may have failed: one line per thing checked, and the commands run for it."""
     records: list[api.CommandRecord] = []
     lines: list[str] = []
-    engine = next((e for e in ("docker", "podman") if shutil.which(e)), None)
+    engine = next((e for e in ("docker", "podman") if which(e)), None)
     if engine is not None:
         info = ctx.run([engine, "info"], s.cwd, timeout=min(30.0, ctx.config.limits.command_timeout))
         records.append(info)
         lines.append(f"{engine} reachable ({engine} info exited 0)" if info.ok
                      else f"{engine} NOT reachable: {info.describe()}")
     else:
-        others = [e for e in ("buildah", "skopeo") if shutil.which(e)]
+        others = [e for e in ("buildah", "skopeo") if which(e)]
         lines.append("no docker or podman on PATH" + (f" ({', '.join(others)} found)" if others
                                                        else ""))
     try:
-        free = shutil.disk_usage(s.cwd).free
+        free = free_bytes(s.cwd)
         low = " (LOW)" if free < LOW_DISK else ""
         lines.append(f"free disk in {s.cwd}: {free / (1 << 30):.1f} GiB{low}")
     except OSError as exc:

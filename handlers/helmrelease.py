@@ -15,11 +15,10 @@ reconcile (when `flux` is on PATH) and the rollout is awaited.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -41,14 +40,14 @@ from bot.api import (
 )
 from handlers._kube import check_context, check_helmrelease, check_pods
 from handlers._kustomize import relative_dir, validate, validation_commands
+from handlers._path import which
 from handlers._registry import check_images, registry_diagnosis
 
 _APP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 POLL_INTERVAL = 2.0
 
 
-@dataclass(frozen=True)
-class HelmReleaseSettings:
+class HelmReleaseSettings(NamedTuple):
     app: str
     version: str
     chart: str
@@ -61,16 +60,14 @@ class HelmReleaseSettings:
     sec_lint: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     name: str
     namespace: str
     release_name: str  # what Helm calls it: pods carry app.kubernetes.io/instance=<this>
     pods_namespace: str
 
 
-@dataclass(frozen=True)
-class Bump:
+class Bump(NamedTuple):
     text: str
     changes: tuple[api.ScalarChange, ...]
     releases: tuple[Release, ...]
@@ -373,7 +370,7 @@ def wait_rollout(ctx: Context, releases: Sequence[Release], images: Sequence[str
     cluster = ctx.config.cluster
     assert cluster is not None
     records: list[api.CommandRecord] = []
-    if shutil.which("flux"):
+    if which("flux"):
         for r in releases:
             argv = ["flux", "reconcile", "helmrelease", r.name, "--with-source",
                     "--timeout", f"{int(cluster.rollout_timeout)}s"]

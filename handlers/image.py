@@ -8,7 +8,7 @@ that names another registry than the configured one is blocked with that reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot import api
 from bot.api import (
@@ -27,8 +27,7 @@ from bot.api import (
 from handlers._registry import check_images, registry_diagnosis, same_registry, split_image
 
 
-@dataclass(frozen=True)
-class ImageSettings:
+class ImageSettings(NamedTuple):
     images: tuple[str, ...]
     version: str
     registry: str  # host:port of the configured registry

@@ -7,8 +7,8 @@ Never applies anything. `helmrelease` and `registry-ip` run the same validation
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.api import (
     Context,
@@ -24,8 +24,7 @@ from bot.api import (
 from handlers._kustomize import relative_dir, validate, validation_commands
 
 
-@dataclass(frozen=True)
-class KustomizeSettings:
+class KustomizeSettings(NamedTuple):
     project: str
     root: str
     dirs: tuple[str, ...]

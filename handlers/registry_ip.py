@@ -18,8 +18,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bot import api
 from bot.api import (
@@ -47,8 +47,7 @@ _ENV_RE = re.compile(r"^(?P<head>\s*(?:export\s+)?REGISTRY_URL\s*=\s*(?P<q>['\"]
                      r"(?P<scheme>[a-z]+://)?)(?P<value>[^'\"\s#]*)(?P=q)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class RegistryIpSettings:
+class RegistryIpSettings(NamedTuple):
     old_host: str
     port: str
     new_host: str
@@ -62,8 +61,7 @@ class RegistryIpSettings:
         return _address(self.new_host, self.port)
 
 
-@dataclass(frozen=True)
-class FileEdit:
+class FileEdit(NamedTuple):
     repo: str  # project name, or "tasks"
     root: Path
     path: str  # relative to root
@@ -77,8 +75,7 @@ class FileEdit:
                 for n, (a, b) in enumerate(zip(old, new, strict=False), 1) if a != b]
 
 
-@dataclass(frozen=True)
-class Renewal:
+class Renewal(NamedTuple):
     """What became of the registry certificate; `renewed` when a new one replaced it."""
 
     records: tuple[api.CommandRecord, ...] = ()

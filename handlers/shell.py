@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.api import (
     Context,
@@ -25,8 +25,7 @@ from bot.api import (
 )
 
 
-@dataclass(frozen=True)
-class ShellSettings:
+class ShellSettings(NamedTuple):
     project: str
     argv: tuple[str, ...]
     cwd: str

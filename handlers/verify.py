@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot import api
 from bot.api import (
@@ -48,8 +48,7 @@ KINDS = ("url", "tcp", "catalog", "image", "pods", "helmrelease")
 _HOST_PORT_RE = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})")
 
 
-@dataclass(frozen=True)
-class VerifySettings:
+class VerifySettings(NamedTuple):
     kind: str
     target: str
     expect: int | None = None

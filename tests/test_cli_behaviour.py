@@ -54,6 +54,38 @@ def test_version_and_help_are_written_for_users(tmp_path: Path) -> None:
         assert "--config FILE" in text
 
 
+def test_help_wraps_at_the_terminal_width(tmp_path: Path) -> None:
+    """Help is as wide as $COLUMNS says (argparse's rule, without its import of shutil);
+    the top-level description keeps its own line breaks."""
+    for columns in (50, 200):
+        done = subprocess.run([str(TASKBOT), "plan", "--help"], cwd=tmp_path, capture_output=True,
+                              text=True, env=env_for(None, COLUMNS=str(columns)), check=True)
+        lines = done.stdout.splitlines()
+        assert max(map(len, lines)) <= columns - 2
+        described = [line for line in lines if line.startswith("Show what each")]
+        assert (len(described[0]) > 100) == (columns == 200), lines
+    top = taskbot("--help", cwd=tmp_path).stdout
+    assert "Markdown checklists in a git repository:\neach unchecked acceptance" in top
+
+
+def test_plan_loads_only_what_it_needs(pushed: Sandbox) -> None:
+    """`plan` on a task file loads no libgit2, notifier, command runner, task editor, package
+    metadata or shutil: what keeps it near Python's own start (bench/cli_speed.py)."""
+    code = ("import sys\nfrom bot.cli import main\n"
+            "code = main(['--config', sys.argv[1], 'plan', sys.argv[2]])\n"
+            "print(code, *sorted(sys.modules))")
+    task = pushed.clone / "tasks" / "active" / "TASK-002.md"
+    done = subprocess.run([sys.executable, "-c", code, str(pushed.config), str(task)],
+                          cwd=pushed.root, capture_output=True, text=True, env=env_for(None),
+                          check=True)
+    *shown, last = done.stdout.splitlines()
+    assert "run: true" in "\n".join(shown) and last.split()[0] == "0"
+    loaded = set(last.split()[1:])
+    assert {"bot.taskfile.parse", "handlers.shell", "yaml", "markdown_it"} <= loaded
+    assert not loaded & {"pygit2", "apprise", "bot.proc", "bot.git.write", "bot.registry",
+                         "bot.taskfile.edit", "bot.yamledit", "importlib.metadata", "shutil"}
+
+
 def test_a_command_parses_alike_with_only_its_own_parser_built(tmp_path: Path) -> None:
     """A command builds only its own subparser: its errors, its help and a mistyped
     command read as when every command's parser is built."""

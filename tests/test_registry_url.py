@@ -13,7 +13,8 @@ from fixtures.registry import free_port, need
 
 from bot.api import Context
 from bot.commands.sandbox import stop_server
-from bot.config import Registry
+from bot.config import Registry, default
+from bot.redact import Redactor
 from bot.registry import RegistryClient, normalize_registry
 from handlers.build import HANDLER as BUILD
 from handlers.build import BuildSettings
@@ -56,7 +57,7 @@ def test_registry_url_passed_to_builds_is_host_and_port(written: str) -> None:
     env = BUILD._env(settings)  # type: ignore[attr-defined]
     assert env["REGISTRY_URL"] == "127.0.0.1:5000"
     assert normalize_registry(written) == "127.0.0.1:5000"
-    step = BUILD.plan(settings, Context.__new__(Context))
+    step = BUILD.plan(settings, Context(default(), "TASK-1", "run-1", Redactor()))
     assert "environment: REGISTRY_URL=127.0.0.1:5000 VERSION=1.0.0" in step.preconditions
 
 

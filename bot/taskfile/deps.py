@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _ID_RE = re.compile(r"(?<![\w-])([^\W\d_]+)-(\d+)(?![\w-])")
 _DEPENDS_RE = re.compile(
@@ -37,8 +37,7 @@ _MARKUP_RE = re.compile(r"[*_`\[\]()>]")
 _FENCE_RE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
 
-@dataclass(frozen=True)
-class Dependency:
+class Dependency(NamedTuple):
     task_id: str
     depends: bool  # False: blocks, related, independent … — never waited on
     why: str  # the label or lead-in that decided, or "" (no label: a dependency)

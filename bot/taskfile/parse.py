@@ -10,7 +10,6 @@ Edits live in `bot.taskfile.edit`.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import os
 import re
@@ -19,7 +18,7 @@ import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from markdown_it import MarkdownIt
@@ -87,16 +86,14 @@ class Criterion:
         return normalise(self.raw)
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     title: str
     level: int
     start: int
     end: int
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     path: str
     id: str
     title: str
@@ -127,22 +124,19 @@ def normalise(text: str) -> str:
 # --------------------------------------------------------------------------- layout
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     start: int  # offset of the first char (in the decoded text, BOM included)
     end: int  # offset just past the content, before the line break
     eol: str  # "\r\n", "\r", "\n" or "" for a last line without one
 
 
-@dataclass(frozen=True)
-class Frontmatter:
+class Frontmatter(NamedTuple):
     close_line: int
     body_start: int  # text offset where the YAML starts (line after the opening ---)
     body: str
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     task: Task
     text: str
     lines: tuple[Line, ...]
@@ -300,8 +294,7 @@ def _section_key(title: str) -> str:
     return normalise(t).casefold()
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):
     line: int
     depth: int
     first_child: Token | None  # the first block inside the item
@@ -551,7 +544,7 @@ def parse(data: bytes, path: str) -> Task:
     """Parse a task file's bytes; `path` names it in errors and gives the default id."""
     task = parse_cached(bytes(data), path).task
     fresh = types.MappingProxyType(copy.deepcopy(dict(task.frontmatter)))
-    return dataclasses.replace(task, frontmatter=fresh)
+    return task._replace(frontmatter=fresh)
 
 
 def load(path: str | os.PathLike[str]) -> Task:
