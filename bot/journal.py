@@ -41,7 +41,11 @@ class Recorded:
 
 
 def outcome_to_json(outcome: Outcome | None) -> dict[str, Any] | None:
-    return None if outcome is None else dataclasses.asdict(outcome)
+    if outcome is None:
+        return None
+    doc = dataclasses.asdict(outcome)
+    doc["changes"] = [c._asdict() for c in outcome.changes]  # asdict keeps NamedTuples tuples
+    return doc
 
 
 def outcome_from_json(doc: Mapping[str, Any] | None) -> Outcome | None:
