@@ -63,20 +63,28 @@ def make_bare(root: Path, clone: Path) -> Path:
     return config
 
 
+# A Python that imports only what reading a task file needs (argparse, tomllib, PyYAML,
+# markdown-it) and parses one: what no taskbot command can go below here.
+FLOOR = [sys.executable, "-c",
+         "import argparse, tomllib, dataclasses, pathlib, yaml\n"
+         "from markdown_it import MarkdownIt\n"
+         "MarkdownIt('commonmark').parse('# T\\n- [ ] x\\n'); yaml.safe_load('a: 1')\n"]
+
+
 def _once(argv: Sequence[str], cwd: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run([str(TASKBOT), *argv], cwd=cwd, capture_output=True, check=False)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
     took = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"taskbot {' '.join(argv)} exited {done.returncode}:\n"
-                         f"{done.stderr.decode()}")
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr.decode()}")
     return took
 
 
 def time_commands(commands: Sequence[tuple[Sequence[str], Path]], runs: int) -> list[float]:
-    """Median wall time of each `taskbot ARGV`, the commands taking turns round by round:
-    a slower spell of this shared machine then weighs on each of them alike, which keeps
-    the 10,000 ÷ 10 ratio honest (a first round warms the page cache and is not counted)."""
+    """Median wall time of each ARGV, the commands taking turns round by round: a slower
+    spell of this shared machine then weighs on each of them alike, which keeps the
+    10,000 ÷ 10 ratio and plan − floor honest (a first round warms the page cache and is
+    not counted)."""
     samples: list[list[float]] = [[] for _ in commands]
     for i in range(runs + 1):
         for kept, (argv, cwd) in zip(samples, commands, strict=True):
@@ -86,20 +94,6 @@ def time_commands(commands: Sequence[tuple[Sequence[str], Path]], runs: int) -> 
     return [median(kept) for kept in samples]
 
 
-def time_floor(runs: int) -> float:
-    """A Python that imports only what reading a task file needs (argparse, tomllib, PyYAML,
-    markdown-it) and parses one: what no taskbot command can go below here."""
-    code = ("import argparse, tomllib, dataclasses, pathlib, yaml\n"
-            "from markdown_it import MarkdownIt\n"
-            "MarkdownIt('commonmark').parse('# T\\n- [ ] x\\n'); yaml.safe_load('a: 1')\n")
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        samples.append(time.perf_counter() - started)
-    return median(samples)
-
-
 def main() -> None:
     args = parse_args(__doc__, default_n=21, smoke_n=3)
     with workdir() as root:
@@ -107,10 +101,12 @@ def main() -> None:
         hook_config = make_bare(root, small)
         elsewhere = root / "elsewhere"
         elsewhere.mkdir()
-        helped, plan_small, plan_large, plan_hook = time_commands([
-            (["--help"], elsewhere), (["plan", TASK], small), (["plan", TASK], large),
-            (["--config", str(hook_config), "plan", TASK], elsewhere)], args.n)
-        floor = time_floor(args.n)
+        taskbot = str(TASKBOT)
+        helped, plan_small, plan_large, plan_hook, floor = time_commands([
+            ([taskbot, "--help"], elsewhere), ([taskbot, "plan", TASK], small),
+            ([taskbot, "plan", TASK], large),
+            ([taskbot, "--config", str(hook_config), "plan", TASK], elsewhere),
+            (FLOOR, elsewhere)], args.n)
     ratio = plan_large / plan_small
     fast = max(helped, plan_small) * 1000 <= TARGET_MS
     print(f"cli_speed.help: {ms(helped)}")
@@ -119,6 +115,7 @@ def main() -> None:
     print(f"cli_speed.plan_hook_mode_bare: {ms(plan_hook)} (reads repo.branch through libgit2)")
     print(f"cli_speed.python_floor: {ms(floor)} (python importing PyYAML and markdown-it and "
           "parsing one task: below this no command goes)")
+    print(f"cli_speed.plan_over_floor: {ms(plan_small - floor)} (taskbot's own part of plan)")
     print(f"cli_speed.ratio_10000_to_10: {ratio:.2f} (target <= {TARGET_RATIO}: "
           f"{verdict(ratio <= TARGET_RATIO)})")
     print(f"cli_speed.target_ms: {TARGET_MS:.0f} (--help and plan: {verdict(fast)})")

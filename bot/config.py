@@ -12,10 +12,12 @@ when systemd provides one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -141,7 +143,8 @@ class Registry(NamedTuple):
         return read_secret(self.password_file, "registry.password_file")
 
 
-class Project(NamedTuple):
+@dataclass(frozen=True)
+class Project:  # a dataclass, not a NamedTuple: `branch` must keep its first answer
     name: str
     path: str
     build: tuple[str, ...] = ()
@@ -154,13 +157,14 @@ class Project(NamedTuple):
     env: tuple[tuple[str, str], ...] = ()
     allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
 
-    @property
+    @functools.cached_property
     def branch(self) -> str:
         """The configured branch; unset: the clone's origin/HEAD, else main, else master.
 
-        Looked up on use, not when the config loads: reading a repository costs libgit2's
-        import (~40 ms), which `plan` and `--help` should not pay for a project whose
-        criteria never ask for its branch."""
+        Looked up on first use, not when the config loads: reading a repository costs
+        libgit2's import (~40 ms), which `plan` and `--help` should not pay for a project
+        whose criteria never ask for its branch. Kept once found: a fetch during the run
+        may add the refs it is read from, and a run must not see its branch change."""
         return self.branch_setting or _default_branch(self.path, "main")
 
 
@@ -495,7 +499,7 @@ def _keys(cls: type[NamedTuple], *, without: tuple[str, ...] = ()) -> frozenset[
 
 
 _TOP_KEYS = _keys(Config, without=("source",))
-_PROJECT_KEYS = _keys(Project, without=("name", "branch_setting")) | {"branch"}
+_PROJECT_KEYS = frozenset(f.name for f in fields(Project)) - {"name", "branch_setting"} | {"branch"}
 _RULE_KEYS = frozenset({"match", "handler", "params"})
 
 

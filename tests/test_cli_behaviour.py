@@ -86,6 +86,21 @@ def test_plan_loads_only_what_it_needs(pushed: Sandbox) -> None:
                          "bot.taskfile.edit", "bot.yamledit", "importlib.metadata", "shutil"}
 
 
+@pytest.mark.parametrize(("argv", "collecting"), [
+    (["plan", "TASK-404"], False), (["--help"], False), (["status"], False),
+    (["serve"], True), (["run", "TASK-404"], True), (["doctor"], True)])
+def test_only_brief_commands_go_without_the_garbage_collector(
+        tmp_path: Path, argv: list[str], collecting: bool) -> None:
+    """A command that answers and exits skips the cyclic collector; the daemon and
+    anything that runs handlers keep it."""
+    code = ("import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled()))\n"
+            "sys.argv = ['taskbot', '--config', 'missing.toml', *sys.argv[1:]]\n"
+            "from bot.cli import main_entry\nmain_entry()")
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True,
+                          text=True, env=env_for(None), check=False, timeout=60)
+    assert done.stdout.splitlines()[-1] == f"gc {collecting}", done.stdout + done.stderr
+
+
 def test_a_command_parses_alike_with_only_its_own_parser_built(tmp_path: Path) -> None:
     """A command builds only its own subparser: its errors, its help and a mistyped
     command read as when every command's parser is built."""
@@ -173,4 +188,4 @@ def test_cli_speed_bench_prints_its_figures(tmp_path: Path) -> None:
     keys = re.findall(r"^([\w.]+): -?\d", done.stdout, re.M)
     assert set(keys) >= {"cli_speed.help", "cli_speed.plan_10_tasks", "cli_speed.plan_10000_tasks",
                          "cli_speed.plan_hook_mode_bare", "cli_speed.ratio_10000_to_10",
-                         "cli_speed.python_floor"}
+                         "cli_speed.python_floor", "cli_speed.plan_over_floor"}

@@ -114,6 +114,26 @@ def test_branch_defaults_to_the_remotes_default_branch(tmp_path: Path) -> None:
     assert _ctx(tmp_path, master, branch="dev").config.projects["app"].branch == "dev"
 
 
+def test_a_found_branch_stays_when_a_fetch_adds_the_refs_it_was_read_from(tmp_path: Path) -> None:
+    """A clone made without `git clone` (no origin/HEAD) on master: the forge gains a main
+    and a handler fetches in mid-run; the project's branch is still the one first found."""
+    origin = _repo(tmp_path / "origin")
+    _git(origin, "branch", "-q", "-m", "master")
+    clone = tmp_path / "gitops"
+    clone.mkdir()
+    _git(clone, "init", "-q", "-b", "master")
+    _git(clone, "remote", "add", "origin", str(origin))
+    _git(clone, "fetch", "-q", "origin", "master")
+    _git(clone, "reset", "-q", "--hard", "origin/master")
+    project = _ctx(tmp_path, clone).config.projects["app"]
+    assert project.branch == "master"
+    _git(origin, "branch", "-q", "main")
+    _git(clone, "fetch", "-q", "origin")
+    assert configmod.Project("app", str(clone)).branch == "main"  # what a fresh look finds
+    assert project.branch == "master"
+    assert project_ready(project)[0] == "project app: on master, clean"
+
+
 def test_allow_dirty_must_be_a_boolean(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="allow_dirty"):
         configmod.parse({"projects": {"app": {"path": str(tmp_path), "allow_dirty": "yes"}}},
