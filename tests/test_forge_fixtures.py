@@ -8,6 +8,7 @@ import os
 import pwd
 import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def refused(port: int) -> bool:
 
 
 REFUSE_ALL = "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n"
+Starter = Callable[[Path], tuple[SshForge | HttpForge, "subprocess.Popen[bytes]"]]
 
 
 # --- ssh ------------------------------------------------------------------------------------
@@ -98,25 +100,6 @@ def test_ssh_unknown_host_key_is_refused(ssh_forge: SshForge, tmp_path: Path, kn
     assert "Host key verification failed" in done.stderr
 
 
-def test_ssh_pre_receive_refuses_a_push(ssh_forge: SshForge, tmp_path: Path) -> None:
-    clone = ssh_forge.clone(tmp_path / "laptop")
-    before = forge_main(ssh_forge.bare)
-    ssh_forge.pre_receive(REFUSE_ALL)
-    commit_file(clone, "refused.txt")
-    done = run_git(clone, "push", "origin", "main", env=ssh_forge.git_env())
-    assert done.returncode != 0
-    assert "main is protected" in done.stderr
-    assert forge_main(ssh_forge.bare) == before
-
-
-def test_ssh_forge_is_stopped_and_reaped(tmp_path: Path) -> None:
-    forge, proc = start_ssh_forge(tmp_path / "forge")
-    assert not refused(forge.port)
-    stop_server(proc)
-    assert proc.returncode is not None
-    assert refused(forge.port)
-
-
 # --- https with a token ---------------------------------------------------------------------
 
 def test_https_ls_remote_with_the_token(http_forge: HttpForge, tmp_path: Path) -> None:
@@ -166,19 +149,25 @@ def test_https_unknown_certificate_is_refused(http_forge: HttpForge, tmp_path: P
     assert "certificate" in done.stderr
 
 
-def test_https_pre_receive_refuses_a_push(http_forge: HttpForge, tmp_path: Path) -> None:
-    clone = http_forge.clone(tmp_path / "laptop")
-    before = forge_main(http_forge.bare)
-    http_forge.pre_receive(REFUSE_ALL)
+# --- both -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("forge_fixture", ["ssh_forge", "http_forge"])
+def test_pre_receive_refuses_a_push(forge_fixture: str, request: pytest.FixtureRequest,
+                                    tmp_path: Path) -> None:
+    forge: SshForge | HttpForge = request.getfixturevalue(forge_fixture)
+    clone = forge.clone(tmp_path / "laptop")
+    before = forge_main(forge.bare)
+    forge.pre_receive(REFUSE_ALL)
     commit_file(clone, "refused.txt")
-    done = run_git(clone, "push", "origin", "main", env=http_forge.git_env())
+    done = run_git(clone, "push", "origin", "main", env=forge.git_env())
     assert done.returncode != 0
     assert "main is protected" in done.stderr
-    assert forge_main(http_forge.bare) == before
+    assert forge_main(forge.bare) == before
 
 
-def test_http_forge_is_stopped_and_reaped(tmp_path: Path) -> None:
-    forge, proc = start_http_forge(tmp_path / "forge")
+@pytest.mark.parametrize("start", [start_ssh_forge, start_http_forge], ids=["ssh", "https"])
+def test_forge_is_stopped_and_reaped(start: Starter, tmp_path: Path) -> None:
+    forge, proc = start(tmp_path / "forge")
     assert not refused(forge.port)
     stop_server(proc)
     assert proc.returncode is not None
