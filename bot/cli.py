@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import terminal
 from bot.errors import ConfigError, TaskbotError, UsageError
 
 if TYPE_CHECKING:
@@ -76,13 +77,10 @@ class _Version(argparse.Action):
 
 
 class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, told the terminal's width as `shutil.get_terminal_size` finds it.
-
-    Left to itself, argparse imports `shutil` (with bz2 and lzma, ~3 ms) to ask, and it
-    builds a formatter for every argument it adds, so `plan` would pay for it unprinted."""
+    """argparse's formatter, told the width so that it does not import shutil to ask."""
 
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=_columns() - 2)
+        super().__init__(prog, width=terminal.columns() - 2)  # argparse's own margin
 
 
 class _RawFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
@@ -93,17 +91,6 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
-
-
-def _columns() -> int:
-    """$COLUMNS, else the terminal on standard output, else 80."""
-    with contextlib.suppress(ValueError):
-        if int(os.environ.get("COLUMNS", "0")) > 0:
-            return int(os.environ["COLUMNS"])
-    try:
-        return os.get_terminal_size((sys.__stdout__ or sys.stdout).fileno()).columns or 80
-    except (AttributeError, ValueError, OSError):
-        return 80
 
 
 _Adder = Callable[[Any], None]  # adds one command to argparse's subparsers

@@ -7,7 +7,6 @@ Nothing at all when stdout is not a terminal (a pipe, a file, `--json`).
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 import time
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TextIO
 
+from bot import terminal
 from bot.actions import Action
 from bot.observe import Observer
 from bot.runner import Result
@@ -96,7 +96,7 @@ class LiveLine:
             return _printable(f"{head} │ {self._output}" if self._output else head)
 
     def _draw(self) -> None:
-        width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
+        width = max(terminal.columns() - 1, 20)
         line = self.text()[:width]
         if not line and not self._shown:
             return
