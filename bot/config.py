@@ -298,6 +298,9 @@ def _repo(t: _Table) -> RepoConfig:
     if Path(tasks_dir).is_absolute() or ".." in parts:
         raise t.error("tasks_dir", "must be a relative path inside the repository")
     remote = t.string("remote", "")
+    if re.match(r"(?i)https?://[^/]*@", remote):  # said without the URL: it holds a secret
+        raise t.error("remote", "an https URL must not carry credentials: put the token in "
+                                "repo.token_file")
     if remote and not re.fullmatch(r"(?:ssh://|https://|http://|[^\s/@:]+@)[^\s]+", remote):
         raise t.error("remote", f"{remote!r} is not an ssh (git@host:owner/repo.git, "
                                 "ssh://…) or https:// URL")

@@ -519,3 +519,16 @@ def test_find_config_named_file_must_exist(
         find_config_path(None)
     with pytest.raises(ConfigError, match="is not a file"):
         find_config_path(str(places["cwd"].parent))
+
+
+@pytest.mark.parametrize("url", ["https://x-access-token:ghp_s3cret@github.com/o/tasks.git",
+                                 "https://ghp_s3cret@github.com/o/tasks.git",
+                                 "HTTP://oauth2:glpat-s3cret@gitlab.lan/o/tasks.git"])
+def test_a_forge_url_with_credentials_is_refused_without_echoing_them(
+        tmp_path: Path, url: str) -> None:
+    said = _error(tmp_path, f'[repo]\nremote = "{url}"\n')
+    assert said.endswith("repo.remote: an https URL must not carry credentials: put the token "
+                         "in repo.token_file")
+    assert "s3cret" not in said
+    ssh = parse({"repo": {"remote": "ssh://git@forge.lan:2222/o/tasks.git"}}, "<test>")
+    assert ssh.repo.remote == "ssh://git@forge.lan:2222/o/tasks.git"
