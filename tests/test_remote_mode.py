@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from fixtures.forge import HttpForge, SshForge
 
+from bot.forge.remote import clone_path
 from tests.daemonkit import TASKBOT, running_daemon
 from tests.exactlykit import task_text, wait_until
 from tests.gitfixtures import git
@@ -102,6 +103,21 @@ def _await_listening(port: int) -> None:
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", port)) == 0
     wait_until(up, 10, f"the webhook listener on {port}")
+
+
+def test_notes_already_on_the_forge_are_in_taskbots_first_clone(
+        tmp_path: Path, ssh_forge: SshForge) -> None:
+    """taskbot pushes its notes ref with `+`: a first clone without the forge's notes (the
+    deploy key not yet configured, a kill between clone and fetch) would erase them all.
+    A kill's half-made clone is cleared, not used."""
+    seed = git(ssh_forge.bare, "rev-parse", "main")
+    git(ssh_forge.bare, "-c", "user.name=taskbot", "-c", "user.email=t@b", "notes",
+        "--ref=taskbot", "add", "-m", "an earlier report", seed)
+    clone = clone_path(tmp_path / "state", ssh_forge.url)
+    (clone.parent / f"{clone.name}.partial" / ".git").mkdir(parents=True)  # a kill's leftover
+    _setup(tmp_path, ssh_forge, poll="1h", webhook=False)
+    assert git(clone, "notes", "--ref=taskbot", "show", seed) == "an earlier report"
+    assert sorted(p.name for p in clone.parent.iterdir()) == [clone.name]
 
 
 def test_a_signed_webhook_runs_the_task_and_the_commit_reaches_the_forge(

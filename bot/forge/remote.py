@@ -130,11 +130,7 @@ def ensure_clone(remote: Remote, state_dir: Path) -> Path:
     """taskbot's clone of the forge's repository (made on first use), its credentials set."""
     path = clone_path(state_dir, remote.url)
     if not (path / ".git").exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        gitrepo.git([*_transport_args(remote), "clone", "--quiet", "--no-checkout", remote.url,
-                     str(path)], state_dir)
-        gitrepo.git(["fetch", "--quiet", "origin",
-                     f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"], path, check=False)
+        gitrepo.clone(remote.url, path, state_dir, options=_transport_args(remote))
     wanted = credentials_config(remote)
     if _configured(path, wanted):
         return path  # the usual case: no git process on a webhook's way to the handler

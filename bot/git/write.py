@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,9 +26,10 @@ from bot.statedir import owned
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "commit", "drop_branch",
-           "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote", "identity_env",
-           "prepare_worktree", "private_clone", "push", "push_ff", "update_ref", "worktree"]
+__all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
+           "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",
+           "identity_env", "prepare_worktree", "private_clone", "push", "push_ff", "update_ref",
+           "worktree"]
 NOTES_REF = "refs/notes/taskbot"
 
 
@@ -82,12 +84,29 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
     path = state_dir / "clones" / f"{_slug(remote.resolve().name)}-{digest}"
     _owned(path.parent, path, path / ".git", path / ".git" / "config")
     if not (path / ".git").exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        git(["clone", "--quiet", "--shared", "--no-checkout", str(remote.resolve()), str(path)],
-            state_dir)
-        # Notes are taskbot's own ref: fetched once, then only ever pushed from here.
-        git(["fetch", "--quiet", "origin", f"+{NOTES_REF}:{NOTES_REF}"], path, check=False)
+        clone(str(remote.resolve()), path, state_dir, shared=True)
     return path
+
+
+def clone(source: str, path: Path, cwd: Path, *, shared: bool = False,
+          options: Sequence[str] = ()) -> None:
+    """taskbot's clone of `source` at `path` with the notes already there, or nothing at `path`.
+
+    Notes are fetched once, here, and from then on only pushed (with `+`, being taskbot's
+    own): a clone left without them by a failed fetch or a kill would force an empty notes
+    ref over every report note. So the clone is made beside `path` and moved into place
+    only once the notes are in; `options` (`-c` transport settings) apply to both steps."""
+    partial = path.with_name(f"{path.name}.partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(partial, ignore_errors=True)  # a kill's leftover
+    try:
+        git([*options, "clone", "--quiet", "--no-checkout", *(["--shared"] if shared else []),
+             source, str(partial)], cwd)
+        git([*options, "fetch", "--quiet", "origin", "+refs/notes/*:refs/notes/*"], partial)
+        partial.rename(path)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def fetch(repo: Path, remote: str = "origin") -> bool:
