@@ -6,12 +6,13 @@ the daemon is killed with SIGKILL while a criterion runs, then started again.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.daemon import spool
-from tests.daemonkit import idle_and_empty, running_daemon, status_doc
+from tests.daemonkit import await_entries, idle_and_empty, running_daemon, status_doc
 from tests.exactlykit import await_path, bare_branches, installed, reports, task_text
 from tests.gitfixtures import git
 
@@ -81,4 +82,33 @@ def test_a_spool_line_naming_an_old_commit_replays_nothing(tmp_path: Path) -> No
     assert count.read_text().splitlines() == ["run"]
     assert git(box.bare, "rev-parse", "main") == before  # no new tick, no new commit
     assert f"the spool line names {old[:12]}" in log
+    assert spool.failed(state) == []
+
+
+@pytest.mark.integration
+def test_a_wake_up_queued_again_behind_itself_costs_one_run(tmp_path: Path) -> None:
+    """A signed webhook replayed with its delivery id changed or left out leaves the same
+    wake-up many times: the first read of the branch covers every copy already in the
+    spool, so they are taken with it. A wake-up for another ref, or a rerun, stays its own."""
+    box = installed(tmp_path)
+    state = box.root / "state"
+    count = tmp_path / "COUNT"
+    box.write("tasks/active/TASK-3.md", task_text("TASK-3", [("Once", f"sh -c 'echo run >> {count}'")]))
+    _, new = box.commit_push("add TASK-3")
+    await_entries(state, 1)
+    line = f"{'0' * 40} {new} refs/heads/main"  # what the forge's push event says
+    for _ in range(19):
+        spool.enqueue(state, [line])
+    spool.enqueue(state, [f"{'0' * 40} {new} refs/heads/other"])
+    spool.enqueue(state, [line, "rerun TASK-3"])
+    assert len(spool.pending(state)) == 22
+    with running_daemon(box.config, tmp_path / "serve.log") as daemon:
+        daemon.notify.until(lambda: _done(state, "TASK-3") and not spool.pending(state))
+        log = daemon.stderr()
+    assert count.read_text().splitlines() == ["run"]
+    woken = [m.group(1) for m in re.finditer(r"processing (push \S+ \S+|rerun \S+) from", log)
+             if f"..{new[:8]} " in m.group(1) or "rerun" in m.group(1)]  # not taskbot's pushes
+    # the hook's line; the forge's line once, and once more with the rerun; other; the rerun
+    assert len(woken) == 5, woken
+    assert woken.count(f"push {'0' * 8}..{new[:8]} refs/heads/main") == 2, woken
     assert spool.failed(state) == []

@@ -90,6 +90,23 @@ def log(message: str, level: int = INFO) -> None:
         os.write(sys.stderr.fileno(), (line + "\n").encode(errors="replace"))
 
 
+def _pushes(lines: Sequence[str]) -> tuple[frozenset[str], bool]:
+    """An entry's push lines, and whether it holds nothing else."""
+    pushes: set[str] = set()
+    only_pushes = True
+    for text in lines:
+        try:
+            line = queue.parse_line(text)
+        except queue.QueueError:
+            only_pushes = False
+            continue
+        if line.kind == "push":
+            pushes.add(text)
+        else:
+            only_pushes = False
+    return frozenset(pushes), only_pushes
+
+
 def _short(line: queue.Line) -> str:
     if line.kind == "rerun":
         return f"rerun {line.task_id}"
@@ -356,6 +373,24 @@ class Daemon:
             log(f"done {_short(line)} in {time.monotonic() - started:.2f}s: "
                 f"{len(results)} task(s)")
 
+    def _absorbed(self, first: queue.Entry, later: Sequence[queue.Entry]) -> list[queue.Entry]:
+        """`later` without the entries that only repeat push lines of `first`: removed.
+
+        A push line is only a wake-up (the range is taskbot's own tip .. the branch as it is
+        when the item runs), so the same line already in the spool when `first` starts adds
+        nothing to it: a signed webhook replayed with its delivery id changed or left out
+        costs one fetch, not one each. A kill after the removal loses nothing: `first` is
+        still in the spool."""
+        pushes, _ = _pushes(first.lines)
+        kept: list[queue.Entry] = []
+        for entry in later:
+            theirs, only_pushes = _pushes(entry.lines)
+            if only_pushes and theirs and theirs <= pushes:
+                queue.done(entry)
+            else:
+                kept.append(entry)
+        return kept
+
     def _collapse(self, entry: queue.Entry) -> queue.Entry:
         """Anyone who can push can write the spool: lines that say the same (push lines are
         only wake-ups, one per ref is enough; a rerun of the same task) are taken once, and
@@ -489,7 +524,8 @@ class Daemon:
                     continue
             entries = queue.pending(self.state_dir)
             if entries:
-                self._queue_length = len(entries) - 1
+                later = self._absorbed(entries[0], entries[1:])
+                self._queue_length = len(later)
                 self._process_entry(entries[0])
                 if not self._paused:
                     continue
