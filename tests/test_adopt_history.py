@@ -3,6 +3,7 @@ branch as it is: taskbot's earlier commits count as its own again (issue 9, READ
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,4 +37,22 @@ def test_a_lost_record_refuses_reruns_until_the_operator_adopts_the_history(
     assert done.returncode == 0, done.stderr
     assert "recorded 1 commit(s) by taskbot@build-host on main" in done.stdout
     again = process(config, load_handlers(), Rerun("TASK-001"), now=NOW)
+    assert "not in [trust] authors" not in again[0].message
+
+
+def test_adopting_the_history_makes_a_lost_state_dir_again(tmp_path: Path) -> None:
+    """What the command is for: the whole state dir is gone, not only the record in it."""
+    box = sandbox(tmp_path)
+    box.write("tasks/active/TASK-001.md", TASK.replace(
+        "- [ ] By hand\n", '- [ ] Works <!-- taskbot: shell project=demo cmd="true" -->\n'
+        "- [ ] Still by hand\n"))
+    _process(box, *box.commit_push("add task"))
+    shutil.rmtree(box.root / "state")
+    done = subprocess.run([str(TASKBOT), "--config", str(box.config), "init", "--adopt-history"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "recorded 1 commit(s) by taskbot@build-host on main as taskbot's own (you vouched for "
+        "them)")
+    again = process(configmod.load(box.config), load_handlers(), Rerun("TASK-001"), now=NOW)
     assert "not in [trust] authors" not in again[0].message

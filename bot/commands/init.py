@@ -198,6 +198,7 @@ def adopt_history(explicit: str | None) -> InitResult:
     if found is None:
         raise ConfigError("no configuration: run 'taskbot init' first")
     config = configmod.load(found)
+    made = init(config)  # the lost state dir again (and in remote mode the clone read here)
     state_dir = Path(config.repo.state_dir)
     repo = read.open_repo(source_repo(config))
     rev = f"origin/{config.repo.branch}" if config.repo.remote else f"refs/heads/{config.repo.branch}"
@@ -208,10 +209,10 @@ def adopt_history(explicit: str | None) -> InitResult:
     adopted = [str(c.id) for c in repo.walk(tip)
                if c.author.email.lower() == config.identity.email.lower()
                and str(c.id) not in known]
-    for sha in adopted:
-        owncommits.record(state_dir, sha)
-    return InitResult((f"recorded {len(adopted)} commit(s) by {config.identity.email} on "
-                       f"{config.repo.branch} as taskbot's own (you vouched for them)",))
+    owncommits.record(state_dir, *adopted)
+    return InitResult((*made.messages,
+                       f"recorded {len(adopted)} commit(s) by {config.identity.email} on "
+                       f"{config.repo.branch} as taskbot's own (you vouched for them)"))
 
 
 def _root_note(config: Config) -> tuple[str, ...]:

@@ -25,17 +25,18 @@ def _path(state_dir: Path | str) -> Path:
     return Path(state_dir) / OWN_COMMITS
 
 
-def record(state_dir: Path | str, sha: str) -> None:
-    """Append `sha` durably (O_APPEND, fsync) before taskbot pushes or names the commit."""
-    if not _SHA_RE.fullmatch(sha):
-        raise ValueError(f"not a commit sha: {sha!r}")
+def record(state_dir: Path | str, *shas: str) -> None:
+    """Append the shas durably (O_APPEND, one fsync) before taskbot pushes or names them."""
+    for sha in shas:
+        if not _SHA_RE.fullmatch(sha):
+            raise ValueError(f"not a commit sha: {sha!r}")
     path = owned(_path(state_dir))  # a file someone else put there is not taskbot's record
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         size = os.fstat(fd).st_size
         # After a torn last line, start a fresh one so this sha is not glued to it.
         torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-        os.write(fd, (b"\n" if torn else b"") + f"{sha}\n".encode())
+        os.write(fd, (b"\n" if torn else b"") + "".join(f"{s}\n" for s in shas).encode())
         os.fsync(fd)
     finally:
         os.close(fd)
