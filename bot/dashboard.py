@@ -92,7 +92,8 @@ def rows(config: Config, worktree: Path, report: Report | None = None) -> tuple[
         try:
             task = taskfile.load(path)
         except TaskbotError as exc:
-            out.append(Row(path.stem, f"unusable: {exc}", rel, 0, 0))
+            said = str(exc).replace(f"{worktree}/", "")  # the worktree's path is taskbot's own
+            out.append(Row(path.stem, f"unusable: {said}", rel, 0, 0))
             continue
         done = sum(1 for c in task.criteria if c.checked)
         waits = tuple(str(d) for d in waiting.get(task.id) or ())
@@ -170,16 +171,19 @@ def refresh(config: Config, worktree: Path, report: Report | None = None) -> boo
     target = worktree / config.repo.dashboard
     if _linked_folder(worktree, target):
         return False  # a pushed symlink on the way: writing would land outside the worktree
-    text = render(config, rows(config, worktree, report), kept_branches(config, worktree))
-    try:  # bounded, never through a link: a push can make the path a link to /dev/zero
-        if taskfile.read(target) == text.encode("utf-8"):
-            return False
-    except TaskbotError:
-        pass
+    data = render(config, rows(config, worktree, report),
+                  kept_branches(config, worktree)).encode("utf-8")
     if target.is_symlink():  # never written through a link a push planted
         target.unlink()
+    elif target.exists():
+        try:  # bounded, and a folder or device raises: a push can put one there
+            current = taskfile.read(target)
+        except TaskbotError:
+            return False
+        if current == data or not current.startswith(MARKER.encode()):
+            return False  # unchanged, or a person's file (a task): never written over
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, text.encode("utf-8"), 0o644)
+    write_atomic(target, data, 0o644)
     return True
 
 

@@ -23,3 +23,34 @@ def test_a_symlinked_folder_on_the_way_to_the_dashboard_is_not_followed(tmp_path
     assert refresh(config, worktree) is True  # a real folder: written
     assert (worktree / "docs" / "DASHBOARD.md").read_text().startswith(
         "<!-- taskbot dashboard")
+
+
+def _config(tmp_path: Path, worktree: Path, dashboard: str) -> configmod.Config:
+    return configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                     "dashboard": dashboard}}, str(tmp_path / "taskbot.toml"))
+
+
+def test_a_file_that_is_not_taskbots_dashboard_is_never_written_over(tmp_path: Path) -> None:
+    """A completed task, or a person's notes, at the configured path stay byte for byte; a
+    folder pushed there stops nothing (refresh runs in every taskbot commit)."""
+    worktree = tmp_path / "wt"
+    done = worktree / "tasks" / "completed" / "TASK-1.md"
+    done.parent.mkdir(parents=True)
+    (worktree / "tasks" / "active").mkdir()
+    done.write_bytes(b"# TASK-1\n\n## Acceptance Criteria\n- [x] done\n")
+    assert refresh(_config(tmp_path, worktree, "tasks/completed/TASK-1.md"), worktree) is False
+    assert done.read_bytes() == b"# TASK-1\n\n## Acceptance Criteria\n- [x] done\n"
+    (worktree / "DASH.md").mkdir()
+    assert refresh(_config(tmp_path, worktree, "DASH.md"), worktree) is False
+    assert list((worktree / "DASH.md").iterdir()) == []
+
+
+def test_a_task_file_that_cannot_be_read_is_listed_without_taskbots_paths(tmp_path: Path) -> None:
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    (worktree / "tasks" / "active" / "TASK-7.md").write_bytes(b"---\nid: \xff\n---\n")
+    config = _config(tmp_path, worktree, "DASHBOARD.md")
+    assert refresh(config, worktree) is True
+    text = (worktree / "DASHBOARD.md").read_text()
+    assert "| unusable: tasks/active/TASK-7.md: not UTF-8" in text
+    assert str(tmp_path) not in text
