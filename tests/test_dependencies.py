@@ -263,6 +263,16 @@ def test_phrasings_that_turn_the_meaning_round() -> None:
                             "TASK-11": False, "TASK-12": False}
 
 
+def test_a_word_in_an_items_description_does_not_overrule_its_label() -> None:
+    """Only what follows the id straight away speaks for the item: `needs` or `required` in
+    its description leaves a `## Blocks` item blocking and an optional one optional."""
+    text = ("## Blocks\n- TASK-9 (it needs the registry this task sets up)\n\n"
+            "## Dependencies\n- TASK-3: optional, only required for the demo\n"
+            "- TASK-5, which needs the new certificate\n\n"
+            "## Related\n- TASK-7 — requires the new registry\n")
+    assert _kinds(text) == {"TASK-9": False, "TASK-3": False, "TASK-5": True, "TASK-7": True}
+
+
 def test_a_longer_file_name_is_not_the_task(tmp_path: Path) -> None:
     from bot.lookup import dependency_state
 

@@ -115,7 +115,10 @@ def _item(task_id: str, body: str, lead: str, label: tuple[bool | None, str],
           groups: Sequence[str], number: int) -> Dependency:
     rest = body.replace(task_id, " ", 1)
     own = classify(lead)
-    said = _DEPENDS_RE.search(rest)  # `TASK-1: must be completed first`
+    # What follows the id straight away (`TASK-1: must be completed first`), not a word in
+    # its description (`TASK-9 (it needs the registry)` under `## Blocks` still blocks).
+    after = body[body.find(task_id) + len(task_id):].lstrip(" \t:-–—*_`(")
+    said = _DEPENDS_RE.match(after)
     itself = _SELF_NOT_RE.search(body)
     if own[0] is not None:
         depends, why = own[0], own[1]
