@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot import taskfile
-from bot.errors import TaskbotError, UsageError
+from bot.errors import TaskbotError, TaskFileError, UsageError
 
 if TYPE_CHECKING:
     import pygit2
@@ -117,19 +117,28 @@ def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
     best = _best(task_id, [(Path(rel).stem, partial(_blob, repo, oid)) for rel, oid in named])
     if best is not None:
         rel, oid = named[best]
-        return rel, repo[oid].read_raw()
+        data = _blob(repo, oid)
+        if data is None:
+            raise TaskFileError(f"{rel}: larger than 1 MiB")
+        return rel, data
     for rel, oid in blobs:  # by frontmatter id: only when no file is named for it
-        data = repo[oid].read_raw()
+        data = _blob(repo, oid)
         try:
-            if taskfile.parse(data, rel).id.lower() == task_id.lower():
+            if data is not None and taskfile.parse(data, rel).id.lower() == task_id.lower():
                 return rel, data
         except TaskbotError:
             continue
     return None
 
 
-def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes:
-    return repo[oid].read_raw()
+def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
+    """A blob's bytes, or None past taskfile.MAX_BYTES: a pushed file of any size is never
+    read whole (as `_read_or_none` for a file on disk)."""
+    import pygit2  # noqa: PLC0415 -- as in find_in_tree
+
+    blob = repo[oid]
+    assert isinstance(blob, pygit2.Blob), "_tree_md yields blobs only"
+    return None if blob.size > taskfile.MAX_BYTES else blob.read_raw()
 
 
 def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str

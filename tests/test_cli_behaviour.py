@@ -148,6 +148,14 @@ def test_plan_by_id_in_hook_mode_reads_the_branch_from_any_directory(pushed: San
     assert missing.returncode == 2 and "TASK-404: no task with this id" in missing.stderr
 
 
+def test_plan_by_id_in_hook_mode_refuses_a_huge_task_unread(pushed: Sandbox) -> None:
+    pushed.write("tasks/active/TASK-005.md", "---\nid: TASK-005\n---\n" + "x" * (2 << 20))
+    pushed.commit_push("a huge task")
+    done = taskbot("--config", str(pushed.config), "plan", "TASK-005", cwd=pushed.root / "elsewhere")
+    assert done.returncode == 3
+    assert done.stderr == "taskbot: tasks/active/TASK-005.md: larger than 1 MiB\n"
+
+
 def test_plan_sees_a_completed_dependency_on_the_branch(pushed: Sandbox) -> None:
     pushed.write("tasks/active/TASK-002.md", DEP.replace("- [ ]", "- [x]"))
     pushed.commit_push("done")
