@@ -23,6 +23,7 @@ from bot.forge import remote
 from bot.git import read
 from bot.journal import Journal, kill_recorded, pending_tasks
 from bot.pipeline import Processed, Push, Rerun
+from bot.runner import State
 
 ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],
                      Sequence[Processed]]
@@ -59,9 +60,10 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
             on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
         out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
                                on_status=on_status, journal=journal)
-        # Tasks ready again go to the spool before the item is marked done: a kill in between
-        # then repeats the item (its journal skips what was done) instead of losing them.
-        reruns = [t for p in out for t in p.reruns]
+        # Tasks ready again, and tasks a stop interrupted before some criteria ran, go to the
+        # spool before the item is marked done: a kill in between then repeats the item (its
+        # journal skips what was done) instead of losing them.
+        reruns = [t for p in out for t in p.reruns] + [p.task_id for p in out if _interrupted(p)]
         if reruns:
             spool.enqueue_reruns(state, reruns, on_skip=log)
             log(f"queued again: {', '.join(dict.fromkeys(reruns))}")
@@ -126,6 +128,10 @@ def _repair_notes(config: Config, log: Log) -> None:
     if repaired:
         log(f"git notes repaired for {len(repaired)} commit(s): "
             f"{', '.join(s[:12] for s in repaired)}")
+
+
+def _interrupted(p: Processed) -> bool:
+    return p.report is not None and any(r.state is State.INTERRUPTED for r in p.report.results)
 
 
 def remove_stale_locks(state: Path) -> list[str]:

@@ -302,9 +302,6 @@ class Daemon:
                 if p.message:
                     log(f"{p.task_id}: {p.message}", WARNING)
                 continue
-            if any(res.state is State.INTERRUPTED for res in r.results):
-                # stopped before some criteria ran: run them when the daemon is back
-                reruns.append(p.task_id)
             self._tasks[p.task_id] = statusfile.task_entry(r, p.commit, now)
             refused = r.run_id.endswith("-refused")
             log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
