@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 from fixtures.forge import HttpForge, SshForge
 
+from bot import config as configmod
+from bot.forge import poll
+from bot.forge.poll import Poller
 from bot.forge.remote import clone_path
 from tests.daemonkit import TASKBOT, running_daemon
 from tests.exactlykit import task_text, wait_until
@@ -255,3 +258,40 @@ def test_a_forge_that_does_not_answer_delays_the_item_and_fails_nothing(
         away.rename(ssh_forge.bare)
         spool.enqueue(state, [f"{'0' * 40} {pushed} refs/heads/main"])  # wakes it at once
         wait_until(lambda: _bot_commit_on_main(ssh_forge), 30, "taskbot's commit on the forge")
+
+
+def test_a_poll_after_the_daemon_fetched_wakes_nothing_and_waits_an_interval(
+        tmp_path: Path, ssh_forge: SshForge) -> None:
+    config_path, _ = _setup(tmp_path, ssh_forge, poll="1h", webhook=False)
+    woken: list[list[str]] = []
+    poller = Poller(configmod.load(config_path), tmp_path / "state", lambda lines: woken.append(
+        list(lines)), lambda _line: None, last_tip="")
+    tip_now = git(ssh_forge.bare, "rev-parse", "main")
+    poller.reached(tip_now)  # what a webhook's item just processed
+    assert poller.due_in() > 3000
+    poller._next = 0.0  # the hour has passed
+    poller.poll_if_due()
+    assert woken == [] and poller.state.reachable
+
+
+def test_a_forge_that_stalls_mid_answer_counts_as_unreachable_in_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The poll runs in the daemon's loop: a forge that takes the connection and never
+    answers must not hold it past the watchdog."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"https://127.0.0.1:{silent.getsockname()[1]}/o/tasks.git"
+        config = configmod.parse({"repo": {"remote": url, "state_dir": str(tmp_path / "state"),
+                                           "poll": "1m"}}, str(tmp_path / "taskbot.toml"))
+        clone = clone_path(tmp_path / "state", url)  # made by `taskbot init` when it answered
+        clone.mkdir(parents=True)
+        git(clone, "init", "-q")
+        git(clone, "remote", "add", "origin", url)
+        monkeypatch.setattr(poll, "ASK_TIMEOUT", 1.0)
+        said: list[str] = []
+        poller = Poller(config, tmp_path / "state", lambda _lines: None, said.append)
+        started = time.monotonic()
+        poller.poll_if_due()
+        assert time.monotonic() - started < 15
+    assert not poller.state.reachable and said[0].startswith("forge not reachable")

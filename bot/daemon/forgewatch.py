@@ -27,9 +27,9 @@ class ForgeWatch:
         self._state_dir = state_dir
         self._log = log
         self._server: webhook.WebhookServer | None = None
-        ref = f"refs/heads/{config.repo.branch}"
+        self._ref = f"refs/heads/{config.repo.branch}"
         self.poller = Poller(config, state_dir, self._enqueue, log,
-                             tip.load(state_dir, ref) or "") if config.repo.poll else None
+                             tip.load(state_dir, self._ref) or "") if config.repo.poll else None
 
     def _enqueue(self, lines: Iterable[str]) -> None:
         spool.enqueue(self._state_dir, list(lines))
@@ -57,7 +57,7 @@ class ForgeWatch:
 
     def reached(self) -> None:
         if self.poller is not None:
-            self.poller.reached()
+            self.poller.reached(tip.load(self._state_dir, self._ref) or "")
 
     def due_in(self) -> float | None:
         return self.poller.due_in() if self.poller is not None else None

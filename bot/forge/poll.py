@@ -19,6 +19,9 @@ from bot.forge import remote
 
 ZERO = "0" * 40
 MAX_BACKOFF = 10  # × the poll interval
+# The poll runs in the daemon's loop: a forge that stalls mid-answer must count as not
+# reachable well before systemd's watchdog (3 × its 30 s ping) takes the loop for hung.
+ASK_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class Poller:
         if time.monotonic() < self._next:
             return
         try:
-            tip = remote.remote_tip(self._remote, self._state_dir, self._branch)
+            tip = remote.remote_tip(self._remote, self._state_dir, self._branch,
+                                    timeout=ASK_TIMEOUT)
         except (TaskbotError, OSError) as exc:
             self._failed(str(exc))
             return
@@ -67,12 +71,15 @@ class Poller:
             self._enqueue([f"{ZERO} {tip} refs/heads/{self._branch}"])
             self._log(f"poll: {self._branch} is at {tip[:12]} on the forge: queued")
 
-    def reached(self) -> None:
-        """The daemon fetched from the forge itself (a webhook's wake-up): it answers."""
+    def reached(self, processed: str = "") -> None:
+        """The daemon fetched from the forge itself (a webhook's wake-up) and processed the
+        branch up to `processed`: the forge answers, and the next poll need not wake the
+        daemon again for what it just did, nor ask before another interval."""
         if self._failures or not self.state.reachable:
             self._log(f"forge reachable again: {self._redacted(self._remote.url)}")
         self._failures = 0
-        self._next = min(self._next, time.monotonic() + self._interval)
+        self._seen = processed or self._seen
+        self._next = time.monotonic() + self._interval
         self.state = PollState(True, time.time())
 
     def _failed(self, error: str) -> None:

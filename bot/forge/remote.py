@@ -156,8 +156,8 @@ def _configured(clone: Path, wanted: list[tuple[str, str]]) -> bool:
     return True
 
 
-def remote_tip(remote: Remote, state_dir: Path, branch: str, *, shared: bool = True
-               ) -> str | None:
+def remote_tip(remote: Remote, state_dir: Path, branch: str, *, shared: bool = True,
+               timeout: float = read.GIT_TIMEOUT) -> str | None:
     """The branch's tip on the forge (`git ls-remote`, nothing fetched); None when the branch
     does not exist. Raises GitError when the forge cannot be reached."""
     clone = ensure_clone(remote, state_dir)
@@ -165,7 +165,7 @@ def remote_tip(remote: Remote, state_dir: Path, branch: str, *, shared: bool = T
     # host key changed would otherwise still answer.
     fresh = [] if shared else _transport_args(replace(remote, control_dir=""))
     record = gitrepo.git([*fresh, "ls-remote", "--heads", "origin", f"refs/heads/{branch}"],
-                         clone)
+                         clone, timeout=timeout)
     for line in record.stdout.splitlines():
         sha, _, ref = line.partition("\t")
         if ref.strip() == f"refs/heads/{branch}":

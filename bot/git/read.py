@@ -40,7 +40,7 @@ HOOKS_OFF = ("-c", "core.hooksPath=/dev/null")
 
 def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
         check: bool = True, input: bytes | None = None, hooks: bool = False,
-        pushing: bool = False) -> CommandRecord:
+        pushing: bool = False, timeout: float = GIT_TIMEOUT) -> CommandRecord:
     """The git program, through `bot.proc` (argv, no shell, timeouts); GitError unless ok.
 
     Hooks are off (`hooks=True` only to ask git where a repository's hooks are). `pushing`:
@@ -54,7 +54,7 @@ def git(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None,
     # would check another commit's signature. taskbot's git sees objects as they are.
     env = {"GIT_TERMINAL_PROMPT": "0", "SSH_ASKPASS_REQUIRE": "never",
            "GIT_NO_REPLACE_OBJECTS": "1", **(env or {})}
-    record = run_command(argv, str(cwd), env=env, timeout=GIT_TIMEOUT, input=input,
+    record = run_command(argv, str(cwd), env=env, timeout=timeout, input=input,
                          kill_leftovers=not pushing)
     if check and not record.ok:
         raise GitError(f"git {' '.join(_shown(args))} in {cwd}: {problem(record)}")
