@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from bot.durations import parse_duration
+from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
 
 __all__ = [
@@ -202,7 +202,8 @@ class Config(NamedTuple):
         for name in (self.repo.token_file, self.webhook.secret_file if self.webhook else ""):
             with contextlib.suppress(ConfigError):
                 found.append(read_secret(name, "secret"))
-        return tuple(s for s in found if s)
+        # stripped as the webhook's reader strips: a part of a secret is redacted in any case
+        return tuple(s.strip() for s in found if s.strip())
 
 
 # --- finding and loading -------------------------------------------------------------
@@ -313,7 +314,8 @@ def _repo(t: _Table) -> RepoConfig:
         on_complete=t.choice("on_complete", d.on_complete, ("keep", "move")),
         dashboard=_dashboard(t, tasks_dir),
         remote=remote,
-        poll=t.duration("poll", 60.0) if remote else 0.0,
+        # each poll is a connection to the forge: not more than one a second
+        poll=t.duration("poll", 60.0, least=1.0) if remote else 0.0,
         ssh_key_file=t.path("ssh_key_file", ""),
         known_hosts_file=t.path("known_hosts_file", ""),
         token_file=t.path("token_file", ""),
@@ -622,7 +624,7 @@ class _Table:
             raise self.error(name, f"must be between {low} and {high}, not {value}")
         return value
 
-    def duration(self, name: str, default: float) -> float:
+    def duration(self, name: str, default: float, *, least: float = 0.0) -> float:
         value = self._get(name, False)
         if value is None:
             return default
@@ -632,6 +634,8 @@ class _Table:
             raise self.error(name, str(exc)) from exc
         if seconds <= 0:
             raise self.error(name, f"must be longer than zero, not {value!r}")
+        if seconds < least:
+            raise self.error(name, f"must be at least {format_duration(least)}, not {value!r}")
         return seconds
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:

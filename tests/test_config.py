@@ -532,3 +532,15 @@ def test_a_forge_url_with_credentials_is_refused_without_echoing_them(
     assert "s3cret" not in said
     ssh = parse({"repo": {"remote": "ssh://git@forge.lan:2222/o/tasks.git"}}, "<test>")
     assert ssh.repo.remote == "ssh://git@forge.lan:2222/o/tasks.git"
+
+
+def test_poll_is_at_least_a_second(tmp_path: Path) -> None:
+    said = _error(tmp_path, '[repo]\nremote = "ssh://git@forge.lan/o/tasks.git"\npoll = "1ms"\n')
+    assert said == "repo.poll: must be at least 1s, not '1ms'"
+
+
+def test_secrets_are_redacted_as_the_webhook_reads_them(tmp_path: Path) -> None:
+    secret = tmp_path / "webhook.secret"
+    secret.write_text("  webhook-secret-0123456789  \n")
+    cfg = parse({"webhook": {"secret_file": str(secret)}}, str(tmp_path / "taskbot.toml"))
+    assert cfg.secrets() == ("webhook-secret-0123456789",)
