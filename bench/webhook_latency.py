@@ -36,6 +36,7 @@ from pathlib import Path
 from benchlib import ROOT, TASKBOT, command_overhead, env, git, median, ms, p90, parse_args, verdict, workdir
 
 from bot.commands import sandbox
+from bot.commands.demo_registry import free_port
 from bot.commands.sandbox import ServeProcess, serving, stop_server
 from bot.daemon.wake import InotifyWaker
 
@@ -57,12 +58,6 @@ title: Webhook latency
 
 ## Acceptance Criteria
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(root: Path, forge: SshForge, port: int) -> Path:
@@ -244,7 +239,7 @@ def _fingerprint(key: Path) -> str:
 
 
 def _measure(root: Path, forge: SshForge, n: int) -> tuple[Figures, float, float]:
-    port = _free_port()
+    port = free_port()
     config = _config(root, forge, port)
     subprocess.run([str(TASKBOT), "init", "--config", str(config)], env=env(), check=True,
                    capture_output=True)

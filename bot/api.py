@@ -179,7 +179,6 @@ class Context(NamedTuple):
     run_id: str
     redactor: Redactor
     on_spawn: Callable[[int], None] | None = None  # the journal records each process group
-    on_output: Callable[[str], None] | None = None  # each command's latest output line
 
     def run(
         self,
@@ -195,24 +194,13 @@ class Context(NamedTuple):
         limit = self.config.limits.command_timeout if timeout is None else timeout
         watcher = observe.command(tuple(self.redactor(str(a)) for a in argv))
         return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor,
-                           on_spawn=self.on_spawn, on_output=_both(self.on_output, watcher))
+                           on_spawn=self.on_spawn, on_output=watcher)
 
 
 def new_run_id(now: datetime) -> str:
     """A run's id: its local start time and three random bytes (two runs in one second)."""
     return f"{now:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
 
-
-def _both(first: Callable[[str], None] | None, second: Callable[[str], None] | None
-          ) -> Callable[[str], None] | None:
-    if first is None or second is None:
-        return first or second
-
-    def both(line: str) -> None:
-        first(line)
-        second(line)
-
-    return both
 
 
 class Handler(Protocol[S]):

@@ -22,6 +22,8 @@ from bot.errors import ConfigError, TaskbotError, UsageError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import pygit2
+
     from bot import taskfile
     from bot.actions import Action
     from bot.api import Context, Handler
@@ -338,14 +340,10 @@ def _plan_source(arg: str, config: Config
     return task, str(path), waiting_dependencies(task, path)
 
 
-def _plan_from_branch(task_id: str, config: Config
-                      ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]] | None:
-    """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
-    from pathlib import PurePosixPath
-
-    from bot import taskfile
+def _on_branch(task_id: str, config: Config) -> tuple[pygit2.Repository, str, bytes] | None:
+    """The task's file on repo.branch, read without a checkout: (repository, path, bytes)."""
     from bot.git.read import GitError, open_repo
-    from bot.lookup import find_in_tree, tree_dependency_state, waiting_dependencies
+    from bot.lookup import find_in_tree
 
     try:
         repo = open_repo(config.repo.path)
@@ -353,11 +351,23 @@ def _plan_from_branch(task_id: str, config: Config
         if "not a git repository" in str(exc):
             return None
         raise  # a repository taskbot may not read: say why, not "no such task"
-    branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
-    found = find_in_tree(repo, branch, tasks_dir, task_id)
+    found = find_in_tree(repo, config.repo.branch, config.repo.tasks_dir, task_id)
+    return None if found is None else (repo, *found)
+
+
+def _plan_from_branch(task_id: str, config: Config
+                      ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]] | None:
+    """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
+    from pathlib import PurePosixPath
+
+    from bot import taskfile
+    from bot.lookup import tree_dependency_state, waiting_dependencies
+
+    found = _on_branch(task_id, config)
     if found is None:
         return None
-    rel, data = found
+    repo, rel, data = found
+    branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
     task = taskfile.parse(data, rel)
     root = str(PurePosixPath(tasks_dir).parent)
     waiting = waiting_dependencies(task, Path(rel), state=lambda dep, waiter:
@@ -408,7 +418,7 @@ def _run_path(arg: str, config: Config) -> Path:
     try:
         return find_task(arg, _tasks_dir(config))
     except UsageError:
-        if Path(arg).suffix != ".md" and _plan_from_branch(arg, config) is not None:
+        if Path(arg).suffix != ".md" and _on_branch(arg, config) is not None:
             raise UsageError(f"{arg} is on {config.repo.branch} of {config.repo.path}, not in a "
                              f"file here: `taskbot run --commit {arg}` runs it in taskbot's own "
                              "clone and commits like the daemon") from None

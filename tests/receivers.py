@@ -7,7 +7,6 @@ import email
 import email.policy
 import http.server
 import json
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +16,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from bot.commands.demo_registry import free_port
+
 WAIT = 10.0  # seconds: an upper bound for something that should happen at once
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from receivers import WAIT, HttpReceiver, free_port
+from receivers import WAIT, HttpReceiver
 
+from bot.commands.demo_registry import free_port
 from bot.config import NotifyConfig
 from bot.notify.outbox import BACKOFF_CAP, Entry, Outbox, backoff, describe
 from bot.notify.targets import Delivery, Message

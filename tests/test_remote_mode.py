@@ -23,6 +23,7 @@ import pytest
 from fixtures.forge import HttpForge, SshForge
 
 from bot import config as configmod
+from bot.commands.demo_registry import free_port
 from bot.forge import poll
 from bot.forge.poll import Poller
 from bot.forge.remote import clone_path
@@ -37,17 +38,11 @@ pytestmark = pytest.mark.integration
 SECRET = "webhook-secret-8d1f"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _setup(tmp_path: Path, forge: SshForge, *, poll: str, webhook: bool) -> tuple[Path, int]:
     (tmp_path / "demo").mkdir()
     secret = tmp_path / "webhook.secret"
     secret.write_text(SECRET + "\n")
-    port = _free_port()
+    port = free_port()
     sections: dict[str, dict[str, object]] = {
         "repo": {"remote": forge.url, "branch": "main", "tasks_dir": "tasks/active",
                  "state_dir": tmp_path / "state", "poll": poll,

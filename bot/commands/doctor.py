@@ -67,7 +67,7 @@ def run_checks(explicit: str | None, send_test: bool = False) -> list[Check]:
         return [Check("config", False, str(exc))]
     checks = [Check("config", True, f"{path} is readable and valid")]
     steps: tuple[Callable[[Config], Iterator[Check]], ...] = (
-        _trust, _signers, _repo, forge_checks, _hook, _state, _projects, _tools, _plugins, _rules, _registry,
+        _trust, _signers, _repo, forge_checks, _hook, _state, _projects, _tools, _plugins, _registry,
         _cluster, partial(_notify, send_test=send_test))
     for check in steps:
         checks.extend(check(config))
@@ -157,20 +157,17 @@ def _hook(config: Config) -> Iterator[Check]:
         yield Check("hook", True, f"{hook}")
 
 
-def _plugins(_: Config) -> Iterator[Check]:
+def _plugins(config: Config) -> Iterator[Check]:
+    """Broken handler plugins, and `[[rules]]` naming no handler: one look at the plugins."""
     from bot.plugins import discover  # noqa: PLC0415 -- imports every handler
 
-    for line in discover().broken:
+    loaded = discover()
+    for line in loaded.broken:
         yield Check("plugins", False, f"{line}: its criteria are refused; reinstall or remove "
                     "that package")
-
-
-def _rules(config: Config) -> Iterator[Check]:
     if not config.rules:
         return
-    from bot.plugins import discover  # noqa: PLC0415 -- imports every handler
-
-    known = discover().handlers
+    known = loaded.handlers
     bad = [(i, r.handler) for i, r in enumerate(config.rules, 1) if r.handler not in known]
     for i, name in bad:
         yield Check("rules", False, f"{config.source}: rules[{i}].handler = {name!r}: no such "

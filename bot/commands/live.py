@@ -16,6 +16,7 @@ from typing import TextIO
 
 from bot import terminal
 from bot.actions import Action
+from bot.durations import elapsed_text
 from bot.observe import Observer
 from bot.runner import Result
 
@@ -30,16 +31,6 @@ def wanted(stream: TextIO, *, as_json: bool) -> bool:
         return not as_json and stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def elapsed_text(seconds: float) -> str:
-    """Whole seconds, as a clock a person glances at: 7s, 1m05s, 1h02m."""
-    total = int(seconds)
-    if total < 60:
-        return f"{total}s"
-    if total < 3600:
-        return f"{total // 60}m{total % 60:02d}s"
-    return f"{total // 3600}h{total % 3600 // 60:02d}m"
 
 
 def _printable(text: str) -> str:

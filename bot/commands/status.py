@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
+from bot.durations import elapsed_text
 from bot.notify import outbox
 
 if TYPE_CHECKING:
@@ -69,12 +70,7 @@ def _elapsed(since: object) -> str:
         start = datetime.fromisoformat(str(since))
     except ValueError:
         return "?"
-    seconds = max(int((datetime.now(start.tzinfo) - start).total_seconds()), 0)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return elapsed_text(max((datetime.now(start.tzinfo) - start).total_seconds(), 0))
 
 
 def _running_line(flight: Mapping[str, Any]) -> str | None:

@@ -54,16 +54,12 @@ def task_ids(text: str) -> list[str]:
 def classify(text: str) -> tuple[bool | None, str]:
     """Whether a label or lead-in says "dependency" (True), "not one" (False) or nothing."""
     plain = " ".join(_MARKUP_RE.sub(" ", text).split())
-    found = _REVERSED_RE.search(plain) or _NOT_RE.search(plain)
-    reversed_or_not = found
+    reversed_or_not = _REVERSED_RE.search(plain) or _NOT_RE.search(plain)
     found = _DEPENDS_RE.search(plain)
     if found and not (reversed_or_not and reversed_or_not.start() <= found.start()):
         return True, found.group(0)
     if reversed_or_not:
         return False, reversed_or_not.group(0)
-    found = _NOT_RE.search(plain)
-    if found:
-        return False, found.group(0)
     return None, ""
 
 
