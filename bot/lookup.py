@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot import taskfile
@@ -164,18 +164,7 @@ def tree_dependency_state(repo: pygit2.Repository, rev: str, root: str, task_id:
         return DependencyState(task_id, False, f"no task {task_id} under {name}/")
     rel, data = found
     inner = PurePosixPath(rel).relative_to(root) if root not in ("", ".") else PurePosixPath(rel)
-    shown = f"{name}/{inner}"
-    if taskfile.in_completed_folder(inner):
-        return DependencyState(task_id, True, shown)
-    try:
-        dep = taskfile.parse(data, rel)
-    except TaskbotError as exc:
-        return DependencyState(task_id, False, str(exc))
-    if taskfile.is_complete(dep, inner):
-        return DependencyState(task_id, True, shown)
-    if not dep.criteria:
-        return DependencyState(task_id, False, f"no criteria to check in {shown}")
-    return DependencyState(task_id, False, f"{len(dep.unchecked)} criteria open in {shown}")
+    return _judged(task_id, inner, f"{name}/{inner}", partial(taskfile.parse, data, rel))
 
 
 def find_task(arg: str, tasks_dir: Path) -> Path:
@@ -203,17 +192,29 @@ def dependency_state(task_id: str, root: Path, waiter: str = "") -> DependencySt
     if found is None:
         return DependencyState(task_id, False, f"no task {task_id} under {root.name}/")
     rel = found.relative_to(root)
-    shown = f"{root.name}/{rel}"
+
+    def cycle(dep: taskfile.Task) -> str:
+        loop = _cycle(waiter, dep, root) if waiter else ()
+        return _cycle_text(loop) if loop else ""
+
+    return _judged(task_id, rel, f"{root.name}/{rel}", partial(taskfile.load, found),
+                   clean=lambda said: said.replace(str(root), root.name), cycle=cycle)
+
+
+def _judged(task_id: str, rel: PurePath, shown: str, load: Callable[[], taskfile.Task], *,
+            clean: Callable[[str], str] = str,
+            cycle: Callable[[taskfile.Task], str] = lambda _dep: "") -> DependencyState:
+    """The state of the dependency found at `rel` under the tasks root (`shown` as a person
+    reads it); `clean` keeps taskbot's own paths out of an error, `cycle` names a cycle."""
     if taskfile.in_completed_folder(rel):  # complete even when it no longer parses
         return DependencyState(task_id, True, shown)
     try:
-        dep = taskfile.load(found)
+        dep = load()
     except TaskbotError as exc:
-        return DependencyState(task_id, False, str(exc).replace(str(root), root.name))
+        return DependencyState(task_id, False, clean(str(exc)))
     if taskfile.is_complete(dep, rel):
         return DependencyState(task_id, True, shown)
-    cycle = _cycle(waiter, dep, root) if waiter else ()
-    said = _cycle_text(cycle) if cycle else ""
+    said = cycle(dep)
     if not dep.criteria:
         return DependencyState(task_id, False, said or f"no criteria to check in {shown}",
                                cycle=said)

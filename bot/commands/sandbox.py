@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -76,18 +75,14 @@ class ServeProcess:
 
     def terminate(self, timeout: float = 20) -> int:
         """SIGTERM and wait; killed (and TimeoutError) when it does not stop in time."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise TimeoutError(f"taskbot serve did not stop on SIGTERM:\n{self.stderr()}") from None
+        if not stop_server(self.proc, timeout):
+            raise TimeoutError(f"taskbot serve did not stop on SIGTERM:\n{self.stderr()}")
+        return self.proc.returncode
 
 
-def stop_server(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """SIGTERM a server the demo or a test started and reap it; SIGKILL after `grace` s."""
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 5.0) -> bool:
+    """SIGTERM a server the demo or a test started and reap it; SIGKILL after `grace` s.
+    True when it stopped on SIGTERM."""
     if proc.poll() is None:
         proc.terminate()
     try:
@@ -95,6 +90,8 @@ def stop_server(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return False
+    return True
 
 
 @contextlib.contextmanager
