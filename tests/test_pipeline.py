@@ -125,6 +125,48 @@ def test_allowed_signers(tmp_path: Path, signed: bool) -> None:
         assert len(box.log()) == 2
 
 
+def _with_criterion(box: Sandbox, text: str) -> str:
+    return box.main_file("tasks/active/TASK-001.md").replace(
+        "\n## Progress Log", f'- [ ] {text} <!-- taskbot: shell project=demo cmd="true" -->\n'
+        "\n## Progress Log")
+
+
+def test_a_signature_is_verified_once_for_the_signers_it_was_verified_against(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file's whole history is checked on every push; its old signatures are not verified
+    again, until allowed_signers changes. An unsigned commit is refused every time."""
+    from bot.git import read
+
+    verified: list[str] = []
+    real = read.verify_commit
+
+    def counted(repo: Path, sha: str, signers: str) -> bool:
+        verified.append(sha)
+        return real(repo, sha, signers)
+
+    monkeypatch.setattr(read, "verify_commit", counted)
+    box = signing_sandbox(tmp_path)
+    (box.root / "state").mkdir(exist_ok=True)  # as `taskbot init` makes it
+    box.write("tasks/active/TASK-001.md", TASK)
+    old, first = box.commit_push("add task", "-S")
+    assert _process(box, old, first)[0].commit is not None
+    assert verified == [first]  # the pushed range; the file's history then finds it kept
+    git(box.clone, "pull", "-q", "--ff-only")  # taskbot's tick
+    box.write("tasks/active/TASK-001.md", _with_criterion(box, "More"))
+    old, second = box.commit_push("a second edit", "-S")
+    verified.clear()
+    _process(box, old, second)
+    assert verified == [second]  # the first commit's signature was kept
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(signers.read_text() + "# a comment: other signers\n")
+    git(box.clone, "pull", "-q", "--ff-only")
+    box.write("tasks/active/TASK-001.md", _with_criterion(box, "Again"))
+    old, third = box.commit_push("a third edit", "-S")
+    verified.clear()
+    _process(box, old, third)
+    assert first in verified and second in verified  # verified afresh for the new signers
+
+
 def _racing_task(box: Sandbox) -> str:
     started = box.root / "started.fifo"
     go = box.root / "go.fifo"

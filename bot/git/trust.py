@@ -22,6 +22,7 @@ import pygit2
 
 from bot.config import Config
 from bot.git import read
+from bot.git.signatures import Signatures
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,20 @@ def _no_trust(config: Config) -> Verdict:
     return Verdict(False, f"{config.source}: no [trust] section: nothing runs")
 
 
-def _why(sha: str, email: str, config: Config, git_dir: Path) -> str | None:
+def _signatures(config: Config) -> Signatures | None:
+    trust = config.trust
+    if trust is None or not trust.allowed_signers:
+        return None
+    return Signatures(config.repo.state_dir, trust.allowed_signers)
+
+
+def _why(sha: str, email: str, config: Config, git_dir: Path,
+         signatures: Signatures | None) -> str | None:
     """Why the commit is not trusted, or None when it is."""
     trust = config.trust
     assert trust is not None
-    if trust.allowed_signers:
-        if not read.verify_commit(git_dir, sha, trust.allowed_signers):
+    if signatures is not None:
+        if not signatures.verified(git_dir, sha):
             return f"no valid ssh signature from {trust.allowed_signers}"
     elif not trust.anyone and email.lower() not in {a.lower() for a in trust.authors}:
         return f"{email} is not in [trust] authors"
@@ -62,11 +71,12 @@ def _why(sha: str, email: str, config: Config, git_dir: Path) -> str | None:
 
 def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: Path,
                      own: frozenset[str]) -> Verdict:
+    signatures = _signatures(config)
     for commit in commits:
         if is_bot_commit(commit, own):
             continue
         sha, email = commit.sha[:12], commit.author_email
-        why = _why(commit.sha, email, config, git_dir)
+        why = _why(commit.sha, email, config, git_dir, signatures)
         if why is not None:
             words = f"by {email} has" if config.trust and config.trust.allowed_signers else "author"
             return Verdict(False, f"commit {sha} {words} {why}")
@@ -145,10 +155,11 @@ def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
     if trust.anyone and not trust.allowed_signers:
         return Verdict(True)
     git_dir = Path(repo.path)
+    signatures = _signatures(config)
     for change in file_history(repo, tip, path):
         if change.sha in own:
             continue
-        why = _why(change.sha, change.author_email, config, git_dir)
+        why = _why(change.sha, change.author_email, config, git_dir, signatures)
         if why is not None:
             now = "" if change.path == path else f" (now {path})"
             return Verdict(False, f"commit {change.sha[:12]} by {change.author_email} "
