@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import threading
@@ -342,3 +343,22 @@ def test_rerun_refuses_a_task_an_untrusted_person_edited(tmp_path: Path) -> None
     assert rerun[0].commit is None
     assert "m@evil.example is not in [trust] authors" in rerun[0].message
     assert not (tmp_path / "demo" / "pwned").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root (CI runs as root)")
+def test_a_signature_record_someone_else_wrote_counts_for_nothing(tmp_path: Path) -> None:
+    """The record is taskbot's: one planted by another user, or in a state dir taskbot
+    cannot write, leaves every signature to be verified; an unsigned push is still refused."""
+    from bot.git.signatures import VERIFIED, Signatures
+
+    box = signing_sandbox(tmp_path)
+    box.write("tasks/active/TASK-001.md", TASK)
+    old, new = box.commit_push("add task", "--no-gpg-sign")
+    state = box.root / "state"
+    state.mkdir(exist_ok=True)
+    key = hashlib.sha256((tmp_path / "allowed_signers").read_bytes()).hexdigest()
+    (state / VERIFIED).write_text(f"signers {key}\n{new}\n")
+    os.chown(state / VERIFIED, 4242, 4242)  # as if another user planted it
+    assert not Signatures(state, str(tmp_path / "allowed_signers")).verified(box.bare, new)
+    results = _process(box, old, new)
+    assert results[0].commit is None and "no valid ssh signature" in results[0].message

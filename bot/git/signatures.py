@@ -10,11 +10,13 @@ nothing. Only good signatures are recorded; a bad one is simply refused again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 
 from bot.atomic import write_atomic
+from bot.errors import TaskbotError
 from bot.git import read
 from bot.statedir import owned, read_owned
 
@@ -38,7 +40,8 @@ class Signatures:
         if not read.verify_commit(git_dir, sha, self._signers):
             return False
         self._good.add(sha)
-        self._record(sha)
+        with contextlib.suppress(OSError, TaskbotError):  # a record never fails a check
+            self._record(sha)
         return True
 
     def _record(self, sha: str) -> None:
@@ -69,7 +72,7 @@ def _load(path: Path, header: str) -> tuple[bool, set[str]]:
     """Whether the record was made for these signers, and the shas it holds then."""
     try:
         lines = read_owned(path).decode("ascii", errors="replace").split("\n")
-    except FileNotFoundError:
+    except (OSError, TaskbotError):  # none yet, or not taskbot's own: nothing counts as verified
         return False, set()
     if lines[0] != header:
         return False, set()
