@@ -172,6 +172,19 @@ def test_run_commit_updates_the_tasks_entry_only(tmp_path: Path) -> None:
     assert "TASK-001: partial, 1/2 criteria done" in shown.stdout
 
 
+def test_the_daemon_writing_from_memory_keeps_what_run_commit_recorded(tmp_path: Path) -> None:
+    """The daemon rewrites status.json on every criterion it starts; a task `run --commit`
+    recorded meanwhile (while the daemon runs a long build) keeps its newer entry."""
+    memory = {"TASK-001": {"result": "blocked", "done": "0/2", "time": "2026-12-02T10:00:00+00:00"},
+              "TASK-002": {"result": "partial", "done": "1/3", "time": "2026-12-02T10:05:00+00:00"}}
+    statusfile.write(tmp_path, {"version": 1, "tasks": memory})
+    statusfile.record_task(tmp_path, "TASK-001", {"result": "complete", "done": "2/2",
+                                                  "time": "2026-12-02T10:20:00+00:00"})
+    statusfile.write(tmp_path, {"version": 1, "daemon": {"state": "running"}, "tasks": memory})
+    tasks = statusfile.read(tmp_path)["tasks"]
+    assert tasks["TASK-001"]["result"] == "complete" and tasks["TASK-002"]["done"] == "1/3"
+
+
 def _push_run(box: Sandbox, old: str, new: str) -> None:
     config = configmod.load(box.config)
     process(config, load_handlers(), Push(old, new, "refs/heads/main"), now=NOW)

@@ -293,8 +293,6 @@ class Daemon:
 
     def _record(self, results: Sequence[Processed], now: datetime) -> list[str]:
         reruns: list[str] = []
-        # `taskbot run --commit` may have recorded a task since: keep what it wrote
-        self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or self._tasks)
         for p in results:
             reruns.extend(p.reruns)
             r = p.report

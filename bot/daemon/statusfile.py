@@ -40,14 +40,37 @@ def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
     """Replace status.json atomically; readable by others (`taskbot status` as an operator).
 
     Returns '' or the problem (a full disk, EIO): a status that cannot be written must not
-    stop the daemon; the next write brings it up to date.
+    stop the daemon; the next write brings it up to date. `tasks` has two writers, the
+    daemon (from memory) and `taskbot run --commit`: each task keeps its newest entry.
     """
+    doc = {**doc, "tasks": _newest(read(state_dir).get("tasks"), doc.get("tasks"))}
     data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     try:
         write_atomic(state_dir / STATUS_FILE, data, 0o644)
     except OSError as exc:
         return f"cannot write {state_dir / STATUS_FILE}: {exc.strerror or exc}"
     return ""
+
+
+def _newest(*sources: object) -> dict[str, Any]:
+    """Per task, the entry with the latest `time` (the later source on a tie)."""
+    out: dict[str, Any] = {}
+    for tasks in sources:
+        for task_id, entry in (tasks.items() if isinstance(tasks, Mapping) else ()):
+            if not isinstance(entry, Mapping):
+                continue
+            known = out.get(task_id)
+            if known is None or _when(entry) >= _when(known):
+                out[task_id] = dict(entry)
+    return out
+
+
+def _when(entry: Mapping[str, Any]) -> datetime:
+    try:
+        found = datetime.fromisoformat(str(entry.get("time")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    return found if found.tzinfo else found.astimezone()
 
 
 def read(state_dir: Path) -> dict[str, Any]:
@@ -87,11 +110,7 @@ def task_entry(report: Report, commit: str | None, now: datetime) -> dict[str, A
 
 
 def record_task(state_dir: Path, task_id: str, entry: Mapping[str, Any]) -> str:
-    """Update one task's entry, leaving every other field as it is ('' or the problem).
-
-    A running daemon writes the whole file from memory, but it reads `tasks` back before
-    recording a task of its own, so the entry written here is kept.
-    """
+    """Update one task's entry, leaving every other field as it is ('' or the problem)."""
     doc = read(state_dir)
     tasks = dict(doc.get("tasks") or {})
     tasks[task_id] = dict(entry)
