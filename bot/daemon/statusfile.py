@@ -43,7 +43,8 @@ def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
     stop the daemon; the next write brings it up to date. `tasks` has two writers, the
     daemon (from memory) and `taskbot run --commit`: each task keeps its newest entry.
     """
-    doc = {**doc, "tasks": _newest(read(state_dir).get("tasks"), doc.get("tasks"))}
+    tasks = _newest(read(state_dir).get("tasks"), doc.get("tasks"))
+    doc = {**doc, "tasks": tasks} if tasks or "tasks" in doc else doc
     data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     try:
         write_atomic(state_dir / STATUS_FILE, data, 0o644)
