@@ -129,6 +129,9 @@ class Limits(NamedTuple):
     command_timeout: float = 600
     build_timeout: float = 900
     run_soft_limit: float = 1800
+    # The daemon gives up on an item quiet this long outside a command (which has its own
+    # timeout): no input may hold it, and the systemd watchdog then means something.
+    stall_timeout: float = 120
 
 
 class Registry(NamedTuple):
@@ -379,6 +382,7 @@ def _limits(t: _Table) -> Limits:
         command_timeout=t.duration("command_timeout", d.command_timeout),
         build_timeout=t.duration("build_timeout", d.build_timeout),
         run_soft_limit=t.duration("run_soft_limit", d.run_soft_limit),
+        stall_timeout=t.duration("stall_timeout", d.stall_timeout),
     )
 
 

@@ -149,6 +149,13 @@ class Journal:
         data = json.dumps(self.doc, ensure_ascii=False, sort_keys=True).encode()
         write_atomic(self._path, data)
 
+    def set_aside(self, why: str) -> Path:
+        """Kept for the operator as `journal.<why>-<time>.json`, never resumed."""
+        aside = self._path.with_name(f"journal.{why}-{time.time_ns()}.json")
+        with contextlib.suppress(FileNotFoundError):
+            self._path.replace(aside)
+        return aside
+
     def finish(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()

@@ -26,10 +26,10 @@ from bot.errors import TaskbotError
 from bot.forge import remote
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
-from bot.git.detect import changed_files, detect
+from bot.git.detect import Change, changed_files, criteria_to_run
 from bot.git.messages import parse_trailers, task_commit
 from bot.git.read import ZERO
-from bot.git.trust import check, check_file, is_bot_commit
+from bot.git.trust import Verdict, check, check_file, is_bot_commit
 from bot.git.writeback import Integrated, Target, integrate
 from bot.journal import (
     Journal,
@@ -46,6 +46,7 @@ from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
 from bot.runner import State
 from bot.statedir import read_owned
+from bot.taskfile.shallow import brings_open_boxes, open_boxes
 from bot.taskrun import RunOptions, run_task
 
 
@@ -123,34 +124,67 @@ def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
         _prune_unlanded(config, repo, old, push.new)
         reruns = _completed_waiters(config, repo, old, push.new)
         return (Processed("-", None, None, reruns, "kept work merged"),) if reruns else ()
-    reruns = _completed_waiters(config, repo, old, push.new)
-    _prune_unlanded(config, repo, old, push.new)
-    triggers = detect(repo, old, push.new, config.repo.tasks_dir)
-    out: list[Processed] = []
-    if triggers:
-        verdict = check(pushed, config, own)
-        for trigger in triggers:
-            # What runs must come wholly from trusted people, not only this push: its file's
-            # whole history, followed through renames (moved in from backlog/, unticked).
-            mine = verdict if trigger.error or not verdict.trusted else check_file(
-                repo, push.new, trigger.path, config, own)
-            if trigger.error or not mine.trusted:
-                why = trigger.error or f"push {push.new[:12]} not run: {mine.reason}"
-                out.append(_refused(job, trigger.path, why))
-                continue
-            job.on_status(f"running {trigger.path}")
-            out.append(_isolated(trigger.path, partial(
-                _run, job, trigger.path, trigger.indices, push.new)))
+    # Trust first: nothing anyone pushed is read deeply (parsed, its dependencies looked
+    # up) before its authors are judged. A range whose tasks root is not wholly trusted
+    # neither completes dependencies nor ends an unlanded tick.
+    root = check(pushed, config, own, scope=_tasks_root(config))
+    reruns = _completed_waiters(config, repo, old, push.new) if root.trusted else ()
+    if root.trusted:
+        _prune_unlanded(config, repo, old, push.new)
+    changes = changed_files(repo, old, push.new, config.repo.tasks_dir)
+    verdict = check(pushed, config, own) if changes else root
+    out = [p for p in (_triggered(job, repo, push, verdict, own, c) for c in changes)
+           if p is not None]
     if reruns:
-        # Completing a dependency makes taskbot run the waiting task: whoever did it, anywhere
-        # under the tasks root, must be trusted like a person adding a criterion.
-        verdict = check(pushed, config, own, scope=_tasks_root(config))
-        if verdict.trusted:
-            out.append(Processed("-", None, None, reruns, "dependencies completed"))
-        else:
-            out.append(Processed("-", None, None, (), f"waiting tasks not queued again: "
-                                 f"push {push.new[:12]}: {verdict.reason}"))
+        out.append(Processed("-", None, None, reruns, "dependencies completed"))
+    elif not root.trusted and _may_complete(config, repo, old, push.new):
+        out.append(Processed("-", None, None, (), f"waiting tasks not queued again: "
+                             f"push {push.new[:12]}: {root.reason}"))
     return tuple(out)
+
+
+def _may_complete(config: Config, repo: pygit2.Repository, old: str | None, new: str) -> bool:
+    """A shallow look, for an untrusted range: could it have completed a task that others
+    wait for (no open box left, or moved to a completed folder)?"""
+    if not _load_waiting(config):
+        return False
+    return any(not c.error and (taskfile.in_completed_folder(c.path) or not open_boxes(c.new))
+               for c in changed_files(repo, old, new, _tasks_root(config)))
+
+
+def _triggered(job: _Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
+               own: frozenset[str], change: Change) -> Processed | None:
+    """One changed task file: refused, run, or nothing to do (None)."""
+    why, indices = _judged(job.config, repo, push, verdict, own, change)
+    if why:
+        return _refused(job, change.path, why)
+    if not indices:
+        return None
+    job.on_status(f"running {change.path}")
+    return _isolated(change.path, partial(_run, job, change.path, indices, push.new))
+
+
+def _judged(config: Config, repo: pygit2.Repository, push: Push, verdict: Verdict,
+            own: frozenset[str], change: Change) -> tuple[str, tuple[int, ...]]:
+    """Why the file is refused ('' when it is not), and the criteria to run."""
+    if change.error:
+        return change.error, ()
+    refused = f"push {push.new[:12]} not run: "
+    if not verdict.trusted:
+        # Untrusted: only a shallow look, to tell whether the refusal is worth a report.
+        return (refused + verdict.reason if brings_open_boxes(change.old, change.new)
+                else ""), ()
+    try:
+        indices = criteria_to_run(change.old, change.new, change.path)
+    except TaskbotError as exc:
+        return str(exc), ()
+    if indices:
+        # What runs must come wholly from trusted people, not only this push: its file's
+        # whole history, followed through renames (moved in from backlog/, unticked).
+        mine = check_file(repo, push.new, change.path, config, own)
+        if not mine.trusted:
+            return refused + mine.reason, ()
+    return "", indices
 
 
 def _tasks_root(config: Config) -> str:

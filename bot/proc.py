@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from bot import heartbeat
 from bot.durations import format_duration
 from bot.redact import Redactor
 
@@ -350,6 +351,7 @@ def run_command(
     shown = tuple(redactor(a) for a in args)
     shown_cwd = redactor(cwd)
     started = time.monotonic()
+    heartbeat.beat(timeout + TERM_GRACE + DRAIN_GRACE)  # bounded by its own timeout
     try:
         proc = subprocess.Popen(
             args,
@@ -394,6 +396,7 @@ def run_command(
             _kill_group(pgid, signal.SIGKILL)
         returncode = proc.wait()
     duration = time.monotonic() - started
+    heartbeat.beat()
     # Pipes close once every holder is dead; bound the wait in case a process that
     # left the group (setsid, daemonised) still holds one.
     capture.join(time.monotonic() + DRAIN_GRACE)

@@ -9,10 +9,12 @@ the process groups it had running.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bot import pipeline
 from bot.api import Handler
@@ -28,6 +30,10 @@ from bot.runner import State
 ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],
                      Sequence[Processed]]
 ResumeFn = Callable[[Callable[[], bool], pipeline.OnStatus, datetime], Sequence[Processed]]
+# The item in flight (its journal's item) as it stands, for the stall guard's record.
+InFlightFn = Callable[[], Mapping[str, Any]]
+# Given up on that item: it is never resumed; says what was not run.
+QuarantineFn = Callable[[Mapping[str, Any]], str]
 Log = Callable[[str], None]
 
 
@@ -38,6 +44,8 @@ class Backend:
     process: ProcessFn
     watch_target: Callable[[], tuple[Path, str]] | None = None  # None: hook mode
     resume: ResumeFn | None = None
+    in_flight: InFlightFn | None = None
+    quarantine: QuarantineFn | None = None
 
 
 def is_watch_mode(config: Config) -> bool:
@@ -51,6 +59,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
     # The record as this process last wrote it: should the state dir be removed under the
     # daemon, the pushes after it are still processed from there, not skipped.
     memory: dict[str, str] = {}
+    flight = _Flight()
 
     def remember(sha: str) -> None:
         tip.save(state, ref, sha)
@@ -58,8 +67,9 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
 
     def run(item: Push | Rerun, journal: Journal, should_stop: Callable[[], bool],
             on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
-        out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
-                               on_status=on_status, journal=journal)
+        with flight.working(journal.item):
+            out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
+                                   on_status=on_status, journal=journal)
         # Tasks ready again, and tasks a stop interrupted before some criteria ran, go to the
         # spool before the item is marked done: a kill in between then repeats the item (its
         # journal skips what was done) instead of losing them.
@@ -116,7 +126,43 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
     def watch_target() -> tuple[Path, str]:
         return pipeline.watch_target(config)
 
-    return Backend(process, watch_target if is_watch_mode(config) else None, resume)
+    return Backend(process, watch_target if is_watch_mode(config) else None, resume,
+                   flight.current, partial(_quarantine, state, ref, remember))
+
+
+class _Flight:
+    """The journal item being worked on, for the stall guard's record."""
+
+    def __init__(self) -> None:
+        self._item: Mapping[str, Any] = {}
+
+    @contextlib.contextmanager
+    def working(self, item: Mapping[str, Any]) -> Iterator[None]:
+        self._item = item
+        try:
+            yield
+        finally:
+            self._item = {}
+
+    def current(self) -> Mapping[str, Any]:
+        return dict(self._item)
+
+
+def _quarantine(state: Path, ref: str, remember: Callable[[str], None],
+                stalled: Mapping[str, Any]) -> str:
+    """The stalled item is set aside, never resumed: its journal (when one was written)
+    moved aside, and a push's range skipped; says what was not run."""
+    journal = Journal.load(state)
+    item = dict(stalled)
+    if journal is not None:
+        kill_recorded(journal.running_groups())
+        item = dict(journal.item) or item
+        journal.set_aside("stalled")
+    if item.get("kind") == "push" and item.get("ref") == ref and item.get("new"):
+        remember(str(item["new"]))
+        return (f"commits {str(item.get('old'))[:12]}..{str(item['new'])[:12]} are not run; "
+                "run their tasks by hand (taskbot run TASK) once the cause is fixed")
+    return f"{_describe(item)} is not run again" if item else ""
 
 
 def _repair_notes(config: Config, log: Log) -> None:

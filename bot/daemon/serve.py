@@ -26,25 +26,27 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bot import observe
+from bot import heartbeat, observe
 from bot.actions import Action
 from bot.api import Handler
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.daemon import hook as hookinstall
+from bot.daemon import quarantine, statusfile
 from bot.daemon import spool as queue
-from bot.daemon import statusfile
 from bot.daemon.backend import Backend, pipeline_backend
 from bot.daemon.forgewatch import ForgeWatch
 from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
+from bot.daemon.stall import Guard, Progress
 from bot.daemon.wake import Waker, WatchLost, make_waker
+from bot.durations import format_duration
 from bot.errors import ConfigError, TaskbotError
 from bot.forge.remote import ForgeUnreachable
 from bot.git import read
@@ -140,11 +142,28 @@ class _Outbox:
         return None if due is None else min(max(due - time.time(), 0.0), MAX_SLEEP)
 
 
+def start_afresh() -> None:
+    """The same daemon, a new process image (same pid, so systemd and the pid file still
+    name it): the only way to leave pure-Python work that does not return. Descriptors are
+    close-on-exec, the state dir's lock with them."""
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    try:
+        os.execv(sys.executable, sys.orig_argv)  # noqa: S606 -- its own argv, no shell
+    except OSError as exc:
+        log(f"cannot start afresh: {exc}; exiting for the service manager to restart", ERR)
+        os._exit(70)  # EX_SOFTWARE: Restart=on-failure brings the daemon back
+
+
 class Daemon:
     def __init__(self, config: Config, backend: Backend, *, notifier: Notifier | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 restart: Callable[[], None] = start_afresh) -> None:
         self.config = config
         self.backend = backend
+        self._restart = restart
+        # Signs of life of the item in flight; past limits.stall_timeout it is given up.
+        self._progress = Progress(config.limits.stall_timeout)
         self.state_dir = Path(config.repo.state_dir).absolute()
         self.notifier = notifier or Notifier(environ)
         self._watchdog_interval = watchdog_interval(environ)
@@ -196,6 +215,7 @@ class Daemon:
     # --- status -----------------------------------------------------------------------
 
     def _publish(self, text: str | None = None, *, state: str | None = None) -> None:
+        self._progress.beat()  # the pipeline's status lines say the item is alive
         if text is not None:
             self._status_text = text
         if state is not None:
@@ -354,7 +374,7 @@ class Daemon:
                           state="running")
             log(f"processing {_short(line)} from {entry.name}")
             started = time.monotonic()
-            with observe.watching(self._observer()):
+            with self._watched():
                 results = self._guarded(_short(line), partial(
                     self.backend.process, line, self._should_stop, self._publish, now))
             if results is None:
@@ -447,10 +467,11 @@ class Daemon:
         log(f"{what}: entry kept in {target} (move it back to queue/ to retry)", ERR)
         self._notify_failure(what, reason, target)
 
-    def _notify_failure(self, what: str, reason: str, target: Path) -> None:
+    def _notify_failure(self, what: str, reason: str, target: Path, *, retry: bool = True
+                        ) -> None:
+        hint = "; move it back to `queue/` to retry." if retry else "."
         message = Message(f"taskbot: {what} failed", f"**{what}** failed: {reason}\n\n"
-                          f"The entry is kept in `{target}`; move it back to `queue/` to "
-                          "retry.", "blocked")
+                          f"The entry is kept in `{target}`{hint}", "blocked")
         try:
             Outbox(self.state_dir, self.config.notify).enqueue(message)
         except (OSError, ValueError) as exc:
@@ -477,7 +498,7 @@ class Daemon:
         if self.backend.resume is None:
             return True
         now = _now()
-        with observe.watching(self._observer()):
+        with self._watched():
             results = self._guarded("resuming the interrupted item", partial(
                 self.backend.resume, self._should_stop, self._publish, now))
         if results is not None:
@@ -493,10 +514,72 @@ class Daemon:
         return True
 
     def _alive(self) -> bool:
-        """For the watchdog: the loop turned lately, or it is busy with an item (whose
-        commands have their own timeouts)."""
+        """For the watchdog: the loop turned lately, or it is busy with an item that still
+        shows signs of life (commands have their own timeouts; the rest a stall budget)."""
+        if self._progress.overdue():
+            return False
         limit = 3 * (self._watchdog_interval or 0.0)
         return self._in_flight is not None or time.monotonic() - self._beat < limit
+
+    # --- stalls -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _watched(self) -> Iterator[None]:
+        """The item's work, watched by the terminal-less observer and the stall guard."""
+        self._progress.begin()
+        try:
+            with observe.watching(self._observer()), heartbeat.listening(self._progress.beat):
+                yield
+        finally:
+            self._progress.end()
+
+    def _stalled(self, quiet: float) -> None:
+        """The guard's thread: the item in flight is given up; a fresh daemon sets it aside."""
+        flight = dict(self._in_flight or {})
+        doing = str(flight.get("status") or self._status_text)
+        why = (f"no sign of life for {quiet:.0f}s (limits.stall_timeout is "
+               f"{format_duration(self.config.limits.stall_timeout)}) while: {doing}")
+        what = str(flight.get("item") or "the resumed item")
+        log(f"{what}: stalled: {why}; it is set aside and taskbot starts afresh", ERR)
+        work = self.backend.in_flight() if self.backend.in_flight is not None else {}
+        try:
+            quarantine.record(self.state_dir, quarantine.Stalled(
+                str(flight.get("entry", "")), str(flight.get("item", "")), why, work))
+        except OSError as exc:
+            log(f"cannot record the stalled item: {exc}", ERR)
+        self._restart()
+
+    def _stuck_stop(self, quiet: float) -> None:
+        """The guard's thread: a stop waits on an item quiet outside any command; the
+        journal resumes it at the next start, so leaving now loses nothing."""
+        log(f"stopping now: the item in flight has shown no sign of life for {quiet:.0f}s; "
+            "it resumes at the next start", WARNING)
+        with contextlib.suppress(OSError):
+            (self.state_dir / statusfile.PID_FILE).unlink()
+        self.notifier.stopping("stopping")
+        os._exit(0)
+
+    def _set_aside_stalled(self) -> None:
+        """At start: the item a stalled daemon gave up on goes to queue/failed/, its
+        journal aside, and a notification says what was not run."""
+        stalled = quarantine.load(self.state_dir)
+        if stalled is None:
+            return
+        skipped = ""
+        if self.backend.quarantine is not None:
+            try:
+                skipped = self.backend.quarantine(stalled.work)
+            except (OSError, TaskbotError) as exc:
+                log(f"cannot set the stalled item's journal aside: {exc}", ERR)
+        what = stalled.line or "the resumed item"
+        reason = f"stalled: {stalled.why}" + (f"; {skipped}" if skipped else "")
+        kept = self.state_dir / quarantine.STALLED_FILE
+        for entry in queue.pending(self.state_dir):
+            if stalled.entry and entry.name == stalled.entry and entry.lines[:1] == (stalled.line,):
+                kept, _ = queue.fail_first(entry, reason)
+        log(f"{what}: {reason}; kept in {kept}", ERR)
+        self._notify_failure(what, reason, kept, retry=False)
+        quarantine.clear(self.state_dir)
 
     def _idle_timeout(self, outbox: _Outbox) -> float | None:
         waits = [outbox.seconds_to_next(), self._watchdog_interval,
@@ -556,6 +639,27 @@ class Daemon:
 
     # --- the whole run ------------------------------------------------------------------
 
+    def _start_intake(self) -> None:
+        """What hands the daemon its items: a watched clone, a forge, or the hook."""
+        if self.backend.watch_target is not None:
+            self._init_watch()
+        elif self.config.repo.remote:
+            self._forge = ForgeWatch(self.config, self.state_dir, log)
+            self._forge.start()
+        else:
+            self._check_hook()
+
+    def _start_guards(self) -> tuple[Watchdog | None, Guard]:
+        """systemd's watchdog (when it asks for one) and the stall guard."""
+        watchdog = None
+        if self._watchdog_interval:
+            watchdog = Watchdog(self.notifier, self._watchdog_interval, self._alive)
+            watchdog.start()
+        guard = Guard(self._progress, on_stall=self._stalled, stopping=self.stop.is_set,
+                      on_stuck_stop=self._stuck_stop)
+        guard.start()
+        return watchdog, guard
+
     def run(self) -> int:
         """Serve until asked to stop; 0 after a clean stop."""
         if not self.state_dir.is_dir():
@@ -567,16 +671,11 @@ class Daemon:
             self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or {})
             write_atomic(pid_file, f"{os.getpid()}\n".encode(), 0o644)
             watchdog: Watchdog | None = None
+            guard: Guard | None = None
             exit_code = 0
             try:
                 queue.clean_tmp(self.state_dir)
-                if self.backend.watch_target is not None:
-                    self._init_watch()
-                elif self.config.repo.remote:
-                    self._forge = ForgeWatch(self.config, self.state_dir, log)
-                    self._forge.start()
-                else:
-                    self._check_hook()
+                self._start_intake()
                 # Watch before the first scan, so that nothing queued after it is missed.
                 self._waker = make_waker(self._watch_paths())
                 if self.stop.is_set():  # a signal came before the waker could be woken
@@ -585,10 +684,9 @@ class Daemon:
                 log(f"serving {self.config.repo.remote or self.config.repo.path} "
                     f"({self._mode} mode), state dir "
                     f"{self.state_dir}, {waiting} queued")
-                if self._watchdog_interval:
-                    watchdog = Watchdog(self.notifier, self._watchdog_interval, self._alive)
-                    watchdog.start()
+                watchdog, guard = self._start_guards()
                 self.notifier.ready(f"ready: {waiting} queued")
+                self._set_aside_stalled()
                 self._resumed = self._resume()
                 self._drain(_Outbox(self.config, self.state_dir))
             except WatchLost as exc:
@@ -603,6 +701,8 @@ class Daemon:
                     self._waker = None
                 if watchdog is not None:
                     watchdog.stop()
+                if guard is not None:
+                    guard.stop()
                 self._in_flight = None
                 self._queue_length = max(len(queue.pending(self.state_dir)), 0)
                 self._publish("stopped", state="stopped")

@@ -281,6 +281,17 @@ def fail(entry: Entry, reason: str) -> Path:
     return target
 
 
+def fail_first(entry: Entry, reason: str) -> tuple[Path, Entry]:
+    """Set the entry's first line aside in `queue/failed/`, with the reason beside it; the
+    lines after it stay queued in their place."""
+    fdir = entry.path.parent / "failed"
+    _spool_dir(fdir)
+    target = fdir / entry.name
+    write_atomic(fdir / f"{entry.name}.reason", (reason.rstrip("\n") + "\n").encode(), 0o644)
+    write_atomic(target, (entry.lines[0] + "\n").encode(), 0o644)
+    return target, rest(entry, entry.lines[1:])
+
+
 def clean_tmp(state_dir: Path | str, *, older_than: float = STALE_TMP) -> int:
     """Tidy `queue/tmp/`; returns how many files went.
 
