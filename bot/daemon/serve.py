@@ -9,9 +9,14 @@
   item whose processing raised is moved to `queue/failed/` with the reason.
 - Watch mode remembers the last processed sha of the branch in `<state_dir>/watch.json`
   and, on start, queues `last..current` (the first start only records the tip).
-- systemd: READY=1, STATUS=, WATCHDOG=1 (a thread, every WATCHDOG_USEC/2), STOPPING=1.
+- systemd: READY=1, STATUS=, WATCHDOG=1 (a thread, every WATCHDOG_USEC/2, while the
+  loop turns or the item in flight shows signs of life), STOPPING=1.
+- No item holds the daemon: one quiet past `limits.stall_timeout` outside a command is
+  recorded and the daemon starts afresh (`bot/daemon/stall.py`); the new process sets
+  it aside before anything else (`bot/daemon/quarantine.py`).
 - SIGTERM/SIGINT: no new item is taken, the pipeline is told to stop after the
-  criterion in flight (`should_stop`), then the daemon exits 0.
+  criterion in flight (`should_stop`), then the daemon exits 0; an item quiet outside
+  any command is not waited for (the journal resumes it at the next start).
 - One line on stderr per event; `<state_dir>/status.json` says what it does now.
 """
 
