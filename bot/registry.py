@@ -13,6 +13,7 @@ import base64
 import json
 import re
 import socket
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ UNREACHABLE = "unreachable"
 TLS = "tls"
 CREDENTIALS = "credentials"
 HTTP = "http"
+MAX_BODY = 32 << 20  # bytes of one answer: a tag list or a catalog is far smaller
+BODY_TIME_FACTOR = 3  # an answer's body may take this many socket timeouts in all
 
 
 class RegistryError(TaskbotError):
@@ -139,14 +142,32 @@ class RegistryClient:
             with urllib.request.urlopen(  # noqa: S310 (http/https only: base is built here)
                 request, timeout=self.timeout, context=self._context()
             ) as reply:
-                return Response(reply.status, _headers(reply.headers), reply.read())
+                return Response(reply.status, _headers(reply.headers), self._body(reply))
         except urllib.error.HTTPError as exc:
-            body = exc.read() if exc.fp is not None else b""
+            body = self._body(exc) if exc.fp is not None else b""
             return Response(exc.code, _headers(exc.headers), body)
         except urllib.error.URLError as exc:
             raise self._connection_error(exc.reason) from exc
         except (OSError, ssl.SSLError) as exc:
             raise self._connection_error(exc) from exc
+
+    def _body(self, reply: Any) -> bytes:
+        """The reply's body, bounded in size and in time: a registry that sends a byte now
+        and then would never trip the socket timeout, and would hold the run for good."""
+        deadline = time.monotonic() + BODY_TIME_FACTOR * self.timeout
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := reply.read1(1 << 16):
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise RegistryError(UNREACHABLE, f"registry {self.host}: an answer larger than "
+                                    f"{MAX_BODY >> 20} MiB; not read")
+            if time.monotonic() > deadline:
+                raise RegistryError(UNREACHABLE, f"registry {self.host}: an answer still "
+                                    f"coming after {BODY_TIME_FACTOR * self.timeout:g}s; "
+                                    "given up")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _connection_error(self, reason: object) -> RegistryError:
         import ssl  # noqa: PLC0415 -- as in _context

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 26, 14, 30).astimezone()
 MALLORY = ("--author", "Mallory <mallory@evil.example>")
 # Frontmatter that is a YAML list: parsing it says "not a mapping".
-UNUSABLE = "---\n- a\n- b\n---\n## Acceptance Criteria\n- [ ] Run me <!-- taskbot: shell project=demo cmd=\"true\" -->\n"
+UNUSABLE = ("---\n- a\n- b\n---\n## Acceptance Criteria\n"
+            "- [ ] Run me <!-- taskbot: shell project=demo cmd=\"true\" -->\n")
 
 
 def _process(box: Sandbox, old: str, new: str) -> tuple[Processed, ...]:

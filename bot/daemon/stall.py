@@ -8,7 +8,8 @@ answers by recording the item as stalled and starting afresh (`bot.daemon.quaran
 
 The same thread answers a stop request that the main thread cannot hear: asked to stop
 while the item has been quiet outside a command for `STOP_GRACE` (or half the stall
-budget, when that is shorter), `on_stuck_stop` is called (the daemon exits; the journal resumes the item at the next start).
+budget, when that is shorter), `on_stuck_stop` is called (the daemon exits; the journal
+resumes the item at the next start).
 """
 
 from __future__ import annotations
