@@ -10,6 +10,12 @@ the operator's clone, on `taskbot/<TASK-ID>` based on the remote branch; every
 `kustomize` dir and `sec_lint` must pass before anything is committed; the commit is
 fast-forward pushed to the clone's `origin`. With `[cluster]`, Flux is asked to
 reconcile (when `flux` is on PATH) and the rollout is awaited.
+
+The file is read and written through `bot.safepath`: a symlink as the file or along its
+path, or a kustomize dir under one, blocks the criterion and nothing is written. An edit
+git finds nothing to commit for has failed (nothing reached origin, so no rollout is
+awaited); a file that already had the version is done without a commit, and the
+rollout is still awaited.
 """
 
 from __future__ import annotations
