@@ -259,7 +259,7 @@ class RegistryIpHandler:
         checkouts, problems, notes = _checkouts(ctx, s)
         refused = [*scan.refused, *(why for c in checkouts for why in c.scan.refused)]
         if refused:  # before anything is written: a link is never followed, nor half the move made
-            return Outcome(Status.BLOCKED, "nothing changed: " + "; ".join(refused))
+            return Outcome(Status.BLOCKED, "nothing changed: " + "; ".join(dict.fromkeys(refused)))
         try:
             evidence = _projects_ready(ctx, scan.edits)
         except NotReady as exc:
