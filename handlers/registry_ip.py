@@ -160,7 +160,7 @@ def _scan(repo: str, root: Path, wanted: Sequence[tuple[str, str]], s: RegistryI
         try:
             edit = _edit(repo, root, rel, change, s)
         except (api.UnsafePath, OSError) as exc:
-            refused.append(f"{repo}: {exc}")
+            refused.append(_unread(repo, rel, exc))
             continue
         edits.extend([edit] if edit is not None else [])
     return Scan(tuple(edits), tuple(refused))
@@ -204,8 +204,15 @@ def gitops_edits(root: Path, label: str, s: RegistryIpSettings) -> Scan:
     except (FileNotFoundError, NotADirectoryError):
         return Scan()
     except (api.UnsafePath, OSError) as exc:
-        return Scan(refused=(f"{label}: {exc}",))
+        return Scan(refused=(_unread(label, "infra/registry", exc),))
     return Scan(tuple(edits))
+
+
+def _unread(repo: str, rel: str, exc: Exception) -> str:
+    """Why a file was not read: UnsafePath names it already; an OSError gets its name."""
+    if isinstance(exc, OSError):
+        return f"{repo}: {exc.filename or rel}: cannot read: {exc.strerror or exc}"
+    return f"{repo}: {exc}"
 
 
 class RegistryIpHandler:
