@@ -15,11 +15,13 @@ import pytest
 from fixtures.context import make_ctx
 from fixtures.gitops import git
 from fixtures.linked import helmrelease, make_linked_gitops, snapshot
+from fixtures.registry import make_cert, need
 
 from bot.api import Context, Outcome, Status
 from handlers.helmrelease import HANDLER as HELMRELEASE
 from handlers.kustomize import HANDLER as KUSTOMIZE
 from handlers.registry_ip import HANDLER as REGISTRY_IP
+from handlers.registry_ip import renew_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -222,3 +224,34 @@ def test_registry_ip_refuses_a_linked_infra_folder_in_the_gitops_repo(tmp_path: 
     assert outcome.reason == f"nothing changed: beckerkube: infra/registry: infra {REFUSED}"
     assert snapshot(elsewhere) == before
     assert gitops.origin_head() == head
+
+
+def test_registry_certificate_links_are_neither_followed_nor_replaced(tmp_path: Path) -> None:
+    need("openssl")
+    real = make_cert(tmp_path, san=f"IP:{OLD}")
+    planted = tmp_path / "planted"
+    planted.write_text("not a certificate\n")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "domain.key").write_bytes(real.with_suffix(".key").read_bytes())
+    (certs / "domain.crt").write_bytes(real.read_bytes())
+    (certs / "domain.crt.new").symlink_to(planted)  # a leftover openssl's -out would follow
+    ctx = make_ctx({"registry": {"url": f"{OLD}:5000", "ca_file": str(certs / "domain.crt")}},
+                   tmp_path)
+    settings = REGISTRY_IP.settings({"ip": NEW}, ctx)
+
+    assert renew_certificate(ctx, settings).renewed
+    assert planted.read_text() == "not a certificate\n"
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "domain.crt").symlink_to(real)
+    (linked / "domain.key").symlink_to(real.with_suffix(".key"))
+    ctx = make_ctx({"registry": {"url": f"{OLD}:5000", "ca_file": str(linked / "domain.crt")}},
+                   tmp_path)
+    before = real.read_bytes()
+    renewal = renew_certificate(ctx, settings)
+    assert not renewal.renewed and renewal.notes == (
+        f"certificate: {linked / 'domain.crt'} is a symlink; taskbot never follows links: renew "
+        f"the certificate where it lives, with SAN IP:{NEW}",)
+    assert real.read_bytes() == before and (linked / "domain.crt").is_symlink()
