@@ -4,7 +4,8 @@
 the same way, through the `taskbot.handlers` entry-point group. Besides the records it
 offers the worktree functions of `bot.git.write` (every git write goes through them), the
 commit message builder of `bot.git.messages`, the registry client of `bot.registry` and
-the YAML scalar editor of `bot.yamledit`.
+the YAML scalar editor of `bot.yamledit`, and `bot.safepath`: the one way a handler reads or
+writes a file inside a repository or project directory (no link followed).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.redact import Redactor
+from bot.safepath import UnsafePath, dir_inside, files_inside, read_inside, write_inside
 
 __all__ = [
     "Cluster",
@@ -44,22 +46,27 @@ __all__ = [
     "Status",
     "Step",
     "TaskbotError",
+    "UnsafePath",
     "YamlEditError",
     "YamlFile",
     "commit_worktree",
+    "dir_inside",
     "edit_scalars",
+    "files_inside",
     "gitops_commit_message",
     "normalize_registry",
     "parse_bool",
     "prepare_worktree",
     "project_ready",
     "push_ff",
+    "read_inside",
     "registry_client",
     "reject_unknown",
     "require_project",
     "validate_common",
     "validate_url",
     "validate_version",
+    "write_inside",
     "yaml_get",
     "yaml_scalar",
     "yaml_walk",

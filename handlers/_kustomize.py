@@ -1,10 +1,13 @@
 """The GitOps validation `kustomize`, `helmrelease` and `registry-ip` run before anything is
-committed: `kustomize build` (else `kubectl kustomize`) of each dir, then `sec_lint`."""
+committed: `kustomize build` (else `kubectl kustomize`) of each dir, then `sec_lint`.
+
+A kustomize dir that is, or lies under, a symlink is never built (`linked_dir`): kustomize
+would read whatever the link points at."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from bot import api
 from bot.api import Context, ParamError
@@ -17,6 +20,19 @@ def relative_dir(value: str, what: str) -> str:
     if not value or path.is_absolute() or ".." in path.parts or "\\" in value:
         raise ParamError(f"{what} {value!r} must be a relative path inside the repository")
     return str(path)
+
+
+def linked_dir(root: Path | str, dirs: Sequence[str]) -> str:
+    """Why the first of `dirs` reached through a link is refused; "" when none is (a
+    missing dir is left to the build, which says so)."""
+    for d in dirs:
+        try:
+            api.dir_inside(root, d)
+        except api.UnsafePath as exc:
+            return str(exc)
+        except OSError:
+            continue
+    return ""
 
 
 def build_argv(directory: str) -> tuple[str, ...]:

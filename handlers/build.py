@@ -219,7 +219,9 @@ def _dockerfiles(root: Path) -> str:
 def _env_file(root: Path, registry: str) -> str:
     path = root / ".env.build.local"
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = api.read_inside(root, path.name).decode("utf-8", errors="replace")
+    except api.UnsafePath as exc:
+        return f"{exc}: not read"
     except OSError:
         return f"no {path.name} in {root}"
     for line in text.splitlines():

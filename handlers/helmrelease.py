@@ -10,6 +10,12 @@ the operator's clone, on `taskbot/<TASK-ID>` based on the remote branch; every
 `kustomize` dir and `sec_lint` must pass before anything is committed; the commit is
 fast-forward pushed to the clone's `origin`. With `[cluster]`, Flux is asked to
 reconcile (when `flux` is on PATH) and the rollout is awaited.
+
+The file is read and written through `bot.safepath`: a symlink as the file or along its
+path, or a kustomize dir under one, blocks the criterion and nothing is written. An edit
+git finds nothing to commit for has failed (nothing reached origin, so no rollout is
+awaited); a file that already had the version is done without a commit, and the
+rollout is still awaited.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from bot.api import (
     validate_version,
 )
 from handlers._kube import check_context, check_helmrelease, check_pods
-from handlers._kustomize import relative_dir, validate, validation_commands
+from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
 from handlers._path import which
 from handlers._registry import check_images, registry_diagnosis
 
@@ -252,18 +258,20 @@ class _Run:
         s, ctx = self.s, self.ctx
         self.preconditions()
         work = self.worktree()
-        path = work / s.file
-        original, result = self.edit(path)
+        linked = linked_dir(work, s.kustomize)
+        if linked:
+            raise self.stop(Status.BLOCKED, f"{s.project}: {linked}")
+        original, result = self.edit(work)
         if not result.changes:
             # a person (or an earlier run) already did it: done, nothing to commit
             self.evidence.append(f"{s.file} already sets {s.version}: nothing to commit")
             self.summary = f"{s.app} already at {s.version} in {s.file}: nothing to commit"
             return self.rollout(result.releases)
-        path.write_bytes(result.text.encode("utf-8"))
+        self.write(work, result.text.encode("utf-8"))
         records, failure = validate(ctx, str(work), s.kustomize, s.sec_lint)
         self.commands.extend(records)
         if failure:
-            path.write_bytes(original)
+            self.write(work, original)
             raise self.stop(Status.FAILED, f"validation failed, nothing committed: {failure}")
         checks = [f"kustomize {d} ok" for d in s.kustomize] + (["sec_lint ok"] if s.sec_lint else [])
         self.summary = "; ".join([f"{s.app} {describe(result.changes)} in {s.file}", *checks])
@@ -293,10 +301,12 @@ class _Run:
         except TaskbotError as exc:
             raise self.stop(Status.BLOCKED, f"GitOps clone {self.s.clone}: {exc}") from exc
 
-    def edit(self, path: Path) -> tuple[bytes, Bump]:
+    def edit(self, work: Path) -> tuple[bytes, Bump]:
         s = self.s
         try:
-            original = path.read_bytes()
+            original = api.read_inside(work, s.file)
+        except api.UnsafePath as exc:
+            raise self.stop(Status.BLOCKED, f"{s.project}: {exc}") from exc
         except OSError as exc:
             raise self.stop(Status.BLOCKED, f"{s.file} not found in {s.project} (branch "
                             f"{s.branch}): {exc.strerror or exc}") from exc
@@ -312,6 +322,15 @@ class _Run:
                              for c in result.changes)
         return original, result
 
+    def write(self, work: Path, data: bytes) -> None:
+        try:
+            api.write_inside(work, self.s.file, data)
+        except api.UnsafePath as exc:
+            raise self.stop(Status.BLOCKED, f"{self.s.project}: {exc}") from exc
+        except OSError as exc:
+            raise self.stop(Status.FAILED, f"{self.s.project}: {self.s.file}: cannot write: "
+                            f"{exc.strerror or exc}") from exc
+
     def commit(self, work: Path, changes: Sequence[api.ScalarChange]) -> str:
         s, ctx = self.s, self.ctx
         what = describe(changes)
@@ -319,8 +338,13 @@ class _Run:
         try:
             sha = api.commit_worktree(work, _message(s, ctx, what, changes), ctx.config.identity,
                                  [s.file])
-            self.changes = (FileChange(s.project, s.file, what),) if sha else ()
-            pushed = api.push_ff(work, branch, s.branch) if sha else "nothing to commit"
+            if sha is None:
+                # the edit did not reach git (a clean filter undid it, a link…): not done
+                self.summary = ""
+                raise self.stop(Status.FAILED, f"{s.project}: {s.file}: edited ({what}), but "
+                                "git found nothing to commit: nothing pushed")
+            self.changes = (FileChange(s.project, s.file, what),)
+            pushed = api.push_ff(work, branch, s.branch)
         except TaskbotError as exc:
             raise self.stop(Status.FAILED, f"git: {exc}") from exc
         self.evidence.append(f"commit {sha} on {branch} in {s.project}: {pushed}")

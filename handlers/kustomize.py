@@ -1,13 +1,13 @@
 """`kustomize`: validation only: `kustomize build` (else `kubectl kustomize`) and `sec_lint`.
 
-Never applies anything. `helmrelease` and `registry-ip` run the same validation
-(`handlers._kustomize`) before they commit.
+Never applies anything, and never builds a dir that is, or lies under, a symlink.
+`helmrelease` and `registry-ip` run the same validation (`handlers._kustomize`) before
+they commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NamedTuple
 
 from bot.api import (
@@ -18,6 +18,8 @@ from bot.api import (
     ParamError,
     Status,
     Step,
+    UnsafePath,
+    dir_inside,
     reject_unknown,
     require_project,
 )
@@ -56,10 +58,13 @@ class KustomizeHandler:
                     preconditions=tuple(f"{d} exists in {settings.root}" for d in settings.dirs))
 
     def run(self, settings: KustomizeSettings, ctx: Context) -> Outcome:
-        root = Path(settings.root)
         for d in settings.dirs:
-            if not (root / d).is_dir():
-                return Outcome(Status.BLOCKED, f"{d} is not a directory in {root}")
+            try:
+                dir_inside(settings.root, d)
+            except UnsafePath as exc:
+                return Outcome(Status.BLOCKED, f"{settings.project}: {exc}")
+            except OSError:
+                return Outcome(Status.BLOCKED, f"{d} is not a directory in {settings.root}")
         records, failure = validate(ctx, settings.root, settings.dirs, settings.sec_lint)
         if failure:
             return Outcome(Status.FAILED, failure, commands=records)

@@ -10,7 +10,11 @@
   in taskbot's own worktree, validated (GitOps), committed and fast-forward pushed.
 
 Every text file is edited byte-exactly: only the address characters change. `taskbot
-plan` lists every file and line.
+plan` lists every file and line. Files are read and written through `bot.safepath`: a
+link on the way to any of them (`docs -> /elsewhere`, a linked `.env.build.local`, a link
+under `infra/registry/` or a linked kustomize dir) blocks the move before anything is
+written; a linked certificate or key is left for the operator to renew. Edits that git
+then finds nothing to commit for are a failure, not a success.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from bot import api
@@ -38,7 +42,7 @@ from bot.api import (
     reject_unknown,
     require_project,
 )
-from handlers._kustomize import validate
+from handlers._kustomize import linked_dir, validate
 
 ENV_FILE = ".env.build.local"
 ARCH_DOC = "docs/architecture.md"
@@ -129,57 +133,86 @@ def metallb_edit(data: bytes, name: str, s: RegistryIpSettings) -> bytes:
     return text.encode("utf-8")
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes() if path.is_file() and not path.is_symlink() else None
-    except OSError:
-        return None
+class Scan(NamedTuple):
+    """The edits a look at some files found, and the files it refused to read (links)."""
+
+    edits: tuple[FileEdit, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 def _edit(repo: str, root: Path, rel: str, change: str, s: RegistryIpSettings) -> FileEdit | None:
-    data = _read(root / rel)
-    if data is None:
-        return None
+    """The edit of root/rel (None: missing, not text, or naming nothing); UnsafePath for a
+    link on the way."""
     try:
+        data = api.read_inside(root, rel)
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
         return None
     new = set_registry_url(text, s) if change == "env" else replace_address(text, s)
     after = new.encode("utf-8")
     return FileEdit(repo, root, rel, data, after) if after != data else None
 
 
-def project_edits(ctx: Context, s: RegistryIpSettings) -> list[FileEdit]:
+def _scan(repo: str, root: Path, wanted: Sequence[tuple[str, str]], s: RegistryIpSettings) -> Scan:
+    edits: list[FileEdit] = []
+    refused: list[str] = []
+    for rel, change in wanted:
+        try:
+            edit = _edit(repo, root, rel, change, s)
+        except (api.UnsafePath, OSError) as exc:
+            refused.append(_unread(repo, rel, exc))
+            continue
+        edits.extend([edit] if edit is not None else [])
+    return Scan(tuple(edits), tuple(refused))
+
+
+def project_edits(ctx: Context, s: RegistryIpSettings) -> Scan:
     """.env.build.local, the build script and the Makefile of every project, in place."""
     edits: list[FileEdit] = []
+    refused: list[str] = []
     for project in ctx.config.projects.values():
-        root = Path(project.path)
         wanted = [(ENV_FILE, "env"), ("Makefile", "address")]
         script = project.build[0] if project.build else ""
         if script and "/" in script and not script.startswith(("/", "../")) and ".." not in script:
             wanted.append((str(Path(script)), "address"))
-        for rel, change in wanted:
-            edit = _edit(project.name, root, rel, change, s)
-            if edit is not None:
-                edits.append(edit)
-    return edits
+        scan = _scan(project.name, Path(project.path), wanted, s)
+        edits.extend(scan.edits)
+        refused.extend(scan.refused)
+    return Scan(tuple(edits), tuple(refused))
 
 
-def gitops_edits(root: Path, label: str, s: RegistryIpSettings) -> list[FileEdit]:
-    """The MetalLB annotations under infra/registry/ of a checked-out GitOps tree."""
+def doc_edits(root: Path, label: str, s: RegistryIpSettings) -> Scan:
+    """The address in docs/architecture.md of a checked-out tasks repo."""
+    return _scan(label, root, [(ARCH_DOC, "address")], s)
+
+
+def gitops_edits(root: Path, label: str, s: RegistryIpSettings) -> Scan:
+    """The MetalLB annotations under infra/registry/ of a checked-out GitOps tree; a link
+    there refuses the tree (raises api.YamlEditError for a file it cannot edit)."""
     edits: list[FileEdit] = []
-    base = root / "infra" / "registry"
-    for path in sorted(base.rglob("*")) if base.is_dir() else []:
-        if path.suffix not in (".yaml", ".yml") or path.is_symlink() or not path.is_file():
-            continue
-        data = path.read_bytes()
-        if not any(k.encode() in data for k in METALLB_KEYS):
-            continue
-        rel = str(path.relative_to(root))
-        after = metallb_edit(data, rel, s)
-        if after != data:
-            edits.append(FileEdit(label, root, rel, data, after))
-    return edits
+    try:
+        files = api.files_inside(root, "infra/registry")
+        for rel in files:
+            if PurePosixPath(rel).suffix not in (".yaml", ".yml"):
+                continue
+            data = api.read_inside(root, rel)
+            if not any(k.encode() in data for k in METALLB_KEYS):
+                continue
+            after = metallb_edit(data, rel, s)
+            if after != data:
+                edits.append(FileEdit(label, root, rel, data, after))
+    except (FileNotFoundError, NotADirectoryError):
+        return Scan()
+    except (api.UnsafePath, OSError) as exc:
+        return Scan(refused=(_unread(label, "infra/registry", exc),))
+    return Scan(tuple(edits))
+
+
+def _unread(repo: str, rel: str, exc: Exception) -> str:
+    """Why a file was not read: UnsafePath names it already; an OSError gets its name."""
+    if isinstance(exc, OSError):
+        return f"{repo}: {exc.filename or rel}: cannot read: {exc.strerror or exc}"
+    return f"{repo}: {exc}"
 
 
 class RegistryIpHandler:
@@ -209,19 +242,18 @@ class RegistryIpHandler:
         return RegistryIpSettings(old_host, port, ip)
 
     def plan(self, s: RegistryIpSettings, ctx: Context) -> Step:
-        files: list[str] = []
-        for edit in project_edits(ctx, s):
-            files.extend(edit.lines())
+        scans = [project_edits(ctx, s)]
         for project in _gitops_projects(ctx):
             try:
-                for edit in gitops_edits(Path(project.path), project.name, s):
-                    files.extend(edit.lines())
+                scans.append(gitops_edits(Path(project.path), project.name, s))
             except api.YamlEditError as exc:
-                files.append(f"{project.name}: REFUSED: {exc}")
-        tasks = Path(ctx.config.repo.path)
-        doc = _edit("tasks", tasks, ARCH_DOC, "address", s)
-        files.extend(doc.lines() if doc else [f"tasks: {ARCH_DOC} (read at run time from "
-                                              f"{ctx.config.repo.branch})"])
+                scans.append(Scan(refused=(f"{project.name}: {exc}",)))
+        docs = doc_edits(Path(ctx.config.repo.path), "tasks", s)
+        scans.append(docs)
+        files = [line for scan in scans for edit in scan.edits for line in edit.lines()]
+        files.extend(f"REFUSED: {why}" for scan in scans for why in scan.refused)
+        if docs == Scan():
+            files.append(f"tasks: {ARCH_DOC} (read at run time from {ctx.config.repo.branch})")
         if ctx.config.registry.ca_file:
             files.append(f"certificate {ctx.config.registry.ca_file}: new, SAN IP:{s.new_host}")
         return Step(commands=(("openssl", "req", "-x509", "-new", "…", "-addext",
@@ -230,23 +262,27 @@ class RegistryIpHandler:
                     preconditions=(f"registry moves from {s.old} to {s.new}",))
 
     def run(self, s: RegistryIpSettings, ctx: Context) -> Outcome:
-        commands: list[api.CommandRecord] = []
-        changes: list[FileChange] = []
-        edits = project_edits(ctx, s)
+        scan = project_edits(ctx, s)
+        checkouts, problems, notes = _checkouts(ctx, s)
+        refused = [*scan.refused, *(why for c in checkouts for why in c.scan.refused)]
+        if refused:  # before anything is written: a link is never followed, nor half the move made
+            return Outcome(Status.BLOCKED, "nothing changed: " + "; ".join(dict.fromkeys(refused)))
         try:
-            evidence = _projects_ready(ctx, edits)
+            evidence = _projects_ready(ctx, scan.edits)
         except NotReady as exc:
             return Outcome(Status.BLOCKED, f"nothing changed: {exc.reason}", evidence=exc.evidence)
-        for edit in edits:
-            (edit.root / edit.path).write_bytes(edit.after)
+        commands: list[api.CommandRecord] = []
+        changes: list[FileChange] = []
+        for edit in scan.edits:
+            api.write_inside(edit.root, edit.path, edit.after)
             changes.append(FileChange(edit.repo, edit.path, f"registry {s.old} → {s.new}"))
             evidence.extend(edit.lines())
-        problems: list[str] = []
-        for label, work_root, edits_of, validate_dirs in _repos(ctx):
+        evidence.extend(notes)
+        for checkout in checkouts:
             try:
-                out = _commit_repo(ctx, s, label, work_root, edits_of, validate_dirs)
+                out = _commit_repo(ctx, s, checkout)
             except TaskbotError as exc:
-                problems.append(f"{label}: {exc}")
+                problems.append(f"{checkout.label}: {exc}")
                 continue
             commands.extend(out[0])
             changes.extend(out[1])
@@ -280,6 +316,18 @@ def _gitops_projects(ctx: Context) -> list[Project]:
     return [p for p in ctx.config.projects.values() if p.helmrelease or p.kustomize]
 
 
+class Checkout(NamedTuple):
+    """A repository edited in taskbot's worktree: where, what it found, how it is checked."""
+
+    label: str
+    work: Path
+    branch: str  # taskbot's work branch
+    base: str  # the branch its commit fast-forwards
+    kustomize: tuple[str, ...]
+    sec_lint: tuple[str, ...]
+    scan: Scan
+
+
 def _repos(ctx: Context) -> list[tuple[str, Path, str, tuple[str, ...]]]:
     """(label, clone, kind, kustomize dirs): each GitOps project, then the tasks repo."""
     repos = [(p.name, Path(p.path), "gitops", p.kustomize) for p in _gitops_projects(ctx)]
@@ -287,40 +335,58 @@ def _repos(ctx: Context) -> list[tuple[str, Path, str, tuple[str, ...]]]:
     return repos
 
 
-def _commit_repo(ctx: Context, s: RegistryIpSettings, label: str, clone: Path, kind: str,
-                 dirs: Sequence[str]
+def _checkouts(ctx: Context, s: RegistryIpSettings) -> tuple[list[Checkout], list[str], list[str]]:
+    """Each repository checked out in taskbot's worktree and scanned, nothing written yet;
+    with the problems (a repository that could not be checked out) and notes (skipped)."""
+    checkouts: list[Checkout] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    for label, clone, kind, dirs in _repos(ctx):
+        if not (clone / ".git").exists() and not (clone / "HEAD").is_file():
+            notes.append(f"{label}: {clone} is not a git repository: skipped")
+            continue
+        project = next((p for p in ctx.config.projects.values() if p.name == label), None)
+        base = project.branch if project is not None else ctx.config.repo.branch
+        branch = f"taskbot/{ctx.task_id}-registry-ip"
+        try:
+            work = api.prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base)
+            scan = gitops_edits(work, label, s) if kind == "gitops" else doc_edits(work, label, s)
+        except TaskbotError as exc:
+            problems.append(f"{label}: {exc}")
+            continue
+        linked = linked_dir(work, dirs)
+        if linked:
+            scan = scan._replace(refused=(*scan.refused, f"{label}: {linked}"))
+        checkouts.append(Checkout(label, work, branch, base, tuple(dirs),
+                                  project.sec_lint if project is not None else (), scan))
+    return checkouts, problems, notes
+
+
+def _commit_repo(ctx: Context, s: RegistryIpSettings, c: Checkout
                  ) -> tuple[list[api.CommandRecord], list[FileChange], list[str], list[str]]:
-    """Edit a repository in taskbot's worktree, validate, commit and integrate it."""
-    if not (clone / ".git").exists() and not (clone / "HEAD").is_file():
-        return [], [], [f"{label}: {clone} is not a git repository: skipped"], []
-    project = next((p for p in ctx.config.projects.values() if p.name == label), None)
-    base = project.branch if project is not None else ctx.config.repo.branch
-    branch = f"taskbot/{ctx.task_id}-registry-ip"
-    work = api.prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base)
-    if kind == "gitops":
-        edits = gitops_edits(work, label, s)
-    else:
-        doc = _edit(label, work, ARCH_DOC, "address", s)
-        edits = [doc] if doc else []
-    if not edits:
-        return [], [], [f"{label}: nothing names {s.old_host}"], []
-    for edit in edits:
-        (work / edit.path).write_bytes(edit.after)
-    evidence = [line for e in edits for line in e.lines()]
-    sec_lint = project.sec_lint if project is not None else ()
-    records, failure = validate(ctx, str(work), dirs, sec_lint) if kind == "gitops" else ((), "")
+    """Write a checkout's edits, validate, commit and integrate them."""
+    if not c.scan.edits:
+        return [], [], [f"{c.label}: nothing names {s.old_host}"], []
+    for edit in c.scan.edits:
+        api.write_inside(c.work, edit.path, edit.after)
+    evidence = [line for e in c.scan.edits for line in e.lines()]
+    records, failure = validate(ctx, str(c.work), c.kustomize, c.sec_lint)
     if failure:
-        for edit in edits:
-            (work / edit.path).write_bytes(edit.before)
-        return list(records), [], evidence, [f"{label}: validation failed, nothing committed: "
+        for edit in c.scan.edits:
+            api.write_inside(c.work, edit.path, edit.before)
+        return list(records), [], evidence, [f"{c.label}: validation failed, nothing committed: "
                                              f"{failure}"]
     message = api.gitops_commit_message(f"taskbot({ctx.task_id}): registry {s.old} → {s.new}",
                                     [f"- {line}" for line in evidence],
                                     {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
-    sha = api.commit_worktree(work, message, ctx.config.identity, [e.path for e in edits])
-    result = api.push_ff(work, branch, base) if sha else "nothing to commit"
-    changes = [FileChange(label, e.path, f"registry {s.old} → {s.new}") for e in edits]
-    return list(records), changes, [*evidence, f"{label}: commit {sha}: {result}"], []
+    paths = [e.path for e in c.scan.edits]
+    sha = api.commit_worktree(c.work, message, ctx.config.identity, paths)
+    if sha is None:  # the edits did not reach git: nothing changed there, whatever was written
+        return list(records), [], evidence, [f"{c.label}: edited {', '.join(paths)}, but git "
+                                             "found nothing to commit"]
+    result = api.push_ff(c.work, c.branch, c.base)
+    changes = [FileChange(c.label, e.path, f"registry {s.old} → {s.new}") for e in c.scan.edits]
+    return list(records), changes, [*evidence, f"{c.label}: commit {sha}: {result}"], []
 
 
 def _san(text: str) -> list[str]:
@@ -334,6 +400,10 @@ def _certificate(ctx: Context, s: RegistryIpSettings) -> tuple[Path | None, str]
         return None, "certificate: no registry.ca_file configured: nothing to renew"
     path = Path(ctx.config.registry.ca_file)
     key = path.with_suffix(".key")
+    linked = next((p for p in (path, key) if p.is_symlink()), None)
+    if linked is not None:  # its target is not taskbot's to replace
+        return None, (f"certificate: {linked} is a symlink; taskbot never follows links: renew "
+                      f"the certificate where it lives, with SAN IP:{s.new_host}")
     if not path.is_file() or not key.is_file():
         return None, (f"certificate: {path} or its key {key.name} not found: renew it where the "
                       f"registry's key lives, with SAN IP:{s.new_host}")
@@ -363,6 +433,7 @@ def renew_certificate(ctx: Context, s: RegistryIpSettings) -> Renewal:
     keep = [e for e in current if e not in (f"IP:{s.old_host}", f"IP:{s.new_host}")]
     san = ",".join([f"IP:{s.new_host}", *keep])
     new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)  # a leftover, maybe a link openssl's -out would follow
     made = ctx.run(["openssl", "req", "-x509", "-new", "-key", str(key), "-out", str(new),
                     "-days", "825", "-subj", f"/CN={s.new_host}", "-addext",
                     f"subjectAltName={san}"], cwd)
