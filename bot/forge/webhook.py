@@ -165,9 +165,10 @@ def _parse_head(head: bytes, peer: str) -> _Request | None:
         return None
     try:
         message = http.client.parse_headers(io.BytesIO(rest))
-    except http.client.HTTPException:
+        path = urlsplit(words[1]).path
+    except (http.client.HTTPException, ValueError):  # ValueError: a target like `http://[x`
         return None
-    return _Request(words[0], urlsplit(words[1]).path, Headers(list(message.items())), peer)
+    return _Request(words[0], path, Headers(list(message.items())), peer)
 
 
 def _response(decision: Decision, *, head_only: bool = False) -> bytes:
@@ -263,7 +264,7 @@ class _Conn:
         self.task = asyncio.current_task()
 
 
-_BUSY = _response(Decision(503, "too many unfinished requests: the oldest is closed"))
+_BUSY = _response(Decision(503, "too many unfinished requests: the oldest, this one, is closed"))
 
 
 class _Listener:
