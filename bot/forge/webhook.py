@@ -6,43 +6,57 @@ GitLab's token before the body is read, the HMAC over the body, then the event
 (`payloads.classify`), then the delivery id (a replay: 200, nothing queued). A valid
 push is answered as soon as its wake-up line is in the spool (one fsync'd file).
 
-Standard library only: `ThreadingHTTPServer` in a daemon thread, at most `max_clients`
-connections at once (more: 503 at once), and a reaper that cuts any connection older
-than `deadline` seconds, so a slow client cannot hold a thread. The secret and the
-signature headers are never logged.
+Slow clients cannot starve it. All socket I/O runs on one asyncio loop in one thread, so
+a stalled connection costs a file descriptor and a small buffer, never a thread; a few
+worker threads decide (HMAC, JSON, the spool's fsync) only requests that arrived whole.
+Each request must arrive whole (head and body) within `read_deadline` seconds of its
+connection (else 408, closed), its head within 16 KiB (else 431) and its body within
+`max_body` (else 413). Unfinished requests are bounded per peer address, in all, and in
+body bytes (`bot.forge.admission`): over a bound, the oldest unfinished connection is
+closed at once (503), so the newest — a forge's delivery, sent in milliseconds — is read.
+Standard library only. The secret and the signature headers are never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import email.utils
 import hmac
+import http.client
+import io
 import socket
-import socketserver
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from bot.atomic import write_atomic
 from bot.config import host_port
 from bot.config import read_secret as config_secret
 from bot.errors import ConfigError, TaskbotError
+from bot.forge.admission import Admission, Limits
 from bot.forge.payloads import Decision, Headers, classify, delivery_id, signature_ok, token_ok, wake_line
 
-__all__ = ["KEEP_DELIVERIES", "MAX_BODY", "PATH", "DeliveryLog", "Settings", "WebhookError",
-           "WebhookServer", "parse_listen", "read_secret", "sign", "start"]
+__all__ = ["HEAD_LIMIT", "KEEP_DELIVERIES", "MAX_BODY", "PATH", "DeliveryLog", "Settings",
+           "WebhookError", "WebhookServer", "parse_listen", "read_secret", "sign", "start"]
 
 PATH = "/webhook"
 MAX_BODY = 1 << 20
+HEAD_LIMIT = 16 << 10  # request line and headers; a forge sends about 2 KiB
 KEEP_DELIVERIES = 1000
 _QUIET_SECONDS = 60.0
 _LINGER_BYTES = 4 << 20
+_LINGER_SECONDS = 1.0
+# The kernel's accept queue: when full, a connecting forge waits a SYN-ACK retry (1 s), and
+# its read deadline only starts at accept. The loop accepts fast; only a burst must fit.
+_BACKLOG = 1024
 
 Log = Callable[[str], None]
 Enqueue = Callable[[list[str]], None]
@@ -60,11 +74,13 @@ class Settings:
     branch_ref: str  # refs/heads/<branch>
     path: str = PATH
     max_body: int = MAX_BODY
-    timeout: float = 5.0  # one socket read or write
-    deadline: float = 10.0  # a whole connection; forges give up after about 10 s anyway
-    max_clients: int = 32
-
-
+    # A forge sends its whole request at once; forges give up after about 10 s anyway.
+    read_deadline: float = 5.0  # the whole request, head and body, from the connection's start
+    deadline: float = 10.0  # a whole connection, the answer included
+    max_pending: int = 512  # unfinished requests held at once (a file descriptor each)
+    per_client: int = 64  # of those, from one peer address
+    max_buffered: int = 16 << 20  # announced body bytes being read at once
+    workers: int = 4  # requests decided at once (HMAC, JSON, the spool's fsync)
 def parse_listen(text: str) -> tuple[str, int]:
     """`127.0.0.1:8075` or `[::1]:8075` → (host, port), as the configuration reads it."""
     found = host_port(text)
@@ -128,40 +144,43 @@ class _Quiet:
         self._log(message + (f" ({skipped} more like it not logged)" if skipped else ""))
 
 
-class _Reaper:
-    """Cuts connections older than `deadline`: per-read timeouts alone let a client that
-    sends one byte at a time hold a thread for ever."""
 
-    def __init__(self, deadline: float) -> None:
-        self._deadline = deadline
-        self._socks: dict[socket.socket, float] = {}
-        self._cond = threading.Condition()
-        self._stopped = False
+class _Request(NamedTuple):
+    """A request's head: what is known before its body is read."""
 
-    def add(self, sock: socket.socket) -> None:
-        with self._cond:
-            self._socks[sock] = time.monotonic() + self._deadline
-            self._cond.notify()
+    method: str
+    path: str
+    headers: Headers
+    peer: str
 
-    def remove(self, sock: socket.socket) -> None:
-        with self._cond:
-            self._socks.pop(sock, None)
+    def body_announced(self) -> bool:
+        return "Transfer-Encoding" in self.headers or self.headers.get("Content-Length", "0") != "0"
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
 
-    def run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                now = time.monotonic()
-                for sock in [s for s, end in self._socks.items() if end <= now]:
-                    del self._socks[sock]
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-                # Idle: sleep until a connection arrives (no polling while nothing happens).
-                self._cond.wait(min(self._socks.values()) - now if self._socks else None)
+def _parse_head(head: bytes, peer: str) -> _Request | None:
+    """The request line and headers up to the blank line (http.server's rules); None: malformed."""
+    line, _, rest = head.partition(b"\r\n")
+    words = line.decode("latin-1").split()
+    if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+        return None
+    try:
+        message = http.client.parse_headers(io.BytesIO(rest))
+        path = urlsplit(words[1]).path
+    except (http.client.HTTPException, ValueError):  # ValueError: a target like `http://[x`
+        return None
+    return _Request(words[0], path, Headers(list(message.items())), peer)
+
+
+def _response(decision: Decision, *, head_only: bool = False) -> bytes:
+    data = (decision.reason + "\n").encode()
+    phrase = HTTPStatus(decision.status).phrase
+    lines = [f"HTTP/1.0 {decision.status} {phrase}", "Server: taskbot-webhook",
+             f"Date: {email.utils.formatdate(usegmt=True)}",
+             "Content-Type: text/plain; charset=utf-8", f"Content-Length: {len(data)}",
+             "Connection: close"]
+    if decision.status == 405:
+        lines.append("Allow: POST")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if head_only else data)
 
 
 class _App:
@@ -170,10 +189,52 @@ class _App:
     def __init__(self, settings: Settings, enqueue: Enqueue, seen: DeliveryLog, log: Log) -> None:
         self.settings, self._enqueue, self._seen, self.log = settings, enqueue, seen, log
         self.rejected = _Quiet(log)
+        self.slow = _Quiet(log)  # its own limiter: a stalling flood must not hide a bad signature
         self.failed = _Quiet(log)
         self._lock = threading.Lock()  # a replay racing its original must not queue twice
 
-    def queue(self, decision: Decision, delivery: str | None, peer: str) -> Decision:
+    def before_body(self, request: _Request) -> Decision | int:
+        """The answer that needs no body, or the body's length to read."""
+        if request.path != self.settings.path:
+            return Decision(404, "not found")
+        if request.method != "POST":
+            return Decision(405, "only POST")
+        length = self._length(request.headers)
+        if not isinstance(length, Decision) and token_ok(request.headers, self.settings.secret) is False:
+            self.rejected(f"webhook: 401 wrong GitLab token from {request.peer}")
+            return Decision(401, "bad signature")
+        return length
+
+    def _length(self, headers: Headers) -> int | Decision:
+        if "Transfer-Encoding" in headers:
+            return Decision(411, "a Content-Length is required (no chunked bodies)")
+        value = headers.get("Content-Length")
+        if value is None:
+            return Decision(411, "a Content-Length is required")
+        if not value.strip().isdigit():
+            return Decision(400, "bad Content-Length")
+        length = int(value)
+        if length > self.settings.max_body:
+            return Decision(413, f"body over {self.settings.max_body} bytes")
+        return length
+
+    def decide(self, request: _Request, body: bytes) -> Decision:
+        """A whole request's answer; a valid push is in the spool when this returns (blocks)."""
+        headers, peer = request.headers, request.peer
+        if not signature_ok(headers, body, self.settings.secret):
+            self.rejected(f"webhook: 401 missing or bad signature from {peer}")
+            return Decision(401, "bad signature")
+        decision = classify(headers, body, self.settings.branch_ref)
+        if not decision.after:
+            if decision.status >= 400:
+                self.log(f"webhook: {decision.status} {decision.reason} (from {peer})")
+            return decision
+        delivery = delivery_id(headers)
+        if delivery == "":
+            return Decision(400, "bad delivery id")
+        return self._queue(decision, delivery, peer)
+
+    def _queue(self, decision: Decision, delivery: str | None, peer: str) -> Decision:
         ref = self.settings.branch_ref
         with self._lock:
             if delivery and delivery in self._seen:
@@ -193,210 +254,193 @@ class _App:
         return decision
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
+class _Conn:
+    """One accepted connection: what eviction needs to close it."""
 
-    def __init__(self, app: _App) -> None:
-        self.app = app
-        self.reaper = _Reaper(app.settings.deadline)
-        self._slots = threading.BoundedSemaphore(app.settings.max_clients)
-        super().__init__((app.settings.host, app.settings.port), _Handler)
+    __slots__ = ("answered", "peer", "task", "writer")
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind asks DNS for the host's name (getfqdn): never needed here.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
+    def __init__(self, writer: asyncio.StreamWriter, peer: str) -> None:
+        self.writer, self.peer, self.answered = writer, peer, False
+        self.task = asyncio.current_task()
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client gone or cut at the deadline is no error; anything else is logged (rate-limited),
-        never as a traceback on stderr."""
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, OSError):
-            self.app.failed(f"webhook: internal error: {type(exc).__name__}: {exc}")
 
-    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        if not self._slots.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.settimeout(0.5)
-                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                b"Connection: close\r\n\r\n")
-            self.shutdown_request(request)
-            return
+_BUSY = _response(Decision(503, "too many unfinished requests: the oldest, this one, is closed"))
+
+
+class _Listener:
+    """The event loop's side: reading, answering and closing connections."""
+
+    def __init__(self, app: _App, sock: socket.socket) -> None:
+        s = app.settings
+        self.app, self.sock = app, sock
+        self._admission: Admission[_Conn] = Admission(
+            Limits(s.max_pending, s.per_client, s.max_buffered), self._evict)
+        self._pool = ThreadPoolExecutor(s.workers, thread_name_prefix="webhook-decide")
+        self._conns: set[_Conn] = set()
+        self._stop = asyncio.Event()
+        self.loop = asyncio.new_event_loop()
+
+    def run(self) -> None:
         try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        self.reaper.add(request)
-        try:
-            super().process_request_thread(request, client_address)
+            self.loop.run_until_complete(self._main())
         finally:
-            self.reaper.remove(request)
-            self._slots.release()
+            self.loop.close()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self) -> None:
+        """From any thread."""
+        with contextlib.suppress(RuntimeError):  # the loop has ended already
+            self.loop.call_soon_threadsafe(self._stop.set)
+
+    async def _main(self) -> None:
+        server = await asyncio.start_server(self._connection, sock=self.sock, limit=HEAD_LIMIT,
+                                            backlog=_BACKLOG)
+        await self._stop.wait()
+        server.close()
+        # Not cancelled: Python 3.11's streams report a cancelled handler as an error. A lost
+        # connection ends each one (a decision under way finishes first).
+        tasks = [c.task for c in self._conns if c.task is not None]
+        for conn in list(self._conns):
+            conn.writer.transport.abort()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.app.settings.deadline)
+        await server.wait_closed()
+
+    def _evict(self, conn: _Conn) -> None:
+        """Closes `conn`; its handler then reads the end of the stream and returns."""
+        self.app.slow(f"webhook: 503 the oldest unfinished request from {conn.peer} closed "
+                      "to make room")
+        if not conn.answered and not conn.writer.is_closing():
+            conn.answered = True
+            conn.writer.write(_BUSY)
+        conn.writer.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername")
+        conn = _Conn(writer, str(peername[0]) if peername else "?")
+        self._conns.add(conn)
+        self._admission.admit(conn, conn.peer)
+        try:
+            async with asyncio.timeout(self.app.settings.deadline):
+                await self._exchange(conn, reader)
+        except (OSError, EOFError, TimeoutError):
+            pass  # a client gone, or cut at the deadline, is no error
+        except Exception as exc:
+            self.app.failed(f"webhook: internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self._admission.release(conn)
+            self._conns.discard(conn)
+            writer.close()
+
+    async def _exchange(self, conn: _Conn, reader: asyncio.StreamReader) -> None:
+        settings = self.app.settings
+        try:
+            async with asyncio.timeout(settings.read_deadline):
+                got = await self._read(conn, reader)
+        except TimeoutError:
+            self.app.slow(f"webhook: 408 request not sent whole within {settings.read_deadline:g} s "
+                          f"(from {conn.peer})")
+            got = None, Decision(408, "the request was not sent in time")
+        if got is None:
+            return
+        request, body = got
+        if isinstance(body, Decision):
+            linger = request is not None and request.body_announced()
+            await self._answer(conn, reader, body, request, linger=linger)
+            return
+        assert request is not None
+        self._admission.release(conn)  # read whole: no longer a slow client's to hold
+        decision = await asyncio.get_running_loop().run_in_executor(
+            self._pool, self.app.decide, request, body)
+        await self._answer(conn, reader, decision, request, linger=False)
+
+    async def _read(self, conn: _Conn, reader: asyncio.StreamReader
+                    ) -> tuple[_Request | None, bytes | Decision] | None:
+        """The request and its body, or the answer to give before (or instead of) reading the
+        body; None: the client left without sending a request."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            return None, Decision(431, f"request head over {HEAD_LIMIT} bytes")
+        except asyncio.IncompleteReadError:
+            return None
+        request = _parse_head(head, conn.peer)
+        if request is None:
+            return None, Decision(400, "bad request line or headers")
+        length = self.app.before_body(request)
+        if isinstance(length, Decision):
+            return request, length
+        self._admission.reserve(conn, length)
+        try:
+            return request, await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            return request, Decision(400, "the body is shorter than its Content-Length")
+
+    async def _answer(self, conn: _Conn, reader: asyncio.StreamReader, decision: Decision,
+                      request: _Request | None, *, linger: bool) -> None:
+        writer = conn.writer
+        if conn.answered or writer.is_closing():
+            return
+        conn.answered = True
+        writer.write(_response(decision, head_only=request is not None and request.method == "HEAD"))
+        await writer.drain()
+        if linger:
+            await _linger(reader, writer)
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "taskbot-webhook"
-    sys_version = ""
-
-    def setup(self) -> None:
-        self.request.settimeout(self._app.settings.timeout)
-        self._body_read = False
-        super().setup()
-
-    @property
-    def _app(self) -> _App:
-        return cast(_Server, self.server).app
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Silent: http.server would print every request line to stderr."""
-
-    def _reply(self, decision: Decision) -> None:
-        data = (decision.reason + "\n").encode()
-        self.send_response(decision.status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        if decision.status == 405:
-            self.send_header("Allow", "POST")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        self.wfile.flush()
-        if not self._body_read and self._body_announced():
-            self._linger()
-
-    def _body_announced(self) -> bool:
-        return "Transfer-Encoding" in self.headers or self.headers.get("Content-Length", "0") != "0"
-
-    def _linger(self) -> None:
-        """Read and drop what the client still sends (bounded), so that closing with unread
-        data does not reset the connection before the client has read the answer."""
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(1.0)
-            end, left = time.monotonic() + 1.0, _LINGER_BYTES
-            while left > 0 and time.monotonic() < end:
-                chunk = self.connection.recv(65536)
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read and drop what the client still sends (bounded), so that closing with unread data
+    does not reset the connection before the client has read the answer."""
+    with contextlib.suppress(OSError, TimeoutError):
+        writer.write_eof()
+        async with asyncio.timeout(_LINGER_SECONDS):
+            left = _LINGER_BYTES
+            while left > 0:
+                chunk = await reader.read(65536)
                 if not chunk:
                     break
                 left -= len(chunk)
-
-    def _not_post(self) -> None:
-        if urlsplit(self.path).path != self._app.settings.path:
-            self._reply(Decision(404, "not found"))
-        else:
-            self._reply(Decision(405, "only POST"))
-
-    do_GET = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_post
-
-    def do_POST(self) -> None:
-        self._reply(self._answer())
-
-    def _length(self) -> int | Decision:
-        if "Transfer-Encoding" in self.headers:
-            return Decision(411, "a Content-Length is required (no chunked bodies)")
-        value = self.headers.get("Content-Length")
-        if value is None:
-            return Decision(411, "a Content-Length is required")
-        if not value.strip().isdigit():
-            return Decision(400, "bad Content-Length")
-        length = int(value)
-        if length > self._app.settings.max_body:
-            return Decision(413, f"body over {self._app.settings.max_body} bytes")
-        return length
-
-    def _answer(self) -> Decision:
-        app, settings = self._app, self._app.settings
-        if urlsplit(self.path).path != settings.path:
-            return Decision(404, "not found")
-        length = self._length()
-        if isinstance(length, Decision):
-            return length
-        headers = Headers(list(self.headers.items()))
-        peer = str(self.client_address[0])
-        if token_ok(headers, settings.secret) is False:
-            app.rejected(f"webhook: 401 wrong GitLab token from {peer}")
-            return Decision(401, "bad signature")
-        body = self.rfile.read(length)
-        self._body_read = len(body) == length
-        if not self._body_read:
-            return Decision(400, "the body is shorter than its Content-Length")
-        if not signature_ok(headers, body, settings.secret):
-            app.rejected(f"webhook: 401 missing or bad signature from {peer}")
-            return Decision(401, "bad signature")
-        return self._decide(headers, body, peer)
-
-    def _decide(self, headers: Headers, body: bytes, peer: str) -> Decision:
-        decision = classify(headers, body, self._app.settings.branch_ref)
-        if not decision.after:
-            if decision.status >= 400:
-                self._app.log(f"webhook: {decision.status} {decision.reason} (from {peer})")
-            return decision
-        delivery = delivery_id(headers)
-        if delivery == "":
-            return Decision(400, "bad delivery id")
-        return self._app.queue(decision, delivery, peer)
 
 
 class WebhookServer:
     """A running listener; `stop()` closes it and waits for its threads."""
 
-    def __init__(self, server: _Server) -> None:
-        self._server = server
-        # No periodic wake-up while idle: stop() wakes the loop with a connection.
-        self._threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 3600},
-                                          name="webhook", daemon=True),
-                         threading.Thread(target=server.reaper.run, name="webhook-reaper",
-                                          daemon=True)]
-        for thread in self._threads:
-            thread.start()
+    def __init__(self, listener: _Listener) -> None:
+        self._listener = listener
+        self._address = listener.sock.getsockname()[:2]
+        self._thread = threading.Thread(target=listener.run, name="webhook", daemon=True)
+        self._thread.start()
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
+        host, port = self._address
         return str(host), int(port)
 
     @property
     def url(self) -> str:
         host, port = self.address
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}{self._server.app.settings.path}"
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}{self._listener.app.settings.path}"
 
     def stop(self) -> None:
-        stopper = threading.Thread(target=self._server.shutdown, daemon=True)
-        stopper.start()
-        while stopper.is_alive():
-            with contextlib.suppress(OSError):
-                socket.create_connection(self.address, timeout=1).close()
-            stopper.join(0.1)
-        self._server.reaper.stop()
-        self._server.server_close()
-        for thread in self._threads:
-            thread.join(5)
+        self._listener.stop()
+        self._thread.join(10)
 
 
 def start(settings: Settings, enqueue: Enqueue, seen: DeliveryLog, log: Log) -> WebhookServer:
-    """Bind `settings.host:port` (port 0: any free one) and serve in daemon threads."""
+    """Bind `settings.host:port` (port 0: any free one) and serve in a daemon thread."""
     if not settings.secret:
         raise WebhookError("webhook: no secret: refusing to listen")
     if not settings.branch_ref.startswith("refs/heads/"):
         raise WebhookError(f"webhook: not a branch ref: {settings.branch_ref!r}")
-    app = _App(settings, enqueue, seen, log)
-    cls = _Server6 if ":" in settings.host else _Server
+    if not 0 < settings.max_body <= settings.max_buffered:
+        raise WebhookError("webhook: max_body must be positive and within max_buffered")
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     try:
-        server = cls(app)
+        sock = socket.create_server((settings.host, settings.port), family=family, backlog=_BACKLOG)
     except OSError as exc:
         raise WebhookError(f"webhook: cannot listen on {settings.host}:{settings.port}: "
                            f"{exc.strerror or exc}") from exc
-    return WebhookServer(server)
+    return WebhookServer(_Listener(_App(settings, enqueue, seen, log), sock))
 
 
 def sign(secret: bytes, body: bytes) -> str:
