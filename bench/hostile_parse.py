@@ -55,6 +55,7 @@ MAX_CRITERIA = _limit("MAX_CRITERIA", 2_000)
 MAX_DEPENDENCIES = _limit("MAX_DEPENDENCIES", 1_000)
 MAX_DEPENDENCY_LINE = _limit("MAX_DEPENDENCY_LINE", 2_000)
 MAX_FRONTMATTER_BYTES = _limit("MAX_FRONTMATTER_BYTES", 64 << 10)
+MAX_INLINE_CHARS = _limit("MAX_INLINE_CHARS", 8_000)
 
 AC = "# T\n\n## Acceptance Criteria\n"
 
@@ -77,13 +78,28 @@ def _fill(unit: Callable[[int], str], head: str, budget: int, count: int | None 
     return "".join(parts).encode()
 
 
-def _line(prefix: str, unit: str, budget: int, suffix: str = "\n", max_len: int | None = None
-          ) -> bytes:
-    """One line: `prefix`, `unit` repeated, `suffix`, within `budget` bytes (`max_len` chars)."""
-    room = budget - len(AC) - len(prefix) - len(suffix) - 2
+def _line(prefix: str, unit: str, budget: int, suffix: str = "\n", max_len: int | None = None,
+          head: str = AC) -> bytes:
+    """`head`, then one line: `prefix`, `unit` repeated, `suffix`, within `budget` bytes
+    (and `max_len` characters)."""
+    room = budget - len(head.encode()) - len(prefix) - len(suffix) - 2
     if max_len is not None:
         room = min(room, max_len - len(prefix))
-    return (AC + prefix + unit * max(0, room // len(unit)) + suffix).encode()
+    return (head + prefix + unit * max(0, room // len(unit)) + suffix).encode()
+
+
+def _pad(data: bytes, budget: int) -> bytes:
+    """The worst file within the limits also uses the bytes and lines a shape leaves:
+    prose lines, as long as the line limit lets them be."""
+    if not _bounded:
+        return data
+    lines = MAX_LINES - data.count(b"\n") - 2
+    room = budget - len(data) - 2
+    if lines <= 0 or room <= 0:
+        return data
+    width = max(1, min(room // lines, room) - 1)
+    count = min(lines, room // (width + 1))
+    return data + b"\n" + (b"w" * width + b"\n") * count
 
 
 def groups_x_deps(budget: int) -> bytes:
@@ -100,27 +116,37 @@ def annotation_openers(budget: int) -> bytes:
 
 
 def annotation_openers_closed(budget: int) -> bytes:
-    return _line("- [ ] ", "x <!--taskbot:", budget, suffix=" -->\n")
+    return _line("- [ ] ", "x <!--taskbot:", budget, suffix=" -->\n", max_len=_inline())
 
 
 def emphasis_line(budget: int) -> bytes:
-    return _line("- [ ] ", "*a_", budget, suffix=" <!-- taskbot: x -->\n")
+    return _line("- [ ] ", "*a_", budget, suffix=" <!-- taskbot: x -->\n", max_len=_inline())
 
 
 def brackets_line(budget: int) -> bytes:
-    return _line("- [ ] ", "[a](", budget, suffix=" <!-- taskbot: x -->\n")
+    return _line("- [ ] ", "[a](", budget, suffix=" <!-- taskbot: x -->\n", max_len=_inline())
 
 
 def backticks_line(budget: int) -> bytes:
-    return _line("- [ ] ", "`a``", budget, suffix=" <!-- taskbot: x -->\n")
+    return _line("- [ ] ", "`a``", budget, suffix=" <!-- taskbot: x -->\n", max_len=_inline())
 
 
 def html_openers_line(budget: int) -> bytes:
-    return _line("- [ ] ", "<a <!-- ", budget, suffix=" <!-- taskbot: x -->\n")
+    return _line("- [ ] ", "<a <!-- ", budget, suffix=" <!-- taskbot: x -->\n",
+                 max_len=_inline())
 
 
 def emphasis_heading(budget: int) -> bytes:
-    return _line("### ", "*_[`", budget)
+    return _line("### ", "*_[`", budget, max_len=_inline())
+
+
+def image_brackets_heading(budget: int) -> bytes:
+    return _line("### ", "![", budget, max_len=_inline())
+
+
+def _inline() -> int | None:
+    """The longest line markdown-it's inline parser reads within the limits."""
+    return _n(MAX_INLINE_CHARS - 40)
 
 
 def many_headings(budget: int) -> bytes:
@@ -146,8 +172,36 @@ def deep_list_markers(budget: int) -> bytes:
 
 
 def many_criteria(budget: int) -> bytes:
-    return _fill(lambda k: f"- [ ] c{k} <!-- taskbot: shell cmd=x{k} -->\n", AC, budget,
-                 _n(MAX_CRITERIA))
+    return _fill(lambda k: f"- [ ] criterion number {k} of many\n", AC, budget, _n(MAX_CRITERIA))
+
+
+def many_annotated_criteria(budget: int) -> bytes:
+    n = MAX_INLINE_CHARS // 40 if _bounded else None
+    return _fill(lambda k: f"- [ ] c{k} <!-- taskbot: shell cmd=x{k} -->\n", AC, budget, n)
+
+
+def bullet_markers_line(budget: int) -> bytes:
+    return _line("", "* ", budget, suffix="x\n")
+
+
+def ordered_markers_line(budget: int) -> bytes:
+    return _line("", "1. ", budget, suffix="[ ] x\n")
+
+
+def reference_lines(budget: int) -> bytes:
+    return _fill(lambda k: "[a\n", AC, budget, _n(MAX_LINES - 4))
+
+
+def setext_paragraph(budget: int) -> bytes:
+    return _fill(lambda k: "a\n", AC, budget - 8, _n(MAX_LINES - 8), tail="===\n")
+
+
+def unclosed_fence(budget: int) -> bytes:
+    return _fill(lambda k: "- [ ] x\n", AC + "```\n", budget, _n(MAX_LINES - 4))
+
+
+def html_blocks(budget: int) -> bytes:
+    return _fill(lambda k: "<div>\n\n", AC, budget, _n(MAX_LINES // 2 - 4))
 
 
 def many_dependency_lines(budget: int) -> bytes:
@@ -156,13 +210,12 @@ def many_dependency_lines(budget: int) -> bytes:
 
 
 def many_ids_one_line(budget: int) -> bytes:
-    body = _line("Blocked by: ", "A-1 ", budget, max_len=_n(MAX_DEPENDENCY_LINE)).decode()
-    return (body.replace(AC, AC + "- [ ] c\n## Dependencies\n", 1)).encode()
+    return _line("Blocked by: ", "A-1 ", budget, max_len=_n(MAX_DEPENDENCY_LINE),
+                 head=AC + "- [ ] c\n## Dependencies\n")
 
 
 def dependency_heading_hashes(budget: int) -> bytes:
-    body = _line("### x", " #", budget, suffix="x\n").decode()
-    return body.replace(AC, AC + "- [ ] c\n## Dependencies\n", 1).encode()
+    return _line("### x", " #", budget, suffix="x\n", head=AC + "- [ ] c\n## Dependencies\n")
 
 
 def many_lines(budget: int) -> bytes:
@@ -175,19 +228,19 @@ def cr_mix(budget: int) -> bytes:
 
 def frontmatter_keys(budget: int) -> bytes:
     fm = _fill(lambda k: f"key{k}: value {k}\n", "---\n",
-               min(budget, _n(MAX_FRONTMATTER_BYTES) or budget) - 8).decode()
+               min(budget - 64, _n(MAX_FRONTMATTER_BYTES) or budget) - 8).decode()
     return (fm + "---\n" + AC + "- [ ] c\n").encode()
 
 
 def frontmatter_long_keys(budget: int) -> bytes:
     fm = _fill(lambda k: f"{'k' * 1000}{k}: v\n", "---\n",
-               min(budget, _n(MAX_FRONTMATTER_BYTES) or budget) - 8).decode()
+               min(budget - 64, _n(MAX_FRONTMATTER_BYTES) or budget) - 8).decode()
     return (fm + "---\n" + AC + "- [ ] c\n").encode()
 
 
 def frontmatter_aliases(budget: int) -> bytes:
     fm = _fill(lambda k: f"k{k}: &a{k} [*a{k - 1}, *a{k - 1}]\n" if k else "k0: &a0 [x]\n",
-               "---\n", min(budget, _n(MAX_FRONTMATTER_BYTES) or budget) - 8).decode()
+               "---\n", min(budget - 64, _n(MAX_FRONTMATTER_BYTES) or budget) - 8).decode()
     return (fm + "---\n" + AC + "- [ ] c\n").encode()
 
 
@@ -197,8 +250,10 @@ def nul_bytes(budget: int) -> bytes:
 
 SHAPES: dict[str, Callable[[int], bytes]] = {f.__name__: f for f in (
     groups_x_deps, annotation_openers, annotation_openers_closed, emphasis_line, brackets_line,
-    backticks_line, html_openers_line, emphasis_heading, many_headings, many_ac_sections,
-    deep_list, deep_quotes, deep_list_markers, many_criteria, many_dependency_lines,
+    backticks_line, html_openers_line, emphasis_heading, image_brackets_heading, many_headings,
+    many_ac_sections, deep_list, deep_quotes, deep_list_markers, bullet_markers_line,
+    ordered_markers_line, reference_lines, setext_paragraph, unclosed_fence, html_blocks,
+    many_criteria, many_annotated_criteria, many_dependency_lines,
     many_ids_one_line, dependency_heading_hashes, many_lines, cr_mix, frontmatter_keys,
     frontmatter_long_keys, frontmatter_aliases, nul_bytes)}
 
@@ -217,7 +272,7 @@ def time_parse(data: bytes) -> tuple[float, str]:
 def _child(shape: str, budget: int, bounded: bool) -> None:
     global _bounded  # noqa: PLW0603 -- one child process, one setting
     _bounded = bounded
-    seconds, said = time_parse(SHAPES[shape](budget))
+    seconds, said = time_parse(_pad(SHAPES[shape](budget), budget))
     print(f"{seconds:.4f} {said}")
 
 
@@ -249,7 +304,7 @@ def main() -> int:
     for shape in args.only or SHAPES:
         for size, bounded, goal in (("limit", True, LIMIT_GOAL), ("1mib", False, MIB_GOAL)):
             if args.smoke:
-                seconds, said = time_parse(SHAPES[shape](SMOKE_BYTES))
+                seconds, said = time_parse(_pad(SHAPES[shape](SMOKE_BYTES), SMOKE_BYTES))
             else:
                 seconds, said = _measure(shape, MAX_BYTES, bounded, args.kill)
             ok = seconds <= goal

@@ -33,16 +33,16 @@ MAX_BYTES = 1 << 20  # a task file is prose: 9× the largest real one (114 KB)
 # bytes stand for millions of values (an "alias bomb"), which taskbot would construct,
 # copy and write into notes and reports. A real frontmatter has a few dozen.
 MAX_FRONTMATTER_NODES = 10_000
-# The rest cost time: markdown-it's block parser ~20 µs a line, PyYAML ~10 µs a byte,
+# The rest cost time: markdown-it's block parser ~40 µs a line, PyYAML ~10 µs a byte,
 # markdown-it's inline parser up to ~80 µs a character (`[` and `![` runs), and each
 # dependency item reads its own line once more.
-MAX_LINES = 20_000  # 7× the largest (2,948)
+MAX_LINES = 10_000  # 3× the largest (2,948), 38× the 90th percentile (266)
 MAX_HEADINGS = 1_000  # 8× (127)
 MAX_CRITERIA = 1_000  # 45× (22)
 MAX_GROUPS = 200  # sub-headings of the Acceptance Criteria that hold criteria
 MAX_DEPENDENCIES = 1_000  # task ids read in Dependencies sections
 MAX_DEPENDENCY_LINE = 1_000  # characters of one line that names a dependency
-MAX_FRONTMATTER_BYTES = 64 << 10  # 87× (747)
+MAX_FRONTMATTER_BYTES = 32 << 10  # 43× (747)
 # Characters markdown-it's inline parser reads: headings with markup (`## **Setup**`),
 # and the paragraph of each criterion that ends with an annotation. 18× (432).
 MAX_INLINE_CHARS = 8_000
