@@ -17,6 +17,7 @@ item's own line, and the group names are looked up in one automaton built once p
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -174,11 +175,11 @@ _ATOM_WORD_RE = re.compile(r"\w")
 def _case_table() -> dict[int, int]:
     """Characters `re.IGNORECASE` holds equal beyond `str.lower` (`ſ` and `s`, `ς` and `σ`
     …), each to one of its class; `İ` to `i`, as re's one-character lower case has it."""
-    try:
-        from re._casefix import _EXTRA_CASES  # noqa: PLC0415 -- re's own table (3.11+)
-    except ImportError:  # pragma: no cover - another Python: plain lower case
-        return {0x130: ord("i")}
-    table = {k: min((k, *v)) for k, v in _EXTRA_CASES.items()}
+    try:  # re's own table (3.11+), private: without it, plain lower case
+        extra: dict[int, tuple[int, ...]] = importlib.import_module("re._casefix")._EXTRA_CASES
+    except (ImportError, AttributeError):  # pragma: no cover - another Python
+        extra = {}
+    table = {k: min((k, *v)) for k, v in extra.items()}
     table[0x130] = ord("i")
     return table
 

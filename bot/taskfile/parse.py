@@ -588,7 +588,7 @@ def trailing_annotation(line: str) -> Annotation | None:
     # the body must not hold "-->": it starts after the last one before the final one
     earlier = line.rfind("-->", 0, close)
     t = line.find("taskbot:", max(0, earlier - 7))
-    while 0 <= t and t + 8 <= close:
+    while t >= 0 and t + 8 <= close:
         k = t
         while k > 0 and line[k - 1] in " \t":
             k -= 1
