@@ -47,9 +47,9 @@ class TaskIndex:
     """The `.md` files under a tasks root, listed once (`os.walk`: symlinked folders are
     not followed), at most `limit` entries; lookups by id answer from the listing."""
 
-    def __init__(self, root: Path, limit: int = MAX_ENTRIES) -> None:
+    def __init__(self, root: Path, limit: int | None = None) -> None:
         self.root = root
-        self.limit = limit
+        self.limit = MAX_ENTRIES if limit is None else limit
         self.truncated = False
         self._files: list[tuple[str, str]] | None = None  # (folder, name), walk order
         self._ids: dict[Path, str | None] = {}  # frontmatter id by file, read once
