@@ -15,6 +15,7 @@ Goals (issue 17): the worst file within the limits parses or is refused in ≤ 1
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -92,7 +93,7 @@ def _pad(data: bytes, budget: int) -> bytes:
     prose lines, as long as the line limit lets them be."""
     if not _bounded:
         return data
-    lines = MAX_LINES - data.count(b"\n") - 2
+    lines = MAX_LINES - len(re.findall(rb"\r\n|\r|\n", data)) - 2
     room = budget - len(data) - 2
     if lines <= 0 or room <= 0:
         return data
