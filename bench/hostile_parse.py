@@ -223,7 +223,8 @@ def many_lines(budget: int) -> bytes:
 
 
 def cr_mix(budget: int) -> bytes:
-    return _fill(lambda k: ("- [ ] c\r", "x\r\n", "\r", "\n")[k % 4], AC, budget, _n(MAX_LINES - 4))
+    return _fill(lambda k: ("- [ ] c\r", "x\r\n", "\r", "\n")[k % 4], AC, budget,
+                 _n(min(MAX_LINES - 4, 4 * MAX_CRITERIA)))
 
 
 def frontmatter_keys(budget: int) -> bytes:
