@@ -176,6 +176,12 @@ def _split_lines(text: str) -> tuple[Line, ...]:
     return tuple(lines)
 
 
+def _count_lines(text: str) -> int:
+    """len(_split_lines(text)), without building them."""
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (1 if text and not text.endswith(("\n", "\r")) else 0)
+
+
 def line_text(text: str, lines: Sequence[Line], n: int) -> str:
     """Line `n` without its line break (and without the BOM, on the first line)."""
     ln = lines[n]
@@ -422,8 +428,8 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     """
     text = _decode(data, path)
     bom = text.startswith(BOM)
+    _limit(path, "lines", _count_lines(text))  # counted at C speed, before any is built
     lines = _split_lines(text)
-    _limit(path, "lines", len(lines))
     first_break = next((ln.eol for ln in lines if ln.eol), "\n")
     newline = first_break
     fm, values = _frontmatter(text, lines, path)
