@@ -1,4 +1,12 @@
-"""Finding task files by id, and whether a task's dependencies are complete."""
+"""Finding task files by id, and whether a task's dependencies are complete.
+
+On disk a tasks root is listed once per lookup (`TaskIndex`): every id of a task's
+Dependencies, and every step of a cycle search, is answered from that one listing, and
+a file's frontmatter id is read at most once. The root never reaches past the task's
+repository (its work tree's top, where `.git` is); for a file in no repository it is
+the folder above the file's own, as always, listed up to `MAX_ENTRIES` entries.
+In a commit's tree the listing is cached per tree id: one walk a push.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +32,9 @@ class DependencyState(NamedTuple):
     cycle: str = ""  # "TASK-006 and TASK-007 wait on each other", when they do
 
 MAX_CYCLE = 12  # tasks followed when looking for a way back to the waiting one
+# Files and folders listed under one tasks root: a real one has a few thousand; a task file
+# outside any repository (`/tmp/x.md`, root `/`) must not walk the whole disk.
+MAX_ENTRIES = 100_000
 
 
 def id_matches(path: Path, task_id: str) -> bool:
@@ -32,23 +43,68 @@ def id_matches(path: Path, task_id: str) -> bool:
     return stem == wanted or bool(re.match(re.escape(wanted) + r"(?![A-Za-z0-9.])", stem))
 
 
-def _candidates(root: Path) -> Iterator[Path]:
-    if root.is_dir():
-        yield from sorted(p for p in root.rglob("*.md") if p.is_file() or p.is_symlink())
+class TaskIndex:
+    """The `.md` files under a tasks root, listed once (`os.walk`: symlinked folders are
+    not followed), at most `limit` entries; lookups by id answer from the listing."""
 
+    def __init__(self, root: Path, limit: int | None = None) -> None:
+        self.root = root
+        self.limit = MAX_ENTRIES if limit is None else limit
+        self.truncated = False
+        self._files: list[tuple[str, str]] | None = None  # (folder, name), walk order
+        self._ids: dict[Path, str | None] = {}  # frontmatter id by file, read once
 
-def _named(root: Path, task_id: str) -> list[Path]:
-    """Files named for the id. Names are filtered before any Path is made or stat'ed: in a
-    folder of 10,000 tasks, building, stat'ing and sorting every one cost more than all else."""
-    wanted = task_id.lower()
-    found = []
-    for folder, _dirs, names in os.walk(root):  # like rglob: symlinked folders not followed
-        for name in names:
-            if name.lower().startswith(wanted) and name.endswith(".md"):
-                path = Path(folder, name)
-                if id_matches(path, task_id):
-                    found.append(path)
-    return sorted(found)
+    def files(self) -> list[tuple[str, str]]:
+        if self._files is None:
+            self._files = self._walk()
+        return self._files
+
+    def _walk(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        seen = 0
+        for folder, dirs, names in os.walk(self.root):
+            seen += len(dirs) + len(names)
+            if seen > self.limit:
+                self.truncated = True
+                dirs.clear()
+                break
+            found.extend((folder, n) for n in names if n.endswith(".md"))
+        return found
+
+    def named(self, task_id: str) -> list[Path]:
+        """Files named for the id. Names are filtered before any Path is made or stat'ed: in
+        a folder of 10,000 tasks, building, stat'ing and sorting every one cost more than all
+        else."""
+        wanted = task_id.lower()
+        return sorted(path for folder, name in self.files() if name.lower().startswith(wanted)
+                      and id_matches(path := Path(folder, name), task_id))
+
+    def frontmatter_id(self, path: Path) -> str | None:
+        if path not in self._ids:
+            try:
+                self._ids[path] = taskfile.load(path).id.lower()
+            except TaskbotError:
+                self._ids[path] = None
+        return self._ids[path]
+
+    def find(self, task_id: str) -> Path | None:
+        named = self.named(task_id)
+        best = _best(task_id, [(p.stem, partial(_read_or_none, p)) for p in named])
+        if best is not None:
+            return named[best]
+        wanted = task_id.lower()
+        # by frontmatter id: only when no file is named for it (each file read once a lookup)
+        for path in sorted(Path(folder, name) for folder, name in self.files()):
+            if self.frontmatter_id(path) == wanted:
+                return path
+        return None
+
+    def missing(self, task_id: str) -> str:
+        """Why `task_id` is not found, as `DependencyState.where` says it."""
+        if self.truncated:
+            return (f"no task {task_id} in the first {self.limit:,} entries under "
+                    f"{self.root.name}/")
+        return f"no task {task_id} under {self.root.name}/"
 
 
 def _rank(task_id: str, stem: str, data: Callable[[], bytes | None]) -> int | None:
@@ -84,17 +140,7 @@ def _read_or_none(path: Path) -> bytes | None:
 
 
 def _find(root: Path, task_id: str) -> Path | None:
-    named = _named(root, task_id)
-    best = _best(task_id, [(p.stem, partial(_read_or_none, p)) for p in named])
-    if best is not None:
-        return named[best]
-    for path in _candidates(root):  # by frontmatter id: only when no file is named for it
-        try:
-            if taskfile.load(path).id.lower() == task_id.lower():
-                return path
-        except TaskbotError:
-            continue
-    return None
+    return TaskIndex(root).find(task_id)
 
 
 def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
@@ -111,7 +157,7 @@ def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
         return None
     prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
     wanted = task_id.lower()
-    blobs = sorted(_tree_md(repo, folder, prefix))
+    blobs = _listing(repo, folder, prefix)
     named = [(rel, oid) for rel, oid in blobs
              if wanted in rel.lower() and id_matches(Path(rel), task_id)]
     best = _best(task_id, [(Path(rel).stem, partial(_blob, repo, oid)) for rel, oid in named])
@@ -122,13 +168,43 @@ def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
             raise TaskFileError(f"{rel}: larger than 1 MiB")
         return rel, data
     for rel, oid in blobs:  # by frontmatter id: only when no file is named for it
+        if _blob_id(repo, oid, rel) == wanted:
+            data = _blob(repo, oid)
+            assert data is not None, "_blob_id read it"
+            return rel, data
+    return None
+
+
+_LISTINGS: dict[tuple[str, str, str], list[tuple[str, pygit2.Oid]]] = {}
+_BLOB_IDS: dict[tuple[str, str, str], str | None] = {}
+_CACHED = 8  # tree listings kept: a push looks up in one or two trees
+_CACHED_IDS = 20_000  # frontmatter ids of blobs kept
+
+
+def _listing(repo: pygit2.Repository, folder: pygit2.Tree, prefix: str
+             ) -> list[tuple[str, pygit2.Oid]]:
+    """The `.md` blobs under `folder`, sorted: walked once per tree (a tree id names its
+    content), not once per id looked up."""
+    key = (repo.path, str(folder.id), prefix)
+    if key not in _LISTINGS:
+        if len(_LISTINGS) >= _CACHED:
+            del _LISTINGS[next(iter(_LISTINGS))]
+        _LISTINGS[key] = sorted(_tree_md(repo, folder, prefix))
+    return _LISTINGS[key]
+
+
+def _blob_id(repo: pygit2.Repository, oid: pygit2.Oid, rel: str) -> str | None:
+    """The task id a blob parses to (lower case), or None: read once per blob and path."""
+    key = (repo.path, str(oid), rel)
+    if key not in _BLOB_IDS:
+        if len(_BLOB_IDS) >= _CACHED_IDS:
+            _BLOB_IDS.clear()
         data = _blob(repo, oid)
         try:
-            if data is not None and taskfile.parse(data, rel).id.lower() == task_id.lower():
-                return rel, data
+            _BLOB_IDS[key] = None if data is None else taskfile.parse(data, rel).id.lower()
         except TaskbotError:
-            continue
-    return None
+            _BLOB_IDS[key] = None
+    return _BLOB_IDS[key]
 
 
 def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
@@ -181,20 +257,36 @@ def find_task(arg: str, tasks_dir: Path) -> Path:
 
 
 def tasks_root(task_path: Path) -> Path:
-    """Where a task's siblings live: the folder above its own (`tasks/` for `tasks/active/x.md`)."""
-    return task_path.resolve().parent.parent
+    """Where a task's siblings live: the folder above its own (`tasks/` for
+    `tasks/active/x.md`), but never above the top of the repository that holds it."""
+    folder = task_path.resolve().parent
+    top = _work_tree(folder)
+    if top is not None and top == folder:
+        return folder
+    return folder.parent
 
 
-def dependency_state(task_id: str, root: Path, waiter: str = "") -> DependencyState:
+def _work_tree(folder: Path) -> Path | None:
+    """The top of the git work tree holding `folder` (where `.git` is), or None."""
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return None
+
+
+def dependency_state(task_id: str, root: Path, waiter: str = "", *,
+                     index: TaskIndex | None = None) -> DependencyState:
     """Whether `task_id` is complete under the tasks root; names the file relative to the root
-    (never an internal path) and, when `waiter` waits on it in a cycle, says so."""
-    found = _find(root, task_id)
+    (never an internal path) and, when `waiter` waits on it in a cycle, says so. `index`:
+    the root's listing, shared by every lookup of one task."""
+    index = index or TaskIndex(root)
+    found = index.find(task_id)
     if found is None:
-        return DependencyState(task_id, False, f"no task {task_id} under {root.name}/")
+        return DependencyState(task_id, False, index.missing(task_id))
     rel = found.relative_to(root)
 
     def cycle(dep: taskfile.Task) -> str:
-        loop = _cycle(waiter, dep, root) if waiter else ()
+        loop = _cycle(waiter, dep, root, index) if waiter else ()
         return _cycle_text(loop) if loop else ""
 
     return _judged(task_id, rel, f"{root.name}/{rel}", partial(taskfile.load, found),
@@ -222,7 +314,8 @@ def _judged(task_id: str, rel: PurePath, shown: str, load: Callable[[], taskfile
                            cycle=said)
 
 
-def _cycle(waiter: str, start: taskfile.Task, root: Path) -> tuple[str, ...]:
+def _cycle(waiter: str, start: taskfile.Task, root: Path, index: TaskIndex
+           ) -> tuple[str, ...]:
     """A path of incomplete dependencies from `start` back to `waiter`, or ()."""
     stack: list[tuple[taskfile.Task, tuple[str, ...]]] = [(start, (waiter, start.id))]
     seen = {start.id.lower()}
@@ -234,14 +327,14 @@ def _cycle(waiter: str, start: taskfile.Task, root: Path) -> tuple[str, ...]:
             if dep_id.lower() in seen:
                 continue
             seen.add(dep_id.lower())
-            nxt = _incomplete(dep_id, root)
+            nxt = _incomplete(dep_id, root, index)
             if nxt is not None:
                 stack.append((nxt, (*path, nxt.id)))
     return ()
 
 
-def _incomplete(task_id: str, root: Path) -> taskfile.Task | None:
-    found = _find(root, task_id)
+def _incomplete(task_id: str, root: Path, index: TaskIndex) -> taskfile.Task | None:
+    found = index.find(task_id)
     if found is None or taskfile.in_completed_folder(found.relative_to(root)):
         return None
     try:
@@ -264,7 +357,7 @@ def waiting_dependencies(task: taskfile.Task, path: Path, *,
 
     `state(dep_id, waiter)` looks one up elsewhere (`plan` reading a branch's tree);
     by default beside `path` on disk."""
-    look = state or (lambda dep, waiter: dependency_state(dep, tasks_root(path), waiter=waiter))
+    look = state or _on_disk(tasks_root(path))
     scopes: dict[str, tuple[str, ...]] = {}
     for item in task.dependency_items:
         if not item.depends:
@@ -275,6 +368,12 @@ def waiting_dependencies(task: taskfile.Task, path: Path, *,
                                                                      *item.groups)))
     states = (look(d, task.id)._replace(groups=g) for d, g in scopes.items())
     return tuple(s for s in states if not s.complete)
+
+
+def _on_disk(root: Path) -> Callable[[str, str], DependencyState]:
+    """Dependency states under `root`, listed once for all of them."""
+    index = TaskIndex(root)
+    return lambda dep, waiter: dependency_state(dep, root, waiter, index=index)
 
 
 def held_criteria(task: taskfile.Task, waiting: tuple[DependencyState, ...]) -> dict[int, str]:

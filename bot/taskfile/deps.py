@@ -8,12 +8,19 @@ completed first`); it is not when it says `Blocks`, `Unblocks`, `Enables`, `Rela
 bold line, a `Label:` line — applies to the items under it until the next label. An item
 that names a group of the Acceptance Criteria (`Triager` against `### Triager`) blocks that
 group only.
+
+Reading is linear in the section: `scan` finds the items in one pass, `judge` reads each
+item's own line, and the group names are looked up in one automaton built once per file
+(`GroupIndex`), not a pattern per (group, item) pair.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 _ID_RE = re.compile(r"(?<![\w-])([^\W\d_]+)-(\d+)(?![\w-])")
@@ -32,7 +39,9 @@ _REVERSED_RE = re.compile(
 _SELF_NOT_RE = re.compile(r"\b(independent|optional|not\s+a\s+dependency|no\s+dependency)\b",
                           re.IGNORECASE)
 _LIST_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
-_HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
+# The title is the rest of the line less trailing spaces and `#`s (`str.rstrip`, as the
+# lazy `(.*?)[ \t#]*$` did, but without its backtracking: quadratic on `# # # # …`).
+_HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+")
 _MARKUP_RE = re.compile(r"[*_`\[\]()>]")
 _FENCE_RE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
@@ -73,12 +82,29 @@ def section_label(title: str) -> tuple[bool | None, str]:
     return None, ""
 
 
-def read(lines: Sequence[tuple[int, str]], groups: Sequence[str],
+class Pending(NamedTuple):
+    """An item found by `scan`, not yet judged: the id, its line, what labels it."""
+
+    task_id: str
+    body: str
+    lead: str
+    label: tuple[bool | None, str]
+    number: int
+
+
+def read(lines: Sequence[tuple[int, str]], groups: Sequence[str] | GroupIndex,
          label: tuple[bool | None, str] = (None, ""),
          hidden: frozenset[int] = frozenset()) -> tuple[Dependency, ...]:
     """The dependencies of one section, from its body lines (line number, text); `hidden`
     lines (code, HTML comments and blocks, as the Markdown parser sees them) say nothing."""
-    found: list[Dependency] = []
+    return judge(scan(lines, label, hidden), groups)
+
+
+def scan(lines: Sequence[tuple[int, str]], label: tuple[bool | None, str] = (None, ""),
+         hidden: frozenset[int] = frozenset()) -> list[Pending]:
+    """The items of one section, in one pass over its lines: cheap, so a caller can count
+    them (and refuse too many) before `judge` reads each one."""
+    found: list[Pending] = []
     fenced = False
     for number, raw in lines:
         if _FENCE_RE.match(raw):
@@ -88,7 +114,7 @@ def read(lines: Sequence[tuple[int, str]], groups: Sequence[str],
             continue
         heading = _HEADING_RE.match(raw)
         if heading:
-            label = classify(heading.group(1))
+            label = classify(raw[heading.end():].rstrip(" \t#"))
             continue
         listed = _LIST_RE.match(raw)
         body = raw[listed.end():] if listed else raw.strip()
@@ -99,16 +125,22 @@ def read(lines: Sequence[tuple[int, str]], groups: Sequence[str],
             if said[0] is None:
                 continue  # prose: only a list item or a labelled line names dependencies
             label = said  # `**Blocked by:**` on a line of its own, or before its ids
-            found.extend(_item(i, body, lead, label, groups, number) for i in ids)
+            found.extend(Pending(i, body, lead, label, number) for i in ids)
             continue
         if ids:
-            lead = body[: body.find(ids[0])]
-            found.append(_item(ids[0], body, lead, label, groups, number))
-    return tuple(found)
+            found.append(Pending(ids[0], body, body[: body.find(ids[0])], label, number))
+    return found
+
+
+def judge(pending: Iterable[Pending], groups: Sequence[str] | GroupIndex
+          ) -> tuple[Dependency, ...]:
+    """What each item found by `scan` means."""
+    index = groups if isinstance(groups, GroupIndex) else group_index(tuple(groups))
+    return tuple(_item(p.task_id, p.body, p.lead, p.label, index, p.number) for p in pending)
 
 
 def _item(task_id: str, body: str, lead: str, label: tuple[bool | None, str],
-          groups: Sequence[str], number: int) -> Dependency:
+          groups: GroupIndex, number: int) -> Dependency:
     rest = body.replace(task_id, " ", 1)
     own = classify(lead)
     # What follows the id straight away (`TASK-1: must be completed first`), not a word in
@@ -126,14 +158,111 @@ def _item(task_id: str, body: str, lead: str, label: tuple[bool | None, str],
         depends, why = label[0], label[1]
     else:
         depends, why = True, ""
-    return Dependency(task_id, depends, why, _groups(rest, groups), number, body.strip())
+    return Dependency(task_id, depends, why, groups.named(rest), number, body.strip())
 
 
-def _groups(text: str, groups: Sequence[str]) -> tuple[str, ...]:
-    plain = " ".join(_MARKUP_RE.sub(" ", text).split())
-    named: list[str] = []
-    for group in dict.fromkeys(g for g in groups if g.strip()):
-        words = r"\s+".join(re.escape(w) for w in group.split())
-        if re.search(rf"(?<!\w){words}(?!\w)", plain, re.IGNORECASE):
-            named.append(group)
-    return tuple(named)
+# A group is named where its words stand in the item's text as whole words, in any case,
+# markup and runs of spaces aside: what `(?<!\w)Word\s+Word(?!\w)` (ignoring case) finds
+# in the text with `_MARKUP_RE` blanked. Both sides are cut into atoms — a run of word
+# characters, any other character — with a marker wherever a text may start (B: the atom
+# before is not a word run) or end (E: the atom after is not one); a name then matches
+# exactly where its atoms, B first and E last, stand in a row in the text's.
+_ATOM_RE = re.compile(r"\w+|[^\w ]| ")
+_START, _END = "\x00B", "\x00E"  # never an atom: longer than one character, not \w
+_ATOM_WORD_RE = re.compile(r"\w")
+
+
+def _case_table() -> dict[int, int]:
+    """Characters `re.IGNORECASE` holds equal beyond `str.lower` (`ſ` and `s`, `ς` and `σ`
+    …), each to one of its class; `İ` to `i`, as re's one-character lower case has it."""
+    try:  # re's own table (3.11+), private: without it, plain lower case
+        extra: dict[int, tuple[int, ...]] = importlib.import_module("re._casefix")._EXTRA_CASES
+    except (ImportError, AttributeError):  # pragma: no cover - another Python
+        extra = {}
+    table = {k: min((k, *v)) for k, v in extra.items()}
+    table[0x130] = ord("i")
+    return table
+
+
+_CASE = _case_table()
+
+
+def _atoms(text: str, *, markup: bool = False) -> list[str]:
+    """The atoms of `text` as matched (spaces collapsed, lower case; markup blanked unless
+    kept, as in a group's name), with the B and E markers."""
+    plain = " ".join((text if markup else _MARKUP_RE.sub(" ", text)).split())
+    atoms = [a.translate(_CASE).lower().translate(_CASE) for a in _ATOM_RE.findall(plain)]
+    out: list[str] = []
+    for k, atom in enumerate(atoms):
+        if k == 0 or not _is_word(atoms[k - 1]):
+            out.append(_START)
+        out.append(atom)
+        if k == len(atoms) - 1 or not _is_word(atoms[k + 1]):
+            out.append(_END)
+    return out
+
+
+def _is_word(atom: str) -> bool:
+    return atom != " " and bool(_ATOM_WORD_RE.match(atom))
+
+
+class GroupIndex:
+    """The group names of one file as an Aho–Corasick automaton over atoms: `named` reads
+    an item's text once, whatever the number of groups."""
+
+    def __init__(self, groups: Sequence[str]) -> None:
+        self.groups = tuple(dict.fromkeys(g for g in groups if g.strip()))
+        self._goto: list[dict[str, int]] = [{}]
+        self._out: list[list[int]] = [[]]
+        for n, group in enumerate(self.groups):
+            node = 0
+            for atom in _atoms(group, markup=True):
+                node = self._goto[node].get(atom) or self._add(node, atom)
+            self._out[node].append(n)
+        self._fail = [0] * len(self._goto)
+        self._link = [-1] * len(self._goto)  # the next node down the fail chain with output
+        self._links()
+
+    def _add(self, node: int, atom: str) -> int:
+        self._goto.append({})
+        self._out.append([])
+        self._goto[node][atom] = len(self._goto) - 1
+        return len(self._goto) - 1
+
+    def _links(self) -> None:
+        queue = deque(self._goto[0].values())
+        while queue:
+            node = queue.popleft()
+            for atom, child in self._goto[node].items():
+                queue.append(child)
+                back = self._fail[node]
+                while back and atom not in self._goto[back]:
+                    back = self._fail[back]
+                target = self._goto[back].get(atom, 0)
+                self._fail[child] = target if target != child else 0
+                fallback = self._fail[child]
+                self._link[child] = fallback if self._out[fallback] else self._link[fallback]
+
+    def named(self, text: str) -> tuple[str, ...]:
+        """The groups `text` names, in the order of the groups."""
+        if not self.groups:
+            return ()
+        found: set[int] = set()
+        seen: set[int] = set()  # nodes reported: their whole chain is, too
+        node = 0
+        for atom in _atoms(text):
+            while node and atom not in self._goto[node]:
+                node = self._fail[node]
+            node = self._goto[node].get(atom, 0)
+            hit = node if self._out[node] else self._link[node]
+            while hit > 0 and hit not in seen:
+                seen.add(hit)
+                found.update(self._out[hit])
+                hit = self._link[hit]
+        return tuple(self.groups[n] for n in sorted(found))
+
+
+@functools.lru_cache(maxsize=8)
+def group_index(groups: tuple[str, ...]) -> GroupIndex:
+    """One automaton per file's groups: every item and section of the file shares it."""
+    return GroupIndex(groups)

@@ -1,14 +1,17 @@
 """Task files: bytes → `Task` (frontmatter, sections, criteria with their lines).
 
 Structure comes from markdown-it (CommonMark) token line maps and PyYAML node
-positions; the only regular expressions are per-line ones (where the box sits on
-a list item's first line, a trailing annotation, a dependency id). An annotation counts
-only when markdown-it reads it as an HTML comment (not in a code span, not escaped).
+positions; the only regular expressions are per-line ones that cannot backtrack (where
+the box sits on a list item's first line, a dependency id); a trailing annotation is
+found with string operations. An annotation counts only when markdown-it reads it as an
+HTML comment (not in a code span, not escaped). Parsing is linear in the file, and a
+file past any of `bot.taskfile.limits` is refused, whole, with the limit it passed.
 Edits live in `bot.taskfile.edit`.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
 import os
@@ -22,11 +25,20 @@ from typing import Any, NamedTuple
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block.hr import hr as _md_hr
 from markdown_it.token import Token
 
 from bot.errors import TaskFileError
 from bot.taskfile import deps
 from bot.taskfile.deps import Dependency
+from bot.taskfile.limits import (
+    LIMITS,
+    MAX_BYTES,
+    MAX_DEPENDENCY_LINE,
+    MAX_FRONTMATTER_NODES,
+    MAX_INLINE_CHARS,
+)
 
 __all__ = [
     "MAX_BYTES",
@@ -39,12 +51,6 @@ __all__ = [
     "read",
 ]
 
-MAX_BYTES = 1 << 20
-# Nodes of the frontmatter with every alias expanded: YAML aliases let a few hundred
-# bytes stand for millions of values (an "alias bomb"), which taskbot would construct,
-# copy and write into notes and reports. A real frontmatter has a few dozen.
-MAX_FRONTMATTER_NODES = 10_000
-
 AC_TITLE = "acceptance criteria"
 DEPS_TITLE = "dependencies"
 LOG_TITLE = "progress log"
@@ -56,11 +62,25 @@ LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 # cover items that open on the same line as their parent ("- - [ ] x").
 _BOX_RE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)+(?P<box>\[(?P<mark>[ xX])\])(?=[ \t]|$)")
 _MARKER_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
-_ANNOTATION_RE = re.compile(r"<!--[ \t]*taskbot:(?P<body>(?:(?!-->).)*)-->[ \t]*$")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Block structure only: inline parsing (the slow half) runs just for heading titles.
 _MD = MarkdownIt("commonmark").disable("inline")
+_HR_RUN = {m: re.compile(rf"[{re.escape(m)} \t]*") for m in "*-_"}
+
+
+def _hr(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """markdown-it's thematic-break rule, which reads the rest of the line a character at a
+    time, once per list level opened on it: `- - - … x` (1 MiB) took 2 to 4 s. A line that
+    is not only markers and spaces is no break: said at C speed, the rule asked otherwise."""
+    pos = state.bMarks[start] + state.tShift[start]
+    run = _HR_RUN.get(state.src[pos : pos + 1])
+    if run is not None and run.fullmatch(state.src, pos, state.eMarks[start]) is None:
+        return False
+    return _md_hr(state, start, end, silent)
+
+
+_MD.block.ruler.at("hr", _hr, {"alt": ["paragraph", "reference", "blockquote", "list"]})
 _MD_INLINE = MarkdownIt("commonmark")
 _INLINE_MARKUP = frozenset("*_`[]<>&\\!")
 
@@ -156,6 +176,12 @@ def _split_lines(text: str) -> tuple[Line, ...]:
     return tuple(lines)
 
 
+def _count_lines(text: str) -> int:
+    """len(_split_lines(text)), without building them."""
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (1 if text and not text.endswith(("\n", "\r")) else 0)
+
+
 def line_text(text: str, lines: Sequence[Line], n: int) -> str:
     """Line `n` without its line break (and without the BOM, on the first line)."""
     ln = lines[n]
@@ -169,6 +195,28 @@ def blank(line: str) -> bool:
 
 def fail(path: str, reason: str) -> TaskFileError:
     return TaskFileError(f"{path}: {' '.join(reason.split())}")
+
+
+def _limit(path: str, name: str, count: int) -> None:
+    """Refuse the file when `count` passes the limit `name` (`limits.LIMITS`)."""
+    reason = LIMITS[name].check(count)
+    if reason is not None:
+        raise fail(path, reason)
+
+
+class _Inline:
+    """What markdown-it's inline parser may still read of this file (`MAX_INLINE_CHARS`):
+    up to ~80 µs a character on hostile markup, so the whole file is budgeted."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.spent = 0
+
+    def parse(self, content: str) -> list[Token]:
+        self.spent += len(content)
+        if self.spent > MAX_INLINE_CHARS:
+            _limit(self.path, "inline", self.spent)
+        return _MD_INLINE.parseInline(content)
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -255,6 +303,7 @@ def _frontmatter(
         raise fail(path, "frontmatter is not closed (no second '---' line)")
     body_start = lines[1].start if len(lines) > 1 else lines[0].end
     body = text[body_start : lines[close].start]
+    _limit(path, "frontmatter", len(body.encode()))
     loader = yaml.SafeLoader(body)
     try:
         node = loader.get_single_node()
@@ -271,14 +320,14 @@ def _frontmatter(
     return Frontmatter(close, body_start, body), value
 
 
-def _plain_text(inline: Token | None) -> str:
+def _plain_text(inline: Token | None, budget: _Inline) -> str:
     """A heading's text as rendered: emphasis, code and link markup dropped."""
     if inline is None:
         return ""
     if not any(ch in _INLINE_MARKUP for ch in inline.content):
         return normalise(inline.content)
     parts: list[str] = []
-    for tok in _MD_INLINE.parseInline(inline.content):
+    for tok in budget.parse(inline.content):
         for child in tok.children or ():
             if child.type in ("text", "code_inline"):
                 parts.append(child.content)
@@ -301,10 +350,15 @@ class _Item(NamedTuple):
     first_inline: Token | None  # the inline token of that block, if any
 
 
-def _walk(tokens: Sequence[Token]) -> tuple[list[Section], list[_Item]]:
-    """Top-level headings (as sections without an end yet) and list items outside
-    block quotes, in document order."""
-    headings: list[Section] = []
+class _Heading(NamedTuple):
+    level: int
+    line: int
+    inline: Token | None
+
+
+def _walk(tokens: Sequence[Token]) -> tuple[list[_Heading], list[_Item]]:
+    """Top-level headings and list items outside block quotes, in document order."""
+    headings: list[_Heading] = []
     items: list[_Item] = []
     quote_depth = 0
     item_depth = 0
@@ -329,30 +383,40 @@ def _walk(tokens: Sequence[Token]) -> tuple[list[Section], list[_Item]]:
         elif tok.type == "heading_open" and tok.level == 0 and quote_depth == 0 and tok.map is not None:
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
             inline = nxt if nxt is not None and nxt.type == "inline" else None
-            headings.append(Section(_plain_text(inline), int(tok.tag[1:]), tok.map[0], 0))
+            headings.append(_Heading(int(tok.tag[1:]), tok.map[0], inline))
     return headings, items
 
 
 def _sections(heads: Sequence[Section], nlines: int) -> tuple[Section, ...]:
-    """Each heading's section runs to the next heading of the same or a higher level."""
-    out: list[Section] = []
+    """Each heading's section runs to the next heading of the same or a higher level
+    (one pass: the headings still open wait on a stack)."""
+    ends = [nlines] * len(heads)
+    open_: list[int] = []
     for k, sec in enumerate(heads):
-        end = nlines
-        for later in heads[k + 1 :]:
-            if later.level <= sec.level:
-                end = later.start
-                break
-        out.append(Section(sec.title, sec.level, sec.start, max(end, sec.start + 1)))
-    return tuple(out)
+        while open_ and heads[open_[-1]].level >= sec.level:
+            ends[open_.pop()] = sec.start
+        open_.append(k)
+    return tuple(Section(s.title, s.level, s.start, max(e, s.start + 1))
+                 for s, e in zip(heads, ends, strict=True))
 
 
-def _inside(line: int, sections: Sequence[Section]) -> Section | None:
-    """The innermost of `sections` whose body holds `line`."""
-    best: Section | None = None
-    for s in sections:
-        if s.start < line < s.end and (best is None or s.start >= best.start):
-            best = s
-    return best
+def _homes(lines: Sequence[int], sections: Sequence[Section]) -> list[Section | None]:
+    """For each of `lines` (ascending), the innermost of `sections` (in document order)
+    whose body holds it. One sweep: sections nest or lie apart, so the ones holding a
+    line are a stack, innermost on top."""
+    out: list[Section | None] = []
+    stack: list[Section] = []
+    k = 0
+    for line in lines:
+        while k < len(sections) and sections[k].start < line:
+            while stack and stack[-1].end <= sections[k].start:
+                stack.pop()
+            stack.append(sections[k])
+            k += 1
+        while stack and stack[-1].end <= line:
+            stack.pop()
+        out.append(stack[-1] if stack else None)
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -364,6 +428,7 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     """
     text = _decode(data, path)
     bom = text.startswith(BOM)
+    _limit(path, "lines", _count_lines(text))  # counted at C speed, before any is built
     lines = _split_lines(text)
     first_break = next((ln.eol for ln in lines if ln.eol), "\n")
     newline = first_break
@@ -375,26 +440,36 @@ def parse_cached(data: bytes, path: str) -> Parsed:
         tokens = _MD.parse("\n".join(md_lines))
     except RecursionError:
         raise fail(path, "Markdown is nested too deeply") from None
-    heads, items = _walk(tokens)
+    found, items = _walk(tokens)
+    _limit(path, "headings", len(found))
+    inline = _Inline(path)
+    heads = [Section(_plain_text(h.inline, inline), h.level, h.line, 0) for h in found]
     sections = _sections(heads, len(lines))
 
     ac = [s for s in sections if _section_key(s.title) == AC_TITLE]
     logs = [s for s in sections if _section_key(s.title) == LOG_TITLE]
+    starts = [s.start for s in sections]
 
     criteria: list[Criterion] = []
     progress: list[str] = []
-    for item in items:
+    item_lines = [item.line for item in items]
+    for item, home, log in zip(items, _homes(item_lines, ac), _homes(item_lines, logs),
+                               strict=True):
         src = line_text(text, lines, item.line)
-        home = _inside(item.line, ac)
         if home is not None:
-            crit = _criterion(item, src, home, sections, len(criteria))
+            # the group: the last heading between the section's and the item's lines
+            last = bisect.bisect_left(starts, item.line) - 1
+            group = sections[last].title if last >= 0 and starts[last] > home.start else ""
+            crit = _criterion(item, src, group, len(criteria), inline)
             if crit is not None:
                 criteria.append(crit)
-        if _inside(item.line, logs) is not None:
+        if log is not None:
             progress.append(_item_text(item, src))
+    _limit(path, "criteria", len(criteria))
 
     groups = tuple(dict.fromkeys(c.group for c in criteria if c.group))
-    items_read = _dependencies(text, lines, sections, groups, _hidden_lines(tokens))
+    _limit(path, "groups", len(groups))
+    items_read = _dependencies(path, text, lines, sections, groups, _hidden_lines(tokens))
     dependencies = list(dict.fromkeys(d.task_id for d in items_read if d.depends))
     task_id = _str_or_none(values.get("id")) or _stem(path)
     first_heading = sections[0].title if sections else ""
@@ -424,16 +499,22 @@ def _hidden_lines(tokens: Sequence[Token]) -> frozenset[int]:
     return frozenset(hidden)
 
 
-def _dependencies(text: str, lines: Sequence[Line], sections: Sequence[Section],
+def _dependencies(path: str, text: str, lines: Sequence[Line], sections: Sequence[Section],
                   groups: Sequence[str], hidden: frozenset[int]) -> tuple[Dependency, ...]:
-    found: list[Dependency] = []
+    pending: list[deps.Pending] = []
     for s in sections:
         label = deps.section_label(s.title)
         if _section_key(s.title) != DEPS_TITLE and (label[0] is None or s.level > 2):
             continue
         body = [(n, line_text(text, lines, n)) for n in range(s.start + 1, min(s.end, len(lines)))]
-        found.extend(deps.read(body, groups, label, hidden))
-    return tuple(found)
+        pending.extend(deps.scan(body, label, hidden))
+    _limit(path, "dependencies", len(pending))
+    # each item reads its whole line again: a long line of many ids would cost their product
+    long = next((p for p in pending if len(p.body) > MAX_DEPENDENCY_LINE), None)
+    if long is not None:
+        raise fail(path, f"line {long.number + 1}: {len(long.body):,} characters name a "
+                         f"dependency, more than the {MAX_DEPENDENCY_LINE:,} taskbot reads")
+    return deps.judge(pending, deps.group_index(tuple(groups)))
 
 
 def _str_or_none(value: object) -> str | None:
@@ -457,9 +538,8 @@ def _item_text(item: _Item, src: str) -> str:
     return ""
 
 
-def _criterion(
-    item: _Item, src: str, home: Section, sections: Sequence[Section], index: int
-) -> Criterion | None:
+def _criterion(item: _Item, src: str, group: str, index: int, budget: _Inline
+               ) -> Criterion | None:
     # The parser must agree: the item's first block is a paragraph on the item's own
     # line whose text starts with the box (not code, not a heading, not a quote).
     first, inline = item.first_child, item.first_inline
@@ -479,14 +559,10 @@ def _criterion(
     raw = src[m.end("box") :].strip()
     annotation: str | None = None
     text = raw
-    a = _ANNOTATION_RE.search(raw)
-    if a is not None and _is_comment(inline.content, a.group().rstrip(" \t")):
-        annotation = a.group("body").strip()
-        text = raw[: a.start()].strip()
-    group = ""
-    for s in sections:
-        if home.start < s.start < item.line:
-            group = s.title
+    a = trailing_annotation(raw)
+    if a is not None and _is_comment(inline.content, a.comment, budget):
+        annotation = a.body.strip()
+        text = raw[: a.start].strip()
     return Criterion(
         index=index,
         line=item.line,
@@ -500,10 +576,38 @@ def _criterion(
     )
 
 
-def _is_comment(content: str, candidate: str) -> bool:
+class Annotation(NamedTuple):
+    start: int  # where `<!--` opens
+    body: str  # between `taskbot:` and `-->`
+    comment: str  # from `<!--` to `-->`
+
+
+def trailing_annotation(line: str) -> Annotation | None:
+    """The `<!-- taskbot: … -->` that ends `line` (spaces and tabs after it aside): the
+    leftmost `<!--`, spaces or tabs, `taskbot:` whose body up to the final `-->` holds no
+    other `-->`. String searches, each part of the line read a bounded number of times
+    (a backtracking pattern took 13 s on a line of `x <!--taskbot:`)."""
+    end = len(line.rstrip(" \t"))
+    close = end - 3
+    if close < 0 or line[close:end] != "-->":
+        return None
+    # the body must not hold "-->": it starts after the last one before the final one
+    earlier = line.rfind("-->", 0, close)
+    t = line.find("taskbot:", max(0, earlier - 7))
+    while t >= 0 and t + 8 <= close:
+        k = t
+        while k > 0 and line[k - 1] in " \t":
+            k -= 1
+        if k >= 4 and line[k - 4 : k] == "<!--":
+            return Annotation(k - 4, line[t + 8 : close], line[k - 4 : end])
+        t = line.find("taskbot:", t + 1)
+    return None
+
+
+def _is_comment(content: str, candidate: str, budget: _Inline) -> bool:
     """Does the paragraph's first line end with `candidate` as an HTML comment, as the
     Markdown parser reads it (not inside a code span, not escaped, not in a link)?"""
-    children = [c for tok in _MD_INLINE.parseInline(content) for c in tok.children or ()]
+    children = [c for tok in budget.parse(content) for c in tok.children or ()]
     first_line = next((i for i, c in enumerate(children)
                        if c.type in ("softbreak", "hardbreak")), len(children))
     for child in reversed(children[:first_line]):
