@@ -45,7 +45,8 @@ def id_matches(path: Path, task_id: str) -> bool:
 
 class TaskIndex:
     """The `.md` files under a tasks root, listed once (`os.walk`: symlinked folders are
-    not followed), at most `limit` entries; lookups by id answer from the listing."""
+    not followed), at most `limit` entries, and outside a repository only the root's files
+    and those of its folders; lookups by id answer from the listing."""
 
     def __init__(self, root: Path, limit: int | None = None) -> None:
         self.root = root
@@ -62,12 +63,17 @@ class TaskIndex:
     def _walk(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         seen = 0
+        # Outside any repository (a file in /tmp) the root is only a guess: its own files
+        # and one level of folders (tasks/active, tasks/completed), never a whole tree.
+        shallow = _work_tree(self.root) is None
         for folder, dirs, names in os.walk(self.root):
             seen += len(dirs) + len(names)
             if seen > self.limit:
                 self.truncated = True
                 dirs.clear()
                 break
+            if shallow and folder != str(self.root):
+                dirs.clear()
             found.extend((folder, n) for n in names if n.endswith(".md"))
         return found
 
