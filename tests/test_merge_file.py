@@ -156,7 +156,8 @@ def test_merge_file_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_reapply_merges_and_keeps_the_persons_criterion() -> None:
-    edit = taskfile.Edit(ticks=("two",), updated="2024-05-03", log=("2024-05-03 09:00: ran two",))
+    edit = taskfile.Edit(ticks=(taskfile.Tick("two", 0),), updated="2024-05-03",
+                         log=("2024-05-03 09:00: ran two",))
     mine = taskfile.apply(BASE.encode(), edit, PATH).data
     branch = BASE.replace("More prose.", "Edited.").replace(
         "created\n", "created\n- 2024-05-02 10:00: a person\n").encode()
