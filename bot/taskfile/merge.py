@@ -30,7 +30,7 @@ from bot.errors import TaskbotError, TaskFileError
 from bot.proc import run_command
 from bot.taskfile.edit import Applied, Edit, apply
 from bot.taskfile.follow import follow
-from bot.taskfile.parse import DATE_RE, Parsed, normalise, parse_cached
+from bot.taskfile.parse import DATE_RE, MAX_BYTES, Parsed, normalise, parse_cached
 
 __all__ = ["Merged", "merge", "plain", "reapply"]
 
@@ -98,19 +98,25 @@ def merge(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
 
 
 def _by_meaning(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
-    updated, (base, ours, theirs) = _merge_updated((base, ours, theirs), path)
     pb, po, pt = (parse_cached(d, path) for d in (base, ours, theirs))
+    updated = _later_date(pb, po, pt)
     flips, o_text, t_text = _merge_ticks(pb, po, pt)
     base_log = Counter(e.ident for e in _entries(pb))
     o_text, o_new = _strip_new_entries(po, o_text, base_log)
     t_text, t_new = _strip_new_entries(pt, t_text, base_log)
-    rest = plain(base, o_text.encode("utf-8"), t_text.encode("utf-8"), path)
+    # Everything that parses the files again works on them without the new log entries:
+    # each full parse of a long log is the one cost that grows with it.
+    o_data, t_data = (_dated(text, _date(pb), path) if updated else text.encode("utf-8")
+                      for text in (o_text, t_text))
+    rest = plain(base, o_data, t_data, path)
     data = _set_ticks(rest.data, pb, flips, path)
-    data = _add_entries(data, [*o_new, *t_new], path)
     if updated is not None:
         data = apply(data, Edit(updated=updated), path).data
     if rest.conflicts == 0:
         parse_cached(data, path)  # a clean merge must still be a task file
+    data = _add_entries(data, [*o_new, *t_new], path)
+    if len(data) > MAX_BYTES:
+        raise _Unmergeable(f"the merged file would be larger than {MAX_BYTES} bytes")
     return Merged(data, rest.conflicts)
 
 
@@ -124,19 +130,20 @@ def _date(p: Parsed) -> str | None:
     return value if isinstance(value, str) and DATE_RE.fullmatch(value) else None
 
 
-def _merge_updated(sides: tuple[bytes, bytes, bytes], path: str
-                   ) -> tuple[str | None, tuple[bytes, bytes, bytes]]:
-    """The merged `updated:` (None: leave it to git) and the sides with the base's date."""
-    dates = [_date(parse_cached(d, path)) for d in sides]
-    b, o, t = dates
+def _later_date(pb: Parsed, po: Parsed, pt: Parsed) -> str | None:
+    """The merged `updated:`: the later of the dates that changed (None: leave it to git)."""
+    b, o, t = (_date(p) for p in (pb, po, pt))
     if b is None or o is None or t is None or o == t == b:
-        return None, sides
-    later = max(d for d in (o, t) if d != b)
-    base, ours, theirs = sides
-    back = Edit(updated=b)
-    ours = apply(ours, back, path).data if o != b else ours
-    theirs = apply(theirs, back, path).data if t != b else theirs
-    return later, (base, ours, theirs)
+        return None
+    return max(d for d in (o, t) if d != b)
+
+
+def _dated(text: str, date: str | None, path: str) -> bytes:
+    """A side's text with `updated:` set back to the base's `date`."""
+    data = text.encode("utf-8")
+    if date is None or _date(parse_cached(data, path)) == date:
+        return data
+    return apply(data, Edit(updated=date), path).data
 
 
 # ---- ticks
