@@ -22,6 +22,7 @@ from bot.api import Context, FileChange, Handler
 from bot.lookup import DependencyState, held_criteria, waiting_dependencies
 from bot.report import Report, TaskInfo
 from bot.runner import Journal, Observer, Result, State, execute
+from bot.taskfile.follow import follow_data
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 
@@ -73,7 +74,9 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria))
     after, missing = _write(path, before, edit, options)
     final = taskfile.parse(after, str(path)) if after is not None else task
-    report = _report(task, final, path, results, waiting, edit, missing, ctx, options)
+    moved = follow_data(before, after, str(path)) if after is not None else {
+        c.index: c.index for c in task.criteria}
+    report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
     return RunResult(report, edit, before, after)
 
 
@@ -150,19 +153,14 @@ def _write(path: Path, before: bytes, edit: taskfile.Edit, options: RunOptions
     return applied.data, applied.missing
 
 
-def _remaining(final: taskfile.Task, results: tuple[Result, ...]) -> tuple[tuple[str, str], ...]:
-    """Each open criterion with why it is open, matched to its result by identity and
-    occurrence (identical lines each keep their own reason)."""
-    ran = {r.tick: r for r in results}
-    here = taskfile.ticks_for(final.criteria, range(len(final.criteria)))
+def _remaining(final: taskfile.Task, moved: Mapping[int, int], results: tuple[Result, ...]
+               ) -> tuple[tuple[str, str], ...]:
+    """Each open criterion with why it is open: its own result's reason, followed from the
+    file the run read (`moved`), never that of another line that reads the same."""
+    why = {moved[r.action.criterion.index]: r.reason for r in results
+           if r.state is not State.DONE and r.action.criterion.index in moved}
     default = "not triggered by this change; `taskbot run` re-runs it"
-    out: list[tuple[str, str]] = []
-    for c, key in zip(final.criteria, here, strict=True):
-        result = ran.get(key)
-        if not c.checked:
-            out.append((c.text, result.reason if result and result.state is not State.DONE
-                        else default))
-    return tuple(out)
+    return tuple((c.text, why.get(c.index, default)) for c in final.criteria if not c.checked)
 
 
 def _result_word(final: taskfile.Task, results: tuple[Result, ...],
@@ -177,9 +175,10 @@ def _result_word(final: taskfile.Task, results: tuple[Result, ...],
     return "blocked"
 
 
-def _report(task: taskfile.Task, final: taskfile.Task, path: Path, results: tuple[Result, ...],
-            waiting: tuple[DependencyState, ...], edit: taskfile.Edit, missing: tuple[str, ...],
-            ctx: Context, options: RunOptions) -> Report:
+def _report(task: taskfile.Task, final: taskfile.Task, moved: Mapping[int, int], path: Path,
+            results: tuple[Result, ...], waiting: tuple[DependencyState, ...],
+            edit: taskfile.Edit, missing: tuple[str, ...], ctx: Context, options: RunOptions
+            ) -> Report:
     fm = task.frontmatter
     info = TaskInfo(task.id, task.title, str(fm.get("priority", "-")),
                     str(fm.get("status", "-")), options.display_path or str(path))
@@ -197,7 +196,7 @@ def _report(task: taskfile.Task, final: taskfile.Task, path: Path, results: tupl
         done=sum(c.checked for c in final.criteria),
         total=len(final.criteria),
         results=results,
-        remaining=_remaining(final, results),
+        remaining=_remaining(final, moved, results),
         changes=changes,
         progress_log=tuple(f"- {line}" for line in edit.log),
         waiting_on=waiting,

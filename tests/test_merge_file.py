@@ -263,3 +263,34 @@ def test_eight_thousand_log_entries_a_side_merge_in_one_pass(
     assert log[:3] == ["- 2024-05-01 00:00: created", "- 2024-05-01 00:01: taskbot 0",
                        "- 2024-05-01 00:02: person 0"]
     assert "- [x] one\n- [x] two\n- [ ] three\n" in text and "updated: 2024-05-09\n" in text
+
+
+@pytest.mark.parametrize("change", [
+    ("- [x] Prod is up\n" + SMOKE, "- [x] Prod is up\n"),  # removed
+    ("- [x] Prod is up\n" + SMOKE, "- [x] Prod is up\n" + SMOKE.replace("Smoke", "Smoke now")),
+    ("- [x] Prod is up\n" + SMOKE, "- [x] Prod is up\n" + SMOKE.replace("[ ]", "[x]")),
+])
+def test_reapply_changes_nothing_when_the_line_that_ran_changed(change: tuple[str, str]) -> None:
+    """Prod's Smoke ran; the person removed, edited or ticked that very line: the branch is
+    left as the person made it, though Staging's Smoke still reads the same."""
+    smoke = SMOKE[6:].strip()
+    edit = taskfile.Edit(ticks=(taskfile.Tick(smoke, 1),), updated="2024-05-03",
+                         log=("2024-05-03 09:00: Done: Smoke (under Prod)",))
+    mine = taskfile.apply(GROUPS.encode(), edit, PATH).data
+    branch = GROUPS.replace(*change).encode()
+    kept = reapply(GROUPS.encode(), branch, mine, edit, PATH)
+    assert kept.data == branch and kept.missing == (smoke,) and kept.ticked == ()
+
+
+def test_reapply_onto_a_person_who_added_an_identical_line_above() -> None:
+    smoke = SMOKE[6:].strip()
+    edit = taskfile.Edit(ticks=(taskfile.Tick(smoke, 1),), updated="2024-05-03",
+                         log=("2024-05-03 09:00: Done: Smoke (under Prod)",))
+    mine = taskfile.apply(GROUPS.encode(), edit, PATH).data
+    branch = GROUPS.replace("### Staging\n", CANARY + "### Staging\n")
+    done = reapply(GROUPS.encode(), branch.encode(), mine, edit, PATH)
+    prod = "- [x] Prod is up\n"
+    assert done.data.decode() == branch.replace(prod + SMOKE, prod + SMOKE.replace("[ ]", "[x]")) \
+        .replace("updated: 2024-05-01", "updated: 2024-05-03") \
+        .replace("created\n", "created\n- 2024-05-03 09:00: Done: Smoke (under Prod)\n")
+    assert done.ticked == (smoke,) and done.missing == ()

@@ -15,9 +15,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from bot.taskfile.parse import Parsed, line_text, normalise
+from bot.taskfile.parse import Parsed, line_text, normalise, parse_cached
 
-__all__ = ["MAX_MIDDLE", "follow"]
+__all__ = ["MAX_MIDDLE", "follow", "follow_data"]
 
 # Lines before × lines after of the changed middle: difflib's cost grows with that product.
 # 4,000,000 (2,000 × 2,000, or 50 × 80,000) diffs in about half a second at worst.
@@ -66,3 +66,8 @@ def follow(before: Parsed, after: Parsed) -> dict[int, int]:
         if line is not None and line in at_line:
             out[c.index] = at_line[line]
     return out
+
+
+def follow_data(before: bytes, after: bytes, path: str) -> dict[int, int]:
+    """`follow` for two versions of the task file `path` as bytes."""
+    return follow(parse_cached(bytes(before), path), parse_cached(bytes(after), path))
