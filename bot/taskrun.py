@@ -10,7 +10,7 @@ held back by a dependency, selected out, or failed).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,11 +88,11 @@ def _names(criteria: tuple[taskfile.Criterion, ...]) -> dict[int, str]:
         same[c.text].append(c)
     names: dict[int, str] = {}
     for text, alike in same.items():
-        groups = [c.group for c in alike]
+        groups = Counter(c.group for c in alike)
         for n, c in enumerate(alike, 1):
             if len(alike) == 1:
                 names[c.index] = text
-            elif c.group and groups.count(c.group) == 1:
+            elif c.group and groups[c.group] == 1:
                 names[c.index] = f"{text} (under {c.group})"
             else:
                 names[c.index] = f"{text} ({n} of {len(alike)})"

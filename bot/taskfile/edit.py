@@ -139,7 +139,8 @@ def _targets(p: Parsed, ref: Parsed, ticks: Sequence[Tick]) -> list[Criterion | 
     out: list[Criterion | None] = []
     used: set[int] = set()
     for tick in ticks:
-        index = moved.get(by_key.get((normalise(tick.identity), tick.occurrence), -1))
+        ran = by_key.get((normalise(tick.identity), tick.occurrence))
+        index = moved.get(ran) if ran is not None else None
         crit = p.task.criteria[index] if index is not None else None
         if crit is None or crit.checked or crit.index in used:
             out.append(None)
