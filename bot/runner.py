@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
 from typing import Protocol
@@ -17,7 +17,7 @@ from bot import observe
 from bot.actions import Action
 from bot.api import Context, Handler, Outcome, Status
 from bot.errors import TaskbotError
-from bot.taskfile import occurrences
+from bot.taskfile import Tick, occurrences
 
 
 class State(StrEnum):
@@ -37,6 +37,12 @@ class Result:
     outcome: Outcome | None = None
     attempts: int = 0
     rerun: bool = False  # it was running when taskbot was killed, and ran once more
+    occurrence: int = 0  # which of the criteria with its identity it is (0: the first)
+
+    @property
+    def tick(self) -> Tick:
+        """The criterion this result is of, as an edit names it: never by its text alone."""
+        return Tick(self.action.criterion.identity, self.occurrence)
 
     @property
     def reason(self) -> str:
@@ -93,7 +99,8 @@ def execute(
 
     With a journal, an outcome it recorded is taken as it is (the criterion never runs
     twice), and every new outcome is recorded before the next criterion starts. `held`
-    criteria (index → why) wait for another task and do not run.
+    criteria (index → why) wait for another task and do not run. Each result says which
+    occurrence of its identity it is, so that its tick lands on that line and no other.
     """
     results: list[Result] = []
     counted = occurrences([a.criterion for a in actions])
@@ -121,7 +128,7 @@ def execute(
                                   partial(_one, action, handlers, ctx, dry_run, on_start)))
         if results[-1].attempted:
             observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
-    return tuple(results)
+    return tuple(replace(r, occurrence=counted[r.action.criterion.index]) for r in results)
 
 
 def _journaled(action: Action, occurrence: int, journal: Journal | None,

@@ -1,12 +1,16 @@
 """One run of one task file: dependencies, actions, execution, the edit, the report.
 
-The file is re-read just before it is written, and the edit is re-applied by
-criterion identity, so a person's edit made while a criterion ran is never lost.
+The file is re-read just before it is written, and the edit is re-applied to it: each
+tick names the criterion that ran by its identity and occurrence in the version the run
+read, so a person's edit made meanwhile is never lost and a tick never lands on another
+line that reads the same. Only a criterion that ran and succeeded is ticked (never one
+held back by a dependency, selected out, or failed).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +22,7 @@ from bot.api import Context, FileChange, Handler
 from bot.lookup import DependencyState, held_criteria, waiting_dependencies
 from bot.report import Report, TaskInfo
 from bot.runner import Journal, Observer, Result, State, execute
+from bot.taskfile.follow import follow_data
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 
@@ -66,22 +71,42 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
             should_stop=options.should_stop, on_start=options.on_start,
             journal=options.journal, held=held_criteria(task, waiting),
         )
-    edit = _edit(results, options.now, ctx, task.progress_log)
+    edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria))
     after, missing = _write(path, before, edit, options)
     final = taskfile.parse(after, str(path)) if after is not None else task
-    report = _report(task, final, path, results, waiting, edit, missing, ctx, options)
+    moved = follow_data(before, after, str(path)) if after is not None else {
+        c.index: c.index for c in task.criteria}
+    report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
     return RunResult(report, edit, before, after)
 
 
-def _log_text(result: Result) -> str | None:
-    line = _outcome_text(result)
+def _names(criteria: tuple[taskfile.Criterion, ...]) -> dict[int, str]:
+    """How the log names each criterion: its text, and where it sits when another criterion
+    reads the same (its group, else which of them it is), so a log line says which ran."""
+    same: defaultdict[str, list[taskfile.Criterion]] = defaultdict(list)
+    for c in criteria:
+        same[c.text].append(c)
+    names: dict[int, str] = {}
+    for text, alike in same.items():
+        groups = Counter(c.group for c in alike)
+        for n, c in enumerate(alike, 1):
+            if len(alike) == 1:
+                names[c.index] = text
+            elif c.group and groups[c.group] == 1:
+                names[c.index] = f"{text} (under {c.group})"
+            else:
+                names[c.index] = f"{text} ({n} of {len(alike)})"
+    return names
+
+
+def _log_text(result: Result, name: str | None = None) -> str | None:
+    line = _outcome_text(result, name or result.action.criterion.text)
     if line is not None and result.rerun:
         return f"{line} (interrupted, run again)"
     return line
 
 
-def _outcome_text(result: Result) -> str | None:
-    text = result.action.criterion.text
+def _outcome_text(result: Result, text: str) -> str | None:
     if result.state is State.DONE and result.outcome is not None and result.outcome.summary:
         return f"Done: {text} ({result.outcome.summary})"
     if result.state is State.DONE:
@@ -97,14 +122,17 @@ def _outcome_text(result: Result) -> str | None:
 
 
 def _edit(results: tuple[Result, ...], now: datetime, ctx: Context,
-          existing: tuple[str, ...] = ()) -> taskfile.Edit:
-    """Ticks and log lines; a line the Progress Log already has (after its time) is not
-    repeated, so a criterion blocked for the same reason on every run logs it once."""
+          existing: tuple[str, ...] = (), names: Mapping[int, str] | None = None
+          ) -> taskfile.Edit:
+    """Ticks (each the criterion that ran, by identity and occurrence) and log lines, which
+    name criteria as `names` says; a line the Progress Log already has (after its time) is
+    not repeated, so a criterion blocked for the same reason on every run logs it once."""
     stamp = f"{now:%Y-%m-%d %H:%M}"
     logged = {_STAMP_RE.sub("", entry, count=1).strip() for entry in existing}
-    texts = [ctx.redactor(t) for t in (_log_text(r) for r in results) if t is not None]
+    lines = (_log_text(r, (names or {}).get(r.action.criterion.index)) for r in results)
+    texts = [ctx.redactor(t) for t in lines if t is not None]
     texts = [t for t in texts if t.strip() not in logged]
-    ticks = tuple(r.action.criterion.identity for r in results if r.state is State.DONE)
+    ticks = tuple(r.tick for r in results if r.state is State.DONE)
     if not texts and not ticks:
         return taskfile.Edit()
     return taskfile.Edit(
@@ -119,18 +147,20 @@ def _write(path: Path, before: bytes, edit: taskfile.Edit, options: RunOptions
     if edit == taskfile.Edit() or options.dry_run:
         return None, ()
     current = taskfile.read(path) if options.write else before
-    applied = taskfile.apply(current, edit, str(path))
+    applied = taskfile.apply(current, edit, str(path), base=before)
     if options.write and applied.data != current:
         taskfile.write(path, applied.data)
     return applied.data, applied.missing
 
 
-def _remaining(final: taskfile.Task, results: tuple[Result, ...]) -> tuple[tuple[str, str], ...]:
-    why = {r.action.criterion.identity: r.reason for r in results if r.state is not State.DONE}
-    return tuple(
-        (c.text, why.get(c.identity, "not triggered by this change; `taskbot run` re-runs it"))
-        for c in final.criteria if not c.checked
-    )
+def _remaining(final: taskfile.Task, moved: Mapping[int, int], results: tuple[Result, ...]
+               ) -> tuple[tuple[str, str], ...]:
+    """Each open criterion with why it is open: its own result's reason, followed from the
+    file the run read (`moved`), never that of another line that reads the same."""
+    why = {moved[r.action.criterion.index]: r.reason for r in results
+           if r.state is not State.DONE and r.action.criterion.index in moved}
+    default = "not triggered by this change; `taskbot run` re-runs it"
+    return tuple((c.text, why.get(c.index, default)) for c in final.criteria if not c.checked)
 
 
 def _result_word(final: taskfile.Task, results: tuple[Result, ...],
@@ -145,9 +175,10 @@ def _result_word(final: taskfile.Task, results: tuple[Result, ...],
     return "blocked"
 
 
-def _report(task: taskfile.Task, final: taskfile.Task, path: Path, results: tuple[Result, ...],
-            waiting: tuple[DependencyState, ...], edit: taskfile.Edit, missing: tuple[str, ...],
-            ctx: Context, options: RunOptions) -> Report:
+def _report(task: taskfile.Task, final: taskfile.Task, moved: Mapping[int, int], path: Path,
+            results: tuple[Result, ...], waiting: tuple[DependencyState, ...],
+            edit: taskfile.Edit, missing: tuple[str, ...], ctx: Context, options: RunOptions
+            ) -> Report:
     fm = task.frontmatter
     info = TaskInfo(task.id, task.title, str(fm.get("priority", "-")),
                     str(fm.get("status", "-")), options.display_path or str(path))
@@ -165,7 +196,7 @@ def _report(task: taskfile.Task, final: taskfile.Task, path: Path, results: tupl
         done=sum(c.checked for c in final.criteria),
         total=len(final.criteria),
         results=results,
-        remaining=_remaining(final, results),
+        remaining=_remaining(final, moved, results),
         changes=changes,
         progress_log=tuple(f"- {line}" for line in edit.log),
         waiting_on=waiting,

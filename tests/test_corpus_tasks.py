@@ -113,10 +113,9 @@ def test_corpus_file(path: Path) -> None:
 
     # Ticking each open criterion alone flips exactly its box's one byte.
     for c in task.unchecked:
-        applied = tf.apply(data, Edit(ticks=(c.identity,)), name)
-        first = next(o for o in task.unchecked if o.identity == c.identity)
-        text_line = data[starts[first.line] :].decode()
-        at = starts[first.line] + len(text_line[: first.col + 1].encode())
+        applied = tf.apply(data, Edit(ticks=tf.ticks_for(task.criteria, [c.index])), name)
+        text_line = data[starts[c.line] :].decode()
+        at = starts[c.line] + len(text_line[: c.col + 1].encode())
         assert applied.ticked == (c.identity,)
         assert applied.data == data[:at] + b"x" + data[at + 1 :]
 
@@ -158,7 +157,7 @@ def test_corpus_file(path: Path) -> None:
 
     # All edits together still read back; line endings stay the file's own.
     edit = Edit(
-        ticks=tuple(c.identity for c in task.unchecked),
+        ticks=tf.ticks_for(task.criteria, [c.index for c in task.unchecked]),
         updated=DATE,
         log=(entry,),
         frontmatter=(("status", "completed"),),
@@ -213,7 +212,8 @@ def test_crlf_without_final_newline() -> None:
     assert len(task.criteria) == 7 and not any(c.checked for c in task.criteria)
     assert task.progress_log == ("Date: Status update",)
     first = task.criteria[0]
-    applied = tf.apply(data, Edit(ticks=(first.identity,), updated=DATE, log=("done",)), str(path))
+    edit = Edit(ticks=tf.ticks_for(task.criteria, [first.index]), updated=DATE, log=("done",))
+    applied = tf.apply(data, edit, str(path))
     expected = (
         data.replace(b"- [ ] " + first.raw.encode(), b"- [x] " + first.raw.encode(), 1).replace(
             b"execution record output\r\n---\r\n",
@@ -278,7 +278,7 @@ def test_tilde_mark_is_never_touched() -> None:
     data = tf.read(path)
     task = tf.parse(data, str(path))
     assert not any("(18/22" in c.text for c in task.criteria)
-    edit = Edit(ticks=tuple(c.identity for c in task.unchecked))
+    edit = Edit(ticks=tf.ticks_for(task.criteria, [c.index for c in task.unchecked]))
     applied = tf.apply(data, edit, str(path))
     assert b"- [~] All TypeScript tests" in applied.data
 

@@ -10,6 +10,7 @@ import pytest
 from bot import taskfile
 from bot.cli import main
 from bot.commands.init import STARTER_CONFIG
+from bot.taskfile import merge as merge_module
 from bot.taskfile.merge import merge, reapply
 
 PATH = "tasks/active/T-1.md"
@@ -156,7 +157,8 @@ def test_merge_file_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_reapply_merges_and_keeps_the_persons_criterion() -> None:
-    edit = taskfile.Edit(ticks=("two",), updated="2024-05-03", log=("2024-05-03 09:00: ran two",))
+    edit = taskfile.Edit(ticks=(taskfile.Tick("two", 0),), updated="2024-05-03",
+                         log=("2024-05-03 09:00: ran two",))
     mine = taskfile.apply(BASE.encode(), edit, PATH).data
     branch = BASE.replace("More prose.", "Edited.").replace(
         "created\n", "created\n- 2024-05-02 10:00: a person\n").encode()
@@ -182,3 +184,113 @@ def test_init_clone_uses_the_configured_tasks_folder(tmp_path: Path,
     assert "no remote 'origin'" in out and not config.read_text().count("ops/tasks/**")
     assert (clone / ".git/info/attributes").read_text() == "ops/tasks/**/*.md merge=taskbot\n"
     assert main(["init", "--clone", str(tmp_path / "nowhere")]) == 2
+
+
+SMOKE = "- [ ] Smoke <!-- taskbot: shell project=demo -->\n"
+GROUPS = BASE.replace("- [ ] one\n- [ ] two\n- [ ] three\n",
+                      f"### Staging\n- [x] Staging is up\n{SMOKE}### Prod\n- [x] Prod is up\n{SMOKE}")
+CANARY = f"### Canary\n- [x] Canary is up\n{SMOKE}"
+
+
+def test_a_tick_stays_on_its_line_when_the_other_side_adds_one_that_reads_the_same(
+        tmp_path: Path) -> None:
+    """taskbot ticked Prod's Smoke; the person added a Canary Smoke above both, and ticked
+    Staging's: the merge ticks Prod's and Staging's, never the person's new line."""
+    prod = "- [x] Prod is up\n"
+    ours = GROUPS.replace(prod + SMOKE, prod + SMOKE.replace("[ ]", "[x]"))
+    staging = "- [x] Staging is up\n"
+    theirs = GROUPS.replace("### Staging\n", CANARY + "### Staging\n").replace(
+        staging + SMOKE, staging + SMOKE.replace("[ ]", "[X]"))
+    files = []
+    for name, body in (("base", GROUPS), ("ours", ours), ("theirs", theirs)):
+        (tmp_path / name).write_text(body)
+        files.append(str(tmp_path / name))
+    assert main(["merge-file", *files, PATH]) == 0
+    assert (tmp_path / "ours").read_text() == theirs.replace(
+        prod + SMOKE, prod + SMOKE.replace("[ ]", "[x]"))
+    # the same with the sides the other way round
+    text, conflicts = _m(GROUPS, theirs, ours)
+    assert conflicts == 0 and text == (tmp_path / "ours").read_text()
+
+
+def test_identical_lines_on_both_sides_each_keep_their_own_tick() -> None:
+    staging, prod = "- [x] Staging is up\n", "- [x] Prod is up\n"
+    first = GROUPS.replace(staging + SMOKE, staging + SMOKE.replace("[ ]", "[x]"))
+    second = GROUPS.replace(prod + SMOKE, prod + SMOKE.replace("[ ]", "[x]"))
+    both = first.replace(prod + SMOKE, prod + SMOKE.replace("[ ]", "[x]"))
+    assert _m(GROUPS, first, second) == (both, 0)
+    # a person who unticks the first while taskbot ticks the second
+    assert _m(first, GROUPS, both) == (second, 0)
+
+
+def _entries(n: int, first: int, who: str) -> str:
+    """`n` timed log entries, a minute apart every other minute from minute `first`."""
+    out = []
+    for k in range(n):
+        day, minute = divmod(first + 2 * k, 24 * 60)
+        out.append(f"- 2024-{5 + day // 28:02d}-{1 + day % 28:02d} "
+                   f"{minute // 60:02d}:{minute % 60:02d}: {who} {k}\n")
+    return "".join(out)
+
+
+def test_eight_thousand_log_entries_a_side_merge_in_one_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both sides' entries interleaved by time, each once; the placement reads each entry's
+    time a bounded number of times (it used to scan the whole log for each new entry:
+    8,000 a side took half a minute, and a person's `git pull` hung)."""
+    n = 8000
+    ours = BASE.replace("- [ ] one", "- [x] one").replace("2024-05-01\n", "2024-05-09\n", 1) \
+        + _entries(n, 1, "taskbot")
+    theirs = BASE.replace("- [ ] two", "- [x] two").replace("2024-05-01\n", "2024-05-08\n", 1) \
+        + _entries(n, 2, "person")
+    ours, theirs = (side.replace("- 2024-05-01 10:00: created\n", "- 2024-05-01 00:00: created\n")
+                    for side in (ours, theirs))
+    base = BASE.replace("- 2024-05-01 10:00: created\n", "- 2024-05-01 00:00: created\n")
+    reads = 0
+    timed = merge_module._Entry.time
+
+    def counted(self: object) -> str | None:
+        nonlocal reads
+        reads += 1
+        return timed.fget(self)  # type: ignore[misc]
+
+    monkeypatch.setattr(merge_module._Entry, "time", property(counted))
+    text, conflicts = _m(base, ours, theirs)
+    assert conflicts == 0
+    assert reads <= 4 * (2 * n + 1)
+    log = text.split("## Progress Log\n", 1)[1].splitlines()
+    assert len(log) == 2 * n + 1 and log == sorted(log)
+    assert log[:3] == ["- 2024-05-01 00:00: created", "- 2024-05-01 00:01: taskbot 0",
+                       "- 2024-05-01 00:02: person 0"]
+    assert "- [x] one\n- [x] two\n- [ ] three\n" in text and "updated: 2024-05-09\n" in text
+
+
+@pytest.mark.parametrize("change", [
+    ("- [x] Prod is up\n" + SMOKE, "- [x] Prod is up\n"),  # removed
+    ("- [x] Prod is up\n" + SMOKE, "- [x] Prod is up\n" + SMOKE.replace("Smoke", "Smoke now")),
+    ("- [x] Prod is up\n" + SMOKE, "- [x] Prod is up\n" + SMOKE.replace("[ ]", "[x]")),
+])
+def test_reapply_changes_nothing_when_the_line_that_ran_changed(change: tuple[str, str]) -> None:
+    """Prod's Smoke ran; the person removed, edited or ticked that very line: the branch is
+    left as the person made it, though Staging's Smoke still reads the same."""
+    smoke = SMOKE[6:].strip()
+    edit = taskfile.Edit(ticks=(taskfile.Tick(smoke, 1),), updated="2024-05-03",
+                         log=("2024-05-03 09:00: Done: Smoke (under Prod)",))
+    mine = taskfile.apply(GROUPS.encode(), edit, PATH).data
+    branch = GROUPS.replace(*change).encode()
+    kept = reapply(GROUPS.encode(), branch, mine, edit, PATH)
+    assert kept.data == branch and kept.missing == (smoke,) and kept.ticked == ()
+
+
+def test_reapply_onto_a_person_who_added_an_identical_line_above() -> None:
+    smoke = SMOKE[6:].strip()
+    edit = taskfile.Edit(ticks=(taskfile.Tick(smoke, 1),), updated="2024-05-03",
+                         log=("2024-05-03 09:00: Done: Smoke (under Prod)",))
+    mine = taskfile.apply(GROUPS.encode(), edit, PATH).data
+    branch = GROUPS.replace("### Staging\n", CANARY + "### Staging\n")
+    done = reapply(GROUPS.encode(), branch.encode(), mine, edit, PATH)
+    prod = "- [x] Prod is up\n"
+    assert done.data.decode() == branch.replace(prod + SMOKE, prod + SMOKE.replace("[ ]", "[x]")) \
+        .replace("updated: 2024-05-01", "updated: 2024-05-03") \
+        .replace("created\n", "created\n- 2024-05-03 09:00: Done: Smoke (under Prod)\n")
+    assert done.ticked == (smoke,) and done.missing == ()

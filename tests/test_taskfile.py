@@ -10,7 +10,7 @@ import pytest
 
 from bot import taskfile as tf
 from bot.errors import TaskFileError
-from bot.taskfile import Edit
+from bot.taskfile import Edit, Tick
 from tests.helpers.edits import only_change
 
 DATE = "2026-11-26"
@@ -393,7 +393,7 @@ def test_tick_changes_one_byte() -> None:
     data = SPEC_EXAMPLE.encode()
     t = tf.parse(data, "t.md")
     for c in t.unchecked:
-        a = tf.apply(data, Edit(ticks=(c.identity,)), "t.md")
+        a = tf.apply(data, Edit(ticks=tf.ticks_for(t.criteria, [c.index])), "t.md")
         assert a.ticked == (c.identity,) and a.missing == ()
         off, old, new = only_change(data, a.data)
         assert (old, new) == (b" ", b"x")
@@ -401,19 +401,21 @@ def test_tick_changes_one_byte() -> None:
         assert off == line_start + c.col + 1
 
 
-def test_tick_by_identity_with_multiplicity() -> None:
+def test_tick_by_identity_and_occurrence() -> None:
     text = "## Acceptance Criteria\n- [x] same\n- [ ] same\n- [ ]  same \n- [ ] other\n"
-    a = apply(text, Edit(ticks=("same",)))
-    assert a.data.decode() == text.replace("- [ ] same\n", "- [x] same\n", 1)
-    a = apply(text, Edit(ticks=("same", "  same", "same")))
+    a = apply(text, Edit(ticks=(Tick("same", 2),)))
+    assert a.data.decode() == text.replace("- [ ]  same", "- [x]  same")
+    # the checked first one, and one asked twice, are missing: never another line instead
+    a = apply(text, Edit(ticks=(Tick("same", 1), Tick("  same", 2), Tick("same", 1),
+                                Tick("same", 0))))
     assert a.ticked == ("same", "same")
-    assert a.missing == ("same",)
+    assert a.missing == ("same", "same")
     assert a.data.decode() == ("## Acceptance Criteria\n- [x] same\n- [x] same\n- [x]  same \n- [ ] other\n")
 
 
 def test_tick_keeps_annotation_and_trailing_spaces() -> None:
     text = "## Acceptance Criteria\n  * [ ] Smoke <!-- taskbot: verify url=x -->   \n"
-    a = apply(text, Edit(ticks=("Smoke <!-- taskbot: verify url=x -->",)))
+    a = apply(text, Edit(ticks=(Tick("Smoke <!-- taskbot: verify url=x -->", 0),)))
     assert a.data.decode() == text.replace("[ ]", "[x]")
 
 
@@ -422,7 +424,7 @@ def test_reapply_after_a_person_edited_another_line() -> None:
     t = parse(original)
     # A person changed the neighbouring line and added a criterion meanwhile.
     changed = original.replace("- [ ] Push all\n", "- [ ] Push all images now\n- [ ] New one\n")
-    a = apply(changed, Edit(ticks=(t.criteria[0].identity,), log=("ticked",)))
+    a = apply(changed, Edit(ticks=(Tick(t.criteria[0].identity, 0),), log=("ticked",)))
     assert a.ticked == ("Build all",) and a.missing == ()
     assert a.data.decode() == changed.replace("- [ ] Build all", "- [x] Build all") + "- ticked\n"
 
@@ -439,7 +441,7 @@ def test_reapply_after_a_person_edited_another_line() -> None:
 def test_reapply_when_the_ticked_line_itself_changed(change: tuple[str, str]) -> None:
     original = "## Acceptance Criteria\n- [ ] Build all\n- [ ] Push all\n"
     changed = original.replace(*change)
-    a = apply(changed, Edit(ticks=("Build all",)))
+    a = apply(changed, Edit(ticks=(Tick("Build all", 0),)))
     assert a.ticked == ()
     assert a.missing == ("Build all",)
     assert a.data == changed.encode()
@@ -458,7 +460,7 @@ def test_crlf_stays_crlf() -> None:
     t = parse(text)
     assert t.newline == "\r\n"
     assert [c.line for c in t.criteria] == [12, 13, 14, 15, 16]
-    a = apply(text, Edit(ticks=(t.criteria[0].identity,), updated=DATE, log=("done",)))
+    a = apply(text, Edit(ticks=tf.ticks_for(t.criteria, [0]), updated=DATE, log=("done",)))
     expected = (
         text.replace("- [ ] Build", "- [x] Build")
         .replace("updated: 2025-10-17", f"updated: {DATE}")
@@ -481,7 +483,7 @@ def test_mixed_line_endings_are_never_rewritten() -> None:
     text = "---\nid: X-1\r\n---\n## Acceptance Criteria\r\n- [ ] a\n- [ ] b\r\n## Progress Log\n- l\r\n"
     t = parse(text)
     assert t.newline == "\n"
-    a = apply(text, Edit(ticks=("a", "b"), updated=DATE, log=("m",)))
+    a = apply(text, Edit(ticks=(Tick("a", 0), Tick("b", 0)), updated=DATE, log=("m",)))
     assert a.data.decode() == (
         f"---\nid: X-1\r\nupdated: {DATE}\n---\n## Acceptance Criteria\r\n- [x] a\n- [x] b\r\n"
         "## Progress Log\n- l\r\n- m\n"
@@ -493,14 +495,15 @@ def test_lone_cr_line_endings() -> None:
     t = parse(text)
     assert t.newline == "\r"
     assert identities(t) == ["a"]
-    assert edited(text, Edit(ticks=("a",), log=("m",))) == text.replace("[ ]", "[x]") + "\r- m"
+    ticked = edited(text, Edit(ticks=(Tick("a", 0),), log=("m",)))
+    assert ticked == text.replace("[ ]", "[x]") + "\r- m"
 
 
 def test_bom_is_kept() -> None:
     text = "\ufeff---\nid: B-1\nupdated: 2025-01-01\n---\n# Title\n## Acceptance Criteria\n- [ ] a\n"
     t = parse(text)
     assert t.id == "B-1" and t.title == "Title"
-    out = apply(text, Edit(ticks=("a",), updated=DATE)).data
+    out = apply(text, Edit(ticks=(Tick("a", 0),), updated=DATE)).data
     assert out.startswith(b"\xef\xbb\xbf---\n")
     assert out.decode() == text.replace("2025-01-01", DATE).replace("[ ]", "[x]")
 
@@ -516,7 +519,7 @@ def test_bom_without_frontmatter() -> None:
 
 def test_no_final_newline_is_kept() -> None:
     text = "## Acceptance Criteria\n- [ ] a\n\n## Progress Log\n- l"
-    assert edited(text, Edit(ticks=("a",))) == text.replace("[ ]", "[x]")
+    assert edited(text, Edit(ticks=(Tick("a", 0),))) == text.replace("[ ]", "[x]")
     assert edited(text, Edit(log=("m", "n"))) == text + "\n- m\n- n"
     text2 = "## Acceptance Criteria\n- [ ] a"
     assert edited(text2, Edit(log=("m",))) == text2 + "\n\n## Progress Log\n\n- m"
@@ -669,7 +672,8 @@ def test_read_load_write_roundtrip(tmp_path: Path) -> None:
     assert tf.read(p) == SPEC_EXAMPLE.encode()
     t = tf.load(p)
     assert t.path == str(p) and t.id == "TASK-001"
-    a = tf.apply(tf.read(p), Edit(ticks=("Build all FFL containers with version 0.1.18",)), t.path)
+    build = Tick("Build all FFL containers with version 0.1.18", 0)
+    a = tf.apply(tf.read(p), Edit(ticks=(build,)), t.path)
     tf.write(p, a.data)
     assert p.read_bytes() == a.data
     assert stat.S_IMODE(p.stat().st_mode) == 0o640

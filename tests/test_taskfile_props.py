@@ -9,7 +9,6 @@ against the exact bytes the model predicts, and against the weaker shape rules
 from __future__ import annotations
 
 import string
-from collections import Counter
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
@@ -286,9 +285,9 @@ def test_parse_then_tick_each_criterion_alone(doc: Doc) -> None:
         assert str(before.frontmatter["updated"]) == "2025-10-17"
     open_ones = [c for c in before.criteria if not c.checked]
     for pick in open_ones:
-        # By identity: the first still-unchecked criterion with that identity is ticked.
-        target = next(c for c in open_ones if c.identity == pick.identity)
-        applied = tf.apply(doc.data, Edit(ticks=(pick.identity,)), PATH)
+        # By identity and occurrence: that very criterion, whatever other lines read the same.
+        target = pick
+        applied = tf.apply(doc.data, Edit(ticks=tf.ticks_for(before.criteria, [pick.index])), PATH)
         assert applied.ticked == (pick.identity,) and applied.missing == ()
         assert applied.data == doc.ticked(target.index)
         (pos,) = differing(doc.data, applied.data)
@@ -298,7 +297,7 @@ def test_parse_then_tick_each_criterion_alone(doc: Doc) -> None:
         assert [c.checked for c in after.criteria] == [
             c.checked or c.index == target.index for c in before.criteria
         ]
-    missing = tf.apply(doc.data, Edit(ticks=("no such criterion",)), PATH)
+    missing = tf.apply(doc.data, Edit(ticks=(tf.Tick("no such criterion", 0),)), PATH)
     assert missing.missing == ("no such criterion",) and missing.data == doc.data
 
 
@@ -348,9 +347,12 @@ def test_all_edits_together(doc: Doc, data: st.DataObject) -> None:
     pick_some: bool = data.draw(st.booleans())
     if before.criteria and pick_some:
         picked: list[tf.Criterion] = data.draw(st.lists(st.sampled_from(before.criteria)))
-        ticks = tuple(c.identity for c in picked)
     else:  # every open criterion, plus one that does not exist
-        ticks = (*(c.identity for c in before.unchecked), "no such criterion")
+        picked = list(before.unchecked)
+    unknown = not (before.criteria and pick_some)
+    ticks = tf.ticks_for(before.criteria, [c.index for c in picked])
+    if unknown:
+        ticks += (tf.Tick("no such criterion", 0),)
     edit = Edit(ticks=ticks, updated=DATE, log=("did it",), frontmatter=(("status", "completed"),))
     applied = tf.apply(doc.data, edit, PATH)
     after = tf.parse(applied.data, PATH)
@@ -358,18 +360,20 @@ def test_all_edits_together(doc: Doc, data: st.DataObject) -> None:
     assert after.frontmatter["status"] == "completed"
     assert after.progress_log == (*doc.log, "did it")
     assert [c.identity for c in after.criteria] == [c.identity for c in before.criteria]
-    # Each identity asked for ticks the first criterion with it still open.
+    # Each tick checks the criterion it names, if open; a checked, repeated or unknown one
+    # is missing (never another line with the same text).
     still_open = [c for c in before.criteria if not c.checked]
     expect_checked = {c.index for c in before.criteria if c.checked}
     expect_ticked, expect_missing = [], []
-    for want in ticks:
-        hit = next((c for c in still_open if c.identity == want), None)
+    named = [*(c.index for c in picked), *([None] if unknown else [])]
+    for want, index in zip(ticks, named, strict=True):
+        hit = next((c for c in still_open if c.index == index), None)
         if hit is None:
-            expect_missing.append(want)
+            expect_missing.append(want.identity)
         else:
             still_open.remove(hit)
             expect_checked.add(hit.index)
-            expect_ticked.append(want)
+            expect_ticked.append(want.identity)
     assert applied.ticked == tuple(expect_ticked)
     assert applied.missing == tuple(expect_missing)
     assert {c.index for c in after.criteria if c.checked} == expect_checked
@@ -382,8 +386,6 @@ def test_all_edits_together(doc: Doc, data: st.DataObject) -> None:
         assert b"\n" not in applied.data.replace(b"\r\n", b"")
     else:
         assert b"\r" not in applied.data
-    # Ticking the same identities again only ticks duplicates that were left open.
-    again = tf.apply(applied.data, Edit(ticks=applied.ticked), PATH)
-    left = Counter(c.identity for c in after.criteria if not c.checked)
-    asked = Counter(applied.ticked)
-    assert len(again.ticked) == sum(min(n, left[i]) for i, n in asked.items())
+    # The same ticks again tick nothing: each names a criterion that is checked now.
+    again = tf.apply(applied.data, Edit(ticks=ticks), PATH)
+    assert again.ticked == () and again.data == applied.data

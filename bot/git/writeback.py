@@ -1,9 +1,11 @@
 """A run's edit → a commit on `taskbot/<TASK-ID>` → `repo.branch`, without losing anyone's work.
 
-When the branch moved while the run went on, taskbot re-applies its own edit (ticks by
-criterion identity, `updated:`, log lines) to the new version of the file and commits
-that on top. Only when a criterion it would tick was itself edited, re-checked or
-removed does it leave the branch alone and keep its work on `taskbot/<TASK-ID>`.
+When the branch moved while the run went on, taskbot re-applies its own edit (`updated:`,
+log lines, and ticks: each the criterion that ran, by identity and occurrence in the
+version the run read, followed by its line into the new version — never onto another
+line that reads the same) to the new version of the file and commits that on top. Only
+when a criterion it would tick was itself edited, re-checked or removed (or cannot be
+told apart) does it leave the branch alone and keep its work on `taskbot/<TASK-ID>`.
 """
 
 from __future__ import annotations
@@ -166,7 +168,8 @@ def _ff_watched(target: Target, sha: str) -> bool:
 def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path: str,
              edit: taskfile.Edit, message: str) -> str | None:
     """Merge taskbot's commit (the worktree's HEAD) into the branch's new version of the file
-    by meaning (`bot.taskfile.merge.reapply`, the code of `taskbot merge-file`)."""
+    by meaning (`bot.taskfile.merge.reapply`, the code of `taskbot merge-file`). HEAD^ holds
+    the version the run read, where the edit's ticks count their occurrences."""
     repo = read.open_repo(worktree)
     mine, before = (_blob(repo, f"HEAD{up}:{rel_path}") for up in ("", "^"))
     gitrepo.git(["checkout", "--quiet", "--force", "-B", target.work_branch, base], worktree)

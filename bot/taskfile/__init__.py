@@ -18,6 +18,7 @@ from bot.taskfile.parse import (
     read,
 )
 from bot.taskfile.status import COMPLETED_DIR, in_completed_folder, is_complete
+from bot.taskfile.tick import Tick, ticks_for
 
 if TYPE_CHECKING:
     from bot.taskfile.edit import Applied, Edit, apply, write
@@ -37,6 +38,7 @@ __all__ = [
     "Edit",
     "Section",
     "Task",
+    "Tick",
     "apply",
     "in_completed_folder",
     "is_complete",
@@ -45,5 +47,6 @@ __all__ = [
     "occurrences",
     "parse",
     "read",
+    "ticks_for",
     "write",
 ]

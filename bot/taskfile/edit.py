@@ -6,6 +6,11 @@ a box's single space becomes ``x``, frontmatter values are set by `bot.yamledit`
 (BOM, line endings, trailing spaces, comments, key order, quoting). An edit that
 inserts or replaces text is parsed again and checked; one that would not read back
 as intended raises `TaskFileError` instead of producing a damaged file.
+
+A tick names the criterion that ran by its identity and occurrence in the version of the
+file the run read (`base`), never by its text alone: in a file changed since, it lands on
+the criterion that line became (`bot.taskfile.follow`), or nowhere when that line was
+edited, re-checked or removed — never on another line that reads the same.
 """
 
 from __future__ import annotations
@@ -21,23 +26,27 @@ import yaml
 from bot import yamledit
 from bot.atomic import write_atomic
 from bot.errors import TaskFileError
+from bot.taskfile.follow import follow
 from bot.taskfile.parse import (
     DATE_RE,
     LINE_BREAK_RE,
+    Criterion,
     Parsed,
     blank,
     fail,
     line_text,
     normalise,
+    occurrences,
     parse_cached,
 )
+from bot.taskfile.tick import Tick
 
 __all__ = ["Applied", "Edit", "apply", "write"]
 
 
 @dataclass(frozen=True)
 class Edit:
-    ticks: tuple[str, ...] = ()
+    ticks: tuple[Tick, ...] = ()
     updated: str | None = None
     log: tuple[str, ...] = ()
     frontmatter: tuple[tuple[str, str], ...] = ()
@@ -120,31 +129,48 @@ def _log_entry(text: str) -> str:
     return f"- {one}" if one else "-"
 
 
-def apply(data: bytes, edit: Edit, path: str) -> Applied:
-    """Apply `edit` to the task file `data`; only the edited bytes change."""
+def _targets(p: Parsed, ref: Parsed, ticks: Sequence[Tick]) -> list[Criterion | None]:
+    """For each tick, the open criterion of `p` it lands on (None: none, or asked twice)."""
+    if not ticks:
+        return []
+    counted = occurrences(ref.task.criteria)
+    by_key = {(c.identity, counted[c.index]): c.index for c in ref.task.criteria}
+    moved = follow(ref, p)
+    out: list[Criterion | None] = []
+    used: set[int] = set()
+    for tick in ticks:
+        ran = by_key.get((normalise(tick.identity), tick.occurrence))
+        index = moved.get(ran) if ran is not None else None
+        crit = p.task.criteria[index] if index is not None else None
+        if crit is None or crit.checked or crit.index in used:
+            out.append(None)
+            continue
+        used.add(crit.index)
+        out.append(crit)
+    return out
+
+
+def apply(data: bytes, edit: Edit, path: str, base: bytes | None = None) -> Applied:
+    """Apply `edit` to the task file `data`; only the edited bytes change. The ticks count
+    occurrences in `base`, the version the run read (default: `data` itself)."""
     data = bytes(data)
     p = parse_cached(data, path)
-    task = p.task
+    ref = p if base is None or bytes(base) == data else parse_cached(bytes(base), path)
 
     splices: list[_Splice] = []
     ticked: list[str] = []
     missing: list[str] = []
     used: set[int] = set()
-    for want in edit.ticks:
-        ident = normalise(want)
-        crit = next(
-            (c for c in task.criteria if not c.checked and c.index not in used and c.identity == ident),
-            None,
-        )
+    for tick, crit in zip(edit.ticks, _targets(p, ref, edit.ticks), strict=True):
         if crit is None:
-            missing.append(ident)
+            missing.append(normalise(tick.identity))
             continue
         used.add(crit.index)
         at = p.lines[crit.line].start + crit.col + 1
         if p.text[at] != " ":
             raise AssertionError(f"{path}: no open box at line {crit.line + 1}")
         splices.append(_Splice(at, at + 1, "x"))
-        ticked.append(ident)
+        ticked.append(crit.identity)
 
     pairs: dict[str, str] = {}
     if edit.updated is not None:

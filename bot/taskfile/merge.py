@@ -3,8 +3,11 @@ and taskbot's own re-apply on a moved branch both use.
 
 Ticks, `updated:` and Progress Log entries are what two people (or a person and taskbot)
 change at once without touching the same thing, so they merge by meaning: a box flipped
-on one side is flipped (criteria matched by identity), `updated:` takes the later of the
-dates that changed, and log entries from both sides are kept once each in time order.
+on one side is flipped on the same criterion of the result (criteria followed by their
+lines, `bot.taskfile.follow`: never onto another line that reads the same, such as one a
+person added), `updated:` takes the later of the dates that changed, and log entries
+from both sides are kept once each in time order (placed in one pass, so a long log
+costs no more than its length).
 Those three are first set back to the base's on every side, the rest goes through
 `git merge-file`, and the merged ticks, date and entries are put back into its result.
 Conflict markers therefore appear only where both sides changed the same criterion or
@@ -13,7 +16,9 @@ the same prose line. A side that is no usable task file gets plain `git merge-fi
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import re
 import tempfile
 from collections import Counter
@@ -24,7 +29,8 @@ from pathlib import Path
 from bot.errors import TaskbotError, TaskFileError
 from bot.proc import run_command
 from bot.taskfile.edit import Applied, Edit, apply
-from bot.taskfile.parse import DATE_RE, Parsed, normalise, parse_cached
+from bot.taskfile.follow import follow
+from bot.taskfile.parse import DATE_RE, MAX_BYTES, Parsed, normalise, parse_cached
 
 __all__ = ["Merged", "merge", "plain", "reapply"]
 
@@ -33,7 +39,6 @@ _HEADING_RE = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
 _TIME_RE = re.compile(r"^ {0,3}[-*+][ \t]+(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2})(?!\d)")
 
 GIT_TIMEOUT = 60.0
-Key = tuple[str, int]  # criterion identity, and which of the criteria with that identity
 
 
 @dataclass(frozen=True)
@@ -93,19 +98,25 @@ def merge(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
 
 
 def _by_meaning(base: bytes, ours: bytes, theirs: bytes, path: str) -> Merged:
-    updated, (base, ours, theirs) = _merge_updated((base, ours, theirs), path)
     pb, po, pt = (parse_cached(d, path) for d in (base, ours, theirs))
+    updated = _later_date(pb, po, pt)
     flips, o_text, t_text = _merge_ticks(pb, po, pt)
     base_log = Counter(e.ident for e in _entries(pb))
     o_text, o_new = _strip_new_entries(po, o_text, base_log)
     t_text, t_new = _strip_new_entries(pt, t_text, base_log)
-    rest = plain(base, o_text.encode("utf-8"), t_text.encode("utf-8"), path)
-    data = _set_ticks(rest.data, flips, path)
-    data = _add_entries(data, [*o_new, *t_new], path)
+    # Everything that parses the files again works on them without the new log entries:
+    # each full parse of a long log is the one cost that grows with it.
+    o_data, t_data = (_dated(text, _date(pb), path) if updated else text.encode("utf-8")
+                      for text in (o_text, t_text))
+    rest = plain(base, o_data, t_data, path)
+    data = _set_ticks(rest.data, pb, flips, path)
     if updated is not None:
         data = apply(data, Edit(updated=updated), path).data
     if rest.conflicts == 0:
         parse_cached(data, path)  # a clean merge must still be a task file
+    data = _add_entries(data, [*o_new, *t_new], path)
+    if len(data) > MAX_BYTES:
+        raise _Unmergeable(f"the merged file would be larger than {MAX_BYTES} bytes")
     return Merged(data, rest.conflicts)
 
 
@@ -119,32 +130,23 @@ def _date(p: Parsed) -> str | None:
     return value if isinstance(value, str) and DATE_RE.fullmatch(value) else None
 
 
-def _merge_updated(sides: tuple[bytes, bytes, bytes], path: str
-                   ) -> tuple[str | None, tuple[bytes, bytes, bytes]]:
-    """The merged `updated:` (None: leave it to git) and the sides with the base's date."""
-    dates = [_date(parse_cached(d, path)) for d in sides]
-    b, o, t = dates
+def _later_date(pb: Parsed, po: Parsed, pt: Parsed) -> str | None:
+    """The merged `updated:`: the later of the dates that changed (None: leave it to git)."""
+    b, o, t = (_date(p) for p in (pb, po, pt))
     if b is None or o is None or t is None or o == t == b:
-        return None, sides
-    later = max(d for d in (o, t) if d != b)
-    base, ours, theirs = sides
-    back = Edit(updated=b)
-    ours = apply(ours, back, path).data if o != b else ours
-    theirs = apply(theirs, back, path).data if t != b else theirs
-    return later, (base, ours, theirs)
+        return None
+    return max(d for d in (o, t) if d != b)
+
+
+def _dated(text: str, date: str | None, path: str) -> bytes:
+    """A side's text with `updated:` set back to the base's `date`."""
+    data = text.encode("utf-8")
+    if date is None or _date(parse_cached(data, path)) == date:
+        return data
+    return apply(data, Edit(updated=date), path).data
 
 
 # ---- ticks
-
-
-def _keys(p: Parsed) -> dict[Key, tuple[int, bool]]:
-    """Each criterion by (identity, occurrence): its index in the file and whether checked."""
-    seen: Counter[str] = Counter()
-    out: dict[Key, tuple[int, bool]] = {}
-    for c in p.task.criteria:
-        out[(c.identity, seen[c.identity])] = (c.index, c.checked)
-        seen[c.identity] += 1
-    return out
 
 
 def _box_at(p: Parsed, index: int) -> int:
@@ -152,35 +154,36 @@ def _box_at(p: Parsed, index: int) -> int:
     return p.lines[c.line].start + c.col + 1
 
 
-def _merge_ticks(pb: Parsed, po: Parsed, pt: Parsed) -> tuple[dict[Key, str], str, str]:
-    """Flipped boxes by key (with the mark to put back) and both sides' texts with those
-    boxes set back to the base's mark. A box flipped on one side whose criterion the other
-    side changed or removed stays flipped: git then sees both sides change that line."""
-    kb, ko, kt = _keys(pb), _keys(po), _keys(pt)
-    flips: dict[Key, str] = {}
+def _merge_ticks(pb: Parsed, po: Parsed, pt: Parsed) -> tuple[dict[int, str], str, str]:
+    """Flipped boxes by the base's criterion index (with the mark to put back) and both
+    sides' texts with those boxes set back to the base's mark. A box flipped on one side
+    whose criterion the other side changed or removed stays flipped: git then sees both
+    sides change that line."""
+    fo, ft = follow(pb, po), follow(pb, pt)
+    flips: dict[int, str] = {}
     texts: list[str] = []
-    for p, mine, other in ((po, ko, kt), (pt, kt, ko)):
+    for p, mine, other in ((po, fo, ft), (pt, ft, fo)):
         text = list(p.text)
-        for key, (index, checked) in mine.items():
-            if key not in kb or key not in other or checked == kb[key][1]:
+        for b, index in mine.items():
+            if b not in other or p.task.criteria[index].checked == pb.task.criteria[b].checked:
                 continue
             at = _box_at(p, index)
-            flips[key] = text[at]
-            text[at] = pb.text[_box_at(pb, kb[key][0])]
+            flips[b] = text[at]
+            text[at] = pb.text[_box_at(pb, b)]
         texts.append("".join(text))
     return flips, texts[0], texts[1]
 
 
-def _set_ticks(data: bytes, flips: dict[Key, str], path: str) -> bytes:
+def _set_ticks(data: bytes, pb: Parsed, flips: dict[int, str], path: str) -> bytes:
     if not flips:
         return data
     p = parse_cached(data, path)
-    keys = _keys(p)
+    where = follow(pb, p)
     text = list(p.text)
-    for key, mark in flips.items():
-        if key not in keys:
-            raise _Unmergeable(f"criterion {key[0]!r} is gone from the merge")
-        text[_box_at(p, keys[key][0])] = mark
+    for b, mark in flips.items():
+        if b not in where:
+            raise _Unmergeable(f"criterion {pb.task.criteria[b].identity!r} is gone from the merge")
+        text[_box_at(p, where[b])] = mark
     return "".join(text).encode("utf-8")
 
 
@@ -235,23 +238,74 @@ def _strip_new_entries(p: Parsed, text: str, base_log: Counter[str]
 
 def _placed(existing: Sequence[_Entry], new: Sequence[_Entry]) -> list[_Entry | None]:
     """The log in its final order: None stands for each existing entry, in place; a timed new
-    entry goes before the first entry that is later, an untimed one after its predecessor."""
-    seq: list[tuple[_Entry, bool]] = [(e, False) for e in existing]
-    known = {e.ident for e in existing}
+    entry goes before the first entry that is later, an untimed one after its predecessor.
+
+    One pass, inserting into a linked list. The first entry later than a time is always a
+    running maximum (later than every entry before it); those maxima, kept in order, are
+    found by bisection, and an insert never changes which other entries are maxima.
+    """
+    entries = list(existing)
+    chain = _Chain(len(entries))
+    top_times: list[str] = []  # the running maxima's times, increasing, in log order
+    top_nodes: list[int] = []
+    first_of: dict[str, int] = {}
+    for n, e in enumerate(entries):
+        first_of.setdefault(e.ident, n)
+        if (e.time or "") > (top_times[-1] if top_times else ""):
+            top_times.append(e.time or "")
+            top_nodes.append(n)
     prev: str | None = None
     for e in new:
-        if e.ident in known:
+        if e.ident in first_of:
             prev = e.ident
             continue
-        known.add(e.ident)
+        node = len(entries)
+        entries.append(e)
+        first_of[e.ident] = node
         when = e.time
-        if when is not None:
-            pos = next((i for i, (x, _) in enumerate(seq) if (x.time or "") > when), len(seq))
+        if when is None:
+            chain.insert_after(node, first_of.get(prev, _END) if prev is not None else _END)
         else:
-            pos = next((i + 1 for i, (x, _) in enumerate(seq) if x.ident == prev), len(seq))
-        seq.insert(pos, (e, True))
+            k = bisect.bisect_right(top_times, when)
+            chain.insert_before(node, top_nodes[k] if k < len(top_nodes) else _END)
+            if when > (top_times[k - 1] if k else ""):
+                top_times.insert(k, when)
+                top_nodes.insert(k, node)
         prev = e.ident
-    return [e if is_new else None for e, is_new in seq]
+    return [entries[n] if n >= len(existing) else None for n in chain.walk()]
+
+
+_HEAD, _END = -1, -2
+
+
+class _Chain:
+    """Nodes 0…n-1 in a doubly linked list, for inserts anywhere in O(1)."""
+
+    def __init__(self, n: int) -> None:
+        order = [_HEAD, *range(n), _END]
+        self._next = dict(itertools.pairwise(order))
+        self._prev = {b: a for a, b in itertools.pairwise(order)}
+
+    def insert_before(self, node: int, at: int) -> None:
+        self._link(self._prev[at], node, at)
+
+    def insert_after(self, node: int, at: int) -> None:
+        if at == _END:
+            self.insert_before(node, _END)
+        else:
+            self._link(at, node, self._next[at])
+
+    def _link(self, prev: int, node: int, nxt: int) -> None:
+        self._next[prev], self._next[node] = node, nxt
+        self._prev[nxt], self._prev[node] = node, prev
+
+    def walk(self) -> list[int]:
+        out: list[int] = []
+        node = self._next[_HEAD]
+        while node != _END:
+            out.append(node)
+            node = self._next[node]
+        return out
 
 
 def _add_entries(data: bytes, new: Sequence[_Entry], path: str) -> bytes:
@@ -301,24 +355,31 @@ def _text_of(e: _Entry) -> str:
 def reapply(base: bytes | None, branch: bytes, mine: bytes, edit: Edit, path: str) -> Applied:
     """taskbot's commit (`mine`, made on `base`) carried onto the branch's newer version.
 
-    A criterion taskbot ticks that the branch edited, re-checked or removed is the person's
-    to decide: it comes back in `missing` and nothing is merged. Otherwise the two merge
-    like any other pair of sides; should that leave conflicts (or not read back with the
-    ticks), taskbot's `Edit` is applied to the branch's version instead, as a plain edit.
+    The edit's ticks count occurrences in `base`, the version the run read. A criterion
+    taskbot ticks that the branch edited, re-checked or removed is the person's to decide:
+    it comes back in `missing` and nothing is merged (so is every tick when `base` is
+    unknown: which line ran cannot be told). Otherwise the two merge like any other pair of
+    sides; should that leave conflicts (or not tick exactly those criteria), taskbot's
+    `Edit` is applied to the branch's version instead, as a plain edit.
     """
-    missing = apply(branch, Edit(ticks=edit.ticks), path).missing
-    if missing:
-        return Applied(branch, (), missing)
-    if base is not None:
-        merged = merge(base, branch, mine, path)
-        if merged.conflicts == 0 and _has_ticks(merged.data, edit.ticks, path):
-            return Applied(merged.data, tuple(normalise(t) for t in edit.ticks), ())
-    return apply(branch, edit, path)
+    if base is None:
+        return Applied(branch, (), tuple(normalise(t.identity) for t in edit.ticks))
+    on_branch = apply(branch, Edit(ticks=edit.ticks), path, base)
+    if on_branch.missing:
+        return Applied(branch, (), on_branch.missing)
+    merged = merge(base, branch, mine, path)
+    if merged.conflicts == 0 and _same_ticks(on_branch.data, merged.data, branch, path):
+        return Applied(merged.data, on_branch.ticked, ())
+    return apply(branch, edit, path, base)
 
 
-def _has_ticks(data: bytes, ticks: Sequence[str], path: str) -> bool:
+def _same_ticks(want: bytes, merged: bytes, branch: bytes, path: str) -> bool:
+    """Whether `merged` has the branch's criteria checked exactly as `want` (the branch with
+    taskbot's ticks) has them."""
     try:
-        checked = Counter(c.identity for c in parse_cached(data, path).task.criteria if c.checked)
+        pw, pm = parse_cached(want, path), parse_cached(merged, path)
+        where = follow(parse_cached(branch, path), pm)
     except TaskFileError:
         return False
-    return not Counter(normalise(t) for t in ticks) - checked
+    return all(i in where and pm.task.criteria[where[i]].checked == c.checked
+               for i, c in enumerate(pw.task.criteria))
