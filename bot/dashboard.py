@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pygit2
 
@@ -28,7 +28,7 @@ from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import read
 from bot.git import write as gitwrite
-from bot.mdescape import cell, code_span, inline, link_target
+from bot.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 from bot.report import Report
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
@@ -36,8 +36,7 @@ __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "
 MARKER = "<!-- taskbot dashboard: generated, edits are overwritten -->"
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     task_id: str
     title: str
     path: str  # repository-relative
@@ -46,6 +45,7 @@ class Row:
     waits_on: tuple[str, ...] = ()
     last_run: str = ""  # "partial, 2024-05-01 12:00, commit abc123456789"
     problem: str = ""  # not listed as a task: why ("refused: …", "unusable: …")
+    head: str = ""  # its line up to "Waits on" (`_head`), or its whole line when a problem
 
 
 def _minute(iso: object) -> str:
@@ -75,13 +75,13 @@ def rows(config: Config, worktree: Path, report: Report | None = None) -> tuple[
     that is not trusted or cannot be parsed is a row with only its path and `problem`."""
     tasks = dict(dashrows.state_json(config, "status.json").get("tasks") or {})
     waiting = dashrows.state_json(config, "waiting.json")
+    here = Path(config.repo.dashboard).parent
+    listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard)
     out: list[Row] = []
-    listed = dashrows.listing(config, worktree, skip=config.repo.dashboard)
     for rel in sorted(listed):
         e = listed[rel]
         if e.problem:
-            said = e.problem.replace(f"{worktree}/", "")  # the worktree's path is taskbot's own
-            out.append(Row("", "", rel, 0, 0, problem=said))
+            out.append(Row("", "", rel, 0, 0, problem=e.problem, head=e.head))
             continue
         waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
         entry = tasks.get(e.task_id)
@@ -90,8 +90,25 @@ def rows(config: Config, worktree: Path, report: Report | None = None) -> tuple[
             waits = tuple(d.task_id for d in report.waiting_on)
             last = ", ".join(p for p in (report.result, _run_time(report.run_id),
                                          "this commit") if p)
-        out.append(Row(e.task_id, e.title, rel, e.done, e.total, waits, last))
+        out.append(Row(e.task_id, e.title, rel, e.done, e.total, waits, last, head=e.head))
     return tuple(out)
+
+
+def _head(here: Path, path: str, e: dashrows.Entry | Row) -> str:
+    """A row's text that depends on its file alone: kept with the file's entry, so an
+    unchanged file costs no escaping on the next commit."""
+    if e.problem:
+        return f"- {inline(path)}: {inline(e.problem)}"
+    link = link_target(os.path.relpath(path, here))
+    return f"| [{cell(e.task_id)}]({link}) | {cell(e.title)} | {e.done}/{e.total} | "
+
+
+def _line(here: Path, r: Row) -> str:
+    head = r.head or _head(here, r.path, r)
+    if r.problem:
+        return head
+    waits = cell(", ".join(r.waits_on)) if r.waits_on else EMPTY_CELL
+    return f"{head}{waits} | {cell(r.last_run) if r.last_run else EMPTY_CELL} |"
 
 
 def kept_branches(config: Config, where: Path | None = None) -> tuple[tuple[str, str], ...]:
@@ -133,14 +150,12 @@ def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, s
     if tasks:
         lines += ["| Task | Title | Done | Waits on | Last run |",
                   "| --- | --- | --- | --- | --- |"]
-        lines += [f"| [{cell(r.task_id)}]({link_target(os.path.relpath(r.path, here))}) | "
-                  f"{cell(r.title)} | {r.done}/{r.total} | {cell(', '.join(r.waits_on))} | "
-                  f"{cell(r.last_run)} |" for r in tasks]
+        lines += [_line(here, r) for r in tasks]
     else:
         lines.append("No active task.")
     if others:
         lines += ["", "## Files not listed", ""]
-        lines += [f"- {inline(r.path)}: {inline(r.problem)}" for r in others]
+        lines += [_line(here, r) for r in others]
     lines += ["", "## Branches that need a person", ""]
     if branches:
         lines += [f"- {code_span(name)} ({sha[:12]}): not merged into "

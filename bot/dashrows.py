@@ -18,10 +18,11 @@ wrote there. Trust is judged before the file is parsed.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pygit2
 
@@ -34,18 +35,19 @@ from bot.git import write as gitwrite
 from bot.git.trust import check_file
 from bot.statedir import read_owned
 
-__all__ = ["CACHE", "Entry", "listing"]
+__all__ = ["CACHE", "JUDGE_BUDGET", "Entry", "listing", "state_json"]
 
 CACHE = "dashboard-rows.json"
-_VERSION = 1
+_VERSION = 2
+JUDGE_BUDGET = 2.0  # seconds a listing spends judging files it has not seen: bounded per commit
 _REGULAR = frozenset({pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE})
 
 Judge = Callable[[str], str]  # path → "" when its history is trusted, else why not
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What one version of one task file says on the dashboard."""
+class Entry(NamedTuple):
+    """What one version of one task file says on the dashboard (a tuple: 10,000 of them
+    are loaded and rendered on every commit)."""
 
     blob: str
     task_id: str = ""
@@ -53,19 +55,11 @@ class Entry:
     done: int = 0
     total: int = 0
     problem: str = ""  # "": listed; else why not ("refused: …", "unusable: …")
-
-    def as_json(self) -> list[Any]:
-        return [self.blob, self.task_id, self.title, self.done, self.total, self.problem]
+    head: str = ""  # its rendering that depends on nothing else (`Render`), kept with it
 
 
-def _entry_of(raw: object) -> Entry | None:
-    if not (isinstance(raw, list) and len(raw) == 6):
-        return None
-    blob, task_id, title, done, total, problem = raw
-    if not all(isinstance(v, str) for v in (blob, task_id, title, problem)) \
-            or not isinstance(done, int) or not isinstance(total, int):
-        return None
-    return Entry(blob, task_id, title, done, total, problem)
+Render = Callable[[str, Entry], str]  # (path, entry) → `Entry.head`
+PENDING = "not read yet: the dashboard reads a bounded number of new files per commit"
 
 
 @dataclass
@@ -77,7 +71,8 @@ class _Cache:
 
 
 def _cache_key(config: Config) -> str:
-    return json.dumps([_VERSION, config.repo.tasks_dir, list(config.trust or ())])
+    return json.dumps([_VERSION, config.repo.tasks_dir, config.repo.dashboard,
+                       list(config.trust or ())])
 
 
 def _load(config: Config) -> _Cache:
@@ -91,15 +86,16 @@ def _load(config: Config) -> _Cache:
     files, entries = doc.get("files"), doc.get("entries")
     if not isinstance(files, dict) or not isinstance(entries, dict):
         return _Cache(key)
-    parsed = {str(p): e for p, raw in entries.items() if (e := _entry_of(raw)) is not None}
-    return _Cache(key, str(doc.get("tree") or ""), {str(p): str(b) for p, b in files.items()},
-                  parsed)
+    # taskbot's own file (read_owned): its shape is checked, not every value
+    parsed = {p: Entry._make(raw) for p, raw in entries.items()
+              if isinstance(raw, list) and len(raw) == len(Entry._fields)}
+    return _Cache(key, str(doc.get("tree") or ""), files, parsed)
 
 
 def _save(config: Config, cache: _Cache) -> None:
     """Best effort: a cache that cannot be written costs the next commit a full read."""
     doc = {"key": cache.key, "tree": cache.tree, "files": cache.files or {},
-           "entries": {p: e.as_json() for p, e in (cache.entries or {}).items()}}
+           "entries": cache.entries or {}}
     path = Path(config.repo.state_dir) / CACHE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +166,12 @@ def _folder_files(worktree: Path, tasks_dir: str) -> dict[str, bytes | None]:
 
 # --- what one file says ------------------------------------------------------------------
 
-def _entry(path: str, blob: str, data: bytes | None, judge: Judge) -> Entry:
+def _entry(path: str, blob: str, data: bytes | None, judge: Judge, render: Render) -> Entry:
+    entry = _said(path, blob, data, judge)
+    return entry._replace(head=render(path, entry))
+
+
+def _said(path: str, blob: str, data: bytes | None, judge: Judge) -> Entry:
     why = judge(path)
     if why:
         return Entry(blob, problem=f"refused: {why}")
@@ -203,9 +204,11 @@ def _head(repo: pygit2.Repository) -> pygit2.Commit | None:
         return None
 
 
-def listing(config: Config, worktree: Path, skip: str = "") -> dict[str, Entry]:
+def listing(config: Config, worktree: Path, render: Render, skip: str = "") -> dict[str, Entry]:
     """Path → what it says, for every task file under tasks_dir in `worktree` as it would be
-    committed now (`skip`: a path that is never a task, the dashboard)."""
+    committed now (`skip`: a path that is never a task, the dashboard). Files not seen
+    before are judged and read for at most JUDGE_BUDGET seconds; the rest say PENDING
+    (path only) and are read by the next commits."""
     tasks_dir = config.repo.tasks_dir.strip("/")
     tasks_dir = "" if tasks_dir == "." else tasks_dir
     cache = _load(config)
@@ -219,7 +222,7 @@ def listing(config: Config, worktree: Path, skip: str = "") -> dict[str, Entry]:
         pass
     if repo is None or head is None:
         files = _folder_files(worktree, tasks_dir)
-        return {p: _entry(p, "", data, lambda _: "not in a git repository")
+        return {p: _entry(p, "", data, lambda _: "not in a git repository", render)
                 for p, data in files.items() if p != skip}
     try:
         tree = head.tree[tasks_dir] if tasks_dir else head.tree
@@ -230,18 +233,29 @@ def listing(config: Config, worktree: Path, skip: str = "") -> dict[str, Entry]:
     changed = _uncommitted(worktree, tasks_dir)
     blobs = {**committed, **{p: str(pygit2.hash(d)) for p, d in changed.items() if d is not None}}
     judge = _judge(config, repo, str(head.id))
+    deadline = time.monotonic() + JUDGE_BUDGET
     out: dict[str, Entry] = {}
-    for path, blob in blobs.items():
+    pending: dict[str, Entry] = {}
+    for path in sorted(blobs, key=lambda p: p not in changed):  # the run's own task first
+        blob = blobs[path]
         if path == skip or (path in changed and changed[path] is None):
             continue  # moved away (to completed/), or no longer a regular file
         found = known.get(path)
         if found is None or found.blob != blob:
+            if time.monotonic() > deadline:
+                pending[path] = _unread(path, blob, render)
+                continue
             data = changed[path] if path in changed else _blob(repo, blob)
-            found = _entry(path, blob, data, judge)
+            found = _entry(path, blob, data, judge, render)
         out[path] = found
     if isinstance(tree, pygit2.Tree) and (out != known or cache.tree != str(tree.id)):
         _save(config, _Cache(cache.key, str(tree.id), committed, out))
-    return out
+    return {**out, **pending}
+
+
+def _unread(path: str, blob: str, render: Render) -> Entry:
+    entry = Entry(blob, problem=PENDING)
+    return entry._replace(head=render(path, entry))
 
 
 def _blob(repo: pygit2.Repository, blob: str) -> bytes | None:
