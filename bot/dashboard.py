@@ -5,37 +5,38 @@ taskbot keeps, in its own commits only, a table of the active tasks (criteria do
 each waits on, its last run) and the `taskbot/<ID>` branches kept for a person. The file
 sits outside tasks_dir (the config insists) and is never read as a task. It is written
 only when its content changed, so a run that changes nothing else leaves it alone.
+
+Only files whose history is trusted and that parse get a row (`dashrows`, which re-reads
+only what changed since the last commit); any other is one line under "Files not
+listed", by its escaped path and why. Every cell, link and name is escaped (`mdescape`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pygit2
 
-from bot import taskfile
+from bot import dashrows, taskfile
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import read
 from bot.git import write as gitwrite
+from bot.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 from bot.report import Report
-from bot.statedir import read_owned
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
 
 MARKER = "<!-- taskbot dashboard: generated, edits are overwritten -->"
-_NONE = "—"
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     task_id: str
     title: str
     path: str  # repository-relative
@@ -43,10 +44,8 @@ class Row:
     total: int
     waits_on: tuple[str, ...] = ()
     last_run: str = ""  # "partial, 2024-05-01 12:00, commit abc123456789"
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.replace("|", "\\|").split()) or _NONE
+    problem: str = ""  # not listed as a task: why ("refused: …", "unusable: …")
+    head: str = ""  # its line up to "Waits on" (`_head`), or its whole line when a problem
 
 
 def _minute(iso: object) -> str:
@@ -63,14 +62,6 @@ def _last_run(entry: Mapping[str, Any]) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _state_json(config: Config, name: str) -> dict[str, Any]:
-    try:
-        data = json.loads(read_owned(Path(config.repo.state_dir) / name))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _run_time(run_id: str) -> str:
     try:
         return f"{datetime.strptime(run_id[:15], '%Y%m%dT%H%M%S'):%Y-%m-%d %H:%M}"
@@ -79,48 +70,65 @@ def _run_time(run_id: str) -> str:
 
 
 def rows(config: Config, worktree: Path, report: Report | None = None) -> tuple[Row, ...]:
-    """Every task file under tasks_dir in `worktree`; `report` is the run being committed
-    (its row says "this commit", status.json does not know it yet)."""
-    folder = worktree / config.repo.tasks_dir
-    tasks = dict(_state_json(config, "status.json").get("tasks") or {})
-    waiting = _state_json(config, "waiting.json")
+    """Every task file under tasks_dir in `worktree`, sorted by path; `report` is the run
+    being committed (its row says "this commit", status.json does not know it yet). A file
+    that is not trusted or cannot be parsed is a row with only its path and `problem`."""
+    tasks = dict(dashrows.state_json(config, "status.json").get("tasks") or {})
+    waiting = dashrows.state_json(config, "waiting.json")
+    here = Path(config.repo.dashboard).parent
+    listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard)
     out: list[Row] = []
-    for path in sorted(folder.rglob("*.md")) if folder.is_dir() else ():
-        rel = path.relative_to(worktree).as_posix()
-        if rel == config.repo.dashboard or not path.is_file() or path.is_symlink():
+    for rel in sorted(listed):
+        e = listed[rel]
+        if e.problem:
+            out.append(Row("", "", rel, 0, 0, problem=e.problem, head=e.head))
             continue
-        try:
-            task = taskfile.load(path)
-        except TaskbotError as exc:
-            said = str(exc).replace(f"{worktree}/", "")  # the worktree's path is taskbot's own
-            out.append(Row(path.stem, f"unusable: {said}", rel, 0, 0))
-            continue
-        done = sum(1 for c in task.criteria if c.checked)
-        waits = tuple(str(d) for d in waiting.get(task.id) or ())
-        entry = tasks.get(task.id)
+        waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
+        entry = tasks.get(e.task_id)
         last = _last_run(entry) if isinstance(entry, dict) else ""
-        if report is not None and report.task.id == task.id:
+        if report is not None and report.task.id == e.task_id:
             waits = tuple(d.task_id for d in report.waiting_on)
             last = ", ".join(p for p in (report.result, _run_time(report.run_id),
                                          "this commit") if p)
-        out.append(Row(task.id, task.title, rel, done, len(task.criteria), waits, last))
+        out.append(Row(e.task_id, e.title, rel, e.done, e.total, waits, last, head=e.head))
     return tuple(out)
+
+
+def _head(here: Path, path: str, e: dashrows.Entry | Row) -> str:
+    """A row's text that depends on its file alone: kept with the file's entry, so an
+    unchanged file costs no escaping on the next commit."""
+    if e.problem:
+        return f"- {inline(path)}: {inline(e.problem)}"
+    link = link_target(os.path.relpath(path, here))
+    return f"| [{cell(e.task_id)}]({link}) | {cell(e.title)} | {e.done}/{e.total} | "
+
+
+def _line(here: Path, r: Row) -> str:
+    head = r.head or _head(here, r.path, r)
+    if r.problem:
+        return head
+    waits = cell(", ".join(r.waits_on)) if r.waits_on else EMPTY_CELL
+    return f"{head}{waits} | {cell(r.last_run) if r.last_run else EMPTY_CELL} |"
 
 
 def kept_branches(config: Config, where: Path | None = None) -> tuple[tuple[str, str], ...]:
     """(branch, sha) of the `taskbot/*` branches not merged into repo.branch: work kept for a
     person (a refused push, integrate = "branch"). `where`: the repository taskbot works in
-    (its clone, or a worktree of it), whose `origin/<branch>` is the branch as it is now."""
+    (its clone, or a worktree of it), whose `origin/<branch>` is the branch as it is now.
+    The branch checked out in `where` is the one of the commit being made: it lands with
+    that commit, never waits for a person."""
     try:
         repo = read.open_repo(where or config.repo.path)
         main = (repo.references.get(f"refs/remotes/origin/{config.repo.branch}")
                 or repo.references.get(f"refs/heads/{config.repo.branch}"))
         tip = main.peel(pygit2.Commit).id if main is not None else None
+        mine = repo.head.name if where is not None and not repo.head_is_detached else ""
         out: list[tuple[str, str]] = []
         for name in sorted(repo.branches.local):
-            if not name.startswith("taskbot/"):
+            branch = repo.branches.local[name]
+            if not name.startswith("taskbot/") or branch.name == mine:
                 continue
-            sha = repo.branches.local[name].peel(pygit2.Commit).id
+            sha = branch.peel(pygit2.Commit).id
             if tip is not None and (sha == tip or repo.descendant_of(tip, sha)):
                 continue
             out.append((name, str(sha)))
@@ -130,24 +138,28 @@ def kept_branches(config: Config, where: Path | None = None) -> tuple[tuple[str,
 
 
 def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, str]]) -> str:
+    """The dashboard. Every id, title, path and branch name comes from a push: each is
+    escaped for where it stands (`mdescape`), so it renders as text and keeps to its cell."""
     here = Path(config.repo.dashboard).parent
+    tasks = [r for r in table if not r.problem]
+    others = [r for r in table if r.problem]
     lines = [MARKER, "# Taskbot dashboard", "",
-             f"Active tasks in `{config.repo.tasks_dir}` on `{config.repo.branch}`, as of "
-             "taskbot's last commit.", ""]
-    if table:
+             f"Active tasks in {code_span(config.repo.tasks_dir)} on "
+             f"{code_span(config.repo.branch)}, "
+             "as of taskbot's last commit.", ""]
+    if tasks:
         lines += ["| Task | Title | Done | Waits on | Last run |",
                   "| --- | --- | --- | --- | --- |"]
-        for r in table:
-            link = Path(os.path.relpath(r.path, here)).as_posix()
-            lines.append(f"| [{_cell(r.task_id)}]({link}) | {_cell(r.title)} | "
-                         f"{r.done}/{r.total} | {_cell(', '.join(r.waits_on))} | "
-                         f"{_cell(r.last_run)} |")
+        lines += [_line(here, r) for r in tasks]
     else:
         lines.append("No active task.")
+    if others:
+        lines += ["", "## Files not listed", ""]
+        lines += [_line(here, r) for r in others]
     lines += ["", "## Branches that need a person", ""]
     if branches:
-        lines += [f"- `{name}` ({sha[:12]}): not merged into `{config.repo.branch}`"
-                  for name, sha in branches]
+        lines += [f"- {code_span(name)} ({sha[:12]}): not merged into "
+                  f"{code_span(config.repo.branch)}" for name, sha in branches]
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"

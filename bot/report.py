@@ -2,12 +2,14 @@
 
 Every text field (criterion, reason, output, evidence) is redacted, capped at
 `textcap.FIELD_CAP` and has its control characters escaped; the whole Markdown report
-(also the git note and the notification body) is capped at `textcap.REPORT_CAP`.
+(also the git note and the notification body) is capped at `textcap.REPORT_CAP`. In the
+Markdown, every field but a code span is also escaped as Markdown (`mdescape.inline`): a
+task id, title, path or criterion from a push renders as text, never as a heading, a link,
+an image or HTML.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 
 from bot.api import CommandRecord, FileChange
 from bot.lookup import DependencyState
+from bot.mdescape import code_span, markup
 from bot.runner import Result, State
 from bot.textcap import FIELD_CAP, cap_document, clean, escape_controls
 
@@ -95,58 +98,61 @@ class Report:
         return tuple(steps) or ("Nothing to do.",)
 
 
-def _code(text: str) -> str:
-    """`text` as a Markdown code span, whatever backticks it contains."""
-    text = " ".join(text.splitlines())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+def _cmd(record: CommandRecord, code: Clean) -> str:
+    return code_span(code(shlex.join(record.argv)))
 
 
-def _cmd(record: CommandRecord, f: Clean) -> str:
-    return _code(f(shlex.join(record.argv)))
-
-
-def _output(commands: Sequence[CommandRecord], f: Clean) -> str:
+def _output(commands: Sequence[CommandRecord], code: Clean) -> str:
     """Success, with the last line the (last) command printed, if it printed anything."""
     lines = commands[-1].output_tail.strip().splitlines() if commands else []
-    return f"Success: {_code(f(lines[-1].strip()))}" if lines else "Success"
+    return f"Success: {code_span(code(lines[-1].strip()))}" if lines else "Success"
 
 
-def _completed(report: Report, f: Clean) -> list[str]:
+def _prose(text: str, redact: Callable[[str], str], limit: int = FIELD_CAP) -> str:
+    """A field outside a code span: one line, escaped as Markdown."""
+    return clean(text, redact, limit, keep="", markup=markup)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    text: Clean  # prose: Markdown escaped
+    code: Clean  # inside a code span, where Markdown means nothing
+
+
+def _completed(report: Report, f: _Fields) -> list[str]:
     lines: list[str] = []
     for r in report.results:
         if r.state is not State.DONE:
             continue
-        lines.append(f"- ✅ {f(r.action.criterion.text)}")
+        lines.append(f"- ✅ {f.text(r.action.criterion.text)}")
         commands = r.outcome.commands if r.outcome else ()
-        lines.extend(f"  - Command: {_cmd(c, f)}" for c in commands)
+        lines.extend(f"  - Command: {_cmd(c, f.code)}" for c in commands)
         evidence = r.outcome.evidence if r.outcome else ()
-        lines.extend(f"  - Evidence: {f(e)}" for e in evidence)
-        lines.append(f"  - Output: {_output(commands, f)}")
+        lines.extend(f"  - Evidence: {f.text(e)}" for e in evidence)
+        lines.append(f"  - Output: {_output(commands, f.code)}")
     before = report.done - sum(r.state is State.DONE for r in report.results)
     if before > 0:
         lines.append(f"- ✅ {before} more checked before this run")
     return lines or ["(none)"]
 
 
-def _remaining(report: Report, f: Clean) -> list[str]:
+def _remaining(report: Report, f: _Fields) -> list[str]:
     attempts = {r.action.criterion.text: r.attempts for r in report.results}
     lines: list[str] = []
     for text, why in report.remaining:
         tries = attempts.get(text, 0)
-        lines.append(f"- ⏳ {f(text)}")
-        lines.append(f"  - Reason: {f(why)}" + (f" (after {tries} attempts)" if tries > 1 else ""))
+        lines.append(f"- ⏳ {f.text(text)}")
+        lines.append(f"  - Reason: {f.text(why)}" + (f" (after {tries} attempts)" if tries > 1 else ""))
     return lines or ["(none)"]
 
 
-def _changes(report: Report, f: Clean) -> list[str]:
-    files = [f"- {f(c.repo)}: {f(c.path)} ({f(c.what)})" for c in report.changes] or ["(none)"]
+def _changes(report: Report, f: _Fields) -> list[str]:
+    files = [f"- {f.text(c.repo)}: {f.text(c.path)} ({f.text(c.what)})"
+             for c in report.changes] or ["(none)"]
     commands = [
-        f"- {_cmd(c, f)} in {_code(f(c.cwd))}: "
+        f"- {_cmd(c, f.code)} in {code_span(f.code(c.cwd))}: "
         + (f"exit {c.exit_status}" if c.exit_status is not None
-           else f(c.error) or "did not finish")
+           else f.text(c.error) or "did not finish")
         + f" ({c.duration:.1f}s)"
         for c in report.commands
     ] or ["(none)"]
@@ -155,13 +161,13 @@ def _changes(report: Report, f: Clean) -> list[str]:
 
 def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
     t = report.task
-    f: Clean = partial(clean, redact=redact)
-    step: Clean = partial(clean, redact=redact, limit=2 * FIELD_CAP)  # a text and a reason
+    f = _Fields(partial(_prose, redact=redact), partial(clean, redact=redact))
+    step: Clean = partial(_prose, redact=redact, limit=2 * FIELD_CAP)  # a text and a reason
     lines = [
-        f"# Task Execution Report: {f(t.id)}",
-        f"## Task: {f(t.title)}",
-        f"Priority: {f(t.priority)}",
-        f"Status: {f(t.status)}",
+        f"# Task Execution Report: {f.text(t.id)}",
+        f"## Task: {f.text(t.title)}",
+        f"Priority: {f.text(t.priority)}",
+        f"Status: {f.text(t.status)}",
         "## Acceptance Criteria Completed",
         *_completed(report, f),
         "## Acceptance Criteria Remaining",
@@ -169,7 +175,7 @@ def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
         "## Changes Made",
         *_changes(report, f),
         "## Progress Log Entry",
-        *(f(line) for line in report.progress_log or ("(none)",)),
+        *(f.text(line) for line in report.progress_log or ("(none)",)),
         "## Summary",
         report.summary,
         "## Next Steps",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot import config as configmod
 from bot.dashboard import refresh
+from tests.gitfixtures import git
 
 
 def test_a_symlinked_folder_on_the_way_to_the_dashboard_is_not_followed(tmp_path: Path) -> None:
@@ -49,8 +50,25 @@ def test_a_task_file_that_cannot_be_read_is_listed_without_taskbots_paths(tmp_pa
     worktree = tmp_path / "wt"
     (worktree / "tasks" / "active").mkdir(parents=True)
     (worktree / "tasks" / "active" / "TASK-7.md").write_bytes(b"---\nid: \xff\n---\n")
-    config = _config(tmp_path, worktree, "DASHBOARD.md")
+    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
+    git(worktree, "add", "-A")
+    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
+    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                       "dashboard": "DASHBOARD.md"},
+                              "trust": {"authors": ["becker@example.com"]}},
+                             str(tmp_path / "taskbot.toml"))
     assert refresh(config, worktree) is True
     text = (worktree / "DASHBOARD.md").read_text()
-    assert "| unusable: tasks/active/TASK-7.md: not UTF-8" in text
+    assert "- tasks/active/TASK-7.md: unusable: tasks/active/TASK-7.md: not UTF-8" in text
     assert str(tmp_path) not in text
+
+
+def test_a_folder_that_is_no_repository_lists_no_task(tmp_path: Path) -> None:
+    """Without a history there is no trust to judge: paths only, never a title."""
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    (worktree / "tasks" / "active" / "T.md").write_text("---\ntitle: Secret plan\n---\n# T\n")
+    assert refresh(_config(tmp_path, worktree, "DASHBOARD.md"), worktree) is True
+    text = (worktree / "DASHBOARD.md").read_text()
+    assert "Secret plan" not in text and "No active task." in text
+    assert "- tasks/active/T.md: refused: not in a git repository" in text

@@ -97,7 +97,8 @@ def test_remaining_with_reason_and_commands_with_status() -> None:
     text = to_markdown(_report())
     assert ("- ⏳ Push all FFL images to registry 192.168.7.21:5000\n"
             "  - Reason: ffl/frontend:0.1.18 not in the registry (after 2 attempts)\n") in text
-    assert "- ⏳ Check the `dashboards`\n  - Reason: manual: waiting for a person\n" in text
+    # a criterion's backticks are its text: escaped, like any Markdown from a push
+    assert "- ⏳ Check the \\`dashboards\\`\n  - Reason: manual: waiting for a person\n" in text
     assert "- beckerkube-tasks: tasks/active/TASK-001.md (1 criteria checked, progress log)" in text
     assert "- `./scripts/build.sh --push all` in `/srv/ffl`: exit 0 (1.2s)" in text
     assert "- ``skopeo inspect 'x`y'`` in `/srv/ffl`: exit 1 (1.2s)" in text  # code span intact
@@ -150,5 +151,5 @@ def test_json_form_and_redaction() -> None:
 
 def test_markdown_has_no_unbalanced_code_spans() -> None:
     for line in to_markdown(_report()).splitlines():
-        spans = re.sub(r"(`+)(.*?)\1", "", line)
+        spans = re.sub(r"(`+)(.*?)\1", "", line.replace("\\`", ""))
         assert "`" not in spans, line

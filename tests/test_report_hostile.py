@@ -60,7 +60,7 @@ def test_markdown_report_is_capped_and_escaped(tmp_path: Path) -> None:
     assert len(text.encode()) <= REPORT_CAP
     assert "bytes cut)" in text
     assert not any(ch in text for ch in "\x00\x1b\x07\x7f\r")
-    assert "Paint \\x1b[31mred\\x1b[0m\\x7f" in text
+    assert "Paint \\x1b\\[31mred\\x1b\\[0m\\x7f" in text  # `[` escaped as Markdown
     assert "bad \\x00 byte" in text
     # each field is cut on its own: the sections after a huge field are still there
     assert "## Next Steps" in text and "## Acceptance Criteria Remaining" in text

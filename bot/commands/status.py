@@ -1,4 +1,9 @@
-"""`taskbot status`: status.json checked against the spool, the pid and the outbox."""
+"""`taskbot status`: status.json checked against the spool, the pid and the outbox.
+
+Task ids, titles, criteria and spool lines come from pushes: each line printed has its
+control characters and line breaks escaped (`textcap.display_name`), so nothing in them
+can move the cursor, retitle the terminal or forge a line of its own.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from bot.daemon import spool as queue
 from bot.daemon import statusfile
 from bot.durations import elapsed_text
 from bot.notify import outbox
+from bot.textcap import display_name
 
 if TYPE_CHECKING:
     from bot.pipeline import Processed
@@ -116,7 +122,7 @@ def render(snap: Mapping[str, Any]) -> str:
             lines.extend(f"    waiting for {w}" for w in t.get("waiting_on") or ())
     else:
         lines.append("no task has run yet")
-    return "\n".join(lines)
+    return "\n".join(display_name(line) for line in lines)
 
 
 def _forge_lines(forge: Mapping[str, Any] | None) -> list[str]:

@@ -59,6 +59,7 @@ from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.pipeline import Processed
 from bot.runner import Result, State
+from bot.textcap import display_name
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
 
@@ -85,9 +86,10 @@ def log(message: str, level: int = INFO) -> None:
     Under journald (`JOURNAL_STREAM` set) the line starts with `<N>`, its priority, so
     `journalctl -p err` finds failures. One `write(2)` per line, past Python's buffered
     stream: safe from a signal handler and from the watchdog thread, and lines never
-    interleave.
+    interleave. Names and criteria in `message` come from pushes: control characters (an
+    escape sequence, a carriage return) and undecodable bytes are escaped.
     """
-    line = " ".join(message.splitlines())
+    line = display_name(" ".join(message.splitlines()))
     if not os.environ.get("JOURNAL_STREAM"):
         line = f"{datetime.now().astimezone().isoformat(timespec='milliseconds')} taskbot: {line}"
     else:

@@ -11,7 +11,9 @@
                         "time": "...", "commit": "sha", "run_id": "..."}}}
 ```
 `state` is `starting`, `idle`, `running`, `stopping` or `stopped`. `tasks` is also
-updated by `taskbot run --commit` (`record_task`), which touches nothing else.
+updated by `taskbot run --commit` (`record_task`), which touches nothing else. A task id
+or title from a push may hold a lone surrogate (`title: "\\uD800"`): it is written
+escaped (`\\ud800`), never an error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.atomic import write_atomic
 from bot.statedir import owner, read_owned
+from bot.textcap import escape_surrogates
 
 if TYPE_CHECKING:
     from bot.report import Report
@@ -45,12 +48,30 @@ def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
     """
     tasks = _newest(read(state_dir).get("tasks"), doc.get("tasks"))
     doc = {**doc, "tasks": tasks} if tasks or "tasks" in doc else doc
-    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     try:
+        data = _encoded(doc)
         write_atomic(state_dir / STATUS_FILE, data, 0o644)
     except OSError as exc:
         return f"cannot write {state_dir / STATUS_FILE}: {exc.strerror or exc}"
     return ""
+
+
+def _encoded(doc: Mapping[str, Any]) -> bytes:
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # rare: only then is every string looked at
+        return (json.dumps(_encodable(doc), indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _encodable(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_surrogates(value)
+    if isinstance(value, Mapping):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def _newest(*sources: object) -> dict[str, Any]:

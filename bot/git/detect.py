@@ -5,6 +5,9 @@ two tips are diffed, and libgit2 skips every subtree whose id did not change.
 
 Only regular files are task files: a symlink's blob is its target string, and a
 submodule entry is a commit. Such an entry is a trigger with an error, never parsed.
+So is a file whose name is not UTF-8 (pygit2 hands its bytes over as surrogates) or holds
+a control character: its `path` is the escaped name (`tasks/active/bad-\\xff.md`), the
+only form of it that is ever shown, logged or stored.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pygit2
 from bot import taskfile
 from bot.errors import TaskbotError
 from bot.git.read import ZERO
+from bot.textcap import display_name, escape_surrogates
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Change:
     path: str  # repository-relative path in the new tip
     old: bytes | None  # None: new in tasks_dir (added, or moved in from elsewhere)
     new: bytes
-    error: str = ""  # not a regular file (a symlink, a submodule): `new` is empty
+    error: str = ""  # not a regular file (a symlink, a submodule), a bad name: `new` is empty
 
 
 REGULAR = frozenset({pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE})
@@ -38,6 +42,16 @@ def _kind_error(path: str, mode: int) -> str:
     if mode == pygit2.enums.FileMode.LINK:
         return f"{path}: is a symlink; taskbot never follows or runs symlinks"
     return f"{path}: is not a regular file (git mode {mode:o}); taskbot runs only regular files"
+
+
+def _name_error(path: str) -> str:
+    """"" for a name taskbot can show as it is; else why the file is refused."""
+    shown = display_name(path)
+    if shown == path:
+        return ""
+    if escape_surrogates(path) != path:
+        return f"{shown}: the file name is not UTF-8"
+    return f"{shown}: the file name holds a control character or line break"
 
 
 @dataclass(frozen=True)
@@ -75,9 +89,9 @@ def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir:
         if not delta.new_file.path.endswith(".md"):
             continue
         path = prefix + delta.new_file.path
-        error = _kind_error(path, delta.new_file.mode)
+        error = _name_error(path) or _kind_error(path, delta.new_file.mode)
         if error:
-            changes.append(Change(path, None, b"", error))
+            changes.append(Change(display_name(path), None, b"", error))
             continue
         new_blob = repo[delta.new_file.id].read_raw()
         old_blob = None

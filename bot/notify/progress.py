@@ -5,6 +5,8 @@ criterion is in flight, which attempt) and through its handlers, wrapped so that
 attempt's outcome is seen. A timer started with the run fires once, past the soft limit,
 and sends what is done so far, what is in flight and what is left; the run cancels it when
 it ends. A watch without a sender is inert: no timer, handlers passed through unchanged.
+The task id and criteria come from a push: redacted, then escaped as Markdown
+(`mdescape.markup`), so they render as text.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from bot.actions import Action, resolve
 from bot.api import Context, DefaultRule, Handler, Outcome, Status, Step
 from bot.config import Config
 from bot.durations import format_duration
+from bot.mdescape import markup
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
+from bot.textcap import clean
 
 __all__ = ["ProgressWatch", "outbox_sender", "watch"]
 
@@ -145,21 +149,25 @@ class ProgressWatch:
         elapsed = format_duration(now - self._started)
         title = (f"{self.task_id} still running after {elapsed}: {ok} done, "
                  f"{len(flight)} in flight, {len(left)} left")
-        lines = [f"# Task Progress: {self.task_id}",
+        f = self._field
+        lines = [f"# Task Progress: {f(self.task_id)}",
                  f"Still running after {elapsed} (soft limit {format_duration(self.soft_limit)}).",
                  "## Done So Far"]
         for s in done:
             assert s.outcome is not None
             why = "" if s.outcome.status is Status.DONE else f" ({s.outcome.status.value}: " \
-                f"{s.outcome.reason})"
-            lines.append(f"- {_MARK[s.outcome.status]} {s.text}{why}")
+                f"{f(s.outcome.reason)})"
+            lines.append(f"- {_MARK[s.outcome.status]} {f(s.text)}{why}")
         lines += ["(none yet)"] if not done else []
         lines.append("## In Flight")
-        lines += [f"- ⏳ {s.text} (attempt {s.attempt}, for {format_duration(now - s.started)})"
-                  for s in flight] or ["(none)"]
+        lines += [f"- ⏳ {f(s.text)} (attempt {s.attempt}, "
+                  f"for {format_duration(now - s.started)})" for s in flight] or ["(none)"]
         lines.append("## Left")
-        lines += [f"- {s.text}" for s in left] or ["(none)"]
+        lines += [f"- {f(s.text)}" for s in left] or ["(none)"]
         return self._redact(title), self._redact("\n".join(lines) + "\n")
+
+    def _field(self, text: str) -> str:
+        return clean(text, self._redact, keep="", markup=markup)
 
 
 def watch(path: Path, handlers: Mapping[str, Handler], ctx: Context,

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from bot.config import NotifyConfig
+from bot.mdescape import link_markup
 from bot.textcap import REPORT_CAP, cap_document, clean, escape_controls
 
 __all__ = [
@@ -207,8 +208,10 @@ def _apprise_warnings() -> Iterator[_Warnings]:
 
 def _sized(message: Message) -> tuple[str, str]:
     """Title and body as sent: control characters escaped, sizes capped (a report is
-    capped already; a progress message or an outbox entry from before may not be)."""
-    title = clean(message.title, limit=TITLE_CAP, keep="")
+    capped already; a progress message or an outbox entry from before may not be). The
+    title names the task by its id, from a push: no link or HTML in it survives (the body
+    is escaped where it is written, `report.to_markdown`, `progress`)."""
+    title = clean(message.title, limit=TITLE_CAP, keep="", markup=link_markup)
     return title, cap_document(escape_controls(message.body), REPORT_CAP)
 
 
