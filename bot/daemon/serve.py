@@ -55,6 +55,7 @@ from bot.durations import format_duration
 from bot.errors import ConfigError, TaskbotError
 from bot.forge.remote import ForgeUnreachable
 from bot.git import read
+from bot.mdescape import code_span, inline, link_markup
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.pipeline import Processed
@@ -477,8 +478,10 @@ class Daemon:
     def _notify_failure(self, what: str, reason: str, target: Path, *, retry: bool = True
                         ) -> None:
         hint = "; move it back to `queue/` to retry." if retry else "."
-        message = Message(f"taskbot: {what} failed", f"**{what}** failed: {reason}\n\n"
-                          f"The entry is kept in `{target}`{hint}", "blocked")
+        # The reason may quote a pushed file's name or a handler's words: text, never markup.
+        message = Message(f"taskbot: {link_markup(what)} failed",
+                          f"**{inline(what)}** failed: {inline(reason)}\n\n"
+                          f"The entry is kept in {code_span(str(target))}{hint}", "blocked")
         try:
             Outbox(self.state_dir, self.config.notify).enqueue(message)
         except (OSError, ValueError) as exc:
