@@ -8,9 +8,11 @@ anyone's.
 
 The record only grows (appends), so a process reads it whole once and then only what was
 appended since: `load` keeps, per file, what it read, keyed by the file's device and inode,
-the offset after the last whole line, and that last line's bytes. A file replaced,
-truncated or rewritten (another inode, a smaller size, other bytes where the last line
-read was) is read whole again. Every load checks the open file's owner, as before.
+the offset after the last whole line, and the first and last lines' bytes. A file
+replaced, truncated or rewritten (another inode, a smaller size, other bytes where the
+first or the last line read was) is read whole again. Only taskbot's user can write the
+record, and taskbot only appends: these checks catch a restore or a hand edit, not an
+adversary. Every load checks the open file's owner, as before.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class _Read:
     device: int
     inode: int
     offset: int  # just after the last whole line read
+    first_line: bytes  # the file's first line, newline included (b"" at 0)
     last_line: bytes  # the bytes before `offset`, back to the line before (b"" at 0)
     shas: frozenset[str]
 
@@ -93,7 +96,7 @@ def _read(fd: int, info: os.stat_result, before: _Read | None) -> _Read:
     """The record after reading what `before` did not: all of it when the file is not the
     one `before` read, or not as `before` left it."""
     if before is None or not _continues(fd, info, before):
-        before = _Read(info.st_dev, info.st_ino, 0, b"", frozenset())
+        before = _Read(info.st_dev, info.st_ino, 0, b"", b"", frozenset())
     tail = _pread_all(fd, before.offset, info.st_size - before.offset)
     whole = tail[: tail.rfind(b"\n") + 1]  # a torn last line waits until it is whole
     if not whole:
@@ -101,7 +104,8 @@ def _read(fd: int, info: os.stat_result, before: _Read | None) -> _Read:
     lines = whole[:-1].split(b"\n")
     new = {s for s in (line.decode("ascii", errors="replace") for line in lines)
            if _SHA_RE.fullmatch(s)}
-    return _Read(info.st_dev, info.st_ino, before.offset + len(whole), lines[-1] + b"\n",
+    return _Read(info.st_dev, info.st_ino, before.offset + len(whole),
+                 before.first_line or lines[0] + b"\n", lines[-1] + b"\n",
                  before.shas | new if new - before.shas else before.shas)
 
 
@@ -112,7 +116,8 @@ def _continues(fd: int, info: os.stat_result, before: _Read) -> bool:
     if info.st_size < before.offset:
         return False
     start = before.offset - len(before.last_line)
-    return os.pread(fd, len(before.last_line), start) == before.last_line
+    return (os.pread(fd, len(before.first_line), 0) == before.first_line
+            and os.pread(fd, len(before.last_line), start) == before.last_line)
 
 
 def _pread_all(fd: int, offset: int, size: int) -> bytes:

@@ -14,6 +14,7 @@ repository, not per task; taskbot's private clones pack their loose objects past
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Identity
 from bot.git import read
-from bot.git.read import GIT_TIMEOUT, GitError, git
+from bot.git.read import GitError, git
 from bot.statedir import owned
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
 
 
 LOOSE_OBJECTS = 512  # in taskbot's clone; past this (estimated as git does), they are packed
+_LOOSE_RE = re.compile(r"[0-9a-f]{38,62}")
 
 
 def _loose_objects(git_dir: Path) -> int:
@@ -108,11 +110,36 @@ def _loose_objects(git_dir: Path) -> int:
 
 
 def pack(repo: Path) -> None:
-    """Pack taskbot's loose objects (each commit, tree and note it makes is one file, and a
-    tree is rewritten whole at every commit): the clone stays a few packs, not a file per
-    object. Waited for here, never left running behind taskbot's back; best effort."""
-    git(["-c", "gc.autoDetach=false", "-c", f"gc.auto={LOOSE_OBJECTS}", "gc", "--auto",
-         "--quiet"], repo, check=False, timeout=GIT_TIMEOUT)
+    """Tidy taskbot's clone: each commit, tree and note it makes is a file until packed (and
+    a tree is rewritten whole at every commit). Those the bare repository it borrows from
+    has (what taskbot pushed there) are dropped; git packs the others (`gc --auto`, waited
+    for here, never left running behind taskbot's back). Best effort."""
+    git_dir = repo / ".git"
+    _drop_borrowed(git_dir / "objects")
+    if _loose_objects(git_dir) > LOOSE_OBJECTS:
+        git(["-c", "gc.autoDetach=false", "-c", f"gc.auto={LOOSE_OBJECTS}", "gc", "--auto",
+             "--quiet"], repo, check=False)
+
+
+def _drop_borrowed(objects: Path) -> None:
+    """Remove loose objects an alternate (the `--shared` clone's source) holds too: git
+    reads them from there. Packing would not drop them (`repack -l` leaves borrowed
+    objects out), and they are reachable, so no prune would either."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    try:
+        sources = [pygit2.Odb(line) for line in (objects / "info" / "alternates")
+                   .read_text().splitlines() if line.strip() and not line.startswith("#")]
+    except (OSError, pygit2.GitError):
+        return
+    for folder in objects.iterdir() if sources else ():
+        if len(folder.name) != 2 or not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            sha = folder.name + entry.name
+            if _LOOSE_RE.fullmatch(entry.name) and any(o.exists(sha) for o in sources):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def clone(source: str, path: Path, cwd: Path, *, shared: bool = False,

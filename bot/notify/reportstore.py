@@ -125,12 +125,13 @@ def save(state_dir: str | os.PathLike[str], task_id: str, run_id: str, markdown:
 
 def _forget_runs(folder: Path, keep: str) -> None:
     """All but the task's `KEEP_RUNS` newest reports (by the time they were saved)."""
-    runs: dict[str, float] = {}
+    runs: dict[str, int] = {}
     for entry in os.scandir(folder):
         stem, dot, suffix = entry.name.rpartition(".")
         if dot and suffix in ("md", "json") and not entry.name.startswith("."):
             with contextlib.suppress(OSError):
-                runs[stem] = max(runs.get(stem, 0.0), entry.stat(follow_symlinks=False).st_mtime)
+                runs[stem] = max(runs.get(stem, 0),
+                                 entry.stat(follow_symlinks=False).st_mtime_ns)
     if len(runs) <= KEEP_RUNS:
         return
     ordered = sorted((r for r in runs if r != keep), key=lambda r: (runs[r], r), reverse=True)
@@ -152,11 +153,11 @@ def _forget_tasks(root: Path, keep: Path) -> None:
         shutil.rmtree(root / name, ignore_errors=True)
 
 
-def _reported(folder: Path) -> float:
+def _reported(folder: Path) -> int:
     for path in (folder / "last", folder):
         with contextlib.suppress(OSError):
-            return os.stat(path, follow_symlinks=False).st_mtime
-    return 0.0
+            return os.stat(path, follow_symlinks=False).st_mtime_ns
+    return 0
 
 
 def _folder(state_dir: str | os.PathLike[str], task_id: str) -> Path | None:
