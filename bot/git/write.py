@@ -8,8 +8,9 @@ updates, never by force.
 
 Flat over time: a repository gets one worktree per process working in it (`SLOTS` at
 most), reused by every run whatever its branch, so the state dir holds a checkout per
-repository, not per task; taskbot's private clones pack their loose objects past
-`LOOSE_OBJECTS`.
+repository, not per task; past `LOOSE_OBJECTS` loose objects, taskbot's private clone
+drops the copies of what it pushed to the bare repository it borrows from, and packs
+the rest.
 """
 
 from __future__ import annotations
