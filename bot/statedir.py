@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bot.errors import TaskbotError
 
-__all__ = ["PRIVATE_MODE", "SPOOL_MODE", "NotOwned", "owned", "owner", "private_mode", "problems",
-           "read_owned"]
+__all__ = ["PRIVATE_MODE", "SPOOL_MODE", "NotOwned", "open_owned", "owned", "owner",
+           "private_mode", "problems", "read_owned"]
 
 PRIVATE_MODE = 0o755  # the state dir and everything but the spool: the service user's alone
 SPOOL_MODE = 0o3770  # queue/, queue/tmp/, queue/failed/: setgid + sticky, the pushers' group
@@ -53,14 +53,26 @@ def _refused(path: Path | str, uid: int) -> NotOwned:
                     "taskbot's user")
 
 
-def read_owned(path: Path | str, uid: int | None = None) -> bytes:
-    """A state file's bytes when taskbot's user owns it (checked on the open file, links
-    not followed); NotOwned when not, OSError (FileNotFoundError …) as `open` raises it."""
+def open_owned(path: Path | str, uid: int | None = None) -> int:
+    """A state file opened read-only when taskbot's user owns it (checked on the open file,
+    links not followed); NotOwned when not, OSError (FileNotFoundError …) as `open` raises
+    it. The caller closes the descriptor."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         found = os.fstat(fd).st_uid
         if found != (os.geteuid() if uid is None else uid):
             raise _refused(path, found)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_owned(path: Path | str, uid: int | None = None) -> bytes:
+    """A state file's bytes when taskbot's user owns it (checked on the open file, links
+    not followed); NotOwned when not, OSError (FileNotFoundError …) as `open` raises it."""
+    fd = open_owned(path, uid)
+    try:
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

@@ -1,8 +1,12 @@
-"""`bot.git.write`: worktrees reset for each run; `push_ff` without an origin moves a bare
-repository's branch only by fast-forward."""
+"""`bot.git.write`: worktrees reset for each run, one per repository and process; taskbot's
+clone packs its loose objects; `push_ff` without an origin moves a bare repository's branch
+only by fast-forward."""
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +155,141 @@ def test_what_makes_git_write_other_bytes_sends_the_reset_to_git(
     gitrepo.worktree(box.bare, state, "taskbot/T-4", second)
     assert (work / "docs" / "notes.md").read_bytes() == expected
     assert git(work, "rev-parse", "HEAD") == second
+
+
+def _entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_one_worktree_per_repository_whatever_the_branch(tmp_path: Path) -> None:
+    """Every task's run reuses the repository's one worktree: the state dir holds one
+    checkout per repository, not one per task id ever run."""
+    box = sandbox(tmp_path)
+    state = tmp_path / "state"
+    start = git(box.bare, "rev-parse", "main")
+    paths = set()
+    for n in range(5):
+        work = gitrepo.worktree(box.bare, state, f"taskbot/T-{n}", start)
+        (work / f"t-{n}.md").write_text("done\n")
+        sha = gitrepo.commit(work, f"t-{n}\n", Identity())
+        assert sha is not None
+        if n % 2:  # landed: detached, branch dropped; else kept on its branch
+            gitrepo.drop_branch(work, f"taskbot/T-{n}")
+        paths.add(work)
+    (folder,) = (state / "worktrees").iterdir()
+    assert len(paths) == 1 and _entries(folder) == ["@0", "@0.lock"]
+    again = gitrepo.worktree(box.bare, state, "taskbot/T-0", start)  # a kept branch, reset
+    _as_git_leaves_it(again, "taskbot/T-0", start)
+    assert not (again / "t-4.md").exists()
+    kept = git(box.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/taskbot")
+    assert kept.split() == ["taskbot/T-0", "taskbot/T-2", "taskbot/T-4"]
+
+
+def test_worktrees_of_earlier_versions_and_ended_processes_are_removed(tmp_path: Path) -> None:
+    """A worktree per work branch (as earlier versions made them), and a slot whose process
+    ended, are removed when a process takes its slot: only what is in use stays."""
+    box = sandbox(tmp_path)
+    state = tmp_path / "state"
+    start = git(box.bare, "rev-parse", "main")
+    folder = state / "worktrees" / f"tasks.git-{gitrepo._digest(box.bare)}"
+    folder.mkdir(parents=True)
+    for name in ("taskbot_T-1", "taskbot_T-2", "@3"):
+        git(box.bare, "worktree", "add", "--quiet", "-b", name.replace("_", "/").lstrip("@"),
+            str(folder / name), start)
+    (folder / "@3.lock").touch()  # its process ended: nobody holds the lock
+    work = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)
+    assert work == folder / "@0"
+    assert _entries(folder) == ["@0", "@0.lock", "@3.lock"]
+    listed = git(box.bare, "worktree", "list", "--porcelain").splitlines()
+    assert [line for line in listed if line.startswith("worktree ")] == [
+        f"worktree {box.bare}", f"worktree {work}"]
+    _as_git_leaves_it(work, "taskbot/T-1", start)  # the branch the old worktree held
+
+
+HOLD = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_slot_another_process_holds_is_left_alone(tmp_path: Path) -> None:
+    """Two processes at work in one repository (the daemon, `taskbot run`) never share a
+    worktree: the second takes the next slot, and the first one's checkout stays."""
+    box = sandbox(tmp_path)
+    state = tmp_path / "state"
+    start = git(box.bare, "rev-parse", "main")
+    folder = state / "worktrees" / f"tasks.git-{gitrepo._digest(box.bare)}"
+    folder.mkdir(parents=True)
+    git(box.bare, "worktree", "add", "--quiet", "--detach", str(folder / "@0"), start)
+    (folder / "@0" / "half-done.md").write_text("another process's run\n")
+    with subprocess.Popen([sys.executable, "-c", HOLD, str(folder / "@0.lock")],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        try:
+            work = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)
+        finally:
+            holder.communicate("")
+    assert work == folder / "@1"
+    assert (folder / "@0" / "half-done.md").read_text() == "another process's run\n"
+    _as_git_leaves_it(work, "taskbot/T-1", start)
+
+
+def _blob_in_folder(prefix: str, n: int) -> list[str]:
+    """`n` file contents whose git blob ids start with `prefix` (found by trying)."""
+    found: list[str] = []
+    i = 0
+    while len(found) < n:
+        text = f"filler {i}\n"
+        if hashlib.sha1(f"blob {len(text)}\0{text}".encode()).hexdigest().startswith(prefix):
+            found.append(text)
+        i += 1
+    return found
+
+
+def test_taskbots_clone_packs_its_loose_objects(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each commit, tree and note taskbot makes is a file in its clone until packed: past
+    the limit (estimated as git does, from objects/17), the clone is packed, and every
+    commit is still there."""
+    monkeypatch.setattr(gitrepo, "LOOSE_OBJECTS", 256)
+    box = sandbox(tmp_path)
+    state = tmp_path / "state"
+    clone = gitrepo.private_clone(box.bare, state)
+    work = gitrepo.worktree(clone, state, "taskbot/T-1", "origin/main")
+    for n, text in enumerate(_blob_in_folder("17", 3)):
+        (work / f"filler-{n}.txt").write_text(text)
+    sha = gitrepo.commit(work, "fillers\n", Identity())
+    assert sha is not None
+    loose = clone / ".git" / "objects" / "17"
+    assert len(list(loose.iterdir())) >= 3
+    assert gitrepo.private_clone(box.bare, state) == clone
+    assert not loose.exists() or list(loose.iterdir()) == []
+    assert list((clone / ".git" / "objects" / "pack").glob("*.pack"))
+    assert git(clone, "cat-file", "-t", sha) == "commit"
+    assert git(work, "status", "--porcelain") == ""
+
+
+def test_objects_the_bare_repository_has_are_not_kept_twice(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """What taskbot pushed to the bare repository its clone borrows from is read from there:
+    the clone's loose copies go (packing would keep them, being reachable and borrowed)."""
+    monkeypatch.setattr(gitrepo, "LOOSE_OBJECTS", 256)
+    box = sandbox(tmp_path)
+    state = tmp_path / "state"
+    clone = gitrepo.private_clone(box.bare, state)
+    work = gitrepo.worktree(clone, state, "taskbot/T-1", "origin/main")
+    for n, text in enumerate(_blob_in_folder("17", 3)):
+        (work / f"filler-{n}.txt").write_text(text)
+    sha = gitrepo.commit(work, "fillers\n", Identity())
+    assert sha is not None and gitrepo.push(work, ["HEAD:refs/heads/main"]).ok
+    objects = clone / ".git" / "objects"
+    assert len(list((objects / "17").iterdir())) >= 3
+    gitrepo.private_clone(box.bare, state)
+    assert [p for p in objects.glob("??/*")] == []
+    assert not list((objects / "pack").glob("*.pack"))
+    assert git(clone, "cat-file", "-t", sha) == "commit"
+    assert git(work, "status", "--porcelain") == ""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -49,6 +52,79 @@ def test_a_torn_last_line_is_left_out_and_the_next_record_is_whole(tmp_path: Pat
     assert owncommits.load(tmp_path) == {A}
     owncommits.record(tmp_path, C)
     assert owncommits.load(tmp_path) == {A, C}
+
+
+APPEND = """
+import sys
+from bot.git import owncommits
+owncommits.record(sys.argv[1], sys.argv[2])
+"""
+
+
+def _append_from_another_process(state: Path, sha: str) -> None:
+    subprocess.run([sys.executable, "-c", APPEND, str(state), sha], check=True)
+
+
+def _bytes_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every byte count a read or pread of the process returned, from now on."""
+    counted: list[int] = []
+    real_read, real_pread = os.read, os.pread
+
+    def read(fd: int, n: int) -> bytes:
+        data = real_read(fd, n)
+        counted.append(len(data))
+        return data
+
+    def pread(fd: int, n: int, offset: int) -> bytes:
+        data = real_pread(fd, n, offset)
+        counted.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", read)
+    monkeypatch.setattr(os, "pread", pread)
+    return counted
+
+
+def test_a_load_reads_only_what_was_appended_since_the_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record grows by a sha a commit; each push looks it up. After the first load,
+    a load reads what another process appended since, not the whole record again."""
+    many = [f"{n:040x}" for n in range(20_000)]
+    owncommits.record(tmp_path, *many)
+    assert len(owncommits.load(tmp_path)) == 20_000
+    _append_from_another_process(tmp_path, B)
+    counted = _bytes_read(monkeypatch)
+    own = owncommits.load(tmp_path)
+    assert B in own and len(own) == 20_001
+    assert sum(counted) < 200, counted  # a line or two, not 820 KB
+    counted.clear()
+    assert owncommits.load(tmp_path) == own and sum(counted) < 100
+
+
+def test_a_torn_line_completed_later_and_a_replaced_record_are_read_right(
+        tmp_path: Path) -> None:
+    """What a load kept never outlives the file it read: a torn line is taken once whole;
+    a record replaced, cut or rewritten is read again from its start."""
+    path = tmp_path / owncommits.OWN_COMMITS
+    owncommits.record(tmp_path, A)
+    with path.open("a") as fh:
+        fh.write(B[:17])  # a crash mid-write …
+    assert owncommits.load(tmp_path) == {A}
+    with path.open("a") as fh:
+        fh.write(B[17:] + "\n")  # … and the line finished (as no writer does, but whole now)
+    assert owncommits.load(tmp_path) == {A, B}
+    path.write_text(C + "\n")  # rewritten in place: same inode, shorter
+    assert owncommits.load(tmp_path) == {C}
+    path.write_text(A + "\n" + B + "\n")  # same inode, as long as before, other bytes
+    assert owncommits.load(tmp_path) == {A, B}
+    path.write_text(C + "\n" + B + "\n" + A + "\n")  # longer, the start changed
+    assert owncommits.load(tmp_path) == {A, B, C}
+    replaced = tmp_path / "new"
+    replaced.write_text(B + "\n")
+    replaced.replace(path)  # another inode
+    assert owncommits.load(tmp_path) == {B}
+    path.unlink()
+    assert owncommits.load(tmp_path) == frozenset()
 
 
 def test_not_a_sha_is_never_recorded(tmp_path: Path) -> None:

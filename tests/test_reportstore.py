@@ -81,3 +81,61 @@ def test_nothing_executed_stores_nothing(tmp_path: Path,
     path.write_text("# T\n## Acceptance Criteria\n- [x] done\n- [ ] by hand\n")
     assert main(["--config", str(cfg), "run", str(path)]) == 0
     assert not (tmp_path / "state" / "reports").exists()
+
+
+def test_any_text_is_stored_and_read_back(tmp_path: Path) -> None:
+    """A file name that is not UTF-8 (`bad-\\xff.md`, surrogate-escaped) and a title with a
+    lone surrogate: the report is kept, its names and text escaped, never an exception."""
+    rel = "tasks/active/bad-\udcff.md"
+    title = "hi \ud800 there"
+    stored = reportstore.save(tmp_path, "bad-\udcff", "20261126T100000-refused",
+                              f"# Refused: {rel}\n{title}\n", {"path": rel, title: [title]})
+    assert stored.markdown_path.parent.name == "bad-%FF"
+    assert stored.markdown() == "# Refused: tasks/active/bad-\\xff.md\nhi \\ud800 there\n"
+    assert stored.json() == {"path": "tasks/active/bad-\\xff.md",
+                             "hi \\ud800 there": ["hi \\ud800 there"]}
+    assert reportstore.last(tmp_path, "bad-\udcff").markdown() == stored.markdown()
+    mixed = reportstore.save(tmp_path, "x\udcff\ud800" + "é" * 300, "r", "\udcff", {})
+    assert len(mixed.markdown_path.parent.name.encode()) <= 255
+    assert mixed.markdown() == "\\xff" and reportstore.last(
+        tmp_path, "x\udcff\ud800" + "é" * 300).run_id == "r"
+
+
+def test_distinct_ids_never_share_a_folder(tmp_path: Path) -> None:
+    """Ids that differ only in characters a file name cannot hold keep their own reports;
+    a report saved by an earlier version (`a_b`, for `a b`) is still found."""
+    legacy = tmp_path / "reports" / "a_c"
+    legacy.mkdir(parents=True)
+    (legacy / "old.md").write_text("# earlier version\n")
+    (legacy / "old.json").write_text("{}\n")
+    (legacy / "last").write_text("old\n")
+    assert reportstore.last(tmp_path, "a c").markdown() == "# earlier version\n"
+    reportstore.save(tmp_path, "a b", "r1", "# a space\n", {})
+    reportstore.save(tmp_path, "a_b", "r1", "# an underscore\n", {})
+    reportstore.save(tmp_path, "a/b", "r1", "# a slash\n", {})
+    assert reportstore.last(tmp_path, "a b").markdown() == "# a space\n"
+    assert reportstore.last(tmp_path, "a_b").markdown() == "# an underscore\n"
+    assert reportstore.last(tmp_path, "a/b").markdown() == "# a slash\n"
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "a%20b", "a%2Fb", "a_b", "a_c"]
+
+
+def test_history_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last KEEP_RUNS reports of a task, for the KEEP_TASKS tasks reported most
+    recently (pruned to nine tenths when past it); the last one is always kept."""
+    monkeypatch.setattr(reportstore, "KEEP_RUNS", 3)
+    monkeypatch.setattr(reportstore, "KEEP_TASKS", 10)
+    for n in range(5):
+        reportstore.save(tmp_path, "T-1", f"run-{n}", f"# {n}\n", {"n": n})
+    reportstore.save(tmp_path, "T-1", "run-0", "# 0 again\n", {})  # a resumed run's id
+    folder = tmp_path / "reports" / "T-1"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "last", "run-0.json", "run-0.md", "run-3.json", "run-3.md", "run-4.json", "run-4.md"]
+    assert reportstore.last(tmp_path, "T-1").markdown() == "# 0 again\n"
+    for n in range(2, 11):
+        reportstore.save(tmp_path, f"T-{n}", "r", "#\n", {})
+    assert len(list((tmp_path / "reports").iterdir())) == 10
+    reportstore.save(tmp_path, "T-11", "r", "#\n", {})  # the 11th: the oldest go
+    kept = sorted(int(p.name[2:]) for p in (tmp_path / "reports").iterdir())
+    assert kept == list(range(3, 12))  # nine tenths: the 8 most recent and the new one
+    assert reportstore.last(tmp_path, "T-11").run_id == "r"

@@ -5,15 +5,25 @@ it makes a commit and which nobody else can write (the state dir is the service 
 alone). Author, e-mail and message text prove nothing: anyone can forge them. When the
 state dir is lost, so is the recognition: taskbot's earlier commits are then judged like
 anyone's.
+
+The record only grows (appends), so a process reads it whole once and then only what was
+appended since: `load` keeps, per file, what it read, keyed by the file's device and inode,
+the offset after the last whole line, and the first and last lines' bytes. A file
+replaced, truncated or rewritten (another inode, a smaller size, other bytes where the
+first or the last line read was) is read whole again. Only taskbot's user can write the
+record, and taskbot only appends: these checks catch a restore or a hand edit, not an
+adversary. Every load checks the open file's owner, as before.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.statedir import owned, read_owned
+from bot.statedir import open_owned, owned
 
 __all__ = ["OWN_COMMITS", "load", "record"]
 
@@ -42,11 +52,81 @@ def record(state_dir: Path | str, *shas: str) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What one load of a record file saw: enough to read only what came after."""
+
+    device: int
+    inode: int
+    offset: int  # just after the last whole line read
+    first_line: bytes  # the file's first line, newline included (b"" at 0)
+    last_line: bytes  # the bytes before `offset`, back to the line before (b"" at 0)
+    shas: frozenset[str]
+
+
+# A cache of the record as read, per path, so each load costs what was appended since the
+# last (not the whole record on every push). Not state: dropping it changes no answer.
+_seen: dict[str, _Read] = {}
+_lock = threading.Lock()
+
+
 def load(state_dir: Path | str) -> frozenset[str]:
     """Every recorded sha; a torn last line (a crash mid-write) is left out."""
     path = _path(state_dir)
-    try:  # checked on the open file, no link followed
-        text = read_owned(path).decode("ascii", errors="replace")
-    except FileNotFoundError:
-        return frozenset()
-    return frozenset(line for line in text.split("\n") if _SHA_RE.fullmatch(line))
+    key = os.path.abspath(path)
+    try:
+        fd = open_owned(path)  # checked on the open file, no link followed
+    except OSError as exc:
+        with _lock:
+            _seen.pop(key, None)
+        if isinstance(exc, FileNotFoundError):
+            return frozenset()
+        raise
+    try:
+        info = os.fstat(fd)
+        with _lock:
+            seen = _read(fd, info, _seen.get(key))
+            _seen[key] = seen
+        return seen.shas
+    finally:
+        os.close(fd)
+
+
+def _read(fd: int, info: os.stat_result, before: _Read | None) -> _Read:
+    """The record after reading what `before` did not: all of it when the file is not the
+    one `before` read, or not as `before` left it."""
+    if before is None or not _continues(fd, info, before):
+        before = _Read(info.st_dev, info.st_ino, 0, b"", b"", frozenset())
+    tail = _pread_all(fd, before.offset, info.st_size - before.offset)
+    whole = tail[: tail.rfind(b"\n") + 1]  # a torn last line waits until it is whole
+    if not whole:
+        return before
+    lines = whole[:-1].split(b"\n")
+    new = {s for s in (line.decode("ascii", errors="replace") for line in lines)
+           if _SHA_RE.fullmatch(s)}
+    return _Read(info.st_dev, info.st_ino, before.offset + len(whole),
+                 before.first_line or lines[0] + b"\n", lines[-1] + b"\n",
+                 before.shas | new if new - before.shas else before.shas)
+
+
+def _continues(fd: int, info: os.stat_result, before: _Read) -> bool:
+    """Whether the open file is the one `before` read, grown only by appends since."""
+    if (info.st_dev, info.st_ino) != (before.device, before.inode):
+        return False
+    if info.st_size < before.offset:
+        return False
+    start = before.offset - len(before.last_line)
+    return (os.pread(fd, len(before.first_line), 0) == before.first_line
+            and os.pread(fd, len(before.last_line), start) == before.last_line)
+
+
+def _pread_all(fd: int, offset: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while size > 0:
+        chunk = os.pread(fd, min(size, 1 << 20), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)

@@ -5,14 +5,23 @@ taskbot's identity passed explicitly; the questions asked on the way are `bot.gi
 Nothing here touches a person's working tree: work happens in worktrees under
 `state_dir`, and branches are integrated by fast-forward pushes or compare-and-swap ref
 updates, never by force.
+
+Flat over time: a repository gets one worktree per process working in it (`SLOTS` at
+most), reused by every run whatever its branch, so the state dir holds a checkout per
+repository, not per task; past `LOOSE_OBJECTS` loose objects, taskbot's private clone
+drops the copies of what it pushed to the bare repository it borrows from, and packs
+the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,8 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
            "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",
-           "identity_env", "prepare_worktree", "private_clone", "push", "push_ff", "update_ref",
-           "worktree"]
+           "identity_env", "pack", "prepare_worktree", "private_clone", "push", "push_ff",
+           "update_ref", "worktree"]
 NOTES_REF = "refs/notes/taskbot"
 
 
@@ -80,12 +89,58 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
     checked out at once, without a fetch on the way to the first handler; `fetch` is
     only needed to learn where the remote's branches moved.
     """
-    digest = hashlib.sha256(str(remote.resolve()).encode()).hexdigest()[:8]
-    path = state_dir / "clones" / f"{_slug(remote.resolve().name)}-{digest}"
+    path = state_dir / "clones" / f"{_slug(remote.resolve().name)}-{_digest(remote)}"
     _owned(path.parent, path, path / ".git", path / ".git" / "config")
     if not (path / ".git").exists():
         clone(str(remote.resolve()), path, state_dir, shared=True)
+    elif _loose_objects(path / ".git") > LOOSE_OBJECTS:
+        pack(path)
     return path
+
+
+LOOSE_OBJECTS = 512  # in taskbot's clone; past this (estimated as git does), they are packed
+_LOOSE_RE = re.compile(r"[0-9a-f]{38,62}")
+
+
+def _loose_objects(git_dir: Path) -> int:
+    """Loose objects, estimated like `git gc --auto` does: those in one of the 256 folders."""
+    try:
+        return sum(1 for _ in (git_dir / "objects" / "17").iterdir()) * 256
+    except OSError:
+        return 0
+
+
+def pack(repo: Path) -> None:
+    """Tidy taskbot's clone: each commit, tree and note it makes is a file until packed (and
+    a tree is rewritten whole at every commit). Those the bare repository it borrows from
+    has (what taskbot pushed there) are dropped; git packs the others (`gc --auto`, waited
+    for here, never left running behind taskbot's back). Best effort."""
+    git_dir = repo / ".git"
+    _drop_borrowed(git_dir / "objects")
+    if _loose_objects(git_dir) > LOOSE_OBJECTS:
+        git(["-c", "gc.autoDetach=false", "-c", f"gc.auto={LOOSE_OBJECTS}", "gc", "--auto",
+             "--quiet"], repo, check=False)
+
+
+def _drop_borrowed(objects: Path) -> None:
+    """Remove loose objects an alternate (the `--shared` clone's source) holds too: git
+    reads them from there. Packing would not drop them (`repack -l` leaves borrowed
+    objects out), and they are reachable, so no prune would either."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    try:
+        sources = [pygit2.Odb(line) for line in (objects / "info" / "alternates")
+                   .read_text().splitlines() if line.strip() and not line.startswith("#")]
+    except (OSError, pygit2.GitError):
+        return
+    for folder in objects.iterdir() if sources else ():
+        if len(folder.name) != 2 or not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            sha = folder.name + entry.name
+            if _LOOSE_RE.fullmatch(entry.name) and any(o.exists(sha) for o in sources):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def clone(source: str, path: Path, cwd: Path, *, shared: bool = False,
@@ -125,21 +180,97 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
         return has_remote(repo, remote)
 
 
+SLOTS = 8  # worktrees of one repository at most: one per process using it at the same time
+_SLOT_RE = re.compile(r"@[0-9]+(?:\.lock)?")
+# The slot each process holds per repository (folder → (worktree, flock'd descriptor)): a
+# process's lease, released by the kernel when it ends. Not state: nothing is read back.
+_held: dict[Path, tuple[Path, int]] = {}
+_held_lock = threading.Lock()
+
+
 def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
-    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`."""
-    digest = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
-    path = state_dir / "worktrees" / f"{_slug(repo.resolve().name)}-{digest}" / _slug(branch)
-    _owned(path.parent.parent, path.parent, path, path / ".git")
+    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`.
+
+    One worktree per repository and process, reused by every run whatever its branch: the
+    state dir holds a checkout per repository (and per process working at the same time,
+    at most `SLOTS`), not one per task, and a reset writes only the files that differ."""
+    folder = state_dir / "worktrees" / f"{_slug(repo.resolve().name)}-{_digest(repo)}"
+    _owned(folder.parent, folder)
+    path, fresh = _slot(folder)
+    _owned(path, path / ".git")
+    if fresh:
+        _remove_others(repo, folder, path)
     if (path / ".git").exists():
         if not _reset_in_process(path, branch, start):
-            git(["checkout", "--quiet", "--force", "-B", branch, start], path)
+            git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
+                 start], path)
         if _leftovers(path):  # usually none: `git clean` is a process on every run's way
             git(["clean", "--quiet", "-fdx"], path)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
     return path
+
+
+def _digest(repo: Path) -> str:
+    return hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
+
+
+def _slot(folder: Path) -> tuple[Path, bool]:
+    """The worktree folder this process holds for the repository, taken now (True) or
+    earlier (False): the first slot no other process holds (an flock on `@N.lock`)."""
+    key = Path(os.path.abspath(folder))
+    with _held_lock:
+        if key in _held:
+            path, held = _held.pop(key)
+            if _same_file(held, path.with_name(f"{path.name}.lock")):
+                _held[key] = (path, held)
+                return path, False
+            os.close(held)  # its lock file was removed: the lease means nothing any more
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(SLOTS):
+            fd = _try_lock(folder / f"@{n}.lock")
+            if fd is not None:
+                _held[key] = (folder / f"@{n}", fd)
+                return folder / f"@{n}", True
+    raise GitError(f"{folder}: all {SLOTS} worktree slots are held by other processes")
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        mine, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_others(repo: Path, folder: Path, mine: Path) -> None:
+    """Worktrees of the repository nobody holds: slots of processes that ended, and the one
+    per work branch earlier versions made. Only the held slots' checkouts remain."""
+    removed = False
+    for entry in sorted(folder.iterdir()):
+        if entry == mine or not entry.is_dir() or entry.is_symlink():
+            continue
+        lease = _try_lock(folder / f"{entry.name}.lock") if _SLOT_RE.fullmatch(entry.name) \
+            else -1
+        if lease is None:
+            continue  # another process works there now
+        shutil.rmtree(entry, ignore_errors=True)
+        removed = True
+        if lease >= 0:
+            os.close(lease)
+    if removed:
+        git(["worktree", "prune"], repo, check=False)
 
 
 # What makes git write other bytes than the blob's, or other files, than libgit2 would:
