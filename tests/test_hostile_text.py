@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.notify import reportstore
 from tests.daemonkit import TASKBOT, idle_and_empty, running_daemon, status_doc
 from tests.exactlykit import installed, task_text
 from tests.gitfixtures import Sandbox, git
@@ -67,8 +68,7 @@ def test_a_name_that_is_not_utf8_is_refused_alone_and_later_pushes_run(tmp_path:
     assert _failed(box) == []
     assert "- [x] Say ok" in box.main_file("tasks/active/TASK-1.md")
     assert not (tmp_path / "demo" / "BAD").exists()
-    report = (box.root / "state" / "reports" / "bad-_xff" / "last").read_text().strip()
-    text = (box.root / "state" / "reports" / "bad-_xff" / f"{report}.md").read_text()
+    text = reportstore.last(box.root / "state", "bad-\\xff").markdown_path.read_text()
     assert "tasks/active/bad-\\\\xff.md: the file name is not UTF-8" in text  # `\` escaped
     assert "tasks/active/bad-\\xff.md: the file name is not UTF-8" in log
     dash = box.main_file(DASHBOARD)

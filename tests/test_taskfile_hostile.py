@@ -109,3 +109,17 @@ def test_small_aliases_and_merge_keys_still_parse() -> None:
     task = parse(b"---\nbase: &b {owner: ops, tags: [a, b]}\nother:\n  <<: *b\n  x: 1\n"
                  b"list: [*b, *b]\n---\n# T\n", "tasks/T-1.md")
     assert task.frontmatter["other"] == {"owner": "ops", "tags": ["a", "b"], "x": 1}
+
+
+@pytest.mark.parametrize("frontmatter", [
+    'title: "hi \\uD800 there"\n',
+    'id: "T-\\udfff"\n',
+    'labels: [ok, "\\uD83D"]\n',
+    'nested: {deep: ["\\uDC00"]}\n',
+])
+def test_a_lone_surrogate_in_the_frontmatter_is_refused(frontmatter: str) -> None:
+    # No commit message, branch name, JSON file or e-mail can hold one: refused at the door.
+    with pytest.raises(TaskFileError, match="lone surrogate"):
+        parse(f"---\n{frontmatter}---\n## Acceptance Criteria\n- [ ] x\n".encode(),
+              "tasks/T-1.md")
+

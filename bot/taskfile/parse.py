@@ -63,6 +63,7 @@ LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _BOX_RE = re.compile(r"^[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)+(?P<box>\[(?P<mark>[ xX])\])(?=[ \t]|$)")
 _MARKER_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 # Block structure only: inline parsing (the slow half) runs just for heading titles.
 _MD = MarkdownIt("commonmark").disable("inline")
@@ -317,7 +318,31 @@ def _frontmatter(
         loader.dispose()
     if not isinstance(node, yaml.MappingNode | None) or not isinstance(value, dict):
         raise fail(path, "frontmatter is not a YAML mapping")
+    if node is not None and _holds_surrogate(node):
+        # A YAML escape (`"\uD800"`) makes a lone surrogate, which no file, commit, branch
+        # name or notification can hold: refused here, before it reaches any of them.
+        raise fail(path, "frontmatter holds a lone surrogate (a \\uD800-style escape): "
+                         "no text can be written with it")
     return Frontmatter(close, body_start, body), value
+
+
+def _holds_surrogate(node: yaml.Node) -> bool:
+    """Whether a scalar under `node` holds a lone surrogate (aliases are visited once)."""
+    seen: set[int] = set()
+    todo = [node]
+    while todo:
+        here = todo.pop()
+        if id(here) in seen:
+            continue
+        seen.add(id(here))
+        if isinstance(here, yaml.ScalarNode):
+            if _SURROGATE_RE.search(str(here.value)):
+                return True
+        elif isinstance(here, yaml.MappingNode):
+            todo.extend(n for pair in here.value for n in pair)
+        elif isinstance(here, yaml.SequenceNode):
+            todo.extend(here.value)
+    return False
 
 
 def _plain_text(inline: Token | None, budget: _Inline) -> str:
