@@ -150,19 +150,28 @@ class _Flight:
 
 def _quarantine(state: Path, ref: str, remember: Callable[[str], None],
                 stalled: Mapping[str, Any]) -> str:
-    """The stalled item is set aside, never resumed: its journal (when one was written)
-    moved aside, and a push's range skipped; says what was not run."""
+    """The stalled item is set aside, never resumed: its journal moved aside, and a push's
+    range skipped; says what was not run.
+
+    The guard records the item from another thread, and the main thread may have finished
+    it and begun the next before the process image was replaced: a journal on disk that is
+    not the stalled item's is the next item's, resumed as usual; and the record of the last
+    processed commit moves only from where the stalled range began, never back."""
     journal = Journal.load(state)
     item = dict(stalled)
-    if journal is not None:
+    if journal is not None and (not item or dict(journal.item) == item):
         kill_recorded(journal.running_groups())
-        item = dict(journal.item) or item
+        item = dict(journal.item)
         journal.set_aside("stalled")
+    if not item:
+        return ""
     if item.get("kind") == "push" and item.get("ref") == ref and item.get("new"):
+        if tip.load(state, ref) != item.get("old"):
+            return f"{_describe(item)} had finished before taskbot started afresh"
         remember(str(item["new"]))
         return (f"commits {str(item.get('old'))[:12]}..{str(item['new'])[:12]} are not run; "
                 "run their tasks by hand (taskbot run TASK) once the cause is fixed")
-    return f"{_describe(item)} is not run again" if item else ""
+    return f"{_describe(item)} is not run again"
 
 
 def _repair_notes(config: Config, log: Log) -> None:
