@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_a_trusted_task_whose_id_is_no_branch_name_is_reported(tmp_path: Path) -
             wait_until(idle_and_empty(state), timeout=60, what="idle")
             wait_until(lambda: not any((state / "outbox").glob("*.json")), timeout=30,
                        what="the outbox delivered")
-        tasks = status_doc(state).get("tasks") or {}
+        tasks: dict[str, Any] = dict(status_doc(state).get("tasks") or {})  # type: ignore[call-overload]
         said = [p.title + p.message for p in receiver.posts]
     assert not (tmp_path / "demo" / "done").exists()
     # Expected: somebody is told the task was not run, and why.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_an_untrusted_push_of_many_files_neither_evicts_nor_overwrites_trusted_r
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         box.write("tasks/active/TASK-1.md", task_text("TASK-1", [("Say ok", "true")]))
         box.commit_push("add TASK-1")
-        wait_until(lambda: "TASK-1" in (status_doc(state).get("tasks") or {}), timeout=30,
+        wait_until(lambda: "TASK-1" in str(status_doc(state).get("tasks")), timeout=30,
                    what="TASK-1 run")
         trusted_run = reportstore.last(state, "TASK-1").run_id
         git(box.clone, "pull", "-q", "--rebase", "origin", "main")
@@ -51,14 +52,14 @@ def test_an_untrusted_push_of_many_files_neither_evicts_nor_overwrites_trusted_r
         wait_until(lambda: json.loads((state / "tip.json").read_text())["sha"] == new,
                    timeout=300, what="the untrusted push processed")
         wait_until(idle_and_empty(state), timeout=60, what="the daemon idle")
-        tasks = status_doc(state).get("tasks") or {}
+        tasks: dict[str, Any] = dict(status_doc(state).get("tasks") or {})  # type: ignore[call-overload]
         log = daemon.stderr()
     assert "TASK-1 blocked" in log  # the refusal of evil/TASK-1.md, under TASK-1's name
     # Expected: TASK-1's own run is still what `taskbot report TASK-1` and status show.
     problems = []
     try:
         last = reportstore.last(state, "TASK-1").run_id
-    except Exception as exc:  # noqa: BLE001 -- reported below
+    except Exception as exc:
         problems.append(f"TASK-1's reports are gone: {exc}")
     else:
         if last != trusted_run:
