@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from bot.config import Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
+from bot.heartbeat import beat
 from bot.redact import Redactor
 from bot.safepath import UnsafePath, dir_inside, files_inside, read_inside, write_inside
 
@@ -49,6 +50,7 @@ __all__ = [
     "UnsafePath",
     "YamlEditError",
     "YamlFile",
+    "beat",
     "commit_worktree",
     "dir_inside",
     "edit_scalars",

@@ -270,6 +270,10 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     where = where or _where(config)
     clone = where.clone
     task_id = _task_id(clone, start, rel_path)
+    if not pygit2.reference_is_valid_name(f"refs/heads/taskbot/{task_id}"):
+        return _refused(job, rel_path, f"{rel_path}: its id {task_id!r} cannot name taskbot's "
+                        f"work branch (taskbot/{task_id}); give the task an id git takes "
+                        "as a branch name")
     tj = job.journal.task(rel_path) if job.journal is not None else None
     published = tj.step("published") if tj is not None else None
     if published:  # done before a restart: only what it owed the queue is handed on again

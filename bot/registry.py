@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import TYPE_CHECKING, Any
 
+from bot import heartbeat
 from bot.config import Registry
 from bot.errors import TaskbotError
 
@@ -138,6 +139,7 @@ class RegistryClient:
         import urllib.request  # noqa: PLC0415
 
         request = urllib.request.Request(url, method=method, headers=dict(headers))  # noqa: S310
+        heartbeat.beat((BODY_TIME_FACTOR + 2) * self.timeout)  # connect, headers, the body
         try:
             with urllib.request.urlopen(  # noqa: S310 (http/https only: base is built here)
                 request, timeout=self.timeout, context=self._context()

@@ -96,5 +96,5 @@ def test_taskbot_run_ticks_the_smoke_that_ran_while_a_person_adds_one_above(
     assert ": Failed: Smoke (under Staging): sh fail.sh exited 1" in log
     assert ": Done: Smoke (under Prod) (true exited 0)" in log
     # the report gives each open Smoke its own reason: the canary's never ran
-    assert ("- ⏳ Smoke\n  - Reason: not triggered by this change; `taskbot run` re-runs it\n"
+    assert ("- ⏳ Smoke\n  - Reason: not triggered by this change; \\`taskbot run\\` re-runs it\n"
             "- ⏳ Smoke\n  - Reason: sh fail.sh exited 1\n") in capsys.readouterr().out

@@ -43,7 +43,7 @@ def _bump(ctx: Context, app: str) -> Outcome:
 
 
 def _worktree_file(tmp_path: Path, rel: str) -> Path:
-    (found,) = (tmp_path / "state" / "worktrees").glob(f"*/taskbot_TASK-009/{rel}")
+    (found,) = (tmp_path / "state" / "worktrees").glob(f"*/@*/{rel}")
     return found
 
 

@@ -344,6 +344,8 @@ class Daemon:
                                 on_end=self._criterion_ended, on_command=self._command)
 
     def _criterion_started(self, task_id: str, action: Action, attempt: int) -> None:
+        limits = self.config.limits
+        self._progress.hold(max(limits.command_timeout, limits.build_timeout))
         text = action.criterion.text
         again = f" (attempt {attempt})" if attempt > 1 else ""
         log(f"{task_id}: started \"{text}\"{again}")
@@ -358,6 +360,7 @@ class Daemon:
             self._publish()
 
     def _criterion_ended(self, task_id: str, result: Result, seconds: float) -> None:
+        self._progress.hold(0.0)
         level = {State.FAILED: ERR, State.BLOCKED: WARNING,
                  State.INTERRUPTED: WARNING}.get(result.state, INFO)
         why = f": {result.reason}" if result.state is not State.DONE and result.reason else ""

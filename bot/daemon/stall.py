@@ -1,8 +1,11 @@
 """The stall guard: an item that shows no sign of life for `limits.stall_timeout` is given up.
 
-Signs of life come through `bot.heartbeat` (a command announces its own timeout, so a
-long build is not a stall) and the run's observer (criteria starting and ending, status
-lines). A thread watches the deadline; when the item in flight is past it, `on_stall`
+Signs of life come through `bot.heartbeat` (a command, or a handler's own wait,
+announces its timeout, so a long build is not a stall) and the run's observer (criteria
+starting and ending, status lines). While a criterion runs, its handler — installed
+code, not pushed text — may be quiet as long as the configured command and build
+timeouts; outside criteria (reading a push, committing) the budget is
+`limits.stall_timeout`. A thread watches the deadline; when the item in flight is past it, `on_stall`
 is called once. A thread cannot stop pure-Python work in the main thread, so the daemon
 answers by recording the item as stalled and starting afresh (`bot.daemon.quarantine`).
 
@@ -36,18 +39,27 @@ class Progress:
         self._clock = clock
         self._last: float | None = None  # None: no item in flight
         self._allowed = budget
+        self._held = 0.0  # while a criterion runs: its handler's own waits are bounded
 
     def begin(self) -> None:
         self._allowed = self.budget
+        self._held = 0.0
         self._last = self._clock()
 
     def beat(self, expect: float = 0.0) -> None:
         if self._last is not None:
-            self._allowed = max(self.budget, expect)
+            self._allowed = max(self.budget, self._held, expect)
             self._last = self._clock()
+
+    def hold(self, seconds: float) -> None:
+        """A criterion starts (`seconds`: how long its handler may wait without a sign of
+        life: its timeouts) or ends (0)."""
+        self._held = seconds
+        self.beat()
 
     def end(self) -> None:
         self._last = None
+        self._held = 0.0
 
     def quiet(self) -> float:
         """Seconds since the last sign of life; 0 when no item is in flight."""
@@ -59,8 +71,9 @@ class Progress:
         return last is not None and self._clock() - last > self._allowed
 
     def in_command(self) -> bool:
-        """Whether the last sign of life announced a wait longer than the budget."""
-        return self._allowed > self.budget
+        """Whether the last sign of life announced a wait of its own (a command, a handler's
+        network call) longer than the budget."""
+        return self._allowed > max(self.budget, self._held)
 
 
 class Guard:
