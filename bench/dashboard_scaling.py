@@ -6,17 +6,20 @@ layouts for 10,000 tasks:
 - mostly completed: 10 in tasks/active, 9,990 in tasks/completed — the operator's real
   shape, as taskbot moves a finished task there (`on_complete = "move"`);
 - all active: 10,000 in tasks/active (the worst case: every one is a row).
-Each is checked out as taskbot's worktree is. Each round edits one of the newest tasks,
-as a run does, then times `dashboard.in_commit` (what the dashboard adds to the commit:
-which of the run's paths changed, the rows, the file) and the whole commit step
-(`in_commit` + `git commit`, as `pipeline._commit` makes it). The first refreshes build
-the row cache (`<state_dir>/dashboard-rows.*`), judging and reading new files for at most
+Each is checked out as taskbot's worktree is. Each round (taken in turn from each layout,
+so a busy machine slows all alike) edits one of the newest tasks, as a run does, then
+times `dashboard.in_commit` (what the dashboard adds to the commit: which of the run's
+paths changed, the rows, the file) and the whole commit step (`in_commit` + `git commit`,
+as `pipeline._commit` makes it). The first refreshes build the row cache
+(`<state_dir>/dashboard-rows.*`), judging and reading new files for at most
 `dashrows.JUDGE_BUDGET` seconds a commit: how long that takes is shown on its own.
 Target: mostly completed ÷ 10 tasks ≤ 1.2 for the dashboard's part.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -116,21 +119,34 @@ class Figures(NamedTuple):
     step: float
 
 
-def rounds(config: configmod.Config, wt: Path, layout: Layout, n: int) -> Figures:
-    first = warm(config, wt)
-    dash: list[float] = []
-    step: list[float] = []
+def one_round(config: configmod.Config, wt: Path, i: int) -> tuple[float, float]:
+    """(dashboard part, commit step) of one run's commit, in seconds."""
+    task = (i * 7) % NEWEST
+    rel = _edit(wt, task, i)
+    # No round pays for another's: flushing its writes (write_atomic's fsync), collecting
+    # the garbage its allocations left (a full collection walks every layout's cache).
+    os.sync()
+    gc.collect()
+    started = time.perf_counter()
+    dashboard.in_commit(config, wt, _report(task), (rel,))
+    middle = time.perf_counter()
+    assert gitwrite.commit(wt, f"round {i}", config.identity) is not None
+    return middle - started, time.perf_counter() - started
+
+
+def measure(root: Path, layouts: tuple[Layout, ...], n: int) -> dict[str, Figures]:
+    """Rounds taken in turn from each layout, so a busy machine slows all alike."""
+    made = {layout.name: make_worktree(root, layout) for layout in layouts}
+    first = {name: warm(*made[name]) for name in made}
+    taken: dict[str, list[tuple[float, float]]] = {name: [] for name in made}
     for i in range(1, n + 1):
-        task = (i * 7) % NEWEST
-        rel = _edit(wt, task, i)
-        started = time.perf_counter()
-        dashboard.in_commit(config, wt, _report(task), (rel,))
-        middle = time.perf_counter()
-        assert gitwrite.commit(wt, f"round {i}", config.identity) is not None
-        dash.append(middle - started)
-        step.append(time.perf_counter() - started)
-    assert (wt / "tasks/DASHBOARD.md").read_text().count("\n| [TASK-") == layout.active
-    return Figures(first, median(dash), median(step))
+        for name, (config, wt) in made.items():
+            taken[name].append(one_round(config, wt, i))
+    for layout in layouts:
+        text = (made[layout.name][1] / "tasks/DASHBOARD.md").read_text()
+        assert text.count("\n| [TASK-") == layout.active
+    return {name: Figures(first[name], median([d for d, _ in taken[name]]),
+                          median([s for _, s in taken[name]])) for name in made}
 
 
 def main() -> None:
@@ -139,11 +155,8 @@ def main() -> None:
     layouts = (Layout("10_tasks", 10, 0),
                Layout(f"{large}_mostly_completed", 10, large - 10),
                Layout(f"{large}_all_active", large, 0))
-    figures: dict[str, Figures] = {}
     with workdir() as root:
-        for layout in layouts:
-            config, wt = make_worktree(root, layout)
-            figures[layout.name] = rounds(config, wt, layout, args.n)
+        figures = measure(root, layouts, args.n)
     small = figures[layouts[0].name]
     for layout in layouts:
         f = figures[layout.name]

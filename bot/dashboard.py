@@ -87,34 +87,41 @@ def rows(config: Config, worktree: Path, report: Report | None = None,
     here = Path(config.repo.dashboard).parent
     listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard,
                               changed=changed)
-    out: list[Row] = []
-    built: dict[str, tuple[dashrows.Entry, Row]] = {}
-    for rel in sorted(listed):
-        e = listed[rel]
-        row = _plain(rel, e, built)
-        if e.problem:
-            out.append(row)
-            continue
-        waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
-        entry = tasks.get(e.task_id)
-        last = _last_run(entry) if isinstance(entry, dict) else ""
-        if report is not None and report.task.id == e.task_id:
-            waits = tuple(d.task_id for d in report.waiting_on)
-            last = ", ".join(p for p in (report.result, _run_time(report.run_id),
-                                         "this commit") if p)
-        out.append(row._replace(waits_on=waits, last_run=last) if waits or last else row)
-    _BUILT.clear()
-    _BUILT.update(built)
-    return tuple(out)
+    before = _BUILT.pop(config.repo.state_dir, {})
+    built: Built = {}
+    out = tuple(_row(_plain(rel, listed[rel], before, built), listed[rel], tasks, waiting, report)
+                for rel in sorted(listed))
+    while len(_BUILT) >= _BUILT_KEPT:
+        del _BUILT[next(iter(_BUILT))]
+    _BUILT[config.repo.state_dir] = built
+    return out
 
 
-# The last table's rows as their entries say them (no waits, no last run), by path: an
-# entry unchanged since (the same object, from dashcache's memory) costs no new row.
-_BUILT: dict[str, tuple[dashrows.Entry, Row]] = {}
+def _row(row: Row, e: dashrows.Entry, tasks: Mapping[str, Any], waiting: Mapping[str, Any],
+         report: Report | None) -> Row:
+    """`row` with what it waits on and its last run (status.json, or the run committed now)."""
+    if e.problem:
+        return row
+    waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
+    entry = tasks.get(e.task_id)
+    last = _last_run(entry) if isinstance(entry, dict) else ""
+    if report is not None and report.task.id == e.task_id:
+        waits = tuple(d.task_id for d in report.waiting_on)
+        last = ", ".join(p for p in (report.result, _run_time(report.run_id),
+                                     "this commit") if p)
+    return row._replace(waits_on=waits, last_run=last) if waits or last else row
 
 
-def _plain(rel: str, e: dashrows.Entry, built: dict[str, tuple[dashrows.Entry, Row]]) -> Row:
-    held = _BUILT.get(rel)
+Built = dict[str, tuple[dashrows.Entry, Row]]
+# Per state dir, the last table's rows as their entries say them (no waits, no last run),
+# by path: an entry unchanged since (the same object, from dashcache's memory) costs no
+# new row.
+_BUILT: dict[str, Built] = {}
+_BUILT_KEPT = 4  # state dirs (tests use many in one process; the daemon one)
+
+
+def _plain(rel: str, e: dashrows.Entry, before: Built, built: Built) -> Row:
+    held = before.get(rel)
     if held is not None and held[0] is e:
         row = held[1]
     elif e.problem:
