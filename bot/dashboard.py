@@ -13,6 +13,7 @@ listed", by its escaped path and why. Every cell, link and name is escaped (`mde
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -26,7 +27,7 @@ from bot import dashrows, taskfile
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
-from bot.git import read
+from bot.git import read, unstaged
 from bot.git import write as gitwrite
 from bot.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 from bot.report import Report
@@ -56,9 +57,15 @@ def _minute(iso: object) -> str:
 
 
 def _last_run(entry: Mapping[str, Any]) -> str:
-    parts = [str(entry.get("result") or "?"), _minute(entry.get("time"))]
-    if entry.get("commit"):
-        parts.append(f"commit {str(entry['commit'])[:12]}")
+    return _said_last_run(str(entry.get("result") or "?"), str(entry.get("time") or ""),
+                          str(entry.get("commit") or ""))
+
+
+@functools.lru_cache(maxsize=16_384)  # status.json says the same of most tasks every commit
+def _said_last_run(result: str, time: str, commit: str) -> str:
+    parts = [result, _minute(time)]
+    if commit:
+        parts.append(f"commit {commit[:12]}")
     return ", ".join(p for p in parts if p)
 
 
@@ -69,29 +76,60 @@ def _run_time(run_id: str) -> str:
         return ""
 
 
-def rows(config: Config, worktree: Path, report: Report | None = None) -> tuple[Row, ...]:
+def rows(config: Config, worktree: Path, report: Report | None = None,
+         changed: Sequence[str] | None = None) -> tuple[Row, ...]:
     """Every task file under tasks_dir in `worktree`, sorted by path; `report` is the run
-    being committed (its row says "this commit", status.json does not know it yet). A file
-    that is not trusted or cannot be parsed is a row with only its path and `problem`."""
+    being committed (its row says "this commit", status.json does not know it yet), `changed`
+    the paths it wrote (None: git is asked). A file that is not trusted or cannot be parsed
+    is a row with only its path and `problem`."""
     tasks = dict(dashrows.state_json(config, "status.json").get("tasks") or {})
     waiting = dashrows.state_json(config, "waiting.json")
     here = Path(config.repo.dashboard).parent
-    listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard)
-    out: list[Row] = []
-    for rel in sorted(listed):
-        e = listed[rel]
-        if e.problem:
-            out.append(Row("", "", rel, 0, 0, problem=e.problem, head=e.head))
-            continue
-        waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
-        entry = tasks.get(e.task_id)
-        last = _last_run(entry) if isinstance(entry, dict) else ""
-        if report is not None and report.task.id == e.task_id:
-            waits = tuple(d.task_id for d in report.waiting_on)
-            last = ", ".join(p for p in (report.result, _run_time(report.run_id),
-                                         "this commit") if p)
-        out.append(Row(e.task_id, e.title, rel, e.done, e.total, waits, last, head=e.head))
-    return tuple(out)
+    listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard,
+                              changed=changed)
+    before = _BUILT.pop(config.repo.state_dir, {})
+    built: Built = {}
+    out = tuple(_row(_plain(rel, listed[rel], before, built), listed[rel], tasks, waiting, report)
+                for rel in sorted(listed))
+    while len(_BUILT) >= _BUILT_KEPT:
+        del _BUILT[next(iter(_BUILT))]
+    _BUILT[config.repo.state_dir] = built
+    return out
+
+
+def _row(row: Row, e: dashrows.Entry, tasks: Mapping[str, Any], waiting: Mapping[str, Any],
+         report: Report | None) -> Row:
+    """`row` with what it waits on and its last run (status.json, or the run committed now)."""
+    if e.problem:
+        return row
+    waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
+    entry = tasks.get(e.task_id)
+    last = _last_run(entry) if isinstance(entry, dict) else ""
+    if report is not None and report.task.id == e.task_id:
+        waits = tuple(d.task_id for d in report.waiting_on)
+        last = ", ".join(p for p in (report.result, _run_time(report.run_id),
+                                     "this commit") if p)
+    return row._replace(waits_on=waits, last_run=last) if waits or last else row
+
+
+Built = dict[str, tuple[dashrows.Entry, Row]]
+# Per state dir, the last table's rows as their entries say them (no waits, no last run),
+# by path: an entry unchanged since (the same object, from dashcache's memory) costs no
+# new row.
+_BUILT: dict[str, Built] = {}
+_BUILT_KEPT = 4  # state dirs (tests use many in one process; the daemon one)
+
+
+def _plain(rel: str, e: dashrows.Entry, before: Built, built: Built) -> Row:
+    held = before.get(rel)
+    if held is not None and held[0] is e:
+        row = held[1]
+    elif e.problem:
+        row = Row("", "", rel, 0, 0, problem=e.problem, head=e.head)
+    else:
+        row = Row(e.task_id, e.title, rel, e.done, e.total, head=e.head)
+    built[rel] = (e, row)
+    return row
 
 
 def _head(here: Path, path: str, e: dashrows.Entry | Row) -> str:
@@ -165,25 +203,33 @@ def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, s
     return "\n".join(lines) + "\n"
 
 
-def in_commit(config: Config, worktree: Path, report: Report) -> bool:
+def in_commit(config: Config, worktree: Path, report: Report,
+              changed: Sequence[str] | None = None) -> bool:
     """Before taskbot commits in `worktree`: refresh the dashboard, but only when a commit
-    is made anyway (a run that changed nothing makes no commit for the dashboard alone)."""
+    is made anyway (a run that changed nothing makes no commit for the dashboard alone).
+    `changed`: the paths the run wrote (its task file, where it moved it): only those are
+    compared with HEAD, so the cost does not grow with the repository; None: `git status`."""
     if not config.repo.dashboard:
         return False
-    status = gitwrite.git(["status", "--porcelain"], worktree, check=False)
-    if not status.ok or not status.stdout.strip():
+    if changed is None:
+        status = gitwrite.git(["status", "--porcelain"], worktree, check=False)
+        if not status.ok or not status.stdout.strip():
+            return False
+    elif not unstaged.differs(worktree, changed):
         return False
-    return refresh(config, worktree, report)
+    return refresh(config, worktree, report, changed)
 
 
-def refresh(config: Config, worktree: Path, report: Report | None = None) -> bool:
-    """Write the dashboard into `worktree` when its content changed; True when written."""
+def refresh(config: Config, worktree: Path, report: Report | None = None,
+            changed: Sequence[str] | None = None) -> bool:
+    """Write the dashboard into `worktree` when its content changed; True when written.
+    `changed` as for `in_commit`."""
     if not config.repo.dashboard:
         return False
     target = worktree / config.repo.dashboard
     if _linked_folder(worktree, target):
         return False  # a pushed symlink on the way: writing would land outside the worktree
-    data = render(config, rows(config, worktree, report),
+    data = render(config, rows(config, worktree, report, changed),
                   kept_branches(config, worktree)).encode("utf-8")
     if target.is_symlink():  # never written through a link a push planted
         target.unlink()

@@ -437,7 +437,8 @@ def _commit(config: Config, tj: TaskJournal | None, wt: Path, rel_path: str, rep
         gitrepo.git(["reset", "--quiet", "--hard", str(tj.step("commit"))], wt)
         return str(tj.step("commit")), (str(moved) if moved else None)
     moved = _move_if_complete(config, wt, rel_path, report)
-    dashboard.in_commit(config, wt, report)  # part of this commit, never one of its own
+    # part of this commit, never one of its own; only the paths the run wrote are compared
+    dashboard.in_commit(config, wt, report, [p for p in (rel_path, moved) if p])
     sha = gitrepo.commit(wt, message, config.identity)
     if sha is None:
         return None

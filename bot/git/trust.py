@@ -95,10 +95,26 @@ _MOVED = (pygit2.enums.DeltaStatus.RENAMED, pygit2.enums.DeltaStatus.COPIED)
 
 
 def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    """The id `path` has in `tree`. Its folder is found first (cheap: only the small trees
+    above it are read), then the name in it, in a folder kept by its id: a folder of 10,000
+    files is read once per version, not once per commit, parent and file asking."""
+    folder, _, name = path.rpartition("/")
     try:
-        return tree[path].id
+        holder = tree[folder] if folder else tree
     except KeyError:
         return None
+    if not isinstance(holder, pygit2.Tree):
+        return None
+    kept = _FOLDERS.pop(holder.id, holder)
+    _FOLDERS[holder.id] = kept  # newest last: the oldest is dropped
+    if len(_FOLDERS) > _FOLDERS_KEPT:
+        del _FOLDERS[next(iter(_FOLDERS))]
+    return kept[name].id if name in kept else None
+
+
+# Folders read (parsed) by `_entry`, by id (content: never stale), the last few only.
+_FOLDERS: dict[pygit2.Oid, pygit2.Tree] = {}
+_FOLDERS_KEPT = 4
 
 
 def _found(diff: pygit2.Diff, path: str, flags: pygit2.enums.DiffFind) -> set[str]:
