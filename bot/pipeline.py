@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -18,7 +18,7 @@ from typing import Any
 
 import pygit2
 
-from bot import dashboard, taskfile
+from bot import dashboard, heartbeat, taskfile
 from bot.api import Context, Handler, Outcome, Status, new_run_id
 from bot.atomic import write_atomic
 from bot.config import Config
@@ -48,6 +48,11 @@ from bot.runner import State
 from bot.statedir import read_owned
 from bot.taskfile.shallow import brings_open_boxes, open_boxes
 from bot.taskrun import RunOptions, run_task
+
+# Where refusals' reports are kept, apart from every task's (a task would have to be
+# called `.refused` to share them).
+REFUSED = ".refused"
+MAX_REFUSALS_SHOWN = 20  # files named in one refusal report; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,18 @@ def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
         _prune_unlanded(config, repo, old, push.new)
     changes = changed_files(repo, old, push.new, config.repo.tasks_dir)
     verdict = check(pushed, config, own) if changes else root
-    out = [p for p in (_triggered(job, repo, push, verdict, own, c) for c in changes)
-           if p is not None]
+    out: list[Processed] = []
+    refusals: list[tuple[str, str]] = []
+    for change in changes:
+        heartbeat.beat()  # a push of many files is long, and alive
+        why, indices = _judged(config, repo, push, verdict, own, change)
+        if why:
+            refusals.append((change.path, why))
+        elif indices:
+            job.on_status(f"running {change.path}")
+            out.append(_isolated(change.path, partial(_run, job, change.path, indices, push.new)))
+    if refusals:
+        out.insert(0, _refused_all(job, refusals, f"push {push.new[:12]}"))
     if reruns:
         out.append(Processed("-", None, None, reruns, "dependencies completed"))
     elif not root.trusted and _may_complete(config, repo, old, push.new):
@@ -150,18 +165,6 @@ def _may_complete(config: Config, repo: pygit2.Repository, old: str | None, new:
         return False
     return any(not c.error and (taskfile.in_completed_folder(c.path) or not open_boxes(c.new))
                for c in changed_files(repo, old, new, _tasks_root(config)))
-
-
-def _triggered(job: _Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
-               own: frozenset[str], change: Change) -> Processed | None:
-    """One changed task file: refused, run, or nothing to do (None)."""
-    why, indices = _judged(job.config, repo, push, verdict, own, change)
-    if why:
-        return _refused(job, change.path, why)
-    if not indices:
-        return None
-    job.on_status(f"running {change.path}")
-    return _isolated(change.path, partial(_run, job, change.path, indices, push.new))
 
 
 def _judged(config: Config, repo: pygit2.Repository, push: Push, verdict: Verdict,
@@ -459,11 +462,12 @@ def _integrate(config: Config, tj: TaskJournal | None, target: Target, wt: Path,
     return done
 
 
-def _publish(config: Config, report: Report, redact: Redactor) -> str:
+def _publish(config: Config, report: Report, redact: Redactor, *, store_as: str = "") -> str:
     """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
     if not (any(r.attempted for r in report.results) or report.notes):
         return ""
-    return publish(config, report, redact, send=True, deliver_now=False).problem
+    return publish(config, report, redact, send=True, deliver_now=False,
+                   store_as=store_as).problem
 
 
 def _task_id(clone: Path, rev: str, rel_path: str) -> str:
@@ -527,15 +531,28 @@ def _share_notes(where: _Where, source: Path) -> None:
 
 
 def _refused(job: _Job, rel_path: str, why: str) -> Processed:
+    return _refused_all(job, [(rel_path, why)], rel_path)
+
+
+def _refused_all(job: _Job, refusals: Sequence[tuple[str, str]], what: str) -> Processed:
+    """One report for every file of an item that is not run, however many: one
+    notification a push. It is stored apart from the tasks' own reports (`REFUSED`), so a
+    file named like a task (`evil/TASK-1.md`), or thousands of names, never take a task's
+    place in `taskbot report` or `status`."""
     config, now = job.config, job.now
-    name = Path(rel_path).stem
-    report = Report(TaskInfo(name, name, "-", "-", rel_path), "blocked", 0, 0, (), (), (), (),
-                    (), f"{now:%Y%m%dT%H%M%S}-refused", notes=(why,))
-    tj = job.journal.task(rel_path) if job.journal is not None else None
+    path = refusals[0][0]
+    name = Path(path).stem if len(refusals) == 1 else f"{len(refusals)} files of {what}"
+    notes = tuple(why if why.startswith(path) else f"{path}: {why}"
+                  for path, why in refusals[:MAX_REFUSALS_SHOWN])
+    if len(refusals) > MAX_REFUSALS_SHOWN:
+        notes += (f"… and {len(refusals) - MAX_REFUSALS_SHOWN} more files not run",)
+    report = Report(TaskInfo(name, name, "-", "-", path), "blocked", 0, 0, (), (), (), (),
+                    (), f"{now:%Y%m%dT%H%M%S}-refused", notes=notes)
+    tj = job.journal.task(f"refused {what}") if job.journal is not None else None
     if tj is None or not tj.step("published"):  # a resumed item does not report twice
-        _publish(config, report, redactor(config))
+        _publish(config, report, redactor(config), store_as=REFUSED)
         _step(tj, "published")
-    return Processed(name, report, None, message=why)
+    return Processed(name, report, None, message="; ".join(notes))
 
 
 # --- tasks waiting on others: remembered in state_dir so a restart keeps them -------------

@@ -8,6 +8,7 @@ commit it is part of as "not merged".
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -43,6 +44,16 @@ def _settled(box: Sandbox, task_id: str | None = None) -> bool:
     return ran and idle_and_empty(state)()
 
 
+def _processed(box: Sandbox, sha: str) -> bool:
+    """The push up to `sha` is processed (a refused one leaves no task's line in status)."""
+    state = box.root / "state"
+    try:
+        tip = json.loads((state / "tip.json").read_text()).get("sha")
+    except (OSError, ValueError):
+        return False
+    return tip == sha and idle_and_empty(state)()
+
+
 def _failed(box: Sandbox) -> list[str]:
     folder = box.root / "state" / "queue" / "failed"
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
@@ -60,15 +71,15 @@ def test_a_name_that_is_not_utf8_is_refused_alone_and_later_pushes_run(tmp_path:
     bad.parent.mkdir(parents=True)
     bad.write_text(task_text("BAD", [("Touch", "touch BAD")]))
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
-        box.commit_push("a name that is not UTF-8", EVIL)
-        daemon.notify.until(lambda: _settled(box, "bad-\\xff"))
+        _, sha = box.commit_push("a name that is not UTF-8", EVIL)
+        daemon.notify.until(lambda: _processed(box, sha))
         _push_trusted_task(box, "TASK-1")
         daemon.notify.until(lambda: _settled(box, "TASK-1"))
         log = daemon.stderr()
     assert _failed(box) == []
     assert "- [x] Say ok" in box.main_file("tasks/active/TASK-1.md")
     assert not (tmp_path / "demo" / "BAD").exists()
-    text = reportstore.last(box.root / "state", "bad-\\xff").markdown_path.read_text()
+    text = reportstore.last(box.root / "state", ".refused").markdown_path.read_text()
     assert "tasks/active/bad-\\\\xff.md: the file name is not UTF-8" in text  # `\` escaped
     assert "tasks/active/bad-\\xff.md: the file name is not UTF-8" in log
     dash = box.main_file(DASHBOARD)
@@ -127,8 +138,8 @@ def test_hostile_names_and_titles_render_as_text_everywhere(tmp_path: Path) -> N
         name = "tasks/active/x\n# ✅ Backup verified\n[x](http:evil)<img src=y>\x1b[1m.md"
         box.write(name, task_text("X", [("Touch", "touch X")]))
         with running_daemon(box.config, tmp_path / "serve.log") as daemon:
-            box.commit_push("a hostile name", EVIL)
-            daemon.notify.until(lambda: _settled(box))
+            _, sha = box.commit_push("a hostile name", EVIL)
+            daemon.notify.until(lambda: _processed(box, sha))
             git(box.clone, "pull", "-q", "--rebase", "origin", "main")
             box.write("tasks/active/T-1.md", _hostile_task())
             box.commit_push("a hostile title, trusted")

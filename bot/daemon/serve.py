@@ -330,8 +330,10 @@ class Daemon:
                 if p.message:
                     log(f"{p.task_id}: {p.message}", WARNING)
                 continue
-            self._tasks[p.task_id] = statusfile.task_entry(r, p.commit, now)
             refused = r.run_id.endswith("-refused")
+            if not refused:  # a refused file is no task's result: it never takes a task's line
+                self._tasks[p.task_id] = statusfile.task_entry(r, p.commit, now)
+                self._tasks = statusfile.bounded(self._tasks)
             log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
                 + (f": {p.message}" if p.message else ""),
                 WARNING if refused or p.message else INFO)

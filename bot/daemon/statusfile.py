@@ -32,11 +32,14 @@ from bot.textcap import escape_surrogates
 if TYPE_CHECKING:
     from bot.report import Report
 
-__all__ = ["PID_FILE", "STATUS_FILE", "daemon_running", "read", "record_task", "task_entry",
-           "write"]
+__all__ = ["MAX_TASKS", "PID_FILE", "STATUS_FILE", "bounded", "daemon_running", "read",
+           "record_task", "task_entry", "write"]
 
 STATUS_FILE = "status.json"
 PID_FILE = "daemon.pid"
+# Tasks whose last result is kept: the most recent. The file is read, merged and written
+# whole on every status line; it must not grow with every task that ever ran.
+MAX_TASKS = 500
 
 
 def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
@@ -46,7 +49,7 @@ def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
     stop the daemon; the next write brings it up to date. `tasks` has two writers, the
     daemon (from memory) and `taskbot run --commit`: each task keeps its newest entry.
     """
-    tasks = _newest(read(state_dir).get("tasks"), doc.get("tasks"))
+    tasks = bounded(_newest(read(state_dir).get("tasks"), doc.get("tasks")))
     doc = {**doc, "tasks": tasks} if tasks or "tasks" in doc else doc
     try:
         data = _encoded(doc)
@@ -85,6 +88,14 @@ def _newest(*sources: object) -> dict[str, Any]:
             if known is None or _when(entry) >= _when(known):
                 out[task_id] = dict(entry)
     return out
+
+
+def bounded(tasks: Mapping[str, Any], limit: int = MAX_TASKS) -> dict[str, Any]:
+    """The `limit` most recent entries (all of them when there are no more)."""
+    if len(tasks) <= limit:
+        return dict(tasks)
+    newest = sorted(tasks.items(), key=lambda kv: _when(kv[1]))[-limit:]
+    return dict(newest)
 
 
 def _when(entry: Mapping[str, Any]) -> datetime:

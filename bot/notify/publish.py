@@ -24,16 +24,17 @@ class Published:
 
 
 def publish(config: Config, report: Report, redact: Redactor, *, send: bool,
-            deliver_now: bool = True) -> Published:
+            deliver_now: bool = True, store_as: str = "") -> Published:
     """Store the report; enqueue its notification and, if asked, try it at once.
 
     Problems are returned, not raised: a report that cannot be delivered now stays in
-    the outbox, and the daemon retries it.
+    the outbox, and the daemon retries it. `store_as`: the name it is kept under, when
+    not its task's id.
     """
     state = config.repo.state_dir
     markdown, doc = to_markdown(report, redact), to_json(report, redact)
     try:
-        reportstore.save(state, report.task.id, report.run_id, markdown, doc)
+        reportstore.save(state, store_as or report.task.id, report.run_id, markdown, doc)
         if not (send and notify.configured(config.notify)):
             return Published(True, None)
         message = Message(report.title, markdown, report.result, report.task.id, report.run_id)

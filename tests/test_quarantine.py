@@ -1,4 +1,4 @@
-"""Review of issue 17 (by reading; narrow window): the quarantine sets aside whatever journal
+"""the quarantine sets aside whatever journal
 is on disk, not the item the stall guard recorded.
 
 `_stalled` runs on the guard's thread while the main thread goes on; between

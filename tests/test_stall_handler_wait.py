@@ -1,4 +1,4 @@
-"""Review of issue 17: the stall guard sets aside trusted work that was within its own bound.
+"""the stall guard sets aside trusted work that was within its own bound.
 
 README: "An item that shows no sign of life for `limits.stall_timeout` (... a command counts
 as alive for its own timeout) is given up". `verify url=... timeout=N` (N up to 9999 s) is
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemonkit import idle_and_empty, running_daemon
+from tests.daemonkit import idle_and_empty, running_daemon, status_doc
 from tests.exactlykit import installed, wait_until
 from tests.gitfixtures import Sandbox
 
@@ -80,7 +80,8 @@ def test_a_verify_within_its_own_timeout_is_not_set_aside(tmp_path: Path) -> Non
               '- [ ] Other work <!-- taskbot: shell project=demo cmd="true" -->\n')
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         box.commit_push("two trusted tasks", "--author", "Becker <becker@example.com>")
-        time.sleep(1)
+        wait_until(lambda: {"TASK-001", "TASK-002"} <= set(status_doc(state).get("tasks") or {}),
+                   timeout=60, what="both tasks run")
         wait_until(idle_and_empty(state), timeout=60, what="the daemon idle again")
         log = daemon.stderr()
     failed = sorted(p.name for p in (state / "queue" / "failed").glob("*"))
