@@ -27,6 +27,11 @@ FIGURES = {
                            "webhook_latency.bot_commit_median", "webhook_latency.fetch_alone"],
     "webhook_load.py": ["webhook_load.queued", "webhook_load.answer_median",
                         "webhook_load.rss_growth"],
+    "soak.py": ["soak.state_dir_mb", "soak.commit_ratio", "soak.rss_growth_mb"],
+    "dashboard_scaling.py": ["dashboard_scaling.ratio_dashboard_1000_mostly_completed",
+                             "dashboard_scaling.ratio_dashboard_1000_all_active"],
+    "merge_scaling.py": ["merge_scaling.merge_file_8000_a_side_wall",
+                         "merge_scaling.per_entry_ratio"],
 }
 NUMBER = re.compile(r"^(?P<key>[\w.]+): -?\d+(\.\d+)?( |$)")
 
