@@ -44,6 +44,16 @@ def status_doc(state_dir: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def processed(state_dir: Path, sha: str) -> bool:
+    """The push up to `sha` is processed and the daemon idle: its record of the last
+    processed commit says so (a refused push leaves no task's line in status.json)."""
+    try:
+        tip = json.loads((state_dir / "tip.json").read_text()).get("sha")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return tip == sha and idle_and_empty(state_dir)()
+
+
 def spool(state_dir: Path) -> list[Path]:
     qdir = state_dir / "queue"
     return sorted(qdir.glob("*.push")) if qdir.is_dir() else []

@@ -6,15 +6,14 @@ reason, and the next task runs at once (pytest's 60 s timeout is the bound here)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from bot.notify import reportstore
-from tests.daemonkit import idle_and_empty, running_daemon
+from tests.daemonkit import processed, running_daemon
 from tests.exactlykit import installed, task_text, wait_until
-from tests.gitfixtures import Sandbox, git
+from tests.gitfixtures import git
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +27,6 @@ def _hostile() -> str:
             f"## Dependencies\n{deps}")
 
 
-def _processed(box: Sandbox, sha: str) -> bool:
-    state = box.root / "state"
-    try:
-        tip = json.loads((state / "tip.json").read_text()).get("sha")
-    except (OSError, ValueError):
-        return False
-    return tip == sha and idle_and_empty(state)()
-
-
 def test_the_hostile_file_holds_the_daemon_neither_untrusted_nor_trusted(tmp_path: Path
                                                                         ) -> None:
     box = installed(tmp_path)
@@ -44,12 +34,12 @@ def test_the_hostile_file_holds_the_daemon_neither_untrusted_nor_trusted(tmp_pat
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         box.write("tasks/active/HOSTILE-1.md", _hostile())
         _, untrusted = box.commit_push("hostile, untrusted", EVIL)
-        daemon.notify.until(lambda: _processed(box, untrusted))
+        daemon.notify.until(lambda: processed(box.root / "state", untrusted))
         git(box.clone, "rm", "-q", "tasks/active/HOSTILE-1.md")
         box.commit_push("gone")
         box.write("tasks/active/HOSTILE-2.md", _hostile().replace("HOSTILE-1", "HOSTILE-2"))
         _, trusted = box.commit_push("hostile, trusted")
-        daemon.notify.until(lambda: _processed(box, trusted))
+        daemon.notify.until(lambda: processed(box.root / "state", trusted))
         git(box.clone, "pull", "-q", "--rebase", "origin", "main")
         box.write("tasks/active/TASK-1.md", task_text("TASK-1", [("Say ok", "true")]))
         _, after = box.commit_push("a task")

@@ -8,7 +8,6 @@ commit it is part of as "not merged".
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.notify import reportstore
-from tests.daemonkit import TASKBOT, idle_and_empty, running_daemon, status_doc
+from tests.daemonkit import TASKBOT, idle_and_empty, processed, running_daemon, status_doc
 from tests.exactlykit import installed, task_text
 from tests.gitfixtures import Sandbox, git
 from tests.receivers import HttpReceiver, SmtpReceiver
@@ -44,16 +43,6 @@ def _settled(box: Sandbox, task_id: str | None = None) -> bool:
     return ran and idle_and_empty(state)()
 
 
-def _processed(box: Sandbox, sha: str) -> bool:
-    """The push up to `sha` is processed (a refused one leaves no task's line in status)."""
-    state = box.root / "state"
-    try:
-        tip = json.loads((state / "tip.json").read_text()).get("sha")
-    except (OSError, ValueError):
-        return False
-    return tip == sha and idle_and_empty(state)()
-
-
 def _failed(box: Sandbox) -> list[str]:
     folder = box.root / "state" / "queue" / "failed"
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
@@ -72,7 +61,7 @@ def test_a_name_that_is_not_utf8_is_refused_alone_and_later_pushes_run(tmp_path:
     bad.write_text(task_text("BAD", [("Touch", "touch BAD")]))
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _, sha = box.commit_push("a name that is not UTF-8", EVIL)
-        daemon.notify.until(lambda: _processed(box, sha))
+        daemon.notify.until(lambda: processed(box.root / "state", sha))
         _push_trusted_task(box, "TASK-1")
         daemon.notify.until(lambda: _settled(box, "TASK-1"))
         log = daemon.stderr()
@@ -139,7 +128,7 @@ def test_hostile_names_and_titles_render_as_text_everywhere(tmp_path: Path) -> N
         box.write(name, task_text("X", [("Touch", "touch X")]))
         with running_daemon(box.config, tmp_path / "serve.log") as daemon:
             _, sha = box.commit_push("a hostile name", EVIL)
-            daemon.notify.until(lambda: _processed(box, sha))
+            daemon.notify.until(lambda: processed(box.root / "state", sha))
             git(box.clone, "pull", "-q", "--rebase", "origin", "main")
             box.write("tasks/active/T-1.md", _hostile_task())
             box.commit_push("a hostile title, trusted")
