@@ -2,7 +2,9 @@
 set aside with a report, and the daemon goes on with the pushes after it.
 
 A third-party handler that never returns (pure Python, no command: nothing times it out)
-stands for any input that would hold the daemon. Real daemon, real hook, real `git push`.
+stands for any input that would hold the daemon; while its criterion runs it may be quiet
+as long as the command and build timeouts, which the test sets as short as the stall
+budget. Real daemon, real hook, real `git push`.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ def _plugin(site: Path) -> Path:
 
 
 def _with_stall_timeout(box: Sandbox, value: str) -> None:
-    text = box.config.read_text()
-    box.config.write_text(text.replace("[limits]\n", f'[limits]\nstall_timeout = "{value}"\n', 1))
+    """The stall budget, and the command and build timeouts that bound a handler's own
+    quiet while its criterion runs, all `value`."""
+    text = box.config.read_text().replace('command_timeout = "20s"', f'command_timeout = "{value}"')
+    box.config.write_text(text.replace(
+        "[limits]\n", f'[limits]\nstall_timeout = "{value}"\nbuild_timeout = "{value}"\n', 1))
 
 
 def _task(box: Sandbox, task_id: str, handler: str) -> None:
