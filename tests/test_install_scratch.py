@@ -1,6 +1,6 @@
-"""README "Install as a service", line by line, in a scratch root (needs root; CI is root).
+"""docs/daemon.md "Install as a service", line by line, in a scratch root (needs root; CI is root).
 
-The commands are read from the README's install code block and run as written, with the
+The commands are read from that page's install code block and run as written, with the
 paths moved under a temporary root and the user `taskbot` renamed to a unique throw-away
 one. `python3 -m venv …` makes the venv under the scratch root, but instead of `pip install`
 it points a .pth file at this venv's packages (a real install takes a minute offline-less);
@@ -38,7 +38,7 @@ TOOLS = ("useradd", "userdel", "runuser", "setpriv", "install", "systemd-analyze
 
 
 def readme_install_lines() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text()
+    text = (REPO_ROOT / "docs" / "daemon.md").read_text()
     section = text.split("## Install as a service", 1)[1]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
