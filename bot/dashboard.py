@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import pygit2
 
 from bot import dashrows, taskfile
+from bot import waiting as waiting_store
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
@@ -31,6 +32,7 @@ from bot.git import read, unstaged
 from bot.git import write as gitwrite
 from bot.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 from bot.report import Report
+from bot.statedir import STATUS
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
 
@@ -82,8 +84,8 @@ def rows(config: Config, worktree: Path, report: Report | None = None,
     being committed (its row says "this commit", status.json does not know it yet), `changed`
     the paths it wrote (None: git is asked). A file that is not trusted or cannot be parsed
     is a row with only its path and `problem`."""
-    tasks = dict(dashrows.state_json(config, "status.json").get("tasks") or {})
-    waiting = dashrows.state_json(config, "waiting.json")
+    tasks = dict(dashrows.state_json(config, STATUS).get("tasks") or {})
+    waiting = waiting_store.load(config.repo.state_dir)
     here = Path(config.repo.dashboard).parent
     listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard,
                               changed=changed)

@@ -27,12 +27,10 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from bot.atomic import write_atomic
-from bot.statedir import read_owned
+from bot.statedir import DASHBOARD_ROWS, DASHBOARD_ROWS_LOG, read_owned
 
-__all__ = ["LOG", "SNAPSHOT", "Rows", "load", "save"]
+__all__ = ["Rows", "load", "save"]
 
-SNAPSHOT = "dashboard-rows.bin"
-LOG = "dashboard-rows.log"
 _LENGTH = struct.Struct(">I")
 _MIN_LOG = 64  # rows a log may hold whatever the snapshot's size
 
@@ -60,7 +58,7 @@ _MEMO_KEPT = 4  # state dirs (tests use many in one process; the daemon one)
 
 
 def _paths(state_dir: Path) -> tuple[Path, Path]:
-    return state_dir / SNAPSHOT, state_dir / LOG
+    return state_dir / DASHBOARD_ROWS, state_dir / DASHBOARD_ROWS_LOG
 
 
 def _stamp(path: Path) -> tuple[int, ...] | None:

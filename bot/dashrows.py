@@ -303,7 +303,7 @@ def _blob(repo: pygit2.Repository, blob: str) -> bytes | None:
 
 
 def state_json(config: Config, name: str) -> dict[str, Any]:
-    """A JSON document of the state dir (status.json, waiting.json), or {}."""
+    """A JSON document of the state dir (such as the status document), or {}."""
     try:
         data = json.loads(read_owned(Path(config.repo.state_dir) / name))
     except (OSError, ValueError):

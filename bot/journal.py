@@ -25,9 +25,8 @@ from typing import Any
 
 from bot.api import CommandRecord, FileChange, Outcome, Status
 from bot.atomic import write_atomic
-from bot.statedir import read_owned
+from bot.statedir import JOURNAL, JOURNAL_BAD, UNLANDED, journal_aside, read_owned
 
-JOURNAL_FILE = "journal.json"
 VERSION = 1
 
 
@@ -113,7 +112,7 @@ class Journal:
     """
 
     def __init__(self, state_dir: Path, doc: dict[str, Any]) -> None:
-        self._path = state_dir / JOURNAL_FILE
+        self._path = state_dir / JOURNAL
         self.doc = doc
 
     @classmethod
@@ -125,19 +124,19 @@ class Journal:
     @classmethod
     def load(cls, state_dir: Path) -> Journal | None:
         """The journal a killed daemon left, or None (none, or unreadable: then it is moved
-        aside with `.bad` so that it is looked at, never silently lost)."""
-        path = state_dir / JOURNAL_FILE
+        aside as `journal.bad` so that it is looked at, never silently lost)."""
+        path = state_dir / JOURNAL
         try:
             doc = json.loads(read_owned(path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             with contextlib.suppress(OSError):
-                path.replace(path.with_suffix(".bad"))
+                path.replace(state_dir / JOURNAL_BAD)
             return None
         if not isinstance(doc, dict) or doc.get("version") != VERSION:
             with contextlib.suppress(OSError):
-                path.replace(path.with_suffix(".bad"))
+                path.replace(state_dir / JOURNAL_BAD)
             return None
         return cls(state_dir, doc)
 
@@ -151,7 +150,7 @@ class Journal:
 
     def set_aside(self, why: str) -> Path:
         """Kept for the operator as `journal.<why>-<time>.json`, never resumed."""
-        aside = self._path.with_name(f"journal.{why}-{time.time_ns()}.json")
+        aside = self._path.with_name(journal_aside(why, time.time_ns()))
         with contextlib.suppress(FileNotFoundError):
             self._path.replace(aside)
         return aside
@@ -249,8 +248,6 @@ def pending_tasks(journal: Journal) -> Iterator[tuple[str, TaskJournal]]:
 
 # --- criteria done whose tick did not reach the branch ---------------------------------------
 
-UNLANDED_FILE = "unlanded.json"
-
 
 class Unlanded:
     """Criteria taskbot finished whose tick waits on a kept `taskbot/<ID>` branch (the branch
@@ -258,7 +255,7 @@ class Unlanded:
     a later run ticks them from this record instead. `state_dir/unlanded.json`, whole."""
 
     def __init__(self, state_dir: Path) -> None:
-        self._path = state_dir / UNLANDED_FILE
+        self._path = state_dir / UNLANDED
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:

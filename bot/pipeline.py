@@ -8,7 +8,6 @@ with pygit2; only when something will run does taskbot touch its own worktree.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,8 +18,8 @@ from typing import Any
 import pygit2
 
 from bot import dashboard, heartbeat, taskfile
+from bot import waiting as waiting_store
 from bot.api import Context, Handler, Outcome, Status, new_run_id
-from bot.atomic import write_atomic
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.forge import remote
@@ -45,7 +44,6 @@ from bot.notify.publish import publish
 from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
 from bot.runner import State
-from bot.statedir import read_owned
 from bot.taskfile.shallow import brings_open_boxes, open_boxes
 from bot.taskrun import RunOptions, run_task
 
@@ -161,7 +159,7 @@ def _push(job: _Job, push: Push) -> tuple[Processed, ...]:
 def _may_complete(config: Config, repo: pygit2.Repository, old: str | None, new: str) -> bool:
     """A shallow look, for an untrusted range: could it have completed a task that others
     wait for (no open box left, or moved to a completed folder)?"""
-    if not _load_waiting(config):
+    if not waiting_store.load(_state(config)):
         return False
     return any(not c.error and (taskfile.in_completed_folder(c.path) or not open_boxes(c.new))
                for c in changed_files(repo, old, new, _tasks_root(config)))
@@ -207,7 +205,7 @@ def _rerun(job: _Job, task_id: str) -> Processed:
     found = find_in_tree(repo, tip, config.repo.tasks_dir, task_id)
     stale = _stale(found)
     if stale:  # gone, moved to completed/ or done: nobody waits for it any more
-        _forget_waiter(config, task_id)
+        waiting_store.forget(_state(config), task_id)
         return Processed(task_id, None, None, message=f"{task_id}: {stale} in "
                          f"{config.repo.tasks_dir} on {config.repo.branch}; not run again")
     assert found is not None
@@ -294,8 +292,8 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     options = RunOptions(now=now, selected=indices, repo_label=label, display_path=rel_path,
                          should_stop=job.should_stop, journal=remembered)
     result = run_task(wt / rel_path, job.handlers, ctx, options)
-    _remember_waiting(config, task_id, result.report)
     report = result.report
+    waiting_store.remember(_state(config), task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))
     committed = _commit(config, tj, wt, rel_path, report, message)
     if committed is None:
@@ -312,7 +310,8 @@ def _run(job: _Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     if tj is None or not tj.step("noted"):
         _attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), where)
         _step(tj, "noted")
-    reruns = _waiters_of(config, task_id) if report.result == "complete" and done.on_branch else ()
+    complete = report.result == "complete" and done.on_branch
+    reruns = waiting_store.waiters_of(_state(config), task_id) if complete else ()
     problem = _publish(config, report, ctx.redactor)
     _step(tj, "published", {"reruns": list(reruns)})
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
@@ -555,45 +554,12 @@ def _refused_all(job: _Job, refusals: Sequence[tuple[str, str]], what: str) -> P
     return Processed(name, report, None, message="; ".join(notes))
 
 
-# --- tasks waiting on others: remembered in state_dir so a restart keeps them -------------
-
-def _waiting_file(config: Config) -> Path:
-    return _state(config) / "waiting.json"
-
-
-def _load_waiting(config: Config) -> dict[str, list[str]]:
-    try:
-        data = json.loads(read_owned(_waiting_file(config)))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): [str(d) for d in v] for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _save_waiting(config: Config, waiting: Mapping[str, list[str]]) -> None:
-    path = _waiting_file(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(dict(waiting), indent=1, sort_keys=True).encode())
-
-
-def _remember_waiting(config: Config, task_id: str, report: Report) -> None:
-    waiting = _load_waiting(config)
-    deps = [d.task_id for d in report.waiting_on]
-    if deps:
-        waiting[task_id] = deps
-    elif waiting.pop(task_id, None) is None:
-        return
-    _save_waiting(config, waiting)
-
-
-def _waiters_of(config: Config, task_id: str) -> tuple[str, ...]:
-    return tuple(t for t, deps in _load_waiting(config).items()
-                 if task_id.lower() in (d.lower() for d in deps))
-
+# --- tasks waiting on others (the store: bot/waiting.py) ----------------------------------
 
 def _completed_waiters(config: Config, repo: pygit2.Repository, old: str | None, new: str
                        ) -> tuple[str, ...]:
     """Waiting tasks whose dependency this push completed (ticked, or moved to completed/)."""
-    waiting = _load_waiting(config)
+    waiting = waiting_store.load(_state(config))
     if not waiting:
         return ()
     done: set[str] = set()
@@ -623,20 +589,13 @@ def _stale(found: tuple[str, bytes] | None) -> str:
     return "already complete" if taskfile.is_complete(task, rel) else ""
 
 
-def _forget_waiter(config: Config, task_id: str) -> None:
-    waiting = _load_waiting(config)
-    if waiting.pop(task_id, None) is not None:
-        _save_waiting(config, waiting)
-
-
 def _still_waiting(config: Config, repo: pygit2.Repository, tip: str,
                    waiting: dict[str, list[str]], ready: list[str]) -> tuple[str, ...]:
     """Of the waiters a push made ready, those whose file is still there and not complete;
     the others wait for nothing and are dropped quietly (only these are looked up: the
     cost follows the push, not the number of waiters)."""
     stale = {t for t in ready if _stale(find_in_tree(repo, tip, config.repo.tasks_dir, t))}
-    if stale:
-        _save_waiting(config, {t: d for t, d in waiting.items() if t not in stale})
+    waiting_store.drop(_state(config), waiting, stale)
     return tuple(t for t in ready if t not in stale)
 
 

@@ -4,6 +4,10 @@ Only the spool (`queue/`) is the pushers' to write; everything else — clones, 
 waiting list, journal, outbox, reports, the record of taskbot's own commits — is written
 by the service user alone. A file or directory there that someone else owns was put in
 place by someone else: taskbot refuses to use it rather than trust its content.
+
+This module is also the one registry of what the state dir holds: every file and folder
+taskbot keeps there is named below, and no other module spells one (a test checks it).
+The modules that read and write each entry own its content, not its name.
 """
 
 from __future__ import annotations
@@ -13,8 +17,46 @@ from pathlib import Path
 
 from bot.errors import TaskbotError
 
-__all__ = ["PRIVATE_MODE", "SPOOL_MODE", "NotOwned", "open_owned", "owned", "owner",
-           "private_mode", "problems", "read_owned"]
+__all__ = ["CLONES", "DAEMON_LOCK", "DASHBOARD_ROWS", "DASHBOARD_ROWS_LOG", "JOURNAL",
+           "JOURNAL_BAD", "OUTBOX", "OUTBOX_LOCK", "OWN_COMMITS", "PID", "PRIVATE_MODE",
+           "REPORTS", "SPOOL", "SPOOL_FAILED", "SPOOL_MODE", "SPOOL_SUBDIRS", "SPOOL_TMP", "SSH",
+           "STALLED", "STATUS", "TIP", "UNLANDED", "VERIFIED_SIGNATURES", "WAITING", "WATCH",
+           "WEBHOOK_DELIVERIES", "WORKTREES", "NotOwned", "journal_aside", "open_owned", "owned",
+           "owner", "private_mode", "problems", "read_owned"]
+
+# --- what the state dir holds (names relative to it) ----------------------------------
+JOURNAL = "journal.json"  # the item being processed, step by step (bot/journal.py)
+JOURNAL_BAD = "journal.bad"  # an unreadable journal, set aside to be looked at
+UNLANDED = "unlanded.json"  # work committed but not yet on the branch (bot/journal.py)
+WAITING = "waiting.json"  # tasks waiting on others (bot/waiting.py)
+STATUS = "status.json"  # the daemon's status document (bot/daemon/statusfile.py)
+PID = "daemon.pid"  # the running daemon's pid
+DAEMON_LOCK = "daemon.lock"  # held by the one daemon of this state dir (bot/daemon/spool.py)
+WATCH = "watch.json"  # watch mode: the branch tip last seen (bot/daemon/serve.py)
+TIP = "tip.json"  # the tip taskbot last moved the branch to (bot/daemon/tip.py)
+STALLED = "stalled.json"  # the item set aside for stalling (bot/daemon/quarantine.py)
+OWN_COMMITS = "own-commits"  # the commits taskbot wrote (bot/git/owncommits.py)
+VERIFIED_SIGNATURES = "verified-signatures"  # signed commits already checked
+WEBHOOK_DELIVERIES = "webhook-deliveries"  # delivery ids seen, refused if replayed
+DASHBOARD_ROWS = "dashboard-rows.bin"  # the dashboard's rows snapshot (bot/dashcache.py)
+DASHBOARD_ROWS_LOG = "dashboard-rows.log"  # rows changed since the snapshot
+REPORTS = "reports"  # reports/<task>/<run>.md|.json (bot/notify/reportstore.py)
+OUTBOX = "outbox"  # notifications not yet delivered (bot/notify/outbox.py)
+OUTBOX_LOCK = ".lock"  # in OUTBOX: one sender at a time
+CLONES = "clones"  # taskbot's private clones (bot/git/write.py, bot/forge/remote.py)
+WORKTREES = "worktrees"  # one folder per repository, a slot per run (bot/git/write.py)
+SSH = "ssh"  # ssh's shared connections (bot/forge/remote.py)
+SPOOL = "queue"  # pushes waiting for the daemon: the pushers' to write (bot/daemon/spool.py)
+SPOOL_TMP = "tmp"  # in SPOOL: entries being written
+SPOOL_FAILED = "failed"  # in SPOOL: entries that could not be processed, with a .reason
+SPOOL_SUBDIRS = (SPOOL_TMP, SPOOL_FAILED)
+
+
+def journal_aside(why: str, stamp: int) -> str:
+    """The name a journal is set aside under (`journal.<why>-<stamp>.json`), kept for the
+    operator; `stamp` makes it unique (a time)."""
+    return f"journal.{why}-{stamp}.json"
+
 
 PRIVATE_MODE = 0o755  # the state dir and everything but the spool: the service user's alone
 SPOOL_MODE = 0o3770  # queue/, queue/tmp/, queue/failed/: setgid + sticky, the pushers' group
@@ -84,10 +126,6 @@ def read_owned(path: Path | str, uid: int | None = None) -> bytes:
 def private_mode(mode: int) -> bool:
     """Whether a state dir entry's permission bits keep others from writing it."""
     return not mode & 0o022
-
-
-SPOOL = "queue"
-SPOOL_SUBDIRS = ("tmp", "failed")
 
 
 def _problem(path: Path, spool: bool) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
-from bot.git import owncommits
+from bot import statedir
 from bot.pipeline import Rerun, process
 from bot.plugins import load_handlers
 from tests.daemonkit import TASKBOT
@@ -29,7 +29,7 @@ def test_a_lost_record_refuses_reruns_until_the_operator_adopts_the_history(
         "- [ ] Still by hand\n"))
     _process(box, *box.commit_push("add task"))
     config = configmod.load(box.config)
-    (box.root / "state" / owncommits.OWN_COMMITS).unlink()  # the state dir was lost
+    (box.root / "state" / statedir.OWN_COMMITS).unlink()  # the state dir was lost
     refused = process(config, load_handlers(), Rerun("TASK-001"), now=NOW)
     assert "not in [trust] authors" in refused[0].message
     done = subprocess.run([str(TASKBOT), "--config", str(box.config), "init", "--adopt-history"],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import statedir
 from bot.atomic import write_atomic
 from bot.config import Identity
 from bot.daemon import spool, statusfile
@@ -136,7 +137,7 @@ def test_status_and_spool_rewrites_leave_no_stray_names(tmp_path: Path) -> None:
     state.mkdir()
     statusfile.write(state, {"version": 1})
     assert statusfile.read(state) == {"version": 1}
-    assert stat.S_IMODE((state / statusfile.STATUS_FILE).stat().st_mode) == 0o644
+    assert stat.S_IMODE((state / statedir.STATUS).stat().st_mode) == 0o644
     entry = spool.pending(state)[0] if spool.enqueue(state, ["rerun A", "rerun B"]) else None
     assert entry is not None
     spool.rest(entry, entry.lines[1:])

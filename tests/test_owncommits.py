@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
+from bot import statedir
 from bot.git import owncommits
 from bot.pipeline import Processed, Push, Rerun, process
 from bot.plugins import load_handlers
@@ -47,7 +48,7 @@ def test_record_and_load(tmp_path: Path) -> None:
 
 def test_a_torn_last_line_is_left_out_and_the_next_record_is_whole(tmp_path: Path) -> None:
     owncommits.record(tmp_path, A)
-    with open(tmp_path / owncommits.OWN_COMMITS, "a") as fh:
+    with open(tmp_path / statedir.OWN_COMMITS, "a") as fh:
         fh.write(B[:17])  # a crash mid-write
     assert owncommits.load(tmp_path) == {A}
     owncommits.record(tmp_path, C)
@@ -105,7 +106,7 @@ def test_a_torn_line_completed_later_and_a_replaced_record_are_read_right(
         tmp_path: Path) -> None:
     """What a load kept never outlives the file it read: a torn line is taken once whole;
     a record replaced, cut or rewritten is read again from its start."""
-    path = tmp_path / owncommits.OWN_COMMITS
+    path = tmp_path / statedir.OWN_COMMITS
     owncommits.record(tmp_path, A)
     with path.open("a") as fh:
         fh.write(B[:17])  # a crash mid-write …
@@ -195,7 +196,7 @@ def test_taskbots_recorded_commits_are_still_skipped(tmp_path: Path) -> None:
     again = process(config, load_handlers(), Rerun("TASK-001"), now=NOW)
     assert "not run again" not in again[0].message
     # … and judged like anyone's once the record is gone (a lost state dir).
-    (box.root / "state" / owncommits.OWN_COMMITS).unlink()
+    (box.root / "state" / statedir.OWN_COMMITS).unlink()
     refused = process(config, load_handlers(), Rerun("TASK-001"), now=NOW)
     assert "taskbot@build-host is not in [trust] authors" in refused[0].message
 

@@ -349,7 +349,8 @@ def test_rerun_refuses_a_task_an_untrusted_person_edited(tmp_path: Path) -> None
 def test_a_signature_record_someone_else_wrote_counts_for_nothing(tmp_path: Path) -> None:
     """The record is taskbot's: one planted by another user, or in a state dir taskbot
     cannot write, leaves every signature to be verified; an unsigned push is still refused."""
-    from bot.git.signatures import VERIFIED, Signatures
+    from bot.git.signatures import Signatures
+    from bot.statedir import VERIFIED_SIGNATURES as VERIFIED
 
     box = signing_sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", TASK)

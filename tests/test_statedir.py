@@ -39,7 +39,7 @@ def _foreign(path: Path) -> Path:
 
 @as_root
 def test_a_state_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / owncommits.OWN_COMMITS
+    path = tmp_path / statedir.OWN_COMMITS
     path.write_text("a" * 40 + "\n")
     _foreign(path)
     with pytest.raises(statedir.NotOwned, match=f"{path} is owned by uid {NOBODY}"):
@@ -53,7 +53,7 @@ def test_a_state_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
 def test_status_json_someone_else_put_there_is_not_read(tmp_path: Path) -> None:
     assert statusfile.write(tmp_path, {"tasks": {"T-1": {}}}) == ""
     assert statusfile.read(tmp_path) == {"tasks": {"T-1": {}}}
-    _foreign(tmp_path / statusfile.STATUS_FILE)
+    _foreign(tmp_path / statedir.STATUS)
     assert statusfile.read(tmp_path) == {}
 
 

@@ -26,6 +26,7 @@ from bot.git import read
 from bot.journal import Journal, kill_recorded, pending_tasks
 from bot.pipeline import Processed, Push, Rerun
 from bot.runner import State
+from bot.statedir import CLONES, TIP
 
 ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],
                      Sequence[Processed]]
@@ -88,7 +89,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
             journal = Journal.begin(state, {"kind": "rerun", "task": line.task_id})
             return run(Rerun(line.task_id), journal, should_stop, on_status, now)
         if tip.load(state, ref) is None and ref in memory:
-            log(f"{state / tip.TIP_FILE} is gone: written again from memory")
+            log(f"{state / TIP} is gone: written again from memory")
             remember(memory[ref])
         push = _range(config, state, ref, line, log)
         if push is None:
@@ -197,7 +198,7 @@ def remove_stale_locks(state: Path) -> list[str]:
     the spool lock, uses these clones, and its git children died with the previous daemon
     (PR_SET_PDEATHSIG). A watched clone (watch mode) is the person's and is left alone."""
     removed: list[str] = []
-    clones = state / "clones"
+    clones = state / CLONES
     for lock in sorted(clones.glob("*/.git/**/*.lock")) if clones.is_dir() else ():
         with contextlib.suppress(OSError):
             if lock.is_file() and not lock.is_symlink():

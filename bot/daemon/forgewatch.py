@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.daemon import spool, tip
 from bot.forge import webhook
 from bot.forge.poll import Poller
+from bot.statedir import WEBHOOK_DELIVERIES
 
 Log = Callable[[str], None]
 
@@ -43,7 +44,7 @@ class ForgeWatch:
                                     f"refs/heads/{self._config.repo.branch}", path=hook.path)
         self._server = webhook.start(
             settings, enqueue=self._enqueue,
-            seen=webhook.DeliveryLog(self._state_dir / "webhook-deliveries"), log=self._log)
+            seen=webhook.DeliveryLog(self._state_dir / WEBHOOK_DELIVERIES), log=self._log)
         self._log(f"webhook: listening on {self._server.url}")
 
     def stop(self) -> None:

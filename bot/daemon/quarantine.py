@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot.atomic import write_atomic
-from bot.statedir import read_owned
+from bot.statedir import STALLED, read_owned
 
-__all__ = ["STALLED_FILE", "Stalled", "clear", "load", "record"]
+__all__ = ["Stalled", "clear", "load", "record"]
 
-STALLED_FILE = "stalled.json"
 
 
 class Stalled(NamedTuple):
@@ -34,13 +33,13 @@ class Stalled(NamedTuple):
 
 def record(state_dir: Path, stalled: Stalled) -> None:
     doc = {**stalled._asdict(), "work": dict(stalled.work)}
-    write_atomic(state_dir / STALLED_FILE, json.dumps(doc).encode(), 0o644)
+    write_atomic(state_dir / STALLED, json.dumps(doc).encode(), 0o644)
 
 
 def load(state_dir: Path) -> Stalled | None:
     """The record, or None; one that cannot be read says only that something stalled."""
     try:
-        data = json.loads(read_owned(state_dir / STALLED_FILE))
+        data = json.loads(read_owned(state_dir / STALLED))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -54,4 +53,4 @@ def load(state_dir: Path) -> Stalled | None:
 
 def clear(state_dir: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        (state_dir / STALLED_FILE).unlink()
+        (state_dir / STALLED).unlink()

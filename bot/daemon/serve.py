@@ -62,6 +62,7 @@ from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.pipeline import Processed
 from bot.runner import Result, State
+from bot.statedir import JOURNAL, PID, STALLED, WATCH, journal_aside
 from bot.textcap import display_name
 
 __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
@@ -69,7 +70,6 @@ __all__ = ["Backend", "Daemon", "Processed", "pipeline_backend", "serve"]
 MAX_SLEEP = 24 * 3600.0
 MAX_ENTRY_LINES = 1000  # distinct lines taken from one spool entry
 DISK_FULL_PAUSE = 10.0  # seconds between tries while the state dir's file system is full
-WATCH_STATE = "watch.json"
 
 
 def _now() -> datetime:
@@ -280,7 +280,7 @@ class Daemon:
 
     def _load_watch_state(self) -> str:
         try:
-            data = json.loads((self.state_dir / WATCH_STATE).read_text())
+            data = json.loads((self.state_dir / WATCH).read_text())
         except (OSError, ValueError):
             return ""
         if not isinstance(data, dict) or data.get("ref") != self._ref:
@@ -289,7 +289,7 @@ class Daemon:
 
     def _save_watch_state(self, sha: str) -> None:
         doc = {"git_dir": str(self._git_dir), "ref": self._ref, "sha": sha}
-        write_atomic(self.state_dir / WATCH_STATE, json.dumps(doc).encode(), 0o644)
+        write_atomic(self.state_dir / WATCH, json.dumps(doc).encode(), 0o644)
 
     def _init_watch(self) -> None:
         assert self.backend.watch_target is not None
@@ -523,8 +523,8 @@ class Daemon:
             return True
         if self._paused:
             return False
-        journal = self.state_dir / "journal.json"
-        aside = journal.with_name(f"journal.failed-{int(time.time())}.json")
+        journal = self.state_dir / JOURNAL
+        aside = journal.with_name(journal_aside("failed", int(time.time())))
         with contextlib.suppress(OSError):
             journal.replace(aside)  # kept for the operator; the daemon goes on
         self._notify_failure("resuming the interrupted item", self._last_error, aside)
@@ -572,7 +572,7 @@ class Daemon:
         log(f"stopping now: the item in flight has shown no sign of life for {quiet:.0f}s; "
             "it resumes at the next start", WARNING)
         with contextlib.suppress(OSError):
-            (self.state_dir / statusfile.PID_FILE).unlink()
+            (self.state_dir / PID).unlink()
         self.notifier.stopping("stopping")
         os._exit(0)
 
@@ -590,7 +590,7 @@ class Daemon:
                 log(f"cannot set the stalled item's journal aside: {exc}", ERR)
         what = stalled.line or "the resumed item"
         reason = f"stalled: {stalled.why}" + (f"; {skipped}" if skipped else "")
-        kept = self.state_dir / quarantine.STALLED_FILE
+        kept = self.state_dir / STALLED
         for entry in queue.pending(self.state_dir):
             if stalled.entry and entry.name == stalled.entry and entry.lines[:1] == (stalled.line,):
                 kept, _ = queue.fail_first(entry, reason)
@@ -646,7 +646,7 @@ class Daemon:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
             queue.ensure_dirs(self.state_dir)
             with contextlib.suppress(OSError):
-                write_atomic(self.state_dir / statusfile.PID_FILE, f"{os.getpid()}\n".encode(),
+                write_atomic(self.state_dir / PID, f"{os.getpid()}\n".encode(),
                              0o644)
         elif self._git_dir is not None and not self._git_dir.is_dir():
             raise lost
@@ -684,7 +684,7 @@ class Daemon:
                               "exist (run 'taskbot init')")
         queue.ensure_dirs(self.state_dir)
         with queue.lock(self.state_dir):
-            pid_file = self.state_dir / statusfile.PID_FILE
+            pid_file = self.state_dir / PID
             self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or {})
             write_atomic(pid_file, f"{os.getpid()}\n".encode(), 0o644)
             watchdog: Watchdog | None = None

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
-from bot.statedir import SPOOL_MODE
+from bot.statedir import DAEMON_LOCK, SPOOL, SPOOL_FAILED, SPOOL_MODE, SPOOL_TMP
 
 __all__ = [
     "Entry",
@@ -96,7 +96,7 @@ class Entry:
 
 
 def queue_dir(state_dir: Path | str) -> Path:
-    return Path(state_dir) / "queue"
+    return Path(state_dir) / SPOOL
 
 
 def task_id_problem(task_id: str) -> str:
@@ -142,7 +142,7 @@ def ensure_dirs(state_dir: Path | str) -> Path:
     returns the queue dir. The rest of the state dir is the service user's alone."""
     qdir = queue_dir(state_dir)
     try:
-        for d in (qdir, qdir / "tmp", qdir / "failed"):
+        for d in (qdir, qdir / SPOOL_TMP, qdir / SPOOL_FAILED):
             _spool_dir(d)
     except OSError as exc:
         raise QueueError(f"{qdir}: cannot create the spool: {exc.strerror or exc}") from exc
@@ -174,7 +174,7 @@ def enqueue(state_dir: Path | str, lines: Iterable[str]) -> Path:
     ensure_dirs(state_dir)
     data = ("\n".join(texts) + "\n").encode()
     name = _new_name(qdir)
-    tmp = qdir / "tmp" / name
+    tmp = qdir / SPOOL_TMP / name
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -244,7 +244,7 @@ def pending(state_dir: Path | str) -> list[Entry]:
 
 def failed(state_dir: Path | str) -> list[Path]:
     try:
-        return sorted((queue_dir(state_dir) / "failed").glob(f"*{SUFFIX}"))
+        return sorted((queue_dir(state_dir) / SPOOL_FAILED).glob(f"*{SUFFIX}"))
     except FileNotFoundError:
         return []
 
@@ -254,7 +254,7 @@ def done(entry: Entry) -> None:
     with contextlib.suppress(FileNotFoundError):
         entry.path.unlink()
     with contextlib.suppress(FileNotFoundError):
-        (entry.path.parent / "tmp" / entry.name).unlink()
+        (entry.path.parent / SPOOL_TMP / entry.name).unlink()
     _fsync_dir(entry.path.parent)
 
 
@@ -265,13 +265,13 @@ def rest(entry: Entry, remaining: tuple[str, ...]) -> Entry:
         return Entry(entry.path, ())
     # The temp file goes to tmp/, where clean_tmp finds it if the daemon dies mid-write.
     write_atomic(entry.path, ("\n".join(remaining) + "\n").encode(), 0o644,
-                 tmp_dir=entry.path.parent / "tmp")
+                 tmp_dir=entry.path.parent / SPOOL_TMP)
     return Entry(entry.path, remaining)
 
 
 def fail(entry: Entry, reason: str) -> Path:
     """Move an entry that could not be processed to `queue/failed/`, with the reason beside it."""
-    fdir = entry.path.parent / "failed"
+    fdir = entry.path.parent / SPOOL_FAILED
     _spool_dir(fdir)
     target = fdir / entry.name
     write_atomic(fdir / f"{entry.name}.reason", (reason.rstrip("\n") + "\n").encode(), 0o644)
@@ -284,7 +284,7 @@ def fail(entry: Entry, reason: str) -> Path:
 def fail_first(entry: Entry, reason: str) -> tuple[Path, Entry]:
     """Set the entry's first line aside in `queue/failed/`, with the reason beside it; the
     lines after it stay queued in their place."""
-    fdir = entry.path.parent / "failed"
+    fdir = entry.path.parent / SPOOL_FAILED
     _spool_dir(fdir)
     target = fdir / entry.name
     write_atomic(fdir / f"{entry.name}.reason", (reason.rstrip("\n") + "\n").encode(), 0o644)
@@ -299,7 +299,7 @@ def clean_tmp(state_dir: Path | str, *, older_than: float = STALE_TMP) -> int:
     count above 1, or an entry already processed and older than `older_than`), and
     writes abandoned half-way (a hook killed mid-write) older than `older_than`.
     """
-    tdir = queue_dir(state_dir) / "tmp"
+    tdir = queue_dir(state_dir) / SPOOL_TMP
     removed = 0
     limit = time.time() - older_than
     try:
@@ -318,7 +318,7 @@ def clean_tmp(state_dir: Path | str, *, older_than: float = STALE_TMP) -> int:
 @contextlib.contextmanager
 def lock(state_dir: Path | str) -> Iterator[Path]:
     """Hold `<state_dir>/daemon.lock` exclusively (non-blocking); QueueBusy when taken."""
-    path = Path(state_dir) / "daemon.lock"
+    path = Path(state_dir) / DAEMON_LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -26,17 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.atomic import write_atomic
-from bot.statedir import owner, read_owned
+from bot.statedir import PID, STATUS, owner, read_owned
 from bot.textcap import escape_surrogates
 
 if TYPE_CHECKING:
     from bot.report import Report
 
-__all__ = ["MAX_TASKS", "PID_FILE", "STATUS_FILE", "bounded", "daemon_running", "read",
+__all__ = ["MAX_TASKS", "bounded", "daemon_running", "read",
            "record_task", "task_entry", "write"]
 
-STATUS_FILE = "status.json"
-PID_FILE = "daemon.pid"
 # Tasks whose last result is kept: the most recent. The file is read, merged and written
 # whole on every status line; it must not grow with every task that ever ran.
 MAX_TASKS = 500
@@ -53,9 +51,9 @@ def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
     doc = {**doc, "tasks": tasks} if tasks or "tasks" in doc else doc
     try:
         data = _encoded(doc)
-        write_atomic(state_dir / STATUS_FILE, data, 0o644)
+        write_atomic(state_dir / STATUS, data, 0o644)
     except OSError as exc:
-        return f"cannot write {state_dir / STATUS_FILE}: {exc.strerror or exc}"
+        return f"cannot write {state_dir / STATUS}: {exc.strerror or exc}"
     return ""
 
 
@@ -110,7 +108,7 @@ def read(state_dir: Path) -> dict[str, Any]:
     """The last status.json, or {} when there is none (or it cannot be read, or is not
     taskbot's own: its content is never trusted then)."""
     try:
-        data = json.loads(read_owned(state_dir / STATUS_FILE, owner(state_dir)).decode("utf-8"))
+        data = json.loads(read_owned(state_dir / STATUS, owner(state_dir)).decode("utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -119,7 +117,7 @@ def read(state_dir: Path) -> dict[str, Any]:
 def daemon_running(state_dir: Path) -> int | None:
     """The pid of the live daemon for this state dir, or None."""
     try:
-        pid = int((state_dir / PID_FILE).read_text().strip())
+        pid = int((state_dir / PID).read_text().strip())
     except (OSError, ValueError):
         return None
     try:

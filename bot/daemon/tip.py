@@ -12,15 +12,13 @@ import json
 from pathlib import Path
 
 from bot.atomic import write_atomic
-from bot.statedir import read_owned
-
-TIP_FILE = "tip.json"
+from bot.statedir import TIP, read_owned
 
 
 def load(state_dir: Path, ref: str) -> str | None:
     """The last processed sha of `ref`, or None when there is no (readable) record."""
     try:
-        doc = json.loads(read_owned(state_dir / TIP_FILE))
+        doc = json.loads(read_owned(state_dir / TIP))
     except (OSError, ValueError):
         return None
     if not isinstance(doc, dict) or doc.get("ref") != ref or not isinstance(doc.get("sha"), str):
@@ -29,4 +27,4 @@ def load(state_dir: Path, ref: str) -> str | None:
 
 
 def save(state_dir: Path, ref: str, sha: str) -> None:
-    write_atomic(state_dir / TIP_FILE, json.dumps({"ref": ref, "sha": sha}).encode(), 0o644)
+    write_atomic(state_dir / TIP, json.dumps({"ref": ref, "sha": sha}).encode(), 0o644)

@@ -23,6 +23,7 @@ from bot.config import Config
 from bot.errors import ConfigError, TaskbotError
 from bot.git import read
 from bot.git import write as gitrepo
+from bot.statedir import CLONES, SSH
 
 CONTROL_PERSIST = 300  # seconds an idle shared ssh connection stays open
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name: GitHub's; the others take any
@@ -54,7 +55,7 @@ def from_config(config: Config) -> Remote:
 def control_dir(state_dir: Path) -> Path:
     """Where ssh keeps the connection it shares between git commands: `state_dir/ssh`, or a
     private folder under the temp dir when that path would not fit a Unix socket name."""
-    own = state_dir.absolute() / "ssh"
+    own = state_dir.absolute() / SSH
     if len(str(own)) + 42 <= 100:  # "/" + the 40 hex digits of %C, and sun_path's 108
         return own
     return Path(tempfile.gettempdir()) / f"taskbot-ssh-{os.geteuid()}"
@@ -74,7 +75,7 @@ def _ready_control_dir(folder: str) -> bool:
 def clone_path(state_dir: Path, url: str) -> Path:
     digest = hashlib.sha256(url.encode()).hexdigest()[:8]
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rstrip("/").rsplit("/", 1)[-1])
-    return state_dir / "clones" / f"{name.removesuffix('.git') or 'tasks'}-{digest}"
+    return state_dir / CLONES / f"{name.removesuffix('.git') or 'tasks'}-{digest}"
 
 
 def _ssh_command(remote: Remote) -> str:

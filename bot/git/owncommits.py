@@ -23,11 +23,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.statedir import open_owned, owned
+from bot.statedir import OWN_COMMITS, open_owned, owned
 
-__all__ = ["OWN_COMMITS", "load", "record"]
+__all__ = ["load", "record"]
 
-OWN_COMMITS = "own-commits"
 _SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 

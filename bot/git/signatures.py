@@ -18,18 +18,17 @@ from pathlib import Path
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
 from bot.git import read
-from bot.statedir import owned, read_owned
+from bot.statedir import VERIFIED_SIGNATURES, owned, read_owned
 
-__all__ = ["VERIFIED", "Signatures"]
+__all__ = ["Signatures"]
 
-VERIFIED = "verified-signatures"
 
 
 class Signatures:
     """The signatures of one trust check: what the record says, and what it verifies."""
 
     def __init__(self, state_dir: Path | str, allowed_signers: str) -> None:
-        self._path = Path(state_dir) / VERIFIED
+        self._path = Path(state_dir) / VERIFIED_SIGNATURES
         self._signers = allowed_signers
         self._header = f"signers {_key(allowed_signers)}"
         self._kept, self._good = _load(self._path, self._header)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from bot.config import Identity
 from bot.git import read
 from bot.git.read import GitError, git
-from bot.statedir import owned
+from bot.statedir import CLONES, WORKTREES, owned
 
 if TYPE_CHECKING:
     import pygit2
@@ -89,7 +89,7 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
     checked out at once, without a fetch on the way to the first handler; `fetch` is
     only needed to learn where the remote's branches moved.
     """
-    path = state_dir / "clones" / f"{_slug(remote.resolve().name)}-{_digest(remote)}"
+    path = state_dir / CLONES / f"{_slug(remote.resolve().name)}-{_digest(remote)}"
     _owned(path.parent, path, path / ".git", path / ".git" / "config")
     if not (path / ".git").exists():
         clone(str(remote.resolve()), path, state_dir, shared=True)
@@ -194,7 +194,7 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     One worktree per repository and process, reused by every run whatever its branch: the
     state dir holds a checkout per repository (and per process working at the same time,
     at most `SLOTS`), not one per task, and a reset writes only the files that differ."""
-    folder = state_dir / "worktrees" / f"{_slug(repo.resolve().name)}-{_digest(repo)}"
+    folder = state_dir / WORKTREES / f"{_slug(repo.resolve().name)}-{_digest(repo)}"
     _owned(folder.parent, folder)
     path, fresh = _slot(folder)
     _owned(path, path / ".git")

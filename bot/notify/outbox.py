@@ -33,7 +33,7 @@ from bot.atomic import write_atomic
 from bot.config import NotifyConfig
 from bot.notify import targets as notify
 from bot.notify.targets import Delivery, Message
-from bot.statedir import NotOwned, owned, owner, read_owned
+from bot.statedir import OUTBOX, OUTBOX_LOCK, NotOwned, owned, owner, read_owned
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe"]
 
@@ -95,7 +95,7 @@ class Outbox:
     def __init__(self, state_dir: str | os.PathLike[str], config: NotifyConfig | None = None,
                  *, send: Sender | None = None, base: float = BACKOFF_BASE,
                  cap: float = BACKOFF_CAP) -> None:
-        self.dir = Path(state_dir) / "outbox"
+        self.dir = Path(state_dir) / OUTBOX
         self._config = config
         self._send = send
         self._base = base
@@ -158,7 +158,7 @@ class Outbox:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.dir / OUTBOX_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

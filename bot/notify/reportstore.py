@@ -29,7 +29,7 @@ from typing import Any
 
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
-from bot.statedir import owned, owner, read_owned
+from bot.statedir import REPORTS, owned, owner, read_owned
 from bot.textcap import cap_document
 
 __all__ = ["KEEP_RUNS", "KEEP_TASKS", "StoredReport", "all_last", "last", "markdown", "save"]
@@ -97,7 +97,7 @@ class StoredReport:
 
 
 def _root(state_dir: str | os.PathLike[str]) -> Path:
-    return Path(state_dir) / "reports"
+    return Path(state_dir) / REPORTS
 
 
 def _stored(folder: Path, task_id: str, run_id: str) -> StoredReport:
