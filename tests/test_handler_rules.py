@@ -1,4 +1,4 @@
-"""The default rules: every example in the README's "Default rules" resolves as documented."""
+"""The default rules: every example in docs/handlers.md "Default rules" resolves as documented."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fixtures.context import actions, make_ctx
 
 from bot.api import Context
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "handlers.md"
 
 
 def _examples() -> list[tuple[str, str, dict[str, str]]]:

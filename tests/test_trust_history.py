@@ -161,3 +161,38 @@ def test_a_trusted_person_clears_a_file_by_deleting_and_adding_it_again(tmp_path
     _commit(box, BECKER, "T-2 again, written by Becker")
     _process(box, *_push(box))
     assert _ledger(box).read_text() == "GOOD\n"
+
+
+def test_history_is_followed_whatever_the_commit_clocks_say(tmp_path: Path) -> None:
+    """Committer times out of order (a parent dated after its child, a merge of the two):
+    every commit that changed the file is still found."""
+    import os
+    import subprocess
+
+    from bot.git.read import open_repo
+    from bot.git.trust import file_history
+
+    repo = tmp_path / "r"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+
+    def commit(who: str, when: int, text: str | None, *args: str) -> None:
+        if text is not None:
+            (repo / "T.md").write_text(text)
+            subprocess.run(["git", "add", "T.md"], cwd=repo, check=True)
+        env = {**os.environ, "GIT_AUTHOR_EMAIL": who, "GIT_COMMITTER_EMAIL": who,
+               "GIT_AUTHOR_NAME": who, "GIT_COMMITTER_NAME": who,
+               "GIT_AUTHOR_DATE": f"{1_700_000_000 + when} +0000",
+               "GIT_COMMITTER_DATE": f"{1_700_000_000 + when} +0000"}
+        subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "c", *args], cwd=repo,
+                       env=env, check=True)
+
+    commit("a@x", 5000, "one\n")
+    subprocess.run(["git", "checkout", "-q", "-b", "side"], cwd=repo, check=True)
+    commit("mallory@x", 9000, "one\ntwo\n")  # dated long after what follows
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=repo, check=True)
+    commit("b@x", 1000, None)
+    subprocess.run(["git", "merge", "-q", "--no-ff", "--no-edit", "side"], cwd=repo,
+                   env={**os.environ, "GIT_COMMITTER_DATE": "1700001500 +0000",
+                        "GIT_AUTHOR_DATE": "1700001500 +0000"}, check=True)
+    who = {c.author_email for c in file_history(open_repo(repo), "main", "T.md")}
+    assert {"a@x", "mallory@x"} <= who  # and the merge that brought the side in

@@ -24,7 +24,7 @@ from tests.receivers import HttpReceiver
 pytestmark = pytest.mark.integration
 
 EVIL = "--author=Mallory <mallory@example.com>"
-FILES = 2500
+FILES = 1200
 
 
 def _tip(state: Path) -> str:

@@ -14,6 +14,7 @@ The range is walked once (`bot.git.read.walk`) and checked here as often as need
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,26 +139,44 @@ def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: boo
 def file_history(repo: pygit2.Repository, tip: str, path: str) -> Iterator[Change]:
     """Every commit that changed the content `tip` has at `path`, newest first.
 
-    One walk from `tip`; each commit carries the names the file had there, handed to its
-    parents (a name the parent lacks is traced to its rename or copy source), so branches
-    and merges are followed exactly and the walk ends where the file was first created.
+    Each commit carries the names the file had there, handed to its parents (a name the
+    parent lacks is traced to its rename or copy source), so branches and merges are
+    followed exactly and the walk ends where the file was first created. The walk is a
+    work list taken newest commit first: it reads only the commits on the file's way, not
+    the whole history (a topological sort would read every commit before the first), and
+    a parent that receives a name after it was taken (clocks out of order) is taken again
+    for that name, so no commit on the way is ever missed.
     """
-    follow: dict[pygit2.Oid, set[str]] = {repo.revparse_single(tip).peel(pygit2.Commit).id: {path}}
-    for commit in repo.walk(next(iter(follow)), pygit2.enums.SortMode.TOPOLOGICAL):
-        if not follow:
-            return
-        for name in sorted(follow.pop(commit.id, set())):
-            mine = _entry(commit.tree, name)
-            parents = commit.parents
-            if not parents or any(_entry(p.tree, name) != mine for p in parents):
-                yield Change(str(commit.id), commit.author.email, name)
-            for parent in parents:
-                before = _entry(parent.tree, name)
-                names = {name} if before is not None else set()
-                if before != mine:
-                    names |= _sources(parent, commit, name, added=before is None)
-                if names:
-                    follow.setdefault(parent.id, set()).update(names)
+    start = repo.revparse_single(tip).peel(pygit2.Commit)
+    follow: dict[pygit2.Oid, set[str]] = {start.id: {path}}
+    done: dict[pygit2.Oid, set[str]] = {}
+    heap: list[tuple[int, str, pygit2.Commit]] = [(-start.commit_time, str(start.id), start)]
+    while heap:
+        _, _, commit = heapq.heappop(heap)
+        names = follow.pop(commit.id, set()) - done.get(commit.id, set())
+        if not names:
+            continue
+        done.setdefault(commit.id, set()).update(names)
+        for name in sorted(names):
+            yield from _step(commit, name, follow, heap)
+
+
+def _step(commit: pygit2.Commit, name: str, follow: dict[pygit2.Oid, set[str]],
+          heap: list[tuple[int, str, pygit2.Commit]]) -> Iterator[Change]:
+    """One name of the file at one commit: a change when a parent had other content there;
+    the names the file had in each parent go on the work list."""
+    mine = _entry(commit.tree, name)
+    parents = commit.parents
+    if not parents or any(_entry(p.tree, name) != mine for p in parents):
+        yield Change(str(commit.id), commit.author.email, name)
+    for parent in parents:
+        before = _entry(parent.tree, name)
+        names = {name} if before is not None else set()
+        if before != mine:
+            names |= _sources(parent, commit, name, added=before is None)
+        if names:
+            follow.setdefault(parent.id, set()).update(names)
+            heapq.heappush(heap, (-parent.commit_time, str(parent.id), parent))
 
 
 def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
