@@ -34,8 +34,14 @@ def _tip(state: Path) -> str:
         return ""
 
 
-def _settled(box: Sandbox, state: Path, sha: str) -> None:
-    wait_until(lambda: _tip(state) == sha, timeout=120, what=f"{sha[:12]} processed")
+def _settled(box: Sandbox, state: Path, sha: str = "", done: str = "") -> None:
+    """Processed: a refused push leaves the record of the last processed commit at `sha`; a
+    run's (`done`: a line its commit brings to main) moves it on to taskbot's own commit."""
+    if sha:
+        wait_until(lambda: _tip(state) == sha, timeout=120, what=f"{sha[:12]} processed")
+    if done:
+        rel, line = done.split(":", 1)
+        wait_until(lambda: line in box.main_file(rel), timeout=60, what=f"{done} on main")
     wait_until(idle_and_empty(state), timeout=60, what="the daemon idle")
     wait_until(lambda: not any((state / "outbox").glob("*.json")), timeout=60,
                what="the outbox delivered")
@@ -50,8 +56,8 @@ def test_thousands_of_untrusted_files_make_one_refusal_and_touch_no_task(tmp_pat
         state = tmp_path / "state"
         with running_daemon(box.config, tmp_path / "serve.log") as daemon:
             box.write("tasks/active/TASK-1.md", task_text("TASK-1", [("Say ok", "true")]))
-            _, first = box.commit_push("add TASK-1")
-            _settled(box, state, first)
+            box.commit_push("add TASK-1")
+            _settled(box, state, done="tasks/active/TASK-1.md:- [x] Say ok")
             trusted_run = reportstore.last(state, "TASK-1").run_id
             git(box.clone, "pull", "-q", "--rebase", "origin", "main")
             for i in range(FILES):
@@ -84,8 +90,8 @@ def test_a_trusted_task_whose_id_cannot_name_a_branch_is_refused_with_a_report(
                   '- [ ] Do <!-- taskbot: shell project=demo cmd="touch done" -->\n')
         box.write("tasks/active/T1.md", task_text("T1", [("Fine", "true")]))
         with running_daemon(box.config, tmp_path / "serve.log"):
-            _, sha = box.commit_push("two tasks", "--author", "Becker <becker@example.com>")
-            _settled(box, state, sha)
+            box.commit_push("two tasks", "--author", "Becker <becker@example.com>")
+            _settled(box, state, done="tasks/active/T1.md:- [x] Fine")
         said = [p.message for p in receiver.posts]
     assert not (tmp_path / "demo" / "done").exists()
     assert any("its id 'a b' cannot name taskbot's work branch (taskbot/a b)" in m
