@@ -22,6 +22,7 @@ from pathlib import Path
 from bot.commands import sandbox
 from bot.commands.sandbox import ServeProcess, make_repos, serving
 from bot.daemon.hook import taskbot_executable
+from bot.daemon.wake import InotifyWaker
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKBOT = taskbot_executable()
@@ -142,3 +143,22 @@ def command_overhead(marks: Path, n: int = 20) -> float:
         subprocess.run(["sh", "-c", f"date +%s%N > {out}"], check=True)
         deltas.append((int(out.read_text()) - started) / 1e9)
     return median(deltas)
+
+
+def main_sha(box: Sandbox) -> str:
+    """The bare repository's main, read from its ref file (a packed ref: asked of git)."""
+    ref = box.bare / "refs" / "heads" / "main"
+    try:
+        return ref.read_text().strip()
+    except FileNotFoundError:
+        return git(box.bare, "rev-parse", "main")
+
+
+def wait_main_moves(box: Sandbox, waker: InotifyWaker, pushed: str, timeout: float = 60) -> int:
+    """When main moved on from `pushed` (taskbot's commit landed), woken by inotify."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if main_sha(box) != pushed:
+            return time.time_ns()
+        waker.wait(deadline - time.monotonic())
+    raise TimeoutError(f"no bot commit on main after {pushed[:12]}")

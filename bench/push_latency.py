@@ -30,6 +30,7 @@ from benchlib import (
     p90,
     parse_args,
     verdict,
+    wait_main_moves,
     workdir,
 )
 
@@ -57,23 +58,6 @@ def _add(body: str, line: str) -> str:
     """The task with one more criterion at the end of its Acceptance Criteria."""
     head, sep, log = body.partition("\n## Progress Log")
     return head.rstrip("\n") + "\n" + line + (sep + log if sep else "")
-
-
-def _main_sha(box: Sandbox) -> str:
-    ref = box.bare / "refs" / "heads" / "main"
-    try:
-        return ref.read_text().strip()
-    except FileNotFoundError:
-        return git(box.bare, "rev-parse", "main")
-
-
-def _wait_main_moves(box: Sandbox, waker: InotifyWaker, pushed: str, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _main_sha(box) != pushed:
-            return time.time_ns()
-        waker.wait(deadline - time.monotonic())
-    raise TimeoutError("no bot commit on main")
 
 
 def _picked_up(box: Sandbox, pushed: str) -> float:
@@ -106,7 +90,7 @@ def main() -> None:
                     box.push()
                     returned = time.time_ns()
                     pushed = git(box.clone, "rev-parse", "HEAD")
-                    committed = _wait_main_moves(box, waker, pushed)
+                    committed = wait_main_moves(box, waker, pushed)
                     started = int((marks / str(i)).read_text())
                     if i:  # round 0 warms up (the daemon's private clone is made then)
                         starts.append((started - returned) / 1e9)

@@ -20,7 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import Sandbox, daemon, git, idle, make_sandbox, median, ms, verdict, workdir
+from benchlib import (
+    Sandbox,
+    daemon,
+    git,
+    idle,
+    make_sandbox,
+    median,
+    ms,
+    verdict,
+    wait_main_moves,
+    workdir,
+)
 
 from bot.commands import sandbox
 from bot.daemon.wake import InotifyWaker
@@ -62,23 +73,6 @@ def _configure(box: Sandbox, dashboard: bool) -> None:
     })
 
 
-def _main_sha(box: Sandbox) -> str:
-    ref = box.bare / "refs" / "heads" / "main"
-    try:
-        return ref.read_text().strip()
-    except FileNotFoundError:
-        return git(box.bare, "rev-parse", "main")
-
-
-def _wait_main_moves(box: Sandbox, waker: InotifyWaker, pushed: str, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _main_sha(box) != pushed:
-            return time.time_ns()
-        waker.wait(deadline - time.monotonic())
-    raise TimeoutError(f"no bot commit on main after {pushed[:12]}")
-
-
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -102,7 +96,7 @@ def _round(box: Sandbox, waker: InotifyWaker, served: sandbox.ServeProcess, i: i
     box.push()
     returned = time.time_ns()
     pushed = git(box.clone, "rev-parse", "HEAD")
-    committed = _wait_main_moves(box, waker, pushed)
+    committed = wait_main_moves(box, waker, pushed)
     idle(served)
     while list((box.state / "queue").glob("*.push")):
         idle(served)
