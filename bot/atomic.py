@@ -9,11 +9,13 @@ from pathlib import Path
 
 
 def write_atomic(path: Path | str, data: bytes, mode: int = 0o600, *,
-                 tmp_dir: Path | str | None = None) -> None:
+                 tmp_dir: Path | str | None = None) -> os.stat_result:
     """Temp file, fsync, rename over `path`, fsync the directory; the one way taskbot does it.
 
     The temp file goes beside `path`, or in `tmp_dir` (same file system) for a directory
-    whose readers must never see a stray name, such as the spool.
+    whose readers must never see a stray name, such as the spool. Returns the written
+    file's stat, taken before the rename: a writer that sees it still there knows nobody
+    replaced the file since.
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=f".{target.name}.",
@@ -24,6 +26,7 @@ def write_atomic(path: Path | str, data: bytes, mode: int = 0o600, *,
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
+            written = os.fstat(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -35,3 +38,4 @@ def write_atomic(path: Path | str, data: bytes, mode: int = 0o600, *,
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    return written

@@ -175,14 +175,32 @@ def test_run_commit_updates_the_tasks_entry_only(tmp_path: Path) -> None:
 def test_the_daemon_writing_from_memory_keeps_what_run_commit_recorded(tmp_path: Path) -> None:
     """The daemon rewrites status.json on every criterion it starts; a task `run --commit`
     recorded meanwhile (while the daemon runs a long build) keeps its newer entry."""
-    memory = {"TASK-001": {"result": "blocked", "done": "0/2", "time": "2026-12-02T10:00:00+00:00"},
-              "TASK-002": {"result": "partial", "done": "1/3", "time": "2026-12-02T10:05:00+00:00"}}
-    statusfile.write(tmp_path, {"version": 1, "tasks": memory})
+    daemon = statusfile.StatusWriter(tmp_path)
+    daemon.record("TASK-001", {"result": "blocked", "done": "0/2",
+                               "time": "2026-12-02T10:00:00+00:00"})
+    daemon.record("TASK-002", {"result": "partial", "done": "1/3",
+                               "time": "2026-12-02T10:05:00+00:00"})
+    assert daemon.write({"version": 1}) == ""
     statusfile.record_task(tmp_path, "TASK-001", {"result": "complete", "done": "2/2",
                                                   "time": "2026-12-02T10:20:00+00:00"})
-    statusfile.write(tmp_path, {"version": 1, "daemon": {"state": "running"}, "tasks": memory})
-    tasks = statusfile.read(tmp_path)["tasks"]
-    assert tasks["TASK-001"]["result"] == "complete" and tasks["TASK-002"]["done"] == "1/3"
+    statusfile.record_task(tmp_path, "TASK-003", {"result": "complete", "done": "1/1",
+                                                  "time": "2026-12-02T10:21:00+00:00"})
+    assert daemon.write({"version": 1, "daemon": {"state": "running"}}) == ""
+    doc = statusfile.read(tmp_path)
+    assert doc["daemon"] == {"state": "running"}
+    assert {k: v["done"] for k, v in doc["tasks"].items()} == {
+        "TASK-001": "2/2", "TASK-002": "1/3", "TASK-003": "1/1"}
+
+
+def test_the_daemons_status_file_keeps_the_newest_tasks_and_escapes_them(tmp_path: Path) -> None:
+    daemon = statusfile.StatusWriter(tmp_path, limit=3)
+    for i in range(1, 6):
+        daemon.record(f"T-{i}", {"title": f"T {i} \ud800", "time": f"2026-12-0{i}T10:00:00+00:00"})
+        assert daemon.write({"version": 1, "daemon": {"state": "running"}}) == ""
+    text = (tmp_path / "status.json").read_text(encoding="utf-8")
+    assert text.endswith("\n }\n}\n")  # one line per task, the document whole
+    assert {k: v["title"] for k, v in json.loads(text)["tasks"].items()} == {
+        f"T-{i}": f"T {i} \\ud800" for i in (3, 4, 5)}  # the lone surrogate, escaped
 
 
 def _push_run(box: Sandbox, old: str, new: str) -> None:

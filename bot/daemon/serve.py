@@ -187,7 +187,7 @@ class Daemon:
         self._ref = ""
         self._last_queued = ""  # watch mode: the branch tip already handed to the spool
         self._started = _now()
-        self._tasks: dict[str, Any] = {}
+        self._status = statusfile.StatusWriter(self.state_dir)
         self._in_flight: dict[str, Any] | None = None
         self._state = "starting"
         self._status_text = "starting"
@@ -240,10 +240,9 @@ class Daemon:
             "queue_length": self._queue_length,
             "failed": len(queue.failed(self.state_dir)),
             "in_flight": self._in_flight,
-            "tasks": self._tasks,
             **({"forge": self._forge.status()} if self._forge is not None else {}),
         }
-        problem = statusfile.write(self.state_dir, doc)
+        problem = self._status.write(doc)
         if problem:
             log(problem, WARNING)
         if text is not None:  # after the file, so that a reader woken by it sees the new state
@@ -332,8 +331,7 @@ class Daemon:
                 continue
             refused = r.run_id.endswith("-refused")
             if not refused:  # a refused file is no task's result: it never takes a task's line
-                self._tasks[p.task_id] = statusfile.task_entry(r, p.commit, now)
-                self._tasks = statusfile.bounded(self._tasks)
+                self._status.record(p.task_id, statusfile.task_entry(r, p.commit, now))
             log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
                 + (f": {p.message}" if p.message else ""),
                 WARNING if refused or p.message else INFO)
@@ -685,7 +683,6 @@ class Daemon:
         queue.ensure_dirs(self.state_dir)
         with queue.lock(self.state_dir):
             pid_file = self.state_dir / PID
-            self._tasks = dict(statusfile.read(self.state_dir).get("tasks") or {})
             write_atomic(pid_file, f"{os.getpid()}\n".encode(), 0o644)
             watchdog: Watchdog | None = None
             guard: Guard | None = None

@@ -32,7 +32,7 @@ from bot.textcap import escape_surrogates
 if TYPE_CHECKING:
     from bot.report import Report
 
-__all__ = ["MAX_TASKS", "bounded", "daemon_running", "read",
+__all__ = ["MAX_TASKS", "StatusWriter", "bounded", "daemon_running", "read",
            "record_task", "task_entry", "write"]
 
 # Tasks whose last result is kept: the most recent. The file is read, merged and written
@@ -57,12 +57,80 @@ def write(state_dir: Path, doc: Mapping[str, Any]) -> str:
     return ""
 
 
-def _encoded(doc: Mapping[str, Any]) -> bytes:
-    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+class StatusWriter:
+    """The daemon's status.json. Its task table lives here, each entry encoded once when it
+    changes; the file is read back (for what `taskbot run --commit` recorded) only when
+    another writer replaced it since the daemon's last write. A status line then costs the
+    same with 10 tasks as with 500, and the daemon writes one at every step of a run."""
+
+    def __init__(self, state_dir: Path, limit: int = MAX_TASKS) -> None:
+        self.state_dir = state_dir
+        self.limit = limit
+        self._tasks: dict[str, dict[str, Any]] = {}
+        self._lines: dict[str, bytes] = {}  # task id → its `"id": {...}` line, encoded
+        self._written: tuple[int, int, int, int] | None = None  # the file as we left it
+
+    @property
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        return dict(self._tasks)
+
+    def record(self, task_id: str, entry: Mapping[str, Any]) -> None:
+        self._tasks[task_id] = dict(entry)
+        self._lines.pop(task_id, None)
+        self._bound()
+
+    def write(self, doc: Mapping[str, Any]) -> str:
+        """Replace status.json with `doc` (no `tasks`: the table is added); '' or the problem."""
+        try:
+            if self._signature() != self._written:
+                self._merge(read(self.state_dir).get("tasks"))
+            head = _encoded({k: v for k, v in doc.items() if k != "tasks"})
+            lines = b",".join(self._line(t) for t in self._tasks)
+            data = (head[:-3] + b"," if head != b"{}\n" else b"{") + b'\n "tasks": {' + lines \
+                + (b"\n }" if lines else b"}") + b"\n}\n"
+            self._written = _signature(write_atomic(self.state_dir / STATUS, data, 0o644))
+        except OSError as exc:
+            self._written = None
+            return f"cannot write {self.state_dir / STATUS}: {exc.strerror or exc}"
+        return ""
+
+    def _signature(self) -> tuple[int, int, int, int] | None:
+        try:
+            return _signature(os.stat(self.state_dir / STATUS, follow_symlinks=False))
+        except OSError:
+            return None
+
+    def _merge(self, found: object) -> None:
+        merged = _newest(found, self._tasks)
+        for task_id, entry in merged.items():
+            if self._tasks.get(task_id) != entry:
+                self._tasks[task_id] = entry
+                self._lines.pop(task_id, None)
+        self._bound()
+
+    def _bound(self) -> None:
+        if len(self._tasks) > self.limit:
+            self._tasks = bounded(self._tasks, self.limit)
+            self._lines = {k: v for k, v in self._lines.items() if k in self._tasks}
+
+    def _line(self, task_id: str) -> bytes:
+        line = self._lines.get(task_id)
+        if line is None:
+            line = b"\n  " + _encoded({task_id: self._tasks[task_id]}, indent=None)[1:-2]
+            self._lines[task_id] = line
+        return line
+
+
+def _signature(info: os.stat_result) -> tuple[int, int, int, int]:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _encoded(doc: Mapping[str, Any], indent: int | None = 1) -> bytes:
+    text = json.dumps(doc, indent=indent, ensure_ascii=False) + "\n"
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # rare: only then is every string looked at
-        return (json.dumps(_encodable(doc), indent=1, ensure_ascii=False) + "\n").encode()
+        return (json.dumps(_encodable(doc), indent=indent, ensure_ascii=False) + "\n").encode()
 
 
 def _encodable(value: Any) -> Any:

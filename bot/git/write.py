@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -201,11 +201,12 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     if fresh:
         _remove_others(repo, folder, path)
     if (path / ".git").exists():
-        if not _reset_in_process(path, branch, start):
+        changed = _changed(path)  # one look at the files: the reset and the clean both use it
+        if not _reset_in_process(path, branch, start, changed):
             git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
                  start], path)
-        if _leftovers(path):  # usually none: `git clean` is a process on every run's way
-            git(["clean", "--quiet", "-fdx"], path)
+        if changed is None or any(flags & _UNTRACKED for flags in changed.values()):
+            git(["clean", "--quiet", "-fdx"], path)  # usually not: a process on a run's way
     else:
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
@@ -273,6 +274,10 @@ def _remove_others(repo: Path, folder: Path, mine: Path) -> None:
         git(["worktree", "prune"], repo, check=False)
 
 
+# libgit2's status flags of a file the commit does not hold: GIT_STATUS_WT_NEW, _IGNORED
+# (pygit2 is imported late here: `taskbot plan` never loads it).
+_UNTRACKED = 1 << 7 | 1 << 14
+
 # What makes git write other bytes than the blob's, or other files, than libgit2 would:
 # libgit2 runs no filter drivers, knows no `working-tree-encoding`, reads no config from the
 # environment (GIT_CONFIG_COUNT…) and ignores sparse checkout. Any of it: git resets.
@@ -282,23 +287,27 @@ _BYTE_CONFIG = ("filter.", "core.autocrlf", "core.eol", "core.attributesfile",
 _CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
 
 
-def _reset_in_process(path: Path, branch: str, start: str) -> bool:
+def _reset_in_process(path: Path, branch: str, start: str,
+                      changed: Mapping[str, int] | None) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
     a webhook's way to the handler. False where git should do it (and then does it whole):
     another branch checked out here, `branch` checked out in another worktree, or anything
     that could make git write other bytes for a file the reset writes (attributes, filter
-    drivers, autocrlf, config from the environment, sparse checkout)."""
+    drivers, autocrlf, config from the environment, sparse checkout). `changed`: the
+    worktree's status as `_changed` read it (None: unknown)."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
+    if changed is None:
+        return False
     try:
         repo = read.open_repo(path)
         detached = repo.head_is_detached  # as `drop_branch` leaves it after a landed run
         if not detached and repo.head.name != ref:
             return False
         commit = repo.revparse_single(start).peel(pygit2.Commit)
-        if not _plain_bytes(repo, commit):
+        if not _plain_bytes(repo, commit, changed):
             return False
         if detached:
             held = repo.branches.local.get(branch)
@@ -312,7 +321,8 @@ def _reset_in_process(path: Path, branch: str, start: str) -> bool:
     return True
 
 
-def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
+def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit,
+                 changed: Mapping[str, int]) -> bool:
     """Whether every file the reset writes gets its blob's bytes, as git would write them."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
@@ -325,7 +335,7 @@ def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
         common = (common / (common / "commondir").read_text().strip()).resolve()
     if (common / "info" / "attributes").exists() or (common / "info" / "sparse-checkout").exists():
         return False
-    written = {p for p, flags in repo.status(untracked_files="no").items() if flags}
+    written = {p for p, flags in changed.items() if flags & ~_UNTRACKED}
     if not repo.head_is_unborn:
         for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
             written.update((delta.old_file.path, delta.new_file.path))
@@ -333,13 +343,14 @@ def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit) -> bool:
         repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in written)
 
 
-def _leftovers(path: Path) -> bool:
-    """Whether the worktree holds anything besides its commit: untracked or ignored files a
-    previous run left (libgit2 answers without starting git). True when it cannot tell."""
+def _changed(path: Path) -> dict[str, int] | None:
+    """The worktree's status, untracked and ignored files included (libgit2 answers without
+    starting git): what the reset must look at and whether a previous run left files
+    behind. None when it cannot tell."""
     try:
-        return bool(read.open_repo(path).status(untracked_files="all", ignored=True))
-    except Exception:  # unsure: clean anyway
-        return True
+        return read.open_repo(path).status(untracked_files="all", ignored=True)
+    except Exception:  # unsure: git resets and cleans
+        return None
 
 
 def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
@@ -410,8 +421,16 @@ def push_ff(path: Path, branch: str, target: str) -> str:
 def drop_branch(worktree: Path, branch: str) -> None:
     """Once its commit is integrated, a work branch is clutter: the worktree lets go of it
     (detached at the same commit, ready for the next run) and the branch is deleted."""
-    git(["checkout", "--quiet", "--detach"], worktree, check=False)
-    git(["branch", "--quiet", "-D", branch], worktree, check=False)
+    try:  # libgit2: no files change, so no checkout (and no two git processes) is needed
+        repo = read.open_repo(worktree)
+        if not repo.head_is_detached:
+            repo.set_head(repo.head.target)
+        held = repo.branches.local.get(branch)
+        if held is not None and not held.is_checked_out():
+            held.delete()
+    except Exception:  # git says why, or leaves it as it is: a branch kept is no harm
+        git(["checkout", "--quiet", "--detach"], worktree, check=False)
+        git(["branch", "--quiet", "-D", branch], worktree, check=False)
 
 
 def drop_merged_remote(path: Path, branch: str, into: str, remote: str = "origin") -> None:
