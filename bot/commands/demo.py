@@ -9,6 +9,7 @@ removed afterwards, unless `--keep`.
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import json
 import os
@@ -200,3 +201,8 @@ def _show_keep(root: Path) -> None:
    taskbot --config {config} report TASK-001
    cat {root}/daemon.log
    rm -rf {root}                                    (when done)""")
+
+
+def command(args: argparse.Namespace) -> int:
+    """`taskbot demo [--keep]`."""
+    return run_demo(keep=args.keep)

@@ -11,6 +11,7 @@ Nothing is changed; every command runs through `bot.proc`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
@@ -313,3 +314,10 @@ def doctor(explicit: str | None, send_test: bool = False) -> tuple[int, list[str
     except NoConfig as exc:
         return exc.exit_code, [Check("config", False, str(exc)).line()]
     return (0 if all(c.ok for c in checks) else 1), [c.line() for c in checks]
+
+
+def command(args: argparse.Namespace) -> int:
+    """`taskbot doctor [--send-test]`."""
+    code, lines = doctor(args.config, send_test=args.send_test)
+    print("\n".join(lines))
+    return code

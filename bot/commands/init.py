@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import sys
@@ -18,7 +19,7 @@ from bot.forge import remote
 from bot.git import read
 from bot.statedir import PRIVATE_MODE
 
-__all__ = ["STARTER_CONFIG", "InitResult", "init", "init_clone", "run_init",
+__all__ = ["STARTER_CONFIG", "InitResult", "command", "init", "init_clone", "run_init",
            "write_starter_config"]
 
 NOTES_REFSPEC = "+refs/notes/taskbot:refs/notes/taskbot"
@@ -309,3 +310,15 @@ def _add_notes_refspec(clone: Path) -> str:
     read.git(["config", "--add", "remote.origin.fetch", NOTES_REFSPEC], clone)
     return (f"added {NOTES_REFSPEC} to remote.origin.fetch: after 'git fetch', "
             "'git notes --ref=taskbot show' shows taskbot's reports")
+
+
+def command(args: argparse.Namespace) -> int:
+    """`taskbot init`, `init --clone DIR`, `init --adopt-history`."""
+    if args.clone is not None:
+        result = init_clone(Path(args.clone), args.config)
+    elif args.adopt_history:
+        result = adopt_history(args.config)
+    else:
+        result = run_init(args.config)
+    print("\n".join(result.messages))
+    return result.exit_code

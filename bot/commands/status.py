@@ -20,9 +20,13 @@ from bot.notify import outbox
 from bot.textcap import display_name
 
 if TYPE_CHECKING:
+    import argparse
+
     from bot.pipeline import Processed
 
-__all__ = ["record_run", "render", "snapshot"]
+__all__ = ["EXIT_NOT_RUNNING", "command", "record_run", "render", "snapshot"]
+
+EXIT_NOT_RUNNING = 3  # as `systemctl status` says it
 
 
 def _outbox_pending(state_dir: Path) -> list[str]:
@@ -134,3 +138,15 @@ def _forge_lines(forge: Mapping[str, Any] | None) -> list[str]:
     if forge.get("reachable") is False:
         lines.append(f"forge NOT reachable at the last poll: {forge.get('error')}")
     return lines
+
+
+def command(args: argparse.Namespace) -> int:
+    """`taskbot status [--json]`; exit 3 when the daemon is not running."""
+    import json  # noqa: PLC0415 -- for --json only
+
+    from bot.commands.common import load_config  # noqa: PLC0415 -- as the other commands
+
+    config = load_config(args.config, required=True)
+    snap = snapshot(Path(config.repo.state_dir))
+    print(json.dumps(snap, indent=2, ensure_ascii=False) if args.json else render(snap))
+    return 0 if snap["daemon"]["running"] else EXIT_NOT_RUNNING

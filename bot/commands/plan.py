@@ -1,0 +1,164 @@
+"""`taskbot plan`: what each unchecked criterion of a task would run; runs nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.commands.common import context, load_config, on_branch, tasks_dir
+from bot.errors import UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from bot import taskfile
+    from bot.actions import Action
+    from bot.api import Context, Handler
+    from bot.config import Config
+    from bot.lookup import DependencyState
+
+
+def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
+    c = action.criterion
+    entry: dict[str, Any] = {"index": c.index, "line": c.line + 1, "text": c.text,
+                             "checked": c.checked, "group": c.group, "action": None}
+    if action.manual:
+        entry["action"] = {"handler": None, "source": "manual", "describe": action.describe()}
+        return entry
+    step = None
+    if not action.error and action.handler is not None:
+        step = handlers[action.handler].plan(action.settings, ctx)
+    entry["action"] = {
+        "handler": action.handler, "source": action.source, "params": dict(action.params),
+        "error": action.error or None,
+        "commands": [list(a) for a in step.commands] if step else [],
+        "cwd": step.cwd if step else "",
+        "files": list(step.files) if step else [],
+        "preconditions": list(step.preconditions) if step else [],
+    }
+    return entry
+
+
+def _plan_dependencies(task: taskfile.Task, waiting: tuple[DependencyState, ...]
+                       ) -> list[dict[str, Any]]:
+    """Every id of the Dependencies section: whether it is one, for which groups, its state."""
+    open_ = {w.task_id: w for w in waiting}
+    out: list[dict[str, Any]] = []
+    for item in task.dependency_items:
+        state = open_.get(item.task_id)
+        out.append({"task": item.task_id, "depends": item.depends, "why": item.why,
+                    "groups": list(item.groups), "line": item.line + 1,
+                    "complete": item.depends and state is None,
+                    "waiting": state.where if item.depends and state is not None else None})
+    return out
+
+
+def _plan_dependency_line(dep: Mapping[str, Any]) -> str:
+    said = f" ({dep['why']})" if dep["why"] else ""
+    if not dep["depends"]:
+        return f"not a dependency: {dep['task']}{said}"
+    scope = f" for group {', '.join(dep['groups'])}" if dep["groups"] else ""
+    state = "complete" if dep["complete"] else f"WAITING: {dep['waiting']}"
+    return f"depends on {dep['task']}{scope}{said}: {state}"
+
+
+def _plan_text(doc: dict[str, Any]) -> str:
+    t = doc["task"]
+    lines = [f"{t['id']}: {t['title']}  ({t['path']})"]
+    lines.extend(_plan_dependency_line(dep) for dep in doc["dependencies"])
+    lines.append("Acceptance Criteria:")
+    for c in doc["criteria"]:
+        box = "x" if c["checked"] else " "
+        lines.append(f"  {c['index'] + 1}. [{box}] {c['text']}  (line {c['line']})")
+        a = c["action"]
+        if c["checked"]:
+            continue
+        if c.get("waits_on"):
+            lines.append(f"       {c['waits_on']}")
+        if a["handler"] is None:
+            lines.append("       manual: waiting for a person")
+            continue
+        params = " ".join(f"{k}={v}" for k, v in a["params"].items())
+        lines.append(f"       {a['handler']} {params}  [{a['source']}]")
+        if a["error"]:
+            lines.append(f"       REFUSED: {a['error']}")
+        lines.extend(f"       run: {' '.join(cmd)}  (in {a['cwd']})" for cmd in a["commands"])
+        lines.extend(f"       file: {f}" for f in a["files"])
+        lines.extend(f"       needs: {p}" for p in a["preconditions"])
+    if doc["other_sections"]:
+        lines.append("Not executed: " + ", ".join(doc["other_sections"]))
+    return "\n".join(lines)
+
+
+def _plan_source(arg: str, config: Config
+                 ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]]:
+    """The task, where it was read, its incomplete dependencies: from a file, else (hook
+    mode, any directory) from repo.branch of the configured repository."""
+    from bot import taskfile
+    from bot.lookup import find_task, waiting_dependencies
+
+    try:
+        path = find_task(arg, tasks_dir(config))
+    except UsageError:
+        found = None if Path(arg).suffix == ".md" else _plan_from_branch(arg, config)
+        if found is None:
+            raise
+        return found
+    task = taskfile.load(path)
+    return task, str(path), waiting_dependencies(task, path)
+
+
+def _plan_from_branch(task_id: str, config: Config
+                      ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]] | None:
+    """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
+    from pathlib import PurePosixPath
+
+    from bot import taskfile
+    from bot.lookup import tree_dependency_state, waiting_dependencies
+
+    found = on_branch(task_id, config)
+    if found is None:
+        return None
+    repo, rel, data = found
+    branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
+    task = taskfile.parse(data, rel)
+    root = str(PurePosixPath(tasks_dir).parent)
+    waiting = waiting_dependencies(task, Path(rel), state=lambda dep, waiter:
+                                   tree_dependency_state(repo, branch, root, dep))
+    return task, f"{config.repo.path} {branch}:{rel}", waiting
+
+
+def command(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.actions import resolve
+    from bot.lookup import held_criteria
+    from bot.plugins import load_handlers
+
+    config = load_config(args.config, required=False)
+    task, shown, waiting = _plan_source(args.task, config)
+    now = datetime.now().astimezone()
+    ctx = context(config, task.id, now, lazy_secrets=True)  # plan shows no secret
+    handlers = load_handlers()
+    actions = resolve(task, handlers, ctx)
+    held = held_criteria(task, waiting)
+    criteria = [_plan_entry(a, handlers, ctx) for a in actions]
+    for entry in criteria:
+        if entry["index"] in held and not entry["checked"]:
+            entry["waits_on"] = held[entry["index"]]
+    doc = {
+        "task": {"id": task.id, "title": task.title, "path": shown},
+        "dependencies": _plan_dependencies(task, waiting),
+        "criteria": criteria,
+        "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
+                           not in ("acceptance criteria", "dependencies", "progress log")],
+    }
+    if args.json:
+        import json
+
+        print(json.dumps(doc, indent=2))
+    else:
+        print(_plan_text(doc))
+    refused = any(a.error and not a.criterion.checked for a in actions)
+    return 1 if refused else 0

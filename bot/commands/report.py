@@ -1,0 +1,30 @@
+"""`taskbot report`: the last stored report of a task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.commands.common import load_config, tasks_dir
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def command(args: argparse.Namespace) -> int:
+    import json
+
+    from bot import taskfile
+    from bot.lookup import find_task
+    from bot.notify import reportstore
+
+    config = load_config(args.config, required=False)
+    task_id = args.task
+    if args.task.endswith(".md") or Path(args.task).exists():
+        task_id = taskfile.load(find_task(args.task, tasks_dir(config))).id
+    stored = reportstore.last(config.repo.state_dir, task_id)
+    if args.json:
+        print(json.dumps(stored.json(), indent=2, ensure_ascii=False))
+    else:
+        print(stored.markdown(), end="")
+    return 0

@@ -1,0 +1,129 @@
+"""`taskbot run`: a task's unchecked criteria, executed now, in place or (--commit) as the
+daemon does."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.commands.common import context, load_config, on_branch, require_trust, tasks_dir
+from bot.errors import TaskbotError, UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from bot.config import Config
+    from bot.proc import Redactor
+    from bot.report import Report
+
+
+def _run_path(arg: str, config: Config) -> Path:
+    """The task file `run` edits in place; a task only on the bare repository's branch (hook
+    mode) is run with --commit, in taskbot's own clone, never by editing a copy here."""
+    from bot.lookup import find_task
+
+    try:
+        return find_task(arg, tasks_dir(config))
+    except UsageError:
+        if Path(arg).suffix != ".md" and on_branch(arg, config) is not None:
+            raise UsageError(f"{arg} is on {config.repo.branch} of {config.repo.path}, not in a "
+                             f"file here: `taskbot run --commit {arg}` runs it in taskbot's own "
+                             "clone and commits like the daemon") from None
+        raise
+
+
+def command(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.notify import progress
+    from bot.notify import targets as notify
+    from bot.notify.publish import publish
+    from bot.plugins import load_handlers
+    from bot.taskrun import RunOptions, run_task
+
+    config = load_config(args.config, required=True)
+    require_trust(config)
+    if args.commit:
+        return _run_commit(args, config)
+    path = _run_path(args.task, config)
+    now = datetime.now().astimezone()
+    ctx = context(config, path.stem, now)
+    handlers = load_handlers()
+    notifying = not (args.no_notify or args.dry_run) and notify.configured(config.notify)
+    sender = progress.outbox_sender(config, ctx.run_id) if notifying else None
+    watch = progress.watch(path, handlers, ctx, sender)  # inert without a sender
+    options = RunOptions(now=now, dry_run=args.dry_run,
+                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"),
+                         on_start=watch.on_start)
+    with watch, _live(args):
+        result = run_task(path, watch.wrap(handlers), ctx, options)
+    report = result.report
+    _print_report(report, ctx.redactor, as_json=args.json)
+    if not args.dry_run and any(r.attempted for r in report.results):
+        published = publish(config, report, ctx.redactor, send=notifying)
+        if published.problem:
+            print(f"taskbot: {published.problem}", file=sys.stderr)
+    return result.exit_code
+
+
+@contextlib.contextmanager
+def _live(args: argparse.Namespace) -> Iterator[None]:
+    """The status line of the criterion in flight, on a terminal only."""
+    from bot import observe
+    from bot.commands import live
+
+    if not live.wanted(sys.stdout, as_json=args.json):
+        yield
+        return
+    line = live.LiveLine(sys.stdout)
+    with line, observe.watching(line.observer()):
+        yield
+
+
+def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
+    import json
+
+    from bot.report import to_json, to_markdown
+
+    if as_json:
+        print(json.dumps(to_json(report, redact), indent=2, ensure_ascii=False))
+    else:
+        print(to_markdown(report, redact), end="")
+
+
+def _run_commit(args: argparse.Namespace, config: Config) -> int:
+    """`run --commit`: the daemon's path for one task — worktree, commit on taskbot/<ID>,
+    integrate into repo.branch, note, stored report — started by hand."""
+    from datetime import datetime
+
+    from bot import pipeline, taskfile
+    from bot.commands import status as status_command
+    from bot.config import NotifyConfig
+    from bot.lookup import find_task
+    from bot.notify import redactor
+    from bot.notify.outbox import Outbox
+    from bot.plugins import load_handlers
+    from bot.taskrun import exit_code
+
+    if args.dry_run:
+        raise UsageError("--commit and --dry-run exclude each other (use plan to look first)")
+    task_id = args.task
+    if args.task.endswith(".md") or Path(args.task).exists():
+        task_id = taskfile.load(find_task(args.task, tasks_dir(config))).id
+    if args.no_notify:
+        config = config._replace(notify=NotifyConfig())  # nothing to deliver to
+    with _live(args):
+        processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
+                                     now=datetime.now().astimezone())[0]
+    if processed.report is None:
+        raise TaskbotError(processed.message or f"{task_id}: nothing was run")
+    status_command.record_run(Path(config.repo.state_dir), processed)
+    _print_report(processed.report, redactor(config), as_json=args.json)
+    if processed.commit:
+        print(f"taskbot: committed {processed.commit[:12]} on {config.repo.branch}",
+              file=sys.stderr)
+    Outbox(config.repo.state_dir, config.notify).deliver_due()
+    return exit_code(processed.report)
