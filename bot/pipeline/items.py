@@ -1,0 +1,59 @@
+"""What the pipeline takes (a push, a task queued again), gives back (one `Processed` a
+task), and shares while it carries one item through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.api import Handler
+from bot.config import Config
+from bot.journal import Journal, TaskJournal
+from bot.pipeline.places import Places
+from bot.report import Report
+
+__all__ = ["Job", "OnStatus", "Processed", "Push", "Rerun", "step"]
+
+
+@dataclass(frozen=True)
+class Push:
+    old: str
+    new: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Rerun:
+    task_id: str
+
+
+@dataclass(frozen=True)
+class Processed:
+    task_id: str
+    report: Report | None
+    commit: str | None
+    reruns: tuple[str, ...] = ()
+    message: str = ""
+
+
+OnStatus = Callable[[str], None]  # one line on what the pipeline does now
+
+
+@dataclass(frozen=True)
+class Job:
+    """One queued item's processing: what every task run of it shares."""
+
+    config: Config
+    places: Places
+    handlers: Mapping[str, Handler]
+    now: datetime
+    should_stop: Callable[[], bool]
+    on_status: OnStatus
+    journal: Journal | None
+
+
+def step(tj: TaskJournal | None, name: str, value: object = True) -> None:
+    """Record a task's step in the item's journal, when there is one."""
+    if tj is not None:
+        tj.record(name, value)

@@ -1,0 +1,115 @@
+"""One task of an item, run in taskbot's worktree: its criteria, then the write-back, with
+each step recorded in the item's journal so that a resumed item does none twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pygit2
+
+from bot import taskfile
+from bot import waiting as waiting_store
+from bot.api import Context, new_run_id
+from bot.config import Config
+from bot.forge import remote
+from bot.git import read
+from bot.git import write as gitrepo
+from bot.git.messages import task_commit
+from bot.git.writeback import Integrated
+from bot.journal import TaskJournal, Unlanded
+from bot.notify import redactor
+from bot.pipeline import unlanded as kept
+from bot.pipeline import writeback
+from bot.pipeline.items import Job, Processed, step
+from bot.pipeline.places import Places, Where, where
+from bot.pipeline.refusals import refused
+from bot.report import to_markdown
+from bot.taskrun import RunOptions, run_task
+
+__all__ = ["run"]
+
+
+def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
+        found: Where | None = None) -> Processed:
+    config, places = job.config, job.places
+    found = found or where(config)
+    clone = found.clone
+    task_id = _task_id(clone, start, rel_path)
+    if not pygit2.reference_is_valid_name(f"refs/heads/taskbot/{task_id}"):
+        return refused(job, rel_path, f"{rel_path}: its id {task_id!r} cannot name taskbot's "
+                       f"work branch (taskbot/{task_id}); give the task an id git takes "
+                       "as a branch name")
+    tj = job.journal.task(rel_path) if job.journal is not None else None
+    published = tj.step("published") if tj is not None else None
+    if published:  # done before a restart: only what it owed the queue is handed on again
+        owed = published.get("reruns", ()) if isinstance(published, dict) else ()
+        return Processed(task_id, None, None, tuple(owed),
+                         message="finished before taskbot restarted")
+    work_branch = f"taskbot/{task_id}"
+    wt = gitrepo.worktree(clone, places.state, work_branch, start)
+    run_id, now = _identity(tj, job.now)
+    ctx = Context(config, task_id, run_id, redactor(config),
+                  on_spawn=tj.spawned if tj is not None else None)
+    unlanded = Unlanded(places.state)
+    options = RunOptions(now=now, selected=indices, repo_label=_label(places),
+                         display_path=rel_path, should_stop=job.should_stop,
+                         journal=kept.Remembered(tj, unlanded.of(task_id)))
+    result = run_task(wt / rel_path, job.handlers, ctx, options)
+    report = result.report
+    waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
+    message = ctx.redactor(task_commit(report, start))
+    committed = writeback.commit(config, places, tj, wt, rel_path, report, message)
+    if committed is None:
+        problem = writeback.publish_report(config, report, ctx.redactor)
+        step(tj, "published")
+        return Processed(task_id, report, None, message=problem)
+    sha, moved = committed
+    done = writeback.integrated(config, tj, found.target(places.branch, work_branch),
+                                wt, sha, moved or rel_path, result.edit, message)
+    kept.remember(unlanded, task_id, report, done, work_branch, result.before, rel_path)
+    if done.note:
+        report = replace(report, notes=(*report.notes, done.note, *_pull_request(
+            config, done, work_branch)))
+    if tj is None or not tj.step("noted"):
+        writeback.attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), found)
+        step(tj, "noted")
+    complete = report.result == "complete" and done.on_branch
+    reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
+    problem = writeback.publish_report(config, report, ctx.redactor)
+    step(tj, "published", {"reruns": list(reruns)})
+    return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
+
+
+def _pull_request(config: Config, done: Integrated, work_branch: str) -> tuple[str, ...]:
+    """A forge that refused the branch (protection, reviews): where to open the request."""
+    if done.on_branch or not config.repo.remote:
+        return ()
+    url = remote.compare_url(config.repo.remote, config.repo.branch, work_branch,
+                             config.repo.forge)
+    return (f"open a pull request for {work_branch}: {url}",) if url else ()
+
+
+def _label(places: Places) -> str:
+    """How reports name the tasks repository."""
+    if places.remote:
+        return places.remote.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1] \
+            .removesuffix(".git")
+    return places.path.resolve().name.removesuffix(".git")
+
+
+def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
+    """The run's id and time: new, or what the journal kept for a run resumed after a kill
+    (so its report, log lines and commit read as one run)."""
+    if tj is not None and tj.run_id and tj.step("now"):
+        return tj.run_id, datetime.fromisoformat(str(tj.step("now")))
+    run_id = new_run_id(now)
+    if tj is not None:
+        tj.note({"run_id": run_id, "now": now.isoformat()})  # written with the first step
+    return run_id, now
+
+
+def _task_id(clone: Path, rev: str, rel_path: str) -> str:
+    blob = read.open_repo(clone).revparse_single(f"{rev}:{rel_path}")
+    return taskfile.parse(blob.read_raw(), rel_path).id

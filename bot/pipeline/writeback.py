@@ -1,0 +1,120 @@
+"""A task run's results written back: its commit (the task moved to completed/ when done),
+integrated into repo.branch, its report as a git note where people read the log, and the
+report kept and queued for notification."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from bot import dashboard, taskfile
+from bot.config import Config
+from bot.git import owncommits, read
+from bot.git import write as gitrepo
+from bot.git.messages import parse_trailers
+from bot.git.writeback import Integrated, Target, integrate
+from bot.journal import TaskJournal
+from bot.notify import reportstore
+from bot.notify.publish import publish
+from bot.pipeline.items import step
+from bot.pipeline.places import Places, Where, where
+from bot.proc import Redactor
+from bot.report import Report
+
+__all__ = ["attach_note", "commit", "integrated", "publish_report", "repair_notes"]
+
+
+def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
+           report: Report, message: str) -> tuple[str, str | None] | None:
+    """The run's commit (made now, or the one the journal recorded) and where the task moved."""
+    if tj is not None and tj.step("commit"):
+        moved = tj.step("moved")
+        # A resumed run's worktree was reset to the pushed tip; re-applying after a refused
+        # push reads taskbot's commit from the worktree's HEAD, so HEAD must be that commit.
+        gitrepo.git(["reset", "--quiet", "--hard", str(tj.step("commit"))], wt)
+        return str(tj.step("commit")), (str(moved) if moved else None)
+    moved = _move_if_complete(config, wt, rel_path, report)
+    # part of this commit, never one of its own; only the paths the run wrote are compared
+    dashboard.in_commit(config, wt, report, [p for p in (rel_path, moved) if p])
+    sha = gitrepo.commit(wt, message, config.identity)
+    if sha is None:
+        return None
+    owncommits.record(places.state, sha)
+    step(tj, "moved", moved)
+    step(tj, "commit", sha)
+    return sha, moved
+
+
+def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
+               rel_path: str, edit: taskfile.Edit, message: str) -> Integrated:
+    kept = tj.step("integrated") if tj is not None else None
+    if kept:
+        return Integrated(str(kept["commit"]), bool(kept["on_branch"]), str(kept["note"]))
+    done = integrate(config, target, wt, sha, rel_path, edit, message)
+    step(tj, "integrated", {"commit": done.commit, "on_branch": done.on_branch,
+                            "note": done.note})
+    return done
+
+
+def publish_report(config: Config, report: Report, redact: Redactor, *,
+                   store_as: str = "") -> str:
+    """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
+    if not (any(r.attempted for r in report.results) or report.notes):
+        return ""
+    return publish(config, report, redact, send=True, deliver_now=False,
+                   store_as=store_as).problem
+
+
+def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -> str | None:
+    if config.repo.on_complete != "move" or report.result != "complete":
+        return None
+    path = wt / rel_path
+    data = taskfile.apply(taskfile.read(path), taskfile.Edit(
+        frontmatter=(("status", "completed"),)), rel_path).data
+    taskfile.write(path, data)
+    dest = Path(rel_path).parent.parent / taskfile.COMPLETED_DIR / Path(rel_path).name
+    (wt / dest).parent.mkdir(parents=True, exist_ok=True)
+    gitrepo.git(["mv", "--", rel_path, str(dest)], wt)
+    return str(dest)
+
+
+def repair_notes(config: Config, depth: int = 200) -> tuple[str, ...]:
+    """Notes lost to a kill: taskbot's recorded commits among the branch's last `depth` whose
+    note is missing get it from the stored report, and the notes ref is pushed again."""
+    found = where(config)
+    own = owncommits.load(Path(config.repo.state_dir))
+    tip = read.resolve(found.clone, found.branch_rev) if own else None
+    if tip is None:
+        return ()
+    listed = gitrepo.git(["notes", f"--ref={gitrepo.NOTES_REF}", "list"], found.clone,
+                         check=False).stdout.split()
+    noted = set(listed[1::2])  # "<note blob> <annotated commit>" per line
+    repaired: list[str] = []
+    for one in itertools.islice(read.open_repo(found.clone).walk(tip), depth):
+        sha = str(one.id)
+        if sha not in own or sha in noted:
+            continue
+        trailers = parse_trailers(one.message)
+        text = reportstore.markdown(config.repo.state_dir, trailers.get("Task-Id", ""),
+                                    trailers.get("Taskbot-Run", ""))
+        if text:
+            gitrepo.add_note(found.clone, sha, text, config.identity)
+            repaired.append(sha)
+    _share_notes(found, found.clone)
+    return tuple(repaired)
+
+
+def attach_note(config: Config, wt: Path, sha: str, text: str, found: Where) -> None:
+    gitrepo.add_note(wt, sha, text, config.identity)
+    _share_notes(found, wt)
+
+
+def _share_notes(found: Where, source: Path) -> None:
+    """Notes go where people read the log: pushed to the bare repository, or fetched into
+    the person's clone (a fetch runs none of that clone's receive hooks)."""
+    ref = f"+{gitrepo.NOTES_REF}:{gitrepo.NOTES_REF}"
+    if found.bare:
+        gitrepo.push(source, [ref])
+    elif found.watched is not None:
+        gitrepo.git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                     str(found.clone.resolve()), ref], found.watched, check=False)
