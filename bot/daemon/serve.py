@@ -50,6 +50,7 @@ from bot.daemon.forgewatch import ForgeWatch
 from bot.daemon.logline import ERR, WARNING, log
 from bot.daemon.sdnotify import Notifier, Watchdog, watchdog_interval
 from bot.daemon.stall import Guard, Progress
+from bot.daemon.stalls import start_afresh
 from bot.daemon.statusdoc import DaemonState, document, iso
 from bot.daemon.statusdoc import now as _now
 from bot.daemon.wake import Waker, WatchLost, make_waker
@@ -58,8 +59,6 @@ from bot.pipeline import Processed
 from bot.statedir import JOURNAL, PID, journal_aside
 
 __all__ = ["Backend", "Daemon", "Processed", "log", "pipeline_backend", "serve"]
-
-start_afresh = stalls.start_afresh
 
 
 class Daemon:
@@ -245,8 +244,8 @@ class Daemon:
         """The item's work, watched by the terminal-less observer and the stall guard."""
         self._progress.begin()
         try:
-            with observe.watching(self._criteria.observer()), \
-                    heartbeat.listening(self._progress.beat):
+            with (observe.watching(self._criteria.observer()),
+                  heartbeat.listening(self._progress.beat)):
                 yield
         finally:
             self._progress.end()
