@@ -56,7 +56,6 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     return path
 
 
-
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
@@ -66,7 +65,6 @@ def own(*paths: Path) -> None:
     and hooks would run as taskbot)."""
     for path in paths:
         owned(path)
-
 
 
 def digest(repo: Path) -> str:

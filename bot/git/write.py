@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.config import Identity
 from bot.git import read
 from bot.git.read import GitError, git
-from bot.git.worktree import digest as _digest
+from bot.git.worktree import digest as _digest  # the name tests find a worktree folder by
 from bot.git.worktree import own, slug, worktree
 from bot.statedir import CLONES
 
@@ -62,7 +62,6 @@ def _head(path: Path) -> str:
     if sha is None:
         raise GitError(f"{path}: HEAD names no commit")
     return sha
-
 
 
 def private_clone(remote: Path, state_dir: Path) -> Path:
@@ -161,7 +160,6 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
         return remote in read.open_repo(repo).remotes.names()
     except read.GitError:
         return has_remote(repo, remote)
-
 
 
 def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
