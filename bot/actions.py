@@ -84,7 +84,7 @@ def _image_project(image: str, config: Config) -> str:
     head, sep, tag = name.rpartition(":")
     name = head if sep and "/" not in tag else name
     for project in config.projects.values():
-        if name in project.images:
+        if name in project.value("images", ()):
             return project.name
     return ""
 

@@ -20,13 +20,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from bot.config import Cluster, Config, Identity, Project
+from bot.config import Argv, Cluster, Config, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.heartbeat import beat
 from bot.redact import Redactor
 from bot.safepath import UnsafePath, dir_inside, files_inside, read_inside, write_inside
 
 __all__ = [
+    "Argv",
     "Cluster",
     "CommandRecord",
     "Config",
@@ -47,6 +48,7 @@ __all__ = [
     "Status",
     "Step",
     "TaskbotError",
+    "Tool",
     "UnsafePath",
     "YamlEditError",
     "YamlFile",
@@ -178,6 +180,19 @@ class DefaultRule(NamedTuple):
 
     match: str
     params: Mapping[str, str] = MappingProxyType({})
+
+
+class Tool(NamedTuple):
+    """A program `taskbot doctor` looks for on PATH when a project sets `key` (or, with
+    `cluster`, when `[cluster]` is configured). A project-key record lists its tools as
+    `tools`; doctor checks each `label` once, in the order first listed."""
+
+    label: str
+    programs: tuple[str, ...]
+    missing: str  # what doctor says when none of `programs` is found
+    key: str
+    cluster: bool = False
+    alternatives: bool = False  # any will do: doctor names every one found, not a path
 
 
 class Context(NamedTuple):

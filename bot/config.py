@@ -17,16 +17,17 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
 from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
 
 __all__ = [
     "SYSTEM_CONFIG",
+    "Argv",
     "Cluster",
     "Config",
     "Identity",
@@ -53,10 +54,15 @@ _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _PROJECT_RE = _BARE_KEY_RE
 _HANDLER_RE = re.compile(r"[a-z][a-z0-9_-]*")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_IMAGE_RE = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
 _TOML_POS_RE = re.compile(
     r"^(?P<msg>.*?)\s*\(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
 )
+
+
+T = TypeVar("T")
+# A project key a handler declares as `build: Argv = ()`: a list of argv words, never a
+# shell string. Plain `str`, `bool`, `int`, `float` and `tuple[str, ...]` need no marker.
+Argv = Annotated[tuple[str, ...], "argv"]
 
 
 class RepoConfig(NamedTuple):
@@ -150,15 +156,26 @@ class Registry(NamedTuple):
 class Project:  # a dataclass, not a NamedTuple: `branch` must keep its first answer
     name: str
     path: str
-    build: tuple[str, ...] = ()
-    images: tuple[str, ...] = ()
     allow_shell: bool = False
-    helmrelease: str = ""
-    kustomize: tuple[str, ...] = ()
-    sec_lint: tuple[str, ...] = ()
     branch_setting: str = ""  # `branch` as configured; "" = unset
     env: tuple[tuple[str, str], ...] = ()
     allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
+    # the handlers' own keys: one record per declaring class (see `settings`)
+    declared: Mapping[type, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def settings(self, cls: type[T]) -> T:
+        """The project's keys `cls` declares, as read from the file; its defaults when the
+        project was not read with it (a handler that was not installed then)."""
+        found = self.declared.get(cls)
+        return found if isinstance(found, cls) else cls()
+
+    def value(self, key: str, default: Any = None) -> Any:
+        """A handler key by name, whichever handler declares it: for the core, which
+        must not know the handlers' records."""
+        for cls, record in self.declared.items():
+            if key in _declared_fields(cls):
+                return getattr(record, key)
+        return default
 
     @functools.cached_property
     def branch(self) -> str:
@@ -270,8 +287,12 @@ def default(source: str = "<defaults>") -> Config:
     return parse({}, source)
 
 
-def parse(data: Mapping[str, Any], source: str) -> Config:
-    """Validate parsed TOML; relative paths resolve against the directory of `source`."""
+def parse(data: Mapping[str, Any], source: str,
+          handler_keys: Mapping[str, type] | None = None) -> Config:
+    """Validate parsed TOML; relative paths resolve against the directory of `source`.
+
+    `handler_keys`: each handler's record of the project keys it reads; None: those of
+    the installed handlers (`bot.plugins.project_settings`)."""
     base = Path(source).expanduser().absolute().parent
     top = _Table(source, base, "", data, _TOP_KEYS)
     trust = top.table("trust", Trust)
@@ -285,7 +306,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         notify=_notify(top.table("notify", NotifyConfig) or _Table.empty(top, "notify")),
         limits=_limits(top.table("limits", Limits) or _Table.empty(top, "limits")),
         registry=_registry(top.table("registry", Registry) or _Table.empty(top, "registry")),
-        projects=MappingProxyType(_projects(top)),
+        projects=MappingProxyType(_projects(top, handler_keys)),
         cluster=_cluster(cluster) if cluster else None,
         rules=tuple(_rules(top)),
         webhook=_webhook(webhook) if webhook else None,
@@ -413,10 +434,12 @@ def _cluster(t: _Table) -> Cluster:
     )
 
 
-def _projects(top: _Table) -> dict[str, Project]:
+def _projects(top: _Table, declared: Mapping[str, type] | None) -> dict[str, Project]:
     projects: dict[str, Project] = {}
     seen: dict[str, str] = {}
-    for name, t in top.tables("projects", _PROJECT_KEYS):
+    records = _handler_records(top, declared)
+    allowed = _PROJECT_KEYS.union(*(_declared_fields(cls) for cls in records.values()))
+    for name, t in top.tables("projects", allowed):
         if not _PROJECT_RE.fullmatch(name):
             raise top.error(
                 f"projects.{_quote(name)}",
@@ -428,34 +451,95 @@ def _projects(top: _Table) -> dict[str, Project]:
                 f"same name as project {seen[name.lower()]!r} (names ignore case)",
             )
         seen[name.lower()] = name
-        projects[name] = _project(name, t)
+        projects[name] = _project(name, t, records)
     return projects
 
 
-def _project(name: str, t: _Table) -> Project:
+def _handler_records(top: _Table, declared: Mapping[str, type] | None) -> Mapping[str, type]:
+    """The project-key records of the installed handlers, by handler name. Found only when
+    a project names a key the core does not own: importing every handler costs `status`
+    and `--help` time they need not spend on a file without handler keys."""
+    if declared is not None:
+        return declared
+    tables = top.data.get("projects", {})
+    if not isinstance(tables, Mapping) or all(
+            not isinstance(t, Mapping) or set(t) <= _PROJECT_KEYS for t in tables.values()):
+        return {}
+    from bot.plugins import project_settings  # noqa: PLC0415 -- plugins import this module
+
+    return project_settings()
+
+
+def _project(name: str, t: _Table, records: Mapping[str, type]) -> Project:
     d = Project(name, "")
-    images = t.strings("images")
-    for i, image in enumerate(images, 1):
-        if not _IMAGE_RE.fullmatch(image):
-            raise t.error(
-                f"images[{i}]",
-                f"{image!r} is not an image repository name"
-                ' (lowercase, like "ffl/backend", without registry or tag)',
-            )
+    declared: dict[type, Any] = {}
+    for handler, cls in records.items():
+        if cls not in declared:
+            declared[cls] = _record(t, cls, handler)
     path = t.path("path", "", required=True)
     return Project(
         name=name,
         path=path,
-        build=t.argv("build"),
-        images=images,
         allow_shell=t.boolean("allow_shell", d.allow_shell),
-        helmrelease=t.string("helmrelease", d.helmrelease),
-        kustomize=t.strings("kustomize"),
-        sec_lint=t.argv("sec_lint"),
         branch_setting=t.string("branch", "", nonempty=True),
         env=tuple(t.string_map("env", _ENV_NAME_RE, "environment variable name").items()),
         allow_dirty=t.boolean("allow_dirty", d.allow_dirty),
+        declared=MappingProxyType(declared),
     )
+
+
+# --- the keys handlers declare ---------------------------------------------------------
+
+
+@functools.cache  # a record's fields do not change; `Project.value` asks often
+def _declared_fields(cls: type) -> Mapping[str, tuple[Any, Any]]:
+    """A handler's project-key record (NamedTuple or dataclass): name -> (type, default),
+    MISSING for a key without a default (required). Keys the core owns are not the
+    handler's to declare and are left out."""
+    hints = get_type_hints(cls, include_extras=True)
+    if is_dataclass(cls):
+        defaults = {f.name: f.default for f in fields(cls)}
+    else:
+        defaults = {n: getattr(cls, "_field_defaults", {}).get(n, MISSING)
+                    for n in getattr(cls, "_fields", ())}
+    return MappingProxyType(
+        {n: (hints[n], d) for n, d in defaults.items() if n not in _PROJECT_KEYS})
+
+
+def _record(t: _Table, cls: type, handler: str) -> Any:
+    """`cls` read from the project's table; its optional `problems()` names bad values as
+    (key, problem) pairs, reported like the reader's own."""
+    values = {}
+    for key, (kind, default) in _declared_fields(cls).items():
+        if key not in t.data:
+            if default is MISSING:
+                raise t.error(key, "missing (required)")
+            values[key] = default
+            continue
+        values[key] = _typed(t, key, kind, handler)
+    record = cls(**values)
+    for key, problem in getattr(record, "problems", lambda: ())():
+        raise t.error(key, problem)
+    return record
+
+
+def _typed(t: _Table, key: str, kind: Any, handler: str) -> Any:
+    """The key's value, present in the table, read as its declared type."""
+    if kind == Argv:
+        return t.argv(key)
+    if get_origin(kind) is Annotated:
+        kind = get_args(kind)[0]
+    readers: dict[Any, Any] = {
+        bool: lambda: t.boolean(key, False),
+        int: lambda: t.integer(key, 0, -(2**63), 2**63 - 1),
+        float: lambda: t.number(key, 0.0),
+        str: lambda: t.string(key, ""),
+        tuple[str, ...]: lambda: t.strings(key),
+    }
+    if kind not in readers:
+        raise t.error(key, f"handler {handler!r} declares it as {kind!r}, a type taskbot "
+                           "cannot read (str, bool, int, float, tuple[str, ...], Argv)")
+    return readers[kind]()
 
 
 def _default_branch(path: str, fallback: str) -> str:
@@ -508,7 +592,9 @@ def _keys(cls: type[NamedTuple], *, without: tuple[str, ...] = ()) -> frozenset[
 
 
 _TOP_KEYS = _keys(Config, without=("source",))
-_PROJECT_KEYS = frozenset(f.name for f in fields(Project)) - {"name", "branch_setting"} | {"branch"}
+# the core's own project keys; the handlers declare theirs (`_declared_fields`)
+_PROJECT_KEYS = (frozenset(f.name for f in fields(Project))
+                 - {"name", "branch_setting", "declared"} | {"branch"})
 _RULE_KEYS = frozenset({"match", "handler", "params"})
 
 
@@ -641,6 +727,14 @@ class _Table:
         if seconds < least:
             raise self.error(name, f"must be at least {format_duration(least)}, not {value!r}")
         return seconds
+
+    def number(self, name: str, default: float) -> float:
+        value = self._get(name, False)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(name, "expected a number")
+        return float(value)
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         value = self.string(name, default)

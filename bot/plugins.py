@@ -136,3 +136,15 @@ def load_handlers() -> Mapping[str, Handler[Any]]:
     for line in loaded.broken:
         print(f"taskbot: warning: {line}", file=sys.stderr)
     return loaded.handlers
+
+
+def project_settings() -> Mapping[str, type]:
+    """Each loaded handler's record of the `[projects.NAME]` keys it reads, by handler name
+    (a handler without `project_settings` reads none). Broken plugins are left out here
+    silently: `load_handlers` names them when the handlers are loaded to run."""
+    records = {}
+    for name, handler in discover().handlers.items():
+        record = getattr(handler, "project_settings", None)
+        if isinstance(record, type):
+            records[name] = record
+    return MappingProxyType(records)

@@ -1,6 +1,6 @@
 """Files inside a repository or project directory, reached without following a link.
 
-A push decides what a repository holds, symlinks included: `apps/ffl/helmrelease.yaml ->
+A push decides what a repository holds, symlinks included: `apps/ffl/release.yaml ->
 /etc/…` or `docs -> /elsewhere` would make a read or an edit land outside it. Here the
 root (the operator's configured directory, trusted as given) is opened once, and every
 component of the relative path below it is opened relative to the one before

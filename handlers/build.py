@@ -34,6 +34,7 @@ from bot.api import (
     validate_version,
 )
 from handlers._path import free_bytes, which
+from handlers._project import BuildKeys
 from handlers._registry import check_images, registry_diagnosis, same_registry
 
 LOW_DISK = 2 << 30  # bytes
@@ -53,6 +54,7 @@ class BuildSettings(NamedTuple):
 
 class BuildHandler:
     name = "build"
+    project_settings = BuildKeys
     params = ("project", "version", "push")
     rules = (
         DefaultRule(r"(?i)^build all (?P<project>[\w-]+) (?:containers|images) with version\s+"
@@ -64,14 +66,15 @@ class BuildHandler:
         if "project" not in params or "version" not in params:
             raise ParamError("build: needs project=NAME and version=VERSION")
         project = require_project(ctx.config, params["project"])
-        if not project.build:
+        keys = project.settings(BuildKeys)
+        if not keys.build:
             raise ParamError(f"build: project {project.name!r} has no build command "
                              "(set projects.NAME.build)")
         push = parse_bool(params.get("push", "true"), "push")
         if push:
             same_registry(ctx.config, "", self.name)
-        return BuildSettings(project.name, project.path, project.build,
-                             validate_version(params["version"]), push, project.images,
+        return BuildSettings(project.name, project.path, keys.build,
+                             validate_version(params["version"]), push, keys.images,
                              ctx.config.registry.url, project.env)
 
     def _env(self, s: BuildSettings) -> dict[str, str]:

@@ -47,6 +47,7 @@ from bot.api import (
 from handlers._kube import check_context, check_helmrelease, check_pods
 from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
 from handlers._path import which
+from handlers._project import GitOpsKeys, ImageKeys
 from handlers._registry import check_images, registry_diagnosis
 
 _APP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -172,6 +173,7 @@ def describe(changes: Sequence[api.ScalarChange]) -> str:
 
 class HelmReleaseHandler:
     name = "helmrelease"
+    project_settings = GitOpsKeys
     params = ("app", "version", "chart", "project")
     rules = (
         DefaultRule(r"(?i)^update (?P<app>[\w.-]+) helm ?release in (?P<project>[\w-]+) to "
@@ -188,25 +190,27 @@ class HelmReleaseHandler:
         if "project" in params:
             project = require_project(ctx.config, params["project"])
         else:
-            candidates = [p for p in ctx.config.projects.values() if p.helmrelease]
+            candidates = [p for p in ctx.config.projects.values()
+                          if p.settings(GitOpsKeys).helmrelease]
             if len(candidates) != 1:
                 raise ParamError("helmrelease: name the GitOps project with project=NAME "
                                  f"({len(candidates)} projects set helmrelease)")
             project = candidates[0]
-        if not project.helmrelease:
+        keys = project.settings(GitOpsKeys)
+        if not keys.helmrelease:
             raise ParamError(f"helmrelease: project {project.name!r} has no helmrelease file "
                              'pattern (set projects.NAME.helmrelease = "apps/{app}/helmrelease.yaml")')
-        file = relative_dir(project.helmrelease.replace("{app}", app.lower()), "helmrelease file")
+        file = relative_dir(keys.helmrelease.replace("{app}", app.lower()), "helmrelease file")
         try:
-            images = require_project(ctx.config, app).images
+            images = require_project(ctx.config, app).settings(ImageKeys).images
         except ParamError:
             images = ()
         chart = validate_version(params["chart"], "chart") if params.get("chart") else ""
         return HelmReleaseSettings(
             app=app, version=validate_version(params["version"]), chart=chart,
             project=project.name, clone=project.path, file=file, branch=project.branch,
-            images=images, kustomize=tuple(relative_dir(d, "kustomize dir") for d in project.kustomize),
-            sec_lint=project.sec_lint)
+            images=images, kustomize=tuple(relative_dir(d, "kustomize dir") for d in keys.kustomize),
+            sec_lint=keys.sec_lint)
 
     def plan(self, s: HelmReleaseSettings, ctx: Context) -> Step:
         where = f"{ctx.config.repo.state_dir}/worktrees (branch taskbot/{ctx.task_id})"

@@ -24,6 +24,7 @@ from bot.api import (
     require_project,
     validate_version,
 )
+from handlers._project import ImageKeys
 from handlers._registry import check_images, registry_diagnosis, same_registry, split_image
 
 
@@ -35,6 +36,7 @@ class ImageSettings(NamedTuple):
 
 class ImageHandler:
     name = "image"
+    project_settings = ImageKeys
     params = ("project", "image", "version", "registry")
     rules = (
         DefaultRule(r"(?i)^(?:successfully )?push all (?P<project>[\w-]+) images to "
@@ -55,9 +57,9 @@ class ImageHandler:
             version = tag or version
         elif "project" in params:
             project = require_project(ctx.config, params["project"])
-            if not project.images:
+            images = project.settings(ImageKeys).images
+            if not images:
                 raise ParamError(f"image: project {project.name!r} lists no images")
-            images = project.images
         else:
             raise ParamError("image: needs project=NAME or image=NAME[:TAG]")
         if not version:

@@ -24,6 +24,7 @@ from bot.api import (
     require_project,
 )
 from handlers._kustomize import relative_dir, validate, validation_commands
+from handlers._project import KustomizeKeys
 
 
 class KustomizeSettings(NamedTuple):
@@ -35,6 +36,7 @@ class KustomizeSettings(NamedTuple):
 
 class KustomizeHandler:
     name = "kustomize"
+    project_settings = KustomizeKeys
     params = ("project", "dir")
     rules: tuple[DefaultRule, ...] = ()
 
@@ -43,14 +45,15 @@ class KustomizeHandler:
         if "project" not in params:
             raise ParamError("kustomize: needs project=NAME")
         project = require_project(ctx.config, params["project"])
+        keys = project.settings(KustomizeKeys)
         if "dir" in params:
             dirs: tuple[str, ...] = (relative_dir(params["dir"], "dir"),)
         else:
-            dirs = tuple(relative_dir(d, "kustomize dir") for d in project.kustomize)
+            dirs = tuple(relative_dir(d, "kustomize dir") for d in keys.kustomize)
         if not dirs:
             raise ParamError(f"kustomize: project {project.name!r} has no kustomize dirs "
                              "(set projects.NAME.kustomize or pass dir=PATH)")
-        return KustomizeSettings(project.name, project.path, dirs, project.sec_lint)
+        return KustomizeSettings(project.name, project.path, dirs, keys.sec_lint)
 
     def plan(self, settings: KustomizeSettings, ctx: Context) -> Step:
         return Step(commands=validation_commands(settings.dirs, settings.sec_lint),

@@ -43,6 +43,7 @@ from bot.api import (
     require_project,
 )
 from handlers._kustomize import linked_dir, validate
+from handlers._project import BuildKeys, GitOpsKeys
 
 ENV_FILE = ".env.build.local"
 ARCH_DOC = "docs/architecture.md"
@@ -172,7 +173,8 @@ def project_edits(ctx: Context, s: RegistryIpSettings) -> Scan:
     refused: list[str] = []
     for project in ctx.config.projects.values():
         wanted = [(ENV_FILE, "env"), ("Makefile", "address")]
-        script = project.build[0] if project.build else ""
+        build = project.settings(BuildKeys).build
+        script = build[0] if build else ""
         if script and "/" in script and not script.startswith(("/", "../")) and ".." not in script:
             wanted.append((str(Path(script)), "address"))
         scan = _scan(project.name, Path(project.path), wanted, s)
@@ -313,7 +315,8 @@ def _projects_ready(ctx: Context, edits: Sequence[FileEdit]) -> list[str]:
 
 
 def _gitops_projects(ctx: Context) -> list[Project]:
-    return [p for p in ctx.config.projects.values() if p.helmrelease or p.kustomize]
+    return [p for p in ctx.config.projects.values()
+            if p.settings(GitOpsKeys).helmrelease or p.settings(GitOpsKeys).kustomize]
 
 
 class Checkout(NamedTuple):
@@ -330,7 +333,8 @@ class Checkout(NamedTuple):
 
 def _repos(ctx: Context) -> list[tuple[str, Path, str, tuple[str, ...]]]:
     """(label, clone, kind, kustomize dirs): each GitOps project, then the tasks repo."""
-    repos = [(p.name, Path(p.path), "gitops", p.kustomize) for p in _gitops_projects(ctx)]
+    repos = [(p.name, Path(p.path), "gitops", p.settings(GitOpsKeys).kustomize)
+             for p in _gitops_projects(ctx)]
     repos.append(("tasks", Path(ctx.config.repo.path), "docs", ()))
     return repos
 
@@ -358,7 +362,7 @@ def _checkouts(ctx: Context, s: RegistryIpSettings) -> tuple[list[Checkout], lis
         if linked:
             scan = scan._replace(refused=(*scan.refused, f"{label}: {linked}"))
         checkouts.append(Checkout(label, work, branch, base, tuple(dirs),
-                                  project.sec_lint if project is not None else (), scan))
+                                  project.settings(GitOpsKeys).sec_lint if project is not None else (), scan))
     return checkouts, problems, notes
 
 

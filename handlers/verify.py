@@ -43,6 +43,7 @@ from handlers._kube import (
     kubectl,
     pods_argv,
 )
+from handlers._project import ImageKeys
 from handlers._registry import registry_diagnosis, same_registry, split_image
 
 KINDS = ("url", "tcp", "catalog", "image", "pods", "helmrelease")
@@ -86,7 +87,8 @@ def _catalog_settings(kind: str, params: Mapping[str, str], ctx: Context, timeou
                       ) -> VerifySettings:
     target = params[kind]
     if target == "all":
-        names = tuple(sorted({i for p in ctx.config.projects.values() for i in p.images}))
+        names = tuple(sorted({i for p in ctx.config.projects.values()
+                               for i in p.settings(ImageKeys).images}))
     else:
         names = tuple(split_image(n.strip())[1] for n in target.split(",") if n.strip())
     return VerifySettings(kind, target, names=names, timeout=timeout)
@@ -116,6 +118,7 @@ def _cluster_settings(kind: str, params: Mapping[str, str], ctx: Context, timeou
 
 class VerifyHandler:
     name = "verify"
+    project_settings = ImageKeys
     params = (*KINDS, "expect", "contains", "insecure", "namespace", "version", "registry",
               "timeout")
     rules = (

@@ -12,6 +12,7 @@ from bot import config
 from bot.config import Config, Project, Registry, Trust, default, find_config_path, load, parse
 from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
+from handlers._project import BuildKeys, GitOpsKeys
 
 SPEC_EXAMPLE = r"""
 [repo]
@@ -115,17 +116,18 @@ def test_spec_example_loads(tmp_path: Path) -> None:
     assert cfg.secrets() == ()
 
     assert list(cfg.projects) == ["ffl", "beckerkube"]
-    assert cfg.projects["ffl"] == Project(
-        name="ffl",
-        path="/home/becker/projects/ffl",
+    ffl = cfg.projects["ffl"]  # the handlers' keys through their records
+    assert ffl == Project(name="ffl", path="/home/becker/projects/ffl", declared=ffl.declared)
+    assert ffl.settings(BuildKeys) == BuildKeys(
         build=("./scripts/build.sh", "--push", "all"),
         images=("ffl/backend", "ffl/frontend"),
     )
+    assert ffl.settings(GitOpsKeys) == GitOpsKeys()
     kube = cfg.projects["beckerkube"]
-    assert kube.helmrelease == "apps/{app}/helmrelease.yaml"
-    assert kube.kustomize == ("clusters/minikube",)
-    assert kube.sec_lint == ("./scripts/sec-lint.sh",)
-    assert kube.build == () and kube.branch == "main" and kube.env == ()
+    assert kube.settings(GitOpsKeys).helmrelease == "apps/{app}/helmrelease.yaml"
+    assert kube.settings(GitOpsKeys).kustomize == ("clusters/minikube",)
+    assert kube.settings(GitOpsKeys).sec_lint == ("./scripts/sec-lint.sh",)
+    assert kube.settings(BuildKeys).build == () and kube.branch == "main" and kube.env == ()
 
     assert cfg.cluster == config.Cluster(context="minikube")
     build, shell = cfg.rules
@@ -403,7 +405,8 @@ def test_relative_paths_resolve_against_config_dir(tmp_path: Path) -> None:
     assert cfg.registry.ca_file == str(etc / "certs/ca.crt")
     assert cfg.registry.password_file == str(etc / "registry.pass")
     assert cfg.projects["ffl"].path == str(tmp_path / "projects/ffl")
-    assert cfg.projects["ffl"].kustomize == ("clusters/minikube",)  # relative to the project
+    # relative to the project
+    assert cfg.projects["ffl"].settings(GitOpsKeys).kustomize == ("clusters/minikube",)
     assert cfg.projects["abs"].path == "/srv/abs"
     assert cfg.projects["home"].path == str(Path.home() / "projects/home")
     assert cfg.cluster is not None and cfg.cluster.kubeconfig == str(etc / "kube/config")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
+from bot import plugins
 from tests.daemonkit import REPO_ROOT
 
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -47,7 +48,9 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 def _code_keys() -> set[str]:
     keys = {f"{name}.{field}" for name, cls in SECTIONS.items() for field in cls._fields}
-    keys |= {f"projects.NAME.{k}" for k in configmod._PROJECT_KEYS}
+    keys |= {f"projects.NAME.{k}" for k in configmod._PROJECT_KEYS}  # the core's own
+    for record in plugins.project_settings().values():  # and each handler's declaration
+        keys |= {f"projects.NAME.{k}" for k in configmod._declared_fields(record)}
     keys |= {f"rules.{k}" for k in configmod._RULE_KEYS}
     return keys
 

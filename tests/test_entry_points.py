@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from bot import plugins
 from bot.cli import main
+from bot.config import load
+from bot.errors import ConfigError
 from bot.plugins import discover, load_handlers
-from tests.helpers.config import write_config
+from tests.helpers.config import TomlValue, write_config
 
 PLUGIN = '''
 from dataclasses import dataclass
@@ -163,3 +166,66 @@ def test_an_unreadable_entry_points_file_is_named_and_the_others_load(
         f"{latin}: not UTF-8",
     )
     assert "build" in loaded.handlers
+
+
+GREETER = '''
+from typing import NamedTuple
+from bot.api import DefaultRule, Outcome, Status, Step, require_project
+
+
+class GreeterKeys(NamedTuple):
+    greeting: str = "hi"
+
+
+class Greeter:
+    name = "greeter"
+    params = ("project",)
+    rules = (DefaultRule(r"(?i)^greet from (?P<project>\\w+)$"),)
+    project_settings = GreeterKeys
+
+    def settings(self, params, ctx):
+        project = require_project(ctx.config, params["project"])
+        return project.settings(GreeterKeys).greeting
+
+    def plan(self, settings, ctx):
+        return Step()
+
+    def run(self, settings, ctx):
+        return Outcome(Status.DONE, evidence=(f"said {settings}",))
+
+
+HANDLER = Greeter()
+'''
+
+
+def _greeter_config(root: Path, project: Mapping[str, TomlValue]) -> Path:
+    return write_config(root / "taskbot.toml", {
+        "repo": {"path": root, "state_dir": root / "state"}, "trust": {"anyone": True},
+        "projects.x": {"path": root, **project}})
+
+
+def test_a_third_party_handler_declares_its_own_project_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _install(tmp_path / "site", "taskbot_greeter", "greeter = taskbot_greeter:HANDLER", GREETER)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    task = tmp_path / "TASK-6.md"
+    task.write_text("# T\n## Acceptance Criteria\n- [ ] Greet from x\n")
+
+    config = _greeter_config(tmp_path, {"greeting": "yo"})
+    assert main(["--config", str(config), "run", str(task), "--json"]) == 0
+    (criterion,) = json.loads(capsys.readouterr().out)["criteria"]
+    assert (criterion["handler"], criterion["evidence"]) == ("greeter", ["said yo"])
+
+    for keys, problem in (({"greting": "yo"}, "unknown key 'projects.x.greting'"),
+                          ({"greeting": 1}, "projects.x.greeting: expected a string")):
+        with pytest.raises(ConfigError) as raised:
+            load(_greeter_config(tmp_path, keys))
+        assert str(raised.value) == f"{tmp_path / 'taskbot.toml'}: {problem}"
+
+
+def test_without_its_handler_a_key_is_unknown(tmp_path: Path) -> None:
+    """The keys belong to the handlers installed: none here declares `greeting`."""
+    with pytest.raises(ConfigError) as raised:
+        load(_greeter_config(tmp_path, {"greeting": "yo"}))
+    assert str(raised.value).endswith(": unknown key 'projects.x.greeting'")

@@ -1,11 +1,12 @@
 """`taskbot doctor`: is this host ready? One line per check: `ok` or what to fix.
 
 Checks the configuration, the tasks repository and state dir, each project's directory
-and commands, the tools taskbot calls (git, kubectl or kustomize, a container engine),
-the registry (TLS with the configured CA, the credentials), the cluster context and the
-notification URLs (a TCP connect to each; `--send-test` sends each a message). Also what
-would silently stop work: no taskbot hook in a bare repository, a `[[rules]]` handler that
-does not exist, a missing `allowed_signers` file, a handler plugin that does not load.
+and commands (each handler's project keys check their own), the tools taskbot calls (git,
+and those the handlers list: kubectl, a container engine), the registry (TLS with the
+configured CA, the credentials), the cluster context and the notification URLs (a TCP
+connect to each; `--send-test` sends each a message). Also what would silently stop work:
+no taskbot hook in a bare repository, a `[[rules]]` handler that does not exist, a missing
+`allowed_signers` file, a handler plugin that does not load.
 Nothing is changed; every command runs through `bot.proc`.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from bot import config as configmod
 from bot import statedir
+from bot.api import Tool
 from bot.commands import reach
 from bot.commands.checks import Check
 from bot.commands.doctor_forge import forge_checks
@@ -199,17 +201,6 @@ def _state_modes(state: Path) -> list[str]:
         return [f"{state}: cannot check owners and modes: {exc.strerror or exc}"]
 
 
-def _program(argv: tuple[str, ...], cwd: Path) -> str:
-    """"" when argv[0] can be run from cwd, else why not."""
-    program = argv[0]
-    if "/" not in program:
-        return "" if shutil.which(program) else f"{program} not found on PATH"
-    path = cwd / program
-    if not path.is_file():
-        return f"{program} not found in {cwd}"
-    return "" if os.access(path, os.X_OK) else f"{program} is not executable"
-
-
 def _projects(config: Config) -> Iterator[Check]:
     for project in config.projects.values():
         name = f"project {project.name}"
@@ -217,33 +208,34 @@ def _projects(config: Config) -> Iterator[Check]:
         if not root.is_dir():
             yield Check(name, False, f"{root} does not exist (projects.{project.name}.path)")
             continue
-        problems = []
-        # build, image and GitOps handlers need a git repository; shell alone does not
-        needs_git = bool(project.build or project.images or project.kustomize
-                         or project.helmrelease)
-        if needs_git and not (root / ".git").exists() and not (root / "HEAD").is_file():
-            problems.append("not a git repository (build, image and GitOps handlers need one)")
-        for what, argv in (("build", project.build), ("sec_lint", project.sec_lint)):
-            why = _program(argv, root) if argv else ""
-            if why:
-                problems.append(f"{what}: {why}")
-        problems.extend(f"kustomize dir {d} missing" for d in project.kustomize
-                        if not (root / d).is_dir())
+        # each handler's record checks its own keys; a problem two of them share is said once
+        problems = list(dict.fromkeys(
+            line for record in project.declared.values()
+            for line in getattr(record, "problems_in", lambda _: ())(root)))
         yield Check(name, not problems, "; ".join(problems) or f"{root}")
 
 
 def _tools(config: Config) -> Iterator[Check]:
     git = shutil.which("git")
     yield Check("git", bool(git), git or "not on PATH: install git")
-    projects = config.projects.values()
-    if any(p.kustomize for p in projects) or config.cluster is not None:
-        found = shutil.which("kustomize") or shutil.which("kubectl")
-        yield Check("kubectl/kustomize", bool(found),
-                    found or "neither kubectl nor kustomize on PATH: install kubectl")
-    if any(p.build for p in projects):
-        engines = [e for e in ("docker", "podman", "buildah") if shutil.which(e)]
-        yield Check("build engine", bool(engines), ", ".join(engines) or
-                    "no docker, podman or buildah on PATH")
+    from bot.plugins import project_settings  # noqa: PLC0415 -- imports every handler
+
+    tools: dict[str, Tool] = {}
+    for record in project_settings().values():
+        for tool in getattr(record, "tools", tuple)():
+            tools.setdefault(tool.label, tool)
+    for tool in tools.values():
+        wanted = tool.cluster and config.cluster is not None
+        if wanted or any(p.value(tool.key) for p in config.projects.values()):
+            yield _tool(tool)
+
+
+def _tool(tool: Tool) -> Check:
+    if tool.alternatives:
+        names = [p for p in tool.programs if shutil.which(p)]
+        return Check(tool.label, bool(names), ", ".join(names) or tool.missing)
+    found = next(filter(None, map(shutil.which, tool.programs)), None)
+    return Check(tool.label, bool(found), found or tool.missing)
 
 
 def _registry(config: Config) -> Iterator[Check]:

@@ -6,34 +6,27 @@ Nothing here touches a person's working tree: work happens in worktrees under
 `state_dir`, and branches are integrated by fast-forward pushes or compare-and-swap ref
 updates, never by force.
 
-Flat over time: a repository gets one worktree per process working in it (`SLOTS` at
-most), reused by every run whatever its branch, so the state dir holds a checkout per
-repository, not per task; past `LOOSE_OBJECTS` loose objects, taskbot's private clone
-drops the copies of what it pushed to the bare repository it borrows from, and packs
-the rest.
+Past `LOOSE_OBJECTS` loose objects, taskbot's private clone drops the copies of what it
+pushed to the bare repository it borrows from, and packs the rest. The worktrees runs
+happen in are `bot.git.worktree`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import os
 import re
 import shutil
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from bot.config import Identity
 from bot.git import read
 from bot.git.read import GitError, git
-from bot.statedir import CLONES, WORKTREES, owned
-
-if TYPE_CHECKING:
-    import pygit2
+from bot.git.worktree import digest as _digest  # the name tests find a worktree folder by
+from bot.git.worktree import own, slug, worktree
+from bot.statedir import CLONES
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
            "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",
@@ -71,17 +64,6 @@ def _head(path: Path) -> str:
     return sha
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
-def _owned(*paths: Path) -> None:
-    """A clone or worktree someone else put under state_dir is never used (its config
-    and hooks would run as taskbot)."""
-    for path in paths:
-        owned(path)
-
-
 def private_clone(remote: Path, state_dir: Path) -> Path:
     """taskbot's own clone of `remote` (a local bare repo) under state_dir.
 
@@ -89,8 +71,8 @@ def private_clone(remote: Path, state_dir: Path) -> Path:
     checked out at once, without a fetch on the way to the first handler; `fetch` is
     only needed to learn where the remote's branches moved.
     """
-    path = state_dir / CLONES / f"{_slug(remote.resolve().name)}-{_digest(remote)}"
-    _owned(path.parent, path, path / ".git", path / ".git" / "config")
+    path = state_dir / CLONES / f"{slug(remote.resolve().name)}-{_digest(remote)}"
+    own(path.parent, path, path / ".git", path / ".git" / "config")
     if not (path / ".git").exists():
         clone(str(remote.resolve()), path, state_dir, shared=True)
     elif _loose_objects(path / ".git") > LOOSE_OBJECTS:
@@ -178,179 +160,6 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
         return remote in read.open_repo(repo).remotes.names()
     except read.GitError:
         return has_remote(repo, remote)
-
-
-SLOTS = 8  # worktrees of one repository at most: one per process using it at the same time
-_SLOT_RE = re.compile(r"@[0-9]+(?:\.lock)?")
-# The slot each process holds per repository (folder → (worktree, flock'd descriptor)): a
-# process's lease, released by the kernel when it ends. Not state: nothing is read back.
-_held: dict[Path, tuple[Path, int]] = {}
-_held_lock = threading.Lock()
-
-
-def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
-    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`.
-
-    One worktree per repository and process, reused by every run whatever its branch: the
-    state dir holds a checkout per repository (and per process working at the same time,
-    at most `SLOTS`), not one per task, and a reset writes only the files that differ."""
-    folder = state_dir / WORKTREES / f"{_slug(repo.resolve().name)}-{_digest(repo)}"
-    _owned(folder.parent, folder)
-    path, fresh = _slot(folder)
-    _owned(path, path / ".git")
-    if fresh:
-        _remove_others(repo, folder, path)
-    if (path / ".git").exists():
-        changed = _changed(path)  # one look at the files: the reset and the clean both use it
-        if not _reset_in_process(path, branch, start, changed):
-            git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
-                 start], path)
-        if changed is None or any(flags & _UNTRACKED for flags in changed.values()):
-            git(["clean", "--quiet", "-fdx"], path)  # usually not: a process on a run's way
-    else:
-        git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
-        git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
-    return path
-
-
-def _digest(repo: Path) -> str:
-    return hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
-
-
-def _slot(folder: Path) -> tuple[Path, bool]:
-    """The worktree folder this process holds for the repository, taken now (True) or
-    earlier (False): the first slot no other process holds (an flock on `@N.lock`)."""
-    key = Path(os.path.abspath(folder))
-    with _held_lock:
-        if key in _held:
-            path, held = _held.pop(key)
-            if _same_file(held, path.with_name(f"{path.name}.lock")):
-                _held[key] = (path, held)
-                return path, False
-            os.close(held)  # its lock file was removed: the lease means nothing any more
-        folder.mkdir(parents=True, exist_ok=True)
-        for n in range(SLOTS):
-            fd = _try_lock(folder / f"@{n}.lock")
-            if fd is not None:
-                _held[key] = (folder / f"@{n}", fd)
-                return folder / f"@{n}", True
-    raise GitError(f"{folder}: all {SLOTS} worktree slots are held by other processes")
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        mine, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
-    except OSError:
-        return False
-    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
-
-
-def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _remove_others(repo: Path, folder: Path, mine: Path) -> None:
-    """Worktrees of the repository nobody holds: slots of processes that ended, and the one
-    per work branch earlier versions made. Only the held slots' checkouts remain."""
-    removed = False
-    for entry in sorted(folder.iterdir()):
-        if entry == mine or not entry.is_dir() or entry.is_symlink():
-            continue
-        lease = _try_lock(folder / f"{entry.name}.lock") if _SLOT_RE.fullmatch(entry.name) \
-            else -1
-        if lease is None:
-            continue  # another process works there now
-        shutil.rmtree(entry, ignore_errors=True)
-        removed = True
-        if lease >= 0:
-            os.close(lease)
-    if removed:
-        git(["worktree", "prune"], repo, check=False)
-
-
-# libgit2's status flags of a file the commit does not hold: GIT_STATUS_WT_NEW, _IGNORED
-# (pygit2 is imported late here: `taskbot plan` never loads it).
-_UNTRACKED = 1 << 7 | 1 << 14
-
-# What makes git write other bytes than the blob's, or other files, than libgit2 would:
-# libgit2 runs no filter drivers, knows no `working-tree-encoding`, reads no config from the
-# environment (GIT_CONFIG_COUNT…) and ignores sparse checkout. Any of it: git resets.
-_BYTE_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
-_BYTE_CONFIG = ("filter.", "core.autocrlf", "core.eol", "core.attributesfile",
-                "core.sparsecheckout", "include.", "includeif.")
-_CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
-
-
-def _reset_in_process(path: Path, branch: str, start: str,
-                      changed: Mapping[str, int] | None) -> bool:
-    """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
-    detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
-    a webhook's way to the handler. False where git should do it (and then does it whole):
-    another branch checked out here, `branch` checked out in another worktree, or anything
-    that could make git write other bytes for a file the reset writes (attributes, filter
-    drivers, autocrlf, config from the environment, sparse checkout). `changed`: the
-    worktree's status as `_changed` read it (None: unknown)."""
-    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
-
-    ref = f"refs/heads/{branch}"
-    if changed is None:
-        return False
-    try:
-        repo = read.open_repo(path)
-        detached = repo.head_is_detached  # as `drop_branch` leaves it after a landed run
-        if not detached and repo.head.name != ref:
-            return False
-        commit = repo.revparse_single(start).peel(pygit2.Commit)
-        if not _plain_bytes(repo, commit, changed):
-            return False
-        if detached:
-            held = repo.branches.local.get(branch)
-            if held is not None and held.is_checked_out():  # by another worktree
-                return False
-            repo.references.create(ref, commit.id, force=True)
-            repo.set_head(ref)
-        repo.reset(commit.id, pygit2.enums.ResetMode.HARD)
-    except (pygit2.GitError, KeyError, ValueError, OSError):
-        return False
-    return True
-
-
-def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit,
-                 changed: Mapping[str, int]) -> bool:
-    """Whether every file the reset writes gets its blob's bytes, as git would write them."""
-    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
-
-    if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in commit.tree:
-        return False
-    if any(entry.name.lower().startswith(_BYTE_CONFIG) for entry in repo.config):
-        return False
-    common = Path(repo.path)
-    if (common / "commondir").is_file():
-        common = (common / (common / "commondir").read_text().strip()).resolve()
-    if (common / "info" / "attributes").exists() or (common / "info" / "sparse-checkout").exists():
-        return False
-    written = {p for p, flags in changed.items() if flags & ~_UNTRACKED}
-    if not repo.head_is_unborn:
-        for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
-            written.update((delta.old_file.path, delta.new_file.path))
-    return not any(PurePosixPath(p).name == ".gitattributes" or any(
-        repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in written)
-
-
-def _changed(path: Path) -> dict[str, int] | None:
-    """The worktree's status, untracked and ignored files included (libgit2 answers without
-    starting git): what the reset must look at and whether a previous run left files
-    behind. None when it cannot tell."""
-    try:
-        return read.open_repo(path).status(untracked_files="all", ignored=True)
-    except Exception:  # unsure: git resets and cleans
-        return None
 
 
 def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:

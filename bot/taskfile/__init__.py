@@ -6,17 +6,10 @@ The editing half loads on first use: `plan` and the lookups only read.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from bot.taskfile.parse import (
-    MAX_BYTES,
-    Criterion,
-    Section,
-    Task,
-    load,
-    normalise,
-    occurrences,
-    parse,
-    read,
-)
+from bot.taskfile.limits import MAX_BYTES
+from bot.taskfile.model import Criterion, Section, Task, normalise, occurrences
+from bot.taskfile.parse import load, parse
+from bot.taskfile.source import read
 from bot.taskfile.status import COMPLETED_DIR, in_completed_folder, is_complete
 from bot.taskfile.tick import Tick, ticks_for
 

@@ -27,18 +27,9 @@ from bot import yamledit
 from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 from bot.taskfile.follow import follow
-from bot.taskfile.parse import (
-    DATE_RE,
-    LINE_BREAK_RE,
-    Criterion,
-    Parsed,
-    blank,
-    fail,
-    line_text,
-    normalise,
-    occurrences,
-    parse_cached,
-)
+from bot.taskfile.model import Criterion, normalise, occurrences
+from bot.taskfile.parse import Parsed, parse_cached
+from bot.taskfile.source import DATE_RE, LINE_BREAK_RE, blank, fail, line_text
 from bot.taskfile.tick import Tick
 
 __all__ = ["Applied", "Edit", "apply", "write"]

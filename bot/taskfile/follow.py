@@ -15,7 +15,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from bot.taskfile.parse import Parsed, line_text, normalise, parse_cached
+from bot.taskfile.model import normalise
+from bot.taskfile.parse import Parsed, parse_cached
+from bot.taskfile.source import line_text
 
 __all__ = ["MAX_MIDDLE", "follow", "follow_data"]
 

@@ -30,7 +30,10 @@ from bot.errors import TaskbotError, TaskFileError
 from bot.proc import run_command
 from bot.taskfile.edit import Applied, Edit, apply
 from bot.taskfile.follow import follow
-from bot.taskfile.parse import DATE_RE, MAX_BYTES, Parsed, normalise, parse_cached
+from bot.taskfile.limits import MAX_BYTES
+from bot.taskfile.model import normalise
+from bot.taskfile.parse import Parsed, parse_cached
+from bot.taskfile.source import DATE_RE
 
 __all__ = ["Merged", "merge", "plain", "reapply"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from bot.taskfile.parse import MAX_BYTES
+from bot.taskfile.limits import MAX_BYTES
 
 __all__ = ["brings_open_boxes", "open_boxes"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from bot.taskfile.parse import Task
+from bot.taskfile.model import Task
 
 __all__ = ["COMPLETED_DIR", "in_completed_folder", "is_complete"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from bot.taskfile.parse import Criterion, occurrences
+from bot.taskfile.model import Criterion, occurrences
 
 __all__ = ["Tick", "ticks_for"]
 

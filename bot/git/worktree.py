@@ -1,0 +1,129 @@
+"""The worktree taskbot reuses per repository and process: its slot, its reset, leftovers.
+
+Flat over time: a repository gets one worktree per process working in it (`SLOTS` at
+most), reused by every run whatever its branch, so the state dir holds a checkout per
+repository, not per task. A slot is held by an flock the kernel releases when the
+process ends; slots nobody holds (and the per-branch worktrees of earlier versions) are
+removed when a process takes a slot. The reset itself is `bot.git.reset`'s.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+from bot.git.read import GitError, git
+from bot.git.reset import UNTRACKED, changed_files, reset_in_process
+from bot.statedir import WORKTREES, owned
+
+__all__ = ["SLOTS", "digest", "own", "slug", "worktree"]
+
+SLOTS = 8  # worktrees of one repository at most: one per process using it at the same time
+_SLOT_RE = re.compile(r"@[0-9]+(?:\.lock)?")
+# The slot each process holds per repository (folder → (worktree, flock'd descriptor)): a
+# process's lease, released by the kernel when it ends. Not state: nothing is read back.
+_held: dict[Path, tuple[Path, int]] = {}
+_held_lock = threading.Lock()
+
+
+def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
+    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`.
+
+    One worktree per repository and process, reused by every run whatever its branch: the
+    state dir holds a checkout per repository (and per process working at the same time,
+    at most `SLOTS`), not one per task, and a reset writes only the files that differ."""
+    folder = state_dir / WORKTREES / f"{slug(repo.resolve().name)}-{digest(repo)}"
+    own(folder.parent, folder)
+    path, fresh = _slot(folder)
+    own(path, path / ".git")
+    if fresh:
+        _remove_others(repo, folder, path)
+    if (path / ".git").exists():
+        changed = changed_files(path)  # one look at the files: the reset and the clean both use it
+        if not reset_in_process(path, branch, start, changed):
+            git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
+                 start], path)
+        if changed is None or any(flags & UNTRACKED for flags in changed.values()):
+            git(["clean", "--quiet", "-fdx"], path)  # usually not: a process on a run's way
+    else:
+        git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
+        git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
+    return path
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def own(*paths: Path) -> None:
+    """A clone or worktree someone else put under state_dir is never used (its config
+    and hooks would run as taskbot)."""
+    for path in paths:
+        owned(path)
+
+
+def digest(repo: Path) -> str:
+    return hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
+
+
+def _slot(folder: Path) -> tuple[Path, bool]:
+    """The worktree folder this process holds for the repository, taken now (True) or
+    earlier (False): the first slot no other process holds (an flock on `@N.lock`)."""
+    key = Path(os.path.abspath(folder))
+    with _held_lock:
+        if key in _held:
+            path, held = _held.pop(key)
+            if _same_file(held, path.with_name(f"{path.name}.lock")):
+                _held[key] = (path, held)
+                return path, False
+            os.close(held)  # its lock file was removed: the lease means nothing any more
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(SLOTS):
+            fd = _try_lock(folder / f"@{n}.lock")
+            if fd is not None:
+                _held[key] = (folder / f"@{n}", fd)
+                return folder / f"@{n}", True
+    raise GitError(f"{folder}: all {SLOTS} worktree slots are held by other processes")
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        mine, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_others(repo: Path, folder: Path, mine: Path) -> None:
+    """Worktrees of the repository nobody holds: slots of processes that ended, and the one
+    per work branch earlier versions made. Only the held slots' checkouts remain."""
+    removed = False
+    for entry in sorted(folder.iterdir()):
+        if entry == mine or not entry.is_dir() or entry.is_symlink():
+            continue
+        lease = _try_lock(folder / f"{entry.name}.lock") if _SLOT_RE.fullmatch(entry.name) \
+            else -1
+        if lease is None:
+            continue  # another process works there now
+        shutil.rmtree(entry, ignore_errors=True)
+        removed = True
+        if lease >= 0:
+            os.close(lease)
+    if removed:
+        git(["worktree", "prune"], repo, check=False)
+
