@@ -28,7 +28,8 @@ from typing import NamedTuple
 from benchlib import git, median, parse_args, verdict, workdir
 
 from bot import config as configmod
-from bot import dashboard, dashrows
+from bot import dashboard
+from bot.dashboard import taskrows as dashrows
 from bot.git import owncommits
 from bot.git import write as gitwrite
 from bot.report import Report, TaskInfo

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from bot import config as configmod
-from bot import dashboard, dashcache, dashrows, taskfile
+from bot import dashboard, taskfile
+from bot.dashboard import cache as dashcache
+from bot.dashboard import taskrows as dashrows
 from bot.git import read
 from bot.report import Report, TaskInfo
 from tests.gitfixtures import git
@@ -85,7 +87,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> _Counts:
     monkeypatch.setattr("bot.git.read.run_command",
                         spy("git", counts.git, lambda argv, *_: list(argv)))
     monkeypatch.setattr(taskfile, "parse", spy("parse", counts.parsed, lambda _, path, *r: path))
-    monkeypatch.setattr("bot.dashrows.check_file", spy("judge", counts.judged, lambda *a: a[2]))
+    monkeypatch.setattr("bot.dashboard.taskrows.check_file", spy("judge", counts.judged, lambda *a: a[2]))
     return counts
 
 

@@ -6,7 +6,7 @@ each waits on, its last run) and the `taskbot/<ID>` branches kept for a person. 
 sits outside tasks_dir (the config insists) and is never read as a task. It is written
 only when its content changed, so a run that changes nothing else leaves it alone.
 
-Only files whose history is trusted and that parse get a row (`dashrows`, which re-reads
+Only files whose history is trusted and that parse get a row (`bot.dashboard.taskrows`, which re-reads
 only what changed since the last commit); any other is one line under "Files not
 listed", by its escaped path and why. Every cell, link and name is escaped (`mdescape`).
 """
@@ -23,10 +23,11 @@ from typing import Any, NamedTuple
 
 import pygit2
 
-from bot import dashrows, taskfile
+from bot import taskfile
 from bot import waiting as waiting_store
 from bot.atomic import write_atomic
 from bot.config import Config
+from bot.dashboard import taskrows as dashrows
 from bot.errors import TaskbotError
 from bot.git import read, unstaged
 from bot.git import write as gitwrite
@@ -116,7 +117,7 @@ def _row(row: Row, e: dashrows.Entry, tasks: Mapping[str, Any], waiting: Mapping
 
 Built = dict[str, tuple[dashrows.Entry, Row]]
 # Per state dir, the last table's rows as their entries say them (no waits, no last run),
-# by path: an entry unchanged since (the same object, from dashcache's memory) costs no
+# by path: an entry unchanged since (the same object, from the rows cache's memory) costs no
 # new row.
 _BUILT: dict[str, Built] = {}
 _BUILT_KEPT = 4  # state dirs (tests use many in one process; the daemon one)

@@ -1,7 +1,7 @@
 """The dashboard's rows: each task file under tasks_dir, judged and parsed once per content.
 
 A commit re-reads only what changed, and nothing it does grows with the files outside
-tasks_dir (`tasks/completed/`, where finished tasks go). The cache (`dashcache`: in the
+tasks_dir (`tasks/completed/`, where finished tasks go). The cache (`bot.dashboard.cache`: in the
 state dir, kept in memory by the daemon) holds, per path, the blob id last seen there and
 what it said (id, title, criteria done, or why it is not listed, and its rendered line),
 and the id of the tasks_dir tree it listed: the next listing diffs that tree with the new
@@ -28,8 +28,9 @@ from typing import Any, NamedTuple
 
 import pygit2
 
-from bot import dashcache, taskfile
+from bot import taskfile
 from bot.config import Config
+from bot.dashboard import cache as dashcache
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitwrite
