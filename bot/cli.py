@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
     from bot import taskfile
     from bot.actions import Action
-    from bot.api import Context, Handler
     from bot.config import Config
+    from bot.context import Context, Handler
     from bot.lookup import DependencyState
     from bot.proc import Redactor
     from bot.report import Report
@@ -244,8 +244,9 @@ def _tasks_dir(config: Config) -> Path:
 
 def _context(config: Config, task_id: str, now: datetime, *, lazy_secrets: bool = False
              ) -> Context:
-    from bot.api import Context, new_run_id
+    from bot.context import Context
     from bot.notify import redactor
+    from bot.runmodel import new_run_id
 
     return Context(config, task_id, new_run_id(now), redactor(config, lazy=lazy_secrets))
 

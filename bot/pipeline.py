@@ -19,8 +19,8 @@ import pygit2
 
 from bot import dashboard, heartbeat, taskfile
 from bot import waiting as waiting_store
-from bot.api import Context, Handler, Outcome, Status, new_run_id
 from bot.config import Config
+from bot.context import Context, Handler
 from bot.errors import TaskbotError
 from bot.forge import remote
 from bot.git import owncommits, read
@@ -43,6 +43,7 @@ from bot.notify import redactor, reportstore
 from bot.notify.publish import publish
 from bot.proc import Redactor
 from bot.report import Report, TaskInfo, to_markdown
+from bot.runmodel import Outcome, Status, new_run_id
 from bot.runner import State
 from bot.taskfile.shallow import brings_open_boxes, open_boxes
 from bot.taskrun import RunOptions, run_task

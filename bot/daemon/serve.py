@@ -42,9 +42,9 @@ import pygit2
 
 from bot import heartbeat, observe
 from bot.actions import Action
-from bot.api import Handler
 from bot.atomic import write_atomic
 from bot.config import Config
+from bot.context import Handler
 from bot.daemon import hook as hookinstall
 from bot.daemon import quarantine, statusfile
 from bot.daemon import spool as queue
