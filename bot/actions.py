@@ -10,37 +10,22 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from bot.api import Context, Handler, validate_common
 from bot.config import Config
+from bot.context import Context, Handler
 from bot.errors import TaskbotError
+from bot.params import validate_common
+from bot.runmodel import Action
 from bot.taskfile import Criterion, Task
+
+__all__ = ["Action", "blocked_mark", "parse_annotation", "resolve"]
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # "… - BLOCKED: See TASK-005", "… (blocked)", "… — Blocked": a person says it cannot run yet
 _BLOCKED_RE = re.compile(
     r"(?i)(?P<mark>\(blocked\b[^)]*\)|\[blocked\b[^\]]*\]|(?<![\w-])blocked\s*:.*$)"
     r"|\s[-–—]\s*(?P<tail>blocked\b.*$)")
-
-
-class Action(NamedTuple):
-    criterion: Criterion
-    handler: str | None  # None: manual, waits for a person
-    source: str  # "annotation", "rule N", "default rule", "manual"
-    params: Mapping[str, str] = MappingProxyType({})
-    settings: Any = None
-    error: str = ""  # why the action is refused; it then never runs
-
-    @property
-    def manual(self) -> bool:
-        return self.handler is None
-
-    def describe(self) -> str:
-        if self.handler is None:
-            return "manual: waiting for a person"
-        words = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.params.items())
-        return f"{self.handler} {words}".rstrip()
 
 
 class _Rule(NamedTuple):

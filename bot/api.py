@@ -6,24 +6,31 @@ offers the worktree functions of `bot.git.write` (every git write goes through t
 commit message builder of `bot.git.messages`, the registry client of `bot.registry` and
 the YAML scalar editor of `bot.yamledit`, and `bot.safepath`: the one way a handler reads or
 writes a file inside a repository or project directory (no link followed).
+
+It only re-exports: the records live in `bot.runmodel`, the context and the handler
+protocol in `bot.context`, the parameter checks in `bot.params`. The core imports those
+modules, never this one, so that a handler's surface adds no import cycle to the core.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Argv, Cluster, Config, Identity, Project
+from bot.context import Context, Handler
 from bot.errors import ParamError, TaskbotError
 from bot.heartbeat import beat
-from bot.redact import Redactor
+from bot.params import (
+    parse_bool,
+    reject_unknown,
+    require_project,
+    validate_common,
+    validate_url,
+    validate_version,
+)
+from bot.runmodel import DefaultRule, FileChange, Outcome, Status, Step, Tool
 from bot.safepath import UnsafePath, dir_inside, files_inside, read_inside, write_inside
 
 __all__ = [
@@ -103,8 +110,6 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from bot.git.messages import build as gitops_commit_message
     from bot.git.write import commit as commit_worktree
     from bot.git.write import prepare_worktree, push_ff
@@ -126,168 +131,6 @@ else:
     def __dir__() -> list[str]:
         return sorted({*globals(), *_LAZY})
 
-if TYPE_CHECKING:
-    # A default, so the core's bare `Handler` means Handler[Any] (typing has it from 3.13).
-    from typing_extensions import TypeVar
-
-    S = TypeVar("S", default=Any)
-else:
-    from typing import TypeVar
-
-    S = TypeVar("S")
-
-VERSION_RE = re.compile(r"[A-Za-z0-9._+-]{1,128}")
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
-
-
-class Status(StrEnum):
-    DONE = "done"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-
-
-class FileChange(NamedTuple):
-    """A file a handler changed: `repo` is a label (project name or tasks repo)."""
-
-    repo: str
-    path: str
-    what: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: Status
-    reason: str = ""
-    commands: tuple[CommandRecord, ...] = ()
-    changes: tuple[FileChange, ...] = ()
-    evidence: tuple[str, ...] = ()
-    diagnosis: tuple[str, ...] = ()
-    summary: str = ""  # what the handler did, in one line: the Progress Log says this
-
-
-class Step(NamedTuple):
-    """What a handler would do, shown by `taskbot plan` without running anything."""
-
-    commands: tuple[tuple[str, ...], ...] = ()
-    cwd: str = ""
-    files: tuple[str, ...] = ()
-    preconditions: tuple[str, ...] = ()
-
-
-class DefaultRule(NamedTuple):
-    """Phrasing a handler understands out of the box; named groups become parameters."""
-
-    match: str
-    params: Mapping[str, str] = MappingProxyType({})
-
-
-class Tool(NamedTuple):
-    """A program `taskbot doctor` looks for on PATH when a project sets `key` (or, with
-    `cluster`, when `[cluster]` is configured). A project-key record lists its tools as
-    `tools`; doctor checks each `label` once, in the order first listed."""
-
-    label: str
-    programs: tuple[str, ...]
-    missing: str  # what doctor says when none of `programs` is found
-    key: str
-    cluster: bool = False
-    alternatives: bool = False  # any will do: doctor names every one found, not a path
-
-
-class Context(NamedTuple):
-    """What a handler sees of the run: configuration, task, and the one way to run commands."""
-
-    config: Config
-    task_id: str
-    run_id: str
-    redactor: Redactor
-    on_spawn: Callable[[int], None] | None = None  # the journal records each process group
-
-    def run(
-        self,
-        argv: Sequence[str],
-        cwd: str,
-        *,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> CommandRecord:
-        from bot import observe
-        from bot.proc import run_command
-
-        limit = self.config.limits.command_timeout if timeout is None else timeout
-        watcher = observe.command(tuple(self.redactor(str(a)) for a in argv))
-        return run_command(argv, cwd, env=env, timeout=limit, redactor=self.redactor,
-                           on_spawn=self.on_spawn, on_output=watcher)
-
-
-def new_run_id(now: datetime) -> str:
-    """A run's id: its local start time and three random bytes (two runs in one second)."""
-    return f"{now:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
-
-
-
-class Handler(Protocol[S]):
-    """One kind of action, `S` its settings record. `params` lists the parameters it takes
-    (used for inheritance). The core holds handlers of every kind as `Handler[Any]`."""
-
-    # read-only, so a class attribute like `params = ("project", "cmd")` matches
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def params(self) -> tuple[str, ...]: ...
-
-    @property
-    def rules(self) -> tuple[DefaultRule, ...]: ...
-
-    def settings(self, params: Mapping[str, str], ctx: Context) -> S:
-        """Validate parameters into the handler's frozen settings; raise ParamError."""
-
-    def plan(self, settings: S, ctx: Context) -> Step:
-        """Describe the commands and files the action would touch; runs nothing."""
-
-    def run(self, settings: S, ctx: Context) -> Outcome:
-        """Check preconditions, do the work, and return the outcome with its evidence."""
-
-
-def validate_version(value: str, name: str = "version") -> str:
-    if not VERSION_RE.fullmatch(value):
-        raise ParamError(f"{name} {value!r} is not a valid version (allowed: [A-Za-z0-9._+-], 1-128)")
-    return value
-
-
-def parse_bool(value: str, name: str) -> bool:
-    """true/yes/on/1 or false/no/off/0, any case; ParamError naming `name` otherwise."""
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise ParamError(f"{name} must be true or false, not {value!r}")
-
-
-def validate_url(value: str, name: str = "url") -> str:
-    if not re.fullmatch(r"https?://[^\s\"'<>]+", value):
-        raise ParamError(f"{name} {value!r} is not an http(s) URL")
-    return value
-
-
-def validate_common(params: Mapping[str, str]) -> None:
-    """Checks for parameters whatever the handler: versions, tags and URLs reach commands."""
-    for key, value in params.items():
-        if key in ("version", "tag", "chart"):
-            validate_version(value, key)
-        elif key == "url":
-            validate_url(value, key)
-
-
-def require_project(config: Config, name: str) -> Project:
-    for key, project in config.projects.items():
-        if key.lower() == name.lower():
-            return project
-    known = ", ".join(sorted(config.projects)) or "none"
-    raise ParamError(f"project {name!r} is not configured (configured: {known})")
-
 
 def registry_client(config: Config, timeout: float = 10.0) -> RegistryClient:
     """A registry API client for `[registry]` (CA file or insecure, username, password file)."""
@@ -296,13 +139,6 @@ def registry_client(config: Config, timeout: float = 10.0) -> RegistryClient:
     from bot.registry import RegistryClient
 
     return RegistryClient.from_config(config.registry, timeout)
-
-
-def reject_unknown(handler: str, params: Mapping[str, str], allowed: Sequence[str]) -> None:
-    """ParamError naming the first parameter `handler` does not take."""
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise ParamError(f"{handler}: unknown parameter {unknown[0]!r} (takes {', '.join(allowed)})")
 
 
 class NotReady(TaskbotError):

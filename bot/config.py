@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
 from bot.durations import format_duration, parse_duration
+from bot.entrypoints import project_settings
 from bot.errors import ConfigError
 
 __all__ = [
@@ -292,7 +293,7 @@ def parse(data: Mapping[str, Any], source: str,
     """Validate parsed TOML; relative paths resolve against the directory of `source`.
 
     `handler_keys`: each handler's record of the project keys it reads; None: those of
-    the installed handlers (`bot.plugins.project_settings`)."""
+    the installed handlers (`bot.entrypoints.project_settings`)."""
     base = Path(source).expanduser().absolute().parent
     top = _Table(source, base, "", data, _TOP_KEYS)
     trust = top.table("trust", Trust)
@@ -465,8 +466,6 @@ def _handler_records(top: _Table, declared: Mapping[str, type] | None) -> Mappin
     if not isinstance(tables, Mapping) or all(
             not isinstance(t, Mapping) or set(t) <= _PROJECT_KEYS for t in tables.values()):
         return {}
-    from bot.plugins import project_settings  # noqa: PLC0415 -- plugins import this module
-
     return project_settings()
 
 

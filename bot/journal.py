@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.api import CommandRecord, FileChange, Outcome, Status
 from bot.atomic import write_atomic
+from bot.proc import CommandRecord
+from bot.runmodel import FileChange, JournalStep, Outcome, Status
 from bot.statedir import JOURNAL, JOURNAL_BAD, UNLANDED, journal_aside, read_owned
 
 VERSION = 1
@@ -237,7 +238,7 @@ class TaskJournal:
 
     @property
     def run_id(self) -> str | None:
-        value = self.step("run_id")
+        value = self.step(JournalStep.RUN_ID)
         return str(value) if value else None
 
 

@@ -13,11 +13,8 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.actions import Action
-    from bot.runner import Result
+from bot.runmodel import Action, Result
 
 __all__ = ["Observer", "command", "current", "ended", "started", "watching"]
 

@@ -16,20 +16,21 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.api import CommandRecord, FileChange
 from bot.lookup import DependencyState
 from bot.mdescape import code_span, markup
-from bot.runner import Result, State
+from bot.proc import CommandRecord
+from bot.runmodel import CriterionState as State
+from bot.runmodel import FileChange, Result, TaskResult
 from bot.textcap import FIELD_CAP, cap_document, clean, escape_controls
 
 Clean = Callable[[str], str]
 JSON_FIELD_CAP = 4 * FIELD_CAP  # argv, cwd and output tails of the JSON form
 
-SUMMARY_WORDS = {
-    "complete": "Task is complete.",
-    "partial": "Task is partially complete.",
-    "blocked": "Task is blocked: nothing could be done.",
-    "waiting": "Task is waiting.",
+SUMMARY_WORDS: dict[str, str] = {
+    TaskResult.COMPLETE: "Task is complete.",
+    TaskResult.PARTIAL: "Task is partially complete.",
+    TaskResult.BLOCKED: "Task is blocked: nothing could be done.",
+    TaskResult.WAITING: "Task is waiting.",
 }
 
 
@@ -93,7 +94,7 @@ class Report:
             steps.append(f"Dry run: nothing was executed; `taskbot run {self.task.id}` runs "
                          f"{skipped} criteria")
         steps.extend(self.notes)
-        if self.result == "complete":
+        if self.result == TaskResult.COMPLETE:
             steps.append("All criteria are checked: verify the result and close the task.")
         return tuple(steps) or ("Nothing to do.",)
 

@@ -8,57 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from functools import partial
 from typing import Protocol
 
 from bot import observe
-from bot.actions import Action
-from bot.api import Context, Handler, Outcome, Status
+from bot.context import Context, Handler
 from bot.errors import TaskbotError
-from bot.taskfile import Tick, occurrences
+from bot.runmodel import Action, Outcome, Result, Status
+from bot.runmodel import CriterionState as State
+from bot.taskfile import occurrences
 
-
-class State(StrEnum):
-    DONE = "done"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    MANUAL = "manual"
-    SKIPPED = "skipped"  # dry run
-    INTERRUPTED = "interrupted"
-    WAITING = "waiting"  # its group waits on another task
-
-
-@dataclass(frozen=True)
-class Result:
-    action: Action
-    state: State
-    outcome: Outcome | None = None
-    attempts: int = 0
-    rerun: bool = False  # it was running when taskbot was killed, and ran once more
-    occurrence: int = 0  # which of the criteria with its identity it is (0: the first)
-
-    @property
-    def tick(self) -> Tick:
-        """The criterion this result is of, as an edit names it: never by its text alone."""
-        return Tick(self.action.criterion.identity, self.occurrence)
-
-    @property
-    def reason(self) -> str:
-        if self.state is State.MANUAL:
-            return "manual: waiting for a person"
-        if self.state is State.SKIPPED:
-            return "dry run: not executed"
-        if self.state is State.WAITING and self.outcome:
-            return self.outcome.reason
-        if self.action.error:
-            return self.action.error
-        return self.outcome.reason if self.outcome else ""
-
-    @property
-    def attempted(self) -> bool:
-        return self.state in (State.DONE, State.FAILED, State.BLOCKED, State.INTERRUPTED)
+__all__ = ["Journal", "Observer", "Recorded", "Result", "State", "execute"]
 
 
 Observer = Callable[[Action, int], None]

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from bot import taskfile
 from bot.actions import resolve
-from bot.api import Context, FileChange, Handler
+from bot.context import Context, Handler
 from bot.lookup import DependencyState, held_criteria, waiting_dependencies
 from bot.report import Report, TaskInfo
-from bot.runner import Journal, Observer, Result, State, execute
+from bot.runmodel import CriterionState as State
+from bot.runmodel import FileChange, Result, TaskResult
+from bot.runner import Journal, Observer, execute
 from bot.taskfile.follow import follow_data
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
@@ -164,15 +166,15 @@ def _remaining(final: taskfile.Task, moved: Mapping[int, int], results: tuple[Re
 
 
 def _result_word(final: taskfile.Task, results: tuple[Result, ...],
-                 waiting: tuple[DependencyState, ...]) -> str:
+                 waiting: tuple[DependencyState, ...]) -> TaskResult:
     if final.complete:
-        return "complete"
+        return TaskResult.COMPLETE
     # A group that waits does not make the whole task wait when other groups ran.
     if not any(r.attempted for r in results) or any(not w.groups for w in waiting):
-        return "waiting"
+        return TaskResult.WAITING
     if any(r.state is State.DONE for r in results):
-        return "partial"
-    return "blocked"
+        return TaskResult.PARTIAL
+    return TaskResult.BLOCKED
 
 
 def _report(task: taskfile.Task, final: taskfile.Task, moved: Mapping[int, int], path: Path,

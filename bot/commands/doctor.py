@@ -23,7 +23,6 @@ from pathlib import Path
 
 from bot import config as configmod
 from bot import statedir
-from bot.api import Tool
 from bot.commands import reach
 from bot.commands.checks import Check
 from bot.commands.doctor_forge import forge_checks
@@ -33,6 +32,7 @@ from bot.git import read
 from bot.notify import targets as notify
 from bot.proc import run_command
 from bot.registry import RegistryClient
+from bot.runmodel import Tool
 
 TIMEOUT = 15.0
 EXIT_NO_CONFIG = 2  # as any command without its configuration: a usage error

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
     from bot import taskfile
     from bot.actions import Action
-    from bot.api import Context, Handler
     from bot.config import Config
+    from bot.context import Context, Handler
     from bot.lookup import DependencyState
 
 

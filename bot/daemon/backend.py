@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import pipeline
-from bot.api import Handler
 from bot.config import Config
+from bot.context import Handler
 from bot.daemon import spool, tip
 from bot.errors import TaskbotError
 from bot.forge import remote

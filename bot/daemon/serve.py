@@ -37,9 +37,9 @@ from typing import Any
 import pygit2
 
 from bot import heartbeat, observe
-from bot.api import Handler
 from bot.atomic import write_atomic
 from bot.config import Config
+from bot.context import Handler
 from bot.daemon import entries, intake, outcomes, stalls, statusfile
 from bot.daemon import spool as queue
 from bot.daemon.attempt import DISK_FULL_PAUSE, attempt

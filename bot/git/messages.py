@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from bot.report import Report
+from bot.runmodel import CriterionState
 from bot.textcap import FIELD_CAP, cap, escape_controls
-
-if TYPE_CHECKING:  # bot.report imports bot.api, which imports this module
-    from bot.report import Report
 
 __all__ = ["RUN_TRAILER", "build", "parse_trailers", "task_commit"]
 
@@ -84,7 +82,7 @@ def task_commit(report: Report, triggered_by: str) -> str:
     for r in report.results:
         if not r.attempted:
             continue
-        done = r.state.value == "done"  # by value: see the TYPE_CHECKING import
+        done = r.state is CriterionState.DONE
         body.append(f"- [{'x' if done else ' '}] {r.action.criterion.text}")
         if not done:
             body.append(f"      {r.state.value}: {r.reason}")

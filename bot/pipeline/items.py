@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.api import Handler
 from bot.config import Config
+from bot.context import Handler
 from bot.journal import Journal, TaskJournal
 from bot.pipeline.places import Places
 from bot.report import Report

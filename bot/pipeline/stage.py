@@ -15,8 +15,8 @@ import pygit2
 
 from bot import heartbeat
 from bot import waiting as waiting_store
-from bot.api import Handler
 from bot.config import Config
+from bot.context import Handler
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitrepo

@@ -11,8 +11,8 @@ import pygit2
 
 from bot import taskfile
 from bot import waiting as waiting_store
-from bot.api import Context, new_run_id
 from bot.config import Config
+from bot.context import Context
 from bot.forge import remote
 from bot.git import read
 from bot.git import write as gitrepo
@@ -26,6 +26,7 @@ from bot.pipeline.items import Job, Processed, step
 from bot.pipeline.places import Places, Where, where
 from bot.pipeline.refusals import refused
 from bot.report import to_markdown
+from bot.runmodel import new_run_id
 from bot.taskrun import RunOptions, run_task
 
 __all__ = ["run"]

@@ -10,7 +10,6 @@ from typing import Any
 import pygit2
 
 from bot import taskfile
-from bot.api import Outcome, Status
 from bot.errors import TaskbotError
 from bot.git import read
 from bot.git.detect import changed_files
@@ -18,6 +17,7 @@ from bot.git.writeback import Integrated
 from bot.journal import Recorded, TaskJournal, Unlanded, outcome_from_json, outcome_to_json
 from bot.pipeline.places import Places
 from bot.report import Report
+from bot.runmodel import Outcome, Status
 from bot.runner import State
 
 __all__ = ["Remembered", "lands_kept_work", "prune", "remember"]
