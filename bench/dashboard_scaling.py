@@ -32,7 +32,7 @@ from bot import dashboard
 from bot.dashboard import taskrows as dashrows
 from bot.git import owncommits
 from bot.git import write as gitwrite
-from bot.report import Report, TaskInfo
+from bot.run.report import Report, TaskInfo
 
 TARGET = 1.2
 TASKS_DIR = "tasks/active"

@@ -7,8 +7,8 @@ commit message builder of `bot.git.messages`, the registry client of `bot.regist
 the YAML scalar editor of `bot.yamledit`, and `bot.safepath`: the one way a handler reads or
 writes a file inside a repository or project directory (no link followed).
 
-It only re-exports: the records live in `bot.runmodel`, the context and the handler
-protocol in `bot.context`, the parameter checks in `bot.params`. The core imports those
+It only re-exports: the records live in `bot.run.runmodel`, the context and the handler
+protocol in `bot.run.context`, the parameter checks in `bot.run.params`. The core imports those
 modules, never this one, so that a handler's surface adds no import cycle to the core.
 """
 
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Argv, Cluster, Config, Identity, Project
-from bot.context import Context, Handler
 from bot.errors import ParamError, TaskbotError
 from bot.heartbeat import beat
-from bot.params import (
+from bot.run.context import Context, Handler
+from bot.run.params import (
     parse_bool,
     reject_unknown,
     require_project,
@@ -30,7 +30,7 @@ from bot.params import (
     validate_url,
     validate_version,
 )
-from bot.runmodel import DefaultRule, FileChange, Outcome, Status, Step, Tool
+from bot.run.runmodel import DefaultRule, FileChange, Outcome, Status, Step, Tool
 from bot.safepath import UnsafePath, dir_inside, files_inside, read_inside, write_inside
 
 __all__ = [

@@ -4,7 +4,7 @@ The daemon gives up on an item that shows no sign of life for `limits.stall_time
 (`bot.daemon.stall`). Code that is about to wait for something bounded by its own
 deadline — a command with its timeout — says so with `beat(expect=seconds)`, so that the
 guard allows that long; any other step says it is alive with `beat()`. A context
-variable, like `bot.observe`: the stages the work passes through need not know that
+variable, like `bot.run.observe`: the stages the work passes through need not know that
 somebody listens, and nobody listens outside the daemon.
 """
 

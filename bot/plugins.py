@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from bot.context import Handler
 from bot.entrypoints import GROUP, EntryPoint, entry_points, loaded, project_settings
+from bot.run.context import Handler
 
 __all__ = ["GROUP", "EntryPoint", "Loaded", "discover", "entry_points", "load_handlers",
            "project_settings"]

@@ -25,9 +25,9 @@ __all__ = ["CLONES", "DAEMON_LOCK", "DASHBOARD_ROWS", "DASHBOARD_ROWS_LOG", "JOU
            "owner", "private_mode", "problems", "read_owned"]
 
 # --- what the state dir holds (names relative to it) ----------------------------------
-JOURNAL = "journal.json"  # the item being processed, step by step (bot/journal.py)
+JOURNAL = "journal.json"  # the item being processed, step by step (bot/run/journal.py)
 JOURNAL_BAD = "journal.bad"  # an unreadable journal, set aside to be looked at
-UNLANDED = "unlanded.json"  # work committed but not yet on the branch (bot/journal.py)
+UNLANDED = "unlanded.json"  # work committed but not yet on the branch (bot/run/journal.py)
 WAITING = "waiting.json"  # tasks waiting on others (bot/waiting.py)
 STATUS = "status.json"  # the daemon's status document (bot/daemon/statusfile.py)
 PID = "daemon.pid"  # the running daemon's pid

@@ -23,7 +23,7 @@ from bot import config as configmod
 from bot.daemon import spool as queue
 from bot.daemon.serve import Backend, Daemon
 from bot.pipeline import Processed
-from bot.report import Report, TaskInfo
+from bot.run.report import Report, TaskInfo
 from tests.daemonkit import (
     TASKBOT,
     await_entries,

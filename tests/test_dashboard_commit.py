@@ -20,7 +20,7 @@ from bot import dashboard, taskfile
 from bot.dashboard import cache as dashcache
 from bot.dashboard import taskrows as dashrows
 from bot.git import read
-from bot.report import Report, TaskInfo
+from bot.run.report import Report, TaskInfo
 from tests.gitfixtures import git
 
 DASHBOARD = "tasks/DASHBOARD.md"

@@ -77,7 +77,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
 
 def test_the_graph_is_read() -> None:
     graph = _graph()
-    assert "bot.runmodel" in graph["bot.runner"]
+    assert "bot.run.runmodel" in graph["bot.run.runner"]
     assert graph["handlers.shell"] >= {"bot.api"}
 
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from bot.api import FileChange, Outcome, Status
-from bot.journal import Journal
 from bot.proc import CommandRecord
+from bot.run.journal import Journal
 
 OUTCOME = Outcome(
     Status.DONE, "",

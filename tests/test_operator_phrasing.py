@@ -13,7 +13,7 @@ from fixtures.registry import RegistryServer, push_image
 
 from bot.api import Context, Status
 from bot.plugins import load_handlers
-from bot.runner import State, execute
+from bot.run.runner import State, execute
 from handlers.verify import HANDLER as VERIFY
 
 pytest_plugins = ["fixtures.plugin"]

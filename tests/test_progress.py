@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from receivers import WAIT, HttpReceiver, Post
 
-from bot.actions import Action
 from bot.api import Outcome, Status
 from bot.cli import main
 from bot.notify.outbox import Outbox
 from bot.notify.progress import ProgressWatch
 from bot.proc import Redactor
+from bot.run.actions import Action
 from bot.taskfile import parse
 from tests.helpers.config import local_config
 

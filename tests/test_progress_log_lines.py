@@ -9,8 +9,8 @@ from pathlib import Path
 from fixtures.context import actions, make_ctx
 
 from bot.api import CommandRecord, Outcome, Status
-from bot.runner import Result, State
-from bot.taskrun import _edit, _log_text
+from bot.run.runner import Result, State
+from bot.run.taskrun import _edit, _log_text
 
 NOW = datetime(2026, 11, 26, 14, 30)
 

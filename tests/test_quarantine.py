@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.config import load as load_config
 from bot.daemon import tip
 from bot.daemon.backend import pipeline_backend
-from bot.journal import Journal
+from bot.run.journal import Journal
 from tests.gitfixtures import sandbox
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from bot.actions import Action
 from bot.api import CommandRecord, FileChange, Outcome, Status
 from bot.lookup import DependencyState
 from bot.proc import Redactor
-from bot.report import Report, TaskInfo, to_json, to_markdown
-from bot.runner import Result, State
+from bot.run.actions import Action
+from bot.run.report import Report, TaskInfo, to_json, to_markdown
+from bot.run.runner import Result, State
 from bot.taskfile import parse
 
 TASK = b"""\

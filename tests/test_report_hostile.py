@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.actions import Action
 from bot.api import CommandRecord, Outcome, Status
 from bot.git.messages import parse_trailers, task_commit
 from bot.notify.targets import Message, _sized
 from bot.proc import Redactor, run_command
-from bot.report import Report, TaskInfo, to_json, to_markdown
-from bot.runner import Result, State
+from bot.run.actions import Action
+from bot.run.report import Report, TaskInfo, to_json, to_markdown
+from bot.run.runner import Result, State
 from bot.taskfile import parse
 from bot.textcap import FIELD_CAP, REPORT_CAP, cap, clean, escape_controls
 

@@ -24,7 +24,7 @@ from bot.notify import redactor, reportstore
 from bot.notify.outbox import Outbox
 from bot.notify.publish import publish
 from bot.notify.targets import Delivery, Message
-from bot.report import Report, TaskInfo
+from bot.run.report import Report, TaskInfo
 from tests.gitfixtures import sandbox
 
 NOBODY = 65534

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from bot.config import Config
-    from bot.context import Context
+    from bot.run.context import Context
 
 
 def load_config(explicit: str | None, *, required: bool) -> Config:
@@ -41,9 +41,9 @@ def tasks_dir(config: Config) -> Path:
 
 def context(config: Config, task_id: str, now: datetime, *, lazy_secrets: bool = False
             ) -> Context:
-    from bot.context import Context
     from bot.notify import redactor
-    from bot.runmodel import new_run_id
+    from bot.run.context import Context
+    from bot.run.runmodel import new_run_id
 
     return Context(config, task_id, new_run_id(now), redactor(config, lazy=lazy_secrets))
 

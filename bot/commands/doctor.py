@@ -32,7 +32,7 @@ from bot.git import read
 from bot.notify import targets as notify
 from bot.proc import run_command
 from bot.registry import RegistryClient
-from bot.runmodel import Tool
+from bot.run.runmodel import Tool
 
 TIMEOUT = 15.0
 EXIT_NO_CONFIG = 2  # as any command without its configuration: a usage error

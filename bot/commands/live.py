@@ -15,10 +15,10 @@ from types import TracebackType
 from typing import TextIO
 
 from bot import terminal
-from bot.actions import Action
 from bot.durations import elapsed_text
-from bot.observe import Observer
-from bot.runner import Result
+from bot.run.actions import Action
+from bot.run.observe import Observer
+from bot.run.runner import Result
 
 __all__ = ["LiveLine", "elapsed_text", "wanted"]
 

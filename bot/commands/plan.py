@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     import argparse
 
     from bot import taskfile
-    from bot.actions import Action
     from bot.config import Config
-    from bot.context import Context, Handler
     from bot.lookup import DependencyState
+    from bot.run.actions import Action
+    from bot.run.context import Context, Handler
 
 
 def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
@@ -132,9 +132,9 @@ def _plan_from_branch(task_id: str, config: Config
 def command(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from bot.actions import resolve
     from bot.lookup import held_criteria
     from bot.plugins import load_handlers
+    from bot.run.actions import resolve
 
     config = load_config(args.config, required=False)
     task, shown, waiting = _plan_source(args.task, config)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from bot.config import Config
     from bot.proc import Redactor
-    from bot.report import Report
+    from bot.run.report import Report
 
 
 def _run_path(arg: str, config: Config) -> Path:
@@ -42,7 +42,7 @@ def command(args: argparse.Namespace) -> int:
     from bot.notify import targets as notify
     from bot.notify.publish import publish
     from bot.plugins import load_handlers
-    from bot.taskrun import RunOptions, run_task
+    from bot.run.taskrun import RunOptions, run_task
 
     config = load_config(args.config, required=True)
     require_trust(config)
@@ -72,8 +72,8 @@ def command(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _live(args: argparse.Namespace) -> Iterator[None]:
     """The status line of the criterion in flight, on a terminal only."""
-    from bot import observe
     from bot.commands import live
+    from bot.run import observe
 
     if not live.wanted(sys.stdout, as_json=args.json):
         yield
@@ -86,7 +86,7 @@ def _live(args: argparse.Namespace) -> Iterator[None]:
 def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
     import json
 
-    from bot.report import to_json, to_markdown
+    from bot.run.report import to_json, to_markdown
 
     if as_json:
         print(json.dumps(to_json(report, redact), indent=2, ensure_ascii=False))
@@ -106,7 +106,7 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     from bot.notify import redactor
     from bot.notify.outbox import Outbox
     from bot.plugins import load_handlers
-    from bot.taskrun import exit_code
+    from bot.run.taskrun import exit_code
 
     if args.dry_run:
         raise UsageError("--commit and --dry-run exclude each other (use plan to look first)")

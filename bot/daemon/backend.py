@@ -2,7 +2,7 @@
 
 A push line is only a wake-up: the range processed is taskbot's own record of the last
 processed tip (`bot.daemon.tip`) .. the branch's tip now. Every item runs under a
-journal (`bot.journal`); `resume` finishes the item a killed daemon left, first killing
+journal (`bot.run.journal`); `resume` finishes the item a killed daemon left, first killing
 the process groups it had running.
 """
 
@@ -18,14 +18,14 @@ from typing import Any
 
 from bot import pipeline
 from bot.config import Config
-from bot.context import Handler
 from bot.daemon import spool, tip
 from bot.errors import TaskbotError
 from bot.forge import remote
 from bot.git import read
-from bot.journal import Journal, kill_recorded, pending_tasks
 from bot.pipeline import Processed, Push, Rerun
-from bot.runner import State
+from bot.run.context import Handler
+from bot.run.journal import Journal, kill_recorded, pending_tasks
+from bot.run.runner import State
 from bot.statedir import CLONES, TIP
 
 ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],

@@ -7,13 +7,13 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot import observe
-from bot.actions import Action
 from bot.config import Limits
 from bot.daemon.logline import ERR, INFO, WARNING, log
 from bot.daemon.stall import Progress
 from bot.daemon.statusdoc import iso, now
-from bot.runner import Result, State
+from bot.run import observe
+from bot.run.actions import Action
+from bot.run.runner import Result, State
 
 __all__ = ["CriterionLog"]
 

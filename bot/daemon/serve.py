@@ -36,10 +36,9 @@ from typing import Any
 
 import pygit2
 
-from bot import heartbeat, observe
+from bot import heartbeat
 from bot.atomic import write_atomic
 from bot.config import Config
-from bot.context import Handler
 from bot.daemon import entries, intake, outcomes, stalls, statusfile
 from bot.daemon import spool as queue
 from bot.daemon.attempt import DISK_FULL_PAUSE, attempt
@@ -56,6 +55,8 @@ from bot.daemon.statusdoc import now as _now
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
 from bot.pipeline import Processed
+from bot.run import observe
+from bot.run.context import Handler
 from bot.statedir import JOURNAL, PID, journal_aside
 
 __all__ = ["Backend", "Daemon", "Processed", "log", "pipeline_backend", "serve"]

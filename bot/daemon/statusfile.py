@@ -30,7 +30,7 @@ from bot.statedir import PID, STATUS, owner, read_owned
 from bot.textcap import escape_surrogates
 
 if TYPE_CHECKING:
-    from bot.report import Report
+    from bot.run.report import Report
 
 __all__ = ["MAX_TASKS", "StatusWriter", "bounded", "daemon_running", "read",
            "record_task", "task_entry", "write"]

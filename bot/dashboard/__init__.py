@@ -32,7 +32,7 @@ from bot.errors import TaskbotError
 from bot.git import read, unstaged
 from bot.git import write as gitwrite
 from bot.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
-from bot.report import Report
+from bot.run.report import Report
 from bot.statedir import STATUS
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]

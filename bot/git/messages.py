@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from bot.report import Report
-from bot.runmodel import CriterionState
+from bot.run.report import Report
+from bot.run.runmodel import CriterionState
 from bot.textcap import FIELD_CAP, cap, escape_controls
 
 __all__ = ["RUN_TRAILER", "build", "parse_trailers", "task_commit"]

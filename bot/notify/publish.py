@@ -13,7 +13,7 @@ from bot.notify import targets as notify
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.proc import Redactor
-from bot.report import Report, to_json, to_markdown
+from bot.run.report import Report, to_json, to_markdown
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Config
-from bot.context import Handler
-from bot.journal import Journal, TaskJournal
 from bot.pipeline.places import Places
-from bot.report import Report
+from bot.run.context import Handler
+from bot.run.journal import Journal, TaskJournal
+from bot.run.report import Report
 
 __all__ = ["Job", "OnStatus", "Processed", "Push", "Rerun", "step"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.notify import redactor
 from bot.pipeline.items import Job, Processed, step
 from bot.pipeline.writeback import publish_report
-from bot.report import Report, TaskInfo
+from bot.run.report import Report, TaskInfo
 
 __all__ = ["MAX_REFUSALS_SHOWN", "REFUSED", "refused", "refused_all"]
 

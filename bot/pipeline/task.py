@@ -12,22 +12,22 @@ import pygit2
 from bot import taskfile
 from bot import waiting as waiting_store
 from bot.config import Config
-from bot.context import Context
 from bot.forge import remote
 from bot.git import read
 from bot.git import write as gitrepo
 from bot.git.messages import task_commit
 from bot.git.writeback import Integrated
-from bot.journal import TaskJournal, Unlanded
 from bot.notify import redactor
 from bot.pipeline import unlanded as kept
 from bot.pipeline import writeback
 from bot.pipeline.items import Job, Processed, step
 from bot.pipeline.places import Places, Where, where
 from bot.pipeline.refusals import refused
-from bot.report import to_markdown
-from bot.runmodel import new_run_id
-from bot.taskrun import RunOptions, run_task
+from bot.run.context import Context
+from bot.run.journal import TaskJournal, Unlanded
+from bot.run.report import to_markdown
+from bot.run.runmodel import new_run_id
+from bot.run.taskrun import RunOptions, run_task
 
 __all__ = ["run"]
 

@@ -14,11 +14,11 @@ from bot.errors import TaskbotError
 from bot.git import read
 from bot.git.detect import changed_files
 from bot.git.writeback import Integrated
-from bot.journal import Recorded, TaskJournal, Unlanded, outcome_from_json, outcome_to_json
 from bot.pipeline.places import Places
-from bot.report import Report
-from bot.runmodel import Outcome, Status
-from bot.runner import State
+from bot.run.journal import Recorded, TaskJournal, Unlanded, outcome_from_json, outcome_to_json
+from bot.run.report import Report
+from bot.run.runmodel import Outcome, Status
+from bot.run.runner import State
 
 __all__ = ["Remembered", "lands_kept_work", "prune", "remember"]
 

@@ -13,13 +13,13 @@ from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
 from bot.git.writeback import Integrated, Target, integrate
-from bot.journal import TaskJournal
 from bot.notify import reportstore
 from bot.notify.publish import publish
 from bot.pipeline.items import step
 from bot.pipeline.places import Places, Where, where
 from bot.proc import Redactor
-from bot.report import Report
+from bot.run.journal import TaskJournal
+from bot.run.report import Report
 
 __all__ = ["attach_note", "commit", "integrated", "publish_report", "repair_notes"]
 

@@ -19,8 +19,8 @@ from typing import Any
 from bot.lookup import DependencyState
 from bot.mdescape import code_span, markup
 from bot.proc import CommandRecord
-from bot.runmodel import CriterionState as State
-from bot.runmodel import FileChange, Result, TaskResult
+from bot.run.runmodel import CriterionState as State
+from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.textcap import FIELD_CAP, cap_document, clean, escape_controls
 
 Clean = Callable[[str], str]

@@ -13,10 +13,10 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from bot.config import Config
-from bot.context import Context, Handler
 from bot.errors import TaskbotError
-from bot.params import validate_common
-from bot.runmodel import Action
+from bot.run.context import Context, Handler
+from bot.run.params import validate_common
+from bot.run.runmodel import Action
 from bot.taskfile import Criterion, Task
 
 __all__ = ["Action", "blocked_mark", "parse_annotation", "resolve"]

@@ -12,11 +12,11 @@ from dataclasses import replace
 from functools import partial
 from typing import Protocol
 
-from bot import observe
-from bot.context import Context, Handler
 from bot.errors import TaskbotError
-from bot.runmodel import Action, Outcome, Result, Status
-from bot.runmodel import CriterionState as State
+from bot.run import observe
+from bot.run.context import Context, Handler
+from bot.run.runmodel import Action, Outcome, Result, Status
+from bot.run.runmodel import CriterionState as State
 from bot.taskfile import occurrences
 
 __all__ = ["Journal", "Observer", "Recorded", "Result", "State", "execute"]
@@ -35,7 +35,7 @@ class Recorded(Protocol):
 
 
 class Journal(Protocol):
-    """Where each criterion's outcome is kept the moment it ends (bot.journal)."""
+    """Where each criterion's outcome is kept the moment it ends (bot.run.journal)."""
 
     def recorded(self, identity: str, occurrence: int) -> Recorded | None: ...
     def was_interrupted(self, identity: str, occurrence: int) -> bool: ...

@@ -17,13 +17,13 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import taskfile
-from bot.actions import resolve
-from bot.context import Context, Handler
 from bot.lookup import DependencyState, held_criteria, waiting_dependencies
-from bot.report import Report, TaskInfo
-from bot.runmodel import CriterionState as State
-from bot.runmodel import FileChange, Result, TaskResult
-from bot.runner import Journal, Observer, execute
+from bot.run.actions import resolve
+from bot.run.context import Context, Handler
+from bot.run.report import Report, TaskInfo
+from bot.run.runmodel import CriterionState as State
+from bot.run.runmodel import FileChange, Result, TaskResult
+from bot.run.runner import Journal, Observer, execute
 from bot.taskfile.follow import follow_data
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from bot.runmodel import Action, Result
+from bot.run.runmodel import Action, Result
 
 __all__ = ["Observer", "command", "current", "ended", "started", "watching"]
 

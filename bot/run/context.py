@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from bot import observe
 from bot.config import Config
 from bot.redact import Redactor
-from bot.runmodel import DefaultRule, Outcome, Step
+from bot.run import observe
+from bot.run.runmodel import DefaultRule, Outcome, Step
 
 if TYPE_CHECKING:
     # A default, so the core's bare `Handler` means Handler[Any] (typing has it from 3.13).
