@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any, NamedTuple
 
-from bot import terminal
 from bot.errors import TaskbotError
+from bot.text import terminal
 
 EXIT_INTERNAL = 70
 

@@ -22,7 +22,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from bot.errors import TaskbotError
-from bot.textcap import escape_controls
+from bot.text.textcap import escape_controls
 
 __all__ = ["UnsafePath", "dir_inside", "files_inside", "read_inside", "write_inside"]
 

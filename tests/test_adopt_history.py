@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
-from bot import statedir
 from bot.pipeline import Rerun, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
+from bot.state import statedir
 from tests.daemonkit import TASKBOT
 from tests.gitfixtures import sandbox
 from tests.test_owncommits import TASK, _process

@@ -181,7 +181,7 @@ def test_find_task_by_name_in_a_large_folder(tmp_path: Path) -> None:
     for n in range(2000):
         (active / f"TASK-{n:05d}.md").write_text("not a task: no frontmatter needed\n")
     (active / "TASK-00042-extra.md").write_text("x")
-    from bot.lookup import find_task
+    from bot.taskfile.lookup import find_task
     # The exact name wins over a longer one (DEP-1.md over DEP-1-notes.md).
     assert find_task("TASK-00042", active) == active / "TASK-00042.md"
     assert find_task("task-00007", active) == active / "TASK-00007.md"

@@ -223,7 +223,7 @@ title: Dependency
 def test_a_waiter_that_moved_to_completed_is_dropped_quietly(tmp_path: Path) -> None:
     from bot import config as configmod
     from bot.pipeline import Push, process
-    from bot.plugins import load_handlers
+    from bot.plugin.plugins import load_handlers
     from tests.gitfixtures import git, sandbox
     from tests.test_pipeline import NOW
 
@@ -274,7 +274,7 @@ def test_a_word_in_an_items_description_does_not_overrule_its_label() -> None:
 
 
 def test_a_longer_file_name_is_not_the_task(tmp_path: Path) -> None:
-    from bot.lookup import dependency_state
+    from bot.taskfile.lookup import dependency_state
 
     active = tmp_path / "tasks" / "active"
     active.mkdir(parents=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
-from bot import plugins
+from bot.plugin import plugins
 from tests.daemonkit import REPO_ROOT
 
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import plugins
 from bot.cli import main
+from bot.plugin import plugins
 from tests.gitfixtures import Sandbox, sandbox
 from tests.receivers import HttpReceiver, free_port
 

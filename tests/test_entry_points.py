@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import plugins
 from bot.cli import main
 from bot.config import load
 from bot.errors import ConfigError
-from bot.plugins import discover, load_handlers
+from bot.plugin import plugins
+from bot.plugin.plugins import discover, load_handlers
 from tests.helpers.config import TomlValue, write_config
 
 PLUGIN = '''

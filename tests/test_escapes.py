@@ -9,8 +9,8 @@ from pathlib import Path
 import pygit2
 
 from bot.git.detect import detect
-from bot.mdescape import cell, code_span, inline, link_target
-from bot.textcap import clean, display_name, escape_controls
+from bot.text.mdescape import cell, code_span, inline, link_target
+from bot.text.textcap import clean, display_name, escape_controls
 
 
 def test_a_name_that_is_not_utf8_or_holds_a_control_is_a_refused_trigger(tmp_path: Path) -> None:

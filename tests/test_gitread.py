@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot import statedir
 from bot.atomic import write_atomic
 from bot.config import Identity
 from bot.daemon import spool, statusfile
 from bot.git import read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
+from bot.state import statedir
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from bot import config as configmod
 from bot.config import Identity
 from bot.git import write as gitrepo
 from bot.pipeline import Processed, Push, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from tests.gitfixtures import Sandbox, git, sandbox
 
 pytestmark = pytest.mark.integration

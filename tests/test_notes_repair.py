@@ -10,7 +10,7 @@ import pytest
 from bot import config as configmod
 from bot.git import write as gitrepo
 from bot.pipeline import Push, process, repair_notes
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from tests.gitfixtures import git, sandbox
 from tests.test_pipeline import NOW, TASK
 

@@ -12,7 +12,7 @@ from fixtures.kube import KubeStandIn, helmrelease
 from fixtures.registry import RegistryServer, push_image
 
 from bot.api import Context, Status
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from bot.run.runner import State, execute
 from handlers.verify import HANDLER as VERIFY
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
-from bot import statedir
 from bot.git import owncommits
 from bot.pipeline import Processed, Push, Rerun, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
+from bot.state import statedir
 from tests.gitfixtures import Sandbox, git, sandbox, signing_sandbox
 
 NOW = datetime(2026, 11, 26, 14, 30).astimezone()

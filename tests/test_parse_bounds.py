@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import lookup
 from bot.cli import main
 from bot.errors import TaskFileError
-from bot.taskfile import limits, parse
+from bot.taskfile import limits, lookup, parse
 from tests.daemonkit import REPO_ROOT, env_for
 
 PATH = "tasks/active/X-1.md"

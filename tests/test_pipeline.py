@@ -13,7 +13,7 @@ import pytest
 
 from bot import config as configmod
 from bot.pipeline import Processed, Push, Rerun, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from tests.gitfixtures import Sandbox, git, sandbox, signing_sandbox
 
 pytestmark = pytest.mark.integration
@@ -350,7 +350,7 @@ def test_a_signature_record_someone_else_wrote_counts_for_nothing(tmp_path: Path
     """The record is taskbot's: one planted by another user, or in a state dir taskbot
     cannot write, leaves every signature to be verified; an unsigned push is still refused."""
     from bot.git.signatures import Signatures
-    from bot.statedir import VERIFIED_SIGNATURES as VERIFIED
+    from bot.state.statedir import VERIFIED_SIGNATURES as VERIFIED
 
     box = signing_sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", TASK)

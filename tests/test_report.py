@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from bot.api import CommandRecord, FileChange, Outcome, Status
-from bot.lookup import DependencyState
 from bot.proc import Redactor
 from bot.run.actions import Action
 from bot.run.report import Report, TaskInfo, to_json, to_markdown
 from bot.run.runner import Result, State
 from bot.taskfile import parse
+from bot.taskfile.lookup import DependencyState
 
 TASK = b"""\
 ---

@@ -21,7 +21,7 @@ from bot.run.actions import Action
 from bot.run.report import Report, TaskInfo, to_json, to_markdown
 from bot.run.runner import Result, State
 from bot.taskfile import parse
-from bot.textcap import FIELD_CAP, REPORT_CAP, cap, clean, escape_controls
+from bot.text.textcap import FIELD_CAP, REPORT_CAP, cap, clean, escape_controls
 
 HUGE = 10 << 20
 TASK = "# T\n## Acceptance Criteria\n- [ ] Paint \x1b[31mred\x1b[0m\x7f\n- [ ] Fail\x1b]0;x\x07\n"

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from bot import config as configmod
-from bot import statedir
 from bot.cli import main
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
@@ -25,6 +24,7 @@ from bot.notify.outbox import Outbox
 from bot.notify.publish import publish
 from bot.notify.targets import Delivery, Message
 from bot.run.report import Report, TaskInfo
+from bot.state import statedir
 from tests.gitfixtures import sandbox
 
 NOBODY = 65534

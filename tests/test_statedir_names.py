@@ -1,4 +1,4 @@
-"""Only bot/statedir.py names what the state dir holds: no other module under bot/ spells
+"""Only bot/state/statedir.py names what the state dir holds: no other module under bot/ spells
 a state file or folder (docstrings and comments may mention one; code may not)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot import statedir
+from bot.state import statedir
 
 BOT = Path(statedir.__file__).parent
 

@@ -13,9 +13,9 @@ import pytest
 
 from bot import config as configmod
 from bot import taskfile
-from bot.lookup import dependency_state
 from bot.pipeline import Push, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
+from bot.taskfile.lookup import dependency_state
 from tests.gitfixtures import git, sandbox
 from tests.test_pipeline import DEP_TASK, NOW
 

@@ -12,7 +12,7 @@ import pytest
 from bot import config as configmod
 from bot import taskfile
 from bot.pipeline import Processed, Push, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from bot.taskfile.shallow import brings_open_boxes
 from tests.gitfixtures import Sandbox, sandbox
 

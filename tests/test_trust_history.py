@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot import config as configmod
 from bot.pipeline import Processed, Push, Rerun, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from tests.gitfixtures import Sandbox, git, sandbox
 
 NOW = datetime(2026, 11, 26, 14, 30).astimezone()

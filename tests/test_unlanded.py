@@ -13,7 +13,7 @@ import pytest
 
 from bot import config as configmod
 from bot.pipeline import Push, Rerun, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from tests.gitfixtures import Sandbox, git, sandbox
 from tests.test_pipeline import NOW
 

@@ -19,7 +19,7 @@ from bot import dashboard
 from bot.commands import status as status_command
 from bot.daemon import statusfile
 from bot.pipeline import Push, process
-from bot.plugins import load_handlers
+from bot.plugin.plugins import load_handlers
 from tests.daemonkit import TASKBOT, env_for, running_daemon
 from tests.gitfixtures import Sandbox, git, sandbox
 

@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 
 from bot import config as configmod
-from bot import statedir
 from bot.commands import reach
 from bot.commands.checks import Check
 from bot.commands.doctor_forge import forge_checks
@@ -33,6 +32,7 @@ from bot.notify import targets as notify
 from bot.proc import run_command
 from bot.registry import RegistryClient
 from bot.run.runmodel import Tool
+from bot.state import statedir
 
 TIMEOUT = 15.0
 EXIT_NO_CONFIG = 2  # as any command without its configuration: a usage error
@@ -162,7 +162,7 @@ def _hook(config: Config) -> Iterator[Check]:
 
 def _plugins(config: Config) -> Iterator[Check]:
     """Broken handler plugins, and `[[rules]]` naming no handler: one look at the plugins."""
-    from bot.plugins import discover  # noqa: PLC0415 -- imports every handler
+    from bot.plugin.plugins import discover  # noqa: PLC0415 -- imports every handler
 
     loaded = discover()
     for line in loaded.broken:
@@ -194,7 +194,7 @@ def _state(config: Config) -> Iterator[Check]:
 
 
 def _state_modes(state: Path) -> list[str]:
-    """Owners and modes: only the spool may be written by others (see bot.statedir)."""
+    """Owners and modes: only the spool may be written by others (see bot.state.statedir)."""
     try:
         return statedir.problems(state)
     except OSError as exc:
@@ -218,7 +218,7 @@ def _projects(config: Config) -> Iterator[Check]:
 def _tools(config: Config) -> Iterator[Check]:
     git = shutil.which("git")
     yield Check("git", bool(git), git or "not on PATH: install git")
-    from bot.plugins import project_settings  # noqa: PLC0415 -- imports every handler
+    from bot.plugin.plugins import project_settings  # noqa: PLC0415 -- imports every handler
 
     tools: dict[str, Tool] = {}
     for record in project_settings().values():

@@ -17,7 +17,7 @@ from bot.daemon.hook import install_hook, taskbot_executable
 from bot.errors import ConfigError, TaskbotError
 from bot.forge import remote
 from bot.git import read
-from bot.statedir import PRIVATE_MODE
+from bot.state.statedir import PRIVATE_MODE
 
 __all__ = ["STARTER_CONFIG", "InitResult", "command", "init", "init_clone", "run_init",
            "write_starter_config"]

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
     from bot import taskfile
     from bot.config import Config
-    from bot.lookup import DependencyState
     from bot.run.actions import Action
     from bot.run.context import Context, Handler
+    from bot.taskfile.lookup import DependencyState
 
 
 def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def _plan_source(arg: str, config: Config
     """The task, where it was read, its incomplete dependencies: from a file, else (hook
     mode, any directory) from repo.branch of the configured repository."""
     from bot import taskfile
-    from bot.lookup import find_task, waiting_dependencies
+    from bot.taskfile.lookup import find_task, waiting_dependencies
 
     try:
         path = find_task(arg, tasks_dir(config))
@@ -115,7 +115,7 @@ def _plan_from_branch(task_id: str, config: Config
     from pathlib import PurePosixPath
 
     from bot import taskfile
-    from bot.lookup import tree_dependency_state, waiting_dependencies
+    from bot.taskfile.lookup import tree_dependency_state, waiting_dependencies
 
     found = on_branch(task_id, config)
     if found is None:
@@ -132,9 +132,9 @@ def _plan_from_branch(task_id: str, config: Config
 def command(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from bot.lookup import held_criteria
-    from bot.plugins import load_handlers
+    from bot.plugin.plugins import load_handlers
     from bot.run.actions import resolve
+    from bot.taskfile.lookup import held_criteria
 
     config = load_config(args.config, required=False)
     task, shown, waiting = _plan_source(args.task, config)

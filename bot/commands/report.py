@@ -15,8 +15,8 @@ def command(args: argparse.Namespace) -> int:
     import json
 
     from bot import taskfile
-    from bot.lookup import find_task
     from bot.notify import reportstore
+    from bot.taskfile.lookup import find_task
 
     config = load_config(args.config, required=False)
     task_id = args.task

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _run_path(arg: str, config: Config) -> Path:
     """The task file `run` edits in place; a task only on the bare repository's branch (hook
     mode) is run with --commit, in taskbot's own clone, never by editing a copy here."""
-    from bot.lookup import find_task
+    from bot.taskfile.lookup import find_task
 
     try:
         return find_task(arg, tasks_dir(config))
@@ -41,7 +41,7 @@ def command(args: argparse.Namespace) -> int:
     from bot.notify import progress
     from bot.notify import targets as notify
     from bot.notify.publish import publish
-    from bot.plugins import load_handlers
+    from bot.plugin.plugins import load_handlers
     from bot.run.taskrun import RunOptions, run_task
 
     config = load_config(args.config, required=True)
@@ -102,11 +102,11 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     from bot import pipeline, taskfile
     from bot.commands import status as status_command
     from bot.config import NotifyConfig
-    from bot.lookup import find_task
     from bot.notify import redactor
     from bot.notify.outbox import Outbox
-    from bot.plugins import load_handlers
+    from bot.plugin.plugins import load_handlers
     from bot.run.taskrun import exit_code
+    from bot.taskfile.lookup import find_task
 
     if args.dry_run:
         raise UsageError("--commit and --dry-run exclude each other (use plan to look first)")

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def command(args: argparse.Namespace) -> int:
     from bot.daemon import serve as daemon
-    from bot.plugins import load_handlers
+    from bot.plugin.plugins import load_handlers
 
     config = load_config(args.config, required=True)
     require_trust(config)

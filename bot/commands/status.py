@@ -17,7 +17,7 @@ from bot.daemon import spool as queue
 from bot.daemon import statusfile
 from bot.durations import elapsed_text
 from bot.notify import outbox
-from bot.textcap import display_name
+from bot.text.textcap import display_name
 
 if TYPE_CHECKING:
     import argparse

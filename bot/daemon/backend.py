@@ -26,7 +26,7 @@ from bot.pipeline import Processed, Push, Rerun
 from bot.run.context import Handler
 from bot.run.journal import Journal, kill_recorded, pending_tasks
 from bot.run.runner import State
-from bot.statedir import CLONES, TIP
+from bot.state.statedir import CLONES, TIP
 
 ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],
                      Sequence[Processed]]

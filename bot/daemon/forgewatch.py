@@ -15,7 +15,7 @@ from bot.config import Config
 from bot.daemon import spool, tip
 from bot.forge import webhook
 from bot.forge.poll import Poller
-from bot.statedir import WEBHOOK_DELIVERIES
+from bot.state.statedir import WEBHOOK_DELIVERIES
 
 Log = Callable[[str], None]
 

@@ -14,7 +14,7 @@ from bot.daemon import watchstate
 from bot.daemon.logline import WARNING, log
 from bot.errors import TaskbotError
 from bot.git import read
-from bot.statedir import PID
+from bot.state.statedir import PID
 
 __all__ = ["RefWatch", "check_hook", "recreate_spool"]
 

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import datetime
 
-from bot.textcap import display_name
+from bot.text.textcap import display_name
 
 __all__ = ["DEBUG", "ERR", "INFO", "WARNING", "log"]
 

@@ -12,10 +12,10 @@ from bot.daemon import spool as queue
 from bot.daemon import statusfile
 from bot.daemon.logline import ERR, INFO, WARNING, log
 from bot.errors import TaskbotError
-from bot.mdescape import code_span, inline, link_markup
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.pipeline import Processed
+from bot.text.mdescape import code_span, inline, link_markup
 
 __all__ = ["notify_failure", "record", "set_aside"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot.atomic import write_atomic
-from bot.statedir import STALLED, read_owned
+from bot.state.statedir import STALLED, read_owned
 
 __all__ = ["Stalled", "clear", "load", "record"]
 

@@ -57,7 +57,7 @@ from bot.errors import ConfigError, TaskbotError
 from bot.pipeline import Processed
 from bot.run import observe
 from bot.run.context import Handler
-from bot.statedir import JOURNAL, PID, journal_aside
+from bot.state.statedir import JOURNAL, PID, journal_aside
 
 __all__ = ["Backend", "Daemon", "Processed", "log", "pipeline_backend", "serve"]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
-from bot.statedir import DAEMON_LOCK, SPOOL, SPOOL_FAILED, SPOOL_MODE, SPOOL_TMP
+from bot.state.statedir import DAEMON_LOCK, SPOOL, SPOOL_FAILED, SPOOL_MODE, SPOOL_TMP
 
 __all__ = [
     "Entry",

@@ -17,7 +17,7 @@ from bot.daemon.logline import ERR, WARNING, log
 from bot.daemon.sdnotify import Notifier
 from bot.durations import format_duration
 from bot.errors import TaskbotError
-from bot.statedir import PID, STALLED
+from bot.state.statedir import PID, STALLED
 
 __all__ = ["give_up", "set_aside", "start_afresh", "stop_now"]
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.atomic import write_atomic
-from bot.statedir import PID, STATUS, owner, read_owned
-from bot.textcap import escape_surrogates
+from bot.state.statedir import PID, STATUS, owner, read_owned
+from bot.text.textcap import escape_surrogates
 
 if TYPE_CHECKING:
     from bot.run.report import Report

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from bot.atomic import write_atomic
-from bot.statedir import TIP, read_owned
+from bot.state.statedir import TIP, read_owned
 
 
 def load(state_dir: Path, ref: str) -> str | None:

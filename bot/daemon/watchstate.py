@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.atomic import write_atomic
-from bot.statedir import WATCH
+from bot.state.statedir import WATCH
 
 __all__ = ["load", "save"]
 

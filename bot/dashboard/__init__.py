@@ -24,16 +24,16 @@ from typing import Any, NamedTuple
 import pygit2
 
 from bot import taskfile
-from bot import waiting as waiting_store
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.dashboard import taskrows as dashrows
 from bot.errors import TaskbotError
 from bot.git import read, unstaged
 from bot.git import write as gitwrite
-from bot.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 from bot.run.report import Report
-from bot.statedir import STATUS
+from bot.state import waiting as waiting_store
+from bot.state.statedir import STATUS
+from bot.text.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
 

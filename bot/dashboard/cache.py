@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from bot.atomic import write_atomic
-from bot.statedir import DASHBOARD_ROWS, DASHBOARD_ROWS_LOG, read_owned
+from bot.state.statedir import DASHBOARD_ROWS, DASHBOARD_ROWS_LOG, read_owned
 
 __all__ = ["Rows", "load", "save"]
 

@@ -35,7 +35,7 @@ from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitwrite
 from bot.git.trust import check_file
-from bot.statedir import read_owned
+from bot.state.statedir import read_owned
 
 __all__ = ["JUDGE_BUDGET", "PENDING", "Entry", "listing", "state_json", "worktree_files"]
 

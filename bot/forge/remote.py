@@ -23,7 +23,7 @@ from bot.config import Config
 from bot.errors import ConfigError, TaskbotError
 from bot.git import read
 from bot.git import write as gitrepo
-from bot.statedir import CLONES, SSH
+from bot.state.statedir import CLONES, SSH
 
 CONTROL_PERSIST = 300  # seconds an idle shared ssh connection stays open
 TOKEN_USER = "x-access-token"  # noqa: S105 - a user name: GitHub's; the others take any

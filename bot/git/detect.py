@@ -21,7 +21,7 @@ import pygit2
 from bot import taskfile
 from bot.errors import TaskbotError
 from bot.git.read import ZERO
-from bot.textcap import display_name, escape_surrogates
+from bot.text.textcap import display_name, escape_surrogates
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ A message is a one-line subject, a blank line, the body, a blank line and the tr
 block: `Key: value` lines that git (and `bot.git.trust`) read back. Every line we write
 stays one line: control characters in a subject, body line or value are escaped, so no
 text taken from a task or a file can end a paragraph or forge a trailer (nor hold a NUL
-byte, which `git commit` refuses). Every line is capped (`bot.textcap`): a huge criterion
+byte, which `git commit` refuses). Every line is capped (`bot.text.textcap`): a huge criterion
 or reason makes a long line, never a commit that fails after the command ran.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from bot.run.report import Report
 from bot.run.runmodel import CriterionState
-from bot.textcap import FIELD_CAP, cap, escape_controls
+from bot.text.textcap import FIELD_CAP, cap, escape_controls
 
 __all__ = ["RUN_TRAILER", "build", "parse_trailers", "task_commit"]
 

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.statedir import OWN_COMMITS, open_owned, owned
+from bot.state.statedir import OWN_COMMITS, open_owned, owned
 
 __all__ = ["load", "record"]
 

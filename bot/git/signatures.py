@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
 from bot.git import read
-from bot.statedir import VERIFIED_SIGNATURES, owned, read_owned
+from bot.state.statedir import VERIFIED_SIGNATURES, owned, read_owned
 
 __all__ = ["Signatures"]
 

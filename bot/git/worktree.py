@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.git.read import GitError, git
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
-from bot.statedir import WORKTREES, owned
+from bot.state.statedir import WORKTREES, owned
 
 __all__ = ["SLOTS", "digest", "own", "slug", "worktree"]
 

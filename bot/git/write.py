@@ -26,7 +26,7 @@ from bot.git import read
 from bot.git.read import GitError, git
 from bot.git.worktree import digest as _digest  # the name tests find a worktree folder by
 from bot.git.worktree import own, slug, worktree
-from bot.statedir import CLONES
+from bot.state.statedir import CLONES
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
            "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",

@@ -33,7 +33,7 @@ from bot.atomic import write_atomic
 from bot.config import NotifyConfig
 from bot.notify import targets as notify
 from bot.notify.targets import Delivery, Message
-from bot.statedir import OUTBOX, OUTBOX_LOCK, NotOwned, owned, owner, read_owned
+from bot.state.statedir import OUTBOX, OUTBOX_LOCK, NotOwned, owned, owner, read_owned
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Entry", "Outbox", "Pass", "backoff", "describe"]
 

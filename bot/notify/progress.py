@@ -23,13 +23,13 @@ from typing import Any
 from bot import taskfile
 from bot.config import Config
 from bot.durations import format_duration
-from bot.mdescape import markup
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.run.actions import Action, resolve
 from bot.run.context import Context, Handler
 from bot.run.runmodel import DefaultRule, Outcome, Status, Step
-from bot.textcap import clean
+from bot.text.mdescape import markup
+from bot.text.textcap import clean
 
 __all__ = ["ProgressWatch", "outbox_sender", "watch"]
 

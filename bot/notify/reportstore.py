@@ -29,8 +29,8 @@ from typing import Any
 
 from bot.atomic import write_atomic
 from bot.errors import TaskbotError
-from bot.statedir import REPORTS, owned, owner, read_owned
-from bot.textcap import cap_document
+from bot.state.statedir import REPORTS, owned, owner, read_owned
+from bot.text.textcap import cap_document
 
 __all__ = ["KEEP_RUNS", "KEEP_TASKS", "StoredReport", "all_last", "last", "markdown", "save"]
 

@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from bot.config import NotifyConfig
-from bot.mdescape import link_markup
-from bot.textcap import REPORT_CAP, cap_document, clean, escape_controls
+from bot.text.mdescape import link_markup
+from bot.text.textcap import REPORT_CAP, cap_document, clean, escape_controls
 
 __all__ = [
     "CONNECT_TIMEOUT",

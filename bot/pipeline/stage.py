@@ -14,7 +14,6 @@ from pathlib import Path
 import pygit2
 
 from bot import heartbeat
-from bot import waiting as waiting_store
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
@@ -22,13 +21,14 @@ from bot.git import write as gitrepo
 from bot.git.detect import Change, changed_files, criteria_to_run
 from bot.git.read import ZERO
 from bot.git.trust import Verdict, check, check_file, is_bot_commit
-from bot.lookup import find_in_tree
 from bot.pipeline import task, unlanded, waiters
 from bot.pipeline.items import Job, OnStatus, Processed, Push, Rerun
 from bot.pipeline.places import Places, source_repo, where
 from bot.pipeline.refusals import refused, refused_all
 from bot.run.context import Handler
 from bot.run.journal import Journal
+from bot.state import waiting as waiting_store
+from bot.taskfile.lookup import find_in_tree
 from bot.taskfile.shallow import brings_open_boxes
 
 __all__ = ["process", "watch_target"]

@@ -10,7 +10,6 @@ from pathlib import Path
 import pygit2
 
 from bot import taskfile
-from bot import waiting as waiting_store
 from bot.config import Config
 from bot.forge import remote
 from bot.git import read
@@ -28,6 +27,7 @@ from bot.run.journal import TaskJournal, Unlanded
 from bot.run.report import to_markdown
 from bot.run.runmodel import new_run_id
 from bot.run.taskrun import RunOptions, run_task
+from bot.state import waiting as waiting_store
 
 __all__ = ["run"]
 

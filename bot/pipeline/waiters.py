@@ -1,4 +1,4 @@
-"""Tasks waiting on others (the store: bot/waiting.py): which ones a push made ready."""
+"""Tasks waiting on others (the store: bot/state/waiting.py): which ones a push made ready."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 import pygit2
 
 from bot import taskfile
-from bot import waiting as waiting_store
 from bot.errors import TaskbotError
 from bot.git.detect import changed_files
-from bot.lookup import find_in_tree, id_matches
 from bot.pipeline.places import Places
+from bot.state import waiting as waiting_store
+from bot.taskfile.lookup import find_in_tree, id_matches
 from bot.taskfile.shallow import open_boxes
 
 __all__ = ["completed_waiters", "may_complete", "stale"]

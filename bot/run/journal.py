@@ -26,7 +26,7 @@ from typing import Any
 from bot.atomic import write_atomic
 from bot.proc import CommandRecord
 from bot.run.runmodel import FileChange, JournalStep, Outcome, Status
-from bot.statedir import JOURNAL, JOURNAL_BAD, UNLANDED, journal_aside, read_owned
+from bot.state.statedir import JOURNAL, JOURNAL_BAD, UNLANDED, journal_aside, read_owned
 
 VERSION = 1
 

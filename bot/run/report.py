@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.lookup import DependencyState
-from bot.mdescape import code_span, markup
 from bot.proc import CommandRecord
 from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
-from bot.textcap import FIELD_CAP, cap_document, clean, escape_controls
+from bot.taskfile.lookup import DependencyState
+from bot.text.mdescape import code_span, markup
+from bot.text.textcap import FIELD_CAP, cap_document, clean, escape_controls
 
 Clean = Callable[[str], str]
 JSON_FIELD_CAP = 4 * FIELD_CAP  # argv, cwd and output tails of the JSON form

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import taskfile
-from bot.lookup import DependencyState, held_criteria, waiting_dependencies
 from bot.run.actions import resolve
 from bot.run.context import Context, Handler
 from bot.run.report import Report, TaskInfo
@@ -25,6 +24,7 @@ from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.run.runner import Journal, Observer, execute
 from bot.taskfile.follow import follow_data
+from bot.taskfile.lookup import DependencyState, held_criteria, waiting_dependencies
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 

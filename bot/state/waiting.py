@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from bot.atomic import write_atomic
-from bot.statedir import WAITING, read_owned
+from bot.state.statedir import WAITING, read_owned
 
 __all__ = ["Waiting", "drop", "forget", "load", "remember", "save", "waiters_of"]
 

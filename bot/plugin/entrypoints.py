@@ -4,7 +4,7 @@ The entry points are read from the installed distributions' `entry_points.txt` f
 directly, as the packaging specification describes them: importing `importlib.metadata`
 (it loads the `email` package) costs ~35 ms, a quarter of what `taskbot plan` may take in
 all. Handlers come out untyped here: `bot.config` asks for their project-key records, and
-`bot.plugins` (which types them as handlers) imports what imports `bot.config`.
+`bot.plugin.plugins` (which types them as handlers) imports what imports `bot.config`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from bot.textcap import display_name
+from bot.text.textcap import display_name
 
 __all__ = ["EMPTY_CELL", "cell", "code_span", "inline", "link_markup", "link_target", "markup"]
 

@@ -1,0 +1,1 @@
+"""Text as taskbot shows it: escaped for Markdown and HTML, capped, and on the terminal."""
