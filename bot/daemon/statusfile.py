@@ -70,10 +70,6 @@ class StatusWriter:
         self._lines: dict[str, bytes] = {}  # task id → its `"id": {...}` line, encoded
         self._written: tuple[int, int, int, int] | None = None  # the file as we left it
 
-    @property
-    def tasks(self) -> dict[str, dict[str, Any]]:
-        return dict(self._tasks)
-
     def record(self, task_id: str, entry: Mapping[str, Any]) -> None:
         self._tasks[task_id] = dict(entry)
         self._lines.pop(task_id, None)
