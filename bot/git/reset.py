@@ -9,7 +9,7 @@ checkout). Otherwise it declines, and `bot.git.worktree` lets git do it whole.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from bot.git import read
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["UNTRACKED", "changed_files", "reset_in_process"]
+__all__ = ["UNTRACKED", "changed_files", "plain_bytes", "reset_in_process"]
 
 # libgit2's status flags of a file the commit does not hold: GIT_STATUS_WT_NEW, _IGNORED
 # (pygit2 is imported late here: `taskbot plan` never loads it).
@@ -34,18 +34,21 @@ _CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
 
 
 def reset_in_process(path: Path, branch: str, start: str,
-                     changed: Mapping[str, int] | None) -> bool:
+                     changed: Mapping[str, int] | None, *, settled: bool = False) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
     a webhook's way to the handler. False where git should do it (and then does it whole):
     another branch checked out here, `branch` checked out in another worktree, or anything
     that could make git write other bytes for a file the reset writes (attributes, filter
     drivers, autocrlf, config from the environment, sparse checkout). `changed`: the
-    worktree's status as `changed_files` read it (None: unknown)."""
+    worktree's status as `changed_files` read it (None: unknown). `settled`: the caller
+    knows the files and index are HEAD's (its last run here committed all it wrote), so
+    only the files that differ between HEAD and `start` are written, and none is looked at:
+    the cost follows the change, not the size of the repository."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
-    if changed is None:
+    if changed is None and not settled:
         return False
     try:
         repo = read.open_repo(path)
@@ -53,26 +56,55 @@ def reset_in_process(path: Path, branch: str, start: str,
         if not detached and repo.head.name != ref:
             return False
         commit = repo.revparse_single(start).peel(pygit2.Commit)
-        if not _plain_bytes(repo, commit, changed):
+        written = _between(repo, commit)
+        if not settled and changed is not None:
+            written.update(p for p, flags in changed.items() if flags & ~UNTRACKED)
+        if not plain_bytes(repo, commit.tree, sorted(written)):
             return False
         if detached:
             held = repo.branches.local.get(branch)
             if held is not None and held.is_checked_out():  # by another worktree
                 return False
+        if settled:
+            _switch(repo, commit, sorted(written))
+        if detached:
             repo.references.create(ref, commit.id, force=True)
             repo.set_head(ref)
-        repo.reset(commit.id, pygit2.enums.ResetMode.HARD)
+        if settled:
+            repo.references.create(ref, commit.id, force=True)
+        else:
+            repo.reset(commit.id, pygit2.enums.ResetMode.HARD)
     except (pygit2.GitError, KeyError, ValueError, OSError):
         return False
     return True
 
 
-def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit,
-                 changed: Mapping[str, int]) -> bool:
-    """Whether every file the reset writes gets its blob's bytes, as git would write them."""
+def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) -> None:
+    """The files (and index entries) at `paths` made `commit`'s, each path taken literally."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
-    if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in commit.tree:
+    if paths:
+        how = pygit2.enums.CheckoutStrategy
+        repo.checkout_tree(  # type: ignore[no-untyped-call]
+            commit.tree, paths=paths, strategy=how.FORCE | how.DISABLE_PATHSPEC_MATCH)
+
+
+def _between(repo: pygit2.Repository, commit: pygit2.Commit) -> set[str]:
+    """The paths that differ between HEAD and `commit` (the tree diff skips equal folders)."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    if repo.head_is_unborn:
+        return set()
+    paths: set[str] = set()
+    for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
+        paths.update((delta.old_file.path, delta.new_file.path))
+    return paths
+
+
+def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str]) -> bool:
+    """Whether libgit2 reads and writes `paths` as git would, byte for byte: no attributes,
+    filter drivers, autocrlf, config from the environment or sparse checkout could apply."""
+    if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in tree:
         return False
     if any(entry.name.lower().startswith(_BYTE_CONFIG) for entry in repo.config):
         return False
@@ -81,12 +113,8 @@ def _plain_bytes(repo: pygit2.Repository, commit: pygit2.Commit,
         common = (common / (common / "commondir").read_text().strip()).resolve()
     if (common / "info" / "attributes").exists() or (common / "info" / "sparse-checkout").exists():
         return False
-    written = {p for p, flags in changed.items() if flags & ~UNTRACKED}
-    if not repo.head_is_unborn:
-        for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
-            written.update((delta.old_file.path, delta.new_file.path))
     return not any(PurePosixPath(p).name == ".gitattributes" or any(
-        repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in written)
+        repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in paths)
 
 
 def changed_files(path: Path) -> dict[str, int] | None:

@@ -17,17 +17,21 @@ import shutil
 import threading
 from pathlib import Path
 
-from bot.git.read import GitError, git
+from bot.git.read import GitError, git, open_repo
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
 from bot.state.statedir import WORKTREES, owned
 
-__all__ = ["SLOTS", "digest", "own", "slug", "worktree"]
+__all__ = ["SLOTS", "digest", "own", "settle", "slug", "worktree"]
 
 SLOTS = 8  # worktrees of one repository at most: one per process using it at the same time
 _SLOT_RE = re.compile(r"@[0-9]+(?:\.lock)?")
 # The slot each process holds per repository (folder → (worktree, flock'd descriptor)): a
 # process's lease, released by the kernel when it ends. Not state: nothing is read back.
 _held: dict[Path, tuple[Path, int]] = {}
+# Worktrees whose last run here committed all it wrote, by the commit they were left at:
+# their next reset writes only what differs between two commits and looks at no file.
+# Forgotten as a run takes the worktree, so a run that stopped half-way leaves no mark.
+_settled: dict[Path, str] = {}
 _held_lock = threading.Lock()
 
 
@@ -43,6 +47,10 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     own(path, path / ".git")
     if fresh:
         _remove_others(repo, folder, path)
+    mark = _settled.pop(path, None)
+    if mark is not None and not fresh and _head(path) == mark \
+            and reset_in_process(path, branch, start, None, settled=True):
+        return path
     if (path / ".git").exists():
         changed = changed_files(path)  # one look at the files: the reset and the clean both use it
         if not reset_in_process(path, branch, start, changed):
@@ -54,6 +62,21 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
     return path
+
+
+def settle(path: Path) -> None:
+    """The run in the worktree at `path` is over and committed every file it wrote: its
+    files and index are its HEAD's, and the next reset may trust that."""
+    head = _head(path)
+    if head:
+        _settled[path] = head
+
+
+def _head(path: Path) -> str:
+    try:
+        return str(open_repo(path).head.target)
+    except Exception:  # no HEAD to speak of: nothing is trusted
+        return ""
 
 
 def slug(text: str) -> str:

@@ -23,15 +23,16 @@ from pathlib import Path
 
 from bot.config import Identity
 from bot.git import read
+from bot.git.commitpaths import DECLINED, commit_paths
 from bot.git.read import GitError, git
 from bot.git.worktree import digest as _digest  # the name tests find a worktree folder by
-from bot.git.worktree import own, slug, worktree
+from bot.git.worktree import own, settle, slug, worktree
 from bot.state.statedir import CLONES
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
            "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",
            "identity_env", "pack", "prepare_worktree", "private_clone", "push", "push_ff",
-           "update_ref", "worktree"]
+           "settle", "update_ref", "worktree"]
 NOTES_REF = "refs/notes/taskbot"
 
 
@@ -171,7 +172,12 @@ def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Pa
 
 
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
-    """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was."""
+    """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was.
+    A few named paths are committed in process where that writes what git would."""
+    if paths:
+        made = commit_paths(path, message, identity.name, identity.email, paths)
+        if made != DECLINED:
+            return made
     env = identity_env(identity)  # staging decides the content too (excludes, attributes)
     git(["add", "--all", "--", *(paths or ["."])], path, env=env)
     if git(["diff", "--cached", "--quiet"], path, env=env, check=False).ok:

@@ -63,6 +63,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     message = ctx.redactor(task_commit(report, start))
     committed = writeback.commit(config, places, tj, wt, rel_path, report, message)
     if committed is None:
+        gitrepo.settle(wt)  # it wrote nothing git would record
         problem = writeback.publish_report(config, report, ctx.redactor)
         step(tj, "published")
         return Processed(task_id, report, None, message=problem)
@@ -76,6 +77,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     if tj is None or not tj.step("noted"):
         writeback.attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), found)
         step(tj, "noted")
+    gitrepo.settle(wt)  # all it wrote is in its commit
     complete = report.result == "complete" and done.on_branch
     reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
     problem = writeback.publish_report(config, report, ctx.redactor)

@@ -5,9 +5,10 @@ report kept and queued for notification."""
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
-from bot import dashboard, taskfile
+from bot import dashboard, safepath, taskfile
 from bot.config import Config
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
@@ -34,9 +35,12 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
         gitrepo.git(["reset", "--quiet", "--hard", str(tj.step("commit"))], wt)
         return str(tj.step("commit")), (str(moved) if moved else None)
     moved = _move_if_complete(config, wt, rel_path, report)
+    wrote = [p for p in (rel_path, moved) if p]
     # part of this commit, never one of its own; only the paths the run wrote are compared
-    dashboard.in_commit(config, wt, report, [p for p in (rel_path, moved) if p])
-    sha = gitrepo.commit(wt, message, config.identity)
+    dashboard.in_commit(config, wt, report, wrote)
+    # only what the run wrote is staged: its task file, where it moved, the dashboard
+    sha = gitrepo.commit(wt, message, config.identity,
+                         [*wrote, *([config.repo.dashboard] if config.repo.dashboard else [])])
     if sha is None:
         return None
     owncommits.record(places.state, sha)
@@ -74,8 +78,20 @@ def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -
     taskfile.write(path, data)
     dest = Path(rel_path).parent.parent / taskfile.COMPLETED_DIR / Path(rel_path).name
     (wt / dest).parent.mkdir(parents=True, exist_ok=True)
-    gitrepo.git(["mv", "--", rel_path, str(dest)], wt)
+    if _plain_move(wt, dest):
+        os.rename(path, wt / dest)  # the commit stages both paths
+    else:
+        gitrepo.git(["mv", "--", rel_path, str(dest)], wt)  # git refuses, and says why
     return str(dest)
+
+
+def _plain_move(wt: Path, dest: Path) -> bool:
+    """Nothing at `dest` yet and no link on the way to its folder: a rename is `git mv`."""
+    try:
+        safepath.dir_inside(wt, str(dest.parent))
+    except (OSError, safepath.UnsafePath):
+        return False
+    return not os.path.lexists(wt / dest)
 
 
 def repair_notes(config: Config, depth: int = 200) -> tuple[str, ...]:

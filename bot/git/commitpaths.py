@@ -1,0 +1,94 @@
+"""A commit of the few paths a run wrote, through libgit2, in process.
+
+`git add --all` and `git commit` each read, stat and rewrite the whole index: with
+thousands of task files in the repository that is most of what a run's commit costs,
+though the run wrote two or three files. Here only the named paths are staged, and the
+tree is written from the index's cached trees, so the cost follows what changed. Where
+git could write other bytes (attributes, filters, autocrlf, config from the
+environment, sparse checkout) or clean the message up differently, it declines and git
+commits instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.git import read
+from bot.git.reset import plain_bytes
+
+if TYPE_CHECKING:
+    import pygit2
+
+__all__ = ["DECLINED", "commit_paths"]
+
+DECLINED = "declined"  # git should make this commit: something here is not plain
+
+
+def commit_paths(worktree: Path, message: str, name: str, email: str,
+                 paths: Sequence[str]) -> str | None:
+    """The commit of `paths` (each written, created or removed) on HEAD: its sha; None when
+    nothing changed (HEAD stays); `DECLINED` where `git commit` should do it."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    message = _cleaned(message)
+    if not paths or not message:
+        return DECLINED
+    try:
+        repo = read.open_repo(worktree)
+        if repo.head_is_unborn:
+            return DECLINED
+        head = repo.head.peel(pygit2.Commit)
+        if not plain_bytes(repo, head.tree, paths):
+            return DECLINED
+        return _commit(repo, head, worktree, message, pygit2.Signature(name, email), paths)
+    except (pygit2.GitError, KeyError, ValueError, OSError):
+        return DECLINED
+
+
+def _commit(repo: pygit2.Repository, head: pygit2.Commit, worktree: Path, message: str,
+            who: pygit2.Signature, paths: Sequence[str]) -> str | None:
+    index = repo.index
+    index.read(False)
+    if index.conflicts is not None or not _stage(index, worktree, paths):
+        return DECLINED
+    tree = index.write_tree()
+    if tree == head.tree_id:
+        index.write()  # the stat data refreshed: the next look costs nothing
+        return None
+    sha = repo.create_commit("HEAD", who, who, message, tree, [head.id])
+    index.write()
+    return str(sha)
+
+
+def _stage(index: pygit2.Index, worktree: Path, paths: Sequence[str]) -> bool:
+    """Each path as `git add --all` stages it: a regular file added, a missing one removed;
+    anything else (a link, a folder) is git's to judge."""
+    for path in paths:
+        try:
+            mode = os.lstat(worktree / path).st_mode
+        except FileNotFoundError:
+            if path in index:
+                index.remove(path)
+            continue
+        if not stat.S_ISREG(mode):
+            return False
+        index.add(path)
+    return True
+
+
+def _cleaned(message: str) -> str:
+    """The message as `git commit`'s default clean-up keeps it, where that only strips
+    trailing blanks and ends it with a newline; '' where it would do more (a comment line,
+    blank lines at the start or in a row): git commits those."""
+    lines = [line.rstrip(" \t\v\f\r") for line in message.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines or not lines[0] or any(line.startswith("#") for line in lines) \
+            or any(not a and not b for a, b in itertools.pairwise(lines)):
+        return ""
+    return "\n".join(lines) + "\n"
