@@ -3,7 +3,8 @@
 argv only (never a shell), the repository-locating `GIT_*` variables stripped from the
 environment, its own process group that is killed on timeout and cleaned up after exit,
 output captured without deadlock (stdout up to 64 KiB, tails of the rest), and secrets
-redacted from everything recorded (`bot.redact`).
+redacted from everything recorded (`bot.redact`); what a record keeps of the output is
+cut by `bot.text.tails`.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ from typing import IO
 from bot import heartbeat
 from bot.durations import format_duration
 from bot.redact import Redactor
+from bot.text.tails import Tail, keep_end, last_line, tail
 
 __all__ = ["CommandRecord", "Redactor", "run_command"]
 
-TAIL_LINES = 20
 STREAM_CAP = 1 << 20  # bytes of each stream (and of the combined output) kept in memory
 STDOUT_CAP = 64 << 10  # bytes of stdout kept in a record, for handlers to parse
 TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL on timeout
-MAX_LINE = 1000  # characters of one output line kept in a record
 _POLL_SLICE_MS = 60_000
 DRAIN_GRACE = 1.0  # seconds to wait for the pipes to close once the group is dead
 _CHUNK = 65536
@@ -91,27 +91,6 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-class _Tail:
-    """The last STREAM_CAP bytes of a stream."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.trimmed = False
-
-    def append(self, data: bytes) -> None:
-        self.data += data
-        if len(self.data) > STREAM_CAP:
-            del self.data[: len(self.data) - STREAM_CAP]
-            self.trimmed = True
-
-    def text(self) -> str:
-        data = bytes(self.data)
-        if self.trimmed:
-            # the first line is a fragment (perhaps of a secret the redactor would miss)
-            data = data[data.find(b"\n") + 1 :]
-        return data.decode("utf-8", errors="replace")
-
-
 class _Capture:
     """Drains the pipes in threads, keeping each stream's tail and a combined tail.
 
@@ -122,12 +101,12 @@ class _Capture:
     def __init__(self, on_line: Callable[[bytes], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._on_line = on_line
-        self._streams: dict[str, _Tail] = {}
-        self._combined = _Tail()
+        self._streams: dict[str, Tail] = {}
+        self._combined = Tail(STREAM_CAP)
         self._threads: list[threading.Thread] = []
 
     def start(self, name: str, pipe: IO[bytes]) -> None:
-        self._streams[name] = _Tail()
+        self._streams[name] = Tail(STREAM_CAP)
         thread = threading.Thread(target=self._drain, args=(name, pipe), daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -162,39 +141,13 @@ class _Capture:
 
     def snapshot(self) -> tuple[str, str, str]:
         """(combined, stdout, stderr) decoded as UTF-8 with replacement characters."""
-        empty = _Tail()
+        empty = Tail(STREAM_CAP)
         with self._lock:
             return (
                 self._combined.text(),
                 self._streams.get("stdout", empty).text(),
                 self._streams.get("stderr", empty).text(),
             )
-
-
-def _clip(line: str) -> str:
-    return line if len(line) <= MAX_LINE else line[:MAX_LINE] + " …"
-
-
-def _tail(text: str, lines: int = TAIL_LINES) -> str:
-    kept = text.rstrip().splitlines()[-lines:]
-    return "\n".join(_clip(line.rstrip()) for line in kept)
-
-
-def _keep_end(text: str, cap: int = STDOUT_CAP) -> str:
-    """The last `cap` bytes of `text`, from the first line that starts inside them."""
-    data = text.encode("utf-8")
-    if len(data) <= cap:
-        return text
-    data = data[len(data) - cap :]
-    return data[data.find(b"\n") + 1 :].decode("utf-8", errors="replace")
-
-
-def _last_line(*texts: str) -> str:
-    for text in texts:
-        for line in reversed(text.splitlines()):
-            if line.strip():
-                return _clip(line.strip())
-    return ""
 
 
 def _kept(name: str) -> bool:
@@ -313,7 +266,7 @@ def _die_with_parent(parent: int) -> Callable[[], None] | None:
 def _line_reporter(on_output: Callable[[str], None], redactor: Redactor
                    ) -> Callable[[bytes], None]:
     def report(chunk: bytes) -> None:
-        line = _last_line(chunk.decode("utf-8", errors="replace"))
+        line = last_line(chunk.decode("utf-8", errors="replace"))
         if line:
             with contextlib.suppress(Exception):  # a display must never break the capture
                 on_output(redactor(line))
@@ -408,10 +361,10 @@ def run_command(
         cwd=shown_cwd,
         exit_status=None if timed_out else returncode,
         duration=duration,
-        output_tail=_tail(combined),
-        error_line=_last_line(stderr, stdout),
+        output_tail=tail(combined),
+        error_line=last_line(stderr, stdout),
         timed_out=timed_out,
         error=error,
-        stdout=_keep_end(stdout),
-        stderr_tail=_tail(stderr),
+        stdout=keep_end(stdout, STDOUT_CAP),
+        stderr_tail=tail(stderr),
     )

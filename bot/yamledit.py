@@ -10,7 +10,8 @@ composing the result again: all scalars but the edited ones must be unchanged.
 `set_values` is the same editor for a mapping whose values are read as text (task file
 frontmatter): a value is written plain when it reads back as the same text, whatever its
 YAML type; block scalars, multi-line scalars and collections are replaced whole, and a
-missing key is added as a new line after the mapping.
+missing key is added as a new line after the mapping. How a value is written as a
+scalar (plain or quoted) is `bot.text.yamlquote`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from bot.errors import TaskbotError
+from bot.text.yamlquote import LOADER, as_text, double, plain, reads_as_text, resolve, single
 
 __all__ = [
     "ScalarChange", "ScalarEdit", "YamlEditError", "YamlFile", "edit_scalars", "reads_as_text",
@@ -38,9 +40,6 @@ _STR = "tag:yaml.org,2002:str"
 
 class YamlEditError(TaskbotError):
     """The file or the scalar cannot be edited safely; nothing was written."""
-
-
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
 
 
 def _anchors(text: str, loader: Any) -> tuple[dict[int, tuple[str, int]], dict[int, list[int]]]:
@@ -80,7 +79,7 @@ class ScalarChange:
 class YamlFile:
     """One YAML file (all its documents) composed with node positions."""
 
-    def __init__(self, text: str, name: str, loader: Any = _LOADER) -> None:
+    def __init__(self, text: str, name: str, loader: Any = LOADER) -> None:
         self.text = text
         self.name = name
         self.loader = loader  # the caller's loader, so node positions agree with its own parse
@@ -144,15 +143,6 @@ def walk(node: yaml.Node, seen: set[int] | None = None) -> Iterator[yaml.Node]:
             stack.extend(reversed(current.value))
 
 
-_RESOLVER = yaml.resolver.Resolver()
-
-
-def _resolve(value: str) -> str:
-    """The tag a plain scalar `value` gets (str, int, float, bool, null, …)."""
-    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
-    return tag
-
-
 def _body(doc: YamlFile, node: yaml.ScalarNode, label: str) -> tuple[int, int]:
     """Start and end (character offsets) of the scalar's own text, without anchor or tag."""
     start, end = node.start_mark.index + doc.offset, node.end_mark.index + doc.offset
@@ -177,31 +167,6 @@ def _body(doc: YamlFile, node: yaml.ScalarNode, label: str) -> tuple[int, int]:
     return start + skip, end
 
 
-def _plain(value: str) -> tuple[bool, object]:
-    """Whether plain `value` is one plain scalar with this text, and what it loads as."""
-    try:
-        got = scalar(yaml.compose(f"k: {value}\n", Loader=_LOADER), "k")
-        loaded = yaml.load(f"k: {value}\n", Loader=_LOADER)  # noqa: S506 (a safe loader)
-    except (yaml.YAMLError, ValueError, OverflowError):  # ValueError: a date like 2026-13-45
-        return False, None
-    if got is None or got.value != value or got.style or not isinstance(loaded, dict):
-        return False, None
-    return True, loaded.get("k")
-
-
-def reads_as_text(loaded: object, value: str) -> bool:
-    """A loaded YAML value reads as the text `value` (`2026-01-02` and `12` do; `~`, `yes` do not)."""
-    return loaded is not None and not isinstance(loaded, bool | list | dict) and str(loaded) == value
-
-
-def _single(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _double(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _refuse_controls(doc: YamlFile, label: str, value: str) -> None:
     if any(ord(c) < 0x20 or c == "\x7f" for c in value):
         raise YamlEditError(f"{doc.name}: {label or 'scalar'}: control characters in {value!r}")
@@ -211,27 +176,16 @@ def _render(node: yaml.ScalarNode, value: str, doc: YamlFile, label: str) -> tup
     """The new scalar text in the node's style; plain becomes double-quoted if the type would change."""
     _refuse_controls(doc, label, value)
     if node.style == "'":
-        return _single(value), False
+        return single(value), False
     if node.style == '"':
-        return _double(value), False
-    explicit = node.tag != _resolve(node.value)  # a tag like !!str decides the type itself
-    new_tag = _resolve(value)
+        return double(value), False
+    explicit = node.tag != resolve(node.value)  # a tag like !!str decides the type itself
+    new_tag = resolve(value)
     if explicit or new_tag in (_STR, node.tag):
-        ok, loaded = _plain(value)  # `00` is the int 0, `1.10` the float 1.1: not round trips
+        ok, loaded = plain(value)  # `00` is the int 0, `1.10` the float 1.1: not round trips
         if ok and str(loaded) == value:
             return value, False
-    return _double(value), True
-
-
-def _as_text(value: str, style: str | None) -> str:
-    """`value` for a mapping read as text: in a quoted scalar's own style, else plain when it
-    reads back as the same text, else double-quoted."""
-    if style == "'":
-        return _single(value)
-    if style == '"':
-        return _double(value)
-    ok, loaded = _plain(value)
-    return value if ok and reads_as_text(loaded, value) else _double(value)
+    return double(value), True
 
 
 def edit_scalars(doc: YamlFile, edits: Sequence[ScalarEdit]) -> tuple[str, tuple[ScalarChange, ...]]:
@@ -294,14 +248,14 @@ def _replace_as_text(doc: YamlFile, node: yaml.Node, value: str) -> tuple[int, i
     """Where the value `node` is written, and its new text: tag and anchor kept."""
     start, end = node.start_mark.index + doc.offset, node.end_mark.index + doc.offset
     if start == end:  # `key:` with nothing after it
-        return start, end, " " + _as_text(value, None)
+        return start, end, " " + as_text(value, None)
     props = _PROPS_RE.match(doc.text, start, end)
     start = props.end() if props else start
     if isinstance(node, yaml.ScalarNode) and node.style in (None, "", "'", '"'):
-        return start, end, _as_text(value, node.style or None)
+        return start, end, as_text(value, node.style or None)
     # A block scalar or a collection: replaced whole, the line breaks it ends with kept.
     old = doc.text[start:end]
-    return start, end, _as_text(value, None) + old[len(old.rstrip("\r\n")):]
+    return start, end, as_text(value, None) + old[len(old.rstrip("\r\n")):]
 
 
 def set_values(doc: YamlFile, pairs: Mapping[str, str], newline: str = "\n") -> str:
@@ -333,7 +287,7 @@ def set_values(doc: YamlFile, pairs: Mapping[str, str], newline: str = "\n") -> 
     if added:
         indent = " " * root.start_mark.column if root is not None else ""
         lead = newline if doc.text[doc.offset:] and not doc.text.endswith(("\n", "\r")) else ""
-        lines = "".join(f"{indent}{k}: {_as_text(v, None)}{newline}" for k, v in added.items())
+        lines = "".join(f"{indent}{k}: {as_text(v, None)}{newline}" for k, v in added.items())
         splices.append((len(doc.text), len(doc.text), lead + lines))
     out: list[str] = []
     pos = 0

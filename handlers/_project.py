@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +24,22 @@ def _image_problems(images: tuple[str, ...]) -> Iterator[tuple[str, str]]:
         if not _IMAGE_RE.fullmatch(image):
             yield (f"images[{i}]", f"{image!r} is not an image repository name"
                    ' (lowercase, like "ffl/backend", without registry or tag)')
+
+
+def _repository(image: str) -> str:
+    """The repository of an image reference `[host/]name[:tag][@digest]`: `name`."""
+    parts = image.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0]):
+        parts = parts[1:]
+    name = "/".join(parts).split("@")[0]
+    head, sep, tag = name.rpartition(":")
+    return head if sep and "/" not in tag else name
+
+
+def _names_image(params: Mapping[str, str], images: tuple[str, ...]) -> bool:
+    """Whether the criterion's `image` is one the project's build pushes: "Verify images in
+    registry: `…/v2/ffl/backend/tags/list`" then takes the version of the ffl build above."""
+    return _repository(params.get("image", "")) in images
 
 
 # One tuple for every record: `taskbot doctor` lists the tools in this order.
@@ -81,6 +97,10 @@ class ImageKeys(NamedTuple):
         """What `taskbot doctor` finds wrong with the project's directory."""
         return _git_problem(root) if self.images else iter(())
 
+    def claims(self, params: Mapping[str, str]) -> bool:
+        """Whether a criterion naming no project belongs to this one."""
+        return _names_image(params, self.images)
+
 
 class BuildKeys(NamedTuple):
     """`build`: the build command, and the images it pushes."""
@@ -99,6 +119,9 @@ class BuildKeys(NamedTuple):
         if self.build or self.images:
             yield from _git_problem(root)
         yield from _program_problem("build", self.build, root)
+
+    def claims(self, params: Mapping[str, str]) -> bool:
+        return _names_image(params, self.images)
 
 
 class KustomizeKeys(NamedTuple):

@@ -3,7 +3,8 @@
 In every HelmRelease document of the project's `helmrelease` file it sets the `tag` of
 each `{repository, tag}` mapping under `spec.values` whose repository ends with one of
 the app's images (else `spec.values.image.tag`), and `spec.chart.spec.version` when
-`chart` is given — through `bot.yamledit`, so only those scalars' bytes change.
+`chart` is given — through `bot.yamledit`, so only those scalars' bytes change
+(`handlers/_bump.py`).
 
 The images must be in the registry first. The edit happens in taskbot's own worktree of
 the operator's clone, on `taskbot/<TASK-ID>` based on the remote branch; every
@@ -21,12 +22,9 @@ rollout is still awaited.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
-
-import yaml
 
 from bot import api
 from bot.api import (
@@ -44,14 +42,17 @@ from bot.api import (
     require_project,
     validate_version,
 )
-from handlers._kube import check_context, check_helmrelease, check_pods
+from handlers._bump import Bump, Release, bump, describe, repository_matches
+from handlers._kube import check_context
 from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
-from handlers._path import which
 from handlers._project import GitOpsKeys, ImageKeys
 from handlers._registry import check_images, registry_diagnosis
+from handlers._rollout import wait_rollout
+
+# `bump` and `repository_matches` are the handler's tested face (tests/test_handler_helmrelease.py)
+__all__ = ["HANDLER", "bump", "repository_matches"]
 
 _APP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-POLL_INTERVAL = 2.0
 
 
 class HelmReleaseSettings(NamedTuple):
@@ -65,110 +66,6 @@ class HelmReleaseSettings(NamedTuple):
     images: tuple[str, ...]
     kustomize: tuple[str, ...]
     sec_lint: tuple[str, ...]
-
-
-class Release(NamedTuple):
-    name: str
-    namespace: str
-    release_name: str  # what Helm calls it: pods carry app.kubernetes.io/instance=<this>
-    pods_namespace: str
-
-
-class Bump(NamedTuple):
-    text: str
-    changes: tuple[api.ScalarChange, ...]
-    releases: tuple[Release, ...]
-
-
-def repository_matches(repository: str, images: Sequence[str]) -> bool:
-    repo = repository.strip().lower()
-    return any(repo == i.lower() or repo.endswith("/" + i.lower()) for i in images)
-
-
-def new_tag(old: str, version: str, digest: str = "") -> str:
-    """`version`, pinned to `digest` when the old tag was digest-pinned and a digest is known."""
-    if "@sha256:" in old and digest.startswith("sha256:"):
-        return f"{version}@{digest}"
-    return version
-
-
-def _release(doc: yaml.Node) -> Release:
-    name = (api.yaml_scalar(doc, "metadata", "name") or yaml.ScalarNode("", "?")).value
-    namespace = (api.yaml_scalar(doc, "metadata", "namespace") or yaml.ScalarNode("", "")).value
-    target = (api.yaml_scalar(doc, "spec", "targetNamespace") or yaml.ScalarNode("", "")).value
-    explicit = (api.yaml_scalar(doc, "spec", "releaseName") or yaml.ScalarNode("", "")).value
-    release = explicit or (f"{target}-{name}" if target else name)
-    return Release(name, namespace, release, target or namespace)
-
-
-def _tag_edits(values: yaml.Node | None, images: Sequence[str], version: str,
-               digests: Mapping[str, str], release: str) -> list[api.ScalarEdit]:
-    """Each matching `{repository, tag}` under spec.values, else spec.values.image.tag."""
-    edits: list[api.ScalarEdit] = []
-    for mapping in api.yaml_walk(values) if values is not None else []:
-        repo, tag = api.yaml_scalar(mapping, "repository"), api.yaml_scalar(mapping, "tag")
-        if repo is None or tag is None or not repository_matches(repo.value, images):
-            continue
-        digest = next((d for i, d in digests.items() if repository_matches(repo.value, [i])), "")
-        edits.append(api.ScalarEdit(tag, new_tag(tag.value, version, digest),
-                                f"HelmRelease {release}: image tag of {repo.value}"))
-    fallback = api.yaml_scalar(values, "image", "tag")
-    if not edits and fallback is not None and (
-            not images or api.yaml_get(values, "image", "repository") is None):
-        digest = next(iter(digests.values())) if len(digests) == 1 else ""
-        edits.append(api.ScalarEdit(fallback, new_tag(fallback.value, version, digest),
-                                f"HelmRelease {release}: spec.values.image.tag"))
-    return edits
-
-
-def bump(text: str, name: str, images: Sequence[str], version: str | None, chart: str = "",
-         digests: Mapping[str, str] | None = None) -> Bump:
-    """The file's text with the app's image tags (and chart version) set; raises api.YamlEditError.
-
-    `version=None` leaves image tags alone (a chart-only bump).
-    """
-    doc = api.YamlFile(text, name)
-    digests = digests or {}
-    edits: list[api.ScalarEdit] = []
-    releases: list[Release] = []
-    charts_found = tags_found = 0
-    for root in doc.documents:
-        kind = api.yaml_scalar(root, "kind")
-        if kind is None or kind.value != "HelmRelease":
-            continue
-        releases.append(_release(root))
-        release = releases[-1].name
-        if version is not None:
-            tags = _tag_edits(api.yaml_get(root, "spec", "values"), images, version, digests, release)
-            tags_found += len(tags)
-            edits.extend(tags)
-        if chart:
-            node = api.yaml_scalar(root, "spec", "chart", "spec", "version")
-            if node is not None:
-                charts_found += 1
-                edits.append(api.ScalarEdit(node, chart,
-                                        f"HelmRelease {release}: spec.chart.spec.version"))
-    if not releases:
-        raise api.YamlEditError(f"{name}: no HelmRelease document in this file")
-    if version is not None and not tags_found:
-        wanted = ", ".join(images) or "(no images configured)"
-        raise api.YamlEditError(f"{name}: no image tag to set: no {{repository, tag}} under spec.values "
-                            f"whose repository ends with {wanted}, and no spec.values.image.tag")
-    if chart and not charts_found:
-        raise api.YamlEditError(f"{name}: chart={chart} given, but no spec.chart.spec.version found")
-    new_text, changes = api.edit_scalars(doc, edits)
-    return Bump(new_text, changes, tuple(releases))
-
-
-def describe(changes: Sequence[api.ScalarChange]) -> str:
-    """`image tag 0.1.17 → 0.1.18, chart 1.2.0 → 1.3.0` (each distinct change once)."""
-    parts: list[str] = []
-    for c in changes:
-        what = "chart" if c.label.endswith("spec.chart.spec.version") else "image tag"
-        text = f"{what} {c.old} → {c.new}"
-        if text not in parts:
-            parts.append(text)
-    return ", ".join(parts)
 
 
 class HelmReleaseHandler:
@@ -390,61 +287,6 @@ def _message(s: HelmReleaseSettings, ctx: Context, what: str,
         f"taskbot({ctx.task_id}): {s.app} {what}",
         [f"- {s.file}:{c.line}: {c.label}: {c.old} → {c.new}" for c in changes],
         {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
-
-
-def wait_rollout(ctx: Context, releases: Sequence[Release], images: Sequence[str], version: str,
-                 interval: float = POLL_INTERVAL) -> tuple[list[str], list[api.CommandRecord], list[str]]:
-    """Reconcile with flux (when on PATH), then wait for Ready releases and pods on `version`."""
-    cluster = ctx.config.cluster
-    assert cluster is not None
-    records: list[api.CommandRecord] = []
-    if which("flux"):
-        for r in releases:
-            argv = ["flux", "reconcile", "helmrelease", r.name, "--with-source",
-                    "--timeout", f"{int(cluster.rollout_timeout)}s"]
-            argv += ["-n", r.namespace or cluster.namespace]
-            argv += ["--kubeconfig", cluster.kubeconfig] if cluster.kubeconfig else []
-            argv += ["--context", cluster.context] if cluster.context else []
-            records.append(ctx.run(argv, ".", timeout=cluster.rollout_timeout + 30))
-    deadline = time.monotonic() + cluster.rollout_timeout
-    while True:
-        problems, polled, seen = _rollout_state(ctx, releases, images, version)
-        if not problems or time.monotonic() + interval > deadline:
-            return problems, records + polled, seen
-        time.sleep(interval)
-
-
-def _rollout_state(ctx: Context, releases: Sequence[Release], images: Sequence[str],
-                   version: str) -> tuple[list[str], list[api.CommandRecord], list[str]]:
-    cluster = ctx.config.cluster
-    assert cluster is not None
-    problems: list[str] = []
-    records: list[api.CommandRecord] = []
-    seen: list[str] = []
-    for r in releases:
-        namespace = r.namespace or cluster.namespace
-        record, ready, text = check_helmrelease(ctx, r.name, namespace)
-        records.append(record)
-        seen.append(text)
-        if not ready:
-            problems.append(text)
-        pods_ns = r.pods_namespace or namespace
-        record, pod_problems, pod_seen, pods = check_pods(
-            ctx, pods_ns, f"app.kubernetes.io/instance={r.release_name}")
-        if not pods and any(p.startswith("no pods") for p in pod_problems):
-            # the chart does not label its pods with the release: look at the whole namespace
-            record, pod_problems, pod_seen, pods = check_pods(ctx, pods_ns)
-        records.append(record)
-        seen.extend(pod_seen)
-        problems.extend(pod_problems)
-        for pod in pods:
-            for image in pod.images:
-                repo, _, tag = image.split("@")[0].rpartition(":")
-                if "/" in tag or not repo:
-                    continue
-                if repository_matches(repo, images) and tag != version:
-                    problems.append(f"pod {pod.name} still runs {image}")
-    return problems, records, seen
 
 
 HANDLER: Handler[HelmReleaseSettings] = HelmReleaseHandler()

@@ -60,18 +60,17 @@ def blocked_mark(text: str) -> str:
     return (found["mark"] or found["tail"]).strip()
 
 
-def _image_project(image: str, config: Config) -> str:
-    """The configured project listing `image` (`[host/]name[:tag]`), or ""."""
-    parts = image.split("/")
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0]):
-        parts = parts[1:]
-    name = "/".join(parts).split("@")[0]
-    head, sep, tag = name.rpartition(":")
-    name = head if sep and "/" not in tag else name
+def _claiming_project(params: Mapping[str, str], config: Config) -> str:
+    """The first project whose handler keys claim the criterion (a record's `claims`), or ""."""
     for project in config.projects.values():
-        if name in project.value("images", ()):
+        if any(getattr(record, "claims", _claims_nothing)(params)
+               for record in project.declared.values()):
             return project.name
     return ""
+
+
+def _claims_nothing(params: Mapping[str, str]) -> bool:
+    return False
 
 
 def _rules(config: Config, handlers: Mapping[str, Handler]) -> list[_Rule]:
@@ -101,9 +100,9 @@ def _inherit(
     config: Config,
 ) -> dict[str, str]:
     merged = dict(params)
-    # a criterion naming an image belongs to the project listing it ("Verify images in
-    # registry: `…/v2/ffl/backend/tags/list`" takes the version of the ffl build above)
-    project = (merged.get("project") or _image_project(merged.get("image", ""), config)).lower()
+    # a criterion naming no project may belong to one its handler keys claim (an image of
+    # the project's build: it takes that build's version)
+    project = (merged.get("project") or _claiming_project(merged, config)).lower()
     for name in wanted:
         if name in merged:
             continue

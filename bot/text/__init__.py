@@ -1,1 +1,1 @@
-"""Text as taskbot shows it: escaped for Markdown and HTML, capped, and on the terminal."""
+"""Text as taskbot shows it: escaped for Markdown, HTML and YAML, capped, and on the terminal."""
