@@ -19,10 +19,7 @@ from bot.run.runmodel import Action, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
 from bot.taskfile import occurrences
 
-__all__ = ["Journal", "Observer", "Recorded", "Result", "State", "execute"]
-
-
-Observer = Callable[[Action, int], None]
+__all__ = ["Journal", "Recorded", "Result", "State", "execute"]
 
 
 class Recorded(Protocol):
@@ -52,7 +49,6 @@ def execute(
     selected: Collection[int] | None = None,
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
-    on_start: Observer | None = None,
     journal: Journal | None = None,
     held: Mapping[int, str] | None = None,
 ) -> tuple[Result, ...]:
@@ -86,7 +82,7 @@ def execute(
             continue
         began = time.monotonic()
         results.append(_journaled(action, occurrence, journal,
-                                  partial(_one, action, handlers, ctx, dry_run, on_start)))
+                                  partial(_one, action, handlers, ctx, dry_run)))
         if results[-1].attempted:
             observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
     return tuple(replace(r, occurrence=counted[r.action.criterion.index]) for r in results)
@@ -109,7 +105,6 @@ def _one(
     handlers: Mapping[str, Handler],
     ctx: Context,
     dry_run: bool,
-    on_start: Observer | None,
 ) -> Result:
     if action.handler is None:
         return Result(action, State.MANUAL)
@@ -121,8 +116,6 @@ def _one(
     outcome = Outcome(Status.FAILED, "not run")
     attempts = 0
     for attempts in range(1, ctx.config.limits.retries + 2):
-        if on_start is not None:
-            on_start(action, attempts)
         observe.started(ctx.task_id, action, attempts)
         outcome = _call(handler, action, ctx)
         if outcome.status is not Status.FAILED:
