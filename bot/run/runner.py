@@ -1,7 +1,8 @@
 """Actions → results: runs each selected criterion's handler with retries, never stopping early.
 
 A failure in one criterion is recorded and the next one still runs if its own
-preconditions hold.
+preconditions hold. Whoever watches hears it through `bot.run.observe`: each attempt as it
+starts, each criterion that ran as it ends.
 """
 
 from __future__ import annotations
