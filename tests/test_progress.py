@@ -14,6 +14,8 @@ from bot.notify.outbox import Outbox
 from bot.notify.progress import ProgressWatch
 from bot.proc import Redactor
 from bot.run.actions import Action
+from bot.run.runmodel import CriterionState as State
+from bot.run.runmodel import Result
 from bot.taskfile import parse
 from tests.helpers.config import local_config
 
@@ -42,16 +44,17 @@ def _actions() -> list[Action]:
 def test_message_says_done_in_flight_and_left() -> None:
     clock = Clock()
     build, push, deploy, verify = _actions()
-    watch = ProgressWatch("TASK-050", (build, push, deploy, verify), 1800, send=None,
-                          redact=Redactor(("s3cret",)), clock=clock)
-    watch.on_start(build, 1)
-    watch.finished(Outcome(Status.DONE))
-    watch.on_start(push, 1)
-    watch.finished(Outcome(Status.FAILED, "registry said no to s3cret"))
-    watch.on_start(push, 2)
-    watch.finished(Outcome(Status.FAILED, "registry said no"))
+    watch = ProgressWatch("TASK-050", 1800, send=None, redact=Redactor(("s3cret",)), clock=clock)
+    run = watch.observer()
+    run.on_run("TASK-050", (build, push, deploy, verify))
+    run.on_start("TASK-050", build, 1)
+    run.on_end("TASK-050", Result(build, State.DONE, Outcome(Status.DONE), 1), 1.0)
+    run.on_start("TASK-050", push, 1)
+    run.on_start("TASK-050", push, 2)
+    run.on_end("TASK-050", Result(push, State.FAILED,
+                                  Outcome(Status.FAILED, "registry said no"), 2), 1.0)
     clock.now += 1500
-    watch.on_start(deploy, 1)
+    run.on_start("TASK-050", deploy, 1)
     clock.now += 400
     title, body = watch.message()
     assert title == "TASK-050 still running after 31m40s: 1 done, 1 in flight, 1 left"
@@ -70,20 +73,19 @@ def test_message_says_done_in_flight_and_left() -> None:
 
 def test_fires_once_past_the_limit_and_never_before() -> None:
     sent: queue.Queue[tuple[str, str]] = queue.Queue()
-    with ProgressWatch("TASK-050", _actions(), 0.01, send=lambda t, b: sent.put((t, b))) as w:
+    with ProgressWatch("TASK-050", 0.01, send=lambda t, b: sent.put((t, b))) as w:
         title, _ = sent.get(timeout=WAIT)
     assert title.startswith("TASK-050 still running after ") and w.sent
     assert sent.empty()
     quiet: queue.Queue[tuple[str, str]] = queue.Queue()
-    with ProgressWatch("TASK-050", _actions(), 3600, send=lambda t, b: quiet.put((t, b))) as w:
+    with ProgressWatch("TASK-050", 3600, send=lambda t, b: quiet.put((t, b))) as w:
         pass  # the run ended before the limit: the timer is cancelled
     assert quiet.empty() and not w.sent
 
 
 def test_inert_without_a_sender() -> None:
-    handlers: dict[str, object] = {}
-    watch = ProgressWatch("TASK-050", _actions(), 0, send=None)
-    assert watch.wrap(handlers) is handlers  # type: ignore[arg-type]
+    watch = ProgressWatch("TASK-050", 0, send=None)
+    watch.observer().on_run("TASK-050", _actions())  # it hears the run; it wraps nothing of it
     with watch:
         pass
     assert not watch.sent

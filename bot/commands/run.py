@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from bot.config import Config
     from bot.proc import Redactor
+    from bot.run.observe import Observer
     from bot.run.report import Report
 
 
@@ -54,12 +55,11 @@ def command(args: argparse.Namespace) -> int:
     handlers = load_handlers()
     notifying = not (args.no_notify or args.dry_run) and notify.configured(config.notify)
     sender = progress.outbox_sender(config, ctx.run_id) if notifying else None
-    watch = progress.watch(path, handlers, ctx, sender)  # inert without a sender
+    watch = progress.watch(ctx, sender)  # inert without a sender
     options = RunOptions(now=now, dry_run=args.dry_run,
-                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"),
-                         on_start=watch.on_start)
-    with watch, _live(args):
-        result = run_task(path, watch.wrap(handlers), ctx, options)
+                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"))
+    with watch, _watched(args, watch.observer()):
+        result = run_task(path, handlers, ctx, options)
     report = result.report
     _print_report(report, ctx.redactor, as_json=args.json)
     if not args.dry_run and any(r.attempted for r in report.results):
@@ -70,16 +70,18 @@ def command(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _live(args: argparse.Namespace) -> Iterator[None]:
-    """The status line of the criterion in flight, on a terminal only."""
+def _watched(args: argparse.Namespace, *also: Observer) -> Iterator[None]:
+    """The run's events, to `also` and, on a terminal only, to the status line of the
+    criterion in flight."""
     from bot.commands import live
     from bot.run import observe
 
-    if not live.wanted(sys.stdout, as_json=args.json):
-        yield
-        return
-    line = live.LiveLine(sys.stdout)
-    with line, observe.watching(line.observer()):
+    with contextlib.ExitStack() as stack:
+        observers = list(also)
+        if live.wanted(sys.stdout, as_json=args.json):
+            observers.append(stack.enter_context(live.LiveLine(sys.stdout)).observer())
+        if observers:
+            stack.enter_context(observe.watching(observe.fanout(*observers)))
         yield
 
 
@@ -115,7 +117,7 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
         task_id = taskfile.load(find_task(args.task, tasks_dir(config))).id
     if args.no_notify:
         config = config._replace(notify=NotifyConfig())  # nothing to deliver to
-    with _live(args):
+    with _watched(args):
         processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
                                      now=datetime.now().astimezone())[0]
     if processed.report is None:

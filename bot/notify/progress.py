@@ -1,10 +1,10 @@
 """One progress notification for a run still going past `limits.run_soft_limit`.
 
-A `ProgressWatch` follows the run through the runner's `on_start` observer (which
-criterion is in flight, which attempt) and through its handlers, wrapped so that each
-attempt's outcome is seen. A timer started with the run fires once, past the soft limit,
-and sends what is done so far, what is in flight and what is left; the run cancels it when
-it ends. A watch without a sender is inert: no timer, handlers passed through unchanged.
+A `ProgressWatch` hears the run's own events through its `observer()` (`bot.run.observe`):
+the task and its actions as the run read them, which criterion is in flight and which
+attempt, how each ended; it never reads the task itself. A timer started with the run
+fires once, past the soft limit, and sends what is done so far, what is in flight and what
+is left; the run cancels it when it ends. A watch without a sender is inert: no timer.
 The task id and criteria come from a push: redacted, then escaped as Markdown
 (`mdescape.markup`), so they render as text.
 """
@@ -14,20 +14,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from bot import taskfile
 from bot.config import Config
 from bot.durations import format_duration
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
-from bot.run.actions import Action, resolve
-from bot.run.context import Context, Handler
-from bot.run.runmodel import DefaultRule, Outcome, Status, Step
+from bot.run.context import Context
+from bot.run.observe import Observer
+from bot.run.runmodel import Action, Outcome, Result, Status
 from bot.text.mdescape import markup
 from bot.text.textcap import clean
 
@@ -43,37 +40,12 @@ class _Criterion:
     text: str
     attempt: int = 0
     started: float = 0.0
-    outcome: Outcome | None = None  # of the latest finished attempt
-
-
-class _Watched:
-    """A handler that tells the watch how each attempt ended."""
-
-    def __init__(self, inner: Handler, watch: ProgressWatch) -> None:
-        self.inner = inner
-        self.watch = watch
-        self.name: str = inner.name
-        self.params: tuple[str, ...] = inner.params
-        self.rules: tuple[DefaultRule, ...] = inner.rules
-
-    def settings(self, params: Mapping[str, str], ctx: Context) -> Any:
-        return self.inner.settings(params, ctx)
-
-    def plan(self, settings: Any, ctx: Context) -> Step:
-        return self.inner.plan(settings, ctx)
-
-    def run(self, settings: Any, ctx: Context) -> Outcome:
-        outcome = Outcome(Status.FAILED, "handler crashed")
-        try:
-            outcome = self.inner.run(settings, ctx)
-        finally:
-            self.watch.finished(outcome)
-        return outcome
+    outcome: Outcome | None = None  # once it ended
 
 
 class ProgressWatch:
-    def __init__(self, task_id: str, pending: Sequence[Action], soft_limit: float,
-                 send: Send | None, redact: Callable[[str], str] = str,
+    def __init__(self, task_id: str, soft_limit: float, send: Send | None,
+                 redact: Callable[[str], str] = str,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.task_id = task_id
         self.soft_limit = soft_limit
@@ -81,31 +53,35 @@ class ProgressWatch:
         self._redact = redact
         self._clock = clock
         self._lock = threading.Lock()
-        self._criteria = {a.criterion.index: _Criterion(a.criterion.text) for a in pending}
+        self._criteria: dict[int, _Criterion] = {}
         self._current: int | None = None
         self._timer: threading.Timer | None = None
         self._started = clock()
         self.sent = False
 
-    # --- feeding -----------------------------------------------------------------------
+    # --- the run's events --------------------------------------------------------------
 
-    def wrap(self, handlers: Mapping[str, Handler]) -> Mapping[str, Handler]:
-        if self._send is None:
-            return handlers
-        return {name: _Watched(h, self) for name, h in handlers.items()}
+    def observer(self) -> Observer:
+        return Observer(on_run=self._run, on_start=self._start, on_end=self._end)
 
-    def on_start(self, action: Action, attempt: int) -> None:
-        """The runner's observer: called before each attempt of each criterion."""
+    def _run(self, task_id: str, actions: Sequence[Action]) -> None:
+        """The criteria the run will execute: unchecked, with a handler and no error."""
+        with self._lock:
+            self.task_id = task_id
+            self._criteria = {a.criterion.index: _Criterion(a.criterion.text) for a in actions
+                              if not a.criterion.checked and not a.manual and not a.error}
+
+    def _start(self, task_id: str, action: Action, attempt: int) -> None:
         with self._lock:
             index = action.criterion.index
             state = self._criteria.setdefault(index, _Criterion(action.criterion.text))
             state.attempt, state.started = attempt, self._clock()
             self._current = index
 
-    def finished(self, outcome: Outcome) -> None:
+    def _end(self, task_id: str, result: Result, seconds: float) -> None:
         with self._lock:
-            if self._current is not None:
-                self._criteria[self._current].outcome = outcome
+            if self._current == result.action.criterion.index:  # it ran: not one that never started
+                self._criteria[self._current].outcome = result.outcome
                 self._current = None
 
     # --- the timer ---------------------------------------------------------------------
@@ -171,16 +147,10 @@ class ProgressWatch:
         return clean(text, self._redact, keep="", markup=markup)
 
 
-def watch(path: Path, handlers: Mapping[str, Handler], ctx: Context,
-          send: Send | None) -> ProgressWatch:
-    """A watch over the criteria a run of `path` will execute (inert when `send` is None)."""
-    limit = ctx.config.limits.run_soft_limit
-    if send is None:
-        return ProgressWatch(ctx.task_id, (), limit, None)
-    task = taskfile.load(path)
-    pending = [a for a in resolve(task, handlers, ctx)
-               if not a.criterion.checked and not a.manual and not a.error]
-    return ProgressWatch(task.id, pending, limit, send, ctx.redactor)
+def watch(ctx: Context, send: Send | None) -> ProgressWatch:
+    """A watch over the run in `ctx`, which its observer tells the task's criteria (inert
+    when `send` is None)."""
+    return ProgressWatch(ctx.task_id, ctx.config.limits.run_soft_limit, send, ctx.redactor)
 
 
 def outbox_sender(config: Config, run_id: str) -> Send:

@@ -1,7 +1,8 @@
 """Actions → results: runs each selected criterion's handler with retries, never stopping early.
 
 A failure in one criterion is recorded and the next one still runs if its own
-preconditions hold.
+preconditions hold. Whoever watches hears it through `bot.run.observe`: each attempt as it
+starts, each criterion that ran as it ends.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from bot.run.runmodel import Action, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
 from bot.taskfile import occurrences
 
-__all__ = ["Journal", "Observer", "Recorded", "Result", "State", "execute"]
-
-
-Observer = Callable[[Action, int], None]
+__all__ = ["Journal", "Recorded", "Result", "State", "execute"]
 
 
 class Recorded(Protocol):
@@ -52,7 +50,6 @@ def execute(
     selected: Collection[int] | None = None,
     dry_run: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
-    on_start: Observer | None = None,
     journal: Journal | None = None,
     held: Mapping[int, str] | None = None,
 ) -> tuple[Result, ...]:
@@ -86,7 +83,7 @@ def execute(
             continue
         began = time.monotonic()
         results.append(_journaled(action, occurrence, journal,
-                                  partial(_one, action, handlers, ctx, dry_run, on_start)))
+                                  partial(_one, action, handlers, ctx, dry_run)))
         if results[-1].attempted:
             observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
     return tuple(replace(r, occurrence=counted[r.action.criterion.index]) for r in results)
@@ -109,7 +106,6 @@ def _one(
     handlers: Mapping[str, Handler],
     ctx: Context,
     dry_run: bool,
-    on_start: Observer | None,
 ) -> Result:
     if action.handler is None:
         return Result(action, State.MANUAL)
@@ -121,8 +117,6 @@ def _one(
     outcome = Outcome(Status.FAILED, "not run")
     attempts = 0
     for attempts in range(1, ctx.config.limits.retries + 2):
-        if on_start is not None:
-            on_start(action, attempts)
         observe.started(ctx.task_id, action, attempts)
         outcome = _call(handler, action, ctx)
         if outcome.status is not Status.FAILED:

@@ -17,12 +17,13 @@ from datetime import datetime
 from pathlib import Path
 
 from bot import taskfile
+from bot.run import observe
 from bot.run.actions import resolve
 from bot.run.context import Context, Handler
 from bot.run.report import Report, TaskInfo
 from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
-from bot.run.runner import Journal, Observer, execute
+from bot.run.runner import Journal, execute
 from bot.taskfile.follow import follow_data
 from bot.taskfile.lookup import DependencyState, held_criteria, waiting_dependencies
 
@@ -38,7 +39,6 @@ class RunOptions:
     repo_label: str = "tasks"
     display_path: str = ""  # how reports name the file (repo-relative in a worktree)
     should_stop: Callable[[], bool] = lambda: False
-    on_start: Observer | None = None
     journal: Journal | None = None  # outcomes kept as they end; recorded ones are not run again
 
 
@@ -67,10 +67,11 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     waiting = waiting_dependencies(task, path)
     results: tuple[Result, ...] = ()
     if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
+        actions = resolve(task, handlers, ctx)
+        observe.running(task.id, actions)
         results = execute(
-            resolve(task, handlers, ctx), handlers, ctx,
-            selected=options.selected, dry_run=options.dry_run,
-            should_stop=options.should_stop, on_start=options.on_start,
+            actions, handlers, ctx, selected=options.selected, dry_run=options.dry_run,
+            should_stop=options.should_stop,
             journal=options.journal, held=held_criteria(task, waiting),
         )
     edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria))
