@@ -60,12 +60,14 @@ __all__ = [
     "YamlEditError",
     "YamlFile",
     "beat",
+    "commit_trailers",
     "commit_worktree",
     "dir_inside",
     "edit_scalars",
     "files_inside",
     "gitops_commit_message",
     "normalize_registry",
+    "open_repo",
     "parse_bool",
     "prepare_worktree",
     "project_ready",
@@ -95,6 +97,7 @@ _LAZY = {
     "RegistryError": ("bot.registry", "RegistryError"),
     "normalize_registry": ("bot.registry", "normalize_registry"),
     "gitops_commit_message": ("bot.git.messages", "build"),
+    "commit_trailers": ("bot.git.messages", "parse_trailers"),
     "open_repo": ("bot.git.read", "open_repo"),
     "commit_worktree": ("bot.git.write", "commit"),
     "prepare_worktree": ("bot.git.write", "prepare_worktree"),
@@ -111,6 +114,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from bot.git.messages import build as gitops_commit_message
+    from bot.git.messages import parse_trailers as commit_trailers
+    from bot.git.read import open_repo
     from bot.git.write import commit as commit_worktree
     from bot.git.write import prepare_worktree, push_ff
     from bot.proc import CommandRecord

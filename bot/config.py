@@ -196,6 +196,12 @@ class Cluster(NamedTuple):
     rollout_timeout: float = 300
 
 
+class Release(NamedTuple):
+    """What a release that failed after it reached the cluster leaves behind."""
+
+    on_failure: str = "revert"  # revert: a commit puts the old values back | keep
+
+
 class Rule(NamedTuple):
     match: re.Pattern[str]
     handler: str
@@ -212,6 +218,7 @@ class Config(NamedTuple):
     registry: Registry
     projects: Mapping[str, Project]
     cluster: Cluster | None
+    release: Release
     rules: tuple[Rule, ...]
     webhook: WebhookConfig | None = None  # None: no [webhook] section, no listener
 
@@ -309,6 +316,7 @@ def parse(data: Mapping[str, Any], source: str,
         registry=_registry(top.table("registry", Registry) or _Table.empty(top, "registry")),
         projects=MappingProxyType(_projects(top, handler_keys)),
         cluster=_cluster(cluster) if cluster else None,
+        release=_release(top.table("release", Release) or _Table.empty(top, "release")),
         rules=tuple(_rules(top)),
         webhook=_webhook(webhook) if webhook else None,
     )
@@ -433,6 +441,10 @@ def _cluster(t: _Table) -> Cluster:
         namespace=t.string("namespace", d.namespace, nonempty=True),
         rollout_timeout=t.duration("rollout_timeout", d.rollout_timeout),
     )
+
+
+def _release(t: _Table) -> Release:
+    return Release(on_failure=t.choice("on_failure", Release().on_failure, ("revert", "keep")))
 
 
 def _projects(top: _Table, declared: Mapping[str, type] | None) -> dict[str, Project]:

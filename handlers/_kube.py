@@ -144,28 +144,41 @@ def check_pods(ctx: Context, namespace: str, selector: str = ""
     return record, problems, evidence, pods
 
 
+class HelmReleaseState(NamedTuple):
+    ready: bool  # Ready=True for its current generation
+    failed: bool  # Ready=False for its current generation: Flux gave up on this version
+    text: str  # what it says
+
+
 def check_helmrelease(ctx: Context, name: str, namespace: str
                       ) -> tuple[api.CommandRecord, bool, str]:
     """(record, ready for its current generation, what it says)."""
+    record, state = helmrelease_status(ctx, name, namespace)
+    return record, state.ready, state.text
+
+
+def helmrelease_status(ctx: Context, name: str, namespace: str
+                       ) -> tuple[api.CommandRecord, HelmReleaseState]:
     cluster = ctx.config.cluster
     assert cluster is not None
     record = ctx.run(kubectl(cluster, "get", HELMRELEASE_RESOURCE, name, "-n", namespace, "-o",
                              f"jsonpath={HELMRELEASE_JSONPATH}"), ".")
     if not record.ok:
-        return record, False, f"HelmRelease {namespace}/{name}: {record.error_line or record.error}"
+        return record, HelmReleaseState(False, False, f"HelmRelease {namespace}/{name}: "
+                                        f"{record.error_line or record.error}")
     line = next((x for x in reversed(record.stdout.splitlines()) if x.count("\t") >= 4), "")
-    return (record, *_helmrelease_state(namespace, name, line.split("\t")))
+    return record, _helmrelease_state(namespace, name, line.split("\t"))
 
 
-def _helmrelease_state(namespace: str, name: str, fields: list[str]) -> tuple[bool, str]:
-    """(Ready for its current generation, what it says) from HELMRELEASE_JSONPATH's fields."""
+def _helmrelease_state(namespace: str, name: str, fields: list[str]) -> HelmReleaseState:
+    """Ready, failed and what it says, from HELMRELEASE_JSONPATH's fields."""
     generation, observed, ready, reason, message = (fields + [""] * 5)[:5]
     current = not generation or generation == observed
     text = f"HelmRelease {namespace}/{name}: Ready={ready or 'unknown'}"
     text += f" {reason}: {message}".rstrip(": ") if reason or message else ""
     if not current:
         text += f" (generation {generation} not yet observed: {observed or 'none'})"
-    return ready == "True" and current, text
+    return HelmReleaseState(ready == "True" and current, ready == "False" and current, text)
 
 
 _HELMRELEASES_JSONPATH = ('{range .items[*]}{.metadata.namespace}{"\\t"}{.metadata.name}{"\\t"}'
@@ -190,7 +203,7 @@ def check_all_helmreleases(ctx: Context) -> tuple[api.CommandRecord, list[str], 
         fields = line.split("\t")
         if len(fields) < 3 or not fields[1]:
             continue
-        ok, text = _helmrelease_state(fields[0], fields[1], fields[2:])
+        ok, _, text = _helmrelease_state(fields[0], fields[1], fields[2:])
         evidence.append(text)
         if not ok:
             problems.append(text)

@@ -43,6 +43,8 @@ from bot.api import (
     validate_version,
 )
 from handlers._bump import Bump, Release, bump, describe, repository_matches
+from handlers._gate import Target, bump_changes, old_version, roll_back
+from handlers._history import Past, past
 from handlers._kube import check_context
 from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
 from handlers._project import GitOpsKeys, ImageKeys
@@ -147,10 +149,13 @@ class _Run:
         self.changes: tuple[FileChange, ...] = ()
         self.digests: dict[str, str] = {}
         self.summary = ""
+        self.past = Past()
 
-    def outcome(self, status: Status, reason: str = "", diagnosis: tuple[str, ...] = ()) -> Outcome:
+    def outcome(self, status: Status, reason: str = "", diagnosis: tuple[str, ...] = (),
+                final: bool = False) -> Outcome:
         return Outcome(status, reason, commands=tuple(self.commands), changes=self.changes,
-                       evidence=tuple(self.evidence), diagnosis=diagnosis, summary=self.summary)
+                       evidence=tuple(self.evidence), diagnosis=diagnosis, summary=self.summary,
+                       final=final)
 
     def stop(self, status: Status, reason: str, diagnosis: tuple[str, ...] = ()) -> _Stop:
         return _Stop(self.outcome(status, reason, diagnosis))
@@ -163,11 +168,18 @@ class _Run:
         if linked:
             raise self.stop(Status.BLOCKED, f"{s.project}: {linked}")
         original, result = self.edit(work)
+        self.past = past(work, s.branch, ctx)
+        if self.past.revert:  # rolled back before a restart: never bumped again
+            return self.rolled_back(result.releases, self.past.revert,
+                                    bump_changes(work, self.target(), self.past.bump),
+                                    self.past.reason)
         if not result.changes:
             # a person (or an earlier run) already did it: done, nothing to commit
             self.evidence.append(f"{s.file} already sets {s.version}: nothing to commit")
             self.summary = f"{s.app} already at {s.version} in {s.file}: nothing to commit"
-            return self.rollout(result.releases)
+            landed = self.past.bump  # this run's, before a restart: still the gate's to judge
+            return self.rollout(result.releases, landed,
+                                bump_changes(work, self.target(), landed) if landed else ())
         self.write(work, result.text.encode("utf-8"))
         records, failure = validate(ctx, str(work), s.kustomize, s.sec_lint)
         self.commands.extend(records)
@@ -176,11 +188,15 @@ class _Run:
             raise self.stop(Status.FAILED, f"validation failed, nothing committed: {failure}")
         checks = [f"kustomize {d} ok" for d in s.kustomize] + (["sec_lint ok"] if s.sec_lint else [])
         self.summary = "; ".join([f"{s.app} {describe(result.changes)} in {s.file}", *checks])
-        pushed = self.commit(work, result.changes)
+        sha, pushed = self.commit(work, result.changes)
         if not pushed.startswith("pushed"):
             return self.outcome(Status.DONE, f"{pushed}; the cluster is not updated until it "
                                 "is merged")
-        return self.rollout(result.releases)
+        return self.rollout(result.releases, sha, result.changes)
+
+    def target(self) -> Target:
+        s = self.s
+        return Target(s.clone, s.branch, s.file, s.app, s.images, s.version, s.chart)
 
     def preconditions(self) -> None:
         clone = Path(self.s.clone)
@@ -232,7 +248,7 @@ class _Run:
             raise self.stop(Status.FAILED, f"{self.s.project}: {self.s.file}: cannot write: "
                             f"{exc.strerror or exc}") from exc
 
-    def commit(self, work: Path, changes: Sequence[api.ScalarChange]) -> str:
+    def commit(self, work: Path, changes: Sequence[api.ScalarChange]) -> tuple[str, str]:
         s, ctx = self.s, self.ctx
         what = describe(changes)
         branch = f"taskbot/{ctx.task_id}"
@@ -249,18 +265,46 @@ class _Run:
         except TaskbotError as exc:
             raise self.stop(Status.FAILED, f"git: {exc}") from exc
         self.evidence.append(f"commit {sha} on {branch} in {s.project}: {pushed}")
-        return pushed
+        return sha, pushed
 
-    def rollout(self, releases: Sequence[Release]) -> Outcome:
+    def rollout(self, releases: Sequence[Release], bump_sha: str = "",
+                changes: Sequence[api.ScalarChange] = ()) -> Outcome:
+        """The gate: the rollout awaited; a failed release of this run's bump rolled back."""
         if self.ctx.config.cluster is None:
             return self.outcome(Status.DONE)
-        problems, records, seen = wait_rollout(self.ctx, releases, self.s.images, self.s.version)
-        self.commands.extend(records)
-        self.evidence.extend(seen)
-        if problems:
-            return self.outcome(Status.FAILED, "committed, but the rollout did not finish: "
-                                + "; ".join(problems))
-        return self.outcome(Status.DONE)
+        verdict = wait_rollout(self.ctx, releases, self.s.images, self.s.version)
+        self.commands.extend(verdict.records)
+        self.evidence.extend(verdict.seen)
+        if not verdict.problems:
+            return self.outcome(Status.DONE)
+        reason = "; ".join(verdict.problems)
+        if not bump_sha or not changes or self.ctx.config.release.on_failure != "revert":
+            return self.outcome(Status.FAILED, f"committed, but the rollout did not finish: {reason}")
+        rolled = roll_back(self.ctx, self.target(), bump_sha, changes, reason)
+        if not rolled.commit or not rolled.pushed:
+            where = f" (commit {rolled.commit})" if rolled.commit else ""
+            return self.outcome(Status.FAILED, f"release failed: {reason}; not rolled back"
+                                f"{where}: {rolled.said}")
+        return self.rolled_back(releases, rolled.commit, changes, reason)
+
+    def rolled_back(self, releases: Sequence[Release], commit: str,
+                    changes: Sequence[api.ScalarChange], reason: str) -> Outcome:
+        """After the rollback commit: the old version awaited; the criterion has failed."""
+        old = old_version(changes)
+        self.evidence.append(f"rollback commit {commit} on {self.s.branch} in {self.s.project}")
+        line = f"rolled back to {old or 'the version before'} ({commit[:7]}): {reason}"
+        self.summary = line
+        if self.ctx.config.cluster is None:
+            return self.outcome(Status.FAILED, line, final=True)
+        verdict = wait_rollout(self.ctx, releases, self.s.images, old) if old else None
+        if verdict is not None:
+            self.commands.extend(verdict.records)
+            self.evidence.extend(verdict.seen)
+        if verdict is None or verdict.problems:
+            why = "; ".join(verdict.problems) if verdict is not None else "no version to wait for"
+            return self.outcome(Status.FAILED, f"{line}; the old version is not Ready: {why}",
+                                final=True)
+        return self.outcome(Status.FAILED, f"{line}; {old} is Ready again", final=True)
 
 
 def _images_present(s: HelmReleaseSettings, ctx: Context) -> dict[str, str]:

@@ -326,6 +326,7 @@ def test_unfinished_rollout_fails_after_one_commit_on_stand_in(
         capsys: pytest.CaptureFixture[str]) -> None:
     ws = _workspace(tmp_path, registry, "0.5.0")
     _cluster(ws, kube, timeout="1s")
+    ws.add_config('[release]\non_failure = "keep"\n')  # the rollback: tests/test_release_gate.py
     _pods(ws, kube, "0.1.17")  # Flux has not rolled the new version out
     before = ws.gitops.origin_head()
     ws.write_task("0.5.0", [BUMP])

@@ -60,7 +60,8 @@ def outcome_from_json(doc: Mapping[str, Any] | None) -> Outcome | None:
     return Outcome(
         status=Status(doc["status"]), reason=str(doc.get("reason", "")), commands=tuple(commands),
         changes=tuple(FileChange(**c) for c in doc.get("changes", ())),
-        evidence=tuple(doc.get("evidence", ())), diagnosis=tuple(doc.get("diagnosis", ())))
+        evidence=tuple(doc.get("evidence", ())), diagnosis=tuple(doc.get("diagnosis", ())),
+        summary=str(doc.get("summary", "")), final=bool(doc.get("final", False)))
 
 
 def _start_time(pid: int) -> str | None:

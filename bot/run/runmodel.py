@@ -84,6 +84,7 @@ class Outcome:
     evidence: tuple[str, ...] = ()
     diagnosis: tuple[str, ...] = ()
     summary: str = ""  # what the handler did, in one line: the Progress Log says this
+    final: bool = False  # another attempt cannot change it (a release rolled back): no retry
 
 
 class Step(NamedTuple):

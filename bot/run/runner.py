@@ -119,7 +119,7 @@ def _one(
     for attempts in range(1, ctx.config.limits.retries + 2):
         observe.started(ctx.task_id, action, attempts)
         outcome = _call(handler, action, ctx)
-        if outcome.status is not Status.FAILED:
+        if outcome.status is not Status.FAILED or outcome.final:
             break
     return Result(action, State(outcome.status.value), outcome, attempts)
 
