@@ -16,7 +16,7 @@ from bot.daemon import statusfile
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from tests.kit.config import write_config
-from tests.kit.daemon import TASKBOT, idle_and_empty, running_daemon
+from tests.kit.daemon import TASKBOT, idle_and_empty, running_daemon, until
 from tests.kit.git import git, sandbox
 
 
@@ -99,8 +99,8 @@ def test_status_of_a_running_daemon_after_a_push(tmp_path: Path) -> None:
                   "## Acceptance Criteria\n"
                   '- [ ] Hello <!-- taskbot: shell project=demo cmd="true" -->\n')
         box.commit_push("add TASK-001")
-        daemon.notify.until(lambda: "TASK-001" in str(statusfile.read(state).get("tasks"))
-                            and idle_and_empty(state)())
+        until(daemon.notify, lambda: "TASK-001" in str(statusfile.read(state).get("tasks"))
+                             and idle_and_empty(state)())
         done = subprocess.run([str(TASKBOT), "--config", str(box.config), "status", "--json"],
                               capture_output=True, text=True, check=True)
         doc = json.loads(done.stdout)

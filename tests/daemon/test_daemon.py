@@ -31,6 +31,7 @@ from tests.kit.daemon import (
     idle_and_empty,
     running_daemon,
     status_doc,
+    until,
 )
 from tests.kit.git import Sandbox, git, sandbox
 from tests.kit.receivers import HttpReceiver
@@ -266,7 +267,7 @@ def test_five_pushes_made_while_stopped_run_in_order_after_start(tmp_path: Path)
         box.commit_push(f"add TASK-00{n}")
     assert len(await_entries(state, 5)) == 5
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
-        daemon.notify.until(idle_and_empty(state))
+        until(daemon.notify, idle_and_empty(state))
     assert order.read_text().split() == ["1", "2", "3", "4", "5"]
     subjects = [line.split(" ", 2)[2] for line in box.log()]
     bot = [s for s in subjects if s.startswith("taskbot(")]
@@ -329,7 +330,7 @@ def test_sigterm_mid_criterion_finishes_it_and_leaves_nothing_half_written(tmp_p
     await_spool(state, lambda _: bot_push in _lines(state), "taskbot's own push")
     assert "rerun TASK-010" in _lines(state)
     with running_daemon(box.config, tmp_path / "serve2.log") as daemon:
-        daemon.notify.until(idle_and_empty(state))
+        until(daemon.notify, idle_and_empty(state))
     assert (marks / "second").exists()
     assert "- [x] Next step" in box.main_file("tasks/active/TASK-010.md")
 
@@ -345,8 +346,8 @@ def test_watch_mode_runs_a_local_commit_and_leaves_uncommitted_work_alone(tmp_pa
         git(box.clone, "add", "-A")
         git(box.clone, "commit", "-q", "-m", "add TASK-001")
         (box.clone / "README.md").write_text("tasks\nwork in progress, not committed\n")
-        daemon.notify.until(lambda: "TASK-001" in (status_doc(state).get("tasks") or {})
-                            and idle_and_empty(state)())
+        until(daemon.notify, lambda: "TASK-001" in (status_doc(state).get("tasks") or {})
+                             and idle_and_empty(state)())
     assert order.read_text().split() == ["1"]
     assert (box.clone / "README.md").read_text() == "tasks\nwork in progress, not committed\n"
 
@@ -367,7 +368,7 @@ def test_the_daemon_delivers_reports_and_retries_when_the_outbox_says(tmp_path: 
             [post] = receiver.wait_for(1)
             assert post.title == "TASK-001 complete: 1/1 criteria done"
             assert len(receiver.posts) == 2 and receiver.posts[0].status == 500
-            daemon.notify.until(idle_and_empty(state))
+            until(daemon.notify, idle_and_empty(state))
         log = daemon.stderr()
     assert "notification not sent yet (1 attempts)" in log
     assert "notification sent: TASK-001 complete: 1/1 criteria done" in log

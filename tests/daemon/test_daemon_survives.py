@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.daemon import idle_and_empty, running_daemon, status_doc
+from tests.kit.daemon import idle_and_empty, running_daemon, status_doc, until
 from tests.kit.exactly import alive, installed, task_text, wait_until
 from tests.kit.git import Sandbox, git
 
@@ -67,7 +67,7 @@ def test_commands_die_with_the_daemon_and_a_restart_kills_their_group(tmp_path: 
         wait_until(lambda: not alive(command), 2, "the command to die with the daemon")
         (marks / "go").touch()
         with running_daemon(box.config, tmp_path / "serve2.log") as daemon:
-            daemon.notify.until(lambda: _done(state, "TASK-1"))
+            until(daemon.notify, lambda: _done(state, "TASK-1"))
         assert not alive(grandchild)  # killed through the journal's process group
         assert len((marks / "pids").read_text().split()) == 2  # interrupted, run once more
         final = box.main_file(rel)
@@ -96,16 +96,16 @@ def test_a_unicode_task_waiting_on_a_dependency_cannot_stop_the_daemon(tmp_path:
         "TÄSK-1", [("Record", f"sh -c 'echo TÄSK-1 >> {count}'")], deps=["DEP-1"]))
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         box.commit_push("add DEP-1 and TÄSK-1")
-        daemon.notify.until(lambda: _done(state, "DEP-1"))
+        until(daemon.notify, lambda: _done(state, "DEP-1"))
         assert not count.exists()  # TÄSK-1 waits for DEP-1
         git(box.clone, "pull", "-q", "--rebase", "origin", "main")  # taskbot wrote there
         dep = box.clone / "tasks/active/DEP-1.md"
         dep.write_text(dep.read_text().replace("- [ ]", "- [x]"))
         box.commit_push("DEP-1 approved")
-        daemon.notify.until(lambda: count.exists() and _done(state, "TÄSK-1"))
+        until(daemon.notify, lambda: count.exists() and _done(state, "TÄSK-1"))
         assert daemon.proc.poll() is None
         _push_task(box, "TASK-3", count)
-        daemon.notify.until(lambda: _done(state, "TASK-3"))
+        until(daemon.notify, lambda: _done(state, "TASK-3"))
         assert daemon.proc.poll() is None
         assert status_doc(state)["daemon"]["pid"] == daemon.proc.pid  # type: ignore[index]
     assert count.read_text().splitlines() == ["TÄSK-1", "TASK-3"]
@@ -121,14 +121,14 @@ def test_the_state_dir_removed_under_a_running_daemon_is_made_again(
     count = tmp_path / "COUNT"
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _push_task(box, "TASK-1", count)
-        daemon.notify.until(lambda: _done(state, "TASK-1"))
+        until(daemon.notify, lambda: _done(state, "TASK-1"))
         # Moved away whole first, as `rm -rf` would take it from under the daemon, which
         # starts making it again at once (a plain rmtree would race with that).
         (state / removed).rename(tmp_path / "gone")
         shutil.rmtree(tmp_path / "gone")
         wait_until((state / "queue" / "tmp").is_dir, 10, "the spool to be made again")
         _push_task(box, "TASK-2", count)
-        daemon.notify.until(lambda: _done(state, "TASK-2"))
+        until(daemon.notify, lambda: _done(state, "TASK-2"))
         assert daemon.proc.poll() is None
     assert count.read_text().splitlines() == ["TASK-1", "TASK-2"]
     assert "- [x] Record" in box.main_file("tasks/active/TASK-2.md")

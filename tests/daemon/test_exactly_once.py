@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.daemon import spool
-from tests.kit.daemon import await_entries, idle_and_empty, running_daemon, status_doc
+from tests.kit.daemon import await_entries, idle_and_empty, running_daemon, status_doc, until
 from tests.kit.exactly import await_path, bare_branches, installed, reports, task_text
 from tests.kit.git import git
 
@@ -45,7 +45,7 @@ def test_kill_9_mid_task_runs_finished_criteria_never_again(tmp_path: Path) -> N
     with running_daemon(box.config, tmp_path / "serve2.log") as daemon:
         await_path(marks / "started")  # the interrupted criterion runs once more
         (marks / "go").touch()
-        daemon.notify.until(lambda: _done(state, "TASK-1"))
+        until(daemon.notify, lambda: _done(state, "TASK-1"))
         log = daemon.stderr()
     assert "resuming the item a stopped daemon left" in log
     assert count.read_text().splitlines() == ["x"]  # Build's outcome was recorded: not rerun
@@ -71,13 +71,13 @@ def test_a_spool_line_naming_an_old_commit_replays_nothing(tmp_path: Path) -> No
     box.write(rel, task_text("TASK-2", [("Deploy 0.1.17", f"sh -c 'echo run >> {count}'")]))
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _, old = box.commit_push("add TASK-2")
-        daemon.notify.until(lambda: _done(state, "TASK-2"))
+        until(daemon.notify, lambda: _done(state, "TASK-2"))
         assert count.read_text().splitlines() == ["run"]
         before = git(box.bare, "rev-parse", "main")
         # What any pusher can drop into queue/: the old, trusted commit as a fresh push.
         spool.enqueue(state, [f"{'0' * 40} {old} refs/heads/main"])
         spool.enqueue(state, ["rerun TASK-2"])
-        daemon.notify.until(lambda: not spool.pending(state) and idle_and_empty(state)())
+        until(daemon.notify, lambda: not spool.pending(state) and idle_and_empty(state)())
         log = daemon.stderr()
     assert count.read_text().splitlines() == ["run"]
     assert git(box.bare, "rev-parse", "main") == before  # no new tick, no new commit
@@ -103,7 +103,7 @@ def test_a_wake_up_queued_again_behind_itself_costs_one_run(tmp_path: Path) -> N
     spool.enqueue(state, [line, "rerun TASK-3"])
     assert len(spool.pending(state)) == 22
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
-        daemon.notify.until(lambda: _done(state, "TASK-3") and not spool.pending(state))
+        until(daemon.notify, lambda: _done(state, "TASK-3") and not spool.pending(state))
         log = daemon.stderr()
     assert count.read_text().splitlines() == ["run"]
     woken = [m.group(1) for m in re.finditer(r"processing (push \S+ \S+|rerun \S+) from", log)

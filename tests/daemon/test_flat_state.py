@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.daemon import idle_and_empty, running_daemon, status_doc
+from tests.kit.daemon import idle_and_empty, running_daemon, status_doc, until
 from tests.kit.exactly import await_path, installed, task_text
 from tests.kit.git import Sandbox, git
 
@@ -50,13 +50,13 @@ def test_the_state_dir_stays_flat_over_pushes_of_new_tasks(tmp_path: Path) -> No
     box.commit_push("docs")
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _add_tasks(box, "T-00")
-        daemon.notify.until(lambda: _done(state, "T-00"))
+        until(daemon.notify, lambda: _done(state, "T-00"))
         before, worktrees = _entries(state), sorted(os.listdir(state / "worktrees"))
         slots = sorted(os.listdir(state / "worktrees" / worktrees[0]))
         ids = [f"T-{n:02d}" for n in range(1, 13)]
         for push in (ids[0:3], ids[3:6], ids[6:9], ids[9:12]):
             _add_tasks(box, *push)
-            daemon.notify.until(lambda push=push: _done(state, *push))  # type: ignore[misc]
+            until(daemon.notify, lambda push=push: _done(state, *push))  # type: ignore[misc]
     for task_id in ids:
         assert "- [x] Check" in box.main_file(f"tasks/active/{task_id}.md")
     assert sorted(os.listdir(state / "worktrees")) == worktrees
@@ -84,7 +84,7 @@ def test_kill_9_mid_run_resumes_in_the_reused_worktree(tmp_path: Path) -> None:
     with running_daemon(box.config, tmp_path / "serve2.log") as daemon:
         await_path(marks / "started")  # the interrupted criterion runs once more
         (marks / "go").touch()
-        daemon.notify.until(lambda: _done(state, "TASK-A", "TASK-B"))
+        until(daemon.notify, lambda: _done(state, "TASK-A", "TASK-B"))
     assert count.read_text().splitlines() == ["x"]
     bot = [line.split(" ", 1)[1] for line in git(box.bare, "log", "--format=%ae %s",
                                                   "main").splitlines()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.daemon import TASKBOT, await_entries, idle_and_empty, running_daemon
+from tests.kit.daemon import TASKBOT, await_entries, idle_and_empty, running_daemon, until
 from tests.kit.git import sandbox
 from tests.kit.gitops import git
 from tests.kit.linked import helmrelease, make_linked_gitops
@@ -58,7 +58,7 @@ def test_daemon_blocks_linked_helmreleases_and_the_task_file_says_why(tmp_path: 
     box.commit_push("add TASK-017")
     await_entries(state, 1)
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
-        daemon.notify.until(idle_and_empty(state))
+        until(daemon.notify, idle_and_empty(state))
 
     text = git(box.bare, "show", "main:tasks/active/TASK-017.md")  # every byte, unstripped
     stamps = re.findall(r"^- (\d{4}-\d{2}-\d{2} \d{2}:\d{2}): Blocked", text, re.MULTILINE)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.notify import reportstore
-from tests.kit.daemon import processed, running_daemon
+from tests.kit.daemon import processed, running_daemon, until
 from tests.kit.exactly import installed, task_text, wait_until
 from tests.kit.git import git
 
@@ -34,12 +34,12 @@ def test_the_hostile_file_holds_the_daemon_neither_untrusted_nor_trusted(tmp_pat
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         box.write("tasks/active/HOSTILE-1.md", _hostile())
         _, untrusted = box.commit_push("hostile, untrusted", EVIL)
-        daemon.notify.until(lambda: processed(box.root / "state", untrusted))
+        until(daemon.notify, lambda: processed(box.root / "state", untrusted))
         git(box.clone, "rm", "-q", "tasks/active/HOSTILE-1.md")
         box.commit_push("gone")
         box.write("tasks/active/HOSTILE-2.md", _hostile().replace("HOSTILE-1", "HOSTILE-2"))
         _, trusted = box.commit_push("hostile, trusted")
-        daemon.notify.until(lambda: processed(box.root / "state", trusted))
+        until(daemon.notify, lambda: processed(box.root / "state", trusted))
         git(box.clone, "pull", "-q", "--rebase", "origin", "main")
         box.write("tasks/active/TASK-1.md", task_text("TASK-1", [("Say ok", "true")]))
         _, after = box.commit_push("a task")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.notify import reportstore
-from tests.kit.daemon import TASKBOT, idle_and_empty, processed, running_daemon, status_doc
+from tests.kit.daemon import TASKBOT, idle_and_empty, processed, running_daemon, status_doc, until
 from tests.kit.exactly import installed, task_text
 from tests.kit.git import Sandbox, git
 from tests.kit.receivers import HttpReceiver, SmtpReceiver
@@ -61,9 +61,9 @@ def test_a_name_that_is_not_utf8_is_refused_alone_and_later_pushes_run(tmp_path:
     bad.write_text(task_text("BAD", [("Touch", "touch BAD")]))
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _, sha = box.commit_push("a name that is not UTF-8", EVIL)
-        daemon.notify.until(lambda: processed(box.root / "state", sha))
+        until(daemon.notify, lambda: processed(box.root / "state", sha))
         _push_trusted_task(box, "TASK-1")
-        daemon.notify.until(lambda: _settled(box, "TASK-1"))
+        until(daemon.notify, lambda: _settled(box, "TASK-1"))
         log = daemon.stderr()
     assert _failed(box) == []
     assert "- [x] Say ok" in box.main_file("tasks/active/TASK-1.md")
@@ -83,14 +83,14 @@ def test_a_lone_surrogate_in_an_untrusted_title_stops_no_commit(tmp_path: Path) 
     count = tmp_path / "count"
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         box.commit_push("a lone surrogate", EVIL)
-        daemon.notify.until(lambda: _settled(box))
+        until(daemon.notify, lambda: _settled(box))
         git(box.clone, "pull", "-q", "--rebase", "origin", "main")
         box.write("tasks/active/TASK-2.md",
                   task_text("TASK-2", [("Count", f"sh -c 'echo x >> {count}'")]))
         box.commit_push("add TASK-2")
-        daemon.notify.until(lambda: _settled(box, "TASK-2"))
+        until(daemon.notify, lambda: _settled(box, "TASK-2"))
         _push_trusted_task(box, "TASK-3")  # the next push does not run TASK-2 again
-        daemon.notify.until(lambda: _settled(box, "TASK-3"))
+        until(daemon.notify, lambda: _settled(box, "TASK-3"))
     assert _failed(box) == []
     assert count.read_text() == "x\n"
     assert "- [x] Count" in box.main_file("tasks/active/TASK-2.md")
@@ -128,11 +128,11 @@ def test_hostile_names_and_titles_render_as_text_everywhere(tmp_path: Path) -> N
         box.write(name, task_text("X", [("Touch", "touch X")]))
         with running_daemon(box.config, tmp_path / "serve.log") as daemon:
             _, sha = box.commit_push("a hostile name", EVIL)
-            daemon.notify.until(lambda: processed(box.root / "state", sha))
+            until(daemon.notify, lambda: processed(box.root / "state", sha))
             git(box.clone, "pull", "-q", "--rebase", "origin", "main")
             box.write("tasks/active/T-1.md", _hostile_task())
             box.commit_push("a hostile title, trusted")
-            daemon.notify.until(lambda: _settled(box, "T-1<details>"))
+            until(daemon.notify, lambda: _settled(box, "T-1<details>"))
             posts, mails = http.wait_for(2), smtp.wait_for(2)
             status = subprocess.run([str(TASKBOT), "--config", str(box.config), "status"],
                                     capture_output=True, check=False)
@@ -161,9 +161,9 @@ def test_the_commits_own_branch_is_not_listed_as_not_merged(tmp_path: Path) -> N
     box = _box(tmp_path)
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _push_trusted_task(box, "TASK-1")
-        daemon.notify.until(lambda: _settled(box, "TASK-1"))
+        until(daemon.notify, lambda: _settled(box, "TASK-1"))
         _push_trusted_task(box, "TASK-2")
-        daemon.notify.until(lambda: _settled(box, "TASK-2"))
+        until(daemon.notify, lambda: _settled(box, "TASK-2"))
     dash = box.main_file(DASHBOARD)
     assert "| [TASK-2](active/TASK-2.md) | TASK-2 title | 1/1 |" in dash
     assert dash.endswith("## Branches that need a person\n\nNone."), dash

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.daemon import await_entries, idle_and_empty, running_daemon
+from tests.kit.daemon import await_entries, idle_and_empty, running_daemon, until
 from tests.kit.exactly import await_path, installed
 from tests.kit.git import Sandbox, git
 
@@ -58,7 +58,7 @@ def _run_pushed(box: Sandbox, tmp_path: Path) -> None:
     state = box.root / "state"
     await_entries(state, 1)
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
-        daemon.notify.until(idle_and_empty(state))
+        until(daemon.notify, idle_and_empty(state))
 
 
 def test_the_tick_goes_to_the_smoke_that_ran_not_the_first_that_reads_the_same(
@@ -157,7 +157,7 @@ def test_reapply_after_a_person_added_an_identical_line_above(tmp_path: Path) ->
         box.write(REL, person)
         _, pushed = box.commit_push("person: a canary smoke test")
         (marks / "go").touch()  # main moved under taskbot's push: it re-applies
-        daemon.notify.until(lambda: len(_bot_commits(box)) == 1 and idle_and_empty(state)())
+        until(daemon.notify, lambda: len(_bot_commits(box)) == 1 and idle_and_empty(state)())
     [first] = _bot_commits(box)
     assert git(box.bare, "rev-parse", f"{first}^") == pushed  # re-applied on the person's
     text = git(box.bare, "show", f"{first}:{REL}") + "\n"

@@ -29,11 +29,21 @@ def env_for(notify: NotifyListener | None, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_daemon(config: Path, log: Path, *, ready: bool = True, **env: str
-                   ) -> Iterator[ServeProcess]:
-    """`taskbot serve` (bot.sandbox.serving, as the demo starts it) with the test's env."""
-    with serving(config, log, env=env_for(None, **env), ready=ready) as daemon:
+def running_daemon(config: Path, log: Path, **env: str) -> Iterator[ServeProcess]:
+    """`taskbot serve` (bot.commands.sandbox.serving, as the demo starts it) with the test's
+    env, awaited until READY=1."""
+    with serving(config, log, env=env_for(None, **env)) as daemon:
         yield daemon
+
+
+def until(notify: NotifyListener, condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait for `condition`, re-checked at every datagram (the daemon's STATUS changes)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s; "
+                               f"got {notify.messages[-5:]}")
+        notify.receive(min(1.0, deadline - time.monotonic()))
 
 
 def status_doc(state_dir: Path) -> dict[str, object]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.daemon import idle_and_empty, running_daemon, status_doc
+from tests.kit.daemon import idle_and_empty, running_daemon, status_doc, until
 from tests.kit.exactly import await_path, bare_branches, installed, reports, task_text
 from tests.kit.git import Sandbox, git
 from tests.kit.receivers import HttpReceiver
@@ -68,9 +68,9 @@ def test_a_person_pushing_while_taskbots_push_waits_loses_nothing(tmp_path: Path
             box.write(rel, text.replace("# TASK-1\n", "# TASK-1 (edited by a person)\n"))
             _, person = box.commit_push("person: retitle")
             (marks / "go").touch()  # git now refuses taskbot: main moved under its push
-            daemon.notify.until(lambda: _seen(state, "TASK-1")
-                                and git(box.bare, "log", "-1", "--format=%ae", "main")
-                                == "taskbot@build-host")
+            until(daemon.notify, lambda: _seen(state, "TASK-1")
+                                 and git(box.bare, "log", "-1", "--format=%ae", "main")
+                                 == "taskbot@build-host")
             [post] = receiver.wait_for(1)
     assert count.read_text().splitlines() == ["run"]  # ran once, never again
     final = box.main_file(rel)
@@ -92,7 +92,7 @@ def test_a_remote_that_refuses_taskbot_gets_the_work_on_a_kept_branch(tmp_path: 
             rel = "tasks/active/TASK-2.md"
             box.write(rel, task_text("TASK-2", [("Deploy", f"sh -c 'echo run >> {count}'")]))
             box.commit_push("add TASK-2")
-            daemon.notify.until(lambda: _seen(state, "TASK-2"))
+            until(daemon.notify, lambda: _seen(state, "TASK-2"))
             [post] = receiver.wait_for(1)
     assert count.read_text().splitlines() == ["run"]
     assert "- [ ] Deploy" in box.main_file(rel)  # main was never moved by taskbot
