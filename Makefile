@@ -23,7 +23,7 @@ test: $(BIN)/taskbot
 
 lint: $(BIN)/taskbot
 	$(BIN)/ruff check bot handlers tests bench
-	$(BIN)/mypy --strict bot handlers
+	$(BIN)/mypy --strict bot handlers tests/kit
 
 check: lint test
 

@@ -40,10 +40,10 @@ from bot.commands.demo_registry import free_port
 from bot.commands.sandbox import ServeProcess, serving, stop_server
 from bot.daemon.wake import InotifyWaker
 
-# The forge stand-in lives with the tests (tests/fixtures/forge.py) and imports itself as
-# `fixtures.…`; one copy serves the tests and this bench rather than a second sshd setup.
-sys.path.insert(0, str(ROOT / "tests"))
-from fixtures.forge import SshForge, start_ssh_forge
+# The forge stand-in lives in the tests' kit (tests/kit/forge.py); one copy serves the tests
+# and this bench rather than a second sshd setup.
+sys.path.insert(0, str(ROOT))
+from tests.kit.forge import SshForge, start_ssh_forge
 
 TARGET_START = 0.100
 SECRET = "bench-webhook-secret-5c2e"  # noqa: S105 (the bench's own throwaway listener)

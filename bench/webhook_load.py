@@ -39,7 +39,7 @@ TARGET_RSS_MB = 5.0
 WARM_UP = 100
 SECRET = b"bench-webhook-secret-0123456789"
 WRONG = b"not-the-secret-at-all-987654321"
-FIXTURES = ROOT / "tests" / "fixtures" / "webhooks"
+FIXTURES = ROOT / "tests" / "kit" / "data" / "webhooks"
 SLOW_PUSHES = 58
 STALLS = (b"POST /webhook HTTP/1.1\r\nHost: taskbot\r\nContent-Length: 1533\r\n",
           b"POST /webhook HTTP/1.1\r\nHost: taskbot\r\nContent-Length: 1533\r\n\r\n{\"ref\": ")

@@ -49,15 +49,6 @@ class NotifyListener:
         raise TimeoutError(f"no matching sd_notify datagram within {timeout}s; "
                            f"got {self.messages[-5:]}")
 
-    def until(self, condition: Callable[[], bool], timeout: float = 30) -> None:
-        """Wait for `condition`, re-checked at every datagram (the daemon's STATUS changes)."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout}s; "
-                                   f"got {self.messages[-5:]}")
-            self.receive(min(1.0, deadline - time.monotonic()))
-
     def close(self) -> None:
         self.sock.close()
 
@@ -96,7 +87,7 @@ def stop_server(proc: subprocess.Popen[bytes], grace: float = 5.0) -> bool:
 
 @contextlib.contextmanager
 def serving(config: Path, log: Path, *, env: Mapping[str, str] | None = None,
-            ready: bool = True, ready_timeout: float = 30) -> Iterator[ServeProcess]:
+            ready_timeout: float = 30) -> Iterator[ServeProcess]:
     """`taskbot --config CONFIG serve`, awaited until READY=1; stopped and waited, always."""
     notify = NotifyListener()
     child_env = {**(os.environ if env is None else env), "NOTIFY_SOCKET": notify.name}
@@ -106,11 +97,10 @@ def serving(config: Path, log: Path, *, env: Mapping[str, str] | None = None,
                                 cwd=config.parent)
     daemon = ServeProcess(proc, notify, log)
     try:
-        if ready:
-            try:
-                notify.expect(lambda m: "READY=1" in m, ready_timeout)
-            except TimeoutError as exc:
-                raise TimeoutError(f"{exc}\n{daemon.stderr()}") from None
+        try:
+            notify.expect(lambda m: "READY=1" in m, ready_timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{daemon.stderr()}") from None
         yield daemon
     finally:
         try:
@@ -119,12 +109,11 @@ def serving(config: Path, log: Path, *, env: Mapping[str, str] | None = None,
             notify.close()
 
 
-def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None, input: str | None = None,
-        strip: bool = True) -> str:
+def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None, strip: bool = True) -> str:
     """`git ARGS` in `cwd`; its stdout, stripped unless `strip=False` (file contents from
     `git show`). CalledProcessError when git fails; `env=None` inherits ours."""
     done = subprocess.run(["git", *args], cwd=cwd, env=None if env is None else dict(env),
-                          input=input, check=True, capture_output=True, text=True, timeout=60)
+                          check=True, capture_output=True, text=True, timeout=60)
     return done.stdout.strip() if strip else done.stdout
 
 

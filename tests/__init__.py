@@ -1,0 +1,1 @@
+"""taskbot's tests: one folder per package of bot/ (and handlers/), the kit in tests/kit/."""

@@ -1,0 +1,1 @@
+"""Tests of bot/dashboard/: DASHBOARD.md in taskbot's commit."""

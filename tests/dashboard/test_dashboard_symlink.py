@@ -1,0 +1,74 @@
+"""The dashboard is never written through a folder a push turned into a symlink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot import config as configmod
+from bot.dashboard import refresh
+from tests.kit.git import git
+
+
+def test_a_symlinked_folder_on_the_way_to_the_dashboard_is_not_followed(tmp_path: Path) -> None:
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (worktree / "docs").symlink_to(outside)  # as committed by anyone who can push
+    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                       "dashboard": "docs/DASHBOARD.md"}},
+                             str(tmp_path / "taskbot.toml"))
+    assert refresh(config, worktree) is False
+    assert list(outside.iterdir()) == []
+    (worktree / "docs").unlink()
+    assert refresh(config, worktree) is True  # a real folder: written
+    assert (worktree / "docs" / "DASHBOARD.md").read_text().startswith(
+        "<!-- taskbot dashboard")
+
+
+def _config(tmp_path: Path, worktree: Path, dashboard: str) -> configmod.Config:
+    return configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                     "dashboard": dashboard}}, str(tmp_path / "taskbot.toml"))
+
+
+def test_a_file_that_is_not_taskbots_dashboard_is_never_written_over(tmp_path: Path) -> None:
+    """A completed task, or a person's notes, at the configured path stay byte for byte; a
+    folder pushed there stops nothing (refresh runs in every taskbot commit)."""
+    worktree = tmp_path / "wt"
+    done = worktree / "tasks" / "completed" / "TASK-1.md"
+    done.parent.mkdir(parents=True)
+    (worktree / "tasks" / "active").mkdir()
+    done.write_bytes(b"# TASK-1\n\n## Acceptance Criteria\n- [x] done\n")
+    assert refresh(_config(tmp_path, worktree, "tasks/completed/TASK-1.md"), worktree) is False
+    assert done.read_bytes() == b"# TASK-1\n\n## Acceptance Criteria\n- [x] done\n"
+    (worktree / "DASH.md").mkdir()
+    assert refresh(_config(tmp_path, worktree, "DASH.md"), worktree) is False
+    assert list((worktree / "DASH.md").iterdir()) == []
+
+
+def test_a_task_file_that_cannot_be_read_is_listed_without_taskbots_paths(tmp_path: Path) -> None:
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    (worktree / "tasks" / "active" / "TASK-7.md").write_bytes(b"---\nid: \xff\n---\n")
+    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
+    git(worktree, "add", "-A")
+    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
+    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                       "dashboard": "DASHBOARD.md"},
+                              "trust": {"authors": ["becker@example.com"]}},
+                             str(tmp_path / "taskbot.toml"))
+    assert refresh(config, worktree) is True
+    text = (worktree / "DASHBOARD.md").read_text()
+    assert "- tasks/active/TASK-7.md: unusable: tasks/active/TASK-7.md: not UTF-8" in text
+    assert str(tmp_path) not in text
+
+
+def test_a_folder_that_is_no_repository_lists_no_task(tmp_path: Path) -> None:
+    """Without a history there is no trust to judge: paths only, never a title."""
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    (worktree / "tasks" / "active" / "T.md").write_text("---\ntitle: Secret plan\n---\n# T\n")
+    assert refresh(_config(tmp_path, worktree, "DASHBOARD.md"), worktree) is True
+    text = (worktree / "DASHBOARD.md").read_text()
+    assert "Secret plan" not in text and "No active task." in text
+    assert "- tasks/active/T.md: refused: not in a git repository" in text

@@ -1,0 +1,1 @@
+"""Whole-system tests: a real daemon, its hook and real pushes, across every stage."""

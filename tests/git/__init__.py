@@ -1,0 +1,1 @@
+"""Tests of bot/git/: reads, writes, worktrees, commit messages, detection, trust."""

@@ -1,0 +1,1 @@
+"""Tests of handlers/: each built-in handler and the shared helpers, with real tools."""

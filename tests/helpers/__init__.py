@@ -1,1 +1,0 @@
-"""Helpers shared by the test modules: git (git.py) and taskbot.toml (config.py)."""

@@ -1,0 +1,1 @@
+"""Tests of bot/notify/: the outbox, real receivers, stored reports, redaction."""

@@ -1,0 +1,1 @@
+"""Tests of bot/plugin/: handlers from other packages through entry points."""

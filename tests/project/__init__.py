@@ -1,0 +1,1 @@
+"""The project itself: docs, the import graph, benchmarks, the systemd unit, install."""

@@ -1,0 +1,1 @@
+"""Tests of bot/run/: resolving criteria, running them, journals, reports, progress."""

@@ -1,0 +1,1 @@
+"""Tests of bot/state/: the state dir, what taskbot owns there, adopting history."""

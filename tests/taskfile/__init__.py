@@ -1,0 +1,1 @@
+"""Tests of bot/taskfile/: the task-file grammar, edits, dependencies, merges, limits."""

@@ -1,0 +1,1 @@
+"""Tests of bot/text/: one escaper per sink."""
