@@ -56,13 +56,13 @@ class FluxPlayer:
         """Flux's reconcile: the branch's HelmRelease applied as it is now."""
         tags = self._tags_on_branch()
         first = tags[self.images[0]]
+        behaviour = self.script(first)
         with self.state.lock:
             hr = self.state.helmreleases[(self.namespace, self.name)]
             before = self._running
-            generation = int(hr["metadata"]["generation"]) + (tags != before)
-            behaviour = self.script(first)
-            self._set(behaviour, generation)
-            self._settle(before, tags, behaviour)
+            if tags != before:  # nothing changed on the branch: the release stays as it is
+                self._set(behaviour, int(hr["metadata"]["generation"]) + 1)
+                self._settle(before, tags, behaviour)
         with self.changed:
             self.applied.append(first)
             self.changed.notify_all()
