@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pygit2
 
-from bot import taskfile
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.taskfile import merge
+from bot.taskfile.edit import Edit
+from bot.taskfile.edit import write as write_task
+from bot.taskfile.source import read as read_task
 
 MAX_REBASES = 5
 _FINAL_RE = re.compile(r"hook declined|protected|denied|not allowed|forbidden|permission", re.I)
@@ -53,7 +55,7 @@ class Target:
 
 
 def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
-              edit: taskfile.Edit, message: str) -> Integrated:
+              edit: Edit, message: str) -> Integrated:
     """Never raises once the commit exists: whatever the remote says, the commit ends up on
     the branch or on the kept work branch, and the result says which and why."""
     if config.repo.integrate == "branch":
@@ -72,7 +74,7 @@ def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path
 
 
 def _attempt(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
-             edit: taskfile.Edit, message: str, attempt: int) -> Integrated | tuple[str, str]:
+             edit: Edit, message: str, attempt: int) -> Integrated | tuple[str, str]:
     """One push of `sha`: done, kept, or the commit to push next and what the remote said."""
     try:
         refused = _advance(target, worktree, sha)
@@ -166,7 +168,7 @@ def _ff_watched(target: Target, sha: str) -> bool:
 
 
 def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path: str,
-             edit: taskfile.Edit, message: str) -> str | None:
+             edit: Edit, message: str) -> str | None:
     """Merge taskbot's commit (the worktree's HEAD) into the branch's new version of the file
     by meaning (`bot.taskfile.merge.reapply`, the code of `taskbot merge-file`). HEAD^ holds
     the version the run read, where the edit's ticks count their occurrences."""
@@ -176,11 +178,11 @@ def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path
     path = worktree / rel_path
     if not path.exists() or mine is None:
         raise _Conflict(f"{rel_path} was moved or removed on {target.branch} meanwhile")
-    applied = merge.reapply(before, taskfile.read(path), mine, edit, rel_path)
+    applied = merge.reapply(before, read_task(path), mine, edit, rel_path)
     if applied.missing:
         lines = "; ".join(applied.missing)
         raise _Conflict(f"{target.branch} kept the person's version of: {lines}")
-    taskfile.write(path, applied.data)
+    write_task(path, applied.data)
     sha = gitrepo.commit(worktree, message, config.identity)
     if sha is not None:
         owncommits.record(config.repo.state_dir, sha)

@@ -20,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot import taskfile
 from bot.config import Config
 from bot.durations import format_duration
 from bot.notify.outbox import Outbox
@@ -28,6 +27,7 @@ from bot.notify.targets import Message
 from bot.run.actions import Action, resolve
 from bot.run.context import Context, Handler
 from bot.run.runmodel import DefaultRule, Outcome, Status, Step
+from bot.taskfile.parse import load as load_task
 from bot.text.mdescape import markup
 from bot.text.textcap import clean
 
@@ -177,7 +177,7 @@ def watch(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     limit = ctx.config.limits.run_soft_limit
     if send is None:
         return ProgressWatch(ctx.task_id, (), limit, None)
-    task = taskfile.load(path)
+    task = load_task(path)
     pending = [a for a in resolve(task, handlers, ctx)
                if not a.criterion.checked and not a.manual and not a.error]
     return ProgressWatch(task.id, pending, limit, send, ctx.redactor)

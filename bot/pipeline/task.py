@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pygit2
 
-from bot import taskfile
 from bot.config import Config
 from bot.forge import remote
 from bot.git import read
@@ -28,6 +27,7 @@ from bot.run.report import to_markdown
 from bot.run.runmodel import new_run_id
 from bot.run.taskrun import RunOptions, run_task
 from bot.state import waiting as waiting_store
+from bot.taskfile.parse import parse as parse_task
 
 __all__ = ["run"]
 
@@ -113,4 +113,4 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
 
 def _task_id(clone: Path, rev: str, rel_path: str) -> str:
     blob = read.open_repo(clone).revparse_single(f"{rev}:{rel_path}")
-    return taskfile.parse(blob.read_raw(), rel_path).id
+    return parse_task(blob.read_raw(), rel_path).id

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from bot import dashboard, taskfile
+from bot import dashboard
 from bot.config import Config
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
@@ -20,6 +20,11 @@ from bot.pipeline.places import Places, Where, where
 from bot.proc import Redactor
 from bot.run.journal import TaskJournal
 from bot.run.report import Report
+from bot.taskfile.edit import Edit
+from bot.taskfile.edit import apply as apply_edit
+from bot.taskfile.edit import write as write_task
+from bot.taskfile.source import read as read_task
+from bot.taskfile.status import COMPLETED_DIR
 
 __all__ = ["attach_note", "commit", "integrated", "publish_report", "repair_notes"]
 
@@ -46,7 +51,7 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
 
 
 def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
-               rel_path: str, edit: taskfile.Edit, message: str) -> Integrated:
+               rel_path: str, edit: Edit, message: str) -> Integrated:
     kept = tj.step("integrated") if tj is not None else None
     if kept:
         return Integrated(str(kept["commit"]), bool(kept["on_branch"]), str(kept["note"]))
@@ -69,10 +74,10 @@ def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -
     if config.repo.on_complete != "move" or report.result != "complete":
         return None
     path = wt / rel_path
-    data = taskfile.apply(taskfile.read(path), taskfile.Edit(
+    data = apply_edit(read_task(path), Edit(
         frontmatter=(("status", "completed"),)), rel_path).data
-    taskfile.write(path, data)
-    dest = Path(rel_path).parent.parent / taskfile.COMPLETED_DIR / Path(rel_path).name
+    write_task(path, data)
+    dest = Path(rel_path).parent.parent / COMPLETED_DIR / Path(rel_path).name
     (wt / dest).parent.mkdir(parents=True, exist_ok=True)
     gitrepo.git(["mv", "--", rel_path, str(dest)], wt)
     return str(dest)

@@ -17,7 +17,7 @@ from bot.run import observe
 from bot.run.context import Context, Handler
 from bot.run.runmodel import Action, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
-from bot.taskfile import occurrences
+from bot.taskfile.model import occurrences
 
 __all__ = ["Journal", "Observer", "Recorded", "Result", "State", "execute"]
 

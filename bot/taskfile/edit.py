@@ -27,10 +27,9 @@ from bot import yamledit
 from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 from bot.taskfile.follow import follow
-from bot.taskfile.model import Criterion, normalise, occurrences
+from bot.taskfile.model import Criterion, Tick, normalise, occurrences
 from bot.taskfile.parse import Parsed, parse_cached
 from bot.taskfile.source import DATE_RE, LINE_BREAK_RE, blank, fail, line_text
-from bot.taskfile.tick import Tick
 
 __all__ = ["Applied", "Edit", "apply", "write"]
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from bot.taskfile.deps import Dependency
 
-__all__ = ["Criterion", "Section", "Task", "normalise", "occurrences"]
+__all__ = ["Criterion", "DependencyState", "Section", "Task", "Tick", "normalise", "occurrences"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,21 @@ def occurrences(criteria: Sequence[Criterion]) -> dict[int, int]:
         found[c.index] = seen.get(c.identity, 0)
         seen[c.identity] = found[c.index] + 1
     return found
+
+
+class Tick(NamedTuple):
+    """A criterion's identity and which of the criteria with that identity it is (0: the
+    first; checked ones counted)."""
+
+    identity: str
+    occurrence: int
+
+
+class DependencyState(NamedTuple):
+    """What a lookup found of one dependency: complete or not, and where."""
+
+    task_id: str
+    complete: bool
+    where: str  # the file found (tasks-root relative), or why it is not complete
+    groups: tuple[str, ...] = ()  # the Acceptance Criteria groups it holds; () = all of them
+    cycle: str = ""  # "TASK-006 and TASK-007 wait on each other", when they do
