@@ -54,7 +54,7 @@ from bot.daemon.statusdoc import DaemonState, document, iso
 from bot.daemon.statusdoc import now as _now
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
-from bot.pipeline import Processed
+from bot.pipeline.items import Processed
 from bot.run import observe
 from bot.run.context import Handler
 from bot.state.statedir import JOURNAL, PID, journal_aside

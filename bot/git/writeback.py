@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
@@ -21,37 +20,15 @@ from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
-from bot.taskfile import merge
+from bot.git.target import Integrated, Target
 from bot.taskfile.edit import Edit
 from bot.taskfile.edit import write as write_task
+from bot.taskfile.merge import reapply
 from bot.taskfile.source import read as read_task
 
 MAX_REBASES = 5
 _FINAL_RE = re.compile(r"hook declined|protected|denied|not allowed|forbidden|permission", re.I)
 RETRY_PAUSE = 0.2  # seconds before pushing again after a refusal; doubled each time
-
-
-@dataclass(frozen=True)
-class Integrated:
-    commit: str  # the commit that ended up on the branch, or the kept one
-    on_branch: bool
-    note: str  # what happened, for the report when it is not the plain case
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the work goes: a bare repository reached through `origin`, or a watched clone."""
-
-    clone: Path  # taskbot's private clone (of the bare repository, or of the watched clone)
-    bare_origin: bool
-    branch: str  # repo.branch
-    work_branch: str  # taskbot/<TASK-ID>
-    watched: Path | None = None  # watch mode: the person's clone whose branch advances
-
-    @property
-    def person(self) -> Path:
-        """Where repo.branch lives in watch mode: the person's clone (else taskbot's own)."""
-        return self.watched or self.clone
 
 
 def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
@@ -178,7 +155,7 @@ def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path
     path = worktree / rel_path
     if not path.exists() or mine is None:
         raise _Conflict(f"{rel_path} was moved or removed on {target.branch} meanwhile")
-    applied = merge.reapply(before, read_task(path), mine, edit, rel_path)
+    applied = reapply(before, read_task(path), mine, edit, rel_path)
     if applied.missing:
         lines = "; ".join(applied.missing)
         raise _Conflict(f"{target.branch} kept the person's version of: {lines}")

@@ -8,8 +8,8 @@ not run; `places` says where all of it reads and writes.
 
 from __future__ import annotations
 
+from bot.pipeline.clone import source_repo
 from bot.pipeline.items import OnStatus, Processed, Push, Rerun
-from bot.pipeline.places import source_repo
 from bot.pipeline.refusals import REFUSED
 from bot.pipeline.stage import process, watch_target
 from bot.pipeline.writeback import repair_notes

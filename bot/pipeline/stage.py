@@ -22,8 +22,9 @@ from bot.git.detect import Change, changed_files, criteria_to_run
 from bot.git.read import ZERO
 from bot.git.trust import Verdict, check, check_file, is_bot_commit
 from bot.pipeline import task, unlanded, waiters
+from bot.pipeline.clone import source_repo, where
 from bot.pipeline.items import Job, OnStatus, Processed, Push, Rerun
-from bot.pipeline.places import Places, source_repo, where
+from bot.pipeline.places import Places
 from bot.pipeline.refusals import refused, refused_all
 from bot.run.context import Handler
 from bot.run.journal import Journal

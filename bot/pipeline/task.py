@@ -14,12 +14,14 @@ from bot.forge import remote
 from bot.git import read
 from bot.git import write as gitrepo
 from bot.git.messages import task_commit
-from bot.git.writeback import Integrated
+from bot.git.target import Integrated
 from bot.notify import redactor
+from bot.notify.publish import publish_report
 from bot.pipeline import unlanded as kept
 from bot.pipeline import writeback
+from bot.pipeline.clone import where
 from bot.pipeline.items import Job, Processed, step
-from bot.pipeline.places import Places, Where, where
+from bot.pipeline.places import Places, Where
 from bot.pipeline.refusals import refused
 from bot.run.context import Context
 from bot.run.journal import TaskJournal, Unlanded
@@ -63,7 +65,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     message = ctx.redactor(task_commit(report, start))
     committed = writeback.commit(config, places, tj, wt, rel_path, report, message)
     if committed is None:
-        problem = writeback.publish_report(config, report, ctx.redactor)
+        problem = publish_report(config, report, ctx.redactor)
         step(tj, "published")
         return Processed(task_id, report, None, message=problem)
     sha, moved = committed
@@ -78,7 +80,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         step(tj, "noted")
     complete = report.result == "complete" and done.on_branch
     reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
-    problem = writeback.publish_report(config, report, ctx.redactor)
+    problem = publish_report(config, report, ctx.redactor)
     step(tj, "published", {"reruns": list(reruns)})
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
 

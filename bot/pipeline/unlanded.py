@@ -12,7 +12,7 @@ import pygit2
 from bot.errors import TaskbotError
 from bot.git import read
 from bot.git.detect import changed_files
-from bot.git.writeback import Integrated
+from bot.git.target import Integrated
 from bot.pipeline.places import Places
 from bot.run.journal import Recorded, TaskJournal, Unlanded, outcome_from_json, outcome_to_json
 from bot.run.report import Report

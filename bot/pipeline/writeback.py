@@ -12,12 +12,12 @@ from bot.config import Config
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
-from bot.git.writeback import Integrated, Target, integrate
+from bot.git.target import Integrated, Target
+from bot.git.writeback import integrate
 from bot.notify import reportstore
-from bot.notify.publish import publish
+from bot.pipeline.clone import where
 from bot.pipeline.items import step
-from bot.pipeline.places import Places, Where, where
-from bot.proc import Redactor
+from bot.pipeline.places import Places, Where
 from bot.run.journal import TaskJournal
 from bot.run.report import Report
 from bot.taskfile.edit import Edit
@@ -26,7 +26,7 @@ from bot.taskfile.edit import write as write_task
 from bot.taskfile.source import read as read_task
 from bot.taskfile.status import COMPLETED_DIR
 
-__all__ = ["attach_note", "commit", "integrated", "publish_report", "repair_notes"]
+__all__ = ["attach_note", "commit", "integrated", "repair_notes"]
 
 
 def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
@@ -59,15 +59,6 @@ def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path,
     step(tj, "integrated", {"commit": done.commit, "on_branch": done.on_branch,
                             "note": done.note})
     return done
-
-
-def publish_report(config: Config, report: Report, redact: Redactor, *,
-                   store_as: str = "") -> str:
-    """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
-    if not (any(r.attempted for r in report.results) or report.notes):
-        return ""
-    return publish(config, report, redact, send=True, deliver_now=False,
-                   store_as=store_as).problem
 
 
 def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -> str | None:
