@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.daemon import spool, tip
+from bot.daemon.contract import Backend, Log
 from bot.errors import TaskbotError
 from bot.forge import remote
 from bot.git import read
@@ -29,26 +30,6 @@ from bot.run.context import Handler
 from bot.run.journal import Journal, kill_recorded, pending_tasks
 from bot.run.runner import State
 from bot.state.statedir import CLONES, TIP
-
-ProcessFn = Callable[[spool.Line, Callable[[], bool], OnStatus, datetime],
-                     Sequence[Processed]]
-ResumeFn = Callable[[Callable[[], bool], OnStatus, datetime], Sequence[Processed]]
-# The item in flight (its journal's item) as it stands, for the stall guard's record.
-InFlightFn = Callable[[], Mapping[str, Any]]
-# Given up on that item: it is never resumed; says what was not run.
-QuarantineFn = Callable[[Mapping[str, Any]], str]
-Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Process one spool line; resume a killed daemon's item; where watch mode looks."""
-
-    process: ProcessFn
-    watch_target: Callable[[], tuple[Path, str]] | None = None  # None: hook mode
-    resume: ResumeFn | None = None
-    in_flight: InFlightFn | None = None
-    quarantine: QuarantineFn | None = None
 
 
 def is_watch_mode(config: Config) -> bool:
