@@ -20,10 +20,10 @@ from bot.pipeline.items import step
 from bot.pipeline.places import Places, Where
 from bot.run.journal import TaskJournal
 from bot.run.report import Report
-from bot.taskfile.edit import Edit
 from bot.taskfile.edit import apply as apply_edit
-from bot.taskfile.edit import write as write_task
+from bot.taskfile.model import Edit
 from bot.taskfile.source import read as read_task
+from bot.taskfile.source import write as write_task
 from bot.taskfile.status import COMPLETED_DIR
 
 __all__ = ["attach_note", "commit", "integrated", "repair_notes"]

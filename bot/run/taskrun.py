@@ -22,14 +22,13 @@ from bot.run.report import Report, TaskInfo
 from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.run.runner import Journal, Observer, execute
-from bot.taskfile.edit import Edit
 from bot.taskfile.edit import apply as apply_edit
-from bot.taskfile.edit import write as write_task
 from bot.taskfile.follow import follow_data
 from bot.taskfile.lookup import held_criteria, waiting_dependencies
-from bot.taskfile.model import Criterion, DependencyState, Task
+from bot.taskfile.model import Criterion, DependencyState, Edit, Task
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.source import read as read_task
+from bot.taskfile.source import write as write_task
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 

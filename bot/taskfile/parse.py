@@ -25,10 +25,9 @@ from typing import NamedTuple
 from bot.taskfile import deps
 from bot.taskfile.blocks import MD, Inline, hidden_lines, homes, plain_text, section_key, section_spans, walk
 from bot.taskfile.criteria import criterion, item_text
-from bot.taskfile.deps import Dependency
 from bot.taskfile.frontmatter import Frontmatter, read_frontmatter
 from bot.taskfile.limits import MAX_DEPENDENCY_LINE
-from bot.taskfile.model import Criterion, Section, Task
+from bot.taskfile.model import Criterion, Dependency, Section, Task
 from bot.taskfile.source import (
     BOM,
     Line,
