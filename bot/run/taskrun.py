@@ -23,10 +23,11 @@ from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.run.runner import Journal, Observer, execute
 from bot.taskfile.edit import apply as apply_edit
-from bot.taskfile.follow import follow_data
+from bot.taskfile.follow import follow
 from bot.taskfile.lookup import held_criteria, waiting_dependencies
 from bot.taskfile.model import Criterion, DependencyState, Edit, Task
 from bot.taskfile.parse import parse as parse_task
+from bot.taskfile.parse import parse_cached
 from bot.taskfile.source import read as read_task
 from bot.taskfile.source import write as write_task
 
@@ -80,10 +81,15 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria))
     after, missing = _write(path, before, edit, options)
     final = parse_task(after, str(path)) if after is not None else task
-    moved = follow_data(before, after, str(path)) if after is not None else {
+    moved = _followed(before, after, str(path)) if after is not None else {
         c.index: c.index for c in task.criteria}
     report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
     return RunResult(report, edit, before, after)
+
+
+def _followed(before: bytes, after: bytes, path: str) -> dict[int, int]:
+    """Criterion index before the edit → index after it (`bot.taskfile.follow`)."""
+    return follow(parse_cached(bytes(before), path), parse_cached(bytes(after), path))
 
 
 def _names(criteria: tuple[Criterion, ...]) -> dict[int, str]:
