@@ -24,14 +24,13 @@ from pathlib import Path
 from bot.config import Identity
 from bot.git import read
 from bot.git.read import GitError, git
-from bot.git.worktree import digest as _digest  # the name tests find a worktree folder by
-from bot.git.worktree import own, slug, worktree
-from bot.state.statedir import CLONES
+from bot.state.statedir import CLONES, own, slug
+from bot.state.statedir import digest as _digest  # the name tests find a worktree folder by
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
            "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",
-           "identity_env", "pack", "prepare_worktree", "private_clone", "push", "push_ff",
-           "update_ref", "worktree"]
+           "identity_env", "pack", "private_clone", "push", "push_ff", "update_ref"]
+
 NOTES_REF = "refs/notes/taskbot"
 
 
@@ -160,14 +159,6 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
         return remote in read.open_repo(repo).remotes.names()
     except read.GitError:
         return has_remote(repo, remote)
-
-
-def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
-    """A worktree on `branch` based on origin/<base> (local <base> without an origin)."""
-    start = f"origin/{base}" if fetch(clone) else base
-    if read.resolve(clone, start) is None:
-        raise GitError(f"{clone}: branch {start!r} does not exist")
-    return worktree(clone, state_dir, branch, start)
 
 
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:

@@ -12,9 +12,9 @@ import pygit2
 from bot.config import Config
 from bot.forge import remote
 from bot.git import read
-from bot.git import write as gitrepo
 from bot.git.messages import task_commit
 from bot.git.target import Integrated
+from bot.git.worktree import worktree
 from bot.notify import redactor
 from bot.notify.publish import publish_report
 from bot.pipeline import unlanded as kept
@@ -51,7 +51,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         return Processed(task_id, None, None, tuple(owed),
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
-    wt = gitrepo.worktree(clone, places.state, work_branch, start)
+    wt = worktree(clone, places.state, work_branch, start)
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
                   on_spawn=tj.spawned if tj is not None else None)
