@@ -105,6 +105,7 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     from bot.notify.outbox import Outbox
     from bot.pipeline.items import Rerun
     from bot.pipeline.stage import process
+    from bot.pipeline.task import run as run_task
     from bot.plugin.plugins import load_handlers
     from bot.run.taskrun import exit_code
     from bot.taskfile.lookup import find_task
@@ -118,7 +119,7 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     if args.no_notify:
         config = config._replace(notify=NotifyConfig())  # nothing to deliver to
     with _live(args):
-        processed = process(config, load_handlers(), Rerun(task_id),
+        processed = process(config, load_handlers(), Rerun(task_id), run_task=run_task,
                             now=datetime.now().astimezone())[0]
     if processed.report is None:
         raise TaskbotError(processed.message or f"{task_id}: nothing was run")

@@ -25,6 +25,7 @@ from bot.git import read
 from bot.pipeline.items import OnStatus, Processed, Push, Rerun
 from bot.pipeline.stage import process as process_item
 from bot.pipeline.stage import watch_target as branch_ref_target
+from bot.pipeline.task import run as run_task
 from bot.pipeline.writeback import repair_notes
 from bot.run.context import Handler
 from bot.run.journal import Journal, kill_recorded, pending_tasks
@@ -52,8 +53,8 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
     def run(item: Push | Rerun, journal: Journal, should_stop: Callable[[], bool],
             on_status: OnStatus, now: datetime) -> Sequence[Processed]:
         with flight.working(journal.item):
-            out = process_item(config, handlers, item, now=now, should_stop=should_stop,
-                                   on_status=on_status, journal=journal)
+            out = process_item(config, handlers, item, run_task=run_task, now=now,
+                               should_stop=should_stop, on_status=on_status, journal=journal)
         # Tasks ready again, and tasks a stop interrupted before some criteria ran, go to the
         # spool before the item is marked done: a kill in between then repeats the item (its
         # journal skips what was done) instead of losing them.

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pygit2
 
 from bot.config import Config
+from bot.dashboard import in_commit
 from bot.forge import remote
 from bot.git import read
 from bot.git.messages import task_commit
@@ -29,6 +31,7 @@ from bot.run.report import to_markdown
 from bot.run.runmodel import new_run_id
 from bot.run.taskrun import RunOptions, run_task
 from bot.state import waiting as waiting_store
+from bot.taskfile.merge import reapply
 from bot.taskfile.parse import parse as parse_task
 
 __all__ = ["run"]
@@ -63,14 +66,15 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))
-    committed = writeback.commit(config, places, tj, wt, rel_path, report, message)
+    committed = writeback.commit(config, places, tj, wt, rel_path, report, message, in_commit)
     if committed is None:
         problem = publish_report(config, report, ctx.redactor)
         step(tj, "published")
         return Processed(task_id, report, None, message=problem)
     sha, moved = committed
+    carry = partial(reapply, edit=result.edit, path=moved or rel_path)
     done = writeback.integrated(config, tj, found.target(places.branch, work_branch),
-                                wt, sha, moved or rel_path, result.edit, message)
+                                wt, sha, moved or rel_path, carry, message)
     kept.remember(unlanded, task_id, report, done, work_branch, result.before, rel_path)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note, *_pull_request(

@@ -5,15 +5,15 @@ report kept and queued for notification."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot import dashboard
 from bot.config import Config
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
 from bot.git.target import Integrated, Target
-from bot.git.writeback import integrate
+from bot.git.writeback import Carry, integrate
 from bot.notify import reportstore
 from bot.pipeline.clone import where
 from bot.pipeline.items import step
@@ -26,12 +26,16 @@ from bot.taskfile.source import read as read_task
 from bot.taskfile.source import write as write_task
 from bot.taskfile.status import COMPLETED_DIR
 
-__all__ = ["attach_note", "commit", "integrated", "repair_notes"]
+# refreshes the dashboard in a worktree before a commit: bot.dashboard.in_commit
+Dashboard = Callable[[Config, Path, Report, Sequence[str]], object]
+
+__all__ = ["Dashboard", "attach_note", "commit", "integrated", "repair_notes"]
 
 
 def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
-           report: Report, message: str) -> tuple[str, str | None] | None:
-    """The run's commit (made now, or the one the journal recorded) and where the task moved."""
+           report: Report, message: str, dashboard: Dashboard) -> tuple[str, str | None] | None:
+    """The run's commit (made now, or the one the journal recorded) and where the task moved;
+    `dashboard` refreshes the dashboard in the worktree (`bot.dashboard.in_commit`)."""
     if tj is not None and tj.step("commit"):
         moved = tj.step("moved")
         # A resumed run's worktree was reset to the pushed tip; re-applying after a refused
@@ -40,7 +44,7 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
         return str(tj.step("commit")), (str(moved) if moved else None)
     moved = _move_if_complete(config, wt, rel_path, report)
     # part of this commit, never one of its own; only the paths the run wrote are compared
-    dashboard.in_commit(config, wt, report, [p for p in (rel_path, moved) if p])
+    dashboard(config, wt, report, [p for p in (rel_path, moved) if p])
     sha = gitrepo.commit(wt, message, config.identity)
     if sha is None:
         return None
@@ -51,11 +55,11 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
 
 
 def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
-               rel_path: str, edit: Edit, message: str) -> Integrated:
+               rel_path: str, carry: Carry, message: str) -> Integrated:
     kept = tj.step("integrated") if tj is not None else None
     if kept:
         return Integrated(str(kept["commit"]), bool(kept["on_branch"]), str(kept["note"]))
-    done = integrate(config, target, wt, sha, rel_path, edit, message)
+    done = integrate(config, target, wt, sha, rel_path, carry, message)
     step(tj, "integrated", {"commit": done.commit, "on_branch": done.on_branch,
                             "note": done.note})
     return done
