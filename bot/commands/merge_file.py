@@ -20,7 +20,7 @@ class MergeFileError(TaskbotError):
 def command(args: argparse.Namespace) -> int:
     """git's `%O %A %B %P`: exit 0 merged, 1 with conflict markers, 2 when it could not merge."""
     from bot.taskfile.merge import merge
-    from bot.taskfile.source import write as write_task
+    from bot.taskfile.save import write as write_task
 
     sides = []
     for name in (args.base, args.ours, args.theirs):

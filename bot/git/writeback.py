@@ -23,8 +23,8 @@ from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.target import Integrated, Target
 from bot.taskfile.model import Applied
+from bot.taskfile.save import write as write_task
 from bot.taskfile.source import read as read_task
-from bot.taskfile.source import write as write_task
 
 MAX_REBASES = 5
 _FINAL_RE = re.compile(r"hook declined|protected|denied|not allowed|forbidden|permission", re.I)

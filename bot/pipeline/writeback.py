@@ -22,8 +22,8 @@ from bot.run.journal import TaskJournal
 from bot.run.report import Report
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.model import Edit
+from bot.taskfile.save import write as write_task
 from bot.taskfile.source import read as read_task
-from bot.taskfile.source import write as write_task
 from bot.taskfile.status import COMPLETED_DIR
 
 # refreshes the dashboard in a worktree before a commit: bot.dashboard.in_commit

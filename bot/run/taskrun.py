@@ -28,8 +28,8 @@ from bot.taskfile.lookup import held_criteria, waiting_dependencies
 from bot.taskfile.model import Criterion, DependencyState, Edit, Task
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.parse import parse_cached
+from bot.taskfile.save import write as write_task
 from bot.taskfile.source import read as read_task
-from bot.taskfile.source import write as write_task
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 

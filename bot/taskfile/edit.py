@@ -27,7 +27,8 @@ from bot.taskfile.follow import follow
 from bot.taskfile.model import Applied, Criterion, Edit, Tick, normalise, occurrences
 from bot.taskfile.parse import parse_cached
 from bot.taskfile.parsed import Parsed
-from bot.taskfile.source import DATE_RE, LINE_BREAK_RE, blank, fail, line_text, write
+from bot.taskfile.save import write
+from bot.taskfile.source import DATE_RE, LINE_BREAK_RE, blank, fail, line_text
 
 __all__ = ["Applied", "Edit", "apply", "write"]
 

@@ -1,6 +1,6 @@
 """A task file's source: its bytes read (never through a symlink), decoded, split into lines
-exactly as markdown-it sees them, and written back whole; and the refusals, which name the
-file and the limit passed (`bot.taskfile.limits`).
+exactly as markdown-it sees them; and the refusals, which name the file and the limit passed
+(`bot.taskfile.limits`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import stat
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 from bot.taskfile.limits import LIMITS, MAX_BYTES
 
 __all__ = ["BOM", "DATE_RE", "LINE_BREAK_RE", "Line", "blank", "check_limit", "count_lines",
-           "decode", "fail", "line_text", "read", "split_lines", "write"]
+           "decode", "fail", "line_text", "read", "split_lines"]
 
 BOM = "\ufeff"
 # Line breaks exactly as markdown-it sees them (it normalises \r\n and \r to \n).
@@ -108,22 +107,3 @@ def read(path: str | os.PathLike[str]) -> bytes:
     if len(data) > MAX_BYTES:
         raise fail(p, "larger than 1 MiB")
     return data
-
-
-def write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace the file atomically (temp file in the same directory + rename), keeping its mode."""
-    p = os.fspath(path)
-    try:
-        try:
-            st = os.lstat(p)
-        except FileNotFoundError:
-            mode = 0o644
-        else:
-            if stat.S_ISLNK(st.st_mode):
-                raise fail(p, "is a symlink; not written")
-            if not stat.S_ISREG(st.st_mode):
-                raise fail(p, "is not a regular file; not written")
-            mode = stat.S_IMODE(st.st_mode)
-        write_atomic(p, data, mode)
-    except OSError as e:
-        raise fail(p, f"cannot write: {e.strerror or e}") from None
