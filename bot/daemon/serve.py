@@ -3,8 +3,9 @@
 - Wakes on changes in `<state_dir>/queue/` and, in watch mode, in the clone's branch
   refs (`pipeline.watch_target`) — inotify, or watchfiles where there is none
   (`bot/wake.py`); nothing polls, and the idle daemon uses no CPU.
-- Each spool line becomes a `pipeline.Push` or `pipeline.Rerun` handed to
-  `pipeline.process`; a line is removed only after it was processed, and reruns it
+- Each spool line becomes a `pipeline.Push` or `pipeline.Rerun` handed to the `Backend`
+  (`bot.daemon.backend`: `pipeline.process`, which `taskbot serve` passes in,
+  `bot/commands/serve.py`); a line is removed only after it was processed, and reruns it
   returns are queued before that, so a crash repeats work rather than loses it. An
   item whose processing raised is moved to `queue/failed/` with the reason.
 - Watch mode remembers the last processed sha of the branch in `<state_dir>/watch.json`
