@@ -100,7 +100,7 @@ _LAZY = {
     "commit_trailers": ("bot.git.messages", "parse_trailers"),
     "open_repo": ("bot.git.read", "open_repo"),
     "commit_worktree": ("bot.git.write", "commit"),
-    "prepare_worktree": ("bot.git.write", "prepare_worktree"),
+    "prepare_worktree": ("bot.git.worktree", "prepare_worktree"),
     "push_ff": ("bot.git.write", "push_ff"),
     "ScalarChange": ("bot.yamledit", "ScalarChange"),
     "ScalarEdit": ("bot.yamledit", "ScalarEdit"),
@@ -116,8 +116,9 @@ if TYPE_CHECKING:
     from bot.git.messages import build as gitops_commit_message
     from bot.git.messages import parse_trailers as commit_trailers
     from bot.git.read import open_repo
+    from bot.git.worktree import prepare_worktree
     from bot.git.write import commit as commit_worktree
-    from bot.git.write import prepare_worktree, push_ff
+    from bot.git.write import push_ff
     from bot.proc import CommandRecord
     from bot.registry import Ping, RegistryClient, RegistryError, normalize_registry
     from bot.yamledit import ScalarChange, ScalarEdit, YamlEditError, YamlFile, edit_scalars

@@ -23,8 +23,8 @@ from types import MappingProxyType
 from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
 from bot.durations import format_duration, parse_duration
+from bot.entrypoints import project_settings
 from bot.errors import ConfigError
-from bot.plugin.entrypoints import project_settings
 
 __all__ = [
     "SYSTEM_CONFIG",
@@ -300,7 +300,7 @@ def parse(data: Mapping[str, Any], source: str,
     """Validate parsed TOML; relative paths resolve against the directory of `source`.
 
     `handler_keys`: each handler's record of the project keys it reads; None: those of
-    the installed handlers (`bot.plugin.entrypoints.project_settings`)."""
+    the installed handlers (`bot.entrypoints.project_settings`)."""
     base = Path(source).expanduser().absolute().parent
     top = _Table(source, base, "", data, _TOP_KEYS)
     trust = top.table("trust", Trust)

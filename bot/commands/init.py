@@ -193,7 +193,7 @@ def adopt_history(explicit: str | None) -> InitResult:
     taskbot's own again, so tasks taskbot edited before can run again. Anyone can write
     taskbot's address into a commit: look at `git log --author=<identity.email>` first."""
     from bot.git import owncommits  # noqa: PLC0415 -- this rare command only
-    from bot.pipeline import source_repo  # noqa: PLC0415
+    from bot.pipeline.clone import source_repo  # noqa: PLC0415
 
     found = configmod.find_config_path(explicit)
     if found is None:

@@ -19,8 +19,8 @@ class MergeFileError(TaskbotError):
 
 def command(args: argparse.Namespace) -> int:
     """git's `%O %A %B %P`: exit 0 merged, 1 with conflict markers, 2 when it could not merge."""
-    from bot import taskfile
-    from bot.taskfile import merge as taskmerge
+    from bot.taskfile.merge import merge
+    from bot.taskfile.save import write as write_task
 
     sides = []
     for name in (args.base, args.ours, args.theirs):
@@ -29,8 +29,8 @@ def command(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise MergeFileError(f"{name}: cannot read: {exc.strerror or exc}") from None
     try:
-        merged = taskmerge.merge(sides[0], sides[1], sides[2], args.path)
-        taskfile.write(args.ours, merged.data)
+        merged = merge(sides[0], sides[1], sides[2], args.path)
+        write_task(args.ours, merged.data)
     except TaskbotError as exc:
         raise MergeFileError(str(exc)) from None
     return 1 if merged.conflicts else 0

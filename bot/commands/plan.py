@@ -12,11 +12,10 @@ from bot.errors import UsageError
 if TYPE_CHECKING:
     import argparse
 
-    from bot import taskfile
     from bot.config import Config
     from bot.run.actions import Action
     from bot.run.context import Context, Handler
-    from bot.taskfile.lookup import DependencyState
+    from bot.taskfile.model import DependencyState, Task
 
 
 def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -> dict[str, Any]:
@@ -40,7 +39,7 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
     return entry
 
 
-def _plan_dependencies(task: taskfile.Task, waiting: tuple[DependencyState, ...]
+def _plan_dependencies(task: Task, waiting: tuple[DependencyState, ...]
                        ) -> list[dict[str, Any]]:
     """Every id of the Dependencies section: whether it is one, for which groups, its state."""
     open_ = {w.task_id: w for w in waiting}
@@ -92,11 +91,11 @@ def _plan_text(doc: dict[str, Any]) -> str:
 
 
 def _plan_source(arg: str, config: Config
-                 ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]]:
+                 ) -> tuple[Task, str, tuple[DependencyState, ...]]:
     """The task, where it was read, its incomplete dependencies: from a file, else (hook
     mode, any directory) from repo.branch of the configured repository."""
-    from bot import taskfile
     from bot.taskfile.lookup import find_task, waiting_dependencies
+    from bot.taskfile.parse import load as load_task
 
     try:
         path = find_task(arg, tasks_dir(config))
@@ -105,24 +104,24 @@ def _plan_source(arg: str, config: Config
         if found is None:
             raise
         return found
-    task = taskfile.load(path)
+    task = load_task(path)
     return task, str(path), waiting_dependencies(task, path)
 
 
 def _plan_from_branch(task_id: str, config: Config
-                      ) -> tuple[taskfile.Task, str, tuple[DependencyState, ...]] | None:
+                      ) -> tuple[Task, str, tuple[DependencyState, ...]] | None:
     """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
     from pathlib import PurePosixPath
 
-    from bot import taskfile
     from bot.taskfile.lookup import tree_dependency_state, waiting_dependencies
+    from bot.taskfile.parse import parse as parse_task
 
     found = on_branch(task_id, config)
     if found is None:
         return None
     repo, rel, data = found
     branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
-    task = taskfile.parse(data, rel)
+    task = parse_task(data, rel)
     root = str(PurePosixPath(tasks_dir).parent)
     waiting = waiting_dependencies(task, Path(rel), state=lambda dep, waiter:
                                    tree_dependency_state(repo, branch, root, dep))

@@ -14,14 +14,14 @@ if TYPE_CHECKING:
 def command(args: argparse.Namespace) -> int:
     import json
 
-    from bot import taskfile
     from bot.notify import reportstore
     from bot.taskfile.lookup import find_task
+    from bot.taskfile.parse import load as load_task
 
     config = load_config(args.config, required=False)
     task_id = args.task
     if args.task.endswith(".md") or Path(args.task).exists():
-        task_id = taskfile.load(find_task(args.task, tasks_dir(config))).id
+        task_id = load_task(find_task(args.task, tasks_dir(config))).id
     stored = reportstore.last(config.repo.state_dir, task_id)
     if args.json:
         print(json.dumps(stored.json(), indent=2, ensure_ascii=False))

@@ -101,25 +101,28 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     integrate into repo.branch, note, stored report — started by hand."""
     from datetime import datetime
 
-    from bot import pipeline, taskfile
     from bot.commands import status as status_command
     from bot.config import NotifyConfig
     from bot.notify import redactor
     from bot.notify.outbox import Outbox
+    from bot.pipeline.items import Rerun
+    from bot.pipeline.stage import process
+    from bot.pipeline.task import run as run_task
     from bot.plugin.plugins import load_handlers
     from bot.run.taskrun import exit_code
     from bot.taskfile.lookup import find_task
+    from bot.taskfile.parse import load as load_task
 
     if args.dry_run:
         raise UsageError("--commit and --dry-run exclude each other (use plan to look first)")
     task_id = args.task
     if args.task.endswith(".md") or Path(args.task).exists():
-        task_id = taskfile.load(find_task(args.task, tasks_dir(config))).id
+        task_id = load_task(find_task(args.task, tasks_dir(config))).id
     if args.no_notify:
         config = config._replace(notify=NotifyConfig())  # nothing to deliver to
     with _watched(args):
-        processed = pipeline.process(config, load_handlers(), pipeline.Rerun(task_id),
-                                     now=datetime.now().astimezone())[0]
+        processed = process(config, load_handlers(), Rerun(task_id), run_task=run_task,
+                            now=datetime.now().astimezone())[0]
     if processed.report is None:
         raise TaskbotError(processed.message or f"{task_id}: nothing was run")
     status_command.record_run(Path(config.repo.state_dir), processed)

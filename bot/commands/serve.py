@@ -1,4 +1,4 @@
-"""`taskbot serve`: the daemon, with the configured handlers."""
+"""`taskbot serve`: the daemon, with the configured handlers, over the pipeline."""
 
 from __future__ import annotations
 
@@ -11,9 +11,20 @@ if TYPE_CHECKING:
 
 
 def command(args: argparse.Namespace) -> int:
-    from bot.daemon import serve as daemon
+    import pygit2
+
+    from bot.daemon.backend import pipeline_backend
+    from bot.daemon.logline import log
+    from bot.daemon.serve import Daemon
     from bot.plugin.plugins import load_handlers
 
     config = load_config(args.config, required=True)
     require_trust(config)
-    return daemon.serve(config, load_handlers())
+    # libgit2's object cache keeps what a repository read after the repository is gone:
+    # ~20 KB more resident memory per push, for good, in a process that runs for months.
+    # Every read here opens its repository afresh, so the cache saves nothing (measured:
+    # 4 KB a push without it, and no slower).
+    pygit2.settings.enable_caching(False)
+    daemon = Daemon(config, pipeline_backend(config, load_handlers(), log))
+    daemon.install_signal_handlers()
+    return daemon.run()

@@ -22,7 +22,7 @@ from bot.text.textcap import display_name
 if TYPE_CHECKING:
     import argparse
 
-    from bot.pipeline import Processed
+    from bot.pipeline.items import Processed
 
 __all__ = ["EXIT_NOT_RUNNING", "command", "record_run", "render", "snapshot"]
 

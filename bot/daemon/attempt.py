@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.daemon.logline import ERR, WARNING, log
 from bot.forge.remote import ForgeUnreachable
-from bot.pipeline import Processed
+from bot.pipeline.items import Processed
 
 __all__ = ["DISK_FULL_PAUSE", "Attempt", "attempt"]
 

@@ -10,43 +10,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bot import pipeline
 from bot.config import Config
 from bot.daemon import spool, tip
+from bot.daemon.contract import Backend, Log
 from bot.errors import TaskbotError
 from bot.forge import remote
 from bot.git import read
-from bot.pipeline import Processed, Push, Rerun
+from bot.pipeline.items import OnStatus, Processed, Push, Rerun
+from bot.pipeline.stage import process as process_item
+from bot.pipeline.stage import watch_target as branch_ref_target
+from bot.pipeline.task import run as run_task
+from bot.pipeline.writeback import repair_notes
 from bot.run.context import Handler
 from bot.run.journal import Journal, kill_recorded, pending_tasks
 from bot.run.runner import State
 from bot.state.statedir import CLONES, TIP
-
-ProcessFn = Callable[[spool.Line, Callable[[], bool], pipeline.OnStatus, datetime],
-                     Sequence[Processed]]
-ResumeFn = Callable[[Callable[[], bool], pipeline.OnStatus, datetime], Sequence[Processed]]
-# The item in flight (its journal's item) as it stands, for the stall guard's record.
-InFlightFn = Callable[[], Mapping[str, Any]]
-# Given up on that item: it is never resumed; says what was not run.
-QuarantineFn = Callable[[Mapping[str, Any]], str]
-Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Process one spool line; resume a killed daemon's item; where watch mode looks."""
-
-    process: ProcessFn
-    watch_target: Callable[[], tuple[Path, str]] | None = None  # None: hook mode
-    resume: ResumeFn | None = None
-    in_flight: InFlightFn | None = None
-    quarantine: QuarantineFn | None = None
 
 
 def is_watch_mode(config: Config) -> bool:
@@ -67,10 +51,10 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         memory[ref] = sha
 
     def run(item: Push | Rerun, journal: Journal, should_stop: Callable[[], bool],
-            on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
+            on_status: OnStatus, now: datetime) -> Sequence[Processed]:
         with flight.working(journal.item):
-            out = pipeline.process(config, handlers, item, now=now, should_stop=should_stop,
-                                   on_status=on_status, journal=journal)
+            out = process_item(config, handlers, item, run_task=run_task, now=now,
+                               should_stop=should_stop, on_status=on_status, journal=journal)
         # Tasks ready again, and tasks a stop interrupted before some criteria ran, go to the
         # spool before the item is marked done: a kill in between then repeats the item (its
         # journal skips what was done) instead of losing them.
@@ -84,7 +68,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         return [replace(p, reruns=()) for p in out]
 
     def process(line: spool.Line, should_stop: Callable[[], bool],
-                on_status: pipeline.OnStatus, now: datetime) -> Sequence[Processed]:
+                on_status: OnStatus, now: datetime) -> Sequence[Processed]:
         if line.kind == "rerun":
             journal = Journal.begin(state, {"kind": "rerun", "task": line.task_id})
             return run(Rerun(line.task_id), journal, should_stop, on_status, now)
@@ -98,7 +82,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
                                         "ref": push.ref})
         return run(push, journal, should_stop, on_status, now)
 
-    def resume(should_stop: Callable[[], bool], on_status: pipeline.OnStatus,
+    def resume(should_stop: Callable[[], bool], on_status: OnStatus,
                now: datetime) -> Sequence[Processed]:
         current = _branch_tip(config, state, ref)
         if current is not None and tip.load(state, ref) is None:
@@ -125,7 +109,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         return run(push, journal, should_stop, on_status, now)
 
     def watch_target() -> tuple[Path, str]:
-        return pipeline.watch_target(config)
+        return branch_ref_target(config)
 
     return Backend(process, watch_target if is_watch_mode(config) else None, resume,
                    flight.current, partial(_quarantine, state, ref, remember))
@@ -177,7 +161,7 @@ def _quarantine(state: Path, ref: str, remember: Callable[[str], None],
 
 def _repair_notes(config: Config, log: Log) -> None:
     try:
-        repaired = pipeline.repair_notes(config)
+        repaired = repair_notes(config)
     except TaskbotError as exc:
         log(f"cannot check taskbot's git notes: {exc}")
         return

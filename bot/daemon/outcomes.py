@@ -14,7 +14,7 @@ from bot.daemon.logline import ERR, INFO, WARNING, log
 from bot.errors import TaskbotError
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
-from bot.pipeline import Processed
+from bot.pipeline.items import Processed
 from bot.text.mdescape import code_span, inline, link_markup
 
 __all__ = ["notify_failure", "record", "set_aside"]

@@ -3,8 +3,9 @@
 - Wakes on changes in `<state_dir>/queue/` and, in watch mode, in the clone's branch
   refs (`pipeline.watch_target`) — inotify, or watchfiles where there is none
   (`bot/wake.py`); nothing polls, and the idle daemon uses no CPU.
-- Each spool line becomes a `pipeline.Push` or `pipeline.Rerun` handed to
-  `pipeline.process`; a line is removed only after it was processed, and reruns it
+- Each spool line becomes a `pipeline.Push` or `pipeline.Rerun` handed to the `Backend`
+  (`bot.daemon.backend`: `pipeline.process`, which `taskbot serve` passes in,
+  `bot/commands/serve.py`); a line is removed only after it was processed, and reruns it
   returns are queued before that, so a crash repeats work rather than loses it. An
   item whose processing raised is moved to `queue/failed/` with the reason.
 - Watch mode remembers the last processed sha of the branch in `<state_dir>/watch.json`
@@ -34,15 +35,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import pygit2
-
 from bot import heartbeat
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.daemon import entries, intake, outcomes, stalls, statusfile
 from bot.daemon import spool as queue
 from bot.daemon.attempt import DISK_FULL_PAUSE, attempt
-from bot.daemon.backend import Backend, pipeline_backend
+from bot.daemon.contract import Backend
 from bot.daemon.criteria import CriterionLog
 from bot.daemon.delivery import Delivery
 from bot.daemon.forgewatch import ForgeWatch
@@ -54,12 +53,11 @@ from bot.daemon.statusdoc import DaemonState, document, iso
 from bot.daemon.statusdoc import now as _now
 from bot.daemon.wake import Waker, WatchLost, make_waker
 from bot.errors import ConfigError, TaskbotError
-from bot.pipeline import Processed
+from bot.pipeline.items import Processed
 from bot.run import observe
-from bot.run.context import Handler
 from bot.state.statedir import JOURNAL, PID, journal_aside
 
-__all__ = ["Backend", "Daemon", "Processed", "log", "pipeline_backend", "serve"]
+__all__ = ["Backend", "Daemon", "Processed", "log"]
 
 
 class Daemon:
@@ -385,14 +383,3 @@ class Daemon:
                 log("stopped")
                 self.notifier.close()
         return exit_code
-
-
-def serve(config: Config, handlers: Mapping[str, Handler]) -> int:
-    # libgit2's object cache keeps what a repository read after the repository is gone:
-    # ~20 KB more resident memory per push, for good, in a process that runs for months.
-    # Every read here opens its repository afresh, so the cache saves nothing (measured:
-    # 4 KB a push without it, and no slower).
-    pygit2.settings.enable_caching(False)
-    daemon = Daemon(config, pipeline_backend(config, handlers, log))
-    daemon.install_signal_handlers()
-    return daemon.run()

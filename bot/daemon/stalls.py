@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.daemon import quarantine
 from bot.daemon import spool as queue
-from bot.daemon.backend import InFlightFn, QuarantineFn
+from bot.daemon.contract import InFlightFn, QuarantineFn
 from bot.daemon.logline import ERR, WARNING, log
 from bot.daemon.sdnotify import Notifier
 from bot.durations import format_duration

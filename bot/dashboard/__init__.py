@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 
 import pygit2
 
-from bot import taskfile
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.dashboard import taskrows as dashrows
@@ -33,6 +32,7 @@ from bot.git import write as gitwrite
 from bot.run.report import Report
 from bot.state import waiting as waiting_store
 from bot.state.statedir import STATUS
+from bot.taskfile.source import read as read_task
 from bot.text.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
@@ -238,7 +238,7 @@ def refresh(config: Config, worktree: Path, report: Report | None = None,
         target.unlink()
     elif target.exists():
         try:  # bounded, and a folder or device raises: a push can put one there
-            current = taskfile.read(target)
+            current = read_task(target)
         except TaskbotError:
             return False
         if current == data or not current.startswith(MARKER.encode()):

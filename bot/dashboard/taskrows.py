@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 
 import pygit2
 
-from bot import taskfile
 from bot.config import Config
 from bot.dashboard import cache as dashcache
 from bot.errors import TaskbotError
@@ -36,6 +35,8 @@ from bot.git import owncommits, read
 from bot.git import write as gitwrite
 from bot.git.trust import check_file
 from bot.state.statedir import read_owned
+from bot.taskfile.parse import parse as parse_task
+from bot.taskfile.source import read as read_task
 
 __all__ = ["JUDGE_BUDGET", "PENDING", "Entry", "listing", "state_json", "worktree_files"]
 
@@ -128,7 +129,7 @@ def _under(path: str, tasks_dir: str) -> bool:
 
 def _read(worktree: Path, path: str) -> bytes | None:
     try:
-        return taskfile.read(worktree / path)
+        return read_task(worktree / path)
     except TaskbotError:
         return None
 
@@ -171,7 +172,7 @@ def _said(path: str, blob: str, data: bytes | None, judge: Judge) -> Entry:
     if data is None:
         return Entry(blob, problem="unusable: not a regular file taskbot can read")
     try:
-        task = taskfile.parse(data, path)
+        task = parse_task(data, path)
     except TaskbotError as exc:
         return Entry(blob, problem=f"unusable: {exc}")
     done = sum(1 for c in task.criteria if c.checked)

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.git import read
-from bot.git.reset import plain_bytes
+from bot.git.plainbytes import plain_bytes
 
 if TYPE_CHECKING:
     import pygit2
@@ -29,17 +28,17 @@ __all__ = ["DECLINED", "commit_paths"]
 DECLINED = "declined"  # git should make this commit: something here is not plain
 
 
-def commit_paths(worktree: Path, message: str, name: str, email: str,
+def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: str, email: str,
                  paths: Sequence[str]) -> str | None:
-    """The commit of `paths` (each written, created or removed) on HEAD: its sha; None when
-    nothing changed (HEAD stays); `DECLINED` where `git commit` should do it."""
-    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+    """The commit of `paths` (each written, created or removed) on HEAD of `repo`, the
+    worktree's repository: its sha; None when nothing changed (HEAD stays); `DECLINED`
+    where `git commit` should do it."""
+    import pygit2  # noqa: PLC0415 -- loaded with `repo` already
 
     message = _cleaned(message)
     if not paths or not message:
         return DECLINED
     try:
-        repo = read.open_repo(worktree)
         if repo.head_is_unborn:
             return DECLINED
         head = repo.head.peel(pygit2.Commit)

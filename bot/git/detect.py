@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pygit2
 
-from bot import taskfile
 from bot.errors import TaskbotError
 from bot.git.read import ZERO
+from bot.taskfile.parse import parse as parse_task
 from bot.text.textcap import display_name, escape_surrogates
 
 
@@ -103,12 +103,12 @@ def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir:
 
 def criteria_to_run(old: bytes | None, new: bytes, path: str) -> tuple[int, ...]:
     """Unchecked now, and absent (new or edited) or checked before; identity with multiplicity."""
-    task = taskfile.parse(new, path)
+    task = parse_task(new, path)
     still_open: Counter[str] = Counter()
     if old is not None:
         # An unusable old version counts as absent: everything open now is new.
         with contextlib.suppress(TaskbotError):
-            still_open.update(c.identity for c in taskfile.parse(old, path).criteria
+            still_open.update(c.identity for c in parse_task(old, path).criteria
                               if not c.checked)
     run: list[int] = []
     for criterion in task.unchecked:

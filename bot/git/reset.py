@@ -8,29 +8,21 @@ checkout). Otherwise it declines, and `bot.git.worktree` lets git do it whole.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.git import read
+from bot.git.plainbytes import plain_bytes
 
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["UNTRACKED", "changed_files", "plain_bytes", "reset_in_process"]
+__all__ = ["UNTRACKED", "changed_files", "reset_in_process"]
 
 # libgit2's status flags of a file the commit does not hold: GIT_STATUS_WT_NEW, _IGNORED
 # (pygit2 is imported late here: `taskbot plan` never loads it).
 UNTRACKED = 1 << 7 | 1 << 14
-
-# What makes git write other bytes than the blob's, or other files, than libgit2 would:
-# libgit2 runs no filter drivers, knows no `working-tree-encoding`, reads no config from the
-# environment (GIT_CONFIG_COUNT…) and ignores sparse checkout. Any of it: git resets.
-_BYTE_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
-_BYTE_CONFIG = ("filter.", "core.autocrlf", "core.eol", "core.attributesfile",
-                "core.sparsecheckout", "include.", "includeif.")
-_CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
 
 
 def reset_in_process(path: Path, branch: str, start: str,
@@ -99,22 +91,6 @@ def _between(repo: pygit2.Repository, commit: pygit2.Commit) -> set[str]:
     for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
         paths.update((delta.old_file.path, delta.new_file.path))
     return paths
-
-
-def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str]) -> bool:
-    """Whether libgit2 reads and writes `paths` as git would, byte for byte: no attributes,
-    filter drivers, autocrlf, config from the environment or sparse checkout could apply."""
-    if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in tree:
-        return False
-    if any(entry.name.lower().startswith(_BYTE_CONFIG) for entry in repo.config):
-        return False
-    common = Path(repo.path)
-    if (common / "commondir").is_file():
-        common = (common / (common / "commondir").read_text().strip()).resolve()
-    if (common / "info" / "attributes").exists() or (common / "info" / "sparse-checkout").exists():
-        return False
-    return not any(PurePosixPath(p).name == ".gitattributes" or any(
-        repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in paths)
 
 
 def changed_files(path: Path) -> dict[str, int] | None:

@@ -4,24 +4,26 @@ Flat over time: a repository gets one worktree per process working in it (`SLOTS
 most), reused by every run whatever its branch, so the state dir holds a checkout per
 repository, not per task. A slot is held by an flock the kernel releases when the
 process ends; slots nobody holds (and the per-branch worktrees of earlier versions) are
-removed when a process takes a slot. The reset itself is `bot.git.reset`'s.
+removed when a process takes a slot. The reset itself is `bot.git.reset`'s. A run's worktree
+starts from the clone's fetched branch (`prepare_worktree`).
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import shutil
 import threading
 from pathlib import Path
 
+from bot.git import read
 from bot.git.read import GitError, git, open_repo
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
-from bot.state.statedir import WORKTREES, owned
+from bot.git.write import fetch
+from bot.state.statedir import WORKTREES, digest, own, slug
 
-__all__ = ["SLOTS", "digest", "own", "settle", "slug", "worktree"]
+__all__ = ["SLOTS", "prepare_worktree", "settle", "worktree"]
 
 SLOTS = 8  # worktrees of one repository at most: one per process using it at the same time
 _SLOT_RE = re.compile(r"@[0-9]+(?:\.lock)?")
@@ -79,19 +81,12 @@ def _head(path: Path) -> str:
         return ""
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
-def own(*paths: Path) -> None:
-    """A clone or worktree someone else put under state_dir is never used (its config
-    and hooks would run as taskbot)."""
-    for path in paths:
-        owned(path)
-
-
-def digest(repo: Path) -> str:
-    return hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
+def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
+    """A worktree on `branch` based on origin/<base> (local <base> without an origin)."""
+    start = f"origin/{base}" if fetch(clone) else base
+    if read.resolve(clone, start) is None:
+        raise GitError(f"{clone}: branch {start!r} does not exist")
+    return worktree(clone, state_dir, branch, start)
 
 
 def _slot(folder: Path) -> tuple[Path, bool]:

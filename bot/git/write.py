@@ -25,14 +25,13 @@ from bot.config import Identity
 from bot.git import read
 from bot.git.commitpaths import DECLINED, commit_paths
 from bot.git.read import GitError, git
-from bot.git.worktree import digest as _digest  # the name tests find a worktree folder by
-from bot.git.worktree import own, settle, slug, worktree
-from bot.state.statedir import CLONES
+from bot.state.statedir import CLONES, own, slug
+from bot.state.statedir import digest as _digest  # the name tests find a worktree folder by
 
 __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", "commit",
            "drop_branch", "drop_merged_remote", "fast_forward", "fetch", "git", "has_remote",
-           "identity_env", "pack", "prepare_worktree", "private_clone", "push", "push_ff",
-           "settle", "update_ref", "worktree"]
+           "identity_env", "pack", "private_clone", "push", "push_ff", "update_ref"]
+
 NOTES_REF = "refs/notes/taskbot"
 
 
@@ -163,19 +162,16 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
         return has_remote(repo, remote)
 
 
-def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
-    """A worktree on `branch` based on origin/<base> (local <base> without an origin)."""
-    start = f"origin/{base}" if fetch(clone) else base
-    if read.resolve(clone, start) is None:
-        raise GitError(f"{clone}: branch {start!r} does not exist")
-    return worktree(clone, state_dir, branch, start)
-
-
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
     """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was.
     A few named paths are committed in process where that writes what git would."""
     if paths:
-        made = commit_paths(path, message, identity.name, identity.email, paths)
+        try:
+            repo = read.open_repo(path)
+        except GitError:
+            repo = None
+        made = commit_paths(repo, path, message, identity.name, identity.email, paths) \
+            if repo is not None else DECLINED
         if made != DECLINED:
             return made
     env = identity_env(identity)  # staging decides the content too (excludes, attributes)

@@ -12,55 +12,40 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
 
-from bot import taskfile
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
-from bot.taskfile import merge
+from bot.git.target import Integrated, Target
+from bot.taskfile.model import Applied
+from bot.taskfile.save import write as write_task
+from bot.taskfile.source import read as read_task
 
 MAX_REBASES = 5
 _FINAL_RE = re.compile(r"hook declined|protected|denied|not allowed|forbidden|permission", re.I)
 RETRY_PAUSE = 0.2  # seconds before pushing again after a refusal; doubled each time
 
 
-@dataclass(frozen=True)
-class Integrated:
-    commit: str  # the commit that ended up on the branch, or the kept one
-    on_branch: bool
-    note: str  # what happened, for the report when it is not the plain case
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the work goes: a bare repository reached through `origin`, or a watched clone."""
-
-    clone: Path  # taskbot's private clone (of the bare repository, or of the watched clone)
-    bare_origin: bool
-    branch: str  # repo.branch
-    work_branch: str  # taskbot/<TASK-ID>
-    watched: Path | None = None  # watch mode: the person's clone whose branch advances
-
-    @property
-    def person(self) -> Path:
-        """Where repo.branch lives in watch mode: the person's clone (else taskbot's own)."""
-        return self.watched or self.clone
+# taskbot's commit of the file carried onto the branch's newer version of it, by meaning:
+# (the version the run read, the branch's, taskbot's) → the merged file (the caller's
+# `bot.taskfile.merge.reapply` with the run's edit)
+Carry = Callable[[bytes | None, bytes, bytes], Applied]
 
 
 def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
-              edit: taskfile.Edit, message: str) -> Integrated:
+              carry: Carry, message: str) -> Integrated:
     """Never raises once the commit exists: whatever the remote says, the commit ends up on
     the branch or on the kept work branch, and the result says which and why."""
     if config.repo.integrate == "branch":
         return _keep(target, worktree, sha, f"integrate = branch: work is on {target.work_branch}")
     refusal = ""
     for attempt in range(MAX_REBASES):
-        step = _attempt(config, target, worktree, sha, rel_path, edit, message, attempt)
+        step = _attempt(config, target, worktree, sha, rel_path, carry, message, attempt)
         if isinstance(step, Integrated):
             if step.on_branch:
                 _tidy(target, worktree, step.commit)
@@ -72,7 +57,7 @@ def integrate(config: Config, target: Target, worktree: Path, sha: str, rel_path
 
 
 def _attempt(config: Config, target: Target, worktree: Path, sha: str, rel_path: str,
-             edit: taskfile.Edit, message: str, attempt: int) -> Integrated | tuple[str, str]:
+             carry: Carry, message: str, attempt: int) -> Integrated | tuple[str, str]:
     """One push of `sha`: done, kept, or the commit to push next and what the remote said."""
     try:
         refused = _advance(target, worktree, sha)
@@ -84,7 +69,7 @@ def _attempt(config: Config, target: Target, worktree: Path, sha: str, rel_path:
     if _contains(target, sha, tip):
         return _unmoved(target, worktree, sha, refusal, attempt)
     try:
-        sha_or_none = _reapply(config, worktree, target, tip, rel_path, edit, message)
+        sha_or_none = _reapply(config, worktree, target, tip, rel_path, carry, message)
     except TaskbotError as exc:
         why = str(exc) if isinstance(exc, _Conflict) else \
             f"re-applying on the moved {target.branch} failed: {exc}"
@@ -166,7 +151,7 @@ def _ff_watched(target: Target, sha: str) -> bool:
 
 
 def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path: str,
-             edit: taskfile.Edit, message: str) -> str | None:
+             carry: Carry, message: str) -> str | None:
     """Merge taskbot's commit (the worktree's HEAD) into the branch's new version of the file
     by meaning (`bot.taskfile.merge.reapply`, the code of `taskbot merge-file`). HEAD^ holds
     the version the run read, where the edit's ticks count their occurrences."""
@@ -176,11 +161,11 @@ def _reapply(config: Config, worktree: Path, target: Target, base: str, rel_path
     path = worktree / rel_path
     if not path.exists() or mine is None:
         raise _Conflict(f"{rel_path} was moved or removed on {target.branch} meanwhile")
-    applied = merge.reapply(before, taskfile.read(path), mine, edit, rel_path)
+    applied = carry(before, read_task(path), mine)
     if applied.missing:
         lines = "; ".join(applied.missing)
         raise _Conflict(f"{target.branch} kept the person's version of: {lines}")
-    taskfile.write(path, applied.data)
+    write_task(path, applied.data)
     sha = gitrepo.commit(worktree, message, config.identity)
     if sha is not None:
         owncommits.record(config.repo.state_dir, sha)

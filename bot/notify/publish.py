@@ -50,3 +50,12 @@ def publish(config: Config, report: Report, redact: Redactor, *, send: bool,
         return Published(True, True)
     return Published(True, False, f"report not delivered yet; kept in {state}/outbox, "
                                   f"retried by the daemon: {left.last_error}")
+
+
+def publish_report(config: Config, report: Report, redact: Redactor, *,
+                   store_as: str = "") -> str:
+    """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
+    if not (any(r.attempted for r in report.results) or report.notes):
+        return ""
+    return publish(config, report, redact, send=True, deliver_now=False,
+                   store_as=store_as).problem

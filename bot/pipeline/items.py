@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Config
-from bot.pipeline.places import Places
+from bot.pipeline.places import Places, Where
 from bot.run.context import Handler
 from bot.run.journal import Journal, TaskJournal
 from bot.run.report import Report
 
-__all__ = ["Job", "OnStatus", "Processed", "Push", "Rerun", "step"]
+__all__ = ["Job", "OnStatus", "Processed", "Push", "Rerun", "RunTask", "step"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ class Job:
     should_stop: Callable[[], bool]
     on_status: OnStatus
     journal: Journal | None
+    run_task: RunTask  # one task of the item (bot.pipeline.task.run)
+
+
+# (the item's job, the task file, the criteria to run (None: all open), the commit it is read
+# at, where taskbot works (None: looked up)) → what came of it
+RunTask = Callable[[Job, str, tuple[int, ...] | None, str, Where | None], Processed]
 
 
 def step(tj: TaskJournal | None, name: str, value: object = True) -> None:

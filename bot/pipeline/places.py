@@ -1,5 +1,6 @@
 """Where the pipeline reads and writes: the state dir and the tasks repository's locations,
-taken from the config once per item, and taskbot's private clone, looked up once per run."""
+taken from the config once per item, and taskbot's private clone, looked up once per run
+(by `bot.pipeline.clone`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
-from bot.forge import remote
-from bot.git import read
-from bot.git import write as gitrepo
-from bot.git.writeback import Target
+from bot.git.target import Target
 
-__all__ = ["Places", "Where", "source_repo", "where"]
+__all__ = ["Places", "Where"]
 
 
 @dataclass(frozen=True)
@@ -48,25 +46,3 @@ class Where:
 
     def target(self, branch: str, work_branch: str) -> Target:
         return Target(self.clone, self.bare, branch, work_branch, self.watched)
-
-
-def source_repo(config: Config) -> Path:
-    """The repository whose branch taskbot reads: the bare repository (hook mode), the
-    person's clone (watch mode), or taskbot's clone of the forge's (remote mode)."""
-    if config.repo.remote:
-        return remote.ensure_clone(remote.from_config(config), Path(config.repo.state_dir))
-    return Path(config.repo.path)
-
-
-def where(config: Config) -> Where:
-    """Every mode works in a private clone under state_dir: in watch mode too, so that the
-    person's clone never shows taskbot's worktrees or work branches; in remote mode the
-    clone of the forge's repository, integrated by pushes to it."""
-    if config.repo.remote:
-        return Where(True, source_repo(config), f"origin/{config.repo.branch}")
-    source = Path(config.repo.path)
-    clone = gitrepo.private_clone(source, Path(config.repo.state_dir))
-    rev = f"origin/{config.repo.branch}"
-    if read.mode(source) == "bare":
-        return Where(True, clone, rev)
-    return Where(False, clone, rev, source)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.notify import redactor
+from bot.notify.publish import publish_report
 from bot.pipeline.items import Job, Processed, step
-from bot.pipeline.writeback import publish_report
 from bot.run.report import Report, TaskInfo
 
 __all__ = ["MAX_REFUSALS_SHOWN", "REFUSED", "refused", "refused_all"]

@@ -1,7 +1,7 @@
 """A queued item (a push, or a task queued again) → the tasks it runs.
 
 Detection and trust read the source repository directly with pygit2; only when something
-will run does taskbot touch its own worktree (`task.run`).
+will run does taskbot touch its own worktree (`bot.pipeline.task.run`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from bot.git import write as gitrepo
 from bot.git.detect import Change, changed_files, criteria_to_run
 from bot.git.read import ZERO
 from bot.git.trust import Verdict, check, check_file, is_bot_commit
-from bot.pipeline import task, unlanded, waiters
-from bot.pipeline.items import Job, OnStatus, Processed, Push, Rerun
-from bot.pipeline.places import Places, source_repo, where
+from bot.pipeline import unlanded, waiters
+from bot.pipeline.clone import source_repo, where
+from bot.pipeline.items import Job, OnStatus, Processed, Push, Rerun, RunTask
+from bot.pipeline.places import Places
 from bot.pipeline.refusals import refused, refused_all
 from bot.run.context import Handler
 from bot.run.journal import Journal
@@ -31,10 +32,10 @@ from bot.state import waiting as waiting_store
 from bot.taskfile.lookup import find_in_tree
 from bot.taskfile.shallow import brings_open_boxes
 
-__all__ = ["process", "watch_target"]
+__all__ = ["process", "quiet", "watch_target"]
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     pass
 
 
@@ -44,12 +45,14 @@ def watch_target(config: Config) -> tuple[Path, str]:
 
 
 def process(config: Config, handlers: Mapping[str, Handler], item: Push | Rerun, *,
-            now: datetime, should_stop: Callable[[], bool] = lambda: False,
-            on_status: OnStatus = _quiet, journal: Journal | None = None
+            run_task: RunTask, now: datetime, should_stop: Callable[[], bool] = lambda: False,
+            on_status: OnStatus = quiet, journal: Journal | None = None
             ) -> tuple[Processed, ...]:
     """With a journal, each step is recorded as it ends, and what it recorded already (a
-    killed daemon's item resumed) is not done again."""
-    job = Job(config, Places.of(config), handlers, now, should_stop, on_status, journal)
+    killed daemon's item resumed) is not done again. `run_task` runs one task of the item:
+    `bot.pipeline.task.run`, passed by the caller (`bot.pipeline.process` does)."""
+    job = Job(config, Places.of(config), handlers, now, should_stop, on_status, journal,
+              run_task)
     if isinstance(item, Rerun):
         return (_rerun(job, item.task_id),)
     return _push(job, item)
@@ -90,8 +93,8 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
             refusals.append((change.path, why))
         elif indices:
             job.on_status(f"running {change.path}")
-            out.append(_isolated(change.path, partial(task.run, job, change.path, indices,
-                                                      push.new)))
+            out.append(_isolated(change.path, partial(job.run_task, job, change.path,
+                                                      indices, push.new)))
     if refusals:
         out.insert(0, refused_all(job, refusals, f"push {push.new[:12]}"))
     if reruns:
@@ -146,7 +149,7 @@ def _rerun(job: Job, task_id: str) -> Processed:
     if not verdict.trusted:
         return refused(job, rel, f"{task_id} not run again: {verdict.reason}")
     job.on_status(f"running {task_id} again")
-    return _isolated(task_id, lambda: task.run(job, rel, None, tip, found_where))
+    return _isolated(task_id, lambda: job.run_task(job, rel, None, tip, found_where))
 
 
 def _isolated(name: str, work: Callable[[], Processed]) -> Processed:

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pygit2
 
-from bot import taskfile
 from bot.config import Config
+from bot.dashboard import in_commit
 from bot.forge import remote
 from bot.git import read
-from bot.git import write as gitrepo
 from bot.git.messages import task_commit
-from bot.git.writeback import Integrated
+from bot.git.target import Integrated
+from bot.git.worktree import settle, worktree
 from bot.notify import redactor
+from bot.notify.publish import publish_report
 from bot.pipeline import unlanded as kept
 from bot.pipeline import writeback
+from bot.pipeline.clone import where
 from bot.pipeline.items import Job, Processed, step
-from bot.pipeline.places import Places, Where, where
+from bot.pipeline.places import Places, Where
 from bot.pipeline.refusals import refused
 from bot.run.context import Context
 from bot.run.journal import TaskJournal, Unlanded
@@ -28,6 +31,8 @@ from bot.run.report import to_markdown
 from bot.run.runmodel import new_run_id
 from bot.run.taskrun import RunOptions, run_task
 from bot.state import waiting as waiting_store
+from bot.taskfile.merge import reapply
+from bot.taskfile.parse import parse as parse_task
 
 __all__ = ["run"]
 
@@ -49,7 +54,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         return Processed(task_id, None, None, tuple(owed),
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
-    wt = gitrepo.worktree(clone, places.state, work_branch, start)
+    wt = worktree(clone, places.state, work_branch, start)
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
                   on_spawn=tj.spawned if tj is not None else None)
@@ -61,15 +66,16 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))
-    committed = writeback.commit(config, places, tj, wt, rel_path, report, message)
+    committed = writeback.commit(config, places, tj, wt, rel_path, report, message, in_commit)
     if committed is None:
-        gitrepo.settle(wt)  # it wrote nothing git would record
-        problem = writeback.publish_report(config, report, ctx.redactor)
+        settle(wt)  # it wrote nothing git would record
+        problem = publish_report(config, report, ctx.redactor)
         step(tj, "published")
         return Processed(task_id, report, None, message=problem)
     sha, moved = committed
+    carry = partial(reapply, edit=result.edit, path=moved or rel_path)
     done = writeback.integrated(config, tj, found.target(places.branch, work_branch),
-                                wt, sha, moved or rel_path, result.edit, message)
+                                wt, sha, moved or rel_path, carry, message)
     kept.remember(unlanded, task_id, report, done, work_branch, result.before, rel_path)
     if done.note:
         report = replace(report, notes=(*report.notes, done.note, *_pull_request(
@@ -77,10 +83,10 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     if tj is None or not tj.step("noted"):
         writeback.attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), found)
         step(tj, "noted")
-    gitrepo.settle(wt)  # all it wrote is in its commit
+    settle(wt)  # all it wrote is in its commit
     complete = report.result == "complete" and done.on_branch
     reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
-    problem = writeback.publish_report(config, report, ctx.redactor)
+    problem = publish_report(config, report, ctx.redactor)
     step(tj, "published", {"reruns": list(reruns)})
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
 
@@ -115,4 +121,4 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
 
 def _task_id(clone: Path, rev: str, rel_path: str) -> str:
     blob = read.open_repo(clone).revparse_single(f"{rev}:{rel_path}")
-    return taskfile.parse(blob.read_raw(), rel_path).id
+    return parse_task(blob.read_raw(), rel_path).id

@@ -9,16 +9,17 @@ from typing import Any
 
 import pygit2
 
-from bot import taskfile
 from bot.errors import TaskbotError
 from bot.git import read
 from bot.git.detect import changed_files
-from bot.git.writeback import Integrated
+from bot.git.target import Integrated
 from bot.pipeline.places import Places
 from bot.run.journal import Recorded, TaskJournal, Unlanded, outcome_from_json, outcome_to_json
 from bot.run.report import Report
 from bot.run.runmodel import Outcome, Status
 from bot.run.runner import State
+from bot.taskfile.model import occurrences
+from bot.taskfile.parse import parse as parse_task
 
 __all__ = ["Remembered", "lands_kept_work", "prune", "remember"]
 
@@ -75,11 +76,11 @@ def prune(places: Places, repo: pygit2.Repository, old: str | None, new: str) ->
         if change.error:
             continue
         try:
-            task = taskfile.parse(change.new, change.path)
+            task = parse_task(change.new, change.path)
         except TaskbotError:
             continue
         waiting = unlanded.of(task.id)
-        occurrence = taskfile.occurrences(task.criteria)
+        occurrence = occurrences(task.criteria)
         ticked = [k for c in task.criteria if c.checked
                   and (k := key(c.identity, occurrence[c.index])) in waiting]
         if ticked:
@@ -91,7 +92,7 @@ def remember(unlanded: Unlanded, task_id: str, report: Report, done: Integrated,
     """A tick that reached the branch is done with; one kept on `work_branch` is remembered,
     so that the criterion is never run again before a person merges it. Only the criteria
     this run ticked are settled by its landing: others may still wait on an older branch."""
-    occurrence = taskfile.occurrences(taskfile.parse(before, rel_path).criteria)
+    occurrence = occurrences(parse_task(before, rel_path).criteria)
     done_here = {key(r.action.criterion.identity, occurrence.get(r.action.criterion.index, 0)): r
                  for r in report.results if r.state is State.DONE}
     if done.on_branch:

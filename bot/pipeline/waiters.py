@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pygit2
 
-from bot import taskfile
 from bot.errors import TaskbotError
 from bot.git.detect import changed_files
 from bot.pipeline.places import Places
 from bot.state import waiting as waiting_store
 from bot.taskfile.lookup import find_in_tree, id_matches
+from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.shallow import open_boxes
+from bot.taskfile.status import in_completed_folder, is_complete
 
 __all__ = ["completed_waiters", "may_complete", "stale"]
 
@@ -28,10 +29,10 @@ def completed_waiters(places: Places, repo: pygit2.Repository, old: str | None, 
         if change.error or change.path == places.dashboard:  # never a task
             continue
         try:
-            task = taskfile.parse(change.new, change.path)
+            task = parse_task(change.new, change.path)
         except TaskbotError:
             continue
-        if taskfile.is_complete(task, change.path):
+        if is_complete(task, change.path):
             done.add(change.path)
             done.add(task.id)
     ready = [t for t, deps in waiting.items() if any(_names(d, p) for d in deps for p in done)]
@@ -43,7 +44,7 @@ def may_complete(places: Places, repo: pygit2.Repository, old: str | None, new: 
     wait for (no open box left, or moved to a completed folder)?"""
     if not waiting_store.load(places.state):
         return False
-    return any(not c.error and (taskfile.in_completed_folder(c.path) or not open_boxes(c.new))
+    return any(not c.error and (in_completed_folder(c.path) or not open_boxes(c.new))
                for c in changed_files(repo, old, new, places.tasks_root))
 
 
@@ -53,10 +54,10 @@ def stale(found: tuple[str, bytes] | None) -> str:
         return "no task with this id"
     rel, data = found
     try:
-        task = taskfile.parse(data, rel)
+        task = parse_task(data, rel)
     except TaskbotError as exc:
         return f"unusable ({exc})"
-    return "already complete" if taskfile.is_complete(task, rel) else ""
+    return "already complete" if is_complete(task, rel) else ""
 
 
 def _still_waiting(places: Places, repo: pygit2.Repository, tip: str,

@@ -6,28 +6,38 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot import dashboard, safepath, taskfile
+from bot import safepath
 from bot.config import Config
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
-from bot.git.writeback import Integrated, Target, integrate
+from bot.git.target import Integrated, Target
+from bot.git.writeback import Carry, integrate
 from bot.notify import reportstore
-from bot.notify.publish import publish
+from bot.pipeline.clone import where
 from bot.pipeline.items import step
-from bot.pipeline.places import Places, Where, where
-from bot.proc import Redactor
+from bot.pipeline.places import Places, Where
 from bot.run.journal import TaskJournal
 from bot.run.report import Report
+from bot.taskfile.edit import apply as apply_edit
+from bot.taskfile.model import Edit
+from bot.taskfile.save import write as write_task
+from bot.taskfile.source import read as read_task
+from bot.taskfile.status import COMPLETED_DIR
 
-__all__ = ["attach_note", "commit", "integrated", "publish_report", "repair_notes"]
+# refreshes the dashboard in a worktree before a commit: bot.dashboard.in_commit
+Dashboard = Callable[[Config, Path, Report, Sequence[str]], object]
+
+__all__ = ["Dashboard", "attach_note", "commit", "integrated", "repair_notes"]
 
 
 def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
-           report: Report, message: str) -> tuple[str, str | None] | None:
-    """The run's commit (made now, or the one the journal recorded) and where the task moved."""
+           report: Report, message: str, dashboard: Dashboard) -> tuple[str, str | None] | None:
+    """The run's commit (made now, or the one the journal recorded) and where the task moved;
+    `dashboard` refreshes the dashboard in the worktree (`bot.dashboard.in_commit`)."""
     if tj is not None and tj.step("commit"):
         moved = tj.step("moved")
         # A resumed run's worktree was reset to the pushed tip; re-applying after a refused
@@ -37,7 +47,7 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
     moved = _move_if_complete(config, wt, rel_path, report)
     wrote = [p for p in (rel_path, moved) if p]
     # part of this commit, never one of its own; only the paths the run wrote are compared
-    dashboard.in_commit(config, wt, report, wrote)
+    dashboard(config, wt, report, wrote)
     # only what the run wrote is staged: its task file, where it moved, the dashboard
     sha = gitrepo.commit(wt, message, config.identity,
                          [*wrote, *([config.repo.dashboard] if config.repo.dashboard else [])])
@@ -50,33 +60,24 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
 
 
 def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
-               rel_path: str, edit: taskfile.Edit, message: str) -> Integrated:
+               rel_path: str, carry: Carry, message: str) -> Integrated:
     kept = tj.step("integrated") if tj is not None else None
     if kept:
         return Integrated(str(kept["commit"]), bool(kept["on_branch"]), str(kept["note"]))
-    done = integrate(config, target, wt, sha, rel_path, edit, message)
+    done = integrate(config, target, wt, sha, rel_path, carry, message)
     step(tj, "integrated", {"commit": done.commit, "on_branch": done.on_branch,
                             "note": done.note})
     return done
-
-
-def publish_report(config: Config, report: Report, redact: Redactor, *,
-                   store_as: str = "") -> str:
-    """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
-    if not (any(r.attempted for r in report.results) or report.notes):
-        return ""
-    return publish(config, report, redact, send=True, deliver_now=False,
-                   store_as=store_as).problem
 
 
 def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -> str | None:
     if config.repo.on_complete != "move" or report.result != "complete":
         return None
     path = wt / rel_path
-    data = taskfile.apply(taskfile.read(path), taskfile.Edit(
+    data = apply_edit(read_task(path), Edit(
         frontmatter=(("status", "completed"),)), rel_path).data
-    taskfile.write(path, data)
-    dest = Path(rel_path).parent.parent / taskfile.COMPLETED_DIR / Path(rel_path).name
+    write_task(path, data)
+    dest = Path(rel_path).parent.parent / COMPLETED_DIR / Path(rel_path).name
     (wt / dest).parent.mkdir(parents=True, exist_ok=True)
     if _plain_move(wt, dest):
         os.rename(path, wt / dest)  # the commit stages both paths

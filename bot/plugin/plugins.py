@@ -2,7 +2,7 @@
 
 A plugin that fails to import, or is not a handler, is left out and named; the others
 still load, so one broken third-party package does not stop taskbot. Reading the entry
-points is `bot.plugin.entrypoints`; this module types what they load as handlers.
+points is `bot.entrypoints`; this module types what they load as handlers.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from bot.plugin.entrypoints import GROUP, EntryPoint, entry_points, loaded, project_settings
+from bot.entrypoints import GROUP, EntryPoint, entry_points, loaded, project_settings
 from bot.run.context import Handler
 
 __all__ = ["GROUP", "EntryPoint", "Loaded", "discover", "entry_points", "load_handlers",

@@ -17,7 +17,7 @@ from bot.errors import TaskbotError
 from bot.run.context import Context, Handler
 from bot.run.params import validate_common
 from bot.run.runmodel import Action
-from bot.taskfile import Criterion, Task
+from bot.taskfile.model import Criterion, Task
 
 __all__ = ["Action", "blocked_mark", "parse_annotation", "resolve"]
 

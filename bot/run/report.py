@@ -19,7 +19,7 @@ from typing import Any
 from bot.proc import CommandRecord
 from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
-from bot.taskfile.lookup import DependencyState
+from bot.taskfile.model import DependencyState
 from bot.text.mdescape import code_span, markup
 from bot.text.textcap import FIELD_CAP, cap_document, clean, escape_controls
 

@@ -17,7 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bot.taskfile import Criterion, Tick
+from bot.taskfile.model import Criterion, Tick
 
 if TYPE_CHECKING:  # not a cycle: bot.proc costs imports only running a command needs
     from bot.proc import CommandRecord

@@ -18,7 +18,7 @@ from bot.run import observe
 from bot.run.context import Context, Handler
 from bot.run.runmodel import Action, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
-from bot.taskfile import occurrences
+from bot.taskfile.model import occurrences
 
 __all__ = ["Journal", "Recorded", "Result", "State", "execute"]
 

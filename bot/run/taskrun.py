@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot import taskfile
 from bot.run import observe
 from bot.run.actions import resolve
 from bot.run.context import Context, Handler
@@ -24,8 +23,14 @@ from bot.run.report import Report, TaskInfo
 from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.run.runner import Journal, execute
-from bot.taskfile.follow import follow_data
-from bot.taskfile.lookup import DependencyState, held_criteria, waiting_dependencies
+from bot.taskfile.edit import apply as apply_edit
+from bot.taskfile.follow import follow
+from bot.taskfile.lookup import held_criteria, waiting_dependencies
+from bot.taskfile.model import Criterion, DependencyState, Edit, Task
+from bot.taskfile.parse import parse as parse_task
+from bot.taskfile.parse import parse_cached
+from bot.taskfile.save import write as write_task
+from bot.taskfile.source import read as read_task
 
 _STAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*[:-]?\s*")
 
@@ -45,7 +50,7 @@ class RunOptions:
 @dataclass(frozen=True)
 class RunResult:
     report: Report
-    edit: taskfile.Edit
+    edit: Edit
     before: bytes
     after: bytes | None  # the bytes written (or that would be), None when unchanged
 
@@ -62,8 +67,8 @@ def exit_code(report: Report) -> int:
 
 def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
              options: RunOptions) -> RunResult:
-    before = taskfile.read(path)
-    task = taskfile.parse(before, str(path))
+    before = read_task(path)
+    task = parse_task(before, str(path))
     waiting = waiting_dependencies(task, path)
     results: tuple[Result, ...] = ()
     if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
@@ -76,17 +81,22 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
         )
     edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria))
     after, missing = _write(path, before, edit, options)
-    final = taskfile.parse(after, str(path)) if after is not None else task
-    moved = follow_data(before, after, str(path)) if after is not None else {
+    final = parse_task(after, str(path)) if after is not None else task
+    moved = _followed(before, after, str(path)) if after is not None else {
         c.index: c.index for c in task.criteria}
     report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
     return RunResult(report, edit, before, after)
 
 
-def _names(criteria: tuple[taskfile.Criterion, ...]) -> dict[int, str]:
+def _followed(before: bytes, after: bytes, path: str) -> dict[int, int]:
+    """Criterion index before the edit → index after it (`bot.taskfile.follow`)."""
+    return follow(parse_cached(bytes(before), path), parse_cached(bytes(after), path))
+
+
+def _names(criteria: tuple[Criterion, ...]) -> dict[int, str]:
     """How the log names each criterion: its text, and where it sits when another criterion
     reads the same (its group, else which of them it is), so a log line says which ran."""
-    same: defaultdict[str, list[taskfile.Criterion]] = defaultdict(list)
+    same: defaultdict[str, list[Criterion]] = defaultdict(list)
     for c in criteria:
         same[c.text].append(c)
     names: dict[int, str] = {}
@@ -126,7 +136,7 @@ def _outcome_text(result: Result, text: str) -> str | None:
 
 def _edit(results: tuple[Result, ...], now: datetime, ctx: Context,
           existing: tuple[str, ...] = (), names: Mapping[int, str] | None = None
-          ) -> taskfile.Edit:
+          ) -> Edit:
     """Ticks (each the criterion that ran, by identity and occurrence) and log lines, which
     name criteria as `names` says; a line the Progress Log already has (after its time) is
     not repeated, so a criterion blocked for the same reason on every run logs it once."""
@@ -137,26 +147,26 @@ def _edit(results: tuple[Result, ...], now: datetime, ctx: Context,
     texts = [t for t in texts if t.strip() not in logged]
     ticks = tuple(r.tick for r in results if r.state is State.DONE)
     if not texts and not ticks:
-        return taskfile.Edit()
-    return taskfile.Edit(
+        return Edit()
+    return Edit(
         ticks=ticks,
         updated=f"{now:%Y-%m-%d}",
         log=tuple(ctx.redactor(f"{stamp}: {t}") for t in texts),
     )
 
 
-def _write(path: Path, before: bytes, edit: taskfile.Edit, options: RunOptions
+def _write(path: Path, before: bytes, edit: Edit, options: RunOptions
            ) -> tuple[bytes | None, tuple[str, ...]]:
-    if edit == taskfile.Edit() or options.dry_run:
+    if edit == Edit() or options.dry_run:
         return None, ()
-    current = taskfile.read(path) if options.write else before
-    applied = taskfile.apply(current, edit, str(path), base=before)
+    current = read_task(path) if options.write else before
+    applied = apply_edit(current, edit, str(path), base=before)
     if options.write and applied.data != current:
-        taskfile.write(path, applied.data)
+        write_task(path, applied.data)
     return applied.data, applied.missing
 
 
-def _remaining(final: taskfile.Task, moved: Mapping[int, int], results: tuple[Result, ...]
+def _remaining(final: Task, moved: Mapping[int, int], results: tuple[Result, ...]
                ) -> tuple[tuple[str, str], ...]:
     """Each open criterion with why it is open: its own result's reason, followed from the
     file the run read (`moved`), never that of another line that reads the same."""
@@ -166,7 +176,7 @@ def _remaining(final: taskfile.Task, moved: Mapping[int, int], results: tuple[Re
     return tuple((c.text, why.get(c.index, default)) for c in final.criteria if not c.checked)
 
 
-def _result_word(final: taskfile.Task, results: tuple[Result, ...],
+def _result_word(final: Task, results: tuple[Result, ...],
                  waiting: tuple[DependencyState, ...]) -> TaskResult:
     if final.complete:
         return TaskResult.COMPLETE
@@ -178,9 +188,9 @@ def _result_word(final: taskfile.Task, results: tuple[Result, ...],
     return TaskResult.BLOCKED
 
 
-def _report(task: taskfile.Task, final: taskfile.Task, moved: Mapping[int, int], path: Path,
+def _report(task: Task, final: Task, moved: Mapping[int, int], path: Path,
             results: tuple[Result, ...], waiting: tuple[DependencyState, ...],
-            edit: taskfile.Edit, missing: tuple[str, ...], ctx: Context, options: RunOptions
+            edit: Edit, missing: tuple[str, ...], ctx: Context, options: RunOptions
             ) -> Report:
     fm = task.frontmatter
     info = TaskInfo(task.id, task.title, str(fm.get("priority", "-")),

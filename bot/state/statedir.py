@@ -12,7 +12,9 @@ The modules that read and write each entry own its content, not its name.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 from bot.errors import TaskbotError
@@ -21,8 +23,8 @@ __all__ = ["CLONES", "DAEMON_LOCK", "DASHBOARD_ROWS", "DASHBOARD_ROWS_LOG", "JOU
            "JOURNAL_BAD", "OUTBOX", "OUTBOX_LOCK", "OWN_COMMITS", "PID", "PRIVATE_MODE",
            "REPORTS", "SPOOL", "SPOOL_FAILED", "SPOOL_MODE", "SPOOL_SUBDIRS", "SPOOL_TMP", "SSH",
            "STALLED", "STATUS", "TIP", "UNLANDED", "VERIFIED_SIGNATURES", "WAITING", "WATCH",
-           "WEBHOOK_DELIVERIES", "WORKTREES", "NotOwned", "journal_aside", "open_owned", "owned",
-           "owner", "private_mode", "problems", "read_owned"]
+           "WEBHOOK_DELIVERIES", "WORKTREES", "NotOwned", "digest", "journal_aside", "open_owned",
+           "own", "owned", "owner", "private_mode", "problems", "read_owned", "slug"]
 
 # --- what the state dir holds (names relative to it) ----------------------------------
 JOURNAL = "journal.json"  # the item being processed, step by step (bot/run/journal.py)
@@ -74,6 +76,21 @@ def owner(state_dir: Path | str) -> int:
         return os.stat(state_dir).st_uid
     except OSError:
         return os.geteuid()
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def digest(repo: Path) -> str:
+    return hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:8]
+
+
+def own(*paths: Path) -> None:
+    """A clone or worktree someone else put under state_dir is never used (its config
+    and hooks would run as taskbot)."""
+    for path in paths:
+        owned(path)
 
 
 def owned(path: Path | str, uid: int | None = None) -> Path:

@@ -1,15 +1,12 @@
-"""A criterion's trailing `<!-- taskbot: … -->` annotation: found with string operations,
-and counted only where markdown-it reads it as an HTML comment.
+"""A criterion's trailing `<!-- taskbot: … -->` annotation, found with string operations
+(whether markdown-it reads it as an HTML comment: `blocks.is_comment`).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from bot.taskfile.blocks import Inline
-from bot.taskfile.source import blank
-
-__all__ = ["Annotation", "is_comment", "trailing_annotation"]
+__all__ = ["Annotation", "trailing_annotation"]
 
 class Annotation(NamedTuple):
     start: int  # where `<!--` opens
@@ -37,16 +34,3 @@ def trailing_annotation(line: str) -> Annotation | None:
             return Annotation(k - 4, line[t + 8 : close], line[k - 4 : end])
         t = line.find("taskbot:", t + 1)
     return None
-
-
-def is_comment(content: str, candidate: str, budget: Inline) -> bool:
-    """Does the paragraph's first line end with `candidate` as an HTML comment, as the
-    Markdown parser reads it (not inside a code span, not escaped, not in a link)?"""
-    children = [c for tok in budget.parse(content) for c in tok.children or ()]
-    first_line = next((i for i, c in enumerate(children)
-                       if c.type in ("softbreak", "hardbreak")), len(children))
-    for child in reversed(children[:first_line]):
-        if child.type == "text" and blank(child.content):
-            continue
-        return child.type == "html_inline" and child.content == candidate
-    return False

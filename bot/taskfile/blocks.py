@@ -18,7 +18,7 @@ from markdown_it.token import Token
 
 from bot.taskfile.limits import MAX_INLINE_CHARS
 from bot.taskfile.model import Section, normalise
-from bot.taskfile.source import check_limit
+from bot.taskfile.source import blank, check_limit
 
 __all__ = ["MD", "Inline", "Item", "hidden_lines", "homes", "plain_text", "section_key",
            "section_spans", "walk"]
@@ -73,6 +73,19 @@ def plain_text(inline: Token | None, budget: Inline) -> str:
             elif child.type in ("softbreak", "hardbreak"):
                 parts.append(" ")
     return normalise("".join(parts))
+
+
+def is_comment(content: str, candidate: str, budget: Inline) -> bool:
+    """Does the paragraph's first line end with `candidate` as an HTML comment, as the
+    Markdown parser reads it (not inside a code span, not escaped, not in a link)?"""
+    children = [c for tok in budget.parse(content) for c in tok.children or ()]
+    first_line = next((i for i, c in enumerate(children)
+                       if c.type in ("softbreak", "hardbreak")), len(children))
+    for child in reversed(children[:first_line]):
+        if child.type == "text" and blank(child.content):
+            continue
+        return child.type == "html_inline" and child.content == candidate
+    return False
 
 
 def section_key(title: str) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from bot.taskfile.annotation import is_comment, trailing_annotation
-from bot.taskfile.blocks import Inline, Item
+from bot.taskfile.annotation import trailing_annotation
+from bot.taskfile.blocks import Inline, Item, is_comment
 from bot.taskfile.model import Criterion
 
 __all__ = ["criterion", "item_text"]

@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from bot.taskfile.model import Dependency
+
 _ID_RE = re.compile(r"(?<![\w-])([^\W\d_]+)-(\d+)(?![\w-])")
 _DEPENDS_RE = re.compile(
     r"\b(blocked\s+by|depends\s+on|dependent\s+on|depends|requires?|required|after|needs?|"
@@ -45,14 +47,6 @@ _HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+")
 _MARKUP_RE = re.compile(r"[*_`\[\]()>]")
 _FENCE_RE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
-
-class Dependency(NamedTuple):
-    task_id: str
-    depends: bool  # False: blocks, related, independent … — never waited on
-    why: str  # the label or lead-in that decided, or "" (no label: a dependency)
-    groups: tuple[str, ...]  # Acceptance Criteria groups it blocks; () = the whole task
-    line: int  # 0-based line in the file
-    text: str  # the item as written, for `plan`
 
 
 def task_ids(text: str) -> list[str]:

@@ -16,38 +16,21 @@ edited, re-checked or removed — never on another line that reads the same.
 from __future__ import annotations
 
 import itertools
-import os
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import yaml
 
 from bot import yamledit
-from bot.atomic import write_atomic
 from bot.errors import TaskFileError
 from bot.taskfile.follow import follow
-from bot.taskfile.model import Criterion, normalise, occurrences
-from bot.taskfile.parse import Parsed, parse_cached
+from bot.taskfile.model import Applied, Criterion, Edit, Tick, normalise, occurrences
+from bot.taskfile.parse import parse_cached
+from bot.taskfile.parsed import Parsed
+from bot.taskfile.save import write
 from bot.taskfile.source import DATE_RE, LINE_BREAK_RE, blank, fail, line_text
-from bot.taskfile.tick import Tick
 
 __all__ = ["Applied", "Edit", "apply", "write"]
-
-
-@dataclass(frozen=True)
-class Edit:
-    ticks: tuple[Tick, ...] = ()
-    updated: str | None = None
-    log: tuple[str, ...] = ()
-    frontmatter: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Applied:
-    data: bytes
-    ticked: tuple[str, ...]
-    missing: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -219,25 +202,3 @@ def _check(
     if after.progress_log != want_log:
         return "the new Progress Log lines would not read back as list items"
     return ""
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace the file atomically (temp file in the same directory + rename), keeping its mode."""
-    p = os.fspath(path)
-    try:
-        try:
-            st = os.lstat(p)
-        except FileNotFoundError:
-            mode = 0o644
-        else:
-            if stat.S_ISLNK(st.st_mode):
-                raise fail(p, "is a symlink; not written")
-            if not stat.S_ISREG(st.st_mode):
-                raise fail(p, "is not a regular file; not written")
-            mode = stat.S_IMODE(st.st_mode)
-        write_atomic(p, data, mode)
-    except OSError as e:
-        raise fail(p, f"cannot write: {e.strerror or e}") from None

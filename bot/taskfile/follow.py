@@ -16,10 +16,10 @@ import difflib
 from collections.abc import Sequence
 
 from bot.taskfile.model import normalise
-from bot.taskfile.parse import Parsed, parse_cached
+from bot.taskfile.parsed import Parsed
 from bot.taskfile.source import line_text
 
-__all__ = ["MAX_MIDDLE", "follow", "follow_data"]
+__all__ = ["MAX_MIDDLE", "follow"]
 
 # Lines before × lines after of the changed middle: difflib's cost grows with that product.
 # 4,000,000 (2,000 × 2,000, or 50 × 80,000) diffs in about half a second at worst.
@@ -68,8 +68,3 @@ def follow(before: Parsed, after: Parsed) -> dict[int, int]:
         if line is not None and line in at_line:
             out[c.index] = at_line[line]
     return out
-
-
-def follow_data(before: bytes, after: bytes, path: str) -> dict[int, int]:
-    """`follow` for two versions of the task file `path` as bytes."""
-    return follow(parse_cached(bytes(before), path), parse_cached(bytes(after), path))

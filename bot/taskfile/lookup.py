@@ -15,21 +15,18 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path, PurePath, PurePosixPath
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from bot import taskfile
 from bot.errors import TaskbotError, TaskFileError, UsageError
+from bot.taskfile.limits import MAX_BYTES
+from bot.taskfile.model import DependencyState, Task
+from bot.taskfile.parse import load as load_task
+from bot.taskfile.parse import parse as parse_task
+from bot.taskfile.source import read as read_task
+from bot.taskfile.status import in_completed_folder, is_complete
 
 if TYPE_CHECKING:
     import pygit2
-
-
-class DependencyState(NamedTuple):
-    task_id: str
-    complete: bool
-    where: str  # the file found (tasks-root relative), or why it is not complete
-    groups: tuple[str, ...] = ()  # the Acceptance Criteria groups it holds; () = all of them
-    cycle: str = ""  # "TASK-006 and TASK-007 wait on each other", when they do
 
 MAX_CYCLE = 12  # tasks followed when looking for a way back to the waiting one
 # Files and folders listed under one tasks root: a real one has a few thousand; a task file
@@ -88,7 +85,7 @@ class TaskIndex:
     def frontmatter_id(self, path: Path) -> str | None:
         if path not in self._ids:
             try:
-                self._ids[path] = taskfile.load(path).id.lower()
+                self._ids[path] = load_task(path).id.lower()
             except TaskbotError:
                 self._ids[path] = None
         return self._ids[path]
@@ -123,7 +120,7 @@ def _rank(task_id: str, stem: str, data: Callable[[], bytes | None]) -> int | No
     if raw is None:
         return None
     try:
-        own = taskfile.parse(raw, stem).frontmatter.get("id")
+        own = parse_task(raw, stem).frontmatter.get("id")
     except TaskbotError:
         return 2
     if own is None:
@@ -140,7 +137,7 @@ def _best(task_id: str, named: Sequence[tuple[str, Callable[[], bytes | None]]])
 
 def _read_or_none(path: Path) -> bytes | None:
     try:
-        return taskfile.read(path)
+        return read_task(path)
     except TaskbotError:
         return None
 
@@ -207,20 +204,20 @@ def _blob_id(repo: pygit2.Repository, oid: pygit2.Oid, rel: str) -> str | None:
             _BLOB_IDS.clear()
         data = _blob(repo, oid)
         try:
-            _BLOB_IDS[key] = None if data is None else taskfile.parse(data, rel).id.lower()
+            _BLOB_IDS[key] = None if data is None else parse_task(data, rel).id.lower()
         except TaskbotError:
             _BLOB_IDS[key] = None
     return _BLOB_IDS[key]
 
 
 def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
-    """A blob's bytes, or None past taskfile.MAX_BYTES: a pushed file of any size is never
+    """A blob's bytes, or None past MAX_BYTES: a pushed file of any size is never
     read whole (as `_read_or_none` for a file on disk)."""
     import pygit2  # noqa: PLC0415 -- as in find_in_tree
 
     blob = repo[oid]
     assert isinstance(blob, pygit2.Blob), "_tree_md yields blobs only"
-    return None if blob.size > taskfile.MAX_BYTES else blob.read_raw()
+    return None if blob.size > MAX_BYTES else blob.read_raw()
 
 
 def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
@@ -246,7 +243,7 @@ def tree_dependency_state(repo: pygit2.Repository, rev: str, root: str, task_id:
         return DependencyState(task_id, False, f"no task {task_id} under {name}/")
     rel, data = found
     inner = PurePosixPath(rel).relative_to(root) if root not in ("", ".") else PurePosixPath(rel)
-    return _judged(task_id, inner, f"{name}/{inner}", partial(taskfile.parse, data, rel))
+    return _judged(task_id, inner, f"{name}/{inner}", partial(parse_task, data, rel))
 
 
 def find_task(arg: str, tasks_dir: Path) -> Path:
@@ -291,26 +288,26 @@ def dependency_state(task_id: str, root: Path, waiter: str = "", *,
         return DependencyState(task_id, False, index.missing(task_id))
     rel = found.relative_to(root)
 
-    def cycle(dep: taskfile.Task) -> str:
+    def cycle(dep: Task) -> str:
         loop = _cycle(waiter, dep, root, index) if waiter else ()
         return _cycle_text(loop) if loop else ""
 
-    return _judged(task_id, rel, f"{root.name}/{rel}", partial(taskfile.load, found),
+    return _judged(task_id, rel, f"{root.name}/{rel}", partial(load_task, found),
                    clean=lambda said: said.replace(str(root), root.name), cycle=cycle)
 
 
-def _judged(task_id: str, rel: PurePath, shown: str, load: Callable[[], taskfile.Task], *,
+def _judged(task_id: str, rel: PurePath, shown: str, load: Callable[[], Task], *,
             clean: Callable[[str], str] = str,
-            cycle: Callable[[taskfile.Task], str] = lambda _dep: "") -> DependencyState:
+            cycle: Callable[[Task], str] = lambda _dep: "") -> DependencyState:
     """The state of the dependency found at `rel` under the tasks root (`shown` as a person
     reads it); `clean` keeps taskbot's own paths out of an error, `cycle` names a cycle."""
-    if taskfile.in_completed_folder(rel):  # complete even when it no longer parses
+    if in_completed_folder(rel):  # complete even when it no longer parses
         return DependencyState(task_id, True, shown)
     try:
         dep = load()
     except TaskbotError as exc:
         return DependencyState(task_id, False, clean(str(exc)))
-    if taskfile.is_complete(dep, rel):
+    if is_complete(dep, rel):
         return DependencyState(task_id, True, shown)
     said = cycle(dep)
     if not dep.criteria:
@@ -320,10 +317,10 @@ def _judged(task_id: str, rel: PurePath, shown: str, load: Callable[[], taskfile
                            cycle=said)
 
 
-def _cycle(waiter: str, start: taskfile.Task, root: Path, index: TaskIndex
+def _cycle(waiter: str, start: Task, root: Path, index: TaskIndex
            ) -> tuple[str, ...]:
     """A path of incomplete dependencies from `start` back to `waiter`, or ()."""
-    stack: list[tuple[taskfile.Task, tuple[str, ...]]] = [(start, (waiter, start.id))]
+    stack: list[tuple[Task, tuple[str, ...]]] = [(start, (waiter, start.id))]
     seen = {start.id.lower()}
     while stack and len(seen) <= MAX_CYCLE:
         task, path = stack.pop()
@@ -339,15 +336,15 @@ def _cycle(waiter: str, start: taskfile.Task, root: Path, index: TaskIndex
     return ()
 
 
-def _incomplete(task_id: str, root: Path, index: TaskIndex) -> taskfile.Task | None:
+def _incomplete(task_id: str, root: Path, index: TaskIndex) -> Task | None:
     found = index.find(task_id)
-    if found is None or taskfile.in_completed_folder(found.relative_to(root)):
+    if found is None or in_completed_folder(found.relative_to(root)):
         return None
     try:
-        task = taskfile.load(found)
+        task = load_task(found)
     except TaskbotError:
         return None
-    return None if taskfile.is_complete(task, found.relative_to(root)) else task
+    return None if is_complete(task, found.relative_to(root)) else task
 
 
 def _cycle_text(path: tuple[str, ...]) -> str:
@@ -356,7 +353,7 @@ def _cycle_text(path: tuple[str, ...]) -> str:
     return f"{', '.join(path[:-1])} and {path[-1]} wait on each other in a cycle"
 
 
-def waiting_dependencies(task: taskfile.Task, path: Path, *,
+def waiting_dependencies(task: Task, path: Path, *,
                          state: Callable[[str, str], DependencyState] | None = None
                          ) -> tuple[DependencyState, ...]:
     """The incomplete dependencies, each with the groups it holds (() = the whole task).
@@ -382,7 +379,7 @@ def _on_disk(root: Path) -> Callable[[str, str], DependencyState]:
     return lambda dep, waiter: dependency_state(dep, root, waiter, index=index)
 
 
-def held_criteria(task: taskfile.Task, waiting: tuple[DependencyState, ...]) -> dict[int, str]:
+def held_criteria(task: Task, waiting: tuple[DependencyState, ...]) -> dict[int, str]:
     """Criteria of groups a dependency holds → why they wait (the whole task waits when a
     dependency names no group)."""
     held: dict[int, str] = {}

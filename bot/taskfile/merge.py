@@ -28,11 +28,12 @@ from pathlib import Path
 
 from bot.errors import TaskbotError, TaskFileError
 from bot.proc import run_command
-from bot.taskfile.edit import Applied, Edit, apply
+from bot.taskfile.edit import apply
 from bot.taskfile.follow import follow
 from bot.taskfile.limits import MAX_BYTES
-from bot.taskfile.model import normalise
-from bot.taskfile.parse import Parsed, parse_cached
+from bot.taskfile.model import Applied, Edit, normalise
+from bot.taskfile.parse import parse_cached
+from bot.taskfile.parsed import Parsed
 from bot.taskfile.source import DATE_RE
 
 __all__ = ["Merged", "merge", "plain", "reapply"]

@@ -1,4 +1,5 @@
-"""What a task file is, once read: `Task`, its `Criterion`s and `Section`s.
+"""What a task file is, once read: `Task`, its `Criterion`s and `Section`s; and the records
+the parts pass around (`Dependency`, `Tick`, `Edit`, `Applied`, `DependencyState`).
 
 Frozen records, built by `bot.taskfile.parse`; a criterion's identity is its line's text
 with whitespace normalised, and identical lines are told apart by `occurrences`.
@@ -10,9 +11,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from bot.taskfile.deps import Dependency
+__all__ = ["Applied", "Criterion", "Dependency", "DependencyState", "Edit", "Section", "Task",
+           "Tick", "normalise", "occurrences"]
 
-__all__ = ["Criterion", "Section", "Task", "normalise", "occurrences"]
+
+class Dependency(NamedTuple):
+    task_id: str
+    depends: bool  # False: blocks, related, independent … — never waited on
+    why: str  # the label or lead-in that decided, or "" (no label: a dependency)
+    groups: tuple[str, ...]  # Acceptance Criteria groups it blocks; () = the whole task
+    line: int  # 0-based line in the file
+    text: str  # the item as written, for `plan`
 
 
 @dataclass(frozen=True)
@@ -77,3 +86,36 @@ def occurrences(criteria: Sequence[Criterion]) -> dict[int, int]:
         found[c.index] = seen.get(c.identity, 0)
         seen[c.identity] = found[c.index] + 1
     return found
+
+
+class Tick(NamedTuple):
+    """A criterion's identity and which of the criteria with that identity it is (0: the
+    first; checked ones counted)."""
+
+    identity: str
+    occurrence: int
+
+
+class DependencyState(NamedTuple):
+    """What a lookup found of one dependency: complete or not, and where."""
+
+    task_id: str
+    complete: bool
+    where: str  # the file found (tasks-root relative), or why it is not complete
+    groups: tuple[str, ...] = ()  # the Acceptance Criteria groups it holds; () = all of them
+    cycle: str = ""  # "TASK-006 and TASK-007 wait on each other", when they do
+
+
+@dataclass(frozen=True)
+class Edit:
+    ticks: tuple[Tick, ...] = ()
+    updated: str | None = None
+    log: tuple[str, ...] = ()
+    frontmatter: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    data: bytes
+    ticked: tuple[str, ...]
+    missing: tuple[str, ...]

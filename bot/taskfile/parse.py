@@ -20,15 +20,14 @@ import os
 import types
 from collections.abc import Sequence
 from pathlib import PurePath
-from typing import NamedTuple
 
 from bot.taskfile import deps
 from bot.taskfile.blocks import MD, Inline, hidden_lines, homes, plain_text, section_key, section_spans, walk
 from bot.taskfile.criteria import criterion, item_text
-from bot.taskfile.deps import Dependency
-from bot.taskfile.frontmatter import Frontmatter, read_frontmatter
+from bot.taskfile.frontmatter import read_frontmatter
 from bot.taskfile.limits import MAX_DEPENDENCY_LINE
-from bot.taskfile.model import Criterion, Section, Task
+from bot.taskfile.model import Criterion, Dependency, Section, Task
+from bot.taskfile.parsed import Parsed
 from bot.taskfile.source import (
     BOM,
     Line,
@@ -46,15 +45,6 @@ __all__ = ["Parsed", "load", "parse", "parse_cached"]
 AC_TITLE = "acceptance criteria"
 DEPS_TITLE = "dependencies"
 LOG_TITLE = "progress log"
-
-
-class Parsed(NamedTuple):
-    task: Task
-    text: str
-    lines: tuple[Line, ...]
-    bom: bool
-    fm: Frontmatter | None
-    log_sections: tuple[Section, ...]
 
 
 @functools.lru_cache(maxsize=8)

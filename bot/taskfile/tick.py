@@ -9,19 +9,12 @@ results by it without loading the editor.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
-from bot.taskfile.model import Criterion, occurrences
+from bot.taskfile.model import Criterion, Tick, occurrences
 
 __all__ = ["Tick", "ticks_for"]
 
 
-class Tick(NamedTuple):
-    """A criterion's identity and which of the criteria with that identity it is (0: the
-    first; checked ones counted)."""
-
-    identity: str
-    occurrence: int
 
 
 def ticks_for(criteria: Sequence[Criterion], indices: Iterable[int]) -> tuple[Tick, ...]:

@@ -86,7 +86,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> _Counts:
         "judge": getattr(dashrows, "check_file")}  # noqa: B009
     monkeypatch.setattr("bot.git.read.run_command",
                         spy("git", counts.git, lambda argv, *_: list(argv)))
-    monkeypatch.setattr(taskfile, "parse", spy("parse", counts.parsed, lambda _, path, *r: path))
+    monkeypatch.setattr(dashrows, "parse_task", spy("parse", counts.parsed, lambda _, path, *r: path))
     monkeypatch.setattr("bot.dashboard.taskrows.check_file", spy("judge", counts.judged, lambda *a: a[2]))
     return counts
 

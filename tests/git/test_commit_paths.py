@@ -11,7 +11,9 @@ import pytest
 
 from bot.config import Identity
 from bot.git import write as gitrepo
-from bot.git.commitpaths import DECLINED, commit_paths
+from bot.git.commitpaths import DECLINED
+from bot.git.commitpaths import commit_paths as commit_in
+from bot.git.read import open_repo
 from bot.git.reset import reset_in_process
 
 WHO = Identity("taskbot", "taskbot@build-host")
@@ -64,7 +66,7 @@ def test_the_commit_is_the_one_git_makes(twins: tuple[Path, Path]) -> None:
     mine, theirs = twins
     _edit(mine)
     _edit(theirs)
-    sha = commit_paths(mine, MESSAGE, WHO.name, WHO.email, PATHS)
+    sha = _commit_paths(mine, MESSAGE, WHO.name, WHO.email, PATHS)
     assert sha not in (None, DECLINED)
     assert sha == _git(mine, "rev-parse", "HEAD").strip()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -80,7 +82,7 @@ def test_the_commit_is_the_one_git_makes(twins: tuple[Path, Path]) -> None:
 def test_declines_where_git_could_write_other_bytes(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "r", {"tasks/active/A.md": "a\n", ".gitattributes": "*.md text\n"})
     (repo / "tasks/active/A.md").write_text("b\n")
-    assert commit_paths(repo, "s\n", WHO.name, WHO.email, ["tasks/active/A.md"]) == DECLINED
+    assert _commit_paths(repo, "s\n", WHO.name, WHO.email, ["tasks/active/A.md"]) == DECLINED
     # git commits it then: the same call through bot.git.write
     sha = gitrepo.commit(repo, "s\n", WHO, ["tasks/active/A.md"])
     assert sha is not None and _git(repo, "show", "HEAD:tasks/active/A.md") == "b\n"
@@ -91,13 +93,13 @@ def test_declines_where_git_could_write_other_bytes(tmp_path: Path) -> None:
 def test_declines_a_message_git_would_clean_up_more(tmp_path: Path, message: str) -> None:
     repo = _repo(tmp_path / "r", {"a.md": "a\n"})
     (repo / "a.md").write_text("b\n")
-    assert commit_paths(repo, message, WHO.name, WHO.email, ["a.md"]) == DECLINED
+    assert _commit_paths(repo, message, WHO.name, WHO.email, ["a.md"]) == DECLINED
 
 
 def test_nothing_changed_is_no_commit(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "r", {"a.md": "a\n"})
     head = _git(repo, "rev-parse", "HEAD")
-    assert commit_paths(repo, "s\n", WHO.name, WHO.email, ["a.md", "gone.md"]) is None
+    assert _commit_paths(repo, "s\n", WHO.name, WHO.email, ["a.md", "gone.md"]) is None
     assert _git(repo, "rev-parse", "HEAD") == head
 
 
@@ -120,3 +122,7 @@ def test_a_settled_reset_leaves_what_a_full_one_does(tmp_path: Path) -> None:
         assert _git(repo, "status", "--porcelain", "--ignored") == ""
         assert sorted(str(p.relative_to(repo)) for p in repo.rglob("*.md")) == files
     assert (repo / "a/y.md").read_text() == "y\n"
+
+
+def _commit_paths(repo: Path, message: str, name: str, email: str, paths: list[str]) -> str | None:
+    return commit_in(open_repo(repo), repo, message, name, email, paths)

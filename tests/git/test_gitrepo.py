@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Identity
+from bot.git import worktree as worktrees
 from bot.git import write as gitrepo
 from tests.kit.git import git, sandbox
 
@@ -21,14 +22,14 @@ pytestmark = pytest.mark.integration
 def test_worktree_of_a_bare_repo_fast_forwards_or_keeps_the_branch(tmp_path: Path) -> None:
     box = sandbox(tmp_path)
     state = tmp_path / "state"
-    first = gitrepo.prepare_worktree(box.bare, state, "taskbot/T-1", "main")
+    first = worktrees.prepare_worktree(box.bare, state, "taskbot/T-1", "main")
     (first / "docs.md").write_text("new address\n")
     sha = gitrepo.commit(first, "edit docs\n", Identity())
     assert sha is not None
     assert gitrepo.push_ff(first, "taskbot/T-1", "main") == "main fast-forwarded"
     assert git(box.bare, "rev-parse", "main") == sha
 
-    second = gitrepo.worktree(box.bare, state, "taskbot/T-2", f"{sha}~1")
+    second = worktrees.worktree(box.bare, state, "taskbot/T-2", f"{sha}~1")
     (second / "other.md").write_text("diverged\n")
     assert gitrepo.commit(second, "diverge\n", Identity()) is not None
     said = gitrepo.push_ff(second, "taskbot/T-2", "main")
@@ -39,7 +40,7 @@ def test_worktree_of_a_bare_repo_fast_forwards_or_keeps_the_branch(tmp_path: Pat
 def test_clone_without_origin_keeps_the_branch(tmp_path: Path) -> None:
     box = sandbox(tmp_path)
     git(box.clone, "remote", "remove", "origin")
-    work = gitrepo.prepare_worktree(box.clone, tmp_path / "state", "taskbot/T-1", "main")
+    work = worktrees.prepare_worktree(box.clone, tmp_path / "state", "taskbot/T-1", "main")
     (work / "x.md").write_text("x\n")
     assert gitrepo.commit(work, "x\n", Identity()) is not None
     before = git(box.clone, "rev-parse", "main")
@@ -61,19 +62,19 @@ def test_a_reused_worktree_is_reset_like_git_checkout_force_B(tmp_path: Path) ->
     box = sandbox(tmp_path)
     state = tmp_path / "state"
     start = git(box.bare, "rev-parse", "main")
-    work = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)
+    work = worktrees.worktree(box.bare, state, "taskbot/T-1", start)
     (work / "docs.md").write_text("half-done edit\n")
     (work / "stray.txt").write_text("left by a killed run\n")
     sha = gitrepo.commit(work, "edit\n", Identity(), ["docs.md"])
     assert sha is not None
 
-    again = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)  # on its branch
+    again = worktrees.worktree(box.bare, state, "taskbot/T-1", start)  # on its branch
     assert again == work
     _as_git_leaves_it(work, "taskbot/T-1", start)
 
     gitrepo.drop_branch(work, "taskbot/T-1")  # as after a landed run: detached, branch gone
     (work / "docs.md").write_text("changed while detached\n")
-    assert gitrepo.worktree(box.bare, state, "taskbot/T-1", sha) == work
+    assert worktrees.worktree(box.bare, state, "taskbot/T-1", sha) == work
     _as_git_leaves_it(work, "taskbot/T-1", sha)
     assert (work / "docs.md").read_text() == "half-done edit\n"
 
@@ -86,10 +87,10 @@ def test_a_worktree_with_gitattributes_is_reset_by_git(tmp_path: Path) -> None:
     (box.clone / "notes.md").write_text("one\ntwo\n")
     _, start = box.commit_push("attributes")
     state = tmp_path / "state"
-    work = gitrepo.worktree(box.bare, state, "taskbot/T-2", start)
+    work = worktrees.worktree(box.bare, state, "taskbot/T-2", start)
     (work / "notes.md").write_bytes(b"edited\n")
     gitrepo.drop_branch(work, "taskbot/T-2")
-    assert gitrepo.worktree(box.bare, state, "taskbot/T-2", start) == work
+    assert worktrees.worktree(box.bare, state, "taskbot/T-2", start) == work
     assert (work / "notes.md").read_bytes() == b"one\r\ntwo\r\n"
     _as_git_leaves_it(work, "taskbot/T-2", start)
 
@@ -103,14 +104,14 @@ def test_a_reused_worktree_loses_files_the_start_commit_does_not_have(tmp_path: 
     (box.clone / "gone.md").unlink()
     _, without = box.commit_push("remove")
     state = tmp_path / "state"
-    work = gitrepo.worktree(box.bare, state, "taskbot/T-3", with_file)
+    work = worktrees.worktree(box.bare, state, "taskbot/T-3", with_file)
     assert (work / "gone.md").exists()
     gitrepo.drop_branch(work, "taskbot/T-3")
-    gitrepo.worktree(box.bare, state, "taskbot/T-3", without)
+    worktrees.worktree(box.bare, state, "taskbot/T-3", without)
     assert not (work / "gone.md").exists()
     _as_git_leaves_it(work, "taskbot/T-3", without)
-    gitrepo.worktree(box.bare, state, "taskbot/T-3", with_file)
-    gitrepo.worktree(box.bare, state, "taskbot/T-3", without)  # on the branch this time
+    worktrees.worktree(box.bare, state, "taskbot/T-3", with_file)
+    worktrees.worktree(box.bare, state, "taskbot/T-3", without)  # on the branch this time
     assert not (work / "gone.md").exists()
     _as_git_leaves_it(work, "taskbot/T-3", without)
 
@@ -132,14 +133,14 @@ def test_what_makes_git_write_other_bytes_sends_the_reset_to_git(
         "utf-16-le" if "subdirectory" in how else "utf-8"))
     _, first = box.commit_push("notes")
     state = tmp_path / "state"
-    work = gitrepo.worktree(box.bare, state, "taskbot/T-4", first)
+    work = worktrees.worktree(box.bare, state, "taskbot/T-4", first)
     text = "one\ntwo\nthree\n"
     (work / "docs" / "notes.md").write_bytes(text.encode(
         "utf-16-le" if "subdirectory" in how else "utf-8"))
     second = gitrepo.commit(work, "more notes\n", Identity())
     assert second is not None
     gitrepo.drop_branch(work, "taskbot/T-4")
-    gitrepo.worktree(box.bare, state, "taskbot/T-4", first)
+    worktrees.worktree(box.bare, state, "taskbot/T-4", first)
     expected = text.encode("utf-16-le")
     if how == "encoding in info/attributes":
         common = box.bare / "info"
@@ -152,7 +153,7 @@ def test_what_makes_git_write_other_bytes_sends_the_reset_to_git(
         monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.autocrlf")
         monkeypatch.setenv("GIT_CONFIG_VALUE_0", "true")
         expected = text.replace("\n", "\r\n").encode()
-    gitrepo.worktree(box.bare, state, "taskbot/T-4", second)
+    worktrees.worktree(box.bare, state, "taskbot/T-4", second)
     assert (work / "docs" / "notes.md").read_bytes() == expected
     assert git(work, "rev-parse", "HEAD") == second
 
@@ -169,7 +170,7 @@ def test_one_worktree_per_repository_whatever_the_branch(tmp_path: Path) -> None
     start = git(box.bare, "rev-parse", "main")
     paths = set()
     for n in range(5):
-        work = gitrepo.worktree(box.bare, state, f"taskbot/T-{n}", start)
+        work = worktrees.worktree(box.bare, state, f"taskbot/T-{n}", start)
         (work / f"t-{n}.md").write_text("done\n")
         sha = gitrepo.commit(work, f"t-{n}\n", Identity())
         assert sha is not None
@@ -178,7 +179,7 @@ def test_one_worktree_per_repository_whatever_the_branch(tmp_path: Path) -> None
         paths.add(work)
     (folder,) = (state / "worktrees").iterdir()
     assert len(paths) == 1 and _entries(folder) == ["@0", "@0.lock"]
-    again = gitrepo.worktree(box.bare, state, "taskbot/T-0", start)  # a kept branch, reset
+    again = worktrees.worktree(box.bare, state, "taskbot/T-0", start)  # a kept branch, reset
     _as_git_leaves_it(again, "taskbot/T-0", start)
     assert not (again / "t-4.md").exists()
     kept = git(box.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/taskbot")
@@ -197,7 +198,7 @@ def test_worktrees_of_earlier_versions_and_ended_processes_are_removed(tmp_path:
         git(box.bare, "worktree", "add", "--quiet", "-b", name.replace("_", "/").lstrip("@"),
             str(folder / name), start)
     (folder / "@3.lock").touch()  # its process ended: nobody holds the lock
-    work = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)
+    work = worktrees.worktree(box.bare, state, "taskbot/T-1", start)
     assert work == folder / "@0"
     assert _entries(folder) == ["@0", "@0.lock", "@3.lock"]
     listed = git(box.bare, "worktree", "list", "--porcelain").splitlines()
@@ -229,7 +230,7 @@ def test_a_slot_another_process_holds_is_left_alone(tmp_path: Path) -> None:
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         try:
-            work = gitrepo.worktree(box.bare, state, "taskbot/T-1", start)
+            work = worktrees.worktree(box.bare, state, "taskbot/T-1", start)
         finally:
             holder.communicate("")
     assert work == folder / "@1"
@@ -258,7 +259,7 @@ def test_taskbots_clone_packs_its_loose_objects(tmp_path: Path,
     box = sandbox(tmp_path)
     state = tmp_path / "state"
     clone = gitrepo.private_clone(box.bare, state)
-    work = gitrepo.worktree(clone, state, "taskbot/T-1", "origin/main")
+    work = worktrees.worktree(clone, state, "taskbot/T-1", "origin/main")
     for n, text in enumerate(_blob_in_folder("17", 3)):
         (work / f"filler-{n}.txt").write_text(text)
     sha = gitrepo.commit(work, "fillers\n", Identity())
@@ -281,7 +282,7 @@ def test_objects_the_bare_repository_has_are_not_kept_twice(tmp_path: Path,
     box = sandbox(tmp_path)
     state = tmp_path / "state"
     clone = gitrepo.private_clone(box.bare, state)
-    work = gitrepo.worktree(clone, state, "taskbot/T-1", "origin/main")
+    work = worktrees.worktree(clone, state, "taskbot/T-1", "origin/main")
     for n, text in enumerate(_blob_in_folder("17", 3)):
         (work / f"filler-{n}.txt").write_text(text)
     sha = gitrepo.commit(work, "fillers\n", Identity())

@@ -11,6 +11,7 @@ import pytest
 
 from bot import config as configmod
 from bot.config import Identity
+from bot.git import worktree as worktrees
 from bot.git import write as gitrepo
 from bot.pipeline import Processed, Push, process
 from bot.plugin.plugins import load_handlers
@@ -107,7 +108,7 @@ def test_hook_mode_branch_kept_for_a_person_remains(tmp_path: Path) -> None:
 
 
 def _gitops_commit(box: Sandbox, branch: str, start: str = "main") -> Path:
-    work = gitrepo.worktree(box.clone, box.root / "state", branch, start)
+    work = worktrees.worktree(box.clone, box.root / "state", branch, start)
     (work / f"{branch.replace('/', '-')}.yaml").write_text("tag: v2\n")
     assert gitrepo.commit(work, "bump\n", Identity()) is not None
     return work
@@ -135,7 +136,7 @@ def test_push_ff_without_origin_deletes_the_branch_in_the_bare_repository(tmp_pa
     box = sandbox(tmp_path)
     box.write("x.md", "x\n")
     box.commit_push("start")
-    work = gitrepo.worktree(box.bare, box.root / "state", "taskbot/T-1", "main")
+    work = worktrees.worktree(box.bare, box.root / "state", "taskbot/T-1", "main")
     (work / "y.md").write_text("y\n")
     assert gitrepo.commit(work, "y\n", Identity()) is not None
     assert gitrepo.push_ff(work, "taskbot/T-1", "main") == "main fast-forwarded"

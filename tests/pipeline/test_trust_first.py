@@ -3,6 +3,7 @@ parsed, whatever it holds; a shallow look only decides whether its refusal is re
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from pathlib import Path
 from unittest import mock
@@ -10,13 +11,15 @@ from unittest import mock
 import pytest
 
 from bot import config as configmod
-from bot import taskfile
 from bot.pipeline import Processed, Push, process
 from bot.plugin.plugins import load_handlers
 from bot.taskfile.shallow import brings_open_boxes
 from tests.kit.git import Sandbox, sandbox
 
 pytestmark = pytest.mark.integration
+
+# the module (bot.taskfile re-exports its function `parse` under the same name)
+parse_module = importlib.import_module("bot.taskfile.parse")
 
 NOW = datetime(2026, 11, 26, 14, 30).astimezone()
 MALLORY = ("--author", "Mallory <mallory@evil.example>")
@@ -35,7 +38,9 @@ def test_an_untrusted_file_is_refused_for_its_author_without_being_parsed(tmp_pa
     box = sandbox(tmp_path)
     box.write("tasks/active/TASK-001.md", UNUSABLE)
     old, new = box.commit_push("add", *MALLORY)
-    with mock.patch.object(taskfile, "parse", side_effect=AssertionError("parsed")) as parse:
+    # every parse goes through parse_cached, whichever module asks (parse, load, edit)
+    with mock.patch.object(parse_module, "parse_cached",
+                           side_effect=AssertionError("parsed")) as parse:
         results = _process(box, old, new)
     assert parse.call_count == 0
     assert len(results) == 1

@@ -17,6 +17,7 @@ from bot.cli import main
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
 from bot.git import owncommits
+from bot.git import worktree as worktrees
 from bot.git import write as gitrepo
 from bot.notify import outbox as outboxmod
 from bot.notify import redactor, reportstore
@@ -77,7 +78,7 @@ def test_a_clone_or_worktree_owned_by_another_user_is_refused(tmp_path: Path) ->
     (state / "worktrees").mkdir()
     _foreign(state / "worktrees")
     with pytest.raises(statedir.NotOwned, match="worktrees is owned by uid"):
-        gitrepo.worktree(box.clone, state, "taskbot/T-1", "main")
+        worktrees.worktree(box.clone, state, "taskbot/T-1", "main")
 
 
 def test_init_makes_the_state_dir_private_and_the_spool_sticky(
