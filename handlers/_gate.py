@@ -16,9 +16,10 @@ from typing import NamedTuple
 from bot import api
 from handlers._bump import bump
 from handlers._history import REVERT_TRAILER, file_at
+from handlers._path import which
 from handlers._revert import Changed, revert
 
-__all__ = ["Rolled", "Target", "bump_changes", "old_version", "roll_back"]
+__all__ = ["Rolled", "Target", "bump_changes", "gate_plan", "old_version", "roll_back"]
 
 
 class Target(NamedTuple):
@@ -37,6 +38,28 @@ class Rolled(NamedTuple):
     commit: str  # the rollback commit ('' when none was made)
     pushed: bool
     said: str  # why not, or what the push said
+
+
+def gate_plan(ctx: api.Context, version: str) -> tuple[str, ...]:
+    """What `plan` says the gate does after the push: the reconcile, the wait, the rollback."""
+    cluster = ctx.config.cluster
+    if cluster is None:
+        return ("no [cluster]: no reconcile, no rollout wait, no rollback",)
+    reconcile = ("flux reconcile helmrelease --with-source" if which("flux") else
+                 "kubectl annotate --overwrite HelmRelease reconcile.fluxcd.io/requestedAt=<now>")
+    timeout = f"{int(cluster.rollout_timeout)}s"
+    policy = ("a new commit puts back exactly the scalars the bump changed (never a reset or a "
+              "force-push; a person's edit of them since is kept), then the old version is "
+              "awaited Ready" if ctx.config.release.on_failure == "revert" else
+              "the bump is kept ([release] on_failure = \"keep\")")
+    return (f"ask Flux to reconcile: {reconcile}",
+            f"wait up to {timeout}: the HelmRelease Ready for its generation, its Deployments "
+            f"and StatefulSets rolled out (updated = ready = available = desired), its pods "
+            f"Ready on {version}",
+            "failed when the HelmRelease turns Ready=False, a pod of the new version waits in "
+            "CrashLoopBackOff, ImagePullBackOff, ErrImagePull or CreateContainerConfigError, "
+            "or the time runs out",
+            f"on failure: {policy}; the criterion fails, saying \"rolled back to <old> (<commit>)\"")
 
 
 def bump_changes(work: Path, t: Target, bump_sha: str) -> tuple[api.ScalarChange, ...]:

@@ -43,7 +43,7 @@ from bot.api import (
     validate_version,
 )
 from handlers._bump import Bump, Release, bump, describe, repository_matches
-from handlers._gate import Target, bump_changes, old_version, roll_back
+from handlers._gate import Target, bump_changes, gate_plan, old_version, roll_back
 from handlers._history import Past, past
 from handlers._kube import check_context
 from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
@@ -121,7 +121,7 @@ class HelmReleaseHandler:
         return Step(commands=validation_commands(s.kustomize, s.sec_lint), cwd=where,
                     files=(f"{s.project}: {s.file} (image tag → {s.version}"
                            + (f", chart → {s.chart}" if s.chart else "") + ")",),
-                    preconditions=tuple(pre))
+                    preconditions=tuple(pre), then=gate_plan(ctx, s.version))
 
     def run(self, s: HelmReleaseSettings, ctx: Context) -> Outcome:
         try:

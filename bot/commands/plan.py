@@ -35,6 +35,7 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
         "cwd": step.cwd if step else "",
         "files": list(step.files) if step else [],
         "preconditions": list(step.preconditions) if step else [],
+        "then": list(step.then) if step else [],
     }
     return entry
 
@@ -85,6 +86,7 @@ def _plan_text(doc: dict[str, Any]) -> str:
         lines.extend(f"       run: {' '.join(cmd)}  (in {a['cwd']})" for cmd in a["commands"])
         lines.extend(f"       file: {f}" for f in a["files"])
         lines.extend(f"       needs: {p}" for p in a["preconditions"])
+        lines.extend(f"       then: {p}" for p in a["then"])
     if doc["other_sections"]:
         lines.append("Not executed: " + ", ".join(doc["other_sections"]))
     return "\n".join(lines)

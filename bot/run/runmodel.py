@@ -94,6 +94,7 @@ class Step(NamedTuple):
     cwd: str = ""
     files: tuple[str, ...] = ()
     preconditions: tuple[str, ...] = ()
+    then: tuple[str, ...] = ()  # after its commands: what it waits for, what a failure undoes
 
 
 class DefaultRule(NamedTuple):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from tests.kit.flux import CRASHLOOP, NEVER, READY, FluxPlayer, Script
 from tests.kit.gitops import git
 from tests.kit.kube import KubeStandIn
@@ -133,3 +134,17 @@ def test_keep_leaves_a_failed_release_as_it_is_on_stand_in(
     assert code == 1 and report["criteria"][0]["reason"].startswith(
         "committed, but the rollout did not finish: ")
     assert _log(ws)[0] == "taskbot(TASK-001): ffl image tag 0.1.17 → 0.2.0"
+
+
+def test_plan_says_what_the_gate_will_do_on_stand_in(
+        tmp_path: Path, registry: RegistryServer, kube: KubeStandIn,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ws, player = _gate(tmp_path, registry, kube, lambda tag: READY)
+    capsys.readouterr()
+    assert main(["--config", str(ws.config), "plan", str(ws.task)]) == 0
+    text = capsys.readouterr().out
+    assert "then: ask Flux to reconcile: kubectl annotate --overwrite HelmRelease " \
+        "reconcile.fluxcd.io/requestedAt=<now>" in text
+    assert "then: wait up to 20s: the HelmRelease Ready for its generation" in text
+    assert "then: on failure: a new commit puts back exactly the scalars the bump changed" in text
+    assert player.applied == [] and not any(r.startswith("PATCH") for r in kube.state.requests)

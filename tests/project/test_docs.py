@@ -20,7 +20,8 @@ _ANCHOR_RE = re.compile(r"^#{1,6} (.+)$", re.M)
 SECTIONS = {"repo": configmod.RepoConfig, "identity": configmod.Identity,
             "trust": configmod.Trust, "notify": configmod.NotifyConfig,
             "limits": configmod.Limits, "registry": configmod.Registry,
-            "cluster": configmod.Cluster, "webhook": configmod.WebhookConfig}
+            "cluster": configmod.Cluster, "webhook": configmod.WebhookConfig,
+            "release": configmod.Release}
 
 
 def _anchor(heading: str) -> str:
