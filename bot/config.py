@@ -22,9 +22,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
-from bot.durations import format_duration, parse_duration
 from bot.entrypoints import project_settings
 from bot.errors import ConfigError
+from bot.text.durations import format_duration, parse_duration
 
 __all__ = [
     "SYSTEM_CONFIG",

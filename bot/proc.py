@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from bot import heartbeat
-from bot.durations import format_duration
 from bot.redact import Redactor
+from bot.text.durations import format_duration
 from bot.text.tails import Tail, keep_end, last_line, tail
 
 __all__ = ["CommandRecord", "Redactor", "run_command"]

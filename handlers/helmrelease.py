@@ -51,7 +51,7 @@ from handlers._project import GitOpsKeys, ImageKeys
 from handlers._registry import check_images, registry_diagnosis
 from handlers._rollout import wait_rollout
 
-# `bump` and `repository_matches` are the handler's tested face (tests/test_handler_helmrelease.py)
+# `bump` and `repository_matches` are the handler's tested face (tests/handlers/test_handler_helmrelease.py)
 __all__ = ["HANDLER", "bump", "repository_matches"]
 
 _APP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")

@@ -56,7 +56,7 @@ from handlers._address import (
 from handlers._certificate import Renewal, renew_certificate
 from handlers._checkouts import checkouts_of, commit_checkout, gitops_projects
 
-# tests import these from here (tests/test_registry_ip_renewal.py, tests/test_handler_links.py)
+# tests import these from here (tests/handlers/: test_registry_ip_renewal, test_handler_links)
 __all__ = ["HANDLER", "Renewal", "renew_certificate"]
 
 

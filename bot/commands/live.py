@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TextIO
 
-from bot.durations import elapsed_text
 from bot.run.actions import Action
 from bot.run.observe import Observer
 from bot.run.runner import Result
 from bot.text import terminal
+from bot.text.durations import elapsed_text
 
 __all__ = ["LiveLine", "elapsed_text", "wanted"]
 

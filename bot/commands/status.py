@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.daemon import spool as queue
 from bot.daemon import statusfile
-from bot.durations import elapsed_text
 from bot.notify import outbox
+from bot.text.durations import elapsed_text
 from bot.text.textcap import display_name
 
 if TYPE_CHECKING:

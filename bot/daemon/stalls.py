@@ -15,9 +15,9 @@ from bot.daemon import spool as queue
 from bot.daemon.contract import InFlightFn, QuarantineFn
 from bot.daemon.logline import ERR, WARNING, log
 from bot.daemon.sdnotify import Notifier
-from bot.durations import format_duration
 from bot.errors import TaskbotError
 from bot.state.statedir import PID, STALLED
+from bot.text.durations import format_duration
 
 __all__ = ["give_up", "set_aside", "start_afresh", "stop_now"]
 

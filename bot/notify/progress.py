@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from bot.config import Config
-from bot.durations import format_duration
 from bot.notify.outbox import Outbox
 from bot.notify.targets import Message
 from bot.run.context import Context
 from bot.run.observe import Observer
 from bot.run.runmodel import Action, Outcome, Result, Status
+from bot.text.durations import format_duration
 from bot.text.mdescape import markup
 from bot.text.textcap import clean
 

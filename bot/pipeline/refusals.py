@@ -9,6 +9,7 @@ from bot.notify import redactor
 from bot.notify.publish import publish_report
 from bot.pipeline.items import Job, Processed, step
 from bot.run.report import Report, TaskInfo
+from bot.run.runmodel import TaskResult
 
 __all__ = ["MAX_REFUSALS_SHOWN", "REFUSED", "refused", "refused_all"]
 
@@ -34,7 +35,7 @@ def refused_all(job: Job, refusals: Sequence[tuple[str, str]], what: str) -> Pro
                   for path, why in refusals[:MAX_REFUSALS_SHOWN])
     if len(refusals) > MAX_REFUSALS_SHOWN:
         notes += (f"… and {len(refusals) - MAX_REFUSALS_SHOWN} more files not run",)
-    report = Report(TaskInfo(name, name, "-", "-", path), "blocked", 0, 0, (), (), (), (),
+    report = Report(TaskInfo(name, name, "-", "-", path), TaskResult.BLOCKED, 0, 0, (), (), (), (),
                     (), f"{now:%Y%m%dT%H%M%S}-refused", notes=notes)
     tj = job.journal.task(f"refused {what}") if job.journal is not None else None
     if tj is None or not tj.step("published"):  # a resumed item does not report twice

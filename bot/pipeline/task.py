@@ -28,7 +28,7 @@ from bot.pipeline.refusals import refused
 from bot.run.context import Context
 from bot.run.journal import TaskJournal, Unlanded
 from bot.run.report import to_markdown
-from bot.run.runmodel import new_run_id
+from bot.run.runmodel import TaskResult, new_run_id
 from bot.run.taskrun import RunOptions, run_task
 from bot.state import waiting as waiting_store
 from bot.taskfile.merge import reapply
@@ -84,7 +84,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         writeback.attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), found)
         step(tj, "noted")
     settle(wt)  # all it wrote is in its commit
-    complete = report.result == "complete" and done.on_branch
+    complete = report.result == TaskResult.COMPLETE and done.on_branch
     reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
     problem = publish_report(config, report, ctx.redactor)
     step(tj, "published", {"reruns": list(reruns)})

@@ -22,6 +22,7 @@ from bot.pipeline.items import step
 from bot.pipeline.places import Places, Where
 from bot.run.journal import TaskJournal
 from bot.run.report import Report
+from bot.run.runmodel import TaskResult
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.model import Edit
 from bot.taskfile.save import write as write_task
@@ -71,7 +72,7 @@ def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path,
 
 
 def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -> str | None:
-    if config.repo.on_complete != "move" or report.result != "complete":
+    if config.repo.on_complete != "move" or report.result != TaskResult.COMPLETE:
         return None
     path = wt / rel_path
     data = apply_edit(read_task(path), Edit(

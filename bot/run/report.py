@@ -46,7 +46,7 @@ class TaskInfo:
 @dataclass(frozen=True)
 class Report:
     task: TaskInfo
-    result: str  # complete | partial | blocked | waiting
+    result: TaskResult
     done: int
     total: int
     results: tuple[Result, ...]

@@ -1,1 +1,2 @@
-"""Text as taskbot shows it: escaped for Markdown, HTML and YAML, capped, and on the terminal."""
+"""Text as taskbot shows it: escaped for Markdown, HTML and YAML, capped, on the terminal;
+durations as people write them."""

@@ -10,8 +10,8 @@ import pytest
 
 from bot import config
 from bot.config import Config, Project, Registry, Trust, default, find_config_path, load, parse
-from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
+from bot.text.durations import format_duration, parse_duration
 from handlers._project import BuildKeys, GitOpsKeys
 
 SPEC_EXAMPLE = r"""

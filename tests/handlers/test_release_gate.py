@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.kit.flux import CRASHLOOP, NEVER, READY, FluxPlayer, Script
+from tests.kit.flux import CRASHLOOP, NEVER, READY, UPGRADE_FAILS, FluxPlayer, Script
 from tests.kit.gitops import git
 from tests.kit.kube import KubeStandIn
 from tests.kit.registry import RegistryServer, push_image
@@ -99,6 +99,20 @@ def test_a_release_never_ready_is_rolled_back_when_time_runs_out_on_stand_in(
     code, report = ws.run(capsys)
     (bump,) = report["criteria"]
     assert code == 1 and "not rolled out within 1s" in bump["reason"], bump
+    assert _log(ws)[0] == "taskbot(TASK-001): roll back ffl to 0.1.17"
+
+
+def test_helm_giving_up_is_a_failure_seen_at_once_on_stand_in(
+        tmp_path: Path, registry: RegistryServer, kube: KubeStandIn,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ws, _ = _gate(tmp_path, registry, kube,
+                  lambda tag: UPGRADE_FAILS if tag == "0.2.0" else READY, timeout="5m")
+    code, report = ws.run(capsys)
+    (bump,) = report["criteria"]
+    assert code == 1, bump
+    assert "HelmRelease ffl/ffl: Ready=False UpgradeFailed: Helm upgrade failed: context " \
+        "deadline exceeded" in bump["reason"]
+    assert "not rolled out within" not in bump["reason"]  # seen, not timed out (5 minutes)
     assert _log(ws)[0] == "taskbot(TASK-001): roll back ffl to 0.1.17"
 
 

@@ -23,6 +23,7 @@ import yaml
 from tests.kit.kube import KubeState, event, helmrelease, pod, workload
 
 READY, CRASHLOOP, NEVER, PULL_FAILS = "ready", "crashloop", "never", "pull-fails"
+UPGRADE_FAILS = "upgrade-fails"  # Helm gave up: Ready=False for the new generation
 Script = Callable[[str], str]  # tag → what the release does
 
 
@@ -93,7 +94,11 @@ class FluxPlayer:
         ready = behaviour == READY
         hr = helmrelease(self.name, self.namespace, ready=ready, generation=generation,
                          observed=generation if ready else generation - 1)
-        if not ready:
+        if behaviour == UPGRADE_FAILS:
+            hr = helmrelease(self.name, self.namespace, ready=False, generation=generation,
+                             observed=generation, message="Helm upgrade failed: context "
+                             "deadline exceeded")
+        elif not ready:
             hr["status"]["conditions"][0].update(status="Unknown", reason="Progressing",
                                                  message="Reconciliation in progress")
         self.state.helmreleases[(self.namespace, self.name)] = hr
@@ -110,13 +115,13 @@ class FluxPlayer:
                 pods.append(pod(f"{self.name}-{part}-{new[repo]}", image, labels=labels))
                 continue
             waiting = {CRASHLOOP: "CrashLoopBackOff", PULL_FAILS: "ImagePullBackOff",
-                       NEVER: "ContainerCreating"}[behaviour]
+                       NEVER: "ContainerCreating", UPGRADE_FAILS: "ContainerCreating"}[behaviour]
             new_pod = f"{self.name}-{part}-{new[repo]}"
             # the old pod still serves: the Deployment's counts look fine
             pods += [pod(f"{self.name}-{part}-{old[repo]}", f"{repo}:{old[repo]}", labels=labels),
                      pod(new_pod, image, ready=False, waiting=waiting, labels=labels,
-                         phase="Pending" if behaviour == NEVER else "Running")]
-            if behaviour != NEVER:
+                         phase="Running" if behaviour in (CRASHLOOP, PULL_FAILS) else "Pending")]
+            if behaviour in (CRASHLOOP, PULL_FAILS):
                 events.append(event(new_pod, "BackOff", "Back-off restarting failed container "
                                     f"app in pod {new_pod}"))
         self.state.pods[self.namespace] = pods
