@@ -33,6 +33,7 @@ __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", 
            "identity_env", "pack", "private_clone", "push", "push_ff", "update_ref"]
 
 NOTES_REF = "refs/notes/taskbot"
+_SCP_RE = re.compile(r"[^/]+:")  # host:path, as git reads an ssh address without a scheme
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def fetch(repo: Path, remote: str = "origin") -> bool:
     """Fetch branches and taskbot notes; False when the repository has no such remote."""
     if not _has_remote_config(repo, remote):
         return False
-    git(["fetch", "--quiet", "--prune", remote, f"+refs/heads/*:refs/remotes/{remote}/*"], repo)
+    git([*_packing(repo, remote), "fetch", "--quiet", "--prune", remote,
+         f"+refs/heads/*:refs/remotes/{remote}/*"], repo)
     return True
 
 
@@ -185,12 +187,23 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
 
 def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushResult:
     """A plain push: never forced, so a moved target is rejected and reported as such."""
-    record = git(["push", "--quiet", "--porcelain", remote, *refspecs], path, check=False,
-                 pushing=True)
+    record = git([*_packing(path, remote), "push", "--quiet", "--porcelain", remote, *refspecs],
+                 path, check=False, pushing=True)
     if record.ok:
         return PushResult(True, False, "pushed")
     return PushResult(False, _refused(record.stdout), _refusal(record.stdout) or
                       record.error_line or record.error)
+
+
+def _packing(path: Path, remote: str) -> list[str]:
+    """To a repository on this host, a pack without deltas: searching for them costs more
+    than the bytes they save on no wire (and grows with the trees and the dashboard sent)."""
+    try:
+        url = read.open_repo(path).remotes[remote].url or ""
+    except Exception:  # no such remote or no libgit2 answer: git's defaults
+        return []
+    local = url.startswith("file://") or ("://" not in url and not _SCP_RE.match(url))
+    return ["-c", "pack.window=0"] if local else []
 
 
 def _refused(porcelain: str) -> bool:
