@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DECLINED", "commit_paths"]
 
-DECLINED = "declined"  # git should make this commit: something here is not plain
+DECLINED = "declined"
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the tree with nothing  # git should make this commit: something here is not plain
 
 
 def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: str, email: str,
@@ -55,13 +56,45 @@ def _commit(repo: pygit2.Repository, head: pygit2.Commit, worktree: Path, messag
     index.read(False)
     if index.conflicts is not None or not _stage(index, worktree, paths):
         return DECLINED
-    tree = index.write_tree()
+    tree = _tree(repo, head.tree, {p: (index[p].id, index[p].mode) if p in index else None
+                                   for p in paths})
     if tree == head.tree_id:
         index.write()  # the stat data refreshed: the next look costs nothing
         return None
     sha = repo.create_commit("HEAD", who, who, message, tree, [head.id])
     index.write()
     return str(sha)
+
+
+def _tree(repo: pygit2.Repository, tree: pygit2.Tree | None,
+          entries: dict[str, tuple[pygit2.Oid, int] | None]) -> pygit2.Oid:
+    """`tree` with the named entries set (None: removed), only the folders on their way
+    rewritten: what the index would write, without building every folder of it again from
+    its entries (a folder of thousands of task files, each commit)."""
+    import pygit2  # noqa: PLC0415 -- loaded with `repo` already
+
+    builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
+    here: dict[str, dict[str, tuple[pygit2.Oid, int] | None]] = {}
+    for path, entry in entries.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            here.setdefault(head, {})[rest] = entry
+        elif entry is None:
+            if builder.get(head) is not None:
+                builder.remove(head)
+        else:
+            builder.insert(head, *entry)
+    for name, below in here.items():
+        old = builder.get(name)
+        sub = repo[old.id] if old is not None and old.filemode == pygit2.enums.FileMode.TREE \
+            else None
+        oid = _tree(repo, sub if isinstance(sub, pygit2.Tree) else None, below)
+        if oid == _EMPTY_TREE:  # git keeps no empty folder
+            if old is not None:
+                builder.remove(name)
+        else:
+            builder.insert(name, oid, pygit2.enums.FileMode.TREE)
+    return builder.write()
 
 
 def _stage(index: pygit2.Index, worktree: Path, paths: Sequence[str]) -> bool:
