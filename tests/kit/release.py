@@ -1,0 +1,36 @@
+"""A release gate's workspace: a task bumping ffl, `[cluster]` on the stand-in, Flux played."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.kit.flux import FluxPlayer, Script
+from tests.kit.gitops import git
+from tests.kit.kube import KubeStandIn
+from tests.kit.registry import RegistryServer, push_image
+from tests.kit.workspace import Workspace, make_workspace
+
+__all__ = ["BUMP", "HR_PATH", "gate_workspace", "subjects"]
+
+HR_PATH = "apps/ffl/helmrelease.yaml"
+BUMP = "- [ ] Update ffl HelmRelease in beckerkube to version 0.2.0"
+
+
+def gate_workspace(tmp_path: Path, registry: RegistryServer, kube: KubeStandIn, script: Script,
+                   timeout: str = "20s", extra: str = "") -> tuple[Workspace, FluxPlayer]:
+    """The workspace (its task the bump alone) and the Flux player, started."""
+    ws = make_workspace(tmp_path, registry, build_project=False)
+    for name in ("ffl/backend", "ffl/frontend"):
+        push_image(registry, tmp_path, name, "0.2.0")
+    ws.add_config(f'\n[cluster]\ncontext = "minikube"\nkubeconfig = "{kube.kubeconfig}"\n'
+                  f'namespace = "ffl"\nrollout_timeout = "{timeout}"\n{extra}')
+    player = FluxPlayer(kube.state, ws.gitops.origin, HR_PATH,
+                        (f"{registry.host}/ffl/backend", f"{registry.host}/ffl/frontend"), script)
+    player.start()
+    ws.write_task("0.2.0", [BUMP])
+    return ws, player
+
+
+def subjects(ws: Workspace) -> list[str]:
+    """The GitOps origin's `main`, newest first, by subject."""
+    return git(ws.gitops.origin, "log", "--format=%s", "main").splitlines()
