@@ -315,8 +315,10 @@ class _Run:
             return self.before  # committed but not pushed: nothing was rolled out
         changes = bump_changes(work, self.target(), self.past.bump) if self.past.bump else ()
         if not changes:
+            why = (f"the bump {self.past.bump[:7]} cannot be read back" if self.past.bump
+                   else f"this run made no bump on {s.branch}")
             return self.outcome(Status.FAILED, f"release failed: {reason}; not rolled back: "
-                                f"this run made no bump on {s.branch}", final=True)
+                                f"{why}", final=True)
         if self.ctx.config.release.on_failure != "revert":
             return self.outcome(Status.FAILED, f"committed, but {reason}", final=True)
         return self.revert(releases, self.past.bump, changes, reason)

@@ -116,7 +116,8 @@ class Gates:
         last = results[-1]
         index = last.action.criterion.index
         if index in self._gates:
-            self._ended[index] = len(results) - 1
+            if last.attempts:  # it ran in this run (or before a kill), not a tick kept from another
+                self._ended[index] = len(results) - 1
             return
         gate = self._gate(last.action, results)
         if gate is None or gate.state is not CriterionState.DONE:

@@ -123,3 +123,38 @@ def test_plan_lists_the_gated_verify_under_the_bump_on_stand_in(
                      f"url={url} expect=200]: runs last; a failure fails this criterion and "
                      "undoes it"]
     assert player.applied == []
+
+
+def test_keep_leaves_the_release_when_a_verify_fails_on_stand_in(
+        tmp_path: Path, registry: RegistryServer, kube: KubeStandIn,
+        endpoint: tuple[str, list[Answer]], capsys: pytest.CaptureFixture[str]) -> None:
+    url, answer = endpoint
+    answer[0] = lambda: 500
+    ws, player = _gate(tmp_path, registry, kube, lambda tag: READY,
+                       extra='[release]\non_failure = "keep"\n')
+    ws.write_task("0.2.0", [BUMP, _verify(url)])
+    code, report = ws.run(capsys)
+    bump, _ = report["criteria"]
+    assert code == 1 and bump["reason"] == ("committed, but verify failed: ffl answers on "
+                                            f"/health: GET {url} answered 500, expected 200")
+    assert _log(ws)[0] == "taskbot(TASK-001): ffl image tag 0.1.17 → 0.2.0"
+    assert player.applied == ["0.2.0"]
+
+
+def test_a_bump_this_run_did_not_make_is_not_rolled_back_on_stand_in(
+        tmp_path: Path, registry: RegistryServer, kube: KubeStandIn,
+        endpoint: tuple[str, list[Answer]], capsys: pytest.CaptureFixture[str]) -> None:
+    url, answer = endpoint
+    answer[0] = lambda: 500
+    ws, _ = _gate(tmp_path, registry, kube, lambda tag: READY)
+    clone = ws.gitops.clone  # a person bumped it already: taskbot has nothing to commit
+    path = clone / HR_PATH
+    path.write_text(path.read_text().replace("0.1.17", "0.2.0"))
+    git(clone, "commit", "-qam", "bump by hand")
+    git(clone, "push", "-q", "origin", "HEAD:main")
+    ws.write_task("0.2.0", [BUMP, _verify(url)])
+    code, report = ws.run(capsys)
+    bump, _ = report["criteria"]
+    assert code == 1 and bump["reason"].startswith("release failed: verify failed: ffl ")
+    assert bump["reason"].endswith("; not rolled back: this run made no bump on main")
+    assert _log(ws)[0] == "bump by hand"

@@ -11,7 +11,7 @@ from bot import taskfile
 from bot.api import Context, Handler, Outcome, Status, Step
 from bot.run.actions import resolve
 from bot.run.gate import followers
-from bot.run.journal import Journal
+from bot.run.journal import Journal, Recorded
 from bot.run.runner import Result, State, execute
 from tests.kit.context import make_ctx
 
@@ -126,3 +126,25 @@ def test_followers_are_the_checks_after_the_gate_up_to_the_next_gate(tmp_path: P
     found = {gate: [f.criterion.text for f in fs] for gate, fs in
              followers(actions, handlers).items()}
     assert found == {0: ["Health"], 3: ["Answers"]}
+
+
+class _Kept:
+    """A journal holding the gate done in an earlier run (a tick kept on a branch): 0 attempts."""
+
+    def recorded(self, identity: str, occurrence: int) -> Any:
+        return Recorded("done", 0, Outcome(Status.DONE)) if identity.startswith("Bump") else None
+
+    def was_interrupted(self, identity: str, occurrence: int) -> bool:
+        return False
+
+    def started(self, identity: str, occurrence: int) -> None:
+        pass
+
+    def ended(self, identity: str, occurrence: int, state: str, attempts: int,
+              outcome: Outcome | None) -> None:
+        pass
+
+
+def test_a_gate_done_in_an_earlier_run_is_not_undone_by_this_one(tmp_path: Path) -> None:
+    results, gate, _ = _run(tmp_path, _task(BUMP, BAD), _Kept())
+    assert [r.state for r in results] == [State.DONE, State.FAILED] and gate.undone == []
