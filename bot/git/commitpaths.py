@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DECLINED", "commit_paths"]
 
-DECLINED = "declined"
-_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the tree with nothing  # git should make this commit: something here is not plain
+DECLINED = "declined"  # git should make this commit: something here is not plain
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the tree with nothing
 
 
 def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: str, email: str,
