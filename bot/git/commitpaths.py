@@ -6,7 +6,8 @@ though the run wrote two or three files. Here only the named paths are staged, a
 tree is written from the index's cached trees, so the cost follows what changed. Where
 git could write other bytes (attributes, filters, autocrlf, config from the
 environment, sparse checkout) or clean the message up differently, it declines and git
-commits instead.
+commits instead. A commit to be signed is git's as well: `bot.git.write.commit` does not
+ask here when `[identity] signing_key` is set.
 """
 
 from __future__ import annotations

@@ -164,8 +164,9 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
 
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
     """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was.
-    A few named paths are committed in process where that writes what git would."""
-    if paths:
+    A few named paths are committed in process where that writes what git would; a commit
+    to be signed (`identity.signing_key`) is always git's, which signs it."""
+    if paths and not identity.signing_key:
         try:
             repo = read.open_repo(path)
         except GitError:
@@ -178,9 +179,20 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
     git(["add", "--all", "--", *(paths or ["."])], path, env=env)
     if git(["diff", "--cached", "--quiet"], path, env=env, check=False).ok:
         return None
-    git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-"],
+    git([*_signing(identity), "commit", "--quiet", "--no-verify",
+         *(["-S"] if identity.signing_key else []), "-F", "-"],
         path, env=env, input=message.encode())
     return _head(path)
+
+
+def _signing(identity: Identity) -> list[str]:
+    """`-c` options for a commit: signed with the ssh key when one is configured, else not
+    signed at all. As options, not config: `identity_env` hides the global config, and the
+    repository's own (a GitOps clone's `gpg.ssh.program`, say) must not choose the signer."""
+    if not identity.signing_key:
+        return ["-c", "commit.gpgsign=false"]
+    return ["-c", "gpg.format=ssh", "-c", f"user.signingkey={identity.signing_key}",
+            "-c", "gpg.ssh.program=ssh-keygen"]
 
 
 def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushResult:
@@ -277,5 +289,6 @@ def fast_forward(repo: Path, branch: str, new: str) -> bool:
 
 
 def add_note(repo: Path, sha: str, text: str, identity: Identity) -> None:
+    """Notes commits are never signed: `git notes` has no way to sign (docs/release.md)."""
     git(["notes", f"--ref={NOTES_REF}", "add", "--force", "--file", "-", sha], repo,
         env=identity_env(identity), input=text.encode())
