@@ -16,7 +16,10 @@ from bot.config import Identity
 from bot.git import write as gitrepo
 from bot.pipeline import Processed, Push, process
 from bot.plugin.plugins import load_handlers
+from tests.kit.daemon import TASKBOT, idle_and_empty, running_daemon, until
+from tests.kit.flux import CRASHLOOP, READY, FluxPlayer
 from tests.kit.git import Sandbox, git, sandbox, signing_sandbox
+from tests.kit.kube import KubeStandIn
 from tests.kit.registry import RegistryServer, push_image
 from tests.kit.workspace import make_workspace
 
@@ -85,6 +88,22 @@ def test_a_run_commits_signed_on_main(tmp_path: Path) -> None:
     assert verified(box.bare, "main", signers_file(tmp_path / "signers", (EMAIL, key)))
     other = signers_file(tmp_path / "other", (EMAIL, keygen(tmp_path / "other-key")))
     assert not verified(box.bare, "main", other)
+
+
+def test_the_daemon_commits_signed(tmp_path: Path) -> None:
+    """The same through the hook and `taskbot serve`, a process of its own."""
+    box = sandbox(tmp_path)
+    key = keygen(tmp_path / "taskbot-key")
+    sign_with(box.config, key)
+    done = subprocess.run([str(TASKBOT), "init", "--config", str(box.config)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    box.write("tasks/active/TASK-001.md", TASK)
+    box.commit_push("add task")
+    with running_daemon(box.config, tmp_path / "serve.log") as daemon:
+        until(daemon.notify, idle_and_empty(tmp_path / "state"))
+    assert git(box.bare, "log", "-1", "--format=%ae %s", "main").startswith(f"{EMAIL} taskbot(")
+    assert verified(box.bare, "main", signers_file(tmp_path / "signers", (EMAIL, key)))
 
 
 def test_unsigned_without_a_key(tmp_path: Path) -> None:
@@ -162,3 +181,28 @@ def test_gitops_bump_commit_is_signed(tmp_path: Path, registry: RegistryServer,
     bump = ws.gitops.origin_head()
     assert bump != before and "0.6.0" in git(ws.gitops.origin, "show", "main")
     assert verified(ws.gitops.origin, "main", signers_file(tmp_path / "signers", (EMAIL, key)))
+
+
+def test_the_bump_and_its_rollback_are_signed_on_stand_in(
+        tmp_path: Path, registry: RegistryServer, kube: KubeStandIn,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ws = make_workspace(tmp_path, registry, build_project=False)
+    for name in ("ffl/backend", "ffl/frontend"):
+        push_image(registry, tmp_path, name, "0.2.0")
+    key = keygen(tmp_path / "taskbot-key")
+    sign_with(ws.config, key)
+    ws.add_config(f'\n[cluster]\ncontext = "minikube"\nkubeconfig = "{kube.kubeconfig}"\n'
+                  'namespace = "ffl"\nrollout_timeout = "20s"\n')
+    player = FluxPlayer(kube.state, ws.gitops.origin, "apps/ffl/helmrelease.yaml",
+                        (f"{registry.host}/ffl/backend", f"{registry.host}/ffl/frontend"),
+                        lambda tag: CRASHLOOP if tag == "0.2.0" else READY)
+    player.start()
+    ws.write_task("0.2.0", ["- [ ] Update ffl HelmRelease in beckerkube to version 0.2.0"])
+    code, report = ws.run(capsys)
+    assert code == 1 and report["criteria"][0]["outcome"] == "failed", report
+    subjects = git(ws.gitops.origin, "log", "-2", "--format=%s", "main").splitlines()
+    assert subjects == ["taskbot(TASK-001): roll back ffl to 0.1.17",
+                        "taskbot(TASK-001): ffl image tag 0.1.17 → 0.2.0"]
+    signers = signers_file(tmp_path / "signers", (EMAIL, key))
+    assert verified(ws.gitops.origin, "main", signers)  # the rollback
+    assert verified(ws.gitops.origin, "main~1", signers)  # the bump
