@@ -19,12 +19,14 @@ import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bot.config import Identity
 from bot.git import read
 from bot.git.commitpaths import DECLINED, commit_paths
 from bot.git.read import GitError, git
+from bot.proc import run_command
 from bot.state.statedir import CLONES, own, slug
 from bot.state.statedir import digest as _digest  # the name tests find a worktree folder by
 
@@ -164,14 +166,16 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
 
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
     """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was.
-    A few named paths are committed in process where that writes what git would; a commit
-    to be signed (`identity.signing_key`) is always git's, which signs it."""
-    if paths and not identity.signing_key:
+    A few named paths are committed in process where that writes what git would. With
+    `identity.signing_key` every commit is signed, as `git commit -S` with `gpg.format=ssh`
+    signs it."""
+    if paths:
         try:
             repo = read.open_repo(path)
         except GitError:
             repo = None
-        made = commit_paths(repo, path, message, identity.name, identity.email, paths) \
+        sign = partial(_ssh_sign, identity.signing_key, path) if identity.signing_key else None
+        made = commit_paths(repo, path, message, identity.name, identity.email, paths, sign) \
             if repo is not None else DECLINED
         if made != DECLINED:
             return made
@@ -183,6 +187,14 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
          *(["-S"] if identity.signing_key else []), "-F", "-"],
         path, env=env, input=message.encode())
     return _head(path)
+
+
+def _ssh_sign(key: str, cwd: Path, content: bytes) -> str | None:
+    """What git's ssh signing does for a commit made in process: the armored signature of
+    `content`, or None (git then tries, and says why it cannot)."""
+    record = run_command(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", key], str(cwd),
+                         timeout=read.GIT_TIMEOUT, input=content)
+    return record.stdout if record.ok and "BEGIN SSH SIGNATURE" in record.stdout else None
 
 
 def _signing(identity: Identity) -> list[str]:

@@ -151,20 +151,52 @@ def test_a_branch_requiring_signed_commits(tmp_path: Path, signing: bool) -> Non
         assert kept != new and not verified(box.bare, kept, signers)
 
 
-def test_commit_of_named_paths_is_signed_too(tmp_path: Path) -> None:
-    """The in-process commit of a few paths cannot sign: git makes it."""
+def test_commit_of_named_paths_is_signed_in_process(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process commit of a few paths is signed as git signs: `git verify-commit`
+    takes it, and HEAD's reflog reads as after `git commit`."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     (repo / "a.txt").write_text("a\n")
     key = keygen(tmp_path / "taskbot-key")
     identity = Identity(email=EMAIL, signing_key=str(key))
-    assert gitrepo.commit(repo, "first\n", identity) is not None
-    (repo / "a.txt").write_text("b\n")
-    sha = gitrepo.commit(repo, "second\n", identity, ["a.txt"])
+    assert gitrepo.commit(repo, "first\n", identity) is not None  # unborn HEAD: git's
     signers = signers_file(tmp_path / "signers", (EMAIL, key))
-    assert sha is not None and verified(repo, sha, signers) and verified(repo, "HEAD~1", signers)
-    assert gitrepo.commit(repo, "nothing\n", identity, ["a.txt"]) is None
+    assert verified(repo, "HEAD", signers)
+
+    def no_git(args: object, *_: object, **__: object) -> None:
+        raise AssertionError(f"git ran: {args}")
+
+    (repo / "a.txt").write_text("b\n")
+    with monkeypatch.context() as m:
+        m.setattr(gitrepo, "git", no_git)
+        sha = gitrepo.commit(repo, "second\n\nTask-Id: A\n", identity, ["a.txt"])
+        assert gitrepo.commit(repo, "nothing\n", identity, ["a.txt"]) is None
+    assert sha is not None and git(repo, "rev-parse", "main") == sha
+    assert verified(repo, sha, signers) and git(repo, "status", "--porcelain") == ""
+    # the header as git writes it: no blank continuation line after the signature
+    assert "\n -----END SSH SIGNATURE-----\n\nsecond\n" in git(repo, "cat-file", "commit", sha)
+    assert git(repo, "log", "-g", "-1", "--format=%gs", "main") == "commit: second"
+    assert not verified(repo, sha, signers_file(tmp_path / "other", (EMAIL, keygen(
+        tmp_path / "other-key"))))
+
+
+def test_a_key_that_cannot_sign_fails_the_commit(tmp_path: Path) -> None:
+    """In process or not, an unsigned commit is never made in its place."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    assert gitrepo.commit(repo, "first\n", Identity()) is not None
+    key = tmp_path / "taskbot-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "words", "-f", str(key)],
+                   check=True)
+    head = git(repo, "rev-parse", "HEAD")
+    (repo / "a.txt").write_text("b\n")
+    with pytest.raises(gitrepo.GitError, match="passphrase"):
+        gitrepo.commit(repo, "second\n", Identity(signing_key=str(key)), ["a.txt"])
+    assert git(repo, "rev-parse", "HEAD") == head
 
 
 def test_gitops_bump_commit_is_signed(tmp_path: Path, registry: RegistryServer,
