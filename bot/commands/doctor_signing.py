@@ -8,7 +8,9 @@ here: ssh-keygen reads the file, and only its public half is ever shown.
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,11 @@ def signing_checks(config: Config) -> Iterator[Check]:
         yield Check("signing", False, f"{where}: ssh-keygen not on PATH: git signs with it; "
                     "install OpenSSH's client")
         return
+    mode = _mode(key)
+    if mode & 0o077:
+        yield Check("signing", False, f"{where}: others may read it (mode {mode:04o}), so "
+                    f"ssh-keygen refuses it: chmod 600 {key}")
+        return
     signed = run_command(["ssh-keygen", "-Y", "sign", "-n", NAMESPACE, "-f", key], ".",
                          timeout=TIMEOUT, input=PAYLOAD)
     if not signed.ok or "BEGIN SSH SIGNATURE" not in signed.stdout:
@@ -41,6 +48,13 @@ def signing_checks(config: Config) -> Iterator[Check]:
                     "without a passphrase, readable only by taskbot's user (mode 0600)")
         return
     yield _verified(config, where, signed.stdout)
+
+
+def _mode(key: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(key).st_mode)
+    except OSError:
+        return 0  # gone since the configuration was read: ssh-keygen says so
 
 
 def _verified(config: Config, where: str, signature: str) -> Check:

@@ -78,6 +78,15 @@ def test_a_key_with_a_passphrase_does_not_sign(tmp_path: Path,
     assert "secret words" not in line
 
 
+def test_a_key_others_may_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = _keygen(tmp_path / "taskbot-key")
+    key.chmod(0o644)
+    box = _box(tmp_path, key)
+    assert _signing(box, capsys) == [
+        f"FAIL signing: {box.config}: identity.signing_key = {key}: others may read it "
+        f"(mode 0644), so ssh-keygen refuses it: chmod 600 {key}"]
+
+
 def test_a_missing_key_file_is_a_config_error(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     key = tmp_path / "no-such-key"
