@@ -8,6 +8,7 @@ checkout). Otherwise it declines, and `bot.git.worktree` lets git do it whole.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,28 +58,89 @@ def reset_in_process(path: Path, branch: str, start: str,
             held = repo.branches.local.get(branch)
             if held is not None and held.is_checked_out():  # by another worktree
                 return False
-        if settled:
-            _switch(repo, commit, sorted(written))
-        if detached:
-            repo.references.create(ref, commit.id, force=True)
-            repo.set_head(ref)
-        if settled:
-            repo.references.create(ref, commit.id, force=True)
-        else:
-            repo.reset(commit.id, pygit2.enums.ResetMode.HARD)
+        return _move(repo, commit, ref, sorted(written) if settled else None, detached)
     except (pygit2.GitError, KeyError, ValueError, OSError):
         return False
+
+
+def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: list[str] | None,
+          detached: bool) -> bool:
+    """The worktree on `ref` at `commit`: only `written` switched, or (None) reset whole."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    if written is not None and not _switch(repo, commit, written):
+        return False
+    if detached:
+        repo.references.create(ref, commit.id, force=True)
+        repo.set_head(ref)
+    if written is not None:
+        repo.references.create(ref, commit.id, force=True)
+    else:
+        repo.reset(commit.id, pygit2.enums.ResetMode.HARD)
     return True
 
 
-def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) -> None:
-    """The files (and index entries) at `paths` made `commit`'s, each path taken literally."""
+def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) -> bool:
+    """The files (and index entries) at `paths` made `commit`'s; False, before anything is
+    written, where one is not a plain file in HEAD or in `commit` (a link, a submodule):
+    libgit2's checkout does those. Only these files are touched: a checkout would look at
+    every file of the worktree, and a folder of thousands of tasks costs it milliseconds."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
-    if paths:
-        how = pygit2.enums.CheckoutStrategy
-        repo.checkout_tree(  # type: ignore[no-untyped-call]
-            commit.tree, paths=paths, strategy=how.FORCE | how.DISABLE_PATHSPEC_MATCH)
+    wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, paths)
+    if wanted is None:
+        return False
+    workdir = Path(str(repo.workdir))
+    index = repo.index
+    index.read(False)
+    for path, entry in sorted(wanted.items(), key=lambda item: item[1] is not None):
+        target = workdir / path
+        if entry is None:  # removals first: a folder may take a removed file's name
+            if os.path.lexists(target):
+                target.unlink()
+                _prune(target.parent, workdir)
+            if path in index:
+                index.remove(path)
+            continue
+        oid, mode = entry
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(repo[oid].read_raw())
+        target.chmod(_MODES[mode])
+        index.add(path)
+    index.write()
+    return True
+
+
+_MODES = {0o100644: 0o644, 0o100755: 0o755}
+Wanted = dict[str, "tuple[pygit2.Oid, int] | None"]
+
+
+def _plain_files(head: pygit2.Tree, tree: pygit2.Tree, paths: list[str]) -> Wanted | None:
+    """Each path's blob and mode in `tree` (None: not there), or None when a path is
+    anything but a plain file or nothing, in `tree` or in `head`."""
+    wanted: Wanted = {}
+    for path in paths:
+        entries: list[pygit2.Object | None] = []
+        for source in (tree, head):
+            try:
+                entries.append(source[path])
+            except KeyError:
+                entries.append(None)
+        if any(e is not None and int(e.filemode) not in _MODES for e in entries):
+            return None
+        new = entries[0]
+        wanted[path] = (new.id, int(new.filemode)) if new is not None else None
+    return wanted
+
+
+def _prune(folder: Path, top: Path) -> None:
+    """Folders a removal left empty go, as git's checkout removes them."""
+    while folder != top and folder.is_dir() and not folder.is_symlink():
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _between(repo: pygit2.Repository, commit: pygit2.Commit) -> set[str]:

@@ -84,7 +84,7 @@ def test_release_builds_pushes_and_bumps_the_helmrelease(
 def test_wrong_password_fails_the_build_and_blocks_the_bump(
         tmp_path: Path, registry: RegistryServer, capsys: pytest.CaptureFixture[str]) -> None:
     ws = make_workspace(tmp_path, registry, password="not-the-password")
-    ws.write_task("0.2.0")
+    ws.write_task("0.2.7")  # a version no other test pushes to the shared registry
     origin_before = ws.gitops.origin_head()
 
     code, report = ws.run(capsys)
@@ -100,11 +100,11 @@ def test_wrong_password_fails_the_build_and_blocks_the_bump(
     assert "not-the-password" not in str(report)
     assert image["outcome"] == "blocked" and "credentials refused" in image["reason"]
     assert bump["outcome"] == "blocked"
-    assert "ffl/backend:0.2.0" in bump["reason"] and "not confirmed in registry" in bump["reason"]
+    assert "ffl/backend:0.2.7" in bump["reason"] and "not confirmed in registry" in bump["reason"]
     # nothing changed in the GitOps repo, nothing in the registry, no box ticked
     assert ws.gitops.origin_head() == origin_before
     assert git(ws.gitops.origin, "branch", "--list", "taskbot/*") == ""
-    assert _registry_digest(registry, "ffl/backend", "0.2.0") is None
+    assert _registry_digest(registry, "ffl/backend", "0.2.7") is None
     assert ws.task.read_text().count("- [ ] ") == 3
     assert "Failed: Build all FFL containers" in ws.task.read_text()
 

@@ -135,3 +135,16 @@ def test_declines_under_a_folders_own_attributes(tmp_path: Path) -> None:
     assert _commit_paths(repo, "s\n", WHO.name, WHO.email, ["tasks/active/A.md"]) == DECLINED
     sha = gitrepo.commit(repo, "s\n", WHO, ["tasks/active/A.md"])
     assert sha is not None and _git(repo, "show", "HEAD:tasks/active/A.md") == "b\n"
+
+
+def test_a_settled_reset_leaves_links_to_a_full_reset(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "r", {"a.md": "a\n"})
+    one = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "link").symlink_to("/etc")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "a link")
+    two = _git(repo, "rev-parse", "HEAD").strip()
+    _git(repo, "checkout", "-q", "--detach", one)
+    assert not reset_in_process(repo, "taskbot/T", two, None, settled=True)
+    assert not os.path.lexists(repo / "link")  # nothing written: the caller resets whole
+    assert _git(repo, "rev-parse", "HEAD").strip() == one
