@@ -121,13 +121,27 @@ class HelmReleaseHandler:
         return Step(commands=validation_commands(s.kustomize, s.sec_lint), cwd=where,
                     files=(f"{s.project}: {s.file} (image tag → {s.version}"
                            + (f", chart → {s.chart}" if s.chart else "") + ")",),
-                    preconditions=tuple(pre), then=gate_plan(ctx, s.version))
+                    preconditions=tuple(pre), then=gate_plan(ctx, s.version),
+                    inputs=(f"{s.project}:{s.file}@{_blob(s)}",))
 
     def run(self, s: HelmReleaseSettings, ctx: Context) -> Outcome:
         try:
             return _Run(s, ctx).go()
         except _Stop as stop:
             return stop.outcome
+
+
+def _blob(s: HelmReleaseSettings) -> str:
+    """The GitOps file's blob on the project's branch (origin's, else the local one), or
+    "missing": an approval of the plan is void once the file changes."""
+    try:
+        repo = api.open_repo(s.clone)
+        for ref in (f"refs/remotes/origin/{s.branch}", f"refs/heads/{s.branch}"):
+            if ref in repo.references:
+                return str(repo.revparse_single(f"{ref}:{s.file}").id)
+    except Exception:  # not a repository, no such file: pygit2's errors, not imported here
+        return "missing"
+    return "missing"
 
 
 class _Stop(Exception):
