@@ -70,10 +70,10 @@ def add(state_dir: Path | str, seen: Sequence[Seen]) -> None:
     """Record `seen` (an entry already there, same commit, task and digest, once)."""
     kept = list(load(state_dir))
     known = {(s.commit, s.task_id, s.digest) for s in kept}
-    new = [s for s in seen if (s.commit, s.task_id, s.digest) not in known]
-    if not new:
-        return
-    _save(state_dir, (kept + new)[-KEPT:])
+    new = {(s.commit, s.task_id, s.digest): s for s in seen}
+    fresh = [s for key, s in new.items() if key not in known]
+    if fresh:
+        _save(state_dir, (kept + fresh)[-KEPT:])
 
 
 def of(state_dir: Path | str, task_id: str) -> tuple[Seen, ...]:
