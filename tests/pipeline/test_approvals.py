@@ -11,7 +11,7 @@ from bot.git import read
 from bot.git.messages import approval
 from bot.pipeline.approvals import taken
 from bot.state import approvals as store
-from tests.kit.git import git, sandbox
+from tests.kit.git import git, sandbox, signing_sandbox
 
 
 def _approve(clone: Path, task_id: str, digest: str, email: str) -> str:
@@ -40,3 +40,20 @@ def test_a_forged_trailer_in_an_untrusted_commit_starts_nothing(tmp_path: Path) 
     assert recorded == {"TASK-1": False, "TASK-2": True}
     # taskbot's own commits never approve, whatever they carry
     assert taken(config, state, repo, pushed, frozenset({eve, becker})).approved == ()
+
+
+def test_with_allowed_signers_only_a_signed_approval_counts(tmp_path: Path) -> None:
+    box = signing_sandbox(tmp_path)
+    config = configmod.load(box.config)
+    state = tmp_path / "state"
+    state.mkdir()
+    old = git(box.clone, "rev-parse", "HEAD")
+    unsigned = _approve(box.clone, "TASK-1", "0123456789abcdef", "becker@example.com")
+    git(box.clone, "commit", "-q", "-S", "--allow-empty", "-m",
+        approval("TASK-2", ["fedcba9876543210"]))
+    signed = git(box.clone, "rev-parse", "HEAD")
+    repo = read.open_repo(box.clone)
+    got = taken(config, state, repo, read.walk(repo, old, signed, ()), frozenset())
+    assert got.approved == ("TASK-2",)  # becker's address alone proves nothing
+    ((what, why),) = got.untrusted
+    assert what == f"commit {unsigned[:12]}" and "no valid ssh signature" in why
