@@ -64,7 +64,7 @@ def command(args: argparse.Namespace) -> int:
         result = run_task(path, handlers, ctx, options)
     report = result.report
     _print_report(report, ctx.redactor, as_json=args.json)
-    if not args.dry_run and any(r.attempted for r in report.results):
+    if not args.dry_run and (any(r.attempted for r in report.results) or report.awaiting):
         published = publish(config, report, ctx.redactor, send=notifying)
         if published.problem:
             print(f"taskbot: {published.problem}", file=sys.stderr)

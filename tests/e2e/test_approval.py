@@ -73,6 +73,9 @@ def test_nothing_runs_without_a_trusted_fresh_approval_of_the_current_plan(tmp_p
         assert f"Waiting for approval: Restart demo (plan {digest}" in box.main_file(REL)
         assert f"waiting for approval of plan {digest} (taskbot approve TASK-1)" \
             in box.main_file("DASHBOARD.md")
+        asked = _last_report(state)  # the notification's body: the plan, how to approve
+        assert f"- ⏸ Restart demo: plan `{digest}`" in asked and "  - run: sh -c" in asked
+        assert "Approve with `taskbot approve TASK-1 --push`" in asked
         planned = _taskbot(box, "plan", "TASK-1").stdout
         assert f"needs approval (digest {digest})" in planned
 
