@@ -62,9 +62,11 @@ class RunResult:
 
 
 def exit_code(report: Report) -> int:
-    """1 when a criterion failed, was blocked or interrupted, or the task waits; else 0."""
+    """1 when a criterion failed, was blocked or interrupted, or the task waits (on another
+    task, or for a person's approval); else 0."""
     bad = (State.FAILED, State.BLOCKED, State.INTERRUPTED)
-    return 1 if report.waiting_on or any(r.state in bad for r in report.results) else 0
+    waits = report.waiting_on or report.awaiting
+    return 1 if waits or any(r.state in bad for r in report.results) else 0
 
 
 def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,

@@ -73,7 +73,19 @@ def add(state_dir: Path | str, seen: Sequence[Seen]) -> None:
     new = {(s.commit, s.task_id, s.digest): s for s in seen}
     fresh = [s for key, s in new.items() if key not in known]
     if fresh:
-        _save(state_dir, (kept + fresh)[-KEPT:])
+        _save(state_dir, _bounded(kept + fresh))
+
+
+def _bounded(seen: list[Seen]) -> list[Seen]:
+    """The newest KEPT entries, trusted ones first: a flood of untrusted trailers never
+    pushes a person's approval out."""
+    if len(seen) <= KEPT:
+        return seen
+    trusted = [i for i, s in enumerate(seen) if s.trusted][-KEPT:]
+    others = [i for i, s in enumerate(seen) if not s.trusted]
+    room = KEPT - len(trusted)
+    keep = set(trusted) | set(others[len(others) - room:] if room else ())
+    return [s for i, s in enumerate(seen) if i in keep]
 
 
 def of(state_dir: Path | str, task_id: str) -> tuple[Seen, ...]:

@@ -151,3 +151,14 @@ def test_the_store_keeps_each_approval_once(tmp_path: Path) -> None:
     assert len(store.load(tmp_path)) == 2
     (tmp_path / "approvals.json").write_text("{not json")
     assert store.load(tmp_path) == ()  # unreadable: no approval, nothing runs
+
+
+def test_a_flood_of_untrusted_approvals_never_pushes_a_trusted_one_out(tmp_path: Path) -> None:
+    mine = _seen("0123456789abcdef")
+    store.add(tmp_path, [mine])
+    flood = [_seen(f"{n:016x}", trusted=False)._replace(commit=f"{n:040x}")
+             for n in range(store.KEPT + 5)]
+    store.add(tmp_path, flood)
+    kept = store.load(tmp_path)
+    assert len(kept) == store.KEPT and mine in kept
+    assert kept[-1] == flood[-1]
