@@ -4,11 +4,11 @@ whether an approval seen in a push counts.
 A criterion needs approval when `[approval] handlers` lists its handler or its project
 (`project=`, or the one its settings resolved) sets `approval = true`. Its handler's plan
 (`Step`) and a digest identify what a person approves: the digest covers the task and the
-criterion (its identity, occurrence, handler and parameters), the plan, what the plan was
-made from (`Step.inputs`: a GitOps file's blob) and the configuration file's bytes, so an
-approval is void once any of them changes. An approval counts when its commit was trusted
-(judged by the push stage, `bot.git.trust`), it names this plan, and it is not older than
-`[approval] expires`. Pure but for reading the configuration file.
+criterion (its identity, occurrence, handler and parameters), the plan (commands, files,
+preconditions), what the plan was made from (`Step.inputs`: a GitOps file's blob) and the
+configuration file's bytes, so an approval is void once any of them changes. An approval
+counts when its commit was trusted (judged by the push stage, `bot.git.trust`), it names
+this plan, and it is not older than `[approval] expires`. Pure but for reading the configuration file.
 """
 
 from __future__ import annotations
@@ -86,8 +86,12 @@ def digest(task_id: str, action: Action, occurrence: int, step: Step, config: Co
         "occurrence": occurrence,
         "handler": action.handler,
         "params": sorted(action.params.items()),
+        # `then` is shown, not digested: it says how the handler does what follows its
+        # commands with what it finds where it runs (`flux` on PATH or not), which would make
+        # a person's `taskbot approve` and the daemon disagree; what it waits for and undoes
+        # comes from the configuration, which the digest covers.
         "step": {k: list(map(list, v)) if k == "commands" else v
-                 for k, v in step._asdict().items()},
+                 for k, v in step._asdict().items() if k != "then"},
         "config": hashlib.sha256(_config_bytes(config)).hexdigest(),
     }
     text = json.dumps(doc, sort_keys=True, ensure_ascii=True)
