@@ -8,7 +8,11 @@ pusher a trusted author. Each round adds one new task file with one trivial crit
   - push → taskbot's commit on main, median of the last 200 rounds ÷ the first 200
     (a tenth of the rounds each when fewer than 2,000; goal: ≤ 1.2);
   - the daemon's RSS growth from the first rounds to the end (goal: ≤ 10 MB).
-`--pushes N` for a short run (default 2,000); `--no-dashboard` runs with `dashboard = ""`.
+`--pushes N` for a short run (default 2,000); `--no-dashboard` runs with `dashboard = ""`;
+`--seed N` starts with N finished tasks already in `tasks/active` (one commit), to see what a
+large repository costs without pushing N times (not the goal's measure). Besides wall time,
+each round's CPU time of the daemon and the git processes it ran is shown: it grows with
+what taskbot does, not with what else runs on the machine.
 Exits 1 when a goal is missed.
 """
 
@@ -55,6 +59,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a few rounds (CI)")
     parser.add_argument("--no-dashboard", action="store_true", help='run with dashboard = ""')
     parser.add_argument("--keep", type=Path, help="work in this (new) folder and leave it")
+    parser.add_argument("--seed", type=int, default=0, help="finished tasks there at the start")
     args = parser.parse_args()
     if args.smoke:
         args.pushes = 12
@@ -90,6 +95,23 @@ def _footprint(root: Path) -> tuple[float, int]:
     return used / 1e6, entries
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds of the daemon and its reaped children (git, the hook's commands)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _seed(box: Sandbox, n: int) -> None:
+    """N tasks as taskbot leaves them after their run, in one commit."""
+    for i in range(n):
+        path = box.clone / f"tasks/active/SEED-{i:05d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_task(i).replace("SOAK-", "SEED-").replace("- [ ]", "- [x]"))
+    git(box.clone, "add", "-A")
+    git(box.clone, "commit", "-q", "-m", f"{n} finished tasks")
+    box.push()
+
+
 def _round(box: Sandbox, waker: InotifyWaker, served: sandbox.ServeProcess, i: int) -> float:
     git(box.clone, "pull", "-q", "--rebase", "origin", "main")
     box.commit(f"tasks/active/SOAK-{i:05d}.md", _task(i), f"soak {i}")
@@ -112,13 +134,20 @@ def main() -> int:
         box = make_sandbox(root)
         _configure(box, dashboard=not args.no_dashboard)
         latencies: list[float] = []
+        cpu: list[float] = []
         started_at = time.monotonic()
+        if args.seed:
+            _seed(box, args.seed)
         with daemon(box) as served:
             waker = InotifyWaker([box.bare / "refs" / "heads"])
             try:
                 size0 = _footprint(box.state)
+                if args.seed:
+                    idle(served)
                 for i in range(args.pushes):
+                    before = _cpu(served.proc.pid)
                     latencies.append(_round(box, waker, served, i))
+                    cpu.append(_cpu(served.proc.pid) - before)
                     if i + 1 == min(WARM, args.pushes):
                         rss0 = _rss_mb(served.proc.pid)
                     if (i + 1) % 100 == 0:
@@ -140,6 +169,8 @@ def main() -> int:
     print(f"{label}.commit_first_{window}: {ms(first)}")
     print(f"{label}.commit_last_{window}: {ms(last)}")
     print(f"{label}.commit_ratio: {ratio:.2f} (goal <= {GOAL_RATIO}: {verdict(ok_ratio)})")
+    print(f"{label}.cpu_per_round: first {window} {ms(median(cpu[:window]))}, "
+          f"last {window} {ms(median(cpu[-window:]))} (the daemon and the processes it ran)")
     print(f"{label}.rss_growth_mb: {rss1 - rss0:.1f} ({rss0:.1f} → {rss1:.1f} MB; "
           f"goal <= {GOAL_RSS_MB:.0f}: {verdict(ok_rss)})")
     return 0 if ok_size and ok_ratio and ok_rss else 1

@@ -119,6 +119,7 @@ def read_secret(path: str, key: str) -> str:
 class Identity(NamedTuple):
     name: str = "taskbot"
     email: str = "taskbot@localhost"
+    signing_key: str = ""  # an ssh private key file: every commit of taskbot's is signed
 
 
 class Trust(NamedTuple):
@@ -401,7 +402,22 @@ def _identity(t: _Table) -> Identity:
     return Identity(
         name=t.string("name", d.name, nonempty=True),
         email=t.string("email", d.email, nonempty=True),
+        signing_key=_readable_file(t, "signing_key"),
     )
+
+
+def _readable_file(t: _Table, name: str) -> str:
+    """A path that must name a readable file when set: read by another program (ssh-keygen)
+    at the first commit, whose error would come far from the configuration."""
+    path = t.path(name, "")
+    if not path:
+        return ""
+    if not Path(path).is_file():
+        raise t.error(name, f"{path}: no such file" if not Path(path).exists() else
+                      f"{path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise t.error(name, f"{path}: not readable")
+    return path
 
 
 def _trust(t: _Table) -> Trust:

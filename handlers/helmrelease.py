@@ -10,7 +10,9 @@ The images must be in the registry first. The edit happens in taskbot's own work
 the operator's clone, on `taskbot/<TASK-ID>` based on the remote branch; every
 `kustomize` dir and `sec_lint` must pass before anything is committed; the commit is
 fast-forward pushed to the clone's `origin`. With `[cluster]`, Flux is asked to
-reconcile (when `flux` is on PATH) and the rollout is awaited.
+reconcile and the rollout is awaited (`handlers/_rollout.py`); a failed release is rolled
+back (`handlers/_gate.py`). It opens a gate (`bot.run.gate`): the `verify` criteria after
+it in its group are its last step, and when one fails `undo` rolls the release back.
 
 The file is read and written through `bot.safepath`: a symlink as the file or along its
 path, or a kustomize dir under one, blocks the criterion and nothing is written. An edit
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -74,6 +77,7 @@ class HelmReleaseHandler:
     name = "helmrelease"
     project_settings = GitOpsKeys
     params = ("app", "version", "chart", "project")
+    gate_followers = ("verify",)  # the checks after the bump in its group: the gate's last step
     rules = (
         DefaultRule(r"(?i)^update (?P<app>[\w.-]+) helm ?release in (?P<project>[\w-]+) to "
                     r"(?:version )?(?P<version>[A-Za-z0-9._+-]+?)\.?$"),
@@ -130,6 +134,18 @@ class HelmReleaseHandler:
         except _Stop as stop:
             return stop.outcome
 
+    def undo(self, s: HelmReleaseSettings, ctx: Context, outcome: Outcome,
+             reason: str) -> Outcome:
+        """A gated verify failed after the rollout: this run's bump rolled back, as a failed
+        rollout's is; idempotent (a rollback on the branch is waited for, not made again)."""
+        if ctx.config.cluster is None:
+            return outcome  # nothing was rolled out: no gate to undo
+        try:
+            return _Run(s, ctx, outcome).undo(reason)
+        except _Stop as stop:
+            return replace(stop.outcome, status=Status.FAILED, final=True,
+                           reason=f"{reason}; not rolled back: {stop.outcome.reason}")
+
 
 def _blob(s: HelmReleaseSettings) -> str:
     """The GitOps file's blob on the project's branch (origin's, else the local one), or
@@ -155,14 +171,17 @@ class _Stop(Exception):
 class _Run:
     """One attempt: each step either returns or raises _Stop with the outcome so far."""
 
-    def __init__(self, s: HelmReleaseSettings, ctx: Context) -> None:
+    def __init__(self, s: HelmReleaseSettings, ctx: Context, before: Outcome | None = None
+                 ) -> None:
         self.s = s
         self.ctx = ctx
-        self.commands: list[api.CommandRecord] = []
-        self.evidence: list[str] = []
-        self.changes: tuple[FileChange, ...] = ()
+        self.before = before or Outcome(Status.DONE)
+        # an undo goes on from the gate's outcome: its commands and evidence are kept
+        self.commands: list[api.CommandRecord] = list(before.commands if before else ())
+        self.evidence: list[str] = list(before.evidence if before else ())
+        self.changes: tuple[FileChange, ...] = before.changes if before else ()
         self.digests: dict[str, str] = {}
-        self.summary = ""
+        self.summary = before.summary if before else ""
         self.past = Past()
 
     def outcome(self, status: Status, reason: str = "", diagnosis: tuple[str, ...] = (),
@@ -294,6 +313,41 @@ class _Run:
         reason = "; ".join(verdict.problems)
         if not bump_sha or not changes or self.ctx.config.release.on_failure != "revert":
             return self.outcome(Status.FAILED, f"committed, but the rollout did not finish: {reason}")
+        return self.revert(releases, bump_sha, changes, reason)
+
+    def undo(self, reason: str) -> Outcome:
+        """After a gated verify failed: the bump of this run on the branch rolled back."""
+        s = self.s
+        work = self.worktree()
+        releases = self.releases(work)
+        self.past = past(work, s.branch, self.ctx)
+        if self.past.revert:  # rolled back before a restart: waited for, never made again
+            return self.rolled_back(releases, self.past.revert,
+                                    bump_changes(work, self.target(), self.past.bump),
+                                    self.past.reason or reason)
+        if not self.past.bump and self.changes:
+            return self.before  # committed but not pushed: nothing was rolled out
+        changes = bump_changes(work, self.target(), self.past.bump) if self.past.bump else ()
+        if not changes:
+            why = (f"the bump {self.past.bump[:7]} cannot be read back" if self.past.bump
+                   else f"this run made no bump on {s.branch}")
+            return self.outcome(Status.FAILED, f"release failed: {reason}; not rolled back: "
+                                f"{why}", final=True)
+        if self.ctx.config.release.on_failure != "revert":
+            return self.outcome(Status.FAILED, f"committed, but {reason}", final=True)
+        return self.revert(releases, self.past.bump, changes, reason)
+
+    def releases(self, work: Path) -> tuple[Release, ...]:
+        """The HelmRelease documents of the file as the branch has it now."""
+        try:
+            text = api.read_inside(work, self.s.file).decode("utf-8")
+            return bump(text, self.s.file, self.s.images, self.s.version, self.s.chart).releases
+        except (api.UnsafePath, OSError, UnicodeDecodeError, api.YamlEditError) as exc:
+            raise self.stop(Status.FAILED, f"{self.s.file}: {exc}") from exc
+
+    def revert(self, releases: Sequence[Release], bump_sha: str,
+               changes: Sequence[api.ScalarChange], reason: str) -> Outcome:
+        """The failed release's rollback commit made and pushed, then the old version awaited."""
         rolled = roll_back(self.ctx, self.target(), bump_sha, changes, reason)
         if not rolled.commit or not rolled.pushed:
             where = f" (commit {rolled.commit})" if rolled.commit else ""

@@ -6,7 +6,8 @@ and those the handlers list: kubectl, a container engine), the registry (TLS wit
 configured CA, the credentials), the cluster context and the notification URLs (a TCP
 connect to each; `--send-test` sends each a message). Also what would silently stop work:
 no taskbot hook in a bare repository, a `[[rules]]` handler that does not exist, a missing
-`allowed_signers` file, a handler plugin that does not load.
+`allowed_signers` file, a signing key that does not sign (`doctor_signing`), a handler
+plugin that does not load.
 Nothing is changed; every command runs through `bot.proc`.
 """
 
@@ -25,6 +26,7 @@ from bot import config as configmod
 from bot.commands import reach
 from bot.commands.checks import Check
 from bot.commands.doctor_forge import forge_checks
+from bot.commands.doctor_signing import signing_checks
 from bot.config import Config, NotifyConfig
 from bot.errors import TaskbotError
 from bot.git import read
@@ -70,8 +72,8 @@ def run_checks(explicit: str | None, send_test: bool = False) -> list[Check]:
         return [Check("config", False, str(exc))]
     checks = [Check("config", True, f"{path} is readable and valid")]
     steps: tuple[Callable[[Config], Iterator[Check]], ...] = (
-        _trust, _signers, _repo, forge_checks, _hook, _state, _projects, _tools, _plugins, _registry,
-        _cluster, partial(_notify, send_test=send_test))
+        _trust, _signers, signing_checks, _repo, forge_checks, _hook, _state, _projects, _tools,
+        _plugins, _registry, _cluster, partial(_notify, send_test=send_test))
     for check in steps:
         checks.extend(check(config))
     return checks

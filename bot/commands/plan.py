@@ -42,6 +42,13 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
     return entry
 
 
+def _gated_line(check: Action) -> str:
+    """A check the gate runs as its last step (`bot.run.gate`), under the gate's `then:`."""
+    c = check.criterion
+    return (f"gated check (line {c.line + 1}): {c.text} [{check.describe()}]: runs last; "
+            "a failure fails this criterion and undoes it")
+
+
 def _plan_dependencies(task: Task, waiting: tuple[DependencyState, ...]
                        ) -> list[dict[str, Any]]:
     """Every id of the Dependencies section: whether it is one, for which groups, its state."""
@@ -141,6 +148,7 @@ def command(args: argparse.Namespace) -> int:
     from bot.plugin.plugins import load_handlers
     from bot.run.actions import resolve
     from bot.run.approval import planned
+    from bot.run.gate import followers
     from bot.taskfile.lookup import held_criteria
 
     config = load_config(args.config, required=False)
@@ -151,6 +159,8 @@ def command(args: argparse.Namespace) -> int:
     actions = resolve(task, handlers, ctx)
     held = held_criteria(task, waiting)
     criteria = [_plan_entry(a, handlers, ctx) for a in actions]
+    for gate, checks in followers(actions, handlers).items():
+        criteria[gate]["action"]["then"].extend(_gated_line(c) for c in checks)
     for entry in criteria:
         if entry["index"] in held and not entry["checked"]:
             entry["waits_on"] = held[entry["index"]]

@@ -190,11 +190,24 @@ def kept_branches(config: Config, where: Path | None = None) -> tuple[tuple[str,
         return ()
 
 
+COMPLETE_LISTED = 20  # complete tasks listed at most (the last by path): the table stays small
+
+
+def _listed(tasks: Sequence[Row]) -> tuple[list[Row], int]:
+    """Every open task, and of the complete ones the last `COMPLETE_LISTED` by path and the
+    one of this commit: a file people read stays small however many finished tasks stay in
+    tasks_dir (`on_complete = "keep"`), and a commit rewrites a bounded table."""
+    complete = [i for i, r in enumerate(tasks) if r.total and r.done == r.total
+                and "this commit" not in r.last_run]
+    hidden = set(complete[:-COMPLETE_LISTED] if len(complete) > COMPLETE_LISTED else ())
+    return [r for i, r in enumerate(tasks) if i not in hidden], len(hidden)
+
+
 def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, str]]) -> str:
     """The dashboard. Every id, title, path and branch name comes from a push: each is
     escaped for where it stands (`mdescape`), so it renders as text and keeps to its cell."""
     here = Path(config.repo.dashboard).parent
-    tasks = [r for r in table if not r.problem]
+    tasks, unlisted = _listed([r for r in table if not r.problem])
     others = [r for r in table if r.problem]
     lines = [MARKER, "# Taskbot dashboard", "",
              f"Active tasks in {code_span(config.repo.tasks_dir)} on "
@@ -206,6 +219,9 @@ def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, s
         lines += [_line(here, r) for r in tasks]
     else:
         lines.append("No active task.")
+    if unlisted:
+        lines += ["", f"{unlisted:,} more complete tasks (every criterion checked) are in "
+                  f"{code_span(config.repo.tasks_dir)}, not listed."]
     if others:
         lines += ["", "## Files not listed", ""]
         lines += [_line(here, r) for r in others]

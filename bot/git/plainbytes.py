@@ -8,7 +8,7 @@ taskbot lets git itself reset or commit (`bot.git.reset`, `bot.git.commitpaths`)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -38,5 +38,35 @@ def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str]
         common = (common / (common / "commondir").read_text().strip()).resolve()
     if (common / "info" / "attributes").exists() or (common / "info" / "sparse-checkout").exists():
         return False
-    return not any(PurePosixPath(p).name == ".gitattributes" or any(
-        repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES) for p in paths)
+    paths = list(paths)
+    if any(PurePosixPath(p).name == ".gitattributes" for p in paths) or _global_attributes():
+        return False
+    if not _attribute_files(repo, tree, paths):  # nothing could set one: no lookups
+        return True
+    return not any(repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES
+                   for p in paths)
+
+
+def _global_attributes() -> bool:
+    """A user's or the system's attributes file: git reads it, libgit2 may look elsewhere."""
+    home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return any(os.path.lexists(f) for f in (os.path.join(home, "git", "attributes"),
+                                             "/etc/gitattributes"))
+
+
+def _attribute_files(repo: pygit2.Repository, tree: pygit2.Tree, paths: Sequence[str]) -> bool:
+    """Whether an attributes file in a folder on their way (in the tree or the worktree)
+    could apply to `paths`. Asking libgit2 per path and attribute costs more with every
+    file of the repository (it reloads the index)."""
+    workdir = Path(repo.workdir) if repo.workdir else None
+    folders = {str(parent) for p in paths for parent in PurePosixPath(p).parents}
+    for folder in folders:
+        rel = "" if folder == "." else f"{folder}/"
+        if workdir is not None and os.path.lexists(workdir / rel / ".gitattributes"):
+            return True
+        try:
+            tree[f"{rel}.gitattributes"]
+        except KeyError:
+            continue
+        return True
+    return False

@@ -19,12 +19,14 @@ import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bot.config import Identity
 from bot.git import read
 from bot.git.commitpaths import DECLINED, commit_paths
 from bot.git.read import GitError, git
+from bot.proc import run_command
 from bot.state.statedir import CLONES, own, slug
 from bot.state.statedir import digest as _digest  # the name tests find a worktree folder by
 
@@ -33,6 +35,7 @@ __all__ = ["NOTES_REF", "GitError", "PushResult", "add_note", "bring", "clone", 
            "identity_env", "pack", "private_clone", "push", "push_ff", "update_ref"]
 
 NOTES_REF = "refs/notes/taskbot"
+_SCP_RE = re.compile(r"[^/]+:")  # host:path, as git reads an ssh address without a scheme
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ def fetch(repo: Path, remote: str = "origin") -> bool:
     """Fetch branches and taskbot notes; False when the repository has no such remote."""
     if not _has_remote_config(repo, remote):
         return False
-    git(["fetch", "--quiet", "--prune", remote, f"+refs/heads/*:refs/remotes/{remote}/*"], repo)
+    git([*_packing(repo, remote), "fetch", "--quiet", "--prune", remote,
+         f"+refs/heads/*:refs/remotes/{remote}/*"], repo)
     return True
 
 
@@ -164,13 +168,16 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
 
 def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
     """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was.
-    A few named paths are committed in process where that writes what git would."""
+    A few named paths are committed in process where that writes what git would. With
+    `identity.signing_key` every commit is signed, as `git commit -S` with `gpg.format=ssh`
+    signs it."""
     if paths:
         try:
             repo = read.open_repo(path)
         except GitError:
             repo = None
-        made = commit_paths(repo, path, message, identity.name, identity.email, paths) \
+        sign = partial(_ssh_sign, identity.signing_key, path) if identity.signing_key else None
+        made = commit_paths(repo, path, message, identity.name, identity.email, paths, sign) \
             if repo is not None else DECLINED
         if made != DECLINED:
             return made
@@ -178,19 +185,49 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
     git(["add", "--all", "--", *(paths or ["."])], path, env=env)
     if git(["diff", "--cached", "--quiet"], path, env=env, check=False).ok:
         return None
-    git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-"],
+    git([*_signing(identity), "commit", "--quiet", "--no-verify",
+         *(["-S"] if identity.signing_key else []), "-F", "-"],
         path, env=env, input=message.encode())
     return _head(path)
 
 
+def _ssh_sign(key: str, cwd: Path, content: bytes) -> str | None:
+    """What git's ssh signing does for a commit made in process: the armored signature of
+    `content`, or None (git then tries, and says why it cannot)."""
+    record = run_command(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", key], str(cwd),
+                         timeout=read.GIT_TIMEOUT, input=content)
+    return record.stdout if record.ok and "BEGIN SSH SIGNATURE" in record.stdout else None
+
+
+def _signing(identity: Identity) -> list[str]:
+    """`-c` options for a commit: signed with the ssh key when one is configured, else not
+    signed at all. As options, not config: `identity_env` hides the global config, and the
+    repository's own (a GitOps clone's `gpg.ssh.program`, say) must not choose the signer."""
+    if not identity.signing_key:
+        return ["-c", "commit.gpgsign=false"]
+    return ["-c", "gpg.format=ssh", "-c", f"user.signingkey={identity.signing_key}",
+            "-c", "gpg.ssh.program=ssh-keygen"]
+
+
 def push(path: Path, refspecs: Sequence[str], remote: str = "origin") -> PushResult:
     """A plain push: never forced, so a moved target is rejected and reported as such."""
-    record = git(["push", "--quiet", "--porcelain", remote, *refspecs], path, check=False,
-                 pushing=True)
+    record = git([*_packing(path, remote), "push", "--quiet", "--porcelain", remote, *refspecs],
+                 path, check=False, pushing=True)
     if record.ok:
         return PushResult(True, False, "pushed")
     return PushResult(False, _refused(record.stdout), _refusal(record.stdout) or
                       record.error_line or record.error)
+
+
+def _packing(path: Path, remote: str) -> list[str]:
+    """To a repository on this host, a pack without deltas: searching for them costs more
+    than the bytes they save on no wire (and grows with the trees and the dashboard sent)."""
+    try:
+        url = read.open_repo(path).remotes[remote].url or ""
+    except Exception:  # no such remote or no libgit2 answer: git's defaults
+        return []
+    local = url.startswith("file://") or ("://" not in url and not _SCP_RE.match(url))
+    return ["-c", "pack.window=0"] if local else []
 
 
 def _refused(porcelain: str) -> bool:
@@ -277,5 +314,6 @@ def fast_forward(repo: Path, branch: str, new: str) -> bool:
 
 
 def add_note(repo: Path, sha: str, text: str, identity: Identity) -> None:
+    """Notes commits are never signed: `git notes` has no way to sign (docs/release.md)."""
     git(["notes", f"--ref={NOTES_REF}", "add", "--force", "--file", "-", sha], repo,
         env=identity_env(identity), input=text.encode())

@@ -208,6 +208,9 @@ class TaskJournal:
 
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None:
+        """The outcome kept; one kept before for the criterion is replaced (a gate undone)."""
+        self._entry["outcomes"] = [o for o in self._entry["outcomes"] if
+                                   (o["identity"], o["occurrence"]) != (identity, occurrence)]
         self._entry["outcomes"].append({"identity": identity, "occurrence": occurrence,
                                         "state": state, "attempts": attempts,
                                         "outcome": outcome_to_json(outcome)})

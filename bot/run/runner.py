@@ -16,6 +16,7 @@ from typing import Protocol
 from bot.errors import TaskbotError
 from bot.run import observe
 from bot.run.context import Context, Handler
+from bot.run.gate import Gates
 from bot.run.runmodel import Action, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
 from bot.taskfile.model import occurrences
@@ -59,9 +60,11 @@ def execute(
     twice), and every new outcome is recorded before the next criterion starts. `held`
     criteria (index → why) wait for another task and do not run. Each result says which
     occurrence of its identity it is, so that its tick lands on that line and no other.
+    A criterion that opens a gate has its checks judged by `bot.run.gate`.
     """
     results: list[Result] = []
     counted = occurrences([a.criterion for a in actions])
+    gates = Gates(actions, handlers, ctx, counted, journal)
     for action in actions:
         criterion = action.criterion
         occurrence = counted[criterion.index]
@@ -77,15 +80,21 @@ def execute(
                 # an outcome run again after a kill still says so after a second kill
                 results.append(Result(action, State(kept.state), kept.outcome, kept.attempts,
                                       journal.was_interrupted(criterion.identity, occurrence)))
+                gates.ended(results)
                 continue
         if should_stop():
             results.append(Result(action, State.INTERRUPTED))
+            continue
+        not_run = gates.hold(action, results)
+        if not_run is not None:
+            results.append(not_run)
             continue
         began = time.monotonic()
         results.append(_journaled(action, occurrence, journal,
                                   partial(_one, action, handlers, ctx, dry_run)))
         if results[-1].attempted:
             observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
+        gates.ended(results)
     return tuple(replace(r, occurrence=counted[r.action.criterion.index]) for r in results)
 
 

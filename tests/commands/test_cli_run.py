@@ -156,7 +156,8 @@ def test_plan_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "action": {"handler": "shell", "source": "annotation",
                    "params": {"project": "demo", "cmd": "true"}, "error": None,
                    "commands": [["true"]], "cwd": str(tmp_path / "demo"), "files": [],
-                   "preconditions": [f"project directory {tmp_path / 'demo'} exists"]},
+                   "preconditions": [f"project directory {tmp_path / 'demo'} exists"],
+                   "then": []},
     }
     assert doc["criteria"][4]["action"]["handler"] is None
 

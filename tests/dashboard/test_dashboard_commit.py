@@ -173,3 +173,25 @@ def test_a_log_cut_short_loads_up_to_its_last_whole_record(
     assert dashboard.refresh(config, wt, _report(1), []) is False
     assert (wt / DASHBOARD).read_text() == text
     assert counts.parsed == ["tasks/active/TASK-1.md"]
+
+
+def test_complete_tasks_beyond_the_last_twenty_are_counted_not_listed(tmp_path: Path) -> None:
+    config, wt = _repo(tmp_path, 1, 0)
+    (wt / "tasks" / "active" / "TASK-0.md").unlink()
+    for n in range(30):  # 25 complete, then 5 open (one of them this commit's)
+        path = wt / "tasks" / "active" / f"TASK-{n:02d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_task(n).replace(f"TASK-{n}", f"TASK-{n:02d}")
+                        .replace("- [ ] Push", "- [x] Push" if n < 25 else "- [ ] Push"))
+    _commit(wt, "thirty tasks")
+    finished = Report(TaskInfo("TASK-00", "Task 0", "-", "active", "tasks/active/TASK-00.md"),
+                      "complete", 2, 2, (), (), (), (), (), "20260102T100000-test")
+    assert dashboard.refresh(config, wt, finished) is True
+    text = (wt / DASHBOARD).read_text()
+    listed = [line.split("]")[0].removeprefix("| [") for line in text.splitlines()
+              if line.startswith("| [TASK-")]
+    # this commit's task, the last twenty complete ones by path, every open one
+    assert listed == ["TASK-00", *[f"TASK-{n:02d}" for n in range(5, 30)]]
+    assert "| [TASK-00](active/TASK-00.md) | Task 0 | 2/2 | — | complete, " in text
+    assert "\n4 more complete tasks (every criterion checked) are in `tasks/active`, " \
+        "not listed.\n" in text

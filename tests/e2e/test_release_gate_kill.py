@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.kit.daemon import idle_and_empty, running_daemon, status_doc, until
-from tests.kit.exactly import installed, wait_until
+from tests.kit.exactly import wait_until
 from tests.kit.flux import CRASHLOOP, READY, FluxPlayer
-from tests.kit.git import Sandbox, git
-from tests.kit.gitops import make_gitops
+from tests.kit.git import git
 from tests.kit.kube import KubeStandIn
-from tests.kit.registry import RegistryServer, push_image
+from tests.kit.registry import RegistryServer
+from tests.kit.release import gate_sandbox as _setup
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.kit.plugin"]
@@ -29,24 +29,6 @@ HR_PATH = "apps/ffl/helmrelease.yaml"
 REL = "tasks/active/TASK-7.md"
 TASK = ("---\nid: TASK-7\ntitle: Release FFL 0.2.0\n---\n# TASK-7\n\n## Acceptance Criteria\n"
         "- [ ] Update ffl HelmRelease in beckerkube to version 0.2.0\n\n## Progress Log\n")
-
-
-def _setup(tmp_path: Path, registry: RegistryServer, kube: KubeStandIn) -> tuple[Sandbox, Path]:
-    box = installed(tmp_path)
-    for name in ("ffl/backend", "ffl/frontend"):
-        push_image(registry, tmp_path, name, "0.2.0")
-    gitops = make_gitops(tmp_path / "gitops", registry.host)
-    (tmp_path / "ffl").mkdir()
-    with box.config.open("a") as fh:
-        fh.write(f'\n[registry]\nurl = "{registry.host}"\nca_file = "{registry.ca_file}"\n'
-                 f'username = "{registry.username}"\npassword_file = "{registry.password_file}"\n'
-                 f'\n[projects.ffl]\npath = "{tmp_path / "ffl"}"\n'
-                 'images = ["ffl/backend", "ffl/frontend"]\n'
-                 f'\n[projects.beckerkube]\npath = "{gitops.clone}"\n'
-                 'helmrelease = "apps/{app}/helmrelease.yaml"\n'
-                 f'\n[cluster]\ncontext = "minikube"\nkubeconfig = "{kube.kubeconfig}"\n'
-                 'namespace = "ffl"\nrollout_timeout = "20s"\n')
-    return box, gitops.origin
 
 
 def _subjects(origin: Path) -> list[str]:

@@ -126,3 +126,12 @@ def test_a_settled_reset_leaves_what_a_full_one_does(tmp_path: Path) -> None:
 
 def _commit_paths(repo: Path, message: str, name: str, email: str, paths: list[str]) -> str | None:
     return commit_in(open_repo(repo), repo, message, name, email, paths)
+
+
+def test_declines_under_a_folders_own_attributes(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "r", {"tasks/active/A.md": "a\n",
+                                  "tasks/.gitattributes": "*.md text eol=crlf\n"})
+    (repo / "tasks/active/A.md").write_text("b\n")
+    assert _commit_paths(repo, "s\n", WHO.name, WHO.email, ["tasks/active/A.md"]) == DECLINED
+    sha = gitrepo.commit(repo, "s\n", WHO, ["tasks/active/A.md"])
+    assert sha is not None and _git(repo, "show", "HEAD:tasks/active/A.md") == "b\n"

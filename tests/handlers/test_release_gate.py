@@ -12,35 +12,16 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.kit.flux import CRASHLOOP, NEVER, READY, UPGRADE_FAILS, FluxPlayer, Script
+from tests.kit.flux import CRASHLOOP, NEVER, READY, UPGRADE_FAILS
 from tests.kit.gitops import git
 from tests.kit.kube import KubeStandIn
-from tests.kit.registry import RegistryServer, push_image
-from tests.kit.workspace import Workspace, make_workspace
+from tests.kit.registry import RegistryServer
+from tests.kit.release import HR_PATH
+from tests.kit.release import gate_workspace as _gate
+from tests.kit.release import subjects as _log
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.kit.plugin"]
-
-HR_PATH = "apps/ffl/helmrelease.yaml"
-BUMP = "- [ ] Update ffl HelmRelease in beckerkube to version 0.2.0"
-
-
-def _gate(tmp_path: Path, registry: RegistryServer, kube: KubeStandIn, script: Script,
-          timeout: str = "20s", extra: str = "") -> tuple[Workspace, FluxPlayer]:
-    ws = make_workspace(tmp_path, registry, build_project=False)
-    for name in ("ffl/backend", "ffl/frontend"):
-        push_image(registry, tmp_path, name, "0.2.0")
-    ws.add_config(f'\n[cluster]\ncontext = "minikube"\nkubeconfig = "{kube.kubeconfig}"\n'
-                  f'namespace = "ffl"\nrollout_timeout = "{timeout}"\n{extra}')
-    player = FluxPlayer(kube.state, ws.gitops.origin, HR_PATH,
-                        (f"{registry.host}/ffl/backend", f"{registry.host}/ffl/frontend"), script)
-    player.start()
-    ws.write_task("0.2.0", [BUMP])
-    return ws, player
-
-
-def _log(ws: Workspace) -> list[str]:
-    return git(ws.gitops.origin, "log", "--format=%s", "main").splitlines()
 
 
 def test_a_healthy_release_is_reconciled_without_flux_and_verified_on_stand_in(
