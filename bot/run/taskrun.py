@@ -19,6 +19,7 @@ from pathlib import Path
 from bot.run import approval, observe
 from bot.run.actions import resolve
 from bot.run.context import Context, Handler
+from bot.run.gate import followers
 from bot.run.report import Report, TaskInfo
 from bot.run.runmodel import Action, FileChange, Result, TaskResult
 from bot.run.runmodel import CriterionState as State
@@ -103,8 +104,14 @@ def _approvals(task: Task, actions: tuple[Action, ...], handlers: Mapping[str, H
     dependency waits for that first)."""
     wanted = {a.criterion.index for a in actions if a.criterion.index not in held
               and (options.selected is None or a.criterion.index in options.selected)}
-    return approval.judge(task.id, actions, handlers, ctx, options.approvals, options.now,
-                          wanted)
+    judged = approval.judge(task.id, actions, handlers, ctx, options.approvals, options.now,
+                            wanted)
+    # A gate's checks judge what it did: while it waits, they wait with it.
+    checks = {c.criterion.index: gate for gate, found in followers(actions, handlers).items()
+              for c in found if gate in judged.held}
+    waits = {i: f"waiting: it checks \"{actions[gate].criterion.text}\", which waits for "
+                "approval" for i, gate in checks.items() if i not in judged.held}
+    return judged._replace(held={**judged.held, **waits})
 
 
 def _asked(task_id: str, judged: approval.Judged) -> tuple[str, ...]:

@@ -15,11 +15,13 @@ from bot.git.messages import approval as approval_message
 from bot.git.messages import approvals as trailers
 from bot.plugin.plugins import load_handlers
 from bot.run import approval
+from bot.run.taskrun import RunOptions, run_task
 from bot.state import approvals as store
 from bot.state.approvals import Seen
 from tests.kit.context import actions, make_ctx
 from tests.kit.git import git
 from tests.kit.gitops import make_gitops
+from tests.run.test_gate import BUMP, GOOD, _Check, _Gate, _task
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 SHELL = '<!-- taskbot: shell project=demo cmd="echo hi" -->'
@@ -162,3 +164,18 @@ def test_a_flood_of_untrusted_approvals_never_pushes_a_trusted_one_out(tmp_path:
     kept = store.load(tmp_path)
     assert len(kept) == store.KEPT and mine in kept
     assert kept[-1] == flood[-1]
+
+
+def test_a_gates_checks_wait_while_the_gate_waits_for_approval(tmp_path: Path) -> None:
+    gate, check = _Gate(), _Check()
+    handlers: dict[str, Any] = {"release": gate, "check": check}
+    ctx = make_ctx({}, tmp_path)  # `release` is no installed handler: [approval] set directly
+    ctx = ctx._replace(config=ctx.config._replace(
+        approval=configmod.Approval(handlers=("release",))))
+    path = tmp_path / "T.md"
+    path.write_bytes(_task(BUMP, GOOD))
+    report = run_task(path, handlers, ctx, RunOptions(now=NOW, write=False)).report
+    assert [r.state for r in report.results] == ["waiting", "waiting"]
+    assert check.ran == [] and gate.undone == []
+    assert report.results[1].reason == 'waiting: it checks "Bump", which waits for approval'
+    assert [p.text for p in report.awaiting] == ["Bump"]
