@@ -475,7 +475,8 @@ def _release(t: _Table) -> Release:
 
 
 def _approval(t: _Table) -> Approval:
-    """Handler names must be installed ones: a misspelt name would approve nothing silently."""
+    """Handler names must be installed ones: a misspelt name would let its criteria run
+    unapproved, silently."""
     names = t.strings("handlers")
     if names:
         installed = sorted({ep.name for ep in entry_points(GROUP)})
