@@ -23,6 +23,7 @@ rollout is still awaited.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -148,15 +149,10 @@ class HelmReleaseHandler:
 
 
 def _blob(s: HelmReleaseSettings) -> str:
-    """The GitOps file's blob on the project's branch (origin's, else the local one), or
-    "missing": an approval of the plan is void once the file changes."""
-    try:
-        repo = api.open_repo(s.clone)
-        for ref in (f"refs/remotes/origin/{s.branch}", f"refs/heads/{s.branch}"):
-            if ref in repo.references:
-                return str(repo.revparse_single(f"{ref}:{s.file}").id)
-    except Exception:  # not a repository, no such file: pygit2's errors, not imported here
-        return "missing"
+    """The GitOps file's blob on origin's branch (else the local one): approvals name it."""
+    for rev in (f"refs/remotes/origin/{s.branch}", f"refs/heads/{s.branch}"):
+        with contextlib.suppress(Exception):  # no repository, branch or file: pygit2's errors
+            return str(api.open_repo(s.clone).revparse_single(f"{rev}:{s.file}").id)
     return "missing"
 
 
