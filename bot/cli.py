@@ -108,6 +108,16 @@ def _add_run(sub: Any) -> None:
                           "instead of editing the file in place")
 
 
+def _add_approve(sub: Any) -> None:
+    approve = sub.add_parser("approve", help="approve the plans a task waits for (in your clone)",
+                             description="Print the plan and digest of each criterion of the "
+                             "task that waits for approval, and approve them with an empty "
+                             "commit in this clone, as you (your git identity and signing).")
+    approve.add_argument("task", metavar="TASK", help="task id (read at HEAD of this clone)")
+    approve.add_argument("--push", action="store_true",
+                         help="push the approval to the tasks branch of origin")
+
+
 def _add_report(sub: Any) -> None:
     report = sub.add_parser("report", help="print the last report of a task")
     report.add_argument("task", metavar="TASK", help=TASK_HELP)
@@ -172,6 +182,7 @@ _COMMANDS: dict[str, _Command] = {
     "plan": _Command(_add_plan, "bot.commands.plan", brief=True),
     "run": _Command(_add_run, "bot.commands.run"),
     "report": _Command(_add_report, "bot.commands.report", brief=True),
+    "approve": _Command(_add_approve, "bot.commands.approve"),
     "demo": _Command(_add_demo, "bot.commands.demo"),
     "init": _Command(_add_init, "bot.commands.init"),
     "serve": _Command(_add_serve, "bot.commands.serve"),

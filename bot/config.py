@@ -22,12 +22,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_origin, get_type_hints
 
-from bot.entrypoints import project_settings
+from bot.entrypoints import GROUP, entry_points, project_settings
 from bot.errors import ConfigError
 from bot.text.durations import format_duration, parse_duration
 
 __all__ = [
     "SYSTEM_CONFIG",
+    "Approval",
     "Argv",
     "Cluster",
     "Config",
@@ -162,6 +163,7 @@ class Project:  # a dataclass, not a NamedTuple: `branch` must keep its first an
     branch_setting: str = ""  # `branch` as configured; "" = unset
     env: tuple[tuple[str, str], ...] = ()
     allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
+    approval: bool = False  # true: its criteria wait for a person's approval before they run
     # the handlers' own keys: one record per declaring class (see `settings`)
     declared: Mapping[type, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -203,6 +205,13 @@ class Release(NamedTuple):
     on_failure: str = "revert"  # revert: a commit puts the old values back | keep
 
 
+class Approval(NamedTuple):
+    """Which criteria wait for a person's approval before anything of them runs."""
+
+    handlers: tuple[str, ...] = ()  # every criterion of these handlers
+    expires: float = 24 * 3600  # an approval older than this (its commit's date) is void
+
+
 class Rule(NamedTuple):
     match: re.Pattern[str]
     handler: str
@@ -222,6 +231,7 @@ class Config(NamedTuple):
     release: Release
     rules: tuple[Rule, ...]
     webhook: WebhookConfig | None = None  # None: no [webhook] section, no listener
+    approval: Approval = Approval()  # no [approval] section: only projects' `approval` keys
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret read from a `*_file` key that can be read now, for redaction."""
@@ -320,6 +330,7 @@ def parse(data: Mapping[str, Any], source: str,
         release=_release(top.table("release", Release) or _Table.empty(top, "release")),
         rules=tuple(_rules(top)),
         webhook=_webhook(webhook) if webhook else None,
+        approval=_approval(top.table("approval", Approval) or _Table.empty(top, "approval")),
     )
 
 
@@ -463,6 +474,19 @@ def _release(t: _Table) -> Release:
     return Release(on_failure=t.choice("on_failure", Release().on_failure, ("revert", "keep")))
 
 
+def _approval(t: _Table) -> Approval:
+    """Handler names must be installed ones: a misspelt name would let its criteria run
+    unapproved, silently."""
+    names = t.strings("handlers")
+    if names:
+        installed = sorted({ep.name for ep in entry_points(GROUP)})
+        for i, name in enumerate(names, 1):
+            if name not in installed:
+                raise t.error(f"handlers[{i}]", f"unknown handler {name!r} (installed: "
+                                                f"{', '.join(installed) or 'none'})")
+    return Approval(handlers=names, expires=t.duration("expires", Approval().expires))
+
+
 def _projects(top: _Table, declared: Mapping[str, type] | None) -> dict[str, Project]:
     projects: dict[str, Project] = {}
     seen: dict[str, str] = {}
@@ -511,6 +535,7 @@ def _project(name: str, t: _Table, records: Mapping[str, type]) -> Project:
         branch_setting=t.string("branch", "", nonempty=True),
         env=tuple(t.string_map("env", _ENV_NAME_RE, "environment variable name").items()),
         allow_dirty=t.boolean("allow_dirty", d.allow_dirty),
+        approval=t.boolean("approval", d.approval),
         declared=MappingProxyType(declared),
     )
 

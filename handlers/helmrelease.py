@@ -23,6 +23,7 @@ rollout is still awaited.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -125,7 +126,8 @@ class HelmReleaseHandler:
         return Step(commands=validation_commands(s.kustomize, s.sec_lint), cwd=where,
                     files=(f"{s.project}: {s.file} (image tag → {s.version}"
                            + (f", chart → {s.chart}" if s.chart else "") + ")",),
-                    preconditions=tuple(pre), then=gate_plan(ctx, s.version))
+                    preconditions=tuple(pre), then=gate_plan(ctx, s.version),
+                    inputs=(f"{s.project}:{s.file}@{_blob(s)}",))
 
     def run(self, s: HelmReleaseSettings, ctx: Context) -> Outcome:
         try:
@@ -144,6 +146,14 @@ class HelmReleaseHandler:
         except _Stop as stop:
             return replace(stop.outcome, status=Status.FAILED, final=True,
                            reason=f"{reason}; not rolled back: {stop.outcome.reason}")
+
+
+def _blob(s: HelmReleaseSettings) -> str:
+    """The GitOps file's blob on origin's branch (else the local one): approvals name it."""
+    for rev in (f"refs/remotes/origin/{s.branch}", f"refs/heads/{s.branch}"):
+        with contextlib.suppress(Exception):  # no repository, branch or file: pygit2's errors
+            return str(api.open_repo(s.clone).revparse_single(f"{rev}:{s.file}").id)
+    return "missing"
 
 
 class _Stop(Exception):

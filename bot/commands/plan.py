@@ -37,6 +37,8 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
         "preconditions": list(step.preconditions) if step else [],
         "then": list(step.then) if step else [],
     }
+    if step and step.inputs:  # what an approval of the plan depends on
+        entry["action"]["inputs"] = list(step.inputs)
     return entry
 
 
@@ -83,6 +85,8 @@ def _plan_text(doc: dict[str, Any]) -> str:
             continue
         if c.get("waits_on"):
             lines.append(f"       {c['waits_on']}")
+        if c.get("approval"):
+            lines.append(f"       {c['approval']['said']}")
         if a["handler"] is None:
             lines.append("       manual: waiting for a person")
             continue
@@ -94,6 +98,7 @@ def _plan_text(doc: dict[str, Any]) -> str:
         lines.extend(f"       file: {f}" for f in a["files"])
         lines.extend(f"       needs: {p}" for p in a["preconditions"])
         lines.extend(f"       then: {p}" for p in a["then"])
+        lines.extend(f"       input: {p}" for p in a.get("inputs", ()))
     if doc["other_sections"]:
         lines.append("Not executed: " + ", ".join(doc["other_sections"]))
     return "\n".join(lines)
@@ -142,6 +147,7 @@ def command(args: argparse.Namespace) -> int:
 
     from bot.plugin.plugins import load_handlers
     from bot.run.actions import resolve
+    from bot.run.approval import planned
     from bot.run.gate import followers
     from bot.taskfile.lookup import held_criteria
 
@@ -158,6 +164,10 @@ def command(args: argparse.Namespace) -> int:
     for entry in criteria:
         if entry["index"] in held and not entry["checked"]:
             entry["waits_on"] = held[entry["index"]]
+    for pending, why in planned(task.id, actions, handlers, ctx):
+        said = (f"needs approval (digest {pending.digest}): approve with `taskbot approve "
+                f"{task.id}`" if pending.digest else f"needs approval: {why}")
+        criteria[pending.criterion]["approval"] = {"digest": pending.digest, "said": said}
     doc = {
         "task": {"id": task.id, "title": task.title, "path": shown},
         "dependencies": _plan_dependencies(task, waiting),

@@ -44,6 +44,7 @@ def command(args: argparse.Namespace) -> int:
     from bot.notify.publish import publish
     from bot.plugin.plugins import load_handlers
     from bot.run.taskrun import RunOptions, run_task
+    from bot.state import approvals
 
     config = load_config(args.config, required=True)
     require_trust(config)
@@ -57,12 +58,13 @@ def command(args: argparse.Namespace) -> int:
     sender = progress.outbox_sender(config, ctx.run_id) if notifying else None
     watch = progress.watch(ctx, sender)  # inert without a sender
     options = RunOptions(now=now, dry_run=args.dry_run,
-                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"))
+                         repo_label=Path(config.repo.path).resolve().name.removesuffix(".git"),
+                         approvals=approvals.of(config.repo.state_dir, ctx.task_id))
     with watch, _watched(args, watch.observer()):
         result = run_task(path, handlers, ctx, options)
     report = result.report
     _print_report(report, ctx.redactor, as_json=args.json)
-    if not args.dry_run and any(r.attempted for r in report.results):
+    if not args.dry_run and (any(r.attempted for r in report.results) or report.awaiting):
         published = publish(config, report, ctx.redactor, send=notifying)
         if published.problem:
             print(f"taskbot: {published.problem}", file=sys.stderr)

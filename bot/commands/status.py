@@ -124,9 +124,23 @@ def render(snap: Mapping[str, Any]) -> str:
             lines.append(f"  {task_id}: {t.get('result')}, {t.get('done', '?')} criteria done — "
                          f"{t.get('title')} ({t.get('time')}){commit}")
             lines.extend(f"    waiting for {w}" for w in t.get("waiting_on") or ())
+            lines.extend(_approval_lines(t.get("awaiting_approval")))
     else:
         lines.append("no task has run yet")
     return "\n".join(display_name(line) for line in lines)
+
+
+def _approval_lines(awaiting: object) -> list[str]:
+    """A task's criteria waiting for approval: each with its digest and plan, then how."""
+    if not isinstance(awaiting, list):
+        return []
+    lines: list[str] = []
+    for a in awaiting:
+        if isinstance(a, dict):
+            lines.append(f"    waiting for approval: {a.get('criterion')} (plan {a.get('digest')}); "
+                         f"approve with `{a.get('approve')}`")
+            lines.extend(f"      {p}" for p in a.get("plan") or ())
+    return lines
 
 
 def _forge_lines(forge: Mapping[str, Any] | None) -> list[str]:

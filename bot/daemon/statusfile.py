@@ -201,6 +201,10 @@ def task_entry(report: Report, commit: str | None, now: datetime) -> dict[str, A
                              "commit": commit, "run_id": report.run_id}
     if report.waiting_on:  # what it waits on, cycles named
         entry["waiting_on"] = [f"{d.task_id}: {d.where}" for d in report.waiting_on]
+    if report.awaiting:  # what a person is asked to approve, and how
+        entry["awaiting_approval"] = [
+            {"criterion": p.text, "digest": p.digest, "plan": list(p.plan),
+             "approve": f"taskbot approve {report.task.id}"} for p in report.awaiting]
     return entry
 
 

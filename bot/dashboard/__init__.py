@@ -108,11 +108,23 @@ def _row(row: Row, e: dashrows.Entry, tasks: Mapping[str, Any], waiting: Mapping
     waits = tuple(str(d) for d in waiting.get(e.task_id) or ())
     entry = tasks.get(e.task_id)
     last = _last_run(entry) if isinstance(entry, dict) else ""
+    if isinstance(entry, dict):
+        waits += _approval(e.task_id, [a.get("digest") for a in entry.get("awaiting_approval")
+                                       or () if isinstance(a, dict)])
     if report is not None and report.task.id == e.task_id:
-        waits = tuple(d.task_id for d in report.waiting_on)
+        waits = tuple(d.task_id for d in report.waiting_on) + _approval(
+            e.task_id, [p.digest for p in report.awaiting])
         last = ", ".join(p for p in (report.result, _run_time(report.run_id),
                                      "this commit") if p)
     return row._replace(waits_on=waits, last_run=last) if waits or last else row
+
+
+def _approval(task_id: str, digests: Sequence[object]) -> tuple[str, ...]:
+    """What a row waits on when criteria wait for approval: the plans, and how to approve."""
+    if not digests:
+        return ()
+    return (f"waiting for approval of plan {', '.join(str(d) for d in digests)} "
+            f"(taskbot approve {task_id})",)
 
 
 Built = dict[str, tuple[dashrows.Entry, Row]]

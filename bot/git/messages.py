@@ -17,9 +17,12 @@ from bot.run.report import Report
 from bot.run.runmodel import CriterionState
 from bot.text.textcap import FIELD_CAP, cap, escape_controls
 
-__all__ = ["RUN_TRAILER", "build", "parse_trailers", "task_commit"]
+__all__ = ["APPROVE_TRAILER", "RUN_TRAILER", "approval", "approvals", "build", "parse_trailers",
+           "task_commit"]
 
 RUN_TRAILER = "Taskbot-Run"  # marks taskbot's own commits (with its identity)
+APPROVE_TRAILER = "Taskbot-Approve"  # `<TASK-ID> <digest>`: a person approves a plan
+_APPROVE_RE = re.compile(r"(?i)" + APPROVE_TRAILER + r":[ \t]*(\S+)[ \t]+([0-9a-f]{8,64})[ \t]*")
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 SUBJECT_CAP = 1 << 10  # bytes
@@ -95,3 +98,24 @@ def task_commit(report: Report, triggered_by: str) -> str:
         "Triggered-By": triggered_by,
         RUN_TRAILER: report.run_id,
     })
+
+
+def approvals(message: str) -> tuple[tuple[str, str], ...]:
+    """Every `Taskbot-Approve: <TASK-ID> <digest>` of the message's trailer block, in order
+    (a commit may approve several plans); () when it has none. Only the trailer block
+    counts, as git reads trailers: a line quoted in a body approves nothing."""
+    paragraphs = _paragraphs(message)
+    if len(paragraphs) < 2 or not all(_TRAILER_LINE_RE.fullmatch(line)
+                                      for line in paragraphs[-1]):
+        return ()
+    found = (_APPROVE_RE.fullmatch(line) for line in paragraphs[-1])
+    return tuple(dict.fromkeys((m[1], m[2].lower()) for m in found if m is not None))
+
+
+def approval(task_id: str, digests: Sequence[str]) -> str:
+    """The message of a person's approval commit (`taskbot approve`): one trailer a plan."""
+    if not digests:
+        raise ValueError("commit message: nothing to approve")
+    lines = "\n".join(f"{APPROVE_TRAILER}: {_escape(task_id)} {d}" for d in digests)
+    return (f"Approve {cap(_escape(task_id), SUBJECT_CAP)}: "
+            f"plan{'s' if len(digests) > 1 else ''} {', '.join(digests)}\n\n{lines}\n")

@@ -202,6 +202,14 @@ def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
     return Verdict(True)
 
 
+def check_commit(commit: read.Commit, config: Config, git_dir: Path) -> Verdict:
+    """One commit by the rule every commit of a push meets (an approval: `Taskbot-Approve`):
+    a listed author, or with `allowed_signers` a valid ssh signature from one of them."""
+    if config.trust is None:
+        return _no_trust(config)
+    return _first_untrusted((commit,), config, git_dir, frozenset())
+
+
 def check(pushed: read.Range, config: Config, own: frozenset[str],
           scope: str | None = None) -> Verdict:
     """Commits of the pushed range touching `scope` (default: tasks_dir) must be trusted;

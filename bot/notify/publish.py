@@ -55,7 +55,7 @@ def publish(config: Config, report: Report, redact: Redactor, *, send: bool,
 def publish_report(config: Config, report: Report, redact: Redactor, *,
                    store_as: str = "") -> str:
     """Keep the report and queue its notification for the daemon's outbox; '' when fine."""
-    if not (any(r.attempted for r in report.results) or report.notes):
-        return ""
+    if not (any(r.attempted for r in report.results) or report.notes or report.awaiting):
+        return ""  # nothing ran and nobody is asked for anything: nothing to say
     return publish(config, report, redact, send=True, deliver_now=False,
                    store_as=store_as).problem

@@ -21,7 +21,7 @@ from bot.git import write as gitrepo
 from bot.git.detect import Change, changed_files, criteria_to_run
 from bot.git.read import ZERO
 from bot.git.trust import Verdict, check, check_file, is_bot_commit
-from bot.pipeline import unlanded, waiters
+from bot.pipeline import approvals, unlanded, waiters
 from bot.pipeline.clone import source_repo, where
 from bot.pipeline.items import Job, OnStatus, Processed, Push, Rerun, RunTask
 from bot.pipeline.places import Places
@@ -67,6 +67,8 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
     pushed = read.walk(repo, push.old, push.new, (places.tasks_dir, places.tasks_root))
     own = owncommits.load(places.state)  # taskbot's own commits: only what it recorded
     old = None if push.old == ZERO else push.old
+    # Approvals are recorded before any task runs: a task this push changes runs with them.
+    approved = approvals.taken(config, places.state, repo, pushed, own)
     if all(is_bot_commit(c, own) for c in pushed.commits):
         # taskbot's own push triggers nothing — unless it is a kept branch a person merged
         # by fast-forward: its ticks landed now, and with them completed dependencies.
@@ -97,11 +99,25 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
                                                       indices, push.new)))
     if refusals:
         out.insert(0, refused_all(job, refusals, f"push {push.new[:12]}"))
+    out.extend(_approved(job, approved, push, {p.task_id for p in out}))
     if reruns:
         out.append(Processed("-", None, None, reruns, "dependencies completed"))
     elif not root.trusted and waiters.may_complete(places, repo, old, push.new):
         out.append(Processed("-", None, None, (), f"waiting tasks not queued again: "
                              f"push {push.new[:12]}: {root.reason}"))
+    return tuple(out)
+
+
+def _approved(job: Job, taken: approvals.Taken, push: Push, ran: set[str]
+              ) -> tuple[Processed, ...]:
+    """The push's approvals: the untrusted ones named in a refusal report (they start
+    nothing); the tasks a trusted one names queued again, unless this push ran them."""
+    out: list[Processed] = []
+    if taken.untrusted:
+        out.append(refused_all(job, taken.untrusted, f"approvals of push {push.new[:12]}"))
+    again = tuple(t for t in taken.approved if t not in ran)
+    if again:
+        out.append(Processed("-", None, None, again, "approved: " + ", ".join(again)))
     return tuple(out)
 
 

@@ -30,6 +30,7 @@ from bot.run.journal import TaskJournal, Unlanded
 from bot.run.report import to_markdown
 from bot.run.runmodel import TaskResult, new_run_id
 from bot.run.taskrun import RunOptions, run_task
+from bot.state import approvals
 from bot.state import waiting as waiting_store
 from bot.taskfile.merge import reapply
 from bot.taskfile.parse import parse as parse_task
@@ -61,7 +62,8 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     unlanded = Unlanded(places.state)
     options = RunOptions(now=now, selected=indices, repo_label=_label(places),
                          display_path=rel_path, should_stop=job.should_stop,
-                         journal=kept.Remembered(tj, unlanded.of(task_id)))
+                         journal=kept.Remembered(tj, unlanded.of(task_id)),
+                         approvals=approvals.of(places.state, task_id))
     result = run_task(wt / rel_path, job.handlers, ctx, options)
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])

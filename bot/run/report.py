@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from bot.proc import CommandRecord
+from bot.run.pending import Pending, approve_hint
 from bot.run.runmodel import CriterionState as State
 from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.taskfile.model import DependencyState
@@ -56,6 +57,7 @@ class Report:
     waiting_on: tuple[DependencyState, ...]
     run_id: str
     notes: tuple[str, ...] = ()
+    awaiting: tuple[Pending, ...] = ()  # criteria waiting for a person's approval
 
     @property
     def title(self) -> str:
@@ -87,6 +89,8 @@ class Report:
                 steps.append(f"Needs a person: \"{text}\" (no rule or annotation runs it)")
             elif r.state is State.INTERRUPTED:
                 steps.append(f"Re-run \"{text}\": taskbot stopped before it ran")
+        steps.extend(f"Approve \"{p.text}\" (plan {p.digest}): {approve_hint(self.task.id)} "
+                     "in a clone, then push" for p in self.awaiting if p.digest)
         if any(r.state in (State.FAILED, State.BLOCKED, State.INTERRUPTED) for r in self.results):
             steps.append(f"Then re-run: taskbot run {self.task.id}")
         skipped = sum(r.state is State.SKIPPED for r in self.results)
@@ -147,6 +151,19 @@ def _remaining(report: Report, f: _Fields) -> list[str]:
     return lines or ["(none)"]
 
 
+def _awaiting(report: Report, f: _Fields) -> list[str]:
+    """Each criterion waiting for approval: its plan, its digest, how to approve it."""
+    if not report.awaiting:
+        return []
+    lines = ["## Waiting for Approval"]
+    for p in report.awaiting:
+        lines.append(f"- ⏸ {f.text(p.text)}: plan {code_span(f.code(p.digest or 'none'))}")
+        lines.extend(f"  - {f.text(line)}" for line in p.plan)
+    lines.append(f"Approve with {code_span(f.code(f'taskbot approve {report.task.id} --push'))} "
+                 "in a clone of the tasks repository, as a trusted person.")
+    return lines
+
+
 def _changes(report: Report, f: _Fields) -> list[str]:
     files = [f"- {f.text(c.repo)}: {f.text(c.path)} ({f.text(c.what)})"
              for c in report.changes] or ["(none)"]
@@ -173,6 +190,7 @@ def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
         *_completed(report, f),
         "## Acceptance Criteria Remaining",
         *_remaining(report, f),
+        *_awaiting(report, f),
         "## Changes Made",
         *_changes(report, f),
         "## Progress Log Entry",
@@ -232,6 +250,9 @@ def to_json(report: Report, redact: Callable[[str], str] = str) -> dict[str, Any
         "summary": report.summary,
         "next_steps": list(report.next_steps()),
     }
+    if report.awaiting:
+        doc["awaiting_approval"] = [{"index": p.criterion, "text": p.text, "digest": p.digest,
+                                     "plan": list(p.plan)} for p in report.awaiting]
     redacted: dict[str, Any] = _redact_tree(doc, redact)
     return redacted
 

@@ -95,6 +95,9 @@ class Step(NamedTuple):
     files: tuple[str, ...] = ()
     preconditions: tuple[str, ...] = ()
     then: tuple[str, ...] = ()  # after its commands: what it waits for, what a failure undoes
+    # what the plan was made from, beyond its settings ("gitops:apps/x.yaml@<blob>"): an
+    # approval of the plan is void once one of them changes
+    inputs: tuple[str, ...] = ()
 
 
 class DefaultRule(NamedTuple):

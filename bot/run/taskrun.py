@@ -12,17 +12,19 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.run import observe
+from bot.run import approval, observe
 from bot.run.actions import resolve
 from bot.run.context import Context, Handler
+from bot.run.gate import followers
 from bot.run.report import Report, TaskInfo
+from bot.run.runmodel import Action, FileChange, Result, TaskResult
 from bot.run.runmodel import CriterionState as State
-from bot.run.runmodel import FileChange, Result, TaskResult
 from bot.run.runner import Journal, execute
+from bot.state.approvals import Seen
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.follow import follow
 from bot.taskfile.lookup import held_criteria, waiting_dependencies
@@ -45,6 +47,7 @@ class RunOptions:
     display_path: str = ""  # how reports name the file (repo-relative in a worktree)
     should_stop: Callable[[], bool] = lambda: False
     journal: Journal | None = None  # outcomes kept as they end; recorded ones are not run again
+    approvals: tuple[Seen, ...] = ()  # the task's approvals seen in pushes (bot.state.approvals)
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,11 @@ class RunResult:
 
 
 def exit_code(report: Report) -> int:
-    """1 when a criterion failed, was blocked or interrupted, or the task waits; else 0."""
+    """1 when a criterion failed, was blocked or interrupted, or the task waits (on another
+    task, or for a person's approval); else 0."""
     bad = (State.FAILED, State.BLOCKED, State.INTERRUPTED)
-    return 1 if report.waiting_on or any(r.state in bad for r in report.results) else 0
+    waits = report.waiting_on or report.awaiting
+    return 1 if waits or any(r.state in bad for r in report.results) else 0
 
 
 def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
@@ -71,21 +76,48 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     task = parse_task(before, str(path))
     waiting = waiting_dependencies(task, path)
     results: tuple[Result, ...] = ()
+    judged = approval.Judged({}, (), ())
     if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
         actions = resolve(task, handlers, ctx)
         observe.running(task.id, actions)
+        held = held_criteria(task, waiting)
+        judged = _approvals(task, actions, handlers, ctx, options, held)
         results = execute(
             actions, handlers, ctx, selected=options.selected, dry_run=options.dry_run,
             should_stop=options.should_stop,
-            journal=options.journal, held=held_criteria(task, waiting),
+            journal=options.journal, held={**judged.held, **held},
         )
-    edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria))
+    edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria),
+                 _asked(task.id, judged))
     after, missing = _write(path, before, edit, options)
     final = parse_task(after, str(path)) if after is not None else task
     moved = _followed(before, after, str(path)) if after is not None else {
         c.index: c.index for c in task.criteria}
     report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
+    report = replace(report, awaiting=judged.pending, notes=(*report.notes, *judged.void))
     return RunResult(report, edit, before, after)
+
+
+def _approvals(task: Task, actions: tuple[Action, ...], handlers: Mapping[str, Handler],
+               ctx: Context, options: RunOptions, held: Mapping[int, str]) -> approval.Judged:
+    """The criteria that would run and wait for a person's approval (one held for a
+    dependency waits for that first)."""
+    wanted = {a.criterion.index for a in actions if a.criterion.index not in held
+              and (options.selected is None or a.criterion.index in options.selected)}
+    judged = approval.judge(task.id, actions, handlers, ctx, options.approvals, options.now,
+                            wanted)
+    # A gate's checks judge what it did: while it waits, they wait with it.
+    checks = {c.criterion.index: gate for gate, found in followers(actions, handlers).items()
+              for c in found if gate in judged.held}
+    waits = {i: f"waiting: it checks \"{actions[gate].criterion.text}\", which waits for "
+                "approval" for i, gate in checks.items() if i not in judged.held}
+    return judged._replace(held={**judged.held, **waits})
+
+
+def _asked(task_id: str, judged: approval.Judged) -> tuple[str, ...]:
+    """The Progress Log's line for each criterion waiting for approval (once per plan)."""
+    return tuple(f"Waiting for approval: {p.text} (plan {p.digest}; "
+                 f"{approval.approve_hint(task_id)})" for p in judged.pending if p.digest)
 
 
 def _followed(before: bytes, after: bytes, path: str) -> dict[int, int]:
@@ -135,15 +167,15 @@ def _outcome_text(result: Result, text: str) -> str | None:
 
 
 def _edit(results: tuple[Result, ...], now: datetime, ctx: Context,
-          existing: tuple[str, ...] = (), names: Mapping[int, str] | None = None
-          ) -> Edit:
+          existing: tuple[str, ...] = (), names: Mapping[int, str] | None = None,
+          asked: tuple[str, ...] = ()) -> Edit:
     """Ticks (each the criterion that ran, by identity and occurrence) and log lines, which
     name criteria as `names` says; a line the Progress Log already has (after its time) is
     not repeated, so a criterion blocked for the same reason on every run logs it once."""
     stamp = f"{now:%Y-%m-%d %H:%M}"
     logged = {_STAMP_RE.sub("", entry, count=1).strip() for entry in existing}
     lines = (_log_text(r, (names or {}).get(r.action.criterion.index)) for r in results)
-    texts = [ctx.redactor(t) for t in lines if t is not None]
+    texts = [ctx.redactor(t) for t in (*lines, *asked) if t is not None]
     texts = [t for t in texts if t.strip() not in logged]
     ticks = tuple(r.tick for r in results if r.state is State.DONE)
     if not texts and not ticks:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.errors import TaskbotError
 
-__all__ = ["CLONES", "DAEMON_LOCK", "DASHBOARD_ROWS", "DASHBOARD_ROWS_LOG", "JOURNAL",
+__all__ = ["APPROVALS", "CLONES", "DAEMON_LOCK", "DASHBOARD_ROWS", "DASHBOARD_ROWS_LOG", "JOURNAL",
            "JOURNAL_BAD", "OUTBOX", "OUTBOX_LOCK", "OWN_COMMITS", "PID", "PRIVATE_MODE",
            "REPORTS", "SPOOL", "SPOOL_FAILED", "SPOOL_MODE", "SPOOL_SUBDIRS", "SPOOL_TMP", "SSH",
            "STALLED", "STATUS", "TIP", "UNLANDED", "VERIFIED_SIGNATURES", "WAITING", "WATCH",
@@ -31,6 +31,7 @@ JOURNAL = "journal.json"  # the item being processed, step by step (bot/run/jour
 JOURNAL_BAD = "journal.bad"  # an unreadable journal, set aside to be looked at
 UNLANDED = "unlanded.json"  # work committed but not yet on the branch (bot/run/journal.py)
 WAITING = "waiting.json"  # tasks waiting on others (bot/state/waiting.py)
+APPROVALS = "approvals.json"  # approvals seen in pushes, trusted or not (bot/state/approvals.py)
 STATUS = "status.json"  # the daemon's status document (bot/daemon/statusfile.py)
 PID = "daemon.pid"  # the running daemon's pid
 DAEMON_LOCK = "daemon.lock"  # held by the one daemon of this state dir (bot/daemon/spool.py)

@@ -10,6 +10,8 @@ file the run moved to completed/ leaves the table; a run that wrote the bytes HE
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,11 @@ import pytest
 
 from bot import config as configmod
 from bot import dashboard, taskfile
+from bot.daemon import statusfile
 from bot.dashboard import cache as dashcache
 from bot.dashboard import taskrows as dashrows
 from bot.git import read
+from bot.run.pending import Pending
 from bot.run.report import Report, TaskInfo
 from tests.kit.git import git
 
@@ -195,3 +199,20 @@ def test_complete_tasks_beyond_the_last_twenty_are_counted_not_listed(tmp_path: 
     assert "| [TASK-00](active/TASK-00.md) | Task 0 | 2/2 | — | complete, " in text
     assert "\n4 more complete tasks (every criterion checked) are in `tasks/active`, " \
         "not listed.\n" in text
+
+
+def test_a_row_says_which_plans_wait_for_approval_and_how_to_approve(tmp_path: Path) -> None:
+    config, wt = _repo(tmp_path, 2, 0)
+    waiting = replace(_report(1), result="waiting",
+                      awaiting=(Pending(1, "Push", "0123456789abcdef", ("run: push",)),))
+    entry = statusfile.task_entry(waiting, None, datetime.now().astimezone())
+    assert entry["awaiting_approval"] == [{"criterion": "Push", "digest": "0123456789abcdef",
+                                           "plan": ["run: push"],
+                                           "approve": "taskbot approve TASK-1"}]
+    statusfile.record_task(Path(config.repo.state_dir), "TASK-1", entry)
+    said = "waiting for approval of plan 0123456789abcdef (taskbot approve TASK-1)"
+    rows = {r.task_id: r for r in dashboard.rows(config, wt)}  # from status.json
+    assert rows["TASK-1"].waits_on == (said,) and rows["TASK-0"].waits_on == ()
+    rel = _run_wrote(wt, 1)
+    assert dashboard.in_commit(config, wt, waiting, [rel]) is True  # the run committed now
+    assert said in (wt / DASHBOARD).read_text()

@@ -21,7 +21,7 @@ SECTIONS = {"repo": configmod.RepoConfig, "identity": configmod.Identity,
             "trust": configmod.Trust, "notify": configmod.NotifyConfig,
             "limits": configmod.Limits, "registry": configmod.Registry,
             "cluster": configmod.Cluster, "webhook": configmod.WebhookConfig,
-            "release": configmod.Release}
+            "release": configmod.Release, "approval": configmod.Approval}
 
 
 def _anchor(heading: str) -> str:
