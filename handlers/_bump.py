@@ -22,6 +22,7 @@ class Release(NamedTuple):
     namespace: str
     release_name: str  # what Helm calls it: pods carry app.kubernetes.io/instance=<this>
     pods_namespace: str
+    source: tuple[str, str, str] = ("", "", "")  # the chart's sourceRef: kind, name, namespace
 
 
 class Bump(NamedTuple):
@@ -48,7 +49,12 @@ def _release(doc: yaml.Node) -> Release:
     target = (api.yaml_scalar(doc, "spec", "targetNamespace") or yaml.ScalarNode("", "")).value
     explicit = (api.yaml_scalar(doc, "spec", "releaseName") or yaml.ScalarNode("", "")).value
     release = explicit or (f"{target}-{name}" if target else name)
-    return Release(name, namespace, release, target or namespace)
+    ref = ("spec", "chart", "spec", "sourceRef")
+    source = tuple((api.yaml_scalar(doc, *ref, key) or yaml.ScalarNode("", "")).value
+                   for key in ("kind", "name", "namespace"))
+    kind, source_name, source_ns = source
+    return Release(name, namespace, release, target or namespace,
+                   (kind, source_name, source_ns or namespace))
 
 
 def _tag_edits(values: yaml.Node | None, images: Sequence[str], version: str,
@@ -119,3 +125,12 @@ def describe(changes: Sequence[api.ScalarChange]) -> str:
         if text not in parts:
             parts.append(text)
     return ", ".join(parts)
+
+
+def bump_message(ctx: api.Context, app: str, file: str, what: str,
+                 changes: Sequence[api.ScalarChange]) -> str:
+    """The bump commit's message: what changed, line by line, and the run's trailers."""
+    return api.gitops_commit_message(
+        f"taskbot({ctx.task_id}): {app} {what}",
+        [f"- {file}:{c.line}: {c.label}: {c.old} → {c.new}" for c in changes],
+        {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})

@@ -19,7 +19,7 @@ from handlers._history import REVERT_TRAILER, file_at
 from handlers._path import which
 from handlers._revert import Changed, revert
 
-__all__ = ["Rolled", "Target", "bump_changes", "gate_plan", "old_version", "roll_back"]
+__all__ = ["Rolled", "Target", "bump_changes", "charted", "gate_plan", "old_version", "roll_back"]
 
 
 class Target(NamedTuple):
@@ -71,6 +71,11 @@ def bump_changes(work: Path, t: Target, bump_sha: str) -> tuple[api.ScalarChange
         return bump(before, t.file, t.images, t.version, t.chart).changes
     except api.YamlEditError:
         return ()
+
+
+def charted(changes: Sequence[api.ScalarChange]) -> bool:
+    """Whether the change sets a chart version (its source is then reconciled first)."""
+    return any(c.label.endswith("spec.chart.spec.version") for c in changes)
 
 
 def old_version(changes: Sequence[api.ScalarChange]) -> str:

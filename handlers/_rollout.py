@@ -43,8 +43,15 @@ class Verdict(NamedTuple):
     seen: tuple[str, ...]  # what the cluster said, for the evidence
 
 
-def request_reconcile(ctx: Context, releases: Sequence[Release]) -> list[api.CommandRecord]:
-    """Ask Flux to reconcile each release now (its interval may be hours)."""
+# a chart's source kinds → the resource kubectl annotates
+_SOURCES = {"HelmRepository": "helmrepositories", "GitRepository": "gitrepositories",
+            "OCIRepository": "ocirepositories", "Bucket": "buckets"}
+
+
+def request_reconcile(ctx: Context, releases: Sequence[Release], *,
+                      chart_changed: bool = False) -> list[api.CommandRecord]:
+    """Ask Flux to reconcile each release now (its interval may be hours); with a new chart
+    version, its source first, so the chart is fetched before the release looks for it."""
     cluster = ctx.config.cluster
     assert cluster is not None
     records: list[api.CommandRecord] = []
@@ -57,6 +64,13 @@ def request_reconcile(ctx: Context, releases: Sequence[Release]) -> list[api.Com
             argv += ["--kubeconfig", cluster.kubeconfig] if cluster.kubeconfig else []
             argv += ["--context", cluster.context] if cluster.context else []
         else:
+            kind, source, source_ns = r.source
+            if chart_changed and kind in _SOURCES and source:
+                records.append(ctx.run(kubectl(
+                    cluster, "annotate", "--overwrite", "-n", source_ns or namespace,
+                    f"{_SOURCES[kind]}.source.toolkit.fluxcd.io/{source}",
+                    f"reconcile.fluxcd.io/requestedAt={stamp}"), ".",
+                    timeout=cluster.rollout_timeout + 30))
             argv = list(kubectl(cluster, "annotate", "--overwrite", "-n", namespace,
                                 f"{HELMRELEASE_RESOURCE}/{r.name}",
                                 f"reconcile.fluxcd.io/requestedAt={stamp}"))
@@ -65,11 +79,11 @@ def request_reconcile(ctx: Context, releases: Sequence[Release]) -> list[api.Com
 
 
 def wait_rollout(ctx: Context, releases: Sequence[Release], images: Sequence[str], version: str,
-                 interval: float = POLL_INTERVAL) -> Verdict:
+                 interval: float = POLL_INTERVAL, *, chart_changed: bool = False) -> Verdict:
     """Reconcile, then poll until rolled out, seen to fail, or the timeout passes."""
     cluster = ctx.config.cluster
     assert cluster is not None
-    records = request_reconcile(ctx, releases)
+    records = request_reconcile(ctx, releases, chart_changed=chart_changed)
     failed_request = [r for r in records if not r.ok]
     deadline = time.monotonic() + cluster.rollout_timeout
     while True:

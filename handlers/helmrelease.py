@@ -46,8 +46,8 @@ from bot.api import (
     require_project,
     validate_version,
 )
-from handlers._bump import Bump, Release, bump, describe, repository_matches
-from handlers._gate import Target, bump_changes, gate_plan, old_version, roll_back
+from handlers._bump import Bump, Release, bump, bump_message, describe, repository_matches
+from handlers._gate import Target, bump_changes, charted, gate_plan, old_version, roll_back
 from handlers._history import Past, past
 from handlers._kube import check_context
 from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
@@ -282,8 +282,8 @@ class _Run:
         what = describe(changes)
         branch = f"taskbot/{ctx.task_id}"
         try:
-            sha = api.commit_worktree(work, _message(s, ctx, what, changes), ctx.config.identity,
-                                 [s.file])
+            sha = api.commit_worktree(work, bump_message(ctx, s.app, s.file, what, changes),
+                                      ctx.config.identity, [s.file])
             if sha is None:
                 # the edit did not reach git (a clean filter undid it, a link…): not done
                 self.summary = ""
@@ -301,7 +301,8 @@ class _Run:
         """The gate: the rollout awaited; a failed release of this run's bump rolled back."""
         if self.ctx.config.cluster is None:
             return self.outcome(Status.DONE)
-        verdict = wait_rollout(self.ctx, releases, self.s.images, self.s.version)
+        verdict = wait_rollout(self.ctx, releases, self.s.images, self.s.version,
+                               chart_changed=charted(changes))
         self.commands.extend(verdict.records)
         self.evidence.extend(verdict.seen)
         if not verdict.problems:
@@ -360,7 +361,8 @@ class _Run:
         self.summary = line
         if self.ctx.config.cluster is None:
             return self.outcome(Status.FAILED, line, final=True)
-        verdict = wait_rollout(self.ctx, releases, self.s.images, old) if old else None
+        verdict = wait_rollout(self.ctx, releases, self.s.images, old,
+                               chart_changed=charted(changes)) if old else None
         if verdict is not None:
             self.commands.extend(verdict.records)
             self.evidence.extend(verdict.seen)
@@ -387,14 +389,6 @@ def _images_present(s: HelmReleaseSettings, ctx: Context) -> dict[str, str]:
         raise _Stop(Outcome(Status.BLOCKED, f"image missing from registry {client.host}: "
                             f"{', '.join(missing)}", evidence=tuple(seen)))
     return digests
-
-
-def _message(s: HelmReleaseSettings, ctx: Context, what: str,
-             changes: Sequence[api.ScalarChange]) -> str:
-    return api.gitops_commit_message(
-        f"taskbot({ctx.task_id}): {s.app} {what}",
-        [f"- {s.file}:{c.line}: {c.label}: {c.old} → {c.new}" for c in changes],
-        {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
 
 
 HANDLER: Handler[HelmReleaseSettings] = HelmReleaseHandler()

@@ -16,7 +16,7 @@ from tests.kit.flux import CRASHLOOP, NEVER, READY, UPGRADE_FAILS
 from tests.kit.gitops import git
 from tests.kit.kube import KubeStandIn
 from tests.kit.registry import RegistryServer
-from tests.kit.release import HR_PATH
+from tests.kit.release import BUMP, HR_PATH
 from tests.kit.release import gate_workspace as _gate
 from tests.kit.release import subjects as _log
 
@@ -38,6 +38,24 @@ def test_a_healthy_release_is_reconciled_without_flux_and_verified_on_stand_in(
                for r in kube.state.requests)
     assert "Deployment/ffl-backend: 1 updated, 1 ready, 1 available of 1" in bump["evidence"]
     assert _log(ws)[0] == "taskbot(TASK-001): ffl image tag 0.1.17 → 0.2.0"
+
+
+def test_a_new_chart_version_reconciles_its_source_first_on_stand_in(
+        tmp_path: Path, registry: RegistryServer, kube: KubeStandIn,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ws, player = _gate(tmp_path, registry, kube, lambda tag: READY)
+    ws.write_task("0.2.0", [BUMP + " <!-- taskbot: helmrelease app=ffl version=0.2.0 "
+                            "chart=1.5.0 project=beckerkube -->"])
+    code, report = ws.run(capsys)
+    (bump,) = report["criteria"]
+    assert code == 0 and bump["outcome"] == "done", bump
+    patches = [r.split("?")[0] for r in kube.state.requests if r.startswith("PATCH ")]
+    assert patches == [
+        "PATCH /apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/helmrepositories/ffl",
+        "PATCH /apis/helm.toolkit.fluxcd.io/v2/namespaces/ffl/helmreleases/ffl"]
+    notes = kube.state.sources[("flux-system", "ffl")]["metadata"]["annotations"]
+    assert "reconcile.fluxcd.io/requestedAt" in notes
+    assert 'version: "1.5.0"' in ws.gitops.origin_file(HR_PATH) and player.applied == ["0.2.0"]
 
 
 def test_a_crash_loop_is_rolled_back_by_a_new_commit_on_stand_in(

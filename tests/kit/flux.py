@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from tests.kit.kube import KubeState, event, helmrelease, pod, workload
+from tests.kit.kube import KubeState, event, helmrelease, helmrepository, pod, workload
 
 READY, CRASHLOOP, NEVER, PULL_FAILS = "ready", "crashloop", "never", "pull-fails"
 UPGRADE_FAILS = "upgrade-fails"  # Helm gave up: Ready=False for the new generation
@@ -46,6 +46,8 @@ class FluxPlayer:
         with self.state.lock:
             self._set(READY, generation=1)
             self._settle(tags, tags, READY)
+            self.state.sources[("flux-system", self.name)] = helmrepository(self.name,
+                                                                           "flux-system")
         self.state.on_patch = self._patched
 
     def _patched(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
