@@ -60,14 +60,21 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--no-dashboard", action="store_true", help='run with dashboard = ""')
     parser.add_argument("--keep", type=Path, help="work in this (new) folder and leave it")
     parser.add_argument("--seed", type=int, default=0, help="finished tasks there at the start")
+    parser.add_argument("--bare-gc", action="store_true",
+                        help="leave git's gc --auto on in the bare repository")
     args = parser.parse_args()
     if args.smoke:
         args.pushes = 12
     return args
 
 
-def _configure(box: Sandbox, dashboard: bool) -> None:
-    """The pusher trusted by name (not `anyone`), so trust is judged as in production."""
+def _configure(box: Sandbox, dashboard: bool, bare_gc: bool = False) -> None:
+    """The pusher trusted by name (not `anyone`), so trust is judged as in production.
+    git's own housekeeping of the bare repository (`gc --auto` after a push, detached)
+    is off unless `--bare-gc`: it repacks thousands of objects beside the rounds, and the
+    latency would measure it as taskbot's."""
+    if not bare_gc:
+        git(box.bare, "config", "gc.auto", "0")
     sandbox.write_config(box.config, {
         "repo": {"path": box.bare, "branch": "main", "tasks_dir": "tasks/active",
                  "state_dir": box.state, **({} if dashboard else {"dashboard": ""})},
@@ -132,7 +139,7 @@ def main() -> int:
     with workdir() as tmp:
         root = args.keep or tmp
         box = make_sandbox(root)
-        _configure(box, dashboard=not args.no_dashboard)
+        _configure(box, dashboard=not args.no_dashboard, bare_gc=args.bare_gc)
         latencies: list[float] = []
         cpu: list[float] = []
         started_at = time.monotonic()
