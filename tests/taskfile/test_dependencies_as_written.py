@@ -55,3 +55,35 @@ def test_the_labels_that_still_mean_a_dependency() -> None:
     text = ("## Dependencies\n- **Requires:** TASK-001\n- Depends on TASK-002\n"
             "- TASK-003: required for this task's registry step\n")
     assert _kinds(text) == {"TASK-001": True, "TASK-002": True, "TASK-003": True}
+
+
+@pytest.mark.parametrize(("item", "done"), [
+    ("- TASK-006 – monitoring stack (COMPLETED ✅)", "COMPLETED"),
+    ("- TASK-006 ✅", "✅"),
+    ("- ✅ TASK-006 monitoring", "✅"),
+    ("- [x] TASK-006 monitoring", "[x]"),
+    ("- TASK-006: done", "done"),
+    ("- **TASK-006**: Completed", "Completed"),
+    ("- TASK-006 - finished 2026-01-02", "finished"),
+    ("- TASK-006 (done), TASK-007", "done"),
+    ("- [ ] TASK-006 monitoring", ""),
+    ("- TASK-006: must be completed first", ""),
+    ("- TASK-006 (not done yet)", ""),
+    ("- Depends on TASK-006 being done", ""),
+    ("- TASK-006 (needs to be completed)", ""),
+    ("- TASK-006: Complete the migration before this", ""),
+    ("- TASK-006: done when the registry answers", ""),
+])
+def test_the_persons_word_that_a_dependency_is_done(item: str, done: str) -> None:
+    task = parse(f"## Dependencies\n{item}\n".encode(), "t.md")
+    first = task.dependency_items[0]
+    assert (first.task_id, first.depends, first.done) == ("TASK-006", True, done)
+    assert ("TASK-006" in task.dependencies) == (not done)
+
+
+def test_an_id_done_in_one_item_is_done() -> None:
+    """Said done once (a status line under the list), it is not waited on."""
+    text = ("## Dependencies\n- Blocked by TASK-006\n- TASK-006 ✅\n"
+            "**Blocked by:** TASK-007 ✅, TASK-008\n")
+    task = parse(text.encode(), "t.md")
+    assert task.dependencies == ("TASK-008",)
