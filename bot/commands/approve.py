@@ -24,9 +24,9 @@ from bot.git.read import open_repo
 from bot.plugin.plugins import load_handlers
 from bot.run.actions import resolve
 from bot.run.approval import planned
-from bot.taskfile.lookup import find_in_tree
 from bot.taskfile.model import Task
 from bot.taskfile.parse import parse as parse_task
+from bot.taskfile.treeindex import find_in_tree
 
 if TYPE_CHECKING:
     import argparse

@@ -51,7 +51,7 @@ def context(config: Config, task_id: str, now: datetime, *, lazy_secrets: bool =
 def on_branch(task_id: str, config: Config) -> tuple[pygit2.Repository, str, bytes] | None:
     """The task's file on repo.branch, read without a checkout: (repository, path, bytes)."""
     from bot.git.read import GitError, open_repo
-    from bot.taskfile.lookup import find_in_tree
+    from bot.taskfile.treeindex import find_in_tree
 
     try:
         repo = open_repo(config.repo.path)

@@ -49,17 +49,22 @@ def _gated_line(check: Action) -> str:
             "a failure fails this criterion and undoes it")
 
 
-def _plan_dependencies(task: Task, waiting: tuple[DependencyState, ...]
-                       ) -> list[dict[str, Any]]:
-    """Every id of the Dependencies section: whether it is one, for which groups, its state."""
+def _plan_dependencies(task: Task, waiting: tuple[DependencyState, ...],
+                       trusted: tuple[DependencyState, ...] = ()) -> list[dict[str, Any]]:
+    """Every id of the Dependencies section: whether it is one, for which groups, its state
+    (and, when complete only by this task's word, what its file says)."""
     open_ = {w.task_id: w for w in waiting}
+    taken = {t.task_id: t.trusted for t in trusted}
     out: list[dict[str, Any]] = []
     for item in task.dependency_items:
         state = open_.get(item.task_id)
-        out.append({"task": item.task_id, "depends": item.depends, "why": item.why,
-                    "groups": list(item.groups), "line": item.line + 1,
-                    "complete": item.depends and state is None,
-                    "waiting": state.where if item.depends and state is not None else None})
+        entry = {"task": item.task_id, "depends": item.depends, "why": item.why,
+                 "groups": list(item.groups), "line": item.line + 1,
+                 "complete": item.depends and state is None,
+                 "waiting": state.where if item.depends and state is not None else None}
+        if item.depends and item.task_id in taken:
+            entry["trusted"] = taken[item.task_id]
+        out.append(entry)
     return out
 
 
@@ -68,7 +73,8 @@ def _plan_dependency_line(dep: Mapping[str, Any]) -> str:
     if not dep["depends"]:
         return f"not a dependency: {dep['task']}{said}"
     scope = f" for group {', '.join(dep['groups'])}" if dep["groups"] else ""
-    state = "complete" if dep["complete"] else f"WAITING: {dep['waiting']}"
+    state = (dep.get("trusted") or "complete") if dep["complete"] else (
+        f"WAITING: {dep['waiting']}")
     return f"depends on {dep['task']}{scope}{said}: {state}"
 
 
@@ -104,11 +110,14 @@ def _plan_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _plan_source(arg: str, config: Config
-                 ) -> tuple[Task, str, tuple[DependencyState, ...]]:
-    """The task, where it was read, its incomplete dependencies: from a file, else (hook
-    mode, any directory) from repo.branch of the configured repository."""
-    from bot.taskfile.lookup import find_task, waiting_dependencies
+Source = tuple["Task", str, tuple["DependencyState", ...], tuple["DependencyState", ...]]
+
+
+def _plan_source(arg: str, config: Config) -> Source:
+    """The task, where it was read, its incomplete dependencies and those complete by its
+    word: from a file, else (hook mode, any directory) from repo.branch of the configured
+    repository. Both judge alike (`bot.taskfile.depstate`)."""
+    from bot.taskfile.lookup import find_task, trusted_dependencies, waiting_dependencies
     from bot.taskfile.parse import load as load_task
 
     try:
@@ -119,16 +128,17 @@ def _plan_source(arg: str, config: Config
             raise
         return found
     task = load_task(path)
-    return task, str(path), waiting_dependencies(task, path)
+    return (task, str(path), waiting_dependencies(task, path),
+            trusted_dependencies(task, path))
 
 
-def _plan_from_branch(task_id: str, config: Config
-                      ) -> tuple[Task, str, tuple[DependencyState, ...]] | None:
+def _plan_from_branch(task_id: str, config: Config) -> Source | None:
     """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
     from pathlib import PurePosixPath
 
-    from bot.taskfile.lookup import tree_dependency_state, waiting_dependencies
+    from bot.taskfile.lookup import trusted_dependencies, waiting_dependencies
     from bot.taskfile.parse import parse as parse_task
+    from bot.taskfile.treeindex import tree_dependency_state
 
     found = on_branch(task_id, config)
     if found is None:
@@ -137,9 +147,12 @@ def _plan_from_branch(task_id: str, config: Config
     branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
     task = parse_task(data, rel)
     root = str(PurePosixPath(tasks_dir).parent)
-    waiting = waiting_dependencies(task, Path(rel), state=lambda dep, waiter:
-                                   tree_dependency_state(repo, branch, root, dep))
-    return task, f"{config.repo.path} {branch}:{rel}", waiting
+    def state(dep: str, waiter: str) -> DependencyState:
+        return tree_dependency_state(repo, branch, root, dep, waiter)
+
+    return (task, f"{config.repo.path} {branch}:{rel}",
+            waiting_dependencies(task, Path(rel), state=state),
+            trusted_dependencies(task, Path(rel), state=state))
 
 
 def command(args: argparse.Namespace) -> int:
@@ -152,7 +165,7 @@ def command(args: argparse.Namespace) -> int:
     from bot.taskfile.lookup import held_criteria
 
     config = load_config(args.config, required=False)
-    task, shown, waiting = _plan_source(args.task, config)
+    task, shown, waiting, trusted = _plan_source(args.task, config)
     now = datetime.now().astimezone()
     ctx = context(config, task.id, now, lazy_secrets=True)  # plan shows no secret
     handlers = load_handlers()
@@ -170,7 +183,7 @@ def command(args: argparse.Namespace) -> int:
         criteria[pending.criterion]["approval"] = {"digest": pending.digest, "said": said}
     doc = {
         "task": {"id": task.id, "title": task.title, "path": shown},
-        "dependencies": _plan_dependencies(task, waiting),
+        "dependencies": _plan_dependencies(task, waiting, trusted),
         "criteria": criteria,
         "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
                            not in ("acceptance criteria", "dependencies", "progress log")],

@@ -29,8 +29,8 @@ from bot.pipeline.refusals import refused, refused_all
 from bot.run.context import Handler
 from bot.run.journal import Journal
 from bot.state import waiting as waiting_store
-from bot.taskfile.lookup import find_in_tree
 from bot.taskfile.shallow import brings_open_boxes
+from bot.taskfile.treeindex import find_in_tree
 
 __all__ = ["process", "quiet", "watch_target"]
 

@@ -10,10 +10,11 @@ from bot.errors import TaskbotError
 from bot.git.detect import changed_files
 from bot.pipeline.places import Places
 from bot.state import waiting as waiting_store
-from bot.taskfile.lookup import find_in_tree, id_matches
+from bot.taskfile.depstate import id_matches
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.shallow import open_boxes
 from bot.taskfile.status import in_completed_folder, is_complete
+from bot.taskfile.treeindex import find_in_tree
 
 __all__ = ["completed_waiters", "may_complete", "stale"]
 

@@ -27,7 +27,7 @@ from bot.run.runner import Journal, execute
 from bot.state.approvals import Seen
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.follow import follow
-from bot.taskfile.lookup import held_criteria, waiting_dependencies
+from bot.taskfile.lookup import held_criteria, trusted_dependencies, waiting_dependencies
 from bot.taskfile.model import Criterion, DependencyState, Edit, Task
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.parse import parse_cached
@@ -94,7 +94,9 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     moved = _followed(before, after, str(path)) if after is not None else {
         c.index: c.index for c in task.criteria}
     report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
-    report = replace(report, awaiting=judged.pending, notes=(*report.notes, *judged.void))
+    trusted = tuple(f"{t.task_id}: {t.trusted}" for t in trusted_dependencies(task, path))
+    report = replace(report, awaiting=judged.pending,
+                     notes=(*trusted, *report.notes, *judged.void))
     return RunResult(report, edit, before, after)
 
 

@@ -35,7 +35,7 @@ _NOT_RE = re.compile(
     r"supersedes|duplicates)\b", re.IGNORECASE)
 # Said before the id, these turn the meaning round: `Required by TASK-9` is blocked BY this.
 _REVERSED_RE = re.compile(
-    r"\b(required\s+by|needed\s+by|wanted\s+by|prerequisite\s+(?:for|of|to)|"
+    r"\b(required\s+(?:by|for)|needed\s+(?:by|for)|wanted\s+by|prerequisite\s+(?:for|of|to)|"
     r"must\s+be\s+(?:completed|done|finished|resolved)\s+before|before|blocking)\b",
     re.IGNORECASE)
 _SELF_NOT_RE = re.compile(r"\b(independent|optional|not\s+a\s+dependency|no\s+dependency)\b",
@@ -46,12 +46,38 @@ _LIST_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _HEADING_RE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+")
 _MARKUP_RE = re.compile(r"[*_`\[\]()>]")
 _FENCE_RE = re.compile(r"^[ \t]{0,3}(```|~~~)")
-
+# The person's word that a dependency is done: a check mark, a checked box, or a status word
+# standing as a status (`(COMPLETED ✅)`, `– done`, `: Completed`), not in a sentence
+# (`must be completed first`, `once TASK-1 is done`).
+_DONE_MARK_RE = re.compile(r"[\u2705\u2714\u2611\u2713]")
+_DONE_WORD_RE = re.compile(
+    r"(?:^|[(\[:|,]|\s[-–—]|[–—])[ \t*_`]*(done|completed|finished)\b"
+    r"(?![ \t*_`]*(?:first|before|by|when|once|after|with|in\s+TASK))", re.IGNORECASE)
+_CHECKED_RE = re.compile(r"^\[[xX]\][ \t]")
+# Between two ids of one list (`TASK-2, TASK-3`, `TASK-4 / TASK-5`): each id of the run is
+# an item. `and` is not a separator: `depends on ABC-12 and TASK-3` has long meant ABC-12.
+_ID_GAP_RE = re.compile(r"[ \t*_`]*[,;/][ \t*_`]*")
 
 
 def task_ids(text: str) -> list[str]:
     """Task ids in `text` (`TASK-7`, `FFL-12`, `TÄSK-1`: upper-case letters, dash, digits)."""
-    return [m.group(0) for m in _ID_RE.finditer(text) if m.group(1) == m.group(1).upper()]
+    return [m.group(0) for m in _id_matches(text)]
+
+
+def _id_matches(text: str) -> list[re.Match[str]]:
+    return [m for m in _ID_RE.finditer(text) if m.group(1) == m.group(1).upper()]
+
+
+def listed_ids(text: str) -> list[str]:
+    """The first id of a list item and the ids listed right after it (`TASK-2, TASK-3`); an
+    id further on, in the item's description, is not one of its items."""
+    found = _id_matches(text)
+    run = found[:1]
+    for m in found[1:]:
+        if not _ID_GAP_RE.fullmatch(text, run[-1].end(), m.start()):
+            break
+        run.append(m)
+    return [m.group(0) for m in run]
 
 
 def classify(text: str) -> tuple[bool | None, str]:
@@ -122,7 +148,8 @@ def scan(lines: Sequence[tuple[int, str]], label: tuple[bool | None, str] = (Non
             found.extend(Pending(i, body, lead, label, number) for i in ids)
             continue
         if ids:
-            found.append(Pending(ids[0], body, body[: body.find(ids[0])], label, number))
+            lead = body[: body.find(ids[0])]
+            found.extend(Pending(i, body, lead, label, number) for i in listed_ids(body))
     return found
 
 
@@ -152,7 +179,25 @@ def _item(task_id: str, body: str, lead: str, label: tuple[bool | None, str],
         depends, why = label[0], label[1]
     else:
         depends, why = True, ""
-    return Dependency(task_id, depends, why, groups.named(rest), number, body.strip())
+    return Dependency(task_id, depends, why, groups.named(rest), number, body.strip(),
+                      said_done(body, task_id, lead))
+
+
+def said_done(body: str, task_id: str, lead: str = "") -> str:
+    """What in an item says its dependency is done (`✅`, `COMPLETED`, `[x]`), or "": the
+    item's checked box, else the words from the id to the next id (and the lead-in, for
+    the first id: `✅ TASK-6`)."""
+    if _CHECKED_RE.match(body):
+        return "[x]"
+    start = body.find(task_id) + len(task_id)
+    later = [m.start() for m in _id_matches(body[start:])]
+    own = body[start: start + later[0]] if later else body[start:]
+    if body.find(task_id) == len(lead):
+        own = f"{lead} {own}"
+    found = _DONE_WORD_RE.search(own) or _DONE_MARK_RE.search(own)
+    if found is None:
+        return ""
+    return found.group(found.lastindex or 0)
 
 
 # A group is named where its words stand in the item's text as whole words, in any case,

@@ -22,6 +22,7 @@ class Dependency(NamedTuple):
     groups: tuple[str, ...]  # Acceptance Criteria groups it blocks; () = the whole task
     line: int  # 0-based line in the file
     text: str  # the item as written, for `plan`
+    done: str = ""  # what in the item says the dependency is done (`✅`, `completed`, `[x]`)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class DependencyState(NamedTuple):
     where: str  # the file found (tasks-root relative), or why it is not complete
     groups: tuple[str, ...] = ()  # the Acceptance Criteria groups it holds; () = all of them
     cycle: str = ""  # "TASK-006 and TASK-007 wait on each other", when they do
+    unchecked: int = 0  # the open criteria of the file found
+    trusted: str = ""  # complete by the waiting task's word: "completed, as this task says (…)"
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,10 @@ def parse_cached(data: bytes, path: str) -> Parsed:
     groups = tuple(dict.fromkeys(c.group for c in criteria if c.group))
     check_limit(path, "groups", len(groups))
     items_read = _dependencies(path, text, lines, sections, groups, hidden_lines(tokens))
-    dependencies = list(dict.fromkeys(d.task_id for d in items_read if d.depends))
+    # an id the task itself calls done is not waited on (`TASK-6 (COMPLETED ✅)`)
+    done = {d.task_id for d in items_read if d.depends and d.done}
+    dependencies = list(dict.fromkeys(d.task_id for d in items_read
+                                      if d.depends and d.task_id not in done))
     task_id = _str_or_none(values.get("id")) or _stem(path)
     first_heading = sections[0].title if sections else ""
     title = _str_or_none(values.get("title")) or first_heading or task_id

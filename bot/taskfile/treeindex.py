@@ -1,0 +1,154 @@
+"""Task files by id in a commit's tree, read without a checkout (hook mode, a push).
+
+The listing is cached per tree id: one walk a push. `TreeIndex` answers `depstate`'s
+question as `lookup.TaskIndex` does for files on disk, so both judge alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from bot.errors import TaskbotError, TaskFileError
+from bot.taskfile import depstate
+from bot.taskfile.depstate import Found, id_matches
+from bot.taskfile.limits import MAX_BYTES
+from bot.taskfile.model import DependencyState, Task
+from bot.taskfile.parse import parse as parse_task
+
+if TYPE_CHECKING:
+    import pygit2
+
+
+def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
+                 ) -> tuple[str, bytes] | None:
+    """A task by id in a commit's tree, read without a checkout: (repository path, bytes)."""
+    found = _locate(repo, rev, tasks_dir, task_id)
+    if found is None:
+        return None
+    rel, oid = found
+    data = _blob(repo, oid)
+    if data is None:
+        raise TaskFileError(f"{rel}: larger than 1 MiB")
+    return rel, data
+
+
+def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
+            ) -> tuple[str, pygit2.Oid] | None:
+    """The blob of a task by id: a file named for it, else one whose frontmatter says it."""
+    import pygit2  # noqa: PLC0415 -- here: finding a task on disk need not load libgit2
+
+    try:
+        tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
+        folder = tree[tasks_dir] if tasks_dir not in ("", ".") else tree
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(folder, pygit2.Tree):
+        return None
+    prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
+    wanted = task_id.lower()
+    blobs = _listing(repo, folder, prefix)
+    named = [(rel, oid) for rel, oid in blobs
+             if wanted in rel.lower() and id_matches(PurePosixPath(rel), task_id)]
+    chosen = depstate.best(task_id, [(PurePosixPath(rel).stem, partial(_blob, repo, oid))
+                                     for rel, oid in named], parse_task)
+    if chosen is not None:
+        return named[chosen]
+    for rel, oid in blobs:  # by frontmatter id: only when no file is named for it
+        if _blob_id(repo, oid, rel) == wanted:
+            return rel, oid
+    return None
+
+
+class TreeIndex:
+    """The task files under `root` (like `tasks`) in `rev`'s tree, as `depstate` asks."""
+
+    def __init__(self, repo: pygit2.Repository, rev: str, root: str) -> None:
+        self.repo, self.rev, self.root = repo, rev, root
+        self.name = PurePosixPath(root).name or "."
+
+    def find_task(self, task_id: str) -> Found | None:
+        found = _locate(self.repo, self.rev, self.root, task_id)
+        if found is None:
+            return None
+        rel, oid = found
+        inner = (PurePosixPath(rel).relative_to(self.root) if self.root not in ("", ".")
+                 else PurePosixPath(rel))
+        return Found(inner, partial(self._load, rel, oid))
+
+    def _load(self, rel: str, oid: pygit2.Oid) -> Task:
+        data = _blob(self.repo, oid)
+        if data is None:
+            raise TaskFileError(f"{rel}: larger than 1 MiB")
+        return parse_task(data, rel)
+
+    def missing(self, task_id: str) -> str:
+        return f"no task {task_id} under {self.name}/"
+
+
+def tree_dependency_state(repo: pygit2.Repository, rev: str, root: str, task_id: str,
+                          waiter: str = "") -> DependencyState:
+    """`lookup.dependency_state` read from a commit's tree (`root`: the tasks root in it,
+    like `tasks`): the same judgement, cycles included."""
+    index = TreeIndex(repo, rev, root)
+    return depstate.state(task_id, index, index.name, waiter)
+
+
+_LISTINGS: dict[tuple[str, str, str], list[tuple[str, pygit2.Oid]]] = {}
+_BLOB_IDS: dict[tuple[str, str, str], str | None] = {}
+_CACHED = 8  # tree listings kept: a push looks up in one or two trees
+_CACHED_IDS = 20_000  # frontmatter ids of blobs kept
+
+
+def _listing(repo: pygit2.Repository, folder: pygit2.Tree, prefix: str
+             ) -> list[tuple[str, pygit2.Oid]]:
+    """The `.md` blobs under `folder`, sorted: walked once per tree (a tree id names its
+    content), not once per id looked up."""
+    key = (repo.path, str(folder.id), prefix)
+    if key not in _LISTINGS:
+        if len(_LISTINGS) >= _CACHED:
+            del _LISTINGS[next(iter(_LISTINGS))]
+        _LISTINGS[key] = sorted(_tree_md(repo, folder, prefix))
+    return _LISTINGS[key]
+
+
+def _blob_id(repo: pygit2.Repository, oid: pygit2.Oid, rel: str) -> str | None:
+    """The task id a blob parses to (lower case), or None: read once per blob and path."""
+    key = (repo.path, str(oid), rel)
+    if key not in _BLOB_IDS:
+        if len(_BLOB_IDS) >= _CACHED_IDS:
+            _BLOB_IDS.clear()
+        data = _blob(repo, oid)
+        try:
+            _BLOB_IDS[key] = None if data is None else parse_task(data, rel).id.lower()
+        except TaskbotError:
+            _BLOB_IDS[key] = None
+    return _BLOB_IDS[key]
+
+
+def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
+    """A blob's bytes, or None past MAX_BYTES: a pushed file of any size is never
+    read whole (as `lookup._read_or_none` for a file on disk)."""
+    import pygit2  # noqa: PLC0415 -- as in _locate
+
+    blob = repo[oid]
+    assert isinstance(blob, pygit2.Blob), "_tree_md yields blobs only"
+    return None if blob.size > MAX_BYTES else blob.read_raw()
+
+
+def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
+             ) -> Iterator[tuple[str, pygit2.Oid]]:
+    import pygit2  # noqa: PLC0415 -- as in _locate
+
+    for entry in tree:
+        name = entry.name or ""
+        sub = repo[entry.id] if entry.filemode == pygit2.enums.FileMode.TREE else None
+        if isinstance(sub, pygit2.Tree):
+            yield from _tree_md(repo, sub, f"{prefix}{name}/")
+        elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(".md"):
+            yield f"{prefix}{name}", entry.id
+
+
+__all__ = ["TreeIndex", "find_in_tree", "tree_dependency_state"]
