@@ -31,6 +31,7 @@ from bot.api import (
     validate_url,
     validate_version,
 )
+from handlers._hrplace import release_namespace
 from handlers._kube import (
     HELMRELEASE_JSONPATH,
     HELMRELEASE_RESOURCE,
@@ -111,7 +112,9 @@ def _cluster_settings(kind: str, params: Mapping[str, str], ctx: Context, timeou
         return VerifySettings(kind, k8s_name(target, "namespace"), namespace=target,
                               timeout=timeout)
     cluster = ctx.config.cluster
-    namespace = params.get("namespace") or (cluster.namespace if cluster else "default")
+    found = release_namespace(ctx.config, target) if target != "all" else ""
+    namespace = (params.get("namespace") or found
+                 or (cluster.namespace if cluster else "default"))
     return VerifySettings(kind, k8s_name(target, "helmrelease"),
                           namespace=k8s_name(namespace, "namespace"), timeout=timeout)
 
@@ -134,8 +137,15 @@ class VerifyHandler:
         DefaultRule(r"(?i)^helm ?release (?=(?P<namespace>[a-z0-9]+))"
                     r"(?P<helmrelease>[a-z0-9][a-z0-9.-]*) (?:is |shows )?"
                     r"(?:ready\s*=\s*true|ready)\.?$"),
-        DefaultRule(r"(?i)^all helm ?releases (?:reconcile|reconciled|are ready|ready)"
+        DefaultRule(r"(?i)^(?:verify )?all (?:\d+ )?helm ?releases (?:reconcile|reconciled|"
+                    r"are ready|ready|show ready\s*=\s*true)"
                     r"(?: successfully)?:?\s*(?:`[^`]*`)?\s*\.?$", {"helmrelease": "all"}),
+        # no namespace here: the release's file in the GitOps repository says it
+        DefaultRule(r"(?i)^`?(?P<helmrelease>[a-z0-9][a-z0-9.-]*)`? helm ?release "
+                    r"(?:deploys|deployed|reconciles|reconciled) successfully\.?$"),
+        DefaultRule(r"(?i)^no (?:crashloopbackoff|imagepullbackoff)"
+                    r"(?:(?:,| or| and|/) ?(?:crashloopbackoff|imagepullbackoff))? errors? in "
+                    r"(?:the )?`?(?P<pods>[a-z0-9][a-z0-9-]*)`? namespace\.?$"),
         DefaultRule(r"(?i)^(?P<pods>[a-z0-9]+)(?:-[a-z0-9-]+)? pods (?:are )?running"
                     r"(?: and (?:healthy|ready))?\.?$"),
         DefaultRule(r"(?i)^all pods (?:are )?running in (?:the )?namespace "

@@ -1,0 +1,79 @@
+"""Deploy and health checks by name (issue 20's table): each shape → the handler and
+parameters `plan` shows, the release's namespace read from the GitOps repository, and the
+share of handler-doable criteria mapped (bench/phrasing_share.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from bot.api import Context
+from tests.kit.context import actions, make_ctx
+
+_BENCH = Path(__file__).resolve().parents[2] / "bench" / "phrasing_share.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("phrasing_share", _BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ctx(tmp_path: Path) -> Context:
+    ctx: Context = _bench().context(tmp_path)
+    return ctx
+
+
+@pytest.mark.parametrize(("criterion", "params"), [
+    ("All 27 HelmReleases show READY=True", {"helmrelease": "all"}),
+    ("Verify all HelmReleases reconcile", {"helmrelease": "all"}),
+    ("Verify all HelmReleases reconcile: `flux get helmreleases -A`", {"helmrelease": "all"}),
+    ("No CrashLoopBackOff or ImagePullBackOff errors in `ffl` namespace", {"pods": "ffl"}),
+    ("No ImagePullBackOff or CrashLoopBackOff errors in the flux-system namespace",
+     {"pods": "flux-system"}),
+    ("`ffl-backend` HelmRelease deploys successfully", {"helmrelease": "ffl-backend"}),
+])
+def test_table_shape_resolves_to_verify(tmp_path: Path, criterion: str,
+                                        params: dict[str, str]) -> None:
+    (action,) = actions(_ctx(tmp_path), criterion)
+    assert (action.handler, action.source, action.error) == ("verify", "default rule", "")
+    assert dict(action.params) == params
+
+
+@pytest.mark.parametrize(("criterion", "namespace"), [
+    ("`ffl-backend` HelmRelease deploys successfully", "apps-ffl"),
+    ("triager-api HelmRelease deploys successfully", "triage"),
+])
+def test_deploys_successfully_checks_the_namespace_its_file_declares(
+        tmp_path: Path, criterion: str, namespace: str) -> None:
+    (action,) = actions(_ctx(tmp_path), criterion)
+    assert action.settings.namespace == namespace  # not the name's first word
+
+
+def test_a_release_no_file_declares_is_checked_in_the_cluster_namespace(tmp_path: Path) -> None:
+    ctx = make_ctx({"cluster": {"context": "minikube", "namespace": "apps"}}, tmp_path)
+    (action,) = actions(ctx, "`ffl-backend` HelmRelease deploys successfully")
+    assert (action.error, action.settings.namespace) == ("", "apps")
+
+
+def test_no_crashloop_without_a_namespace_stays_manual(tmp_path: Path) -> None:
+    (action,) = actions(_ctx(tmp_path), "No CrashLoopBackOff or ImagePullBackOff errors")
+    assert action.manual and not action.error
+
+
+def test_share_of_handler_doable_criteria_mapped(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _bench()
+    found = bench.resolve_all(bench.context(tmp_path), bench.CASES)
+    verdicts = [bench.verdict(c, a) for c, a in zip(bench.CASES, found, strict=True)]
+    share = verdicts.count("mapped") / len(verdicts)
+    with capsys.disabled():
+        print(f"\nphrasing share: {share:.0%} of {len(verdicts)} mapped, "
+              f"{verdicts.count('wrong')} wrongly")
+    assert verdicts.count("wrong") == 0
+    assert share >= 0.85
