@@ -12,30 +12,36 @@ from bot.api import Config
 from handlers._project import GitOpsKeys
 
 
-def release_namespace(config: Config, name: str) -> str:
-    """`metadata.namespace` of the HelmRelease `name` in a project's file, or "" when no
-    project's file declares one (unreadable files count as not declaring: `plan` reads this)."""
+def release_namespace(config: Config, name: str, *, pods: bool = False) -> str:
+    """`metadata.namespace` of the HelmRelease `name` in a project's file — with `pods`, its
+    `spec.targetNamespace` first, where its workloads run — or "" when no project's file
+    declares one (unreadable files count as not declaring: `plan` reads this)."""
     for project in config.projects.values():
         pattern = project.settings(GitOpsKeys).helmrelease
         if not pattern:
             continue
-        found = _namespace_in(project.path, pattern.replace("{app}", name.lower()), name)
+        own, target = _namespace_in(project.path, pattern.replace("{app}", name.lower()), name)
+        found = (target or own) if pods else own
         if found:
             return found
     return ""
 
 
-def _namespace_in(root: str, rel: str, name: str) -> str:
+def _namespace_in(root: str, rel: str, name: str) -> tuple[str, str]:
+    """(metadata.namespace, spec.targetNamespace) of the HelmRelease `name` in the file."""
     try:
         doc = api.YamlFile.from_bytes(api.read_inside(root, rel), rel)
     except (api.TaskbotError, OSError):
-        return ""
+        return "", ""
     for node in doc.documents:
         kind = api.yaml_scalar(node, "kind")
         if kind is None or kind.value != "HelmRelease":
             continue
         named = api.yaml_scalar(node, "metadata", "name")
+        if named is None or named.value != name:
+            continue
         namespace = api.yaml_scalar(node, "metadata", "namespace")
-        if named is not None and named.value == name and namespace is not None:
-            return str(namespace.value)
-    return ""
+        target = api.yaml_scalar(node, "spec", "targetNamespace")
+        return (str(namespace.value) if namespace is not None else "",
+                str(target.value) if target is not None else "")
+    return "", ""

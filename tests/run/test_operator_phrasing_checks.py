@@ -10,8 +10,12 @@ from types import ModuleType
 
 import pytest
 
-from bot.api import Context
+from bot.api import Context, Status
+from handlers.verify import HANDLER as VERIFY
 from tests.kit.context import actions, make_ctx
+from tests.kit.kube import KubeStandIn, pod, workload
+
+pytest_plugins = ["tests.kit.plugin"]
 
 _BENCH = Path(__file__).resolve().parents[2] / "bench" / "phrasing_share.py"
 
@@ -77,3 +81,51 @@ def test_share_of_handler_doable_criteria_mapped(tmp_path: Path,
               f"{verdicts.count('wrong')} wrongly")
     assert verdicts.count("wrong") == 0
     assert share >= 0.85
+
+
+def _backend(name: str, labels: dict[str, str]) -> dict[str, object]:
+    deployment = workload(name, f"reg/{name}:1", labels=labels)
+    deployment["spec"]["selector"] = {"matchLabels": labels}
+    return deployment
+
+
+@pytest.mark.integration
+def test_workload_pods_stand_in_checks_only_that_workloads_pods(tmp_path: Path,
+                                                               kube: KubeStandIn) -> None:
+    ctx = make_ctx({"cluster": {"context": "minikube", "kubeconfig": str(kube.kubeconfig),
+                                "namespace": "ffl"}}, tmp_path)
+    kube.state.workloads[("ffl", "deployments")] = [_backend("ffl-backend", {"app": "ffl-be"})]
+    kube.state.pods["ffl"] = [
+        pod("ffl-backend-1", "reg/ffl-backend:1", labels={"app": "ffl-be"}),
+        pod("ffl-frontend-1", "reg/ffl-frontend:1", waiting="CrashLoopBackOff",
+            labels={"app": "ffl-fe"})]
+    (action,) = actions(ctx, "`ffl-backend` pods running and healthy")
+    assert (action.handler, dict(action.params)) == ("verify", {"workload": "ffl-backend"})
+    outcome = VERIFY.run(action.settings, ctx)
+    assert outcome.status is Status.DONE, outcome.reason  # the frontend's crash is not its
+    assert outcome.evidence[-1] == "1 pods in ffl of ffl-backend (app=ffl-be)"
+    kube.state.pods["ffl"][0] = pod("ffl-backend-1", "reg/ffl-backend:1",
+                                    waiting="ImagePullBackOff", labels={"app": "ffl-be"})
+    outcome = VERIFY.run(action.settings, ctx)
+    assert (outcome.status, outcome.reason) == (Status.FAILED, "pod ffl-backend-1: ImagePullBackOff")
+
+
+@pytest.mark.integration
+def test_workload_without_deployment_stand_in_uses_the_name_label(tmp_path: Path,
+                                                                  kube: KubeStandIn) -> None:
+    ctx = make_ctx({"cluster": {"context": "minikube", "kubeconfig": str(kube.kubeconfig),
+                                "namespace": "ffl"}}, tmp_path)
+    kube.state.pods["ffl"] = [pod("other-1", "reg/other:1", labels={"app": "other"})]
+    outcome = VERIFY.run(VERIFY.settings({"workload": "ffl-backend"}, ctx), ctx)
+    assert (outcome.status, outcome.reason) == (
+        Status.FAILED, "no pods in namespace ffl with labels app.kubernetes.io/name=ffl-backend")
+
+
+def test_workload_namespace_is_its_releases_target_namespace(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    hr = tmp_path / "beckerkube" / "apps" / "ffl-backend" / "helmrelease.yaml"
+    hr.write_text(hr.read_text() + "  targetNamespace: ffl-apps\n")
+    (action,) = actions(ctx, "ffl-backend pods running and healthy")
+    assert action.settings.namespace == "ffl-apps"
+    (release,) = actions(ctx, "`ffl-backend` HelmRelease deploys successfully")
+    assert release.settings.namespace == "apps-ffl"  # the HelmRelease object's own
