@@ -67,8 +67,10 @@ CASES: tuple[Case, ...] = (
           app="triager-api"),
     _case("Update midwestmtg-backend HelmRelease in beckerkube to 1.4.0", "helmrelease",
           app="midwestmtg-backend"),
-    _case("Update all `ffl` HelmReleases in beckerkube", "helmrelease", project="beckerkube"),
-    _case("Update all triager HelmReleases in beckerkube", "helmrelease", project="beckerkube"),
+    _case("Update all `ffl` HelmReleases in beckerkube", "helmrelease", app="ffl",
+          project="beckerkube", version="0.1.18"),  # the version of ffl's build above
+    _case("Update all triager HelmReleases in beckerkube", "helmrelease", app="triager",
+          project="beckerkube", version="2.0.1"),
     _case("midwestmtg-backend HelmRelease shows READY=True", "verify",
           helmrelease="midwestmtg-backend"),
     _case("HelmRelease ffl is Ready", "verify", helmrelease="ffl"),

@@ -129,3 +129,27 @@ def test_workload_namespace_is_its_releases_target_namespace(tmp_path: Path) -> 
     assert action.settings.namespace == "ffl-apps"
     (release,) = actions(ctx, "`ffl-backend` HelmRelease deploys successfully")
     assert release.settings.namespace == "apps-ffl"  # the HelmRelease object's own
+
+
+def test_update_all_helmreleases_takes_the_version_of_the_build_above(tmp_path: Path) -> None:
+    _build, _other, update = actions(
+        _ctx(tmp_path), "Build all FFL containers with version 0.1.18",
+        "Build all triager images with version 2.0.1",
+        "Update all `ffl` HelmReleases in beckerkube")
+    assert (update.handler, update.error) == ("helmrelease", "")
+    assert dict(update.params) == {"app": "ffl", "project": "beckerkube", "version": "0.1.18"}
+
+
+def test_update_all_helmreleases_takes_the_frontmatter_version(tmp_path: Path) -> None:
+    (update,) = actions(_ctx(tmp_path), "Update all triager HelmReleases in beckerkube",
+                        frontmatter="version: 2.0.2\n")
+    assert (update.error, update.params["version"]) == ("", "2.0.2")
+
+
+def test_update_all_helmreleases_without_a_version_is_refused(tmp_path: Path) -> None:
+    _build, update = actions(_ctx(tmp_path), "Build all triager images with version 2.0.1",
+                             "Update all ffl HelmReleases in beckerkube")
+    assert update.handler == "helmrelease" and update.settings is None
+    assert update.error == (
+        "helmrelease: no version for ffl: name one (version=…), build ffl with a version in a "
+        "criterion above, or set `version` in the frontmatter")
