@@ -37,6 +37,9 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
         "preconditions": list(step.preconditions) if step else [],
         "then": list(step.then) if step else [],
     }
+    if action.blocked:  # its own text says it cannot run yet: why, whatever its handler
+        entry["action"]["state"] = "blocked"
+        entry["action"]["blocked"] = action.blocked
     if step and step.inputs:  # what an approval of the plan depends on
         entry["action"]["inputs"] = list(step.inputs)
     return entry
@@ -87,8 +90,11 @@ def _plan_text(doc: dict[str, Any]) -> str:
             lines.append(f"       {c['waits_on']}")
         if c.get("approval"):
             lines.append(f"       {c['approval']['said']}")
-        if a["handler"] is None:
+        if a["handler"] is None and not a.get("error"):
             lines.append("       manual: waiting for a person")
+            continue
+        if a["handler"] is None:
+            lines.append(f"       BLOCKED: {a['error']}")
             continue
         params = " ".join(f"{k}={v}" for k, v in a["params"].items())
         lines.append(f"       {a['handler']} {params}  [{a['source']}]")

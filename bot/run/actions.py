@@ -143,8 +143,8 @@ def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[
         action = _resolve_one(criterion, task, handlers, rules, earlier, ctx)
         mark = blocked_mark(criterion.text)
         if mark:  # whatever its rule or annotation: it never runs while the text says so
-            action = action._replace(handler=action.handler or "blocked", settings=None,
-                                     error=f"marked blocked in the task: {mark}")
+            action = action._replace(settings=None, error=f"marked blocked in the task: {mark}",
+                                     blocked=mark)
         actions.append(action)
         earlier.append(action.params)
     return tuple(actions)

@@ -153,3 +153,23 @@ def test_update_all_helmreleases_without_a_version_is_refused(tmp_path: Path) ->
     assert update.error == (
         "helmrelease: no version for ffl: name one (version=…), build ffl with a version in a "
         "criterion above, or set `version` in the frontmatter")
+
+
+def test_a_manual_criterion_marked_blocked_has_no_handler_in_plan_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+
+    task = tmp_path / "TASK-021.md"
+    task.write_text("# T\n## Acceptance Criteria\n"
+                    "- [ ] Run the smoke tests - BLOCKED: See TASK-005\n"
+                    "- [ ] Releases ready (blocked) <!-- taskbot: verify helmrelease=all -->\n")
+    assert main(["plan", str(task), "--json"]) == 1
+    first, second = (c["action"] for c in json.loads(capsys.readouterr().out)["criteria"])
+    assert (first["handler"], first["state"], first["error"]) == (
+        None, "blocked", "marked blocked in the task: BLOCKED: See TASK-005")
+    assert (second["handler"], second["state"], second["blocked"]) == (
+        "verify", "blocked", "(blocked)")
+    assert main(["plan", str(task)]) == 1
+    assert "BLOCKED: marked blocked in the task: BLOCKED: See TASK-005" in capsys.readouterr().out
