@@ -105,8 +105,9 @@ def _plan_text(doc: dict[str, Any]) -> str:
         lines.extend(f"       needs: {p}" for p in a["preconditions"])
         lines.extend(f"       then: {p}" for p in a["then"])
         lines.extend(f"       input: {p}" for p in a.get("inputs", ()))
-    if doc["other_sections"]:
-        lines.append("Not executed: " + ", ".join(doc["other_sections"]))
+    if doc["not_executed"]:
+        lines.append("Not executed: " + ", ".join(f"{g['group']} ({g['unchecked']} unchecked)"
+                                                   for g in doc["not_executed"]))
     return "\n".join(lines)
 
 
@@ -126,6 +127,15 @@ def _plan_source(arg: str, config: Config
         return found
     task = load_task(path)
     return task, str(path), waiting_dependencies(task, path)
+
+
+def _source_text(shown: str, task_id: str, config: Config) -> str:
+    """The task file's text as `plan` read it (the file, else repo.branch's blob)."""
+    path = Path(shown)
+    if path.is_file():
+        return path.read_text(encoding="utf-8", errors="replace")
+    found = on_branch(task_id, config)
+    return found[2].decode("utf-8", errors="replace") if found else ""
 
 
 def _plan_from_branch(task_id: str, config: Config
@@ -151,6 +161,7 @@ def _plan_from_branch(task_id: str, config: Config
 def command(args: argparse.Namespace) -> int:
     from datetime import datetime
 
+    from bot.commands.plan_groups import not_executed
     from bot.plugin.plugins import load_handlers
     from bot.run.actions import resolve
     from bot.run.approval import planned
@@ -178,8 +189,8 @@ def command(args: argparse.Namespace) -> int:
         "task": {"id": task.id, "title": task.title, "path": shown},
         "dependencies": _plan_dependencies(task, waiting),
         "criteria": criteria,
-        "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
-                           not in ("acceptance criteria", "dependencies", "progress log")],
+        "not_executed": [{"group": g.title, "unchecked": g.unchecked} for g in
+                         not_executed(task, _source_text(shown, task.id, config), actions)],
     }
     if args.json:
         import json

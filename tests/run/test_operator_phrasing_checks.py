@@ -173,3 +173,25 @@ def test_a_manual_criterion_marked_blocked_has_no_handler_in_plan_json(
         "verify", "blocked", "(blocked)")
     assert main(["plan", str(task)]) == 1
     assert "BLOCKED: marked blocked in the task: BLOCKED: See TASK-005" in capsys.readouterr().out
+
+
+def test_not_executed_names_only_groups_with_nothing_planned(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+
+    task = tmp_path / "TASK-022.md"
+    task.write_text(
+        "# T\n## Overview\nWhy we do it.\n## Acceptance Criteria\n### Deploy\n"
+        "- [ ] All HelmReleases reconcile successfully\n- [ ] Tell the team\n"
+        "### Docs\n- [ ] Write the runbook\n- [ ] Review it\n- [x] Outline it\n"
+        "## Testing Checklist\n" + "".join(f"- [ ] check {i}\n" for i in range(12))
+        + "- [x] done already\n## Progress Log\n- [ ] not a group\n")
+    main(["plan", str(task), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["not_executed"] == [{"group": "Docs", "unchecked": 2},
+                                   {"group": "Testing Checklist", "unchecked": 12}]
+    main(["plan", str(task)])
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Not executed: Docs (2 unchecked), Testing Checklist (12 unchecked)")
