@@ -78,6 +78,8 @@ def _plan_dependency_line(dep: Mapping[str, Any]) -> str:
 def _plan_text(doc: dict[str, Any]) -> str:
     t = doc["task"]
     lines = [f"{t['id']}: {t['title']}  ({t['path']})"]
+    if t.get("where"):
+        lines.append(f"{t['id']} is {t['where']}")
     lines.extend(_plan_dependency_line(dep) for dep in doc["dependencies"])
     lines.append("Acceptance Criteria:")
     for c in doc["criteria"]:
@@ -115,16 +117,22 @@ def _plan_source(arg: str, config: Config
                  ) -> tuple[Task, str, tuple[DependencyState, ...]]:
     """The task, where it was read, its incomplete dependencies: from a file, else (hook
     mode, any directory) from repo.branch of the configured repository."""
+    from bot.commands.plan_where import find_elsewhere
     from bot.taskfile.lookup import find_task, waiting_dependencies
     from bot.taskfile.parse import load as load_task
 
     try:
         path = find_task(arg, tasks_dir(config))
     except UsageError:
-        found = None if Path(arg).suffix == ".md" else _plan_from_branch(arg, config)
-        if found is None:
+        by_id = Path(arg).suffix != ".md"
+        found = _plan_from_branch(arg, config) if by_id else None
+        if found is not None:
+            return found
+        # a backlog task: where the dependency lookup finds it
+        elsewhere = find_elsewhere(arg, tasks_dir(config)) if by_id else None
+        if elsewhere is None:
             raise
-        return found
+        path = elsewhere
     task = load_task(path)
     return task, str(path), waiting_dependencies(task, path)
 
@@ -162,6 +170,7 @@ def command(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bot.commands.plan_groups import not_executed
+    from bot.commands.plan_where import where_said
     from bot.plugin.plugins import load_handlers
     from bot.run.actions import resolve
     from bot.run.approval import planned
@@ -185,8 +194,10 @@ def command(args: argparse.Namespace) -> int:
         said = (f"needs approval (digest {pending.digest}): approve with `taskbot approve "
                 f"{task.id}`" if pending.digest else f"needs approval: {why}")
         criteria[pending.criterion]["approval"] = {"digest": pending.digest, "said": said}
+    where = where_said(Path(shown), tasks_dir(config))
     doc = {
-        "task": {"id": task.id, "title": task.title, "path": shown},
+        "task": {"id": task.id, "title": task.title, "path": shown,
+                 **({"where": where} if where else {})},
         "dependencies": _plan_dependencies(task, waiting),
         "criteria": criteria,
         "not_executed": [{"group": g.title, "unchecked": g.unchecked} for g in

@@ -195,3 +195,43 @@ def test_not_executed_names_only_groups_with_nothing_planned(
     main(["plan", str(task)])
     assert capsys.readouterr().out.splitlines()[-1] == (
         "Not executed: Docs (2 unchecked), Testing Checklist (12 unchecked)")
+
+
+@pytest.mark.parametrize(("folder", "said"), [
+    ("backlog", "TASK-030 is in backlog/: it will run once moved to active/"),
+    ("completed", "TASK-030 is in completed/: a completed task; taskbot does not run it"),
+])
+def test_plan_finds_a_task_outside_the_active_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], folder: str, said: str) -> None:
+    import json
+
+    from bot.cli import main
+    from tests.kit.config import local_config
+
+    config = local_config(tmp_path)
+    (tmp_path / "tasks" / "active").mkdir(parents=True)
+    (tmp_path / "tasks" / folder).mkdir()
+    (tmp_path / "tasks" / folder / "TASK-030.md").write_text(
+        "# Later\n## Acceptance Criteria\n- [ ] All HelmReleases reconcile successfully\n")
+    assert main(["--config", str(config), "plan", "TASK-030"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == said
+    main(["--config", str(config), "plan", "TASK-030", "--json"])
+    assert json.loads(capsys.readouterr().out)["task"]["where"] == said.removeprefix("TASK-030 is ")
+
+
+def test_plan_of_an_active_task_says_nothing_of_where(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+    from tests.kit.config import local_config
+
+    config = local_config(tmp_path)
+    (tmp_path / "tasks" / "active").mkdir(parents=True)
+    (tmp_path / "tasks" / "active" / "TASK-031.md").write_text(
+        "# Now\n## Acceptance Criteria\n- [ ] Tell the team\n")
+    main(["--config", str(config), "plan", "TASK-031", "--json"])
+    assert "where" not in json.loads(capsys.readouterr().out)["task"]
+    assert main(["--config", str(config), "plan", "TASK-404"]) == 2  # unknown: as before
+    assert "TASK-404: no task with this id under" in capsys.readouterr().err
