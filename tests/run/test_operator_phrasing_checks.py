@@ -235,3 +235,22 @@ def test_plan_of_an_active_task_says_nothing_of_where(
     assert "where" not in json.loads(capsys.readouterr().out)["task"]
     assert main(["--config", str(config), "plan", "TASK-404"]) == 2  # unknown: as before
     assert "TASK-404: no task with this id under" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("pattern", "name", "namespace"), [
+    ("infrastructure/controllers/{app}.yaml", "cert-manager", "cert-manager"),
+    ("apps/base/{app}/release.yaml", "podinfo", "podinfo"),
+])
+def test_deploys_successfully_reads_the_namespace_of_a_real_helmrelease(
+        tmp_path: Path, pattern: str, name: str, namespace: str) -> None:
+    from tests.handlers.test_handler_helmrelease import corpus_root
+
+    clone = corpus_root() / "gitops" / "fluxcd_flux2-kustomize-helm-example"
+    if not clone.is_dir():
+        pytest.skip(f"no corpus at {clone}")
+    ctx = make_ctx({"cluster": {"context": "minikube"},
+                    "projects": {"gitops": {"path": str(clone), "helmrelease": pattern}}},
+                   tmp_path)
+    (action,) = actions(ctx, f"`{name}` HelmRelease deploys successfully")
+    # the file's own namespace: "cert-manager" is not the name's first word
+    assert (action.error, action.settings.namespace) == ("", namespace)
