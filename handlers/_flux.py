@@ -84,6 +84,8 @@ def read_state(ctx: Context, t: Target, stamp: str) -> tuple[api.CommandRecord, 
     current = bool(generation) and generation == observed
     text = f"{where}: Ready={ready or 'unknown'}" + (f" {reason}" if reason else "") + (
         f": {message}" if message else "")
+    if not handled:  # Ready for an older request says nothing of this one
+        text += f" (this request not handled yet; last handled: {handled_at or 'never'})"
     ok = handled and current and ready == "True"
     failed = handled and current and ready == "False"
     return record, State(handled, ok, failed, text, (source[0], source[1], source[2]))

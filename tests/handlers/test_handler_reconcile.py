@@ -92,7 +92,8 @@ def test_reconcile_stand_in_unhandled_request_times_out(tmp_path: Path,
     ctx = _ctx(tmp_path, kube, timeout="1s")
     outcome = RECONCILE.run(RECONCILE.settings({"kustomization": "apps"}, ctx), ctx)
     assert outcome.status is Status.FAILED
-    assert outcome.reason.endswith("; not reconciled within 1s")
+    assert outcome.reason.endswith("(this request not handled yet; last handled: "
+                                   "2026-01-01T00:00:00Z); not reconciled within 1s")
 
 
 def test_reconcile_stand_in_missing_kustomization_fails(tmp_path: Path,
