@@ -33,7 +33,6 @@ from typing import NamedTuple
 from bot import api
 from bot.api import (
     Context,
-    DefaultRule,
     FileChange,
     Handler,
     Outcome,
@@ -49,6 +48,7 @@ from bot.api import (
 from handlers._bump import Bump, Release, bump, bump_message, describe, repository_matches
 from handlers._gate import Target, bump_changes, charted, gate_plan, old_version, roll_back
 from handlers._history import Past, past
+from handlers._hrrules import NO_VERSION, RULES
 from handlers._kube import check_context
 from handlers._kustomize import linked_dir, relative_dir, validate, validation_commands
 from handlers._project import GitOpsKeys, ImageKeys
@@ -79,15 +79,15 @@ class HelmReleaseHandler:
     project_settings = GitOpsKeys
     params = ("app", "version", "chart", "project")
     gate_followers = ("verify",)  # the checks after the bump in its group: the gate's last step
-    rules = (
-        DefaultRule(r"(?i)^update (?P<app>[\w.-]+) helm ?release in (?P<project>[\w-]+) to "
-                    r"(?:version )?(?P<version>[A-Za-z0-9._+-]+?)\.?$"),
-    )
+    inherits_from = ("app",)  # the version of the app's build above
+    rules = RULES
 
     def settings(self, params: Mapping[str, str], ctx: Context) -> HelmReleaseSettings:
         reject_unknown(self.name, params, self.params)
-        if "app" not in params or "version" not in params:
+        if "app" not in params:
             raise ParamError("helmrelease: needs app=NAME and version=VERSION")
+        if "version" not in params:
+            raise ParamError(NO_VERSION.format(app=params["app"]))
         app = params["app"]
         if not _APP_RE.fullmatch(app):
             raise ParamError(f"helmrelease: app {app!r} is not a valid name")

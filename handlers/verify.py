@@ -2,9 +2,10 @@
 
 One of: `url` (HTTP status, `expect`, `contains`), `tcp` (host:port connects), `catalog`
 (registry `_catalog` holds the images), `image` (registry tags), `pods` (every pod of a
-namespace Ready, none in ImagePullBackOff/CrashLoopBackOff), `helmrelease` (its Ready
-condition). A command in backticks in the criterion is never run: the default rules
-read the registry and image name out of it and ask the registry API instead.
+namespace Ready, none in ImagePullBackOff/CrashLoopBackOff), `workload` (the same for one
+workload's pods: `handlers/_workload.py`), `helmrelease` (its Ready condition). A command
+in backticks in the criterion is never run: the default rules read the registry and image
+name out of it and ask the registry API instead.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.api import (
     validate_url,
     validate_version,
 )
+from handlers._hrplace import release_namespace
 from handlers._kube import (
     HELMRELEASE_JSONPATH,
     HELMRELEASE_RESOURCE,
@@ -45,8 +47,9 @@ from handlers._kube import (
 )
 from handlers._project import ImageKeys
 from handlers._registry import registry_diagnosis, same_registry, split_image
+from handlers._workload import check_workload, selector_argv
 
-KINDS = ("url", "tcp", "catalog", "image", "pods", "helmrelease")
+KINDS = ("url", "tcp", "catalog", "image", "pods", "workload", "helmrelease")
 _BODY_CAP = 1 << 20  # bytes of an answer that are read and checked
 _BODY_TIMEOUTS = 3  # a url check takes at most this many `timeout`s in all
 _HOST_PORT_RE = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})")
@@ -111,8 +114,11 @@ def _cluster_settings(kind: str, params: Mapping[str, str], ctx: Context, timeou
         return VerifySettings(kind, k8s_name(target, "namespace"), namespace=target,
                               timeout=timeout)
     cluster = ctx.config.cluster
-    namespace = params.get("namespace") or (cluster.namespace if cluster else "default")
-    return VerifySettings(kind, k8s_name(target, "helmrelease"),
+    workload = kind == "workload"
+    found = release_namespace(ctx.config, target, pods=workload) if target != "all" else ""
+    namespace = (params.get("namespace") or found
+                 or (cluster.namespace if cluster else "default"))
+    return VerifySettings(kind, k8s_name(target, kind),
                           namespace=k8s_name(namespace, "namespace"), timeout=timeout)
 
 
@@ -134,9 +140,19 @@ class VerifyHandler:
         DefaultRule(r"(?i)^helm ?release (?=(?P<namespace>[a-z0-9]+))"
                     r"(?P<helmrelease>[a-z0-9][a-z0-9.-]*) (?:is |shows )?"
                     r"(?:ready\s*=\s*true|ready)\.?$"),
-        DefaultRule(r"(?i)^all helm ?releases (?:reconcile|reconciled|are ready|ready)"
+        DefaultRule(r"(?i)^(?:verify )?all (?:\d+ )?helm ?releases (?:reconcile|reconciled|"
+                    r"are ready|ready|show ready\s*=\s*true)"
                     r"(?: successfully)?:?\s*(?:`[^`]*`)?\s*\.?$", {"helmrelease": "all"}),
-        DefaultRule(r"(?i)^(?P<pods>[a-z0-9]+)(?:-[a-z0-9-]+)? pods (?:are )?running"
+        # no namespace here: the release's file in the GitOps repository says it
+        DefaultRule(r"(?i)^`?(?P<helmrelease>[a-z0-9][a-z0-9.-]*)`? helm ?release "
+                    r"(?:deploys|deployed|reconciles|reconciled) successfully\.?$"),
+        DefaultRule(r"(?i)^no (?:crashloopbackoff|imagepullbackoff)"
+                    r"(?:(?:,| or| and|/) ?(?:crashloopbackoff|imagepullbackoff))? errors? in "
+                    r"(?:the )?`?(?P<pods>[a-z0-9][a-z0-9-]*)`? namespace\.?$"),
+        # `ffl-backend` pods: that workload's; `ffl` pods: the namespace's
+        DefaultRule(r"(?i)^`?(?P<workload>[a-z0-9]+-[a-z0-9.-]*[a-z0-9])`? pods (?:are )?running"
+                    r"(?: and (?:healthy|ready))?\.?$"),
+        DefaultRule(r"(?i)^`?(?P<pods>[a-z0-9]+)`? pods (?:are )?running"
                     r"(?: and (?:healthy|ready))?\.?$"),
         DefaultRule(r"(?i)^all pods (?:are )?running in (?:the )?namespace "
                     r"(?P<pods>[a-z0-9][a-z0-9-]*)\.?$"),
@@ -156,7 +172,7 @@ class VerifyHandler:
         elif "registry" in params:
             raise ParamError("verify: registry=… only goes with catalog or image")
         make = {"url": _url_settings, "tcp": _tcp_settings, "catalog": _catalog_settings,
-                "image": _image_settings, "pods": _cluster_settings,
+                "image": _image_settings, "pods": _cluster_settings, "workload": _cluster_settings,
                 "helmrelease": _cluster_settings}[kind]
         return make(kind, params, ctx, float(raw_timeout))
 
@@ -191,6 +207,11 @@ def _cluster_plan(s: VerifySettings, cluster: Cluster) -> Step:
     pre = "[cluster] configured and kubectl context matches"
     if s.kind == "pods":
         return Step(commands=(pods_argv(cluster, s.namespace),), preconditions=(pre,))
+    if s.kind == "workload":
+        return Step(commands=(selector_argv(cluster, s.target, s.namespace),
+                              pods_argv(cluster, s.namespace, "<its selector>")),
+                    preconditions=(pre, f"the pods of {s.target}: its Deployment's selector, "
+                                        f"else app.kubernetes.io/name={s.target}"))
     if s.target == "all":
         return Step(commands=(all_helmreleases_argv(cluster),),
                     preconditions=(pre, "every HelmRelease in every namespace Ready"))
@@ -200,7 +221,7 @@ def _cluster_plan(s: VerifySettings, cluster: Cluster) -> Step:
 
 
 def _cluster(s: VerifySettings, ctx: Context) -> Outcome:
-    """pods or helmrelease, only under the configured kubectl context."""
+    """pods, workload or helmrelease, only under the configured kubectl context."""
     record, why = check_context(ctx)
     commands = (record,) if record else ()
     if why:
@@ -209,6 +230,11 @@ def _cluster(s: VerifySettings, ctx: Context) -> Outcome:
         pods, problems, evidence, _ = check_pods(ctx, s.namespace)
         return Outcome(Status.FAILED if problems else Status.DONE, "; ".join(problems),
                        commands=(*commands, pods), evidence=tuple(evidence),
+                       summary="" if problems else f"checked {evidence[-1]}: all Ready")
+    if s.kind == "workload":
+        records, problems, evidence = check_workload(ctx, s.target, s.namespace)
+        return Outcome(Status.FAILED if problems else Status.DONE, "; ".join(problems),
+                       commands=(*commands, *records), evidence=tuple(evidence),
                        summary="" if problems else f"checked {evidence[-1]}: all Ready")
     if s.target == "all":
         hrs, problems, evidence = check_all_helmreleases(ctx)

@@ -37,6 +37,9 @@ def _plan_entry(action: Action, handlers: Mapping[str, Handler], ctx: Context) -
         "preconditions": list(step.preconditions) if step else [],
         "then": list(step.then) if step else [],
     }
+    if action.blocked:  # its own text says it cannot run yet: why, whatever its handler
+        entry["action"]["state"] = "blocked"
+        entry["action"]["blocked"] = action.blocked
     if step and step.inputs:  # what an approval of the plan depends on
         entry["action"]["inputs"] = list(step.inputs)
     return entry
@@ -81,6 +84,8 @@ def _plan_dependency_line(dep: Mapping[str, Any]) -> str:
 def _plan_text(doc: dict[str, Any]) -> str:
     t = doc["task"]
     lines = [f"{t['id']}: {t['title']}  ({t['path']})"]
+    if t.get("where"):
+        lines.append(f"{t['id']} is {t['where']}")
     lines.extend(_plan_dependency_line(dep) for dep in doc["dependencies"])
     lines.append("Acceptance Criteria:")
     for c in doc["criteria"]:
@@ -93,8 +98,11 @@ def _plan_text(doc: dict[str, Any]) -> str:
             lines.append(f"       {c['waits_on']}")
         if c.get("approval"):
             lines.append(f"       {c['approval']['said']}")
-        if a["handler"] is None:
+        if a["handler"] is None and not a.get("error"):
             lines.append("       manual: waiting for a person")
+            continue
+        if a["handler"] is None:
+            lines.append(f"       BLOCKED: {a['error']}")
             continue
         params = " ".join(f"{k}={v}" for k, v in a["params"].items())
         lines.append(f"       {a['handler']} {params}  [{a['source']}]")
@@ -105,8 +113,9 @@ def _plan_text(doc: dict[str, Any]) -> str:
         lines.extend(f"       needs: {p}" for p in a["preconditions"])
         lines.extend(f"       then: {p}" for p in a["then"])
         lines.extend(f"       input: {p}" for p in a.get("inputs", ()))
-    if doc["other_sections"]:
-        lines.append("Not executed: " + ", ".join(doc["other_sections"]))
+    if doc["not_executed"]:
+        lines.append("Not executed: " + ", ".join(f"{g['group']} ({g['unchecked']} unchecked)"
+                                                   for g in doc["not_executed"]))
     return "\n".join(lines)
 
 
@@ -116,20 +125,36 @@ Source = tuple["Task", str, tuple["DependencyState", ...], tuple["DependencyStat
 def _plan_source(arg: str, config: Config) -> Source:
     """The task, where it was read, its incomplete dependencies and those complete by its
     word: from a file, else (hook mode, any directory) from repo.branch of the configured
-    repository. Both judge alike (`bot.taskfile.depstate`)."""
+    repository, else a folder beside the active one (a backlog task). Both judge alike
+    (`bot.taskfile.depstate`)."""
+    from bot.commands.plan_where import find_elsewhere
     from bot.taskfile.lookup import find_task, trusted_dependencies, waiting_dependencies
     from bot.taskfile.parse import load as load_task
 
     try:
         path = find_task(arg, tasks_dir(config))
     except UsageError:
-        found = None if Path(arg).suffix == ".md" else _plan_from_branch(arg, config)
-        if found is None:
+        by_id = Path(arg).suffix != ".md"
+        found = _plan_from_branch(arg, config) if by_id else None
+        if found is not None:
+            return found
+        # a backlog task: where the dependency lookup finds it
+        elsewhere = find_elsewhere(arg, tasks_dir(config)) if by_id else None
+        if elsewhere is None:
             raise
-        return found
+        path = elsewhere
     task = load_task(path)
     return (task, str(path), waiting_dependencies(task, path),
             trusted_dependencies(task, path))
+
+
+def _source_text(shown: str, task_id: str, config: Config) -> str:
+    """The task file's text as `plan` read it (the file, else repo.branch's blob)."""
+    path = Path(shown)
+    if path.is_file():
+        return path.read_text(encoding="utf-8", errors="replace")
+    found = on_branch(task_id, config)
+    return found[2].decode("utf-8", errors="replace") if found else ""
 
 
 def _plan_from_branch(task_id: str, config: Config) -> Source | None:
@@ -158,6 +183,8 @@ def _plan_from_branch(task_id: str, config: Config) -> Source | None:
 def command(args: argparse.Namespace) -> int:
     from datetime import datetime
 
+    from bot.commands.plan_groups import not_executed
+    from bot.commands.plan_where import where_said
     from bot.plugin.plugins import load_handlers
     from bot.run.actions import resolve
     from bot.run.approval import planned
@@ -181,12 +208,14 @@ def command(args: argparse.Namespace) -> int:
         said = (f"needs approval (digest {pending.digest}): approve with `taskbot approve "
                 f"{task.id}`" if pending.digest else f"needs approval: {why}")
         criteria[pending.criterion]["approval"] = {"digest": pending.digest, "said": said}
+    where = where_said(Path(shown), tasks_dir(config))
     doc = {
-        "task": {"id": task.id, "title": task.title, "path": shown},
+        "task": {"id": task.id, "title": task.title, "path": shown,
+                 **({"where": where} if where else {})},
         "dependencies": _plan_dependencies(task, waiting, trusted),
         "criteria": criteria,
-        "other_sections": [s.title for s in task.sections if s.level > 1 and s.title.lower()
-                           not in ("acceptance criteria", "dependencies", "progress log")],
+        "not_executed": [{"group": g.title, "unchecked": g.unchecked} for g in
+                         not_executed(task, _source_text(shown, task.id, config), actions)],
     }
     if args.json:
         import json

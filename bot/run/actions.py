@@ -92,29 +92,46 @@ def _match(criterion: Criterion, rules: Sequence[_Rule]) -> tuple[str, str, dict
     return None
 
 
+def _owners(params: Mapping[str, str], handler: Handler, config: Config) -> list[str]:
+    """The projects whose earlier criteria a criterion inherits from, nearest claim first:
+    the values of the handler's `inherits_from` parameters ("Update all `ffl` HelmReleases
+    in beckerkube" takes the version of ffl's build), then `project`, else a claiming one."""
+    keys = (*getattr(handler, "inherits_from", ()), "project")
+    named = [params[k].lower() for k in keys if params.get(k)]
+    # a criterion naming no project may belong to one its handler keys claim (an image of
+    # the project's build: it takes that build's version)
+    return named or [_claiming_project(params, config).lower()]
+
+
 def _inherit(
     params: dict[str, str],
-    wanted: Sequence[str],
+    handler: Handler,
     task: Task,
     earlier: Sequence[Mapping[str, str]],
     config: Config,
 ) -> dict[str, str]:
     merged = dict(params)
-    # a criterion naming no project may belong to one its handler keys claim (an image of
-    # the project's build: it takes that build's version)
-    project = (merged.get("project") or _claiming_project(merged, config)).lower()
-    for name in wanted:
+    owners = [p for p in _owners(merged, handler, config) if p]
+    for name in handler.params:
         if name in merged:
             continue
         value = task.frontmatter.get(name)
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             merged[name] = str(value)
             continue
-        for prior in reversed(earlier):
-            if project and prior.get("project", "").lower() == project and name in prior:
-                merged[name] = prior[name]
+        for project in owners:
+            found = _nearest(earlier, project, name)
+            if found is not None:
+                merged[name] = found
                 break
     return merged
+
+
+def _nearest(earlier: Sequence[Mapping[str, str]], project: str, name: str) -> str | None:
+    for prior in reversed(earlier):
+        if prior.get("project", "").lower() == project and name in prior:
+            return prior[name]
+    return None
 
 
 def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[Action, ...]:
@@ -126,8 +143,8 @@ def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[
         action = _resolve_one(criterion, task, handlers, rules, earlier, ctx)
         mark = blocked_mark(criterion.text)
         if mark:  # whatever its rule or annotation: it never runs while the text says so
-            action = action._replace(handler=action.handler or "blocked", settings=None,
-                                     error=f"marked blocked in the task: {mark}")
+            action = action._replace(settings=None, error=f"marked blocked in the task: {mark}",
+                                     blocked=mark)
         actions.append(action)
         earlier.append(action.params)
     return tuple(actions)
@@ -159,7 +176,7 @@ def _resolve_one(
             criterion, name, source, MappingProxyType(params),
             error=f"handler {name!r} is not installed (installed: {known})",
         )
-    params = _inherit(params, handler.params, task, earlier, ctx.config)
+    params = _inherit(params, handler, task, earlier, ctx.config)
     frozen = MappingProxyType(params)
     try:
         validate_common(frozen)

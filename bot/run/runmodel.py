@@ -127,12 +127,17 @@ class Action(NamedTuple):
     params: Mapping[str, str] = MappingProxyType({})
     settings: Any = None
     error: str = ""  # why the action is refused; it then never runs
+    blocked: str = ""  # the words of its own text that mark it blocked ("BLOCKED: See TASK-005")
 
     @property
     def manual(self) -> bool:
-        return self.handler is None
+        """Waits for a person: no handler, and nothing refuses it (a criterion its text marks
+        blocked has no handler either, but is blocked)."""
+        return self.handler is None and not self.error
 
     def describe(self) -> str:
+        if self.blocked and self.handler is None:
+            return f"blocked: {self.error}"
         if self.handler is None:
             return "manual: waiting for a person"
         words = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.params.items())

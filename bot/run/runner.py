@@ -116,9 +116,9 @@ def _one(
     ctx: Context,
     dry_run: bool,
 ) -> Result:
-    if action.handler is None:
+    if action.manual:
         return Result(action, State.MANUAL)
-    if action.error:
+    if action.error or action.handler is None:
         return Result(action, State.BLOCKED, Outcome(Status.BLOCKED, action.error))
     if dry_run:
         return Result(action, State.SKIPPED)

@@ -38,7 +38,7 @@ def _ctx(tmp_path: Path, rules: list[dict[str, object]] | None = None) -> Contex
 def test_readme_examples_resolve_as_documented(tmp_path: Path) -> None:
     examples = _examples()
     assert {handler for _, handler, _ in examples} == {
-        "build", "image", "helmrelease", "verify", "registry-ip"}
+        "build", "image", "helmrelease", "verify", "registry-ip", "reconcile"}
     resolved = actions(_ctx(tmp_path), *(c for c, _, _ in examples))
     for (criterion, handler, params), action in zip(examples, resolved, strict=True):
         assert action.source == "default rule", criterion

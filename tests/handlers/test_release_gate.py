@@ -53,7 +53,7 @@ def test_a_new_chart_version_reconciles_its_source_first_on_stand_in(
     assert patches == [
         "PATCH /apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/helmrepositories/ffl",
         "PATCH /apis/helm.toolkit.fluxcd.io/v2/namespaces/ffl/helmreleases/ffl"]
-    notes = kube.state.sources[("flux-system", "ffl")]["metadata"]["annotations"]
+    notes = kube.state.flux[("helmrepositories", "flux-system", "ffl")]["metadata"]["annotations"]
     assert "reconcile.fluxcd.io/requestedAt" in notes
     assert 'version: "1.5.0"' in ws.gitops.origin_file(HR_PATH) and player.applied == ["0.2.0"]
 

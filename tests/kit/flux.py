@@ -46,8 +46,8 @@ class FluxPlayer:
         with self.state.lock:
             self._set(READY, generation=1)
             self._settle(tags, tags, READY)
-            self.state.sources[("flux-system", self.name)] = helmrepository(self.name,
-                                                                           "flux-system")
+            self.state.flux[("helmrepositories", "flux-system", self.name)] = helmrepository(
+                self.name, "flux-system")
         self.state.on_patch = self._patched
 
     def _patched(self, namespace: str, name: str, patch: dict[str, Any]) -> None:

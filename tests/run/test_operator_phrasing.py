@@ -40,8 +40,8 @@ def _ctx(tmp_path: Path, registry: str = REAL_REGISTRY, **extra: object) -> Cont
     ("midwestmtg-backend HelmRelease shows READY=True",
      {"helmrelease": "midwestmtg-backend", "namespace": "midwestmtg"}),
     ("HelmRelease ffl is Ready", {"helmrelease": "ffl", "namespace": "ffl"}),
-    # the app's namespace is the name's first word: midwestmtg-backend runs in midwestmtg
-    ("midwestmtg-backend pods running and healthy", {"pods": "midwestmtg"}),
+    # the pods of that workload (issue 20), not every pod of a namespace guessed from its name
+    ("midwestmtg-backend pods running and healthy", {"workload": "midwestmtg-backend"}),
     ("All pods Running in namespace ffl", {"pods": "ffl"}),
     ("All HelmReleases reconcile successfully: `flux get helmreleases -A`",
      {"helmrelease": "all"}),
