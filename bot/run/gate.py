@@ -12,8 +12,8 @@ that are not run.
 
 Crash-safe through the journal, which keeps each outcome as it ends: a run resumed after
 a kill finds the gate done and the follower failed, and calls `undo` again — the handler
-makes it idempotent (the helmrelease handler finds its rollback commit on the GitOps
-branch). The undo's outcome is recorded over the gate's, so it is never asked twice once
+makes it idempotent (a release handler finds its own rollback commit in the history it
+wrote). The undo's outcome is recorded over the gate's, so it is never asked twice once
 it has answered. The core names no handler: it reads only these two attributes.
 """
 
