@@ -134,11 +134,10 @@ class VerifyHandler:
         DefaultRule(r"(?i)^verify all images are in (?:the )?registry catalog:?\s*"
                     r"`[^`]*?(?P<registry>https?://[^/\s`]+)/v2/_catalog[^`]*`\s*\.?$",
                     {"catalog": "all"}),
-        # the namespace is the name's first word: `midwestmtg-backend` runs in `midwestmtg`
-        DefaultRule(r"(?i)^(?=(?P<namespace>[a-z0-9]+))(?P<helmrelease>[a-z0-9][a-z0-9.-]*) "
+        # no namespace in these either: the release's file in the GitOps repository says it
+        DefaultRule(r"(?i)^`?(?P<helmrelease>[a-z0-9][a-z0-9.-]*)`? "
                     r"helm ?release (?:shows |is )?(?:ready\s*=\s*true|ready)\.?$"),
-        DefaultRule(r"(?i)^helm ?release (?=(?P<namespace>[a-z0-9]+))"
-                    r"(?P<helmrelease>[a-z0-9][a-z0-9.-]*) (?:is |shows )?"
+        DefaultRule(r"(?i)^helm ?release `?(?P<helmrelease>[a-z0-9][a-z0-9.-]*)`? (?:is |shows )?"
                     r"(?:ready\s*=\s*true|ready)\.?$"),
         DefaultRule(r"(?i)^(?:verify )?all (?:\d+ )?helm ?releases (?:reconcile|reconciled|"
                     r"are ready|ready|show ready\s*=\s*true)"

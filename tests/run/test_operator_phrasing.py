@@ -37,9 +37,9 @@ def _ctx(tmp_path: Path, registry: str = REAL_REGISTRY, **extra: object) -> Cont
 
 
 @pytest.mark.parametrize(("criterion", "params"), [
-    ("midwestmtg-backend HelmRelease shows READY=True",
-     {"helmrelease": "midwestmtg-backend", "namespace": "midwestmtg"}),
-    ("HelmRelease ffl is Ready", {"helmrelease": "ffl", "namespace": "ffl"}),
+    # the namespace comes from the release's GitOps file, never from the name's first word
+    ("midwestmtg-backend HelmRelease shows READY=True", {"helmrelease": "midwestmtg-backend"}),
+    ("HelmRelease ffl is Ready", {"helmrelease": "ffl"}),
     # the pods of that workload (issue 20), not every pod of a namespace guessed from its name
     ("midwestmtg-backend pods running and healthy", {"workload": "midwestmtg-backend"}),
     ("All pods Running in namespace ffl", {"pods": "ffl"}),
