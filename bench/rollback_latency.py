@@ -24,7 +24,7 @@ from bot.cli import main as taskbot
 from bot.commands.sandbox import stop_server
 from tests.kit.flux import CRASHLOOP, READY, FluxPlayer
 from tests.kit.kube import start_kube
-from tests.kit.registry import push_image, start_registry
+from tests.kit.registry import RegistryServer, push_image, start_registry
 from tests.kit.workspace import make_workspace
 
 GOAL = 2.0
@@ -32,14 +32,14 @@ HR_PATH = "apps/ffl/helmrelease.yaml"
 BUMP = "- [ ] Update ffl HelmRelease in beckerkube to version 0.2.0"
 
 
-def one_round(root: Path, registry: object) -> float:
+def one_round(root: Path, registry: RegistryServer) -> float:
     root.mkdir(parents=True)
     kube = start_kube(root)
     try:
-        ws = make_workspace(root, registry, build_project=False)  # type: ignore[arg-type]
+        ws = make_workspace(root, registry, build_project=False)
         ws.add_config(f'\n[cluster]\ncontext = "minikube"\nkubeconfig = "{kube.kubeconfig}"\n'
                       'namespace = "ffl"\nrollout_timeout = "30s"\n')
-        host = registry.host  # type: ignore[attr-defined]
+        host = registry.host
         player = FluxPlayer(kube.state, ws.gitops.origin, HR_PATH,
                             (f"{host}/ffl/backend", f"{host}/ffl/frontend"),
                             lambda tag: CRASHLOOP if tag == "0.2.0" else READY)
