@@ -106,7 +106,7 @@ CASES: tuple[Case, ...] = (
     _case("Trigger Flux reconciliation: `flux reconcile kustomization apps`", "reconcile",
           kustomization="apps"),
     _case("Reconcile Flux: `flux reconcile kustomization flux-system --with-source`",
-          "reconcile", kustomization="flux-system"),
+          "reconcile", kustomization="flux-system", with_source="true"),
     _case("Update registry IP to 192.168.7.22", "registry-ip", ip="192.168.7.22"),
     _case("Move the registry address to 192.168.7.22", "registry-ip", ip="192.168.7.22"),
     _case("Change registry IP to 192.168.7.23.", "registry-ip", ip="192.168.7.23"),

@@ -10,6 +10,7 @@ it is installed), and the wait is bounded by `[cluster] rollout_timeout`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from bot.api import (
@@ -28,8 +29,14 @@ from handlers._kube import check_context, k8s_name
 
 # a `flux reconcile kustomization` command in backticks: its name, `--with-source`, `-n NS`
 _COMMAND = (r"`\s*flux reconcile (?:kustomization|ks) (?P<kustomization>[a-z0-9][a-z0-9.-]*)"
-            r"(?:\s+(?P<with_source>--with-source)|\s+(?:-n|--namespace)[= ]"
+            r"(?:\s+--with-source|\s+(?:-n|--namespace)[= ]"
             r"(?P<namespace>[a-z0-9][a-z0-9-]*))*\s*`")
+# the same command holding `--with-source`: its rule says `with_source=true`, so a plan
+# shows the parameter as an annotation would write it, not the flag's text
+_WITH_SOURCE = r"(?=[^`]*`[^`]*\s--with-source[\s`])"
+_TRIGGER = r"(?:trigger )?(?:a )?flux reconcil(?:e|iation)\b[^`]*?:?\s*" + _COMMAND + r"\s*\.?$"
+_RECONCILE = r"reconcile flux\b[^`]*?:?\s*" + _COMMAND + r"\s*\.?$"
+_TRUE = MappingProxyType({"with_source": "true"})
 
 
 class ReconcileSettings(NamedTuple):
@@ -42,18 +49,17 @@ class ReconcileHandler:
     name = "reconcile"
     params = ("kustomization", "namespace", "with_source")
     rules = (
-        DefaultRule(r"(?i)^(?:trigger )?(?:a )?flux reconcil(?:e|iation)\b[^`]*?:?\s*" + _COMMAND
-                    + r"\s*\.?$"),
-        DefaultRule(r"(?i)^reconcile flux\b[^`]*?:?\s*" + _COMMAND + r"\s*\.?$"),
+        DefaultRule("(?i)^" + _WITH_SOURCE + _TRIGGER, _TRUE),
+        DefaultRule("(?i)^" + _WITH_SOURCE + _RECONCILE, _TRUE),
+        DefaultRule("(?i)^" + _TRIGGER),
+        DefaultRule("(?i)^" + _RECONCILE),
     )
 
     def settings(self, params: Mapping[str, str], ctx: Context) -> ReconcileSettings:
         reject_unknown(self.name, params, self.params)
         name = k8s_name(params.get("kustomization", ""), "kustomization")
         namespace = k8s_name(params.get("namespace") or "flux-system", "namespace")
-        # the rule's group holds the flag itself; an annotation says true or false
-        raw = params.get("with_source", "false")
-        with_source = raw == "--with-source" or parse_bool(raw, "with_source")
+        with_source = parse_bool(params.get("with_source", "false"), "with_source")
         return ReconcileSettings(name, namespace, with_source)
 
     def plan(self, s: ReconcileSettings, ctx: Context) -> Step:

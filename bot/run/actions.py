@@ -103,34 +103,50 @@ def _owners(params: Mapping[str, str], handler: Handler, config: Config) -> list
     return named or [_claiming_project(params, config).lower()]
 
 
+class _Earlier(NamedTuple):
+    group: str
+    params: Mapping[str, str]
+
+
 def _inherit(
     params: dict[str, str],
     handler: Handler,
+    criterion: Criterion,
     task: Task,
-    earlier: Sequence[Mapping[str, str]],
+    earlier: Sequence[_Earlier],
     config: Config,
 ) -> dict[str, str]:
+    """A missing parameter from, in order: an earlier criterion of the same project in the
+    same group (the group's own build is the most specific word: issue 20), the frontmatter,
+    the nearest earlier criterion of the same project anywhere above (the SPEC's order)."""
     merged = dict(params)
     owners = [p for p in _owners(merged, handler, config) if p]
+    same_group = [e for e in earlier if e.group == criterion.group]
     for name in handler.params:
         if name in merged:
             continue
-        value = task.frontmatter.get(name)
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            merged[name] = str(value)
-            continue
-        for project in owners:
-            found = _nearest(earlier, project, name)
-            if found is not None:
-                merged[name] = found
-                break
+        found = _from_owners(same_group, owners, name)
+        if found is None:
+            found = _from_frontmatter(task, name)
+        if found is None:
+            found = _from_owners(earlier, owners, name)
+        if found is not None:
+            merged[name] = found
     return merged
 
 
-def _nearest(earlier: Sequence[Mapping[str, str]], project: str, name: str) -> str | None:
-    for prior in reversed(earlier):
-        if prior.get("project", "").lower() == project and name in prior:
-            return prior[name]
+def _from_frontmatter(task: Task, name: str) -> str | None:
+    value = task.frontmatter.get(name)
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _from_owners(earlier: Sequence[_Earlier], owners: Sequence[str], name: str) -> str | None:
+    for project in owners:
+        for prior in reversed(earlier):
+            if prior.params.get("project", "").lower() == project and name in prior.params:
+                return prior.params[name]
     return None
 
 
@@ -138,7 +154,7 @@ def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[
     """An action for every criterion (checked ones too: later criteria inherit from them)."""
     rules = _rules(ctx.config, handlers)
     actions: list[Action] = []
-    earlier: list[Mapping[str, str]] = []
+    earlier: list[_Earlier] = []
     for criterion in task.criteria:
         action = _resolve_one(criterion, task, handlers, rules, earlier, ctx)
         mark = blocked_mark(criterion.text)
@@ -146,7 +162,7 @@ def resolve(task: Task, handlers: Mapping[str, Handler], ctx: Context) -> tuple[
             action = action._replace(settings=None, error=f"marked blocked in the task: {mark}",
                                      blocked=mark)
         actions.append(action)
-        earlier.append(action.params)
+        earlier.append(_Earlier(criterion.group, action.params))
     return tuple(actions)
 
 
@@ -155,7 +171,7 @@ def _resolve_one(
     task: Task,
     handlers: Mapping[str, Handler],
     rules: Sequence[_Rule],
-    earlier: Sequence[Mapping[str, str]],
+    earlier: Sequence[_Earlier],
     ctx: Context,
 ) -> Action:
     if criterion.annotation is not None:
@@ -176,7 +192,7 @@ def _resolve_one(
             criterion, name, source, MappingProxyType(params),
             error=f"handler {name!r} is not installed (installed: {known})",
         )
-    params = _inherit(params, handler, task, earlier, ctx.config)
+    params = _inherit(params, handler, criterion, task, earlier, ctx.config)
     frozen = MappingProxyType(params)
     try:
         validate_common(frozen)

@@ -67,6 +67,8 @@ def test_reconcile_stand_in_with_source_asks_the_source_first(tmp_path: Path,
     (action,) = actions(ctx, "Reconcile Flux to pick up the change: "
                              "`flux reconcile kustomization flux-system --with-source`")
     assert action.settings.with_source
+    # plan --json shows the parameter as an annotation would write it, not the flag
+    assert dict(action.params) == {"kustomization": "flux-system", "with_source": "true"}
     outcome = RECONCILE.run(action.settings, ctx)
     assert outcome.status is Status.DONE, outcome.reason
     assert [p.split("?")[0].rsplit("/", 2)[-2] for p in _patches(kube)] == [

@@ -10,7 +10,10 @@ from types import ModuleType
 
 import pytest
 
+from bot import taskfile
 from bot.api import Context, Status
+from bot.plugin.plugins import load_handlers
+from bot.run.actions import resolve
 from handlers.verify import HANDLER as VERIFY
 from tests.kit.context import actions, make_ctx
 from tests.kit.kube import KubeStandIn, pod, workload
@@ -144,6 +147,20 @@ def test_update_all_helmreleases_takes_the_frontmatter_version(tmp_path: Path) -
     (update,) = actions(_ctx(tmp_path), "Update all triager HelmReleases in beckerkube",
                         frontmatter="version: 2.0.2\n")
     assert (update.error, update.params["version"]) == ("", "2.0.2")
+
+
+def test_the_groups_own_build_comes_before_the_frontmatter(tmp_path: Path) -> None:
+    # issue 20: "the version of the group's build criterion, else the frontmatter's"; a
+    # build in another group still comes after the frontmatter (the SPEC's order)
+    text = ("---\nversion: 0.1.17\n---\n# T\n## Acceptance Criteria\n### FFL\n"
+            "- [ ] Build all FFL containers with version 0.1.18\n"
+            "- [ ] Update all `ffl` HelmReleases in beckerkube\n"
+            "### Triager\n- [ ] Build all triager images with version 2.0.1\n"
+            "### Deploy\n- [ ] Update all triager HelmReleases in beckerkube\n")
+    task = taskfile.parse(text.encode(), "TASK-009.md")
+    _b1, in_group, _b2, elsewhere = resolve(task, load_handlers(), _ctx(tmp_path))
+    assert (in_group.error, in_group.params["version"]) == ("", "0.1.18")
+    assert (elsewhere.error, elsewhere.params["version"]) == ("", "0.1.17")
 
 
 def test_update_all_helmreleases_without_a_version_is_refused(tmp_path: Path) -> None:
