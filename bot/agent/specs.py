@@ -118,7 +118,10 @@ _QUEUED = {
                    "wait_seconds: get_report shows it once it has",
     "required": ["entry", "state"],
     "properties": {"entry": {"type": "string", "description": "the queue entry"},
-                   "state": {"enum": ["queued", "running"]}},
+                   "state": {"enum": ["queued", "running", "done"],
+                             "description": "done: the daemon took the entry off the queue "
+                                            "and stored no new report (nothing ran: "
+                                            "task_status says why)"}},
 }
 
 

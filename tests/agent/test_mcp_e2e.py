@@ -33,6 +33,10 @@ def test_every_tool_over_stdio_and_a_run_committed_on_main(tmp_path: Path) -> No
         out["status"] = doc(await session.call_tool("task_status", {}))
         out["run"] = doc(await session.call_tool("run_task", {"task": "TASK-001"}))
         out["report"] = doc(await session.call_tool("get_report", {"task": "TASK-001"}))
+        out["by_run"] = doc(await session.call_tool("get_report", {
+            "task": "TASK-001", "run_id": out["run"]["report"]["run_id"]}))
+        out["backlog"] = doc(await session.call_tool("list_tasks", {"folder": "backlog"}))
+        out["after"] = doc(await session.call_tool("list_tasks", {"folder": "active"}))
         out["approve"] = await session.call_tool("approve_task", {"task": "TASK-001",
                                                                   "digest": "0123abcd"})
         out["bad"] = await session.call_tool("plan_task", {"task": "../etc/passwd"})
@@ -73,7 +77,9 @@ def test_every_tool_over_stdio_and_a_run_committed_on_main(tmp_path: Path) -> No
         "- [x] Say hello" in git(box.bare, "show", "main:tasks/completed/TASK-001.md")
     assert (tmp_path / "demo" / "made-by-mcp").is_file()
 
-    assert got["report"]["report"] == report
+    assert got["report"]["report"] == report == got["by_run"]["report"]
+    assert got["backlog"] == {"tasks": []}
+    assert [(t["id"], t["open"]) for t in got["after"]["tasks"]] in ([], [("TASK-001", [])])
     stored = json.loads(next((tmp_path / "state" / "reports" / "TASK-001").glob("*.json"))
                         .read_text())
     for real in (report, stored):  # a real run's report, as returned and as stored
