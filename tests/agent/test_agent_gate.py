@@ -20,7 +20,7 @@ def test_mcp_keys_default_off_and_are_checked() -> None:
     assert on.allow_run and not on.allow_approve
     with pytest.raises(ConfigError, match=r"mcp\.allow_run"):
         configmod.parse({"mcp": {"allow_run": "yes"}}, "/x/taskbot.toml")
-    with pytest.raises(ConfigError, match="unknown key 'mcp.allow_push'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'mcp\.allow_push'"):
         configmod.parse({"mcp": {"allow_push": True}}, "/x/taskbot.toml")
 
 
