@@ -1,6 +1,7 @@
-"""`list_tasks`: every task under the tasks root (the active folder's parent) — as repo.branch
-has it when the repository is a git one (hook mode: no checkout), else the folder on disk —
-with its open criteria and what it waits for.
+"""`list_tasks`: every task in the folders of the tasks root (the active folder's parent:
+active, backlog, completed, …) — as repo.branch has it when the repository is a git one
+(hook mode: no checkout), else the folder on disk — with its open criteria and what it
+waits for.
 
 What a task waits for is judged as `plan` judges it (`lookup.waiting_dependencies`, from the
 same tree), and the plans waiting for approval are those the last run reported
@@ -35,7 +36,8 @@ def listing(config: Config, folder: str, status: Mapping[str, Any]) -> list[dict
     `status`: status.json's `tasks`, for the plans waiting for approval."""
     rows = []
     for rel, shown, read, state in _files(config):
-        if folder and rel.parts[0] != folder:
+        # tasks live in the root's folders; beside them: a README, the dashboard
+        if len(rel.parts) < 2 or (folder and rel.parts[0] != folder):
             continue
         rows.append(_row(rel, shown, read, state, status))
     return rows
@@ -61,7 +63,7 @@ def _files(config: Config) -> Source:
 
 
 def _on_disk(root: Path) -> Source:
-    for folder, name in TaskIndex(root).files():
+    for folder, name in sorted(TaskIndex(root).files()):
         path = Path(folder, name)
         yield (PurePosixPath(path.relative_to(root).as_posix()), str(path),
                path.read_bytes, None)
@@ -70,7 +72,7 @@ def _on_disk(root: Path) -> Source:
 def _row(rel: PurePosixPath, shown: str, read: Reader, state: State | None,
          status: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"id": rel.stem, "title": "", "status": "", "priority": "",
-                           "folder": rel.parts[0] if len(rel.parts) > 1 else "",
+                           "folder": rel.parts[0],
                            "path": shown, "criteria": 0, "open": [], "waits_for": []}
     try:
         data = read()
