@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 $(BIN)/taskbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check \
-		--config-settings editable_mode=compat -e '.[test]'
+		--config-settings editable_mode=compat -e '.[test,mcp]'
 	touch $@
 
 demo: $(BIN)/taskbot

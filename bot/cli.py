@@ -170,6 +170,16 @@ def _add_merge_file(sub: Any) -> None:
         merge.add_argument(name, metavar=name.upper(), help=said)
 
 
+def _add_mcp(sub: Any) -> None:
+    mcp = sub.add_parser("mcp", help="serve MCP on stdio: tools for an orchestrating agent",
+                         description="Serve the Model Context Protocol on stdin/stdout: "
+                         "list_tasks, plan_task, run_task, task_status, get_report, "
+                         "approve_task, for an agent's MCP configuration (docs/mcp.md). "
+                         "run_task needs [mcp] allow_run, approve_task [mcp] allow_approve.")
+    mcp.add_argument("--read-only", action="store_true",
+                     help="offer only list_tasks, plan_task, task_status and get_report")
+
+
 class _Command(NamedTuple):
     add: _Adder  # its subparser
     module: str  # its `command(args) -> exit code`, imported only when it runs
@@ -190,6 +200,7 @@ _COMMANDS: dict[str, _Command] = {
     "status": _Command(_add_status, "bot.commands.status", brief=True),
     "doctor": _Command(_add_doctor, "bot.commands.doctor"),
     "merge-file": _Command(_add_merge_file, "bot.commands.merge_file", brief=True),
+    "mcp": _Command(_add_mcp, "bot.agent.serve"),
 }
 
 

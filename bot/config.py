@@ -34,6 +34,7 @@ __all__ = [
     "Config",
     "Identity",
     "Limits",
+    "Mcp",
     "NotifyConfig",
     "Project",
     "Registry",
@@ -212,6 +213,13 @@ class Approval(NamedTuple):
     expires: float = 24 * 3600  # an approval older than this (its commit's date) is void
 
 
+class Mcp(NamedTuple):
+    """What an agent may do through `taskbot mcp` beyond reading (both off by default)."""
+
+    allow_run: bool = False  # run_task
+    allow_approve: bool = False  # approve_task: an approval commit as [identity]
+
+
 class Rule(NamedTuple):
     match: re.Pattern[str]
     handler: str
@@ -232,6 +240,7 @@ class Config(NamedTuple):
     rules: tuple[Rule, ...]
     webhook: WebhookConfig | None = None  # None: no [webhook] section, no listener
     approval: Approval = Approval()  # no [approval] section: only projects' `approval` keys
+    mcp: Mcp = Mcp()  # no [mcp] section: an agent may read, not run or approve
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret read from a `*_file` key that can be read now, for redaction."""
@@ -331,6 +340,7 @@ def parse(data: Mapping[str, Any], source: str,
         rules=tuple(_rules(top)),
         webhook=_webhook(webhook) if webhook else None,
         approval=_approval(top.table("approval", Approval) or _Table.empty(top, "approval")),
+        mcp=_mcp(top.table("mcp", Mcp) or _Table.empty(top, "mcp")),
     )
 
 
@@ -485,6 +495,11 @@ def _approval(t: _Table) -> Approval:
                 raise t.error(f"handlers[{i}]", f"unknown handler {name!r} (installed: "
                                                 f"{', '.join(installed) or 'none'})")
     return Approval(handlers=names, expires=t.duration("expires", Approval().expires))
+
+
+def _mcp(t: _Table) -> Mcp:
+    return Mcp(allow_run=t.boolean("allow_run", Mcp().allow_run),
+               allow_approve=t.boolean("allow_approve", Mcp().allow_approve))
 
 
 def _projects(top: _Table, declared: Mapping[str, type] | None) -> dict[str, Project]:

@@ -181,6 +181,20 @@ def _plan_from_branch(task_id: str, config: Config) -> Source | None:
 
 
 def command(args: argparse.Namespace) -> int:
+    config = load_config(args.config, required=False)
+    doc, refused = plan_doc(config, args.task)
+    if args.json:
+        import json
+
+        print(json.dumps(doc, indent=2))
+    else:
+        print(_plan_text(doc))
+    return 1 if refused else 0
+
+
+def plan_doc(config: Config, arg: str) -> tuple[dict[str, Any], bool]:
+    """What `plan --json` prints for the task `arg` (an id or a file), and whether a
+    criterion's action is refused (the command's exit 1). Runs nothing."""
     from datetime import datetime
 
     from bot.commands.plan_groups import not_executed
@@ -191,8 +205,7 @@ def command(args: argparse.Namespace) -> int:
     from bot.run.gate import followers
     from bot.taskfile.lookup import held_criteria
 
-    config = load_config(args.config, required=False)
-    task, shown, waiting, trusted = _plan_source(args.task, config)
+    task, shown, waiting, trusted = _plan_source(arg, config)
     now = datetime.now().astimezone()
     ctx = context(config, task.id, now, lazy_secrets=True)  # plan shows no secret
     handlers = load_handlers()
@@ -217,11 +230,4 @@ def command(args: argparse.Namespace) -> int:
         "not_executed": [{"group": g.title, "unchecked": g.unchecked} for g in
                          not_executed(task, _source_text(shown, task.id, config), actions)],
     }
-    if args.json:
-        import json
-
-        print(json.dumps(doc, indent=2))
-    else:
-        print(_plan_text(doc))
-    refused = any(a.error and not a.criterion.checked for a in actions)
-    return 1 if refused else 0
+    return doc, any(a.error and not a.criterion.checked for a in actions)

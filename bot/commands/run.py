@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.commands.common import context, load_config, on_branch, require_trust, tasks_dir
 from bot.errors import TaskbotError, UsageError
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from bot.proc import Redactor
     from bot.run.observe import Observer
     from bot.run.report import Report
+
+
+class Ran(NamedTuple):
+    """What `run_commit` did: the run's report and taskbot's commit on repo.branch, if any."""
+
+    report: Report
+    commit: str | None
 
 
 def _run_path(arg: str, config: Config) -> Path:
@@ -99,18 +106,9 @@ def _print_report(report: Report, redact: Redactor, *, as_json: bool) -> None:
 
 
 def _run_commit(args: argparse.Namespace, config: Config) -> int:
-    """`run --commit`: the daemon's path for one task — worktree, commit on taskbot/<ID>,
-    integrate into repo.branch, note, stored report — started by hand."""
-    from datetime import datetime
-
-    from bot.commands import status as status_command
-    from bot.config import NotifyConfig
+    """`run --commit`, started by hand: the report printed, the outbox sent."""
     from bot.notify import redactor
     from bot.notify.outbox import Outbox
-    from bot.pipeline.items import Rerun
-    from bot.pipeline.stage import process
-    from bot.pipeline.task import run as run_task
-    from bot.plugin.plugins import load_handlers
     from bot.run.taskrun import exit_code
     from bot.taskfile.lookup import find_task
     from bot.taskfile.parse import load as load_task
@@ -120,17 +118,35 @@ def _run_commit(args: argparse.Namespace, config: Config) -> int:
     task_id = args.task
     if args.task.endswith(".md") or Path(args.task).exists():
         task_id = load_task(find_task(args.task, tasks_dir(config))).id
-    if args.no_notify:
-        config = config._replace(notify=NotifyConfig())  # nothing to deliver to
     with _watched(args):
-        processed = process(config, load_handlers(), Rerun(task_id), run_task=run_task,
-                            now=datetime.now().astimezone())[0]
-    if processed.report is None:
-        raise TaskbotError(processed.message or f"{task_id}: nothing was run")
-    status_command.record_run(Path(config.repo.state_dir), processed)
+        processed = run_commit(config, task_id, notify=not args.no_notify)
     _print_report(processed.report, redactor(config), as_json=args.json)
     if processed.commit:
         print(f"taskbot: committed {processed.commit[:12]} on {config.repo.branch}",
               file=sys.stderr)
     Outbox(config.repo.state_dir, config.notify).deliver_due()
     return exit_code(processed.report)
+
+
+def run_commit(config: Config, task_id: str, *, notify: bool = True) -> Ran:
+    """The daemon's path for one task — trust of its file's history, worktree, commit on
+    taskbot/<ID>, integrate into repo.branch, note, stored report — started by hand (`run
+    --commit`, an agent's `run_task`); its entry in status.json updated. TaskbotError when
+    nothing was run."""
+    from datetime import datetime
+
+    from bot.commands import status as status_command
+    from bot.config import NotifyConfig
+    from bot.pipeline.items import Rerun
+    from bot.pipeline.stage import process
+    from bot.pipeline.task import run as run_task
+    from bot.plugin.plugins import load_handlers
+
+    if not notify:
+        config = config._replace(notify=NotifyConfig())  # nothing to deliver to
+    processed = process(config, load_handlers(), Rerun(task_id), run_task=run_task,
+                        now=datetime.now().astimezone())[0]
+    if processed.report is None:
+        raise TaskbotError(processed.message or f"{task_id}: nothing was run")
+    status_command.record_run(Path(config.repo.state_dir), processed)
+    return Ran(processed.report, processed.commit)

@@ -32,7 +32,8 @@ from bot.errors import TaskbotError
 from bot.state.statedir import REPORTS, owned, owner, read_owned
 from bot.text.textcap import cap_document
 
-__all__ = ["KEEP_RUNS", "KEEP_TASKS", "StoredReport", "all_last", "last", "markdown", "save"]
+__all__ = ["KEEP_RUNS", "KEEP_TASKS", "StoredReport", "all_last", "last", "markdown", "of_run",
+           "save"]
 
 KEEP_RUNS = 10  # reports kept per task
 KEEP_TASKS = 1000  # tasks whose reports are kept, the most recently reported
@@ -184,6 +185,17 @@ def last(state_dir: str | os.PathLike[str], task_id: str) -> StoredReport:
     stored = _stored(folder, folder.name, run_id)
     if not stored.markdown_path.is_file() or not stored.json_path.is_file():
         raise TaskbotError(f"{pointer}: names run {run_id!r}, whose report files are missing")
+    return stored
+
+
+def of_run(state_dir: str | os.PathLike[str], task_id: str, run_id: str) -> StoredReport:
+    """One run's stored report (kept: one of the task's last `KEEP_RUNS`); TaskbotError
+    when it is not kept."""
+    folder = _folder(state_dir, task_id)
+    stored = _stored(folder, folder.name, _safe(run_id)) if folder else None
+    if stored is None or not stored.markdown_path.is_file() or not stored.json_path.is_file():
+        raise TaskbotError(f"{task_id}: no report of run {run_id!r} is kept under "
+                           f"{_root(state_dir)} (the last {KEEP_RUNS} runs of a task are)")
     return stored
 
 

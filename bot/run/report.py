@@ -27,6 +27,7 @@ from bot.text.textcap import FIELD_CAP, cap_document, clean, escape_controls
 Clean = Callable[[str], str]
 JSON_FIELD_CAP = 4 * FIELD_CAP  # argv, cwd and output tails of the JSON form
 
+NEXT_ACTIONS = ("verify", "fix-blocker", "approve", "wait", "none")  # report.schema.json's
 SUMMARY_WORDS: dict[str, str] = {
     TaskResult.COMPLETE: "Task is complete.",
     TaskResult.PARTIAL: "Task is partially complete.",
@@ -101,6 +102,40 @@ class Report:
         if self.result == TaskResult.COMPLETE:
             steps.append("All criteria are checked: verify the result and close the task.")
         return tuple(steps) or ("Nothing to do.",)
+
+    def next_action(self) -> tuple[str, str]:
+        """What an orchestrator does next, one word of `NEXT_ACTIONS`, and why in one line:
+        a failure comes first (nothing else moves it), then a plan to approve, a dry run's
+        or a wait's nothing to do, a finished task to verify."""
+        return (self._blocker() or self._approval() or self._waiting()
+                or (("verify", "all criteria are checked: verify the result and close the task")
+                    if self.result == TaskResult.COMPLETE else
+                    ("none", "nothing for taskbot to do")))
+
+    def _blocker(self) -> tuple[str, str] | None:
+        stuck = [r for r in self.results
+                 if r.state in (State.FAILED, State.BLOCKED, State.INTERRUPTED)]
+        if stuck:
+            return "fix-blocker", f"\"{stuck[0].action.criterion.text}\": {stuck[0].reason}"
+        if self.result == TaskResult.BLOCKED:  # nothing ran: a refusal says why in its notes
+            return "fix-blocker", self.notes[0] if self.notes else self.summary
+        return None
+
+    def _approval(self) -> tuple[str, str] | None:
+        plans = [p for p in self.awaiting if p.digest]
+        return ("approve", f"{len(plans)} plan(s) wait for approval: taskbot approve "
+                           f"{self.task.id}") if plans else None
+
+    def _waiting(self) -> tuple[str, str] | None:
+        if any(r.state is State.SKIPPED for r in self.results):
+            return "none", f"dry run: nothing was executed; run_task runs {self.task.id}"
+        waits = [f"{d.task_id}: {d.where}" for d in self.waiting_on if not d.complete]
+        if waits:
+            return "wait", f"waiting for {waits[0]}"
+        manual = [r.action.criterion.text for r in self.results if r.state is State.MANUAL]
+        if manual:
+            return "wait", f"needs a person: \"{manual[0]}\""
+        return ("wait", "the task waits") if self.result == TaskResult.WAITING else None
 
 
 def _cmd(record: CommandRecord, code: Clean) -> str:
@@ -249,6 +284,7 @@ def to_json(report: Report, redact: Callable[[str], str] = str) -> dict[str, Any
         "progress_log": list(report.progress_log),
         "summary": report.summary,
         "next_steps": list(report.next_steps()),
+        "next_action": dict(zip(("action", "reason"), report.next_action(), strict=True)),
     }
     if report.awaiting:
         doc["awaiting_approval"] = [{"index": p.criterion, "text": p.text, "digest": p.digest,

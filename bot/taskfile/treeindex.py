@@ -6,7 +6,7 @@ question as `lookup.TaskIndex` does for files on disk, so both judge alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -60,6 +60,23 @@ def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
         if _blob_id(repo, oid, rel) == wanted:
             return rel, oid
     return None
+
+
+def task_files(repo: pygit2.Repository, rev: str, folder: str
+               ) -> list[tuple[str, Callable[[], bytes | None]]]:
+    """Every `.md` file under `folder` in `rev`'s tree, sorted: (repository path, its bytes'
+    reader: None past MAX_BYTES); [] when there is no such folder."""
+    import pygit2  # noqa: PLC0415 -- as in _locate
+
+    try:
+        tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
+        found = tree[folder] if folder not in ("", ".") else tree
+    except (KeyError, ValueError):
+        return []
+    if not isinstance(found, pygit2.Tree):
+        return []
+    prefix = "" if folder in ("", ".") else folder.rstrip("/") + "/"
+    return [(rel, partial(_blob, repo, oid)) for rel, oid in _listing(repo, found, prefix)]
 
 
 class TreeIndex:
@@ -151,4 +168,4 @@ def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
             yield f"{prefix}{name}", entry.id
 
 
-__all__ = ["TreeIndex", "find_in_tree", "tree_dependency_state"]
+__all__ = ["TreeIndex", "find_in_tree", "task_files", "tree_dependency_state"]

@@ -1,0 +1,45 @@
+"""What an agent may ask of taskbot, judged before anything is queued or run: the tool must
+be allowed by `[mcp]`, the id must be a task id (never a path), and the task file's whole
+history must be trusted by the `[trust]` rules a push meets (`bot.git.trust.check_file`,
+the check the pipeline makes again before it runs a task queued again). MCP cannot make a
+task run that a push could not."""
+
+from __future__ import annotations
+
+from bot.commands.common import on_branch, require_trust
+from bot.config import Config
+from bot.daemon.spool import task_id_problem
+from bot.errors import UsageError
+from bot.git import owncommits
+from bot.git.trust import check_file
+
+__all__ = ["allowed", "task_id", "trusted"]
+
+
+def allowed(config: Config, tool: str) -> None:
+    """UsageError unless `[mcp]` allows the tool (`run_task`, `approve_task`)."""
+    key = {"run_task": "allow_run", "approve_task": "allow_approve"}[tool]
+    if not getattr(config.mcp, key):
+        raise UsageError(f"{tool} is off: set [mcp] {key} = true in {config.source}")
+
+
+def task_id(value: str) -> str:
+    """A task id as an agent sent it; UsageError for a path or a file name."""
+    problem = task_id_problem(value)
+    if problem or value.endswith(".md"):
+        raise UsageError(problem or f"not a task id (a file name): {value!r}")
+    return value
+
+
+def trusted(config: Config, task: str) -> None:
+    """TaskbotError unless the task's file on repo.branch comes wholly from trusted people
+    (nothing is said of a task not found there: the pipeline says it, as for a push)."""
+    require_trust(config)
+    found = on_branch(task, config)
+    if found is None:
+        return
+    repo, rel, _ = found
+    tip = str(repo.revparse_single(config.repo.branch).id)
+    verdict = check_file(repo, tip, rel, config, owncommits.load(config.repo.state_dir))
+    if not verdict.trusted:
+        raise UsageError(f"{task} not run: {verdict.reason}")

@@ -1,0 +1,115 @@
+"""The Model Context Protocol side of `taskbot mcp`: tools listed with their input and output
+schemas, calls answered over stdio with the official SDK's low-level server.
+
+What a tool does is not here: the caller hands `serve` the tools (`specs.Spec`) and one
+function that answers a call by name. Contract of a call:
+- its arguments are checked against the tool's input schema first: a bad argument is a
+  tool error naming it, and the call is not made;
+- a `TaskbotError` becomes a tool error whose text is taskbot's one-line message (as the
+  command line prints it, without `taskbot: `), any other exception an internal error;
+- a document becomes `structuredContent` and, for clients that read only text, the same
+  JSON as text (the Markdown report too, when the answer has one);
+- calls run in a worker thread, so that the server keeps answering (pings, a cancel)
+  while a run goes on; calls that write (`Spec.writes`) run one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import mcp_types as types
+from anyio import to_thread
+from jsonschema import Draft202012Validator
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+from bot.agent.specs import Answer, Spec
+from bot.errors import TaskbotError
+
+__all__ = ["Call", "serve"]
+
+
+Call = Callable[[str, Mapping[str, Any]], Answer]  # (tool name, checked arguments) → answer
+
+
+def _error(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+
+
+def _result(answer: Answer) -> types.CallToolResult:
+    content: list[types.ContentBlock] = [
+        types.TextContent(text=json.dumps(answer.doc, ensure_ascii=False))]
+    if answer.markdown:
+        content.append(types.TextContent(text=answer.markdown))
+    return types.CallToolResult(content=content, structured_content=answer.doc)
+
+
+def _argument_problem(validator: Draft202012Validator, arguments: Mapping[str, Any]) -> str:
+    """'' when the arguments fit the input schema, else the first problem in one line."""
+    for problem in sorted(validator.iter_errors(dict(arguments)), key=str):
+        where = ".".join(str(p) for p in problem.absolute_path)
+        return f"argument {where}: {problem.message}" if where else problem.message
+    return ""
+
+
+class _Tools:
+    """The listed tools and how a call of one is answered."""
+
+    def __init__(self, specs: Sequence[Spec], call: Call, refused: Mapping[str, str]) -> None:
+        self.specs = {s.name: s for s in specs}
+        self.validators = {s.name: Draft202012Validator(s.input_schema) for s in specs}
+        self.call = call
+        self.refused = refused  # tool name → why this server does not offer it
+        self.writing = anyio.Lock()
+
+    async def list_tools(self, ctx: ServerRequestContext[Any],
+                         params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[
+            types.Tool(name=s.name, title=s.title, description=s.description,
+                       input_schema=s.input_schema, output_schema=s.output_schema,
+                       annotations=types.ToolAnnotations(read_only_hint=not s.writes,
+                                                         destructive_hint=False))
+            for s in self.specs.values()])
+
+    async def call_tool(self, ctx: ServerRequestContext[Any],
+                        params: types.CallToolRequestParams) -> types.CallToolResult:
+        spec = self.specs.get(params.name)
+        if spec is None:
+            return _error(self.refused.get(params.name) or f"no tool {params.name!r}")
+        arguments = params.arguments or {}
+        problem = _argument_problem(self.validators[spec.name], arguments)
+        if problem:
+            return _error(f"{spec.name}: {problem}")
+        try:
+            if spec.writes:
+                async with self.writing:
+                    answer = await to_thread.run_sync(self.call, spec.name, arguments)
+            else:
+                answer = await to_thread.run_sync(self.call, spec.name, arguments)
+        except TaskbotError as exc:
+            return _error(str(exc))
+        except Exception as exc:
+            print(f"taskbot: mcp: {spec.name}: internal error: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return _error(f"internal error: {type(exc).__name__}: {exc}")
+        return _result(answer)
+
+
+def serve(specs: Sequence[Spec], call: Call, refused: Mapping[str, str], *, version: str,
+          instructions: str) -> None:
+    """Answer MCP on stdin/stdout until the client closes stdin. `refused`: tools this
+    server does not offer, and the error a call of one gets."""
+    tools = _Tools(specs, call, refused)
+    server: Server[Any] = Server("taskbot", version=version, instructions=instructions,
+                                 on_list_tools=tools.list_tools, on_call_tool=tools.call_tool)
+
+    async def run() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(run)
