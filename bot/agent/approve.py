@@ -3,7 +3,8 @@
 The approval is what a person's `taskbot approve` makes — an empty commit whose
 `Taskbot-Approve:` trailer names the task and the plan's digest (`messages.approval`) — made
 here as taskbot's `[identity]` directly on repo.branch of the configured repository (no
-checkout: the tip's tree, a compare-and-swap of the branch) and queued for the daemon as
+checkout: the tip's tree, a compare-and-swap of the branch; signed with `[identity]
+signing_key` when one is set, so it counts under `allowed_signers`) and queued for the daemon as
 the push it is. It is judged as every approval is (`bot.pipeline.approvals`): it counts
 only when that identity is trusted by `[trust]`, and it is never recorded as taskbot's own
 commit, which never approves. Only a digest that a plan of the task waits for is taken.
@@ -20,7 +21,7 @@ from bot.daemon import spool
 from bot.errors import TaskbotError, UsageError
 from bot.git import read
 from bot.git.messages import approval
-from bot.git.write import identity_env, update_ref
+from bot.git.write import commit_tree, update_ref
 
 __all__ = ["approve"]
 
@@ -42,10 +43,7 @@ def approve(config: Config, task_id: str, digest: str) -> dict[str, Any]:
     tip = read.resolve(repo, f"refs/heads/{branch}")
     if tip is None:
         raise TaskbotError(f"{repo}: no branch {branch} to approve on")
-    made = read.git(["commit-tree", f"{tip}^{{tree}}", "-p", tip, "-F", "-"], repo,
-                    env=identity_env(config.identity),
-                    input=approval(task_id, [digest.lower()]).encode())
-    sha = made.stdout.strip()
+    sha = commit_tree(repo, tip, approval(task_id, [digest.lower()]), config.identity)
     if not update_ref(repo, branch, sha, tip):
         raise TaskbotError(f"{repo}: {branch} moved while approving; ask again")
     spool.enqueue(config.repo.state_dir, [f"{tip} {sha} refs/heads/{branch}"])

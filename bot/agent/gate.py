@@ -13,7 +13,7 @@ from bot.errors import UsageError
 from bot.git import owncommits
 from bot.git.trust import check_file
 
-__all__ = ["allowed", "task_id", "trusted"]
+__all__ = ["allowed", "known", "task_id", "trusted"]
 
 
 def allowed(config: Config, tool: str) -> None:
@@ -43,3 +43,11 @@ def trusted(config: Config, task: str) -> None:
     verdict = check_file(repo, tip, rel, config, owncommits.load(config.repo.state_dir))
     if not verdict.trusted:
         raise UsageError(f"{task} not run: {verdict.reason}")
+
+
+def known(config: Config, task: str) -> None:
+    """UsageError for a task repo.branch does not have: the daemon would take the entry and
+    end it without a run, and the agent would read that as done."""
+    if on_branch(task, config) is None:
+        raise UsageError(f"{task}: no such task under {config.repo.tasks_dir}/ on "
+                         f"{config.repo.branch} of {config.repo.path}")

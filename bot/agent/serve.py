@@ -75,6 +75,7 @@ def _run_task(config: Config, args: Mapping[str, Any]) -> Answer:
         return _ran("here", to_json(report, redact), to_markdown(report, redact), None)
     state_dir = Path(config.repo.state_dir)
     if daemon_running(state_dir) is not None:
+        gate.known(config, task)
         return _waited(through_daemon(state_dir, task, float(args.get("wait_seconds", 60))))
     ran = run_commit(config, task)
     Outbox(config.repo.state_dir, config.notify).deliver_due()

@@ -199,6 +199,15 @@ def _ssh_sign(key: str, cwd: Path, content: bytes) -> str | None:
     return record.stdout if record.ok and "BEGIN SSH SIGNATURE" in record.stdout else None
 
 
+def commit_tree(path: Path, parent: str, message: str, identity: Identity) -> str:
+    """A commit of `parent`'s tree with `message`, made as `identity` (signed as every commit of
+    taskbot's is when it has a signing key) without touching a worktree or a ref: its sha."""
+    made = git([*_signing(identity), "commit-tree", f"{parent}^{{tree}}", "-p", parent,
+                *(["-S"] if identity.signing_key else []), "-F", "-"],
+               path, env=identity_env(identity), input=message.encode())
+    return made.stdout.strip()
+
+
 def _signing(identity: Identity) -> list[str]:
     """`-c` options for a commit: signed with the ssh key when one is configured, else not
     signed at all. As options, not config: `identity_env` hides the global config, and the

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession
 
-from tests.agent.mcpkit import TASK, doc, mcp_sandbox, with_server
+from tests.agent.mcpkit import TASK, doc, mcp_sandbox, text, with_server
 from tests.kit.daemon import idle_and_empty, running_daemon
 
 pytestmark = pytest.mark.integration
@@ -24,14 +24,15 @@ def test_run_task_goes_through_the_daemons_queue(tmp_path: Path) -> None:
               .replace("made-by-mcp", "second"))
     box.commit_push("add TASK-002")
 
-    async def body(session: ClientSession) -> list[dict[str, Any]]:
+    async def body(session: ClientSession) -> list[Any]:
         return [doc(await session.call_tool("run_task", {"task": "TASK-001",
                                                          "wait_seconds": 60})),
                 doc(await session.call_tool("run_task", {"task": "TASK-002",
-                                                         "wait_seconds": 0}))]
+                                                         "wait_seconds": 0})),
+                await session.call_tool("run_task", {"task": "TASK-404", "wait_seconds": 5})]
 
     with running_daemon(box.config, tmp_path / "serve.log"):
-        waited, queued = with_server(box.config, body)
+        waited, queued, missing = with_server(box.config, body)
         deadline = time.monotonic() + 30
         while not idle_and_empty(tmp_path / "state")() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -43,6 +44,8 @@ def test_run_task_goes_through_the_daemons_queue(tmp_path: Path) -> None:
     assert queued["queued"]["state"] in ("queued", "running")
     assert queued["queued"]["entry"].endswith(".push")
     assert (tmp_path / "demo" / "second").is_file()  # the daemon ran it, later
+    # a task the branch does not have is an error, never queued and read as "done"
+    assert missing.is_error and text(missing).startswith("TASK-404: no such task under tasks/")
 
 
 def test_an_approval_through_mcp_is_taken_by_the_daemon(tmp_path: Path) -> None:

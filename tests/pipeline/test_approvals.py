@@ -4,6 +4,7 @@ files, recorded, and only a trusted one queues its task again."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from bot import config as configmod
@@ -57,3 +58,28 @@ def test_with_allowed_signers_only_a_signed_approval_counts(tmp_path: Path) -> N
     assert got.approved == ("TASK-2",)  # becker's address alone proves nothing
     ((what, why),) = got.untrusted
     assert what == f"commit {unsigned[:12]}" and "no valid ssh signature" in why
+
+
+def test_an_approval_made_by_taskbots_signing_identity_counts(tmp_path: Path) -> None:
+    # `approve_task` (MCP) commits as [identity]; with its signing key that commit passes
+    # allowed_signers like a person's signed approval, and without it, it does not
+    from bot.git.write import commit_tree
+
+    box = signing_sandbox(tmp_path)
+    key = tmp_path / "taskbot"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "taskbot", "-f",
+                    str(key)], check=True)
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(signers.read_text()
+                       + f"taskbot@build-host {key.with_suffix('.pub').read_text()}")
+    config = configmod.load(box.config)
+    old = git(box.clone, "rev-parse", "HEAD")
+    signed_id = configmod.Identity("taskbot", "taskbot@build-host", str(key))
+    signed = commit_tree(box.clone, old, approval("TASK-2", ["fedcba9876543210"]), signed_id)
+    plain = commit_tree(box.clone, signed, approval("TASK-1", ["0123456789abcdef"]),
+                        signed_id._replace(signing_key=""))
+    repo = read.open_repo(box.clone)
+    got = taken(config, tmp_path / "state", repo, read.walk(repo, old, plain, ()), frozenset())
+    assert got.approved == ("TASK-2",)
+    ((what, why),) = got.untrusted
+    assert what == f"commit {plain[:12]}" and "no valid ssh signature" in why
