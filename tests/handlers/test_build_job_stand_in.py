@@ -1,0 +1,145 @@
+"""build as a Kubernetes Job (issue 23), against the API stand-in (tests/kit/kubejobs.py):
+the manifest taskbot sends, the watch to success and to failure, the log in the evidence and
+the live line, deletion at build_timeout, adoption of an existing Job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.api import Context, Outcome, Status
+from bot.run import observe
+from handlers._jobspec import job_name
+from handlers.build import HANDLER as BUILD
+from tests.kit.buildjob import SECRET_VALUE, job_ctx, project
+from tests.kit.kube import KubeStandIn, start_kube
+from tests.kit.kubejobs import JobRun, now, script
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[KubeStandIn]:
+    """The stand-in alone: the client talks HTTP to it, no kubectl needed."""
+    stand_in = start_kube(tmp_path)
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
+
+
+def _run(ctx: Context, **params: str) -> Outcome:
+    settings = BUILD.settings({"project": "bld", "version": "1.0.0", "push": "false", **params}, ctx)
+    return BUILD.run(settings, ctx)
+
+
+def _created(kube: KubeStandIn) -> dict[str, Any]:
+    assert len(kube.state.jobs.create_bodies) == 1, kube.state.jobs.created
+    body: dict[str, Any] = json.loads(kube.state.jobs.create_bodies[0])
+    return body
+
+
+def test_the_job_manifest_on_stand_in(tmp_path: Path, kube: KubeStandIn) -> None:
+    _, head = project(tmp_path)
+    kube.state.jobs.on_create = script(["building"])
+    ctx = job_ctx(tmp_path, kube, executor={"service_account": "builder"})
+    outcome = _run(ctx)
+    assert outcome.status is Status.DONE, outcome
+    name = job_name("TASK-009", "run-test", "Build all bld containers with version 1.0.0#0", 1)
+    assert kube.state.jobs.created == [("builds", name)]
+    assert len(name) <= 63 and name.startswith("taskbot-build-run-test-")
+    raw = kube.state.jobs.create_bodies[0]
+    assert SECRET_VALUE not in raw  # the Secret is named, its value never sent
+    job = _created(kube)
+    assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "taskbot"
+    assert job["spec"]["backoffLimit"] == 0
+    assert job["spec"]["activeDeadlineSeconds"] == 900
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "builder"
+    clone = pod["initContainers"][0]
+    assert {e["name"]: e["value"] for e in clone["env"]} == {
+        "GIT_REMOTE": str(tmp_path / "bld-origin.git"), "GIT_COMMIT": head}
+    build = pod["containers"][0]
+    assert build["image"] == "quay.io/buildah/stable:latest"
+    assert build["command"] == ["./scripts/build.sh", "--push", "all"]
+    assert build["workingDir"] == "/workspace/src"
+    env = {e["name"]: e["value"] for e in build["env"]}
+    assert env["VERSION"] == "1.0.0" and env["PUSH"] == "false"
+    assert env["TOKEN_HINT"] == "from-env"
+    assert env["REGISTRY_AUTH_FILE"] == "/run/taskbot/registry/auth.json"
+    assert all("valueFrom" not in e for e in build["env"])
+    secret = next(v for v in pod["volumes"] if v["name"] == "registry-auth")
+    assert secret["secret"]["secretName"] == "regcred"
+    assert {"name": "registry-auth", "mountPath": "/run/taskbot/registry",
+            "readOnly": True} in build["volumeMounts"]
+
+
+def test_watched_to_success_logs_in_evidence_and_live_line_on_stand_in(
+        tmp_path: Path, kube: KubeStandIn) -> None:
+    project(tmp_path)
+    (tmp_path / "password").write_text("s3cret-word\n")
+    kube.state.jobs.on_create = script(["STEP 1/3: FROM alpine", "push with s3cret-word",
+                                        "STEP 3/3: done"], delay=0.1, gap=0.3)
+    ctx = job_ctx(tmp_path, kube, registry={"url": "127.0.0.1:1", "password_file":
+                                            str(tmp_path / "password")})
+    heard: list[str] = []
+    with observe.watching(observe.Observer(on_output=heard.append)):
+        outcome = _run(ctx)
+    assert outcome.status is Status.DONE, outcome
+    assert heard == ["STEP 1/3: FROM alpine", "push with ***", "STEP 3/3: done"]
+    record = outcome.commands[0]
+    assert record.argv[0] == "kubernetes-job" and record.ok
+    assert record.output_tail == "STEP 1/3: FROM alpine\npush with ***\nSTEP 3/3: done"
+    assert any(line.endswith(": created") for line in outcome.evidence)
+    assert any(line.endswith(" succeeded") for line in outcome.evidence)
+    assert "push=false: registry not checked" in outcome.evidence
+
+
+def test_watched_to_failure_on_stand_in(tmp_path: Path, kube: KubeStandIn) -> None:
+    project(tmp_path)
+    kube.state.jobs.on_create = script(["compiling", "error: no such file"], result="fail")
+    outcome = _run(job_ctx(tmp_path, kube))
+    assert outcome.status is Status.FAILED
+    assert "failed: BackoffLimitExceeded" in outcome.reason
+    assert outcome.commands[0].error_line == "error: no such file"
+    assert outcome.diagnosis[0].startswith("pods of Job builds/taskbot-build-")
+    assert len(kube.state.jobs.created) == 1
+
+
+def test_build_timeout_deletes_the_job_and_its_pods_on_stand_in(
+        tmp_path: Path, kube: KubeStandIn) -> None:
+    project(tmp_path)
+    kube.state.jobs.on_create = script(["started, then nothing"], result="hang")
+    outcome = _run(job_ctx(tmp_path, kube, limits={"build_timeout": "2s"}))
+    assert outcome.status is Status.FAILED
+    assert outcome.commands[0].timed_out
+    (namespace, name), = kube.state.jobs.created
+    assert kube.state.jobs.deleted == [(namespace, name, "Background")]
+    assert not kube.state.jobs.jobs
+    assert not [p for p in kube.state.pods.get(namespace, [])
+                if p["metadata"]["labels"].get("job-name") == name]
+    assert any("deleted Job" in line and "and its pods" in line for line in outcome.evidence)
+
+
+def test_an_existing_job_is_adopted_not_created_again_on_stand_in(
+        tmp_path: Path, kube: KubeStandIn) -> None:
+    project(tmp_path)
+    ctx = job_ctx(tmp_path, kube)
+    name = job_name("TASK-009", "run-test", ctx.criterion, 1)
+    # a taskbot killed mid-build made it: the same run and criterion find it by its name
+    kube.state.jobs.jobs[("builds", name)] = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": "builds", "creationTimestamp": now(),
+                     "labels": {"app.kubernetes.io/managed-by": "taskbot"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "build", "image": "b"}]}}},
+        "status": {"active": 1}}
+    script(["was running all along"], delay=0.3)(JobRun(kube.state, "builds", name))
+    outcome = _run(ctx)
+    assert outcome.status is Status.DONE, outcome
+    assert kube.state.jobs.created == []  # no POST: nothing created twice
+    assert not [r for r in kube.state.requests if r.startswith("POST")]
+    assert any("adopted (created" in line and "not created again" in line
+               for line in outcome.evidence)
+    assert outcome.commands[0].output_tail == "was running all along"
