@@ -143,3 +143,20 @@ def test_an_existing_job_is_adopted_not_created_again_on_stand_in(
     assert any("adopted (created" in line and "not created again" in line
                for line in outcome.evidence)
     assert outcome.commands[0].output_tail == "was running all along"
+
+
+def test_plan_shows_the_job_it_would_create(tmp_path: Path, kube: KubeStandIn) -> None:
+    _, head = project(tmp_path)
+    ctx = job_ctx(tmp_path, kube)
+    step = BUILD.plan(BUILD.settings({"project": "bld", "version": "1.0.0", "push": "false"}, ctx),
+                      ctx)
+    name = job_name("TASK-009", "run-test", ctx.criterion, 1)
+    assert step.commands == (("./scripts/build.sh", "--push", "all"),)
+    assert step.cwd == f"Job builds/{name}:/workspace/src"
+    needs = "\n".join(step.preconditions)
+    assert f"Kubernetes Job builds/{name} (created, or adopted if it exists)" in needs
+    assert (f"image quay.io/buildah/stable:latest; init container docker.io/alpine/git:latest "
+            f"clones {tmp_path / 'bld-origin.git'} at {head[:12]}") in needs
+    assert "registry credentials from Secret regcred (mounted" in needs
+    assert "VERSION=1.0.0" in needs
+    assert kube.state.requests == []  # a plan asks the cluster nothing

@@ -3,6 +3,7 @@ its clone, and a Context whose `[executor]` is the stand-in's cluster."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ def project(root: Path) -> tuple[Path, str]:
     clone = root / "bld"
     git(root, "init", "-q", "--bare", "-b", "main", str(origin))
     git(root, "clone", "-q", str(origin), str(clone))
+    git(clone, "checkout", "-q", "-b", "main")
     (clone / "scripts").mkdir()
     (clone / "scripts" / "build.sh").write_text("#!/bin/sh\necho building\n")
     (clone / "scripts" / "build.sh").chmod(0o755)
@@ -28,6 +30,15 @@ def project(root: Path) -> tuple[Path, str]:
     git(clone, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one")
     git(clone, "push", "-q", "origin", "HEAD:main")
     return clone, git(clone, "rev-parse", "HEAD").strip()
+
+
+def executor_toml(root: Path, kube: KubeStandIn) -> str:
+    """The same, as taskbot.toml lines for a sandbox's config."""
+    return (f'\n[cluster]\nkubeconfig = "{kube.kubeconfig}"\ncontext = "minikube"\n'
+            'namespace = "ffl"\n'
+            '\n[executor]\nkind = "kubernetes"\nnamespace = "builds"\nregistry_secret = "regcred"\n'
+            f'\n[projects.bld]\npath = "{root / "bld"}"\nbuild = {json.dumps(BUILD)}\n'
+            'images = ["bld/one"]\n')
 
 
 def executor_config(root: Path, kube: KubeStandIn, **extra: Any) -> dict[str, Any]:
