@@ -26,6 +26,10 @@ from bot.api import Cluster, Context, TaskbotError
 from handlers._jobspec import WORKSPACE, JobSpec, manifest
 
 POLL = 0.5  # seconds between two reads of the Job
+# A sign of life this often, not at every read: the criterion's budget (build_timeout) covers
+# the watch, and a daemon asked to stop leaves an item quiet for a few seconds (the journal
+# resumes it): so a stop leaves the Job running, and the restart adopts it.
+BEAT = 30.0
 TAIL = 20  # log lines kept for the record
 MAX_LINE = 1000
 API_FAILURES = 20  # reads in a row that fail before the watch gives up on the API
@@ -135,13 +139,18 @@ def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
     created = job.metadata.creation_timestamp
     deadline = (created.timestamp() if created is not None else time.time()) + spec.deadline
     failures = 0
+    beaten = time.monotonic()
+    api.beat()
     while True:
         state = job_state(job)
         if state:
             return state, job
         if time.time() >= deadline:
+            api.beat()  # deleting it is work of its own
             return "timeout", job
-        api.beat(expect=POLL + 30)
+        if time.monotonic() - beaten >= BEAT:
+            beaten = time.monotonic()
+            api.beat()
         time.sleep(POLL)
         try:
             job = batch.read_namespaced_job(spec.name, spec.namespace)
