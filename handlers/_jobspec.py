@@ -21,6 +21,7 @@ TASK_LABEL = "taskbot.dev/task"
 WORKSPACE = "/workspace/src"
 AUTH_DIR = "/run/taskbot/registry"
 AUTH_FILE = f"{AUTH_DIR}/auth.json"
+NAME_PATTERN = "taskbot-build-<run id>-<criterion>-<attempt>"
 KEEP_FINISHED = 86400  # seconds a finished Job stays: long enough for a restart to find it
 _UNSAFE = re.compile(r"[^a-z0-9]+")
 # the clone: full, then the exact commit, so a branch that moved on since does not matter
@@ -117,18 +118,19 @@ def _pod(spec: JobSpec) -> dict[str, Any]:
     return pod
 
 
-def described(spec: JobSpec) -> tuple[str, ...]:
-    """What `plan` says of the Job: one line each."""
+def described(spec: JobSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What `plan` says of the Job: (what it needs, what follows)."""
     secret = (f"registry credentials from Secret {spec.registry_secret} (mounted, "
               f"REGISTRY_AUTH_FILE={AUTH_FILE})" if spec.registry_secret
               else "no registry Secret ([executor] registry_secret unset)")
-    return (f"Kubernetes Job {spec.namespace}/{spec.name} (created, or adopted if it exists)",
-            f"image {spec.image}; init container {spec.clone_image} clones {spec.remote or '?'} "
-            f"at {spec.commit[:12] or 'HEAD'}",
-            f"command in {WORKSPACE}: {' '.join(spec.argv)}",
-            secret,
-            *([f"service account {spec.service_account}"] if spec.service_account else []),
-            f"deleted with its pods after {int(spec.deadline)} s (limits.build_timeout)")
+    needs = (f"Kubernetes Job {spec.namespace}/{spec.name} (created, or adopted after a restart)",
+             f"image {spec.image}; init container {spec.clone_image} clones "
+             f"{spec.remote or '(no origin)'} at {spec.commit[:12] or '(no commit)'}",
+             secret,
+             *([f"service account {spec.service_account}"] if spec.service_account else []))
+    then = (f"the build's log streamed; past {int(spec.deadline)} s (limits.build_timeout) "
+            "the Job is deleted with its pods",)
+    return needs, then
 
 
 def source(path: str) -> tuple[str, str]:

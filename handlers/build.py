@@ -114,16 +114,19 @@ class BuildHandler:
             origin = _jobspec.source(s.cwd)
         except (api.TaskbotError, OSError):
             origin = ("", "")  # `run` says why; the plan still shows the Job
-        spec = self._job(s, ctx, origin)
+        # the name is made when the criterion runs: a plan (and an approval's digest of it)
+        # must not depend on the run
+        spec = self._job(s, ctx, origin)._replace(name=_jobspec.NAME_PATTERN)
+        needs, then = _jobspec.described(spec)
         return Step(commands=(s.argv,), cwd=f"Job {spec.namespace}/{spec.name}:{_jobspec.WORKSPACE}",
                     preconditions=(
                         f"project {s.project} is on its branch with no uncommitted changes to "
                         "tracked files (unless allow_dirty); its commit is on origin",
-                        *_jobspec.described(spec),
+                        *needs,
                         *([f"registry {s.registry} reachable"] if s.push else []),
                         f"environment: REGISTRY_URL={api.normalize_registry(s.registry)} "
-                        f"VERSION={s.version}",
-                        *checks))
+                        f"VERSION={s.version}"),
+                    then=(*then, *checks))
 
     def _blocked(self, s: BuildSettings) -> str:
         cwd = Path(s.cwd)

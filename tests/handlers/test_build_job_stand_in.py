@@ -144,15 +144,18 @@ def test_plan_shows_the_job_it_would_create(tmp_path: Path, kube_api: KubeStandI
     ctx = job_ctx(tmp_path, kube_api)
     step = BUILD.plan(BUILD.settings({"project": "bld", "version": "1.0.0", "push": "false"}, ctx),
                       ctx)
-    name = job_name("TASK-009", "run-test", ctx.criterion, 1)
+    name = "taskbot-build-<run id>-<criterion>-<attempt>"
     assert step.commands == (("./scripts/build.sh", "--push", "all"),)
     assert step.cwd == f"Job builds/{name}:/workspace/src"
-    needs = "\n".join(step.preconditions)
-    assert f"Kubernetes Job builds/{name} (created, or adopted if it exists)" in needs
-    assert (f"image quay.io/buildah/stable:latest; init container docker.io/alpine/git:latest "
-            f"clones {tmp_path / 'bld-origin.git'} at {head[:12]}") in needs
-    assert "registry credentials from Secret regcred (mounted" in needs
-    assert "VERSION=1.0.0" in needs
+    assert step.preconditions[1:4] == (
+        f"Kubernetes Job builds/{name} (created, or adopted after a restart)",
+        f"image quay.io/buildah/stable:latest; init container docker.io/alpine/git:latest "
+        f"clones {tmp_path / 'bld-origin.git'} at {head[:12]}",
+        "registry credentials from Secret regcred (mounted, "
+        "REGISTRY_AUTH_FILE=/run/taskbot/registry/auth.json)")
+    assert "environment: REGISTRY_URL= VERSION=1.0.0" in step.preconditions
+    assert step.then == ("the build's log streamed; past 900 s (limits.build_timeout) the Job "
+                         "is deleted with its pods",)
     assert kube_api.state.requests == []  # a plan asks the cluster nothing
 
 

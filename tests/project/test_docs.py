@@ -21,7 +21,8 @@ SECTIONS = {"repo": configmod.RepoConfig, "identity": configmod.Identity,
             "trust": configmod.Trust, "notify": configmod.NotifyConfig,
             "limits": configmod.Limits, "registry": configmod.Registry,
             "cluster": configmod.Cluster, "webhook": configmod.WebhookConfig,
-            "release": configmod.Release, "approval": configmod.Approval}
+            "release": configmod.Release, "approval": configmod.Approval,
+            "executor": configmod.Executor}
 
 
 def _anchor(heading: str) -> str:
