@@ -12,6 +12,7 @@ costs ~0.3 s of imports.
 from __future__ import annotations
 
 import collections
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -66,12 +67,12 @@ def problem(exc: Exception) -> str:
     """One line for an API error: its status and message, or why it was not reached."""
     if isinstance(exc, ApiException):
         return f"{exc.status} {exc.reason}".strip() + _message(exc)
-    return f"API not reachable: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    cause = getattr(exc, "reason", None) or exc  # urllib3's MaxRetryError: the last attempt's
+    text = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    return f"API not reachable: {text}"
 
 
 def _message(exc: ApiException) -> str:
-    import json  # noqa: PLC0415 -- only an error's body needs it
-
     try:
         return f": {json.loads(exc.body or '{}').get('message', '')}".rstrip(": ")
     except ValueError:
@@ -81,17 +82,17 @@ def _message(exc: ApiException) -> str:
 def run_job(spec: JobSpec, ctx: Context) -> JobRun:
     """Create or adopt the Job, watch it to its end; JobError when the API refuses."""
     began = time.monotonic()
+    argv = ("kubernetes-job", f"{spec.namespace}/{spec.name}")
     with api_client(ctx.config.cluster) as client:
         batch, core = k8s.BatchV1Api(client), k8s.CoreV1Api(client)
         job, how = _create_or_adopt(batch, spec)
-        argv = ("kubernetes-job", f"{spec.namespace}/{spec.name}")
         logs = _Follower(core, spec, ctx.redactor, api.observe_command(argv))
         logs.start()
-        state, job = _watch(batch, spec, job)
-        evidence = [how]
-        if state == "timeout":
-            evidence.append(_delete(batch, spec))
-        logs.finish()
+        try:
+            state, job = _watch(batch, spec, job)
+            evidence = [how, _delete(batch, spec)] if state == "timeout" else [how]
+        finally:
+            logs.finish()  # also when the API went away: no thread left polling it
         diagnosis = () if state == "succeeded" else _diagnose(core, spec, job)
     evidence.append(_ended(spec, state, job))
     lines = list(logs.tail)

@@ -14,7 +14,8 @@ import hashlib
 import re
 from typing import Any, NamedTuple
 
-from bot.api import Context, Executor, ParamError
+from bot import api
+from bot.api import Context, Executor
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TASK_LABEL = "taskbot.dev/task"
@@ -135,19 +136,17 @@ def described(spec: JobSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def source(path: str) -> tuple[str, str]:
     """(the URL of the project's `origin`, its HEAD commit): what the Job clones and checks
-    out. ParamError when the project has neither: a cluster cannot clone this host's files."""
-    from bot import api  # noqa: PLC0415 -- reading a repository loads libgit2 (~40 ms)
-
-    repo = api.open_repo(path)
+    out. NotReady when the project has neither: a cluster cannot clone this host's files."""
+    repo = api.open_repo(path)  # libgit2 loads here, on first use: not with `plan`'s imports
     try:
         remote = repo.remotes["origin"].url or ""
     except KeyError:
         remote = ""
     if not remote:
-        raise ParamError(f"build: project directory {path} has no remote 'origin' for the "
+        raise api.NotReady(f"build: project directory {path} has no remote 'origin' for the "
                          "Kubernetes Job to clone")
     if repo.head_is_unborn:
-        raise ParamError(f"build: project directory {path} has no commit to build")
+        raise api.NotReady(f"build: project directory {path} has no commit to build")
     return remote, str(repo.head.target)
 
 

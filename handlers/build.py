@@ -171,7 +171,10 @@ class BuildHandler:
         except ImportError as exc:
             return Outcome(Status.BLOCKED, f"[executor] kind = \"kubernetes\" needs the Python "
                            f"package kubernetes ({exc}): pip install 'taskbot[kubernetes]'")
-        done = _jobbuild.run_job(self._job(settings, ctx, origin), ctx)
+        try:
+            done = _jobbuild.run_job(self._job(settings, ctx, origin), ctx)
+        except _jobbuild.JobError as exc:
+            return Outcome(Status.BLOCKED, str(exc), evidence=checked)
         if not done.ok:
             outcome = Outcome(Status.FAILED, f"build {done.evidence[-1]}", commands=(done.record,),
                               evidence=done.evidence, diagnosis=done.diagnosis)

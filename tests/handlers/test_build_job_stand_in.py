@@ -17,6 +17,7 @@ from handlers._jobspec import job_name
 from handlers.build import HANDLER as BUILD
 from tests.kit.buildjob import SECRET_VALUE, job_ctx, project
 from tests.kit.context import registry_section
+from tests.kit.git import git
 from tests.kit.kube import KubeStandIn
 from tests.kit.kubejobs import JobRun, now, script
 from tests.kit.registry import RegistryServer, push_image
@@ -215,3 +216,21 @@ def test_after_the_job_the_registry_is_checked_on_stand_in(
     assert missing.reason == f"build ran, but registry {registry.host} lacks bld/one:2.0.0"
     # the diagnosis is the registry's: this host's engine and disk say nothing of the Job
     assert len(missing.diagnosis) == 1 and "registry GET /v2/" in missing.diagnosis[0]
+
+
+def test_no_api_or_no_origin_blocks_on_stand_in(tmp_path: Path, kube_api: KubeStandIn) -> None:
+    clone, _ = project(tmp_path)
+    ctx = job_ctx(tmp_path, kube_api)
+    kube_api.stop()
+    outcome = BUILD.run(BUILD.settings({"project": "bld", "version": "1.0.0", "push": "false"},
+                                       ctx), ctx)
+    assert outcome.status is Status.BLOCKED
+    assert outcome.reason.startswith("reading Job builds/taskbot-build-")
+    assert "API not reachable: HTTPConnection(host='127.0.0.1'" in outcome.reason
+    assert "Connection refused" in outcome.reason
+    git(clone, "remote", "remove", "origin")
+    outcome = BUILD.run(BUILD.settings({"project": "bld", "version": "1.0.0", "push": "false"},
+                                       ctx), ctx)
+    assert outcome.status is Status.BLOCKED
+    assert outcome.reason == (f"build: project directory {clone} has no remote 'origin' for the "
+                              "Kubernetes Job to clone")
