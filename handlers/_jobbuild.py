@@ -74,9 +74,10 @@ def problem(exc: Exception) -> str:
 
 def _message(exc: ApiException) -> str:
     try:
-        return f": {json.loads(exc.body or '{}').get('message', '')}".rstrip(": ")
+        body = json.loads(exc.body or "{}")
     except ValueError:
         return ""
+    return f": {body.get('message', '')}".rstrip(": ") if isinstance(body, dict) else ""
 
 
 def run_job(spec: JobSpec, ctx: Context) -> JobRun:

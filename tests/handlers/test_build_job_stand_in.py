@@ -203,17 +203,17 @@ def test_jobs_of_side_by_side_groups_run_at_once_on_stand_in(
 def test_after_the_job_the_registry_is_checked_on_stand_in(
         tmp_path: Path, kube_api: KubeStandIn, registry: RegistryServer) -> None:
     project(tmp_path)
-    push_image(registry, tmp_path, "bld/one", "1.0.0")  # what the Job's build pushed
+    push_image(registry, tmp_path, "jobbld/one", "1.0.0")  # what the Job's build pushed
     kube_api.state.jobs.on_create = script(["pushed"])
     ctx = job_ctx(tmp_path, kube_api, registry=registry_section(registry))
     outcome = BUILD.run(BUILD.settings({"project": "bld", "version": "1.0.0"}, ctx), ctx)
     assert outcome.status is Status.DONE, outcome
-    assert outcome.summary == f"built and pushed bld/one:1.0.0; registry {registry.host} has them"
-    assert any("→ 200 bld/one:1.0.0 sha256:" in line for line in outcome.evidence)
+    assert outcome.summary == f"built and pushed jobbld/one:1.0.0; registry {registry.host} has them"
+    assert any("→ 200 jobbld/one:1.0.0 sha256:" in line for line in outcome.evidence)
     missing = BUILD.run(BUILD.settings({"project": "bld", "version": "2.0.0"},
                                        ctx := ctx._replace(attempt=2)), ctx)
     assert missing.status is Status.FAILED
-    assert missing.reason == f"build ran, but registry {registry.host} lacks bld/one:2.0.0"
+    assert missing.reason == f"build ran, but registry {registry.host} lacks jobbld/one:2.0.0"
     # the diagnosis is the registry's: this host's engine and disk say nothing of the Job
     assert len(missing.diagnosis) == 1 and "registry GET /v2/" in missing.diagnosis[0]
 

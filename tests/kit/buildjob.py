@@ -13,6 +13,7 @@ from tests.kit.git import git
 from tests.kit.kube import KubeStandIn
 
 BUILD = ["./scripts/build.sh", "--push", "all"]
+IMAGE = "jobbld/one"  # a name of its own: the session's registry is shared with other tests
 SECRET_VALUE = "hunter2-registry-password"  # in the Secret only: never in a manifest
 
 
@@ -38,7 +39,7 @@ def executor_toml(root: Path, kube: KubeStandIn) -> str:
             'namespace = "ffl"\n'
             '\n[executor]\nkind = "kubernetes"\nnamespace = "builds"\nregistry_secret = "regcred"\n'
             f'\n[projects.bld]\npath = "{root / "bld"}"\nbuild = {json.dumps(BUILD)}\n'
-            'images = ["bld/one"]\n')
+            'images = ["jobbld/one"]\n')
 
 
 def executor_config(root: Path, kube: KubeStandIn, **extra: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def executor_config(root: Path, kube: KubeStandIn, **extra: Any) -> dict[str, An
         "executor": {"kind": "kubernetes", "namespace": "builds", "registry_secret": "regcred",
                      **extra.pop("executor", {})},
         "limits": {"retries": 0, **extra.pop("limits", {})},
-        "projects": {"bld": {"path": str(root / "bld"), "build": BUILD, "images": ["bld/one"],
+        "projects": {"bld": {"path": str(root / "bld"), "build": BUILD, "images": [IMAGE],
                              "env": {"TOKEN_HINT": "from-env"}}},
         **extra,
     }
