@@ -230,7 +230,9 @@ def _tools(config: Config) -> Iterator[Check]:
             tools.setdefault(tool.label, tool)
     for tool in tools.values():
         wanted = tool.cluster and config.cluster is not None
-        if wanted or any(p.value(tool.key) for p in config.projects.values()):
+        users = [p for p in config.projects.values()
+                 if not tool.builds_here or config.executor_kind(p) == "local"]
+        if wanted or any(p.value(tool.key) for p in users):
             yield _tool(tool)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot import config as configmod
+from bot.commands.doctor import _tools
 from bot.commands.doctor_executor import executor_checks
 from tests.kit.buildjob import executor_config
 from tests.kit.kube import KubeStandIn
@@ -56,3 +57,13 @@ def test_doctor_says_the_api_is_not_reachable_on_stand_in(tmp_path: Path, kube_a
 
 def test_no_executor_checks_for_local_builds(tmp_path: Path, kube_api: KubeStandIn) -> None:
     assert _lines(tmp_path, kube_api, executor={"kind": "local"}) == []
+
+
+def test_no_local_build_engine_wanted_when_builds_run_as_jobs(tmp_path: Path,
+                                                              kube_api: KubeStandIn) -> None:
+    (tmp_path / "bld").mkdir()
+    on_cluster = configmod.parse(executor_config(tmp_path, kube_api), str(tmp_path / "t.toml"))
+    assert not [c for c in _tools(on_cluster) if c.name == "build engine"]
+    here = configmod.parse(executor_config(tmp_path, kube_api, executor={"kind": "local"}),
+                           str(tmp_path / "t.toml"))
+    assert [c.name for c in _tools(here) if c.name == "build engine"] == ["build engine"]
