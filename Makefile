@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 $(BIN)/taskbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check \
-		--config-settings editable_mode=compat -e '.[test,mcp]'
+		--config-settings editable_mode=compat -e '.[test,mcp,kubernetes]'
 	touch $@
 
 demo: $(BIN)/taskbot

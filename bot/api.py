@@ -18,10 +18,11 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Argv, Cluster, Config, Identity, Project
+from bot.config import Argv, Cluster, Config, Executor, Identity, Project
 from bot.errors import ParamError, TaskbotError
 from bot.heartbeat import beat
 from bot.run.context import Context, Handler
+from bot.run.observe import command as observe_command
 from bot.run.params import (
     parse_bool,
     reject_unknown,
@@ -40,6 +41,7 @@ __all__ = [
     "Config",
     "Context",
     "DefaultRule",
+    "Executor",
     "FileChange",
     "Handler",
     "Identity",
@@ -67,6 +69,7 @@ __all__ = [
     "files_inside",
     "gitops_commit_message",
     "normalize_registry",
+    "observe_command",
     "open_repo",
     "parse_bool",
     "prepare_worktree",

@@ -32,6 +32,7 @@ __all__ = [
     "Argv",
     "Cluster",
     "Config",
+    "Executor",
     "Identity",
     "Limits",
     "Mcp",
@@ -57,6 +58,7 @@ _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _PROJECT_RE = _BARE_KEY_RE
 _HANDLER_RE = re.compile(r"[a-z][a-z0-9_-]*")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_K8S_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _TOML_POS_RE = re.compile(
     r"^(?P<msg>.*?)\s*\(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
 )
@@ -165,6 +167,7 @@ class Project:  # a dataclass, not a NamedTuple: `branch` must keep its first an
     env: tuple[tuple[str, str], ...] = ()
     allow_dirty: bool = False  # true: handlers run despite uncommitted tracked changes
     approval: bool = False  # true: its criteria wait for a person's approval before they run
+    executor: str = ""  # local | kubernetes; "" = [executor] kind
     # the handlers' own keys: one record per declaring class (see `settings`)
     declared: Mapping[type, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -198,6 +201,21 @@ class Cluster(NamedTuple):
     kubeconfig: str = ""
     namespace: str = "default"
     rollout_timeout: float = 300
+
+
+class Executor(NamedTuple):
+    """Where `build` criteria run: on this host, or as Kubernetes Jobs (`[cluster]`'s
+    kubeconfig and context)."""
+
+    kind: str = "local"  # local | kubernetes
+    namespace: str = ""  # "" = [cluster] namespace
+    image: str = "quay.io/buildah/stable:latest"  # rootless build image: runs the build command
+    clone_image: str = "docker.io/alpine/git:latest"  # its init container clones the project
+    registry_secret: str = ""  # a Secret (kubernetes.io/dockerconfigjson) the Job mounts
+    service_account: str = ""  # "" = the namespace's default
+
+
+EXECUTOR_KINDS = ("local", "kubernetes")
 
 
 class Release(NamedTuple):
@@ -241,6 +259,11 @@ class Config(NamedTuple):
     webhook: WebhookConfig | None = None  # None: no [webhook] section, no listener
     approval: Approval = Approval()  # no [approval] section: only projects' `approval` keys
     mcp: Mcp = Mcp()  # no [mcp] section: an agent may read, not run or approve
+    executor: Executor = Executor()  # no [executor] section: builds run on this host
+
+    def executor_kind(self, project: Project) -> str:
+        """Where the project's builds run: its own `executor`, else `[executor] kind`."""
+        return project.executor or self.executor.kind
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret read from a `*_file` key that can be read now, for redaction."""
@@ -326,6 +349,9 @@ def parse(data: Mapping[str, Any], source: str,
     trust = top.table("trust", Trust)
     cluster = top.table("cluster", Cluster)
     webhook = top.table("webhook", WebhookConfig)
+    projects = _projects(top, handler_keys)
+    if cluster is None:
+        _no_kubernetes_projects(top, projects)
     return Config(
         source=source,
         repo=_repo(top.table("repo", RepoConfig) or _Table.empty(top, "repo")),
@@ -334,13 +360,15 @@ def parse(data: Mapping[str, Any], source: str,
         notify=_notify(top.table("notify", NotifyConfig) or _Table.empty(top, "notify")),
         limits=_limits(top.table("limits", Limits) or _Table.empty(top, "limits")),
         registry=_registry(top.table("registry", Registry) or _Table.empty(top, "registry")),
-        projects=MappingProxyType(_projects(top, handler_keys)),
+        projects=MappingProxyType(projects),
         cluster=_cluster(cluster) if cluster else None,
         release=_release(top.table("release", Release) or _Table.empty(top, "release")),
         rules=tuple(_rules(top)),
         webhook=_webhook(webhook) if webhook else None,
         approval=_approval(top.table("approval", Approval) or _Table.empty(top, "approval")),
         mcp=_mcp(top.table("mcp", Mcp) or _Table.empty(top, "mcp")),
+        executor=_executor(top.table("executor", Executor) or _Table.empty(top, "executor"),
+                           cluster),
     )
 
 
@@ -480,6 +508,37 @@ def _cluster(t: _Table) -> Cluster:
     )
 
 
+def _executor(t: _Table, cluster: _Table | None) -> Executor:
+    d = Executor()
+    kind = t.choice("kind", d.kind, EXECUTOR_KINDS)
+    if kind == "kubernetes" and cluster is None:
+        raise t.error("kind", "kubernetes needs a [cluster] section (its kubeconfig and context)")
+    return Executor(
+        kind=kind,
+        namespace=_k8s_name(t, "namespace"),
+        image=t.string("image", d.image, nonempty=True),
+        clone_image=t.string("clone_image", d.clone_image, nonempty=True),
+        registry_secret=_k8s_name(t, "registry_secret"),
+        service_account=_k8s_name(t, "service_account"),
+    )
+
+
+def _no_kubernetes_projects(top: _Table, projects: Mapping[str, Project]) -> None:
+    for name, project in projects.items():
+        if project.executor == "kubernetes":
+            raise top.error(f"projects.{name}.executor", "kubernetes needs a [cluster] section "
+                            "(its kubeconfig and context)")
+
+
+def _k8s_name(t: _Table, name: str) -> str:
+    """"" or a DNS-1123 name: a typo should fail here, not as the API server's 422 mid-run."""
+    value = t.string(name, "")
+    if value and not _K8S_NAME_RE.fullmatch(value):
+        raise t.error(name, f"{value!r} is not a Kubernetes name (lowercase letters, digits, "
+                            "'-' and '.')")
+    return value
+
+
 def _release(t: _Table) -> Release:
     return Release(on_failure=t.choice("on_failure", Release().on_failure, ("revert", "keep")))
 
@@ -551,6 +610,7 @@ def _project(name: str, t: _Table, records: Mapping[str, type]) -> Project:
         env=tuple(t.string_map("env", _ENV_NAME_RE, "environment variable name").items()),
         allow_dirty=t.boolean("allow_dirty", d.allow_dirty),
         approval=t.boolean("approval", d.approval),
+        executor=t.choice("executor", "", ("", *EXECUTOR_KINDS)),
         declared=MappingProxyType(declared),
     )
 

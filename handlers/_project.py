@@ -47,7 +47,7 @@ TOOLS = (
     Tool("kubectl/kustomize", ("kustomize", "kubectl"),
          "neither kubectl nor kustomize on PATH: install kubectl", "kustomize", cluster=True),
     Tool("build engine", ("docker", "podman", "buildah"), "no docker, podman or buildah on PATH",
-         "build", alternatives=True),
+         "build", alternatives=True, builds_here=True),
 )
 _NO_GIT = "not a git repository (build, image and GitOps handlers need one)"
 

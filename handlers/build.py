@@ -33,6 +33,7 @@ from bot.api import (
     require_project,
     validate_version,
 )
+from handlers import _jobspec
 from handlers._path import free_bytes, which
 from handlers._project import BuildKeys
 from handlers._registry import check_images, registry_diagnosis, same_registry
@@ -50,6 +51,7 @@ class BuildSettings(NamedTuple):
     images: tuple[str, ...]
     registry: str  # configured url as written (REGISTRY_URL); "" without push
     env: tuple[tuple[str, str], ...]
+    executor: str = "local"  # local | kubernetes
 
 
 class BuildHandler:
@@ -75,7 +77,8 @@ class BuildHandler:
             same_registry(ctx.config, "", self.name)
         return BuildSettings(project.name, project.path, keys.build,
                              validate_version(params["version"]), push, keys.images,
-                             ctx.config.registry.url, project.env)
+                             ctx.config.registry.url, project.env,
+                             ctx.config.executor_kind(project))
 
     def _env(self, s: BuildSettings) -> dict[str, str]:
         # always host:port: image references have no scheme (`http://h:5000/x` is an
@@ -86,6 +89,8 @@ class BuildHandler:
     def plan(self, settings: BuildSettings, ctx: Context) -> Step:
         checks = [f"after the build, registry has {n}:{settings.version}"
                   for n in settings.images] if settings.push else []
+        if settings.executor == "kubernetes":
+            return self._plan_job(settings, ctx, checks)
         return Step(
             commands=(settings.argv,),
             cwd=settings.cwd,
@@ -100,6 +105,28 @@ class BuildHandler:
                 *checks,
             ),
         )
+
+    def _job(self, s: BuildSettings, ctx: Context, origin: tuple[str, str]) -> _jobspec.JobSpec:
+        return _jobspec.spec_for(ctx, ctx.config.executor, s.argv, self._env(s), origin)
+
+    def _plan_job(self, s: BuildSettings, ctx: Context, checks: list[str]) -> Step:
+        try:
+            origin = _jobspec.source(s.cwd)
+        except (api.TaskbotError, OSError):
+            origin = ("", "")  # `run` says why; the plan still shows the Job
+        # the name is made when the criterion runs: a plan (and an approval's digest of it)
+        # must not depend on the run
+        spec = self._job(s, ctx, origin)._replace(name=_jobspec.NAME_PATTERN)
+        needs, then = _jobspec.described(spec)
+        return Step(commands=(s.argv,), cwd=f"Job {spec.namespace}/{spec.name}:{_jobspec.WORKSPACE}",
+                    preconditions=(
+                        f"project {s.project} is on its branch with no uncommitted changes to "
+                        "tracked files (unless allow_dirty); its commit is on origin",
+                        *needs,
+                        *([f"registry {s.registry} reachable"] if s.push else []),
+                        f"environment: REGISTRY_URL={api.normalize_registry(s.registry)} "
+                        f"VERSION={s.version}"),
+                    then=(*then, *checks))
 
     def _blocked(self, s: BuildSettings) -> str:
         cwd = Path(s.cwd)
@@ -119,6 +146,8 @@ class BuildHandler:
         return ""
 
     def run(self, settings: BuildSettings, ctx: Context) -> Outcome:
+        if settings.executor == "kubernetes":
+            return self._on_cluster(settings, ctx)
         why = self._blocked(settings)
         if why:
             return Outcome(Status.BLOCKED, why)
@@ -128,18 +157,53 @@ class BuildHandler:
             return Outcome(Status.BLOCKED, exc.reason, evidence=exc.evidence)
         return _with_checks(self._build(settings, ctx), checked)
 
+    def _on_cluster(self, settings: BuildSettings, ctx: Context) -> Outcome:
+        try:
+            checked = project_ready(require_project(ctx.config, settings.project))
+            origin = _jobspec.source(settings.cwd)
+        except NotReady as exc:
+            return Outcome(Status.BLOCKED, exc.reason, evidence=exc.evidence)
+        client, unreachable = _registry(settings, ctx)
+        if unreachable is not None:
+            return unreachable
+        try:
+            from handlers import _jobbuild  # noqa: PLC0415 -- the client's imports: only here
+        except ImportError as exc:
+            return Outcome(Status.BLOCKED, f"[executor] kind = \"kubernetes\" needs the Python "
+                           f"package kubernetes ({exc}): pip install 'taskbot[kubernetes]'")
+        try:
+            done = _jobbuild.run_job(self._job(settings, ctx, origin), ctx)
+        except _jobbuild.JobError as exc:
+            return Outcome(Status.BLOCKED, str(exc), evidence=checked)
+        if not done.ok:
+            outcome = Outcome(Status.FAILED, f"build {done.evidence[-1]}", commands=(done.record,),
+                              evidence=done.evidence, diagnosis=done.diagnosis)
+        else:
+            outcome = _check_registry(settings, ctx, client, done.record)
+            outcome = replace(outcome, evidence=(*done.evidence, *outcome.evidence))
+        return _with_checks(outcome, checked)
+
     def _build(self, settings: BuildSettings, ctx: Context) -> Outcome:
-        client = registry_client(ctx.config) if settings.push else None
-        if client is not None:
-            ping = client.ping()
-            if not ping.ok and ping.kind in ("unreachable", "tls"):
-                return Outcome(Status.BLOCKED, ping.message,
-                               diagnosis=(f"registry GET /v2/: {ping.message}",))
+        client, unreachable = _registry(settings, ctx)
+        if unreachable is not None:
+            return unreachable
         record = ctx.run(settings.argv, settings.cwd, env=self._env(settings),
                          timeout=ctx.config.limits.build_timeout)
         if not record.ok:
             return _failed(settings, ctx, client, record, record.describe())
         return _check_registry(settings, ctx, client, record)
+
+
+def _registry(settings: BuildSettings, ctx: Context
+              ) -> tuple[api.RegistryClient | None, Outcome | None]:
+    """The registry's client (None without push), or the outcome when it is unreachable."""
+    client = registry_client(ctx.config) if settings.push else None
+    if client is not None:
+        ping = client.ping()
+        if not ping.ok and ping.kind in ("unreachable", "tls"):
+            return client, Outcome(Status.BLOCKED, ping.message,
+                                   diagnosis=(f"registry GET /v2/: {ping.message}",))
+    return client, None
 
 
 def _check_registry(settings: BuildSettings, ctx: Context, client: api.RegistryClient | None,
@@ -168,6 +232,9 @@ def _with_checks(outcome: Outcome, checked: tuple[str, ...]) -> Outcome:
 
 def _failed(s: BuildSettings, ctx: Context, client: api.RegistryClient | None, record: api.CommandRecord,
             reason: str, evidence: tuple[str, ...] = ()) -> Outcome:
+    if s.executor == "kubernetes":  # this host's engine, disk and files say nothing of the Job
+        return Outcome(Status.FAILED, reason, commands=(record,), evidence=evidence,
+                       diagnosis=(registry_diagnosis(client),) if client is not None else ())
     extra, lines = diagnose(s, ctx, client, record)
     return Outcome(Status.FAILED, reason, commands=(record, *extra), evidence=evidence,
                    diagnosis=lines)

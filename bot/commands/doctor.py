@@ -3,7 +3,8 @@
 Checks the configuration, the tasks repository and state dir, each project's directory
 and commands (each handler's project keys check their own), the tools taskbot calls (git,
 and those the handlers list: kubectl, a container engine), the registry (TLS with the
-configured CA, the credentials), the cluster context and the notification URLs (a TCP
+configured CA, the credentials), the cluster context, builds as Kubernetes Jobs
+(`doctor_executor`) and the notification URLs (a TCP
 connect to each; `--send-test` sends each a message). Also what would silently stop work:
 no taskbot hook in a bare repository, a `[[rules]]` handler that does not exist, a missing
 `allowed_signers` file, a signing key that does not sign (`doctor_signing`), a handler
@@ -25,6 +26,7 @@ from pathlib import Path
 from bot import config as configmod
 from bot.commands import reach
 from bot.commands.checks import Check
+from bot.commands.doctor_executor import executor_checks
 from bot.commands.doctor_forge import forge_checks
 from bot.commands.doctor_signing import signing_checks
 from bot.config import Config, NotifyConfig
@@ -73,7 +75,7 @@ def run_checks(explicit: str | None, send_test: bool = False) -> list[Check]:
     checks = [Check("config", True, f"{path} is readable and valid")]
     steps: tuple[Callable[[Config], Iterator[Check]], ...] = (
         _trust, _signers, signing_checks, _repo, forge_checks, _hook, _state, _projects, _tools,
-        _plugins, _registry, _cluster, partial(_notify, send_test=send_test))
+        _plugins, _registry, _cluster, executor_checks, partial(_notify, send_test=send_test))
     for check in steps:
         checks.extend(check(config))
     return checks
@@ -228,7 +230,9 @@ def _tools(config: Config) -> Iterator[Check]:
             tools.setdefault(tool.label, tool)
     for tool in tools.values():
         wanted = tool.cluster and config.cluster is not None
-        if wanted or any(p.value(tool.key) for p in config.projects.values()):
+        users = [p for p in config.projects.values()
+                 if not tool.builds_here or config.executor_kind(p) == "local"]
+        if wanted or any(p.value(tool.key) for p in users):
             yield _tool(tool)
 
 

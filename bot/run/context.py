@@ -33,6 +33,10 @@ class Context(NamedTuple):
     run_id: str
     redactor: Redactor
     on_spawn: Callable[[int], None] | None = None  # the journal records each process group
+    # the criterion running (its identity, `#occurrence`) and its attempt, from 1: what a
+    # handler names outside work by, so that the same run finds it again after a restart
+    criterion: str = ""
+    attempt: int = 0
 
     def run(
         self,

@@ -118,6 +118,7 @@ class Tool(NamedTuple):
     key: str
     cluster: bool = False
     alternatives: bool = False  # any will do: doctor names every one found, not a path
+    builds_here: bool = False  # not for a project whose builds run as Kubernetes Jobs
 
 
 class Action(NamedTuple):

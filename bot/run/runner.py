@@ -90,8 +90,9 @@ def execute(
             results.append(not_run)
             continue
         began = time.monotonic()
+        named = ctx._replace(criterion=f"{criterion.identity}#{occurrence}")
         results.append(_journaled(action, occurrence, journal,
-                                  partial(_one, action, handlers, ctx, dry_run)))
+                                  partial(_one, action, handlers, named, dry_run)))
         if results[-1].attempted:
             observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
         gates.ended(results)
@@ -127,7 +128,7 @@ def _one(
     attempts = 0
     for attempts in range(1, ctx.config.limits.retries + 2):
         observe.started(ctx.task_id, action, attempts)
-        outcome = _call(handler, action, ctx)
+        outcome = _call(handler, action, ctx._replace(attempt=attempts))
         if outcome.status is not Status.FAILED or outcome.final:
             break
     return Result(action, State(outcome.status.value), outcome, attempts)

@@ -32,3 +32,13 @@ def kube(tmp_path: Path) -> Iterator[KubeStandIn]:
         yield stand_in
     finally:
         stand_in.stop()
+
+
+@pytest.fixture
+def kube_api(tmp_path: Path) -> Iterator[KubeStandIn]:
+    """The stand-in for the Python client (builds as Jobs): no kubectl needed."""
+    stand_in = start_kube(tmp_path)
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()

@@ -22,7 +22,7 @@ SECTIONS = {"repo": configmod.RepoConfig, "identity": configmod.Identity,
             "limits": configmod.Limits, "registry": configmod.Registry,
             "cluster": configmod.Cluster, "webhook": configmod.WebhookConfig,
             "release": configmod.Release, "approval": configmod.Approval,
-            "mcp": configmod.Mcp}
+            "mcp": configmod.Mcp, "executor": configmod.Executor}
 
 
 def _anchor(heading: str) -> str:
