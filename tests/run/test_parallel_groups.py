@@ -205,3 +205,17 @@ def test_the_report_gives_each_groups_wall_time(tmp_path: Path) -> None:
     assert [line.split("Done: ")[1] for line in log] == [
         "Build a", "Push a", "Build b", "Push b", "Build c", "Push c", "Build d", "Push d",
         "Verify all"]
+
+
+def test_a_group_waiting_for_a_dependency_waits_alone(tmp_path: Path) -> None:
+    work = _Work()
+    handlers: dict[str, Handler[Any]] = {"work": work}
+    ctx = make_ctx(_config(tmp_path, 4), tmp_path)
+    actions = resolve(taskfile.parse(_task(FOUR), "T.md"), handlers, ctx)
+    held = {a.criterion.index: "waiting for TASK-001" for a in actions
+            if a.criterion.group == "A"}
+    began = time.monotonic()
+    ran = executed(actions, handlers, ctx, held=held)
+    assert time.monotonic() - began < 2 * (NAP + 0.05)
+    assert [r.state for r in ran.results] == [State.WAITING] * 2 + [State.DONE] * 6
+    assert [g.name for g in ran.groups] == ["B", "C", "D"]

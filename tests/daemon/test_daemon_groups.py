@@ -5,6 +5,7 @@ run. Real daemon, real hook, real `git push`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,71 @@ def test_a_run_past_the_soft_limit_sends_one_progress_notification(tmp_path: Pat
     assert len(receiver.posts) == 2
     main = box.main_file("tasks/active/TASK-021.md")
     assert "- [x] Build alpha" in main and "- [x] Build beta" in main
+
+
+# Each criterion notes its start, then waits for `go` (the second run finds it and ends).
+WAIT = "sh -c 'echo {name} >> {d}/ran; test -e {d}/go && exit 0; sleep 30'"
+GROUPS = """\
+---
+id: TASK-022
+title: Three groups killed
+---
+# TASK-022
+
+## Acceptance Criteria
+### A
+- [ ] Quick a <!-- taskbot: shell project=demo cmd="sh -c 'echo quick >> {d}/ran'" -->
+- [ ] Wait a <!-- taskbot: shell project=demo cmd="{a}" -->
+### B
+- [ ] Wait b <!-- taskbot: shell project=other cmd="{b}" -->
+### C
+- [ ] Wait c <!-- taskbot: shell project=third cmd="{c}" -->
+"""
+
+
+def _in_flight(state: Path) -> int:
+    try:
+        doc = json.loads((state / "journal.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(len(t.get("flight") or ()) for t in doc.get("tasks", {}).values())
+
+
+def _ran(marks: Path) -> list[str]:
+    try:
+        return (marks / "ran").read_text().split()
+    except FileNotFoundError:
+        return []
+
+
+def test_a_kill_with_three_groups_in_flight_resumes_each(tmp_path: Path) -> None:
+    box = installed(tmp_path)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    extra = ""
+    for name in ("other", "third"):
+        (box.root / name).mkdir()
+        extra += f'\n[projects.{name}]\npath = "{box.root / name}"\nallow_shell = true\n'
+    box.config.write_text(box.config.read_text() + extra)
+    state = box.root / "state"
+    rel = "tasks/active/TASK-022.md"
+    box.write(rel, GROUPS.format(d=marks, **{n: WAIT.format(name=n, d=marks) for n in "abc"}))
+    with running_daemon(box.config, tmp_path / "serve.log") as daemon:
+        box.commit_push("add TASK-022")
+        wait_until(lambda: _in_flight(state) == 3 and set(_ran(marks)) == {"quick", *"abc"},
+                   10, "three criteria in flight, their commands running")
+        daemon.proc.kill()
+        daemon.proc.wait(10)
+    (marks / "go").touch()
+    with running_daemon(box.config, tmp_path / "serve2.log") as daemon:
+        until(daemon.notify, idle_and_empty(state))
+    ran = _ran(marks)
+    assert sorted(ran) == ["a", "a", "b", "b", "c", "c", "quick"]  # each once more, quick once
+    final = box.main_file(rel)
+    for name in "abc":
+        assert f"Done: Wait {name} (" in final and f"- [x] Wait {name}" in final
+    assert final.count("(interrupted, run again)") == 3
+    assert "- [x] Quick a" in final
+    log = [line.split("Done: ", 1)[1].split(" (")[0] for line in final.splitlines()
+           if "Done: " in line]
+    assert log == ["Quick a", "Wait a", "Wait b", "Wait c"]  # criterion order
