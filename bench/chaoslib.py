@@ -79,7 +79,8 @@ def git(cwd: Path, *args: str, email: str = PERSON) -> str:
 
 def criterion_line(box: Box, cid: str, fails: bool, unauthorized: bool = False,
                    group: int | None = None) -> str:
-    sleep = f"0.0{box.rng.randint(1, 9)}"
+    # in groups a little longer, so that kills land with several groups' commands running
+    sleep = f"0.0{box.rng.randint(1, 9)}" if group is None else f"0.{box.rng.randint(1, 4)}"
     word = f"UNAUTHORIZED {cid}" if unauthorized else cid
     tail = "; exit 1" if fails else ""
     cmd = f"sh -c 'echo {word} >> {box.ledger}; sleep {sleep}{tail}'"

@@ -6,6 +6,7 @@ run. Real daemon, real hook, real `git push`."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,43 @@ def test_a_kill_with_three_groups_in_flight_resumes_each(tmp_path: Path) -> None
     log = [line.split("Done: ", 1)[1].split(" (")[0] for line in final.splitlines()
            if "Done: " in line]
     assert log == ["Quick a", "Wait a", "Wait b", "Wait c"]  # criterion order
+
+
+STOPPED = """\
+---
+id: TASK-023
+title: Stopped with two groups in flight
+---
+# TASK-023
+
+## Acceptance Criteria
+### A
+- [ ] Slow a <!-- taskbot: shell project=demo cmd="sh -c 'touch {d}/a; sleep 1; touch {d}/a-done'" -->
+- [ ] Then a <!-- taskbot: shell project=demo cmd="touch {d}/a-then" -->
+### B
+- [ ] Slow b <!-- taskbot: shell project=other cmd="sh -c 'touch {d}/b; sleep 1; touch {d}/b-done'" -->
+- [ ] Then b <!-- taskbot: shell project=other cmd="touch {d}/b-then" -->
+"""
+
+
+def test_sigterm_with_two_groups_in_flight_finishes_both_and_starts_nothing(
+        tmp_path: Path) -> None:
+    box = installed(tmp_path)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (box.root / "other").mkdir()
+    box.config.write_text(box.config.read_text() + f'\n[projects.other]\npath = '
+                          f'"{box.root / "other"}"\nallow_shell = true\n')
+    rel = "tasks/active/TASK-023.md"
+    with running_daemon(box.config, tmp_path / "serve.log") as daemon:
+        box.write(rel, STOPPED.format(d=marks))
+        box.commit_push("add TASK-023")
+        wait_until(lambda: (marks / "a").exists() and (marks / "b").exists(), 10,
+                   "both slow criteria started")
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.terminate() == 0
+    assert (marks / "a-done").exists() and (marks / "b-done").exists()  # both ran to the end
+    assert not (marks / "a-then").exists() and not (marks / "b-then").exists()
+    text = box.main_file(rel)
+    assert "- [x] Slow a" in text and "- [x] Slow b" in text
+    assert "- [ ] Then a" in text and "- [ ] Then b" in text
