@@ -56,7 +56,7 @@ from chaoslib import (
 )
 
 from bot.commands import sandbox
-from bot.commands.sandbox import ServeProcess, make_repos, serving
+from bot.commands.sandbox import ServeProcess, TomlValue, make_repos, serving
 from bot.daemon import spool
 
 PUSH_RETRIES = 30
@@ -66,7 +66,8 @@ DRAIN_TIMEOUT = 120.0
 def make_box(root: Path, seed: int, groups: bool = False) -> Box:
     (root / "project").mkdir(parents=True)
     bare, clone = make_repos(root, "tasks", env=env_of(PERSON), readme="chaos\n")
-    projects = {"projects.chaos": {"path": root / "project", "allow_shell": True}}
+    projects: dict[str, dict[str, TomlValue]] = {
+        "projects.chaos": {"path": root / "project", "allow_shell": True}}
     for g in range(GROUPS if groups else 0):  # one project per group: they run side by side
         (root / f"project{g}").mkdir()
         projects[f"projects.chaos{g}"] = {"path": root / f"project{g}", "allow_shell": True}
@@ -116,6 +117,9 @@ def push_new_criterion(box: Box) -> None:
     fails = box.rng.random() < 0.2
     group = box.rng.randrange(GROUPS) if box.groups else None
     line = criterion_line(box, cid, fails, group=group)
+    if box.groups and (not box.tasks or box.rng.random() < 0.25):
+        push_grouped_task(box, cid, fails)
+        return
     if not box.tasks or box.rng.random() < 0.25:
         task_id = f"TASK-{len(box.tasks) + 1:03d}"
         rel = f"tasks/active/{task_id}.md"
@@ -127,6 +131,21 @@ def push_new_criterion(box: Box) -> None:
     if push_change(box, rel, lambda t: add_criterion(t or "", line, group),
                    f"criterion {cid}"):
         box.criteria.append(Criterion(cid, rel, task_id, fails))
+
+
+def push_grouped_task(box: Box, cid: str, fails: bool) -> None:
+    """A new task with a criterion in each of its groups (`cid` in the first): its groups
+    run side by side."""
+    task_id = f"TASK-{len(box.tasks) + 1:03d}"
+    rel = f"tasks/active/{task_id}.md"
+    made = [(cid, fails)] + [(box.next_id("c"), box.rng.random() < 0.2)
+                             for _ in range(1, GROUPS)]
+    text = task_text(task_id, "", 0)
+    for g, (one, bad) in enumerate(made):
+        text = add_criterion(text, criterion_line(box, one, bad, group=g), g)
+    if push_change(box, rel, lambda _: text, f"new {task_id}"):
+        box.tasks.append((rel, task_id))
+        box.criteria.extend(Criterion(one, rel, task_id, bad) for one, bad in made)
 
 
 def push_marker(box: Box) -> None:

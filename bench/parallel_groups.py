@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchlib import TASKBOT, env, git, verdict
 
-from bot.commands.sandbox import write_config
+from bot.commands.sandbox import TomlValue, write_config
 
 GOAL = 1.15
 PROJECTS = ("ffl", "midwestmtg", "triager", "agents")
@@ -57,9 +57,10 @@ def _task() -> str:
 
 def one_run(root: Path, seconds: float, parallel: int) -> dict[str, object]:
     """A fresh workspace, one `taskbot run`: the report's timing."""
-    projects = {f"projects.{n}": {"path": _project(root / "projects", n, seconds),
-                                  "build": ["./build.sh"], "allow_shell": True}
-                for n in PROJECTS}
+    projects: dict[str, dict[str, TomlValue]] = {
+        f"projects.{n}": {"path": _project(root / "projects", n, seconds),
+                          "build": ["./build.sh"], "allow_shell": True}
+        for n in PROJECTS}
     tasks = root / "tasks" / "active"
     tasks.mkdir(parents=True)
     (tasks / "TASK-021.md").write_text(_task())

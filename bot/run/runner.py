@@ -106,10 +106,12 @@ class Executed(NamedTuple):
 
 def _stage(stage: lanes.Stage, run: _Run, parallel: int
            ) -> dict[int, tuple[list[Result], GroupTime]]:
-    """A stage's lanes, side by side (one lane: in this thread, as before groups)."""
-    if len(stage) == 1:
-        return _lane(stage[0], run)
+    """A stage's lanes, side by side (one lane with work: in this thread, as before groups)."""
     found: dict[int, tuple[list[Result], GroupTime]] = {}
+    if sum(1 for lane in stage if any(g.work for g in lane)) <= 1:
+        for lane in stage:
+            found.update(_lane(lane, run))
+        return found
     with ThreadPoolExecutor(min(parallel, len(stage)), "taskbot-group") as pool:
         # each lane sees this thread's context: the observer, the heartbeat's listener
         futures = [pool.submit(contextvars.copy_context().run, _lane, lane, run)

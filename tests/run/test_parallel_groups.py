@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot import taskfile
 from bot.api import Context, Handler, Outcome, Status, Step
-from bot.run import lanes
+from bot.plugin.plugins import load_handlers
+from bot.run import lanes, repolock
 from bot.run.actions import resolve
 from bot.run.journal import Journal
 from bot.run.report import to_json, to_markdown
@@ -192,8 +194,6 @@ def test_the_report_gives_each_groups_wall_time(tmp_path: Path) -> None:
     path.write_bytes(_task({**FOUR, **VERIFY}))
     work = _Work()
     ctx = make_ctx(_config(tmp_path, 4), tmp_path)
-    from datetime import datetime
-
     result = run_task(path, {"work": work}, ctx,
                       RunOptions(now=datetime(2026, 1, 2, 3, 4).astimezone()))
     markdown = to_markdown(result.report)
@@ -219,3 +219,44 @@ def test_a_group_waiting_for_a_dependency_waits_alone(tmp_path: Path) -> None:
     assert time.monotonic() - began < 2 * (NAP + 0.05)
     assert [r.state for r in ran.results] == [State.WAITING] * 2 + [State.DONE] * 6
     assert [g.name for g in ran.groups] == ["B", "C", "D"]
+
+
+OPERATOR = b"""# T
+## Acceptance Criteria
+### FFL
+- [ ] Build all FFL containers with version 0.1.18
+- [ ] Push all FFL images to registry 192.168.7.21:5000
+- [ ] Update ffl HelmRelease in beckerkube to version 0.1.18
+### Triager
+- [ ] Build all triager containers with version 2.0.0
+- [ ] Update triager HelmRelease in beckerkube to version 2.0.0
+### Post-Build Verification
+- [ ] Verify images in registry: `curl http://192.168.7.21:5000/v2/ffl/backend/tags/list`
+- [ ] Verify images in registry: `curl http://192.168.7.21:5000/v2/triager/app/tags/list`
+"""
+
+
+def test_the_operators_task_groups_by_app_and_bumps_share_the_gitops_lock(
+        tmp_path: Path) -> None:
+    """With the real handlers and phrasing: a HelmRelease bump belongs to its app's group,
+    holds the GitOps clone's lock too; the verification over both apps is a barrier."""
+    for name in ("ffl", "tri", "bk"):
+        (tmp_path / name).mkdir()
+    ctx = make_ctx({"registry": {"url": "192.168.7.21:5000"}, "projects": {
+        "ffl": {"path": str(tmp_path / "ffl"), "build": ["./build.sh"],
+                "images": ["ffl/backend"]},
+        "triager": {"path": str(tmp_path / "tri"), "build": ["./build.sh"],
+                    "images": ["triager/app"]},
+        "beckerkube": {"path": str(tmp_path / "bk"),
+                       "helmrelease": "apps/{app}/helmrelease.yaml"}}}, tmp_path)
+    handlers = load_handlers()
+    actions = resolve(taskfile.parse(OPERATOR, "T.md"), handlers, ctx)
+    assert not [a.error for a in actions if a.error]
+    groups = lanes.split(actions, lambda a: True,
+                         lambda a: lanes.project_of(a, handlers, ctx.config))
+    assert [(g.name, g.project) for g in groups] == [
+        ("FFL", "ffl"), ("Triager", "triager"), ("Post-Build Verification", "")]
+    assert lanes.stages(groups, 4) == [((groups[0],), (groups[1],)), ((groups[2],),)]
+    gitops = str((tmp_path / "bk").resolve())
+    bumps = [a for a in actions if a.handler == "helmrelease"]
+    assert all(gitops in repolock.paths(a, handlers, ctx.config) for a in bumps)
