@@ -17,6 +17,8 @@ end the daemon is started once more and left to drain, then the columns are coun
   unauthorized    UNAUTHORIZED lines in the ledger
 
 Target: 0 in every column but kills and pushes; exits 1 otherwise. `--smoke`: 10 kills.
+`--groups`: every task of the person in four project groups that run side by side
+(`bench/chaoslib.py`), so a kill lands with several criteria of a task in flight.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import argparse
 import contextlib
 import json
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -33,103 +34,58 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchlib import TASKBOT, env
+from chaoslib import (
+    CHECKED,
+    GROUPS,
+    MALLORY,
+    PERSON,
+    Box,
+    Criterion,
+    add_criterion,
+    count,
+    criterion_line,
+    env_of,
+    git,
+    in_flight,
+    table,
+    task_text,
+)
 
 from bot.commands import sandbox
-from bot.commands.sandbox import ServeProcess, make_repos, serving
+from bot.commands.sandbox import ServeProcess, TomlValue, make_repos, serving
 from bot.daemon import spool
 
-PERSON = "person@example.com"
-MALLORY = "mallory@example.com"
-TRAILERS = ("Task-Id", "Task-Result", "Taskbot-Run")
-CHECKED = ("ran_twice", "runs_lost", "broken_commits", "edits_lost", "unauthorized")
 PUSH_RETRIES = 30
 DRAIN_TIMEOUT = 120.0
 
 
-@dataclass(frozen=True)
-class Criterion:
-    cid: str
-    rel: str  # the task file it was added to
-    task_id: str
-    fails: bool
-
-
-@dataclass
-class Box:
-    root: Path
-    bare: Path
-    clone: Path
-    config: Path
-    state: Path
-    ledger: Path
-    rng: random.Random
-    criteria: list[Criterion] = field(default_factory=list)
-    markers: list[str] = field(default_factory=list)
-    tasks: list[tuple[str, str]] = field(default_factory=list)  # (rel, id) of the person's
-    untrusted: list[str] = field(default_factory=list)  # rel of mallory's task files
-    steps: int = 3  # at most this many workload steps per kill round
-    pushes: int = 0
-    kills: int = 0
-    serial: int = 0
-
-    def next_id(self, prefix: str) -> str:
-        self.serial += 1
-        return f"{prefix}{self.serial:05d}"
-
-
-def _env(email: str) -> dict[str, str]:
-    out = env()
-    name = email.split("@", 1)[0]
-    out.update({"GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_EMAIL": email,
-                "GIT_AUTHOR_NAME": name, "GIT_COMMITTER_NAME": name})
-    return out
-
-
-def git(cwd: Path, *args: str, email: str = PERSON) -> str:
-    return sandbox.git(cwd, *args, env=_env(email))
-
-
-def make_box(root: Path, seed: int) -> Box:
+def make_box(root: Path, seed: int, groups: bool = False) -> Box:
     (root / "project").mkdir(parents=True)
-    bare, clone = make_repos(root, "tasks", env=_env(PERSON), readme="chaos\n")
+    bare, clone = make_repos(root, "tasks", env=env_of(PERSON), readme="chaos\n")
+    projects: dict[str, dict[str, TomlValue]] = {
+        "projects.chaos": {"path": root / "project", "allow_shell": True}}
+    for g in range(GROUPS if groups else 0):  # one project per group: they run side by side
+        (root / f"project{g}").mkdir()
+        projects[f"projects.chaos{g}"] = {"path": root / f"project{g}", "allow_shell": True}
     config = sandbox.write_config(root / "tasks.toml", {
         "repo": {"path": bare, "branch": "main", "tasks_dir": "tasks/active",
                  "state_dir": root / "state"},
         "identity": {"name": "taskbot", "email": "taskbot@chaos"},
         "trust": {"authors": [PERSON]},
-        "limits": {"retries": 0, "command_timeout": "30s"},
-        "projects.chaos": {"path": root / "project", "allow_shell": True},
+        "limits": {"retries": 0, "command_timeout": "30s", "parallel": GROUPS},
+        **projects,
     })
     subprocess.run([str(TASKBOT), "init", "--config", str(config)], env=env(), check=True,
                    capture_output=True)
-    return Box(root, bare, clone, config, root / "state", root / "LEDGER", random.Random(seed))  # noqa: S311 (chaos, not crypto)
+    return Box(root, bare, clone, config, root / "state", root / "LEDGER", random.Random(seed),  # noqa: S311 (chaos, not crypto)
+               groups=groups)
 
 
 # --- the person's and mallory's pushes ------------------------------------------------------
-
-def _criterion_line(box: Box, cid: str, fails: bool, unauthorized: bool = False) -> str:
-    sleep = f"0.0{box.rng.randint(1, 9)}"
-    word = f"UNAUTHORIZED {cid}" if unauthorized else cid
-    tail = "; exit 1" if fails else ""
-    cmd = f"sh -c 'echo {word} >> {box.ledger}; sleep {sleep}{tail}'"
-    return f'- [ ] Crit {cid} <!-- taskbot: shell project=chaos cmd="{cmd}" -->\n'
-
-
-def _task_text(task_id: str, first: str) -> str:
-    return (f"---\nid: {task_id}\ntitle: Chaos {task_id}\n---\n# {task_id}: Chaos\n\n"
-            f"## Notes\n\nStarted.\n\n## Acceptance Criteria\n\n{first}")
-
-
-def _add_criterion(text: str, line: str) -> str:
-    head, sep, log = text.partition("\n## Progress Log")
-    return head.rstrip("\n") + "\n" + line + (sep + log if sep else "")
-
 
 def _add_marker(text: str, marker: str) -> str:
     return text.replace("\n## Acceptance Criteria", f"\nNote {marker}.\n\n## Acceptance Criteria",
@@ -145,7 +101,7 @@ def push_change(box: Box, rel: str, change: Callable[[str | None], str], message
         git(box.clone, "reset", "-q", "--hard", "origin/main", email=email)
         path = box.clone / rel
         old = path.read_text() if path.exists() else None
-        sandbox.commit_file(box.clone, rel, change(old), message, env=_env(email))
+        sandbox.commit_file(box.clone, rel, change(old), message, env=env_of(email))
         try:
             git(box.clone, "push", "-q", "origin", "HEAD:main", email=email)
         except subprocess.CalledProcessError:
@@ -159,17 +115,37 @@ def push_change(box: Box, rel: str, change: Callable[[str | None], str], message
 def push_new_criterion(box: Box) -> None:
     cid = box.next_id("c")
     fails = box.rng.random() < 0.2
-    line = _criterion_line(box, cid, fails)
+    group = box.rng.randrange(GROUPS) if box.groups else None
+    line = criterion_line(box, cid, fails, group=group)
+    if box.groups and (not box.tasks or box.rng.random() < 0.25):
+        push_grouped_task(box, cid, fails)
+        return
     if not box.tasks or box.rng.random() < 0.25:
         task_id = f"TASK-{len(box.tasks) + 1:03d}"
         rel = f"tasks/active/{task_id}.md"
-        if push_change(box, rel, lambda _: _task_text(task_id, line), f"new {task_id}"):
+        if push_change(box, rel, lambda _: task_text(task_id, line, group), f"new {task_id}"):
             box.tasks.append((rel, task_id))
             box.criteria.append(Criterion(cid, rel, task_id, fails))
         return
     rel, task_id = box.rng.choice(box.tasks)
-    if push_change(box, rel, lambda t: _add_criterion(t or "", line), f"criterion {cid}"):
+    if push_change(box, rel, lambda t: add_criterion(t or "", line, group),
+                   f"criterion {cid}"):
         box.criteria.append(Criterion(cid, rel, task_id, fails))
+
+
+def push_grouped_task(box: Box, cid: str, fails: bool) -> None:
+    """A new task with a criterion in each of its groups (`cid` in the first): its groups
+    run side by side."""
+    task_id = f"TASK-{len(box.tasks) + 1:03d}"
+    rel = f"tasks/active/{task_id}.md"
+    made = [(cid, fails)] + [(box.next_id("c"), box.rng.random() < 0.2)
+                             for _ in range(1, GROUPS)]
+    text = task_text(task_id, "", 0)
+    for g, (one, bad) in enumerate(made):
+        text = add_criterion(text, criterion_line(box, one, bad, group=g), g)
+    if push_change(box, rel, lambda _: text, f"new {task_id}"):
+        box.tasks.append((rel, task_id))
+        box.criteria.extend(Criterion(one, rel, task_id, bad) for one, bad in made)
 
 
 def push_marker(box: Box) -> None:
@@ -184,15 +160,15 @@ def push_marker(box: Box) -> None:
 def push_untrusted(box: Box) -> str | None:
     """Mallory's criterion, in a task file only mallory touches; the sha pushed."""
     cid = box.next_id("u")
-    line = _criterion_line(box, cid, False, unauthorized=True)
+    line = criterion_line(box, cid, False, unauthorized=True)
     if not box.untrusted or box.rng.random() < 0.5:
         task_id = f"TASK-9{len(box.untrusted) + 1:02d}"
         rel = f"tasks/active/{task_id}.md"
-        change: Callable[[str | None], str] = lambda _: _task_text(task_id, line)  # noqa: E731
+        change: Callable[[str | None], str] = lambda _: task_text(task_id, line)  # noqa: E731
         box.untrusted.append(rel)
     else:
         rel = box.rng.choice(box.untrusted)
-        change = lambda t: _add_criterion(t or "", line)  # noqa: E731
+        change = lambda t: add_criterion(t or "", line)  # noqa: E731
     if not push_change(box, rel, change, f"mallory {cid}", email=MALLORY):
         return None
     return git(box.clone, "rev-parse", "HEAD")
@@ -235,6 +211,7 @@ def kill(box: Box, served: ServeProcess) -> None:
         served.proc.send_signal(signal.SIGKILL)
     served.proc.wait(30)
     box.kills += 1
+    box.several_in_flight += in_flight(box.state) > 1
 
 
 def _ledger_size(box: Box) -> int:
@@ -313,79 +290,6 @@ def drain(box: Box) -> None:
             raise TimeoutError("the daemon did not drain in time")
 
 
-# --- the checks -------------------------------------------------------------------------------
-
-def _files(bare: Path, rev: str) -> dict[str, str]:
-    names = git(bare, "ls-tree", "-r", "--name-only", rev, "--", "tasks").splitlines()
-    return {n: sandbox.git(bare, "show", f"{rev}:{n}", env=env(), strip=False) for n in names}
-
-
-def _kept(bare: Path) -> dict[str, dict[str, str]]:
-    refs = git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/taskbot/").splitlines()
-    return {r.rsplit("/", 1)[-1]: _files(bare, r) for r in refs}
-
-
-def _outcome(text: str, cid: str) -> tuple[bool, bool]:
-    """(ticked, a log line names it) in one task file's text."""
-    ticked = re.search(rf"^- \[[xX]\] Crit {cid}\b", text, re.M) is not None
-    logged = re.search(rf"^- .*(Done|Failed|Blocked): Crit {cid}\b", text, re.M) is not None
-    return ticked, logged
-
-
-def _interrupted(texts: list[str], cid: str) -> bool:
-    return any(re.search(rf"Crit {cid}\b.*interrupted, run again", t) for t in texts)
-
-
-def count(box: Box) -> dict[str, int]:
-    main = _files(box.bare, "main")
-    kept = _kept(box.bare)
-    ledger = box.ledger.read_text().splitlines() if box.ledger.exists() else []
-    ran = Counter(line.strip() for line in ledger if not line.startswith("UNAUTHORIZED"))
-    twice = lost = 0
-    for c in box.criteria:
-        texts = [t for t in (main.get(c.rel), kept.get(c.task_id, {}).get(c.rel)) if t]
-        found = [_outcome(t, c.cid) for t in texts]
-        if ran[c.cid] > 1 and not _interrupted(texts, c.cid):
-            twice += 1
-        done = any(tick or (c.fails and logged) for tick, logged in found)
-        if not done or (ran[c.cid] and not c.fails and not any(t for t, _ in found)):
-            lost += 1
-            print(f"lost: {c}", file=sys.stderr)
-    everything = "\n".join(main.values())
-    edits_lost = sum(1 for m in box.markers if f"Note {m}." not in everything)
-    return {"kills": box.kills, "pushes": box.pushes, "ran_twice": twice, "runs_lost": lost,
-            "broken_commits": _broken(box), "edits_lost": edits_lost,
-            "unauthorized": sum(1 for line in ledger if line.startswith("UNAUTHORIZED"))}
-
-
-def _broken(box: Box) -> int:
-    fsck = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], check=False,
-                          cwd=box.bare,
-                          env=env(), capture_output=True, text=True, timeout=120)
-    errors = [line for line in (fsck.stdout + fsck.stderr).splitlines()
-              if line.startswith(("error", "fatal", "broken", "missing"))]
-    if fsck.returncode and not errors:
-        errors = [f"git fsck exited {fsck.returncode}"]
-    on_main = set(git(box.bare, "rev-list", "main").splitlines())
-    own_file = box.state / "own-commits"
-    own = set(own_file.read_text().split()) if own_file.exists() else set()
-    for sha in sorted(own & on_main):
-        body = git(box.bare, "log", "-1", "--format=%B", sha)
-        parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=body,
-                                capture_output=True, text=True, env=env(), check=True).stdout
-        keys = {line.split(":", 1)[0] for line in parsed.splitlines()}
-        if not set(TRAILERS) <= keys:
-            errors.append(f"{sha[:12]}: trailers {sorted(keys)}")
-    for e in errors:
-        print(f"broken: {e}", file=sys.stderr)
-    return len(errors)
-
-
-def table(columns: dict[str, int]) -> str:
-    width = max(len(k) for k in columns)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in columns.items())
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -393,6 +297,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="10 kills, fewer pushes (CI)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument("--keep", action="store_true", help="keep the sandbox and print it")
+    parser.add_argument("--groups", action="store_true",
+                        help="the person's tasks in four project groups, run side by side")
     args = parser.parse_args()
     args.kills = args.kills or (10 if args.smoke else 50)
     if args.seed is None:
@@ -405,7 +311,7 @@ def main() -> int:
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="taskbot-chaos-"))
     try:
-        box = make_box(root, args.seed)
+        box = make_box(root, args.seed, args.groups)
         box.steps = 2 if args.smoke else 3
         while box.kills < args.kills:
             kill_round(box)
@@ -418,6 +324,7 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
     print(table(columns))
     print(f"seed: {args.seed}")
+    print(f"groups: {'four project groups a task, side by side' if args.groups else 'off'}")
     print(f"elapsed: {time.monotonic() - started:.1f} s")
     bad = [k for k in CHECKED if columns[k]]
     print("verdict: " + (f"FAILED ({', '.join(bad)})" if bad else "0 in every column"))

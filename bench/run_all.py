@@ -9,7 +9,8 @@ from pathlib import Path
 
 SCRIPTS = ("hook_overhead.py", "push_latency.py", "detect_scaling.py", "idle.py", "cli_speed.py",
            "webhook_latency.py", "webhook_load.py", "hostile_parse.py", "merge_scaling.py",
-           "dashboard_scaling.py", "mcp_plan.py")  # bench/soak.py runs on its own: 2,000 pushes, ~20 min
+           "dashboard_scaling.py", "mcp_plan.py",
+           "parallel_groups.py")  # bench/soak.py runs on its own: 2,000 pushes, ~20 min
 
 
 def main() -> int:

@@ -53,6 +53,7 @@ __all__ = [
 SYSTEM_CONFIG = Path("/etc/taskbot/taskbot.toml")
 CONFIG_NAME = "taskbot.toml"
 MAX_RETRIES = 10
+MAX_PARALLEL = 32
 
 _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _PROJECT_RE = _BARE_KEY_RE
@@ -144,6 +145,8 @@ class Limits(NamedTuple):
     # The daemon gives up on an item quiet this long outside a command (which has its own
     # timeout): no input may hold it, and the systemd watchdog then means something.
     stall_timeout: float = 120
+    # Independent project groups of one task run side by side, this many at once (1: in order).
+    parallel: int = 4
 
 
 class Registry(NamedTuple):
@@ -478,6 +481,7 @@ def _limits(t: _Table) -> Limits:
         build_timeout=t.duration("build_timeout", d.build_timeout),
         run_soft_limit=t.duration("run_soft_limit", d.run_soft_limit),
         stall_timeout=t.duration("stall_timeout", d.stall_timeout),
+        parallel=t.integer("parallel", d.parallel, 1, MAX_PARALLEL),
     )
 
 

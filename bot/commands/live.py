@@ -2,7 +2,9 @@
 
 The criterion in flight, its elapsed time and the last line its command printed, refreshed
 about four times a second from a thread; the line is cleared before the report is printed.
-Nothing at all when stdout is not a terminal (a pipe, a file, `--json`).
+With groups side by side (`limits.parallel`), every criterion in flight, each with its
+time, then the last line any of them printed. Nothing at all when stdout is not a
+terminal (a pipe, a file, `--json`).
 """
 
 from __future__ import annotations
@@ -46,9 +48,7 @@ class LiveLine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._criterion = ""
-        self._attempt = 1
-        self._since = 0.0
+        self._running: dict[int, tuple[str, int, float]] = {}  # index → text, attempt, since
         self._output = ""
         self._shown = False
 
@@ -58,14 +58,13 @@ class LiveLine:
 
     def _started(self, task_id: str, action: Action, attempt: int) -> None:
         with self._lock:
-            self._criterion = action.criterion.text
-            self._attempt = attempt
-            self._since = time.monotonic()
+            self._running[action.criterion.index] = (action.criterion.text, attempt,
+                                                     time.monotonic())
             self._output = ""
 
     def _ended(self, task_id: str, result: Result, seconds: float) -> None:
         with self._lock:
-            self._criterion = ""
+            self._running.pop(result.action.criterion.index, None)
             self._output = ""
 
     def _command(self, argv: Sequence[str]) -> None:
@@ -79,11 +78,13 @@ class LiveLine:
     def text(self) -> str:
         """The status line as it is now ('' between criteria)."""
         with self._lock:
-            if not self._criterion:
+            if not self._running:
                 return ""
-            elapsed = elapsed_text(time.monotonic() - self._since)
-            again = f" (attempt {self._attempt})" if self._attempt > 1 else ""
-            head = f"▶ {self._criterion}{again} — {elapsed}"
+            now = time.monotonic()
+            each = [f"{text}{f' (attempt {n})' if n > 1 else ''} — {elapsed_text(now - since)}"
+                    for _, (text, n, since) in sorted(self._running.items())]
+            head = (f"▶ {each[0]}" if len(each) == 1
+                    else f"▶ {len(each)} in flight: " + " · ".join(each))
             return _printable(f"{head} │ {self._output}" if self._output else head)
 
     def _draw(self) -> None:

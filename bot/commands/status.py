@@ -93,6 +93,22 @@ def _running_line(flight: Mapping[str, Any]) -> str | None:
             f"({_elapsed(flight.get('criterion_since') or flight.get('since'))})")
 
 
+def _running_lines(flight: Mapping[str, Any]) -> list[str]:
+    """A line per criterion in flight (groups side by side: `criteria`), then the run's
+    progress once several run: done, in flight, left."""
+    several = flight.get("criteria")
+    if not isinstance(several, list) or len(several) < 2:
+        line = _running_line(flight)
+        return [line] if line else []
+    lines = [line for c in several if isinstance(c, dict) for line in [_running_line(
+        {**c, "criterion_since": c.get("since")})] if line]
+    counts = flight.get("progress")
+    if isinstance(counts, dict):
+        lines.append(f"progress: {counts.get('done', 0)} done, {counts.get('in_flight', 0)} "
+                     f"in flight, {counts.get('left', 0)} left")
+    return lines
+
+
 def render(snap: Mapping[str, Any]) -> str:
     d = snap["daemon"]
     if d.get("running"):
@@ -104,9 +120,7 @@ def render(snap: Mapping[str, Any]) -> str:
     if flight:
         lines.append(f"in flight: {flight.get('item')} since {flight.get('since')}"
                      + (f" — {flight['status']}" if flight.get("status") else ""))
-        running = _running_line(flight)
-        if running:
-            lines.append(running)
+        lines.extend(_running_lines(flight))
     lines.append(f"queue: {snap['queue_length']} waiting")
     lines.extend(f"  {q['entry']}: {'; '.join(q['lines'])}" for q in snap["queue"])
     if snap["failed"]:

@@ -82,8 +82,10 @@ class Daemon:
         self._started = _now()
         self._status = statusfile.StatusWriter(self.state_dir)
         self._in_flight: dict[str, Any] | None = None
+        # groups of a task run side by side: their threads publish status too
+        self._status_lock = threading.RLock()
         self._criteria = CriterionLog(config.limits, self._progress, lambda: self._in_flight,
-                                      self._publish)
+                                      self._publish, self._status_lock)
         self._state = "starting"
         self._status_text = "starting"
         self._queue_length = 0
@@ -120,6 +122,10 @@ class Daemon:
     # --- status -----------------------------------------------------------------------
 
     def _publish(self, text: str | None = None, *, state: str | None = None) -> None:
+        with self._status_lock:
+            self._publish_locked(text, state)
+
+    def _publish_locked(self, text: str | None, state: str | None) -> None:
         self._progress.beat()  # the pipeline's status lines say the item is alive
         if text is not None:
             self._status_text = text

@@ -33,6 +33,7 @@ from bot.run.report import Report
 from bot.state import waiting as waiting_store
 from bot.state.statedir import STATUS
 from bot.taskfile.source import read as read_task
+from bot.text.durations import elapsed_text
 from bot.text.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 
 __all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
@@ -115,8 +116,18 @@ def _row(row: Row, e: dashrows.Entry, tasks: Mapping[str, Any], waiting: Mapping
         waits = tuple(d.task_id for d in report.waiting_on) + _approval(
             e.task_id, [p.digest for p in report.awaiting])
         last = ", ".join(p for p in (report.result, _run_time(report.run_id),
-                                     "this commit") if p)
+                                     "this commit") if p) + _groups(report)
     return row._replace(waits_on=waits, last_run=last) if waits or last else row
+
+
+def _groups(report: Report) -> str:
+    """The groups of the run committed now, each with its wall time, when several ran
+    (`limits.parallel`): "; groups: FFL 6m12s, Triager 5m01s of 6m20s"."""
+    if len(report.groups) < 2:
+        return ""
+    each = ", ".join(f"{g.name or 'Acceptance Criteria'} {elapsed_text(g.seconds)}"
+                     for g in report.groups)
+    return f"; groups: {each} of {elapsed_text(report.wall)}"
 
 
 def _approval(task_id: str, digests: Sequence[object]) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ class ProgressWatch:
         self._clock = clock
         self._lock = threading.Lock()
         self._criteria: dict[int, _Criterion] = {}
-        self._current: int | None = None
+        self._flight: set[int] = set()  # criteria in flight: groups run side by side
         self._timer: threading.Timer | None = None
         self._started = clock()
         self.sent = False
@@ -76,13 +76,14 @@ class ProgressWatch:
             index = action.criterion.index
             state = self._criteria.setdefault(index, _Criterion(action.criterion.text))
             state.attempt, state.started = attempt, self._clock()
-            self._current = index
+            self._flight.add(index)
 
     def _end(self, task_id: str, result: Result, seconds: float) -> None:
         with self._lock:
-            if self._current == result.action.criterion.index:  # it ran: not one that never started
-                self._criteria[self._current].outcome = result.outcome
-                self._current = None
+            index = result.action.criterion.index
+            if index in self._flight:  # it ran: not one that never started
+                self._criteria[index].outcome = result.outcome
+                self._flight.discard(index)
 
     # --- the timer ---------------------------------------------------------------------
 
@@ -118,10 +119,10 @@ class ProgressWatch:
         now = self._clock()
         with self._lock:
             states = sorted(self._criteria.items())
-            current = self._current
-        done = [s for _, s in states if s.outcome is not None]
-        flight = [s for i, s in states if i == current]
-        left = [s for i, s in states if s.outcome is None and i != current]
+            current = set(self._flight)
+        done = [s for i, s in states if s.outcome is not None and i not in current]
+        flight = [s for i, s in states if i in current]
+        left = [s for i, s in states if s.outcome is None and i not in current]
         ok = sum(1 for s in done if s.outcome and s.outcome.status is Status.DONE)
         elapsed = format_duration(now - self._started)
         title = (f"{self.task_id} still running after {elapsed}: {ok} done, "

@@ -19,8 +19,8 @@ from bot.git.target import Integrated
 from bot.git.worktree import settle, worktree
 from bot.notify import redactor
 from bot.notify.publish import publish_report
+from bot.pipeline import progress, writeback
 from bot.pipeline import unlanded as kept
-from bot.pipeline import writeback
 from bot.pipeline.clone import where
 from bot.pipeline.items import Job, Processed, step
 from bot.pipeline.places import Places, Where
@@ -64,7 +64,8 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
                          display_path=rel_path, should_stop=job.should_stop,
                          journal=kept.Remembered(tj, unlanded.of(task_id)),
                          approvals=approvals.of(places.state, task_id))
-    result = run_task(wt / rel_path, job.handlers, ctx, options)
+    with progress.watched(config, ctx, tj):
+        result = run_task(wt / rel_path, job.handlers, ctx, options)
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))

@@ -19,8 +19,10 @@ it has answered. The core names no handler: it reads only these two attributes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -51,6 +53,10 @@ class JournalLike(Protocol):
     def started(self, identity: str, occurrence: int) -> None: ...
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None: ...
+
+
+def _unguarded(action: Action) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 def _declared(handler: object) -> frozenset[str]:
@@ -90,8 +96,11 @@ class Gates:
 
     def __init__(self, actions: Sequence[Action], handlers: Handlers,
                  ctx: RunContext, occurrences: Mapping[int, int],
-                 journal: JournalLike | None) -> None:
+                 journal: JournalLike | None,
+                 guard: Callable[[Action], AbstractContextManager[object]] = _unguarded
+                 ) -> None:
         self._handlers = handlers
+        self._guard = guard  # what the gate's own run held (its repository's lock)
         self._ctx = ctx
         self._occurrences = occurrences
         self._journal = journal
@@ -139,7 +148,9 @@ class Gates:
             self._journal.started(identity, occurrence)
         observe.started(self._ctx.task_id, action, gate.attempts)
         began = time.monotonic()
-        outcome = _call(handler, action, self._ctx, gate.outcome or Outcome(Status.DONE), reason)
+        with self._guard(action):
+            outcome = _call(handler, action, self._ctx, gate.outcome or Outcome(Status.DONE),
+                            reason)
         undone = replace(gate, state=CriterionState(outcome.status.value), outcome=outcome)
         if self._journal is not None:
             self._journal.ended(identity, occurrence, undone.state.value, undone.attempts, outcome)

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -110,12 +111,15 @@ def _alive(pid: int) -> bool:
 class Journal:
     """The in-flight document; every change is written through before the step goes on.
 
-    One instance per item; nothing here is shared between items or threads.
+    One instance per item, never shared between items. Groups of a task run side by side
+    in threads: every change and every write holds `lock`, so a write never serializes a
+    document another thread is changing.
     """
 
     def __init__(self, state_dir: Path, doc: dict[str, Any]) -> None:
         self._path = state_dir / JOURNAL
         self.doc = doc
+        self.lock = threading.RLock()
 
     @classmethod
     def begin(cls, state_dir: Path, item: Mapping[str, Any]) -> Journal:
@@ -147,8 +151,9 @@ class Journal:
         return dict(self.doc.get("item") or {})
 
     def save(self) -> None:
-        data = json.dumps(self.doc, ensure_ascii=False, sort_keys=True).encode()
-        write_atomic(self._path, data)
+        with self.lock:
+            data = json.dumps(self.doc, ensure_ascii=False, sort_keys=True).encode()
+            write_atomic(self._path, data)
 
     def set_aside(self, why: str) -> Path:
         """Kept for the operator as `journal.<why>-<time>.json`, never resumed."""
@@ -162,69 +167,106 @@ class Journal:
             self._path.unlink()
 
     def task(self, rel_path: str) -> TaskJournal:
-        tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
-        entry = tasks.setdefault(rel_path, {"outcomes": [], "running": None, "interrupted": [],
-                                            "steps": {}})
+        with self.lock:
+            tasks: dict[str, Any] = self.doc.setdefault("tasks", {})
+            entry = tasks.setdefault(rel_path, {"outcomes": [], "running": None,
+                                                "interrupted": [], "steps": {}})
         return TaskJournal(self, entry)
 
     def running_groups(self) -> list[list[Any]]:
         marks: list[list[Any]] = []
         for entry in (self.doc.get("tasks") or {}).values():
-            running = entry.get("running") or {}
-            marks.extend(running.get("groups") or [])
+            for running in in_flight(entry):
+                marks.extend(running.get("groups") or [])
         return marks
 
 
+def in_flight(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The criteria of a task running now: `flight`, all of them; `running`, the oldest one,
+    is all a journal written before groups ran side by side has."""
+    flight = entry.get("flight")
+    if isinstance(flight, list):
+        return [m for m in flight if isinstance(m, dict)]
+    running = entry.get("running")
+    return [running] if isinstance(running, dict) else []
+
+
 class TaskJournal:
-    """One task file's part of the journal."""
+    """One task file's part of the journal. Its criteria may run in several threads at once:
+    each thread's commands are recorded under the criterion that thread started."""
 
     def __init__(self, journal: Journal, entry: dict[str, Any]) -> None:
         self._journal = journal
         self._entry = entry
+        self._mine = threading.local()  # .pair: the criterion this thread runs
 
     def _save(self) -> None:
         self._journal.save()
 
+    def _set_flight(self, flight: list[dict[str, Any]]) -> None:
+        self._entry["flight"] = flight
+        self._entry["running"] = flight[0] if flight else None
+
     # --- criteria ----------------------------------------------------------------------
 
     def recorded(self, identity: str, occurrence: int) -> Recorded | None:
-        for o in self._entry["outcomes"]:
-            if o["identity"] == identity and o["occurrence"] == occurrence:
-                return Recorded(o["state"], int(o["attempts"]), outcome_from_json(o["outcome"]))
+        with self._journal.lock:
+            for o in self._entry["outcomes"]:
+                if o["identity"] == identity and o["occurrence"] == occurrence:
+                    return Recorded(o["state"], int(o["attempts"]),
+                                    outcome_from_json(o["outcome"]))
         return None
 
     def was_interrupted(self, identity: str, occurrence: int) -> bool:
-        return [identity, occurrence] in self._entry["interrupted"]
+        with self._journal.lock:
+            return [identity, occurrence] in self._entry["interrupted"]
 
     def started(self, identity: str, occurrence: int) -> None:
-        self._entry["running"] = {"identity": identity, "occurrence": occurrence, "groups": []}
-        self._save()
+        with self._journal.lock:
+            flight = [m for m in in_flight(self._entry)
+                      if (m.get("identity"), m.get("occurrence")) != (identity, occurrence)]
+            flight.append({"identity": identity, "occurrence": occurrence, "groups": []})
+            self._set_flight(flight)
+            self._mine.pair = (identity, occurrence)
+            self._save()
 
     def spawned(self, pgid: int) -> None:
-        running = self._entry.get("running")
-        if running is not None:
-            running["groups"].append(process_mark(pgid))
-            self._save()
+        with self._journal.lock:
+            flight = in_flight(self._entry)
+            mine = getattr(self._mine, "pair", None)
+            owner = next((m for m in flight
+                          if (m.get("identity"), m.get("occurrence")) == mine), None)
+            if owner is None and len(flight) == 1:
+                owner = flight[0]  # a command of the one criterion running
+            if owner is not None:
+                owner.setdefault("groups", []).append(process_mark(pgid))
+                self._save()
 
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None:
         """The outcome kept; one kept before for the criterion is replaced (a gate undone)."""
-        self._entry["outcomes"] = [o for o in self._entry["outcomes"] if
-                                   (o["identity"], o["occurrence"]) != (identity, occurrence)]
-        self._entry["outcomes"].append({"identity": identity, "occurrence": occurrence,
-                                        "state": state, "attempts": attempts,
-                                        "outcome": outcome_to_json(outcome)})
-        self._entry["running"] = None
-        self._save()
+        pair = (identity, occurrence)
+        with self._journal.lock:
+            self._entry["outcomes"] = [o for o in self._entry["outcomes"] if
+                                       (o["identity"], o["occurrence"]) != pair]
+            self._entry["outcomes"].append({"identity": identity, "occurrence": occurrence,
+                                            "state": state, "attempts": attempts,
+                                            "outcome": outcome_to_json(outcome)})
+            self._set_flight([m for m in in_flight(self._entry)
+                              if (m.get("identity"), m.get("occurrence")) != pair])
+            self._save()
 
     def resume_interrupted(self) -> None:
-        """The criterion that was running when the daemon died runs once more."""
-        running = self._entry.get("running")
-        if running:
-            pair = [running["identity"], running["occurrence"]]
-            if pair not in self._entry["interrupted"]:
-                self._entry["interrupted"].append(pair)
-            self._entry["running"] = None
+        """Every criterion that was running when the daemon died runs once more."""
+        with self._journal.lock:
+            flight = in_flight(self._entry)
+            if not flight:
+                return
+            for running in flight:
+                pair = [running["identity"], running["occurrence"]]
+                if pair not in self._entry["interrupted"]:
+                    self._entry["interrupted"].append(pair)
+            self._set_flight([])
             self._save()
 
     # --- steps after the run -------------------------------------------------------------
@@ -233,12 +275,14 @@ class TaskJournal:
         return self._entry["steps"].get(name)
 
     def record(self, name: str, value: Any = True) -> None:
-        self._entry["steps"][name] = value
-        self._save()
+        with self._journal.lock:
+            self._entry["steps"][name] = value
+            self._save()
 
     def note(self, steps: Mapping[str, Any]) -> None:
         """Steps written with the next one (the run's id and time: nothing has run yet)."""
-        self._entry["steps"].update(steps)
+        with self._journal.lock:
+            self._entry["steps"].update(steps)
 
     @property
     def run_id(self) -> str | None:

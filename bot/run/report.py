@@ -19,7 +19,7 @@ from typing import Any
 from bot.proc import CommandRecord
 from bot.run.pending import Pending, approve_hint
 from bot.run.runmodel import CriterionState as State
-from bot.run.runmodel import FileChange, Result, TaskResult
+from bot.run.runmodel import FileChange, GroupTime, Result, TaskResult
 from bot.taskfile.model import DependencyState
 from bot.text.mdescape import code_span, markup
 from bot.text.textcap import FIELD_CAP, cap_document, clean, escape_controls
@@ -59,6 +59,8 @@ class Report:
     run_id: str
     notes: tuple[str, ...] = ()
     awaiting: tuple[Pending, ...] = ()  # criteria waiting for a person's approval
+    groups: tuple[GroupTime, ...] = ()  # wall time of each group that ran something
+    wall: float = 0.0  # the run's wall time, seconds
 
     @property
     def title(self) -> str:
@@ -212,6 +214,17 @@ def _changes(report: Report, f: _Fields) -> list[str]:
     return ["### Files Modified", *files, "### Commands Executed", *commands]
 
 
+def _timing(report: Report, f: _Fields) -> list[str]:
+    """Each group's wall time and the run's, when more than one group ran (side by side,
+    or not: `limits.parallel`)."""
+    if len(report.groups) < 2:
+        return []
+    lines = ["## Timing", f"Run: {report.wall:.1f}s wall time"]
+    lines += [f"- {f.text(g.name or 'Acceptance Criteria')}: {g.seconds:.1f}s"
+              + (f" ({f.text(g.project)})" if g.project else "") for g in report.groups]
+    return lines
+
+
 def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
     t = report.task
     f = _Fields(partial(_prose, redact=redact), partial(clean, redact=redact))
@@ -228,6 +241,7 @@ def to_markdown(report: Report, redact: Callable[[str], str] = str) -> str:
         *_awaiting(report, f),
         "## Changes Made",
         *_changes(report, f),
+        *_timing(report, f),
         "## Progress Log Entry",
         *(f.text(line) for line in report.progress_log or ("(none)",)),
         "## Summary",
@@ -286,6 +300,10 @@ def to_json(report: Report, redact: Callable[[str], str] = str) -> dict[str, Any
         "next_steps": list(report.next_steps()),
         "next_action": dict(zip(("action", "reason"), report.next_action(), strict=True)),
     }
+    if len(report.groups) > 1:
+        doc["timing"] = {"wall": round(report.wall, 3), "groups": [
+            {"group": g.name, "project": g.project, "seconds": round(g.seconds, 3)}
+            for g in report.groups]}
     if report.awaiting:
         doc["awaiting_approval"] = [{"index": p.criterion, "text": p.text, "digest": p.digest,
                                      "plan": list(p.plan)} for p in report.awaiting]

@@ -22,7 +22,7 @@ from bot.taskfile.model import Criterion, Tick
 if TYPE_CHECKING:  # not a cycle: bot.proc costs imports only running a command needs
     from bot.proc import CommandRecord
 
-__all__ = ["Action", "CriterionState", "DefaultRule", "FileChange", "JournalStep", "Outcome",
+__all__ = ["Action", "CriterionState", "DefaultRule", "FileChange", "GroupTime", "JournalStep", "Outcome",
            "Result", "Status", "Step", "TaskResult", "Tool", "new_run_id"]
 
 
@@ -65,6 +65,7 @@ class JournalStep(StrEnum):
     INTEGRATED = "integrated"
     NOTED = "noted"
     PUBLISHED = "published"
+    PROGRESS = "progress"  # the run's progress notification went out (at most one per run)
 
 
 class FileChange(NamedTuple):
@@ -85,6 +86,14 @@ class Outcome:
     diagnosis: tuple[str, ...] = ()
     summary: str = ""  # what the handler did, in one line: the Progress Log says this
     final: bool = False  # another attempt cannot change it (a release rolled back): no retry
+
+
+class GroupTime(NamedTuple):
+    """How long a group of the Acceptance Criteria took in a run, wall time."""
+
+    name: str  # its sub-heading ("" for criteria under none)
+    project: str  # the one project it worked for ("" for a barrier: several or none)
+    seconds: float
 
 
 class Step(NamedTuple):

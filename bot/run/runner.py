@@ -1,27 +1,31 @@
 """Actions → results: runs each selected criterion's handler with retries, never stopping early.
 
 A failure in one criterion is recorded and the next one still runs if its own
-preconditions hold. Whoever watches hears it through `bot.run.observe`: each attempt as it
-starts, each criterion that ran as it ends.
+preconditions hold. Independent project groups run side by side in threads
+(`bot.run.lanes` says which; `bot.run.repolock` keeps two of them off one repository).
+Whoever watches hears it through `bot.run.observe`: each attempt as it starts, each
+criterion that ran as it ends (from the thread of its group).
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bot.errors import TaskbotError
-from bot.run import observe
+from bot.run import lanes, observe, repolock
 from bot.run.context import Context, Handler
 from bot.run.gate import Gates
-from bot.run.runmodel import Action, Outcome, Result, Status
+from bot.run.runmodel import Action, GroupTime, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
 from bot.taskfile.model import occurrences
 
-__all__ = ["Journal", "Recorded", "Result", "State", "execute"]
+__all__ = ["Executed", "Journal", "Recorded", "Result", "State", "execute", "executed"]
 
 
 class Recorded(Protocol):
@@ -54,49 +58,138 @@ def execute(
     journal: Journal | None = None,
     held: Mapping[int, str] | None = None,
 ) -> tuple[Result, ...]:
-    """Run the unchecked criteria (or those whose index is in `selected`), in file order.
+    """Run the unchecked criteria (or those whose index is in `selected`): `executed`'s
+    results, in file order."""
+    return executed(actions, handlers, ctx, selected=selected, dry_run=dry_run,
+                    should_stop=should_stop, journal=journal, held=held).results
+
+
+def executed(
+    actions: Sequence[Action],
+    handlers: Mapping[str, Handler],
+    ctx: Context,
+    *,
+    selected: Collection[int] | None = None,
+    dry_run: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    journal: Journal | None = None,
+    held: Mapping[int, str] | None = None,
+) -> Executed:
+    """Run the unchecked criteria (or those whose index is in `selected`), group by group:
+    independent project groups side by side (`bot.run.lanes`, `limits.parallel`), each
+    group's criteria in file order; the results in file order whatever ran first.
 
     With a journal, an outcome it recorded is taken as it is (the criterion never runs
-    twice), and every new outcome is recorded before the next criterion starts. `held`
-    criteria (index → why) wait for another task and do not run. Each result says which
-    occurrence of its identity it is, so that its tick lands on that line and no other.
-    A criterion that opens a gate has its checks judged by `bot.run.gate`.
+    twice), and every new outcome is recorded before the next criterion of its group
+    starts. `held` criteria (index → why) wait for another task and do not run. Each result
+    says which occurrence of its identity it is, so that its tick lands on that line and no
+    other. A criterion that opens a gate has its checks judged by `bot.run.gate`.
     """
-    results: list[Result] = []
     counted = occurrences([a.criterion for a in actions])
-    gates = Gates(actions, handlers, ctx, counted, journal)
-    for action in actions:
-        criterion = action.criterion
-        occurrence = counted[criterion.index]
-        if criterion.checked or (selected is not None and criterion.index not in selected):
-            continue
-        if held and criterion.index in held:
-            results.append(Result(action, State.WAITING,
-                                  Outcome(Status.BLOCKED, held[criterion.index])))
-            continue
+    run = _Run(actions, handlers, ctx, counted, selected, dry_run, should_stop, journal,
+               held or {})
+    groups = lanes.split(actions, run.runs, partial(lanes.project_of, handlers=handlers,
+                                                      config=ctx.config))
+    done: dict[int, tuple[list[Result], GroupTime]] = {}
+    for stage in lanes.stages(groups, ctx.config.limits.parallel):
+        done.update(_stage(stage, run, ctx.config.limits.parallel))
+    ordered = [done[id(g)] for g in groups]
+    results = tuple(replace(r, occurrence=counted[r.action.criterion.index])
+                    for rs, _ in ordered for r in rs)
+    return Executed(results, tuple(t for rs, t in ordered if any(r.attempted for r in rs)))
+
+
+class Executed(NamedTuple):
+    results: tuple[Result, ...]
+    groups: tuple[GroupTime, ...]  # each group that ran something, in file order
+
+
+def _stage(stage: lanes.Stage, run: _Run, parallel: int
+           ) -> dict[int, tuple[list[Result], GroupTime]]:
+    """A stage's lanes, side by side (one lane with work: in this thread, as before groups)."""
+    found: dict[int, tuple[list[Result], GroupTime]] = {}
+    if sum(1 for lane in stage if any(g.work for g in lane)) <= 1:
+        for lane in stage:
+            found.update(_lane(lane, run))
+        return found
+    with ThreadPoolExecutor(min(parallel, len(stage)), "taskbot-group") as pool:
+        # each lane sees this thread's context: the observer, the heartbeat's listener
+        futures = [pool.submit(contextvars.copy_context().run, _lane, lane, run)
+                   for lane in stage]
+        for future in futures:
+            found.update(future.result())
+    return found
+
+
+def _lane(lane: tuple[lanes.Group, ...], run: _Run
+          ) -> dict[int, tuple[list[Result], GroupTime]]:
+    out: dict[int, tuple[list[Result], GroupTime]] = {}
+    for group in lane:
+        began = time.monotonic()
+        results = run.group(group.actions)
+        out[id(group)] = (results, GroupTime(group.name, group.project,
+                                             time.monotonic() - began))
+    return out
+
+
+class _Run:
+    """What every group of one run shares: handlers, context, the journal, what is held."""
+
+    def __init__(self, actions: Sequence[Action], handlers: Mapping[str, Handler],
+                 ctx: Context, counted: Mapping[int, int], selected: Collection[int] | None,
+                 dry_run: bool, should_stop: Callable[[], bool], journal: Journal | None,
+                 held: Mapping[int, str]) -> None:
+        self.actions, self.handlers, self.ctx = actions, handlers, ctx
+        self.counted, self.selected, self.dry_run = counted, selected, dry_run
+        self.should_stop, self.journal, self.held = should_stop, journal, held
+
+    def runs(self, action: Action) -> bool:
+        """Whether the criterion will run a handler (unless the journal has its outcome)."""
+        index = action.criterion.index
+        return not (action.criterion.checked or action.handler is None or action.error
+                    or (self.selected is not None and index not in self.selected)
+                    or index in self.held)
+
+    def group(self, actions: Sequence[Action]) -> list[Result]:
+        """One group's criteria in file order; a gate's checks judged with their gate."""
+        results: list[Result] = []
+        gates = Gates(self.actions, self.handlers, self.ctx, self.counted, self.journal,
+                      partial(repolock.holding, handlers=self.handlers, config=self.ctx.config))
+        for action in actions:
+            result = self._one(action, gates, results)
+            if result is not None:
+                results.append(result)
+                gates.ended(results)
+        return results
+
+    def _one(self, action: Action, gates: Gates, results: list[Result]) -> Result | None:
+        criterion, journal = action.criterion, self.journal
+        occurrence = self.counted[criterion.index]
+        if criterion.checked or (self.selected is not None
+                                 and criterion.index not in self.selected):
+            return None
+        if criterion.index in self.held:
+            return Result(action, State.WAITING,
+                          Outcome(Status.BLOCKED, self.held[criterion.index]))
         if journal is not None:
             kept = journal.recorded(criterion.identity, occurrence)
             if kept is not None:
                 # an outcome run again after a kill still says so after a second kill
-                results.append(Result(action, State(kept.state), kept.outcome, kept.attempts,
-                                      journal.was_interrupted(criterion.identity, occurrence)))
-                gates.ended(results)
-                continue
-        if should_stop():
-            results.append(Result(action, State.INTERRUPTED))
-            continue
+                return Result(action, State(kept.state), kept.outcome, kept.attempts,
+                              journal.was_interrupted(criterion.identity, occurrence))
+        if self.should_stop():
+            return Result(action, State.INTERRUPTED)
         not_run = gates.hold(action, results)
         if not_run is not None:
-            results.append(not_run)
-            continue
+            return not_run
         began = time.monotonic()
-        named = ctx._replace(criterion=f"{criterion.identity}#{occurrence}")
-        results.append(_journaled(action, occurrence, journal,
-                                  partial(_one, action, handlers, named, dry_run)))
-        if results[-1].attempted:
-            observe.ended(ctx.task_id, results[-1], time.monotonic() - began)
-        gates.ended(results)
-    return tuple(replace(r, occurrence=counted[r.action.criterion.index]) for r in results)
+        named = self.ctx._replace(criterion=f"{criterion.identity}#{occurrence}")
+        with repolock.holding(action, self.handlers, self.ctx.config):
+            result = _journaled(action, occurrence, journal,
+                                partial(_one, action, self.handlers, named, self.dry_run))
+        if result.attempted:
+            observe.ended(self.ctx.task_id, result, time.monotonic() - began)
+        return result
 
 
 def _journaled(action: Action, occurrence: int, journal: Journal | None,

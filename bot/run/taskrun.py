@@ -10,6 +10,7 @@ held back by a dependency, selected out, or failed).
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from bot.run.gate import followers
 from bot.run.report import Report, TaskInfo
 from bot.run.runmodel import Action, FileChange, Result, TaskResult
 from bot.run.runmodel import CriterionState as State
-from bot.run.runner import Journal, execute
+from bot.run.runner import Executed, Journal, executed
 from bot.state.approvals import Seen
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.follow import follow
@@ -72,21 +73,23 @@ def exit_code(report: Report) -> int:
 
 def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
              options: RunOptions) -> RunResult:
+    began = time.monotonic()
     before = read_task(path)
     task = parse_task(before, str(path))
     waiting = waiting_dependencies(task, path)
-    results: tuple[Result, ...] = ()
+    ran = Executed((), ())
     judged = approval.Judged({}, (), ())
     if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
         actions = resolve(task, handlers, ctx)
         observe.running(task.id, actions)
         held = held_criteria(task, waiting)
         judged = _approvals(task, actions, handlers, ctx, options, held)
-        results = execute(
+        ran = executed(
             actions, handlers, ctx, selected=options.selected, dry_run=options.dry_run,
             should_stop=options.should_stop,
             journal=options.journal, held={**judged.held, **held},
         )
+    results = ran.results
     edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria),
                  _asked(task.id, judged))
     after, missing = _write(path, before, edit, options)
@@ -96,7 +99,8 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
     trusted = tuple(f"{t.task_id}: {t.trusted}" for t in trusted_dependencies(task, path))
     report = replace(report, awaiting=judged.pending,
-                     notes=(*trusted, *report.notes, *judged.void))
+                     notes=(*trusted, *report.notes, *judged.void), groups=ran.groups,
+                     wall=time.monotonic() - began)
     return RunResult(report, edit, before, after)
 
 

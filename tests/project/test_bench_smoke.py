@@ -32,6 +32,8 @@ FIGURES = {
                              "dashboard_scaling.ratio_dashboard_1000_all_active"],
     "merge_scaling.py": ["merge_scaling.merge_file_8000_a_side_wall",
                          "merge_scaling.per_entry_ratio"],
+    "parallel_groups.py": ["parallel_groups.ratio_parallel_4", "parallel_groups.ratio_sequential",
+                           "parallel_groups.wall_parallel_4"],
 }
 NUMBER = re.compile(r"^(?P<key>[\w.]+): -?\d+(\.\d+)?( |$)")
 

@@ -1,0 +1,51 @@
+"""One criterion at a time per repository: work on a project's directory is serialized.
+
+Groups of a task run side by side (`bot.run.lanes`), but two of them may still reach the
+same repository: both bump a HelmRelease in the one GitOps clone, whose worktree and push
+they would race on. A criterion holds the lock of every configured project it names (its
+`project`, the parameters it inherits from, a project claiming it), by the project's
+resolved path, for as long as its handler (or a gate's undo) runs. Locks are taken in
+path order, so two criteria never wait for each other. Process-wide: the daemon runs one
+item at a time, `taskbot run` one task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping
+
+from bot.config import Config
+from bot.run.lanes import project_of
+from bot.run.runmodel import Action
+
+__all__ = ["holding", "paths"]
+
+_LOCKS: dict[str, threading.Lock] = {}
+_TABLE = threading.Lock()
+
+
+def _lock(path: str) -> threading.Lock:
+    with _TABLE:
+        return _LOCKS.setdefault(path, threading.Lock())
+
+
+def paths(action: Action, handlers: Mapping[str, object], config: Config) -> tuple[str, ...]:
+    """The resolved directories of the configured projects `action` names, sorted."""
+    by_name = {n.lower(): p for n, p in config.projects.items()}
+    handler = handlers.get(action.handler or "")
+    keys = (*getattr(handler, "inherits_from", ()), "project")
+    named = {action.params.get(k, "").lower() for k in keys} | {
+        project_of(action, handlers, config)}
+    found = {os.path.realpath(os.path.expanduser(by_name[n].path))
+             for n in named if n in by_name}
+    return tuple(sorted(found))
+
+
+@contextlib.contextmanager
+def holding(action: Action, handlers: Mapping[str, object], config: Config) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for path in paths(action, handlers, config):
+            stack.enter_context(_lock(path))
+        yield
