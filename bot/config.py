@@ -268,6 +268,16 @@ class Config(NamedTuple):
         """Where the project's builds run: its own `executor`, else `[executor] kind`."""
         return project.executor or self.executor.kind
 
+    def claiming(self, params: Mapping[str, str]) -> str:
+        """The first project whose handler keys claim a criterion's parameters (a record's
+        `claims`: an image of its build), or "": whose earlier criteria it inherits from, and
+        whose lane it runs in."""
+        for project in self.projects.values():
+            if any(getattr(record, "claims", _claims_nothing)(params)
+                   for record in project.declared.values()):
+                return project.name
+        return ""
+
     def secrets(self) -> tuple[str, ...]:
         """Every secret read from a `*_file` key that can be read now, for redaction."""
         found: list[str] = []
@@ -912,3 +922,7 @@ class _Table:
             if not isinstance(item, str):
                 raise self.error(where, "expected a string")
         return dict(value)
+
+
+def _claims_nothing(params: Mapping[str, str]) -> bool:
+    return False

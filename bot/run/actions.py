@@ -60,19 +60,6 @@ def blocked_mark(text: str) -> str:
     return (found["mark"] or found["tail"]).strip()
 
 
-def _claiming_project(params: Mapping[str, str], config: Config) -> str:
-    """The first project whose handler keys claim the criterion (a record's `claims`), or ""."""
-    for project in config.projects.values():
-        if any(getattr(record, "claims", _claims_nothing)(params)
-               for record in project.declared.values()):
-            return project.name
-    return ""
-
-
-def _claims_nothing(params: Mapping[str, str]) -> bool:
-    return False
-
-
 def _rules(config: Config, handlers: Mapping[str, Handler]) -> list[_Rule]:
     rules = [
         _Rule(r.match, r.handler, r.params, f"rule {i + 1}") for i, r in enumerate(config.rules)
@@ -100,7 +87,7 @@ def _owners(params: Mapping[str, str], handler: Handler, config: Config) -> list
     named = [params[k].lower() for k in keys if params.get(k)]
     # a criterion naming no project may belong to one its handler keys claim (an image of
     # the project's build: it takes that build's version)
-    return named or [_claiming_project(params, config).lower()]
+    return named or [config.claiming(params).lower()]
 
 
 class _Earlier(NamedTuple):

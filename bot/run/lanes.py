@@ -47,19 +47,7 @@ def project_of(action: Action, handlers: Mapping[str, object], config: Config) -
         value = action.params.get(key, "").lower()
         if value in names:
             return value
-    return _claimed(action, config)
-
-
-def _claimed(action: Action, config: Config) -> str:
-    for project in config.projects.values():
-        if any(getattr(record, "claims", _no)(action.params)
-               for record in project.declared.values()):
-            return project.name.lower()
-    return ""
-
-
-def _no(params: Mapping[str, str]) -> bool:
-    return False
+    return config.claiming(action.params).lower()
 
 
 def split(actions: Sequence[Action], runs: Callable[[Action], bool],
