@@ -3,8 +3,9 @@
 Groups of a task run side by side (`bot.run.lanes`), but two of them may still reach the
 same repository: both bump a HelmRelease in the one GitOps clone, whose worktree and push
 they would race on. A criterion holds the lock of every configured project it names (its
-`project`, the parameters it inherits from, a project claiming it), by the project's
-resolved path, for as long as its handler (or a gate's undo) runs. Locks are taken in
+`project`, the parameters it inherits from, a project claiming it, and the one its handler's
+settings resolved to: a bump naming no `project=` finds the one GitOps project itself), by
+the project's resolved path, for as long as its handler (or a gate's undo) runs. Locks are taken in
 path order, so two criteria never wait for each other. Process-wide: the daemon runs one
 item at a time, `taskbot run` one task.
 """
@@ -37,10 +38,17 @@ def paths(action: Action, handlers: Mapping[str, object], config: Config) -> tup
     handler = handlers.get(action.handler or "")
     keys = (*getattr(handler, "inherits_from", ()), "project")
     named = {action.params.get(k, "").lower() for k in keys} | {
-        project_of(action, handlers, config)}
+        project_of(action, handlers, config), _settled(action.settings)}
     found = {os.path.realpath(os.path.expanduser(by_name[n].path))
              for n in named if n in by_name}
     return tuple(sorted(found))
+
+
+def _settled(settings: object) -> str:
+    """The project a handler's settings name (a NamedTuple's or a mapping's `project`)."""
+    value = (settings.get("project") if isinstance(settings, Mapping)
+             else getattr(settings, "project", ""))
+    return value.lower() if isinstance(value, str) else ""
 
 
 @contextlib.contextmanager

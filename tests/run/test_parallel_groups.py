@@ -260,3 +260,37 @@ def test_the_operators_task_groups_by_app_and_bumps_share_the_gitops_lock(
     gitops = str((tmp_path / "bk").resolve())
     bumps = [a for a in actions if a.handler == "helmrelease"]
     assert all(gitops in repolock.paths(a, handlers, ctx.config) for a in bumps)
+
+
+class _ImplicitGitOps(_Work):
+    """Like `helmrelease` naming no project=: its settings find the one GitOps project."""
+
+    def settings(self, params: Mapping[str, str], ctx: Context) -> dict[str, str]:
+        return {"project": "ops", **params}
+
+
+def test_bumps_into_a_gitops_project_they_do_not_name_take_turns(tmp_path: Path) -> None:
+    """The app names the group; the repository the handler settled on is still locked."""
+    work = _ImplicitGitOps()
+    ctx = make_ctx(_config(tmp_path, 4), tmp_path)
+    text = _task({name.upper(): [_crit(f"Bump {name}", app=name, s="0.2")] for name in "ab"})
+    actions = resolve(taskfile.parse(text, "T.md"), {"work": work}, ctx)
+    ran = executed(actions, {"work": work}, ctx)
+    assert [g.project for g in ran.groups] == ["a", "b"]
+    assert [r.state for r in ran.results] == [State.DONE] * 2
+    assert work.overlap["ops"] == 1
+
+
+def test_the_real_bump_locks_the_gitops_clone_it_was_not_told(tmp_path: Path) -> None:
+    for name in ("ffl", "bk"):
+        (tmp_path / name).mkdir()
+    ctx = make_ctx({"projects": {
+        "ffl": {"path": str(tmp_path / "ffl"), "images": ["ffl/backend"]},
+        "beckerkube": {"path": str(tmp_path / "bk"),
+                       "helmrelease": "apps/{app}/helmrelease.yaml"}}}, tmp_path)
+    handlers = load_handlers()
+    text = b"# T\n## Acceptance Criteria\n### FFL\n" \
+        b"- [ ] Roll out ffl <!-- taskbot: helmrelease app=ffl version=0.1.18 -->\n"
+    [bump] = resolve(taskfile.parse(text, "T.md"), handlers, ctx)
+    assert not bump.error and "project" not in bump.params
+    assert str((tmp_path / "bk").resolve()) in repolock.paths(bump, handlers, ctx.config)
