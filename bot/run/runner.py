@@ -10,6 +10,7 @@ criterion that ran as it ends (from the thread of its group).
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -114,11 +115,22 @@ def _stage(stage: lanes.Stage, run: _Run, parallel: int
         return found
     with ThreadPoolExecutor(min(parallel, len(stage)), "taskbot-group") as pool:
         # each lane sees this thread's context: the observer, the heartbeat's listener
-        futures = [pool.submit(contextvars.copy_context().run, _lane, lane, run)
+        futures = [pool.submit(contextvars.copy_context().run, _guarded, lane, run)
                    for lane in stage]
         for future in futures:
             found.update(future.result())
     return found
+
+
+def _guarded(lane: tuple[lanes.Group, ...], run: _Run
+             ) -> dict[int, tuple[list[Result], GroupTime]]:
+    try:
+        return _lane(lane, run)
+    except BaseException:
+        # the run is broken (its journal cannot be written...): as one thread would have
+        # stopped there, the other lanes start nothing more; what runs ends and is kept
+        run.broken.set()
+        raise
 
 
 def _lane(lane: tuple[lanes.Group, ...], run: _Run
@@ -142,6 +154,7 @@ class _Run:
         self.actions, self.handlers, self.ctx = actions, handlers, ctx
         self.counted, self.selected, self.dry_run = counted, selected, dry_run
         self.should_stop, self.journal, self.held = should_stop, journal, held
+        self.broken = threading.Event()  # a lane raised: the error goes to the caller
 
     def runs(self, action: Action) -> bool:
         """Whether the criterion will run a handler (unless the journal has its outcome)."""
@@ -177,7 +190,7 @@ class _Run:
                 # an outcome run again after a kill still says so after a second kill
                 return Result(action, State(kept.state), kept.outcome, kept.attempts,
                               journal.was_interrupted(criterion.identity, occurrence))
-        if self.should_stop():
+        if self.should_stop() or self.broken.is_set():
             return Result(action, State.INTERRUPTED)
         not_run = gates.hold(action, results)
         if not_run is not None:

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot import taskfile
 from bot.api import Context, Handler, Outcome, Status, Step
 from bot.plugin.plugins import load_handlers
@@ -294,3 +296,39 @@ def test_the_real_bump_locks_the_gitops_clone_it_was_not_told(tmp_path: Path) ->
     [bump] = resolve(taskfile.parse(text, "T.md"), handlers, ctx)
     assert not bump.error and "project" not in bump.params
     assert str((tmp_path / "bk").resolve()) in repolock.paths(bump, handlers, ctx.config)
+
+
+class _FullDisk:
+    """A journal whose write of one criterion's outcome fails, as a full disk would."""
+
+    def __init__(self, breaks: str) -> None:
+        self.breaks = breaks
+        self.kept: list[str] = []
+
+    def recorded(self, identity: str, occurrence: int) -> None:
+        return None
+
+    def was_interrupted(self, identity: str, occurrence: int) -> bool:
+        return False
+
+    def started(self, identity: str, occurrence: int) -> None:
+        pass
+
+    def ended(self, identity: str, occurrence: int, state: str, attempts: int,
+              outcome: Outcome | None) -> None:
+        if identity.startswith(self.breaks):
+            raise OSError(28, "No space left on device")
+        self.kept.append(identity.split(" <!--", maxsplit=1)[0])
+
+
+def test_an_error_in_one_group_stops_the_others_starting_and_is_raised(
+        tmp_path: Path) -> None:
+    """As one after the other: nothing starts after the run broke; what was running ends
+    and is kept; the error reaches the caller."""
+    groups = {"A": [_crit("Build a", project="a", s="0.05")],
+              "B": [_crit("Build b", project="b", s="0.4"),
+                    _crit("Push b", project="b", s="0.05")]}
+    journal = _FullDisk("Build a")
+    with pytest.raises(OSError, match="No space left"):
+        _run(tmp_path, _task(groups), 4, journal=journal)
+    assert journal.kept == ["Build b"]
