@@ -117,8 +117,12 @@ def _stage(stage: lanes.Stage, run: _Run, parallel: int
         # each lane sees this thread's context: the observer, the heartbeat's listener
         futures = [pool.submit(contextvars.copy_context().run, _guarded, lane, run)
                    for lane in stage]
-        for future in futures:
-            found.update(future.result())
+        try:
+            for future in futures:
+                found.update(future.result())
+        except BaseException:  # Ctrl-C here, or a lane's error: the lanes start nothing more
+            run.broken.set()
+            raise
     return found
 
 
@@ -154,7 +158,7 @@ class _Run:
         self.actions, self.handlers, self.ctx = actions, handlers, ctx
         self.counted, self.selected, self.dry_run = counted, selected, dry_run
         self.should_stop, self.journal, self.held = should_stop, journal, held
-        self.broken = threading.Event()  # a lane raised: the error goes to the caller
+        self.broken = threading.Event()  # the run raised (a lane, Ctrl-C): it goes to the caller
 
     def runs(self, action: Action) -> bool:
         """Whether the criterion will run a handler (unless the journal has its outcome)."""

@@ -4,6 +4,8 @@ worked on by one criterion at a time, results stay in file order."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -332,3 +334,36 @@ def test_an_error_in_one_group_stops_the_others_starting_and_is_raised(
     with pytest.raises(OSError, match="No space left"):
         _run(tmp_path, _task(groups), 4, journal=journal)
     assert journal.kept == ["Build b"]
+
+
+class _Told(_Work):
+    """Tells the test when `count` criteria are running."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.all_running = threading.Barrier(count + 1)
+
+    def run(self, s: dict[str, str], ctx: Context) -> Outcome:
+        if s.get("s") == "0.3":
+            self.all_running.wait(5)
+        return super().run(s, ctx)
+
+
+def test_ctrl_c_with_groups_in_flight_starts_nothing_more(tmp_path: Path) -> None:
+    """Ctrl-C while the run waits for its groups: as one after the other, the run stops
+    (there, the command in flight is killed; here, each group's ends), nothing starts."""
+    groups = {name.upper(): [_crit(f"Build {name}", project=name, s="0.3"),
+                             _crit(f"Push {name}", project=name, s="0.05")]
+              for name in "ab"}
+    work = _Told(2)
+    ctx = make_ctx(_config(tmp_path, 4), tmp_path)
+    actions = resolve(taskfile.parse(_task(groups), "T.md"), {"work": work}, ctx)
+
+    def interrupt() -> None:
+        work.all_running.wait(5)
+        os.kill(os.getpid(), signal.SIGINT)  # as a terminal sends it
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        executed(actions, {"work": work}, ctx)
+    assert sorted(work.spans) == ["/a/0.3", "/b/0.3"]  # the builds ended; no push started
