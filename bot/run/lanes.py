@@ -13,7 +13,9 @@ order: one group after the other.
 A criterion's project is the one its handler works for: the values of its `inherits_from`
 parameters first ("Update ffl HelmRelease in beckerkube" is ffl's), then `project`, else a
 project whose keys claim it (an image of that project's build) — as `bot.run.actions`
-inherits parameters. Pure: it runs nothing.
+inherits parameters. A handler that takes no `project` and reads no project's keys works
+across them all (moving the registry edits every project's build files): its criterion
+makes its group a barrier. Pure: it runs nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.run.runmodel import Action
 
-__all__ = ["Group", "Stage", "project_of", "split", "stages"]
+__all__ = ["EVERY", "Group", "Stage", "project_of", "split", "stages"]
+
+EVERY = "*"  # the project of a criterion whose handler works across every project
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,12 @@ Stage = tuple[tuple[Group, ...], ...]  # lanes run side by side; a lane's groups
 
 
 def project_of(action: Action, handlers: Mapping[str, object], config: Config) -> str:
-    """The configured project (lower case) a criterion works for, or ""."""
+    """The configured project (lower case) a criterion works for, "", or `EVERY`."""
     names = {n.lower() for n in config.projects}
     handler = handlers.get(action.handler or "")
+    if handler is not None and "project" not in getattr(handler, "params", ()) and not (
+            getattr(handler, "project_settings", None)):
+        return EVERY
     keys = (*getattr(handler, "inherits_from", ()), "project")
     for key in keys:
         value = action.params.get(key, "").lower()
@@ -63,8 +70,9 @@ def split(actions: Sequence[Action], runs: Callable[[Action], bool],
     for members in found:
         work = [a for a in members if runs(a)]
         touched = {project(a) for a in work} - {""}
+        one = touched.pop() if len(touched) == 1 else ""
         groups.append(Group(members[0].criterion.group, tuple(members),
-                            touched.pop() if len(touched) == 1 else "", bool(work)))
+                            "" if one == EVERY else one, bool(work)))
     return groups
 
 
