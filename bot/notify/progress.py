@@ -46,8 +46,9 @@ class _Criterion:
 class ProgressWatch:
     def __init__(self, task_id: str, soft_limit: float, send: Send | None,
                  redact: Callable[[str], str] = str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, before: float = 0.0) -> None:
         self.task_id = task_id
+        self._before = max(before, 0.0)  # seconds the run ran before a restart resumed it
         self.soft_limit = soft_limit
         self._send = send
         self._redact = redact
@@ -88,9 +89,9 @@ class ProgressWatch:
     # --- the timer ---------------------------------------------------------------------
 
     def __enter__(self) -> ProgressWatch:
-        self._started = self._clock()
+        self._started = self._clock() - self._before
         if self._send is not None:
-            self._timer = threading.Timer(self.soft_limit, self._fire)
+            self._timer = threading.Timer(max(self.soft_limit - self._before, 0.0), self._fire)
             self._timer.daemon = True
             self._timer.start()
         return self
@@ -148,10 +149,11 @@ class ProgressWatch:
         return clean(text, self._redact, keep="", markup=markup)
 
 
-def watch(ctx: Context, send: Send | None) -> ProgressWatch:
+def watch(ctx: Context, send: Send | None, before: float = 0.0) -> ProgressWatch:
     """A watch over the run in `ctx`, which its observer tells the task's criteria (inert
-    when `send` is None)."""
-    return ProgressWatch(ctx.task_id, ctx.config.limits.run_soft_limit, send, ctx.redactor)
+    when `send` is None); `before`: seconds it ran before a restart resumed it."""
+    return ProgressWatch(ctx.task_id, ctx.config.limits.run_soft_limit, send, ctx.redactor,
+                         before=before)
 
 
 def outbox_sender(config: Config, run_id: str) -> Send:

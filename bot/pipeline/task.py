@@ -56,6 +56,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
     wt = worktree(clone, places.state, work_branch, start)
+    resumed = tj is not None and tj.run_id is not None  # after a kill: the run began then
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
                   on_spawn=tj.spawned if tj is not None else None)
@@ -64,7 +65,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
                          display_path=rel_path, should_stop=job.should_stop,
                          journal=kept.Remembered(tj, unlanded.of(task_id)),
                          approvals=approvals.of(places.state, task_id))
-    with progress.watched(config, ctx, tj):
+    with progress.watched(config, ctx, tj, since=now if resumed else None):
         result = run_task(wt / rel_path, job.handlers, ctx, options)
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])

@@ -4,6 +4,7 @@ it went out)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.config import Config
@@ -13,6 +14,7 @@ from bot.run.context import Context
 from bot.run.journal import Journal
 from bot.run.runmodel import JournalStep
 from tests.kit.context import make_ctx
+from tests.kit.receivers import HttpReceiver
 
 
 def _setup(tmp_path: Path, urls: list[str]) -> tuple[Config, Context, Journal]:
@@ -44,3 +46,20 @@ def test_nothing_watched_without_a_notification_target(tmp_path: Path) -> None:
     config, ctx, journal = _setup(tmp_path, [])
     with progress.watched(config, ctx, journal.task("T.md")):
         assert observe.current() is None
+
+
+def test_a_resumed_run_counts_the_time_it_ran_before_the_kill(tmp_path: Path) -> None:
+    """Killed 20 minutes into a run with a 30-minute soft limit, resumed: the notification
+    comes 10 minutes later, not 30 (a daemon restarted often would never send one)."""
+    with HttpReceiver() as receiver:
+        state = tmp_path / "state"
+        state.mkdir()
+        ctx = make_ctx({"repo": {"state_dir": str(state)},
+                        "notify": {"urls": [receiver.url()]},
+                        "limits": {"run_soft_limit": "30m"}}, tmp_path)
+        tj = Journal.begin(state, {"kind": "rerun", "task": "T"}).task("T.md")
+        began = datetime.now().astimezone() - timedelta(minutes=31)
+        with progress.watched(ctx.config, ctx, tj, since=began):
+            [sent] = receiver.wait_for(1)
+    assert sent.title.startswith("TASK-009 still running after 31m")
+    assert tj.step(JournalStep.PROGRESS)
