@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.git import read
+from bot.git import folders, read
 from bot.git.plainbytes import plain_bytes
 
 if TYPE_CHECKING:
@@ -120,12 +120,7 @@ def _plain_files(head: pygit2.Tree, tree: pygit2.Tree, paths: list[str]) -> Want
     anything but a plain file or nothing, in `tree` or in `head`."""
     wanted: Wanted = {}
     for path in paths:
-        entries: list[pygit2.Object | None] = []
-        for source in (tree, head):
-            try:
-                entries.append(source[path])
-            except KeyError:
-                entries.append(None)
+        entries = [folders.entry(source, path) for source in (tree, head)]
         if any(e is not None and int(e.filemode) not in _MODES for e in entries):
             return None
         new = entries[0]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pygit2
 
 from bot.config import Config
-from bot.git import read
+from bot.git import folders, read
 from bot.git.signatures import Signatures
 
 
@@ -89,33 +89,19 @@ def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: 
 _FIND = pygit2.enums.DiffFind
 # Renames by similarity (a `git mv` with edits, a file overwritten by a moved one); copies
 # only verbatim: task files written from one template are similar, so a similar new file
-# would be taken for a copy of any other task.
+# would be taken for a copy of any other task. The unmodified files a copy may come from
+# are dropped once it is found: only changes are handed over (not every file of a folder).
 _RENAMED = _FIND.FIND_RENAMES | _FIND.FIND_REWRITES | _FIND.BREAK_REWRITES
-_COPIED = _FIND.FIND_COPIES | _FIND.FIND_COPIES_FROM_UNMODIFIED | _FIND.FIND_EXACT_MATCH_ONLY
+_COPIED = _FIND.FIND_COPIES | _FIND.FIND_COPIES_FROM_UNMODIFIED | _FIND.FIND_EXACT_MATCH_ONLY \
+    | _FIND.FIND_REMOVE_UNMODIFIED
 _MOVED = (pygit2.enums.DeltaStatus.RENAMED, pygit2.enums.DeltaStatus.COPIED)
 
 
 def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
-    """The id `path` has in `tree`. Its folder is found first (cheap: only the small trees
-    above it are read), then the name in it, in a folder kept by its id: a folder of 10,000
-    files is read once per version, not once per commit, parent and file asking."""
-    folder, _, name = path.rpartition("/")
-    try:
-        holder = tree[folder] if folder else tree
-    except KeyError:
-        return None
-    if not isinstance(holder, pygit2.Tree):
-        return None
-    kept = _FOLDERS.pop(holder.id, holder)
-    _FOLDERS[holder.id] = kept  # newest last: the oldest is dropped
-    if len(_FOLDERS) > _FOLDERS_KEPT:
-        del _FOLDERS[next(iter(_FOLDERS))]
-    return kept[name].id if name in kept else None
-
-
-# Folders read (parsed) by `_entry`, by id (content: never stale), the last few only.
-_FOLDERS: dict[pygit2.Oid, pygit2.Tree] = {}
-_FOLDERS_KEPT = 4
+    """The id `path` has in `tree`. Its folder is read once per version (`bot.git.folders`):
+    a folder of 10,000 files is read once, not once per commit, parent and file asking."""
+    found = folders.entry(tree, path)
+    return found.id if found is not None else None
 
 
 def _found(diff: pygit2.Diff, path: str, flags: pygit2.enums.DiffFind) -> set[str]:
