@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from bot.git import read
+from bot.git.pairdiff import Pair
 from bot.git.read import GitError, git, open_repo
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
 from bot.git.write import fetch
@@ -37,8 +38,10 @@ _settled: dict[Path, str] = {}
 _held_lock = threading.Lock()
 
 
-def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
-    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`.
+def worktree(repo: Path, state_dir: Path, branch: str, start: str,
+             pair: Pair | None = None) -> Path:
+    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`; `pair`: a
+    comparison of two trees made already, for the reset (`bot.git.pairdiff`).
 
     One worktree per repository and process, reused by every run whatever its branch: the
     state dir holds a checkout per repository (and per process working at the same time,
@@ -51,11 +54,11 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
         _remove_others(repo, folder, path)
     mark = _settled.pop(path, None)
     if mark is not None and not fresh and _head(path) == mark \
-            and reset_in_process(path, branch, start, None, settled=True):
+            and reset_in_process(path, branch, start, None, settled=True, pair=pair):
         return path
     if (path / ".git").exists():
         changed = changed_files(path)  # one look at the files: the reset and the clean both use it
-        if not reset_in_process(path, branch, start, changed):
+        if not reset_in_process(path, branch, start, changed, pair=pair):
             git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
                  start], path)
         if changed is None or any(flags & UNTRACKED for flags in changed.values()):

@@ -55,7 +55,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         return Processed(task_id, None, None, tuple(owed),
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
-    wt = worktree(clone, places.state, work_branch, start)
+    wt = worktree(clone, places.state, work_branch, start, job.pair)
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
                   on_spawn=tj.spawned if tj is not None else None)
