@@ -29,7 +29,7 @@ UNTRACKED = 1 << 7 | 1 << 14
 
 def reset_in_process(path: Path, branch: str, start: str,
                      changed: Mapping[str, int] | None, *, settled: bool = False,
-                     pair: Pair | None = None) -> bool:
+                     pair: Pair | None = None, opened: pygit2.Repository | None = None) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
     a webhook's way to the handler. False where git should do it (and then does it whole):
@@ -40,14 +40,15 @@ def reset_in_process(path: Path, branch: str, start: str,
     knows the files and index are HEAD's (its last run here committed all it wrote), so
     only the files that differ between HEAD and `start` are written, and none is looked at:
     the cost follows the change, not the size of the repository. `pair`: the comparison of
-    two trees made already (`bot.git.pairdiff`), used where they are HEAD's and `start`'s."""
+    two trees made already (`bot.git.pairdiff`), used where they are HEAD's and `start`'s.
+    `opened`: the worktree's repository object, kept open (`bot.git.heldrepo`)."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
     if changed is None and not settled:
         return False
     try:
-        repo = read.open_repo(path)
+        repo = opened if opened is not None else read.open_repo(path)
         detached = repo.head_is_detached  # as `drop_branch` leaves it after a landed run
         if not detached and repo.head.name != ref:
             return False

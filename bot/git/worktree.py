@@ -17,7 +17,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from bot.git import read
+from bot.git import heldrepo, read
 from bot.git.pairdiff import Pair
 from bot.git.read import GitError, git, open_repo
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
@@ -53,9 +53,12 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str,
     if fresh:
         _remove_others(repo, folder, path)
     mark = _settled.pop(path, None)
-    if mark is not None and not fresh and _head(path) == mark \
-            and reset_in_process(path, branch, start, None, settled=True, pair=pair):
-        return path
+    held = heldrepo.drop(path)  # held again once the worktree is known to be clean
+    if mark is not None and not fresh and _head(path) == mark:
+        opened = held if held is not None else open_repo(path)
+        if reset_in_process(path, branch, start, None, settled=True, pair=pair, opened=opened):
+            heldrepo.hold(path, opened)
+            return path
     if (path / ".git").exists():
         changed = changed_files(path)  # one look at the files: the reset and the clean both use it
         if not reset_in_process(path, branch, start, changed, pair=pair):
@@ -66,6 +69,7 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str,
     else:
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
+    heldrepo.hold(path, open_repo(path))  # its index is read at the first look, once
     return path
 
 
