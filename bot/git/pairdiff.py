@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.git.read import ZERO
-
 if TYPE_CHECKING:
     import pygit2
 
@@ -60,10 +58,11 @@ def between(old: pygit2.Tree, new: pygit2.Tree) -> Pair:
 
 
 def of(repo: pygit2.Repository, old: str | None, new: str) -> Pair | None:
-    """The comparison of two commits' trees (by revision); None without an old one."""
+    """The comparison of two commits' trees (by revision); None without an old one (a new
+    branch: its old tip is git's zero id, which the caller has made None)."""
     import pygit2  # noqa: PLC0415 -- loaded with `repo` already
 
-    if old is None or old == ZERO:
+    if old is None:
         return None
     before, after = (repo.revparse_single(rev).peel(pygit2.Commit).tree for rev in (old, new))
     return between(before, after)
