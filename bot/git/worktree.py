@@ -53,7 +53,8 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str,
     if fresh:
         _remove_others(repo, folder, path)
     mark = _settled.pop(path, None)
-    held = heldrepo.drop(path)  # held again once the worktree is known to be clean
+    held = heldrepo.get(path)
+    heldrepo.drop(path)  # held again once the worktree is known to be clean
     if mark is not None and not fresh and _head(path) == mark:
         opened = held if held is not None else open_repo(path)
         if reset_in_process(path, branch, start, None, settled=True, pair=pair, opened=opened):

@@ -65,3 +65,12 @@ def test_a_worktree_not_settled_opens_its_repository_afresh(tmp_path: Path) -> N
     assert heldrepo.get(wt) is not held
     assert _git(wt, "status", "--porcelain", "--ignored") == ""
     assert (wt / "a.md").read_text() == "a.md\n"
+
+
+def test_a_repack_lets_the_kept_repository_go(tmp_path: Path) -> None:
+    """Packs removed by git's gc would stay open, their space taken, in a kept object."""
+    clone = _clone(tmp_path)
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
+    assert heldrepo.get(wt) is not None
+    _git(clone, "gc", "-q")
+    assert heldrepo.get(wt) is None
