@@ -68,11 +68,13 @@ class StatusWriter:
         self.limit = limit
         self._tasks: dict[str, dict[str, Any]] = {}
         self._lines: dict[str, bytes] = {}  # task id → its `"id": {...}` line, encoded
+        self._table: bytes | None = None  # the lines joined, until a task's entry changes
         self._written: tuple[int, int, int, int] | None = None  # the file as we left it
 
     def record(self, task_id: str, entry: Mapping[str, Any]) -> None:
         self._tasks[task_id] = dict(entry)
         self._lines.pop(task_id, None)
+        self._table = None
         self._bound()
 
     def write(self, doc: Mapping[str, Any]) -> str:
@@ -81,7 +83,9 @@ class StatusWriter:
             if self._signature() != self._written:
                 self._merge(read(self.state_dir).get("tasks"))
             head = _encoded({k: v for k, v in doc.items() if k != "tasks"})
-            lines = b",".join(self._line(t) for t in self._tasks)
+            if self._table is None:  # 500 lines joined once, not at every status line
+                self._table = b",".join(self._line(t) for t in self._tasks)
+            lines = self._table
             data = (head[:-3] + b"," if head != b"{}\n" else b"{") + b'\n "tasks": {' + lines \
                 + (b"\n }" if lines else b"}") + b"\n}\n"
             self._written = _signature(write_atomic(self.state_dir / STATUS, data, 0o644))
@@ -102,12 +106,14 @@ class StatusWriter:
             if self._tasks.get(task_id) != entry:
                 self._tasks[task_id] = entry
                 self._lines.pop(task_id, None)
+                self._table = None
         self._bound()
 
     def _bound(self) -> None:
         if len(self._tasks) > self.limit:
             self._tasks = bounded(self._tasks, self.limit)
             self._lines = {k: v for k, v in self._lines.items() if k in self._tasks}
+            self._table = None
 
     def _line(self, task_id: str) -> bytes:
         line = self._lines.get(task_id)

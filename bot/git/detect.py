@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pygit2
 
 from bot.errors import TaskbotError
+from bot.git.pairdiff import Delta, Pair
 from bot.git.read import ZERO
 from bot.taskfile.parse import parse as parse_task
 from bot.text.textcap import display_name, escape_surrogates
@@ -72,33 +73,68 @@ def _subtree(repo: pygit2.Repository, rev: str | None, tasks_dir: str) -> pygit2
     return obj if isinstance(obj, pygit2.Tree) else None
 
 
-def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir: str
-                  ) -> tuple[Change, ...]:
-    """Added, modified and renamed `.md` files under tasks_dir; deletions are ignored."""
+def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir: str,
+                  pair: Pair | None = None) -> tuple[Change, ...]:
+    """Added, modified and renamed `.md` files under tasks_dir; deletions are ignored.
+    `pair`: the two tips' trees compared already (`bot.git.pairdiff`), used where rename
+    detection could find nothing in it."""
     before = _subtree(repo, old, tasks_dir)
     after = _subtree(repo, new, tasks_dir)
     if after is None:
         return ()
-    diff = before.diff_to_tree(after) if before is not None else after.diff_to_tree(swap=True)
-    diff.find_similar()
     prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
+    deltas = _unpaired(repo, old, new, prefix, pair) if before is not None else None
+    if deltas is None:
+        diff = before.diff_to_tree(after) if before is not None \
+            else after.diff_to_tree(swap=True)
+        diff.find_similar()
+        deltas = tuple(_delta(d) for d in diff.deltas)
     changes: list[Change] = []
-    for delta in diff.deltas:
-        if delta.status == pygit2.enums.DeltaStatus.DELETED:
-            continue
-        if not delta.new_file.path.endswith(".md"):
-            continue
-        path = prefix + delta.new_file.path
-        error = _name_error(path) or _kind_error(path, delta.new_file.mode)
+    for delta in deltas:
+        if delta.new is None or not delta.path.endswith(".md"):
+            continue  # deleted
+        path = prefix + delta.path
+        error = _name_error(path) or _kind_error(path, delta.new[1])
         if error:
             changes.append(Change(display_name(path), None, b"", error))
             continue
-        new_blob = repo[delta.new_file.id].read_raw()
+        new_blob = repo[delta.new[0]].read_raw()
         old_blob = None
-        if delta.status != pygit2.enums.DeltaStatus.ADDED and delta.old_file.mode in REGULAR:
-            old_blob = repo[delta.old_file.id].read_raw()  # a symlink before counts as absent
+        if delta.old is not None and delta.old[1] in REGULAR:
+            old_blob = repo[delta.old[0]].read_raw()  # a symlink before counts as absent
         changes.append(Change(path, old_blob, new_blob))
     return tuple(changes)
+
+
+def _unpaired(repo: pygit2.Repository, old: str | None, new: str, prefix: str,
+              pair: Pair | None) -> tuple[Delta, ...] | None:
+    """The pair's changes under `prefix` (named from there), where they are the two tips'
+    and renames and copies need no looking for: nothing deleted, and files only added or
+    only edited (a rename needs a deleted source, a copy an edited one and a new file).
+    None: the folder is compared, and renames looked for, here."""
+    if pair is None or old is None:
+        return None
+    tips = (repo.revparse_single(rev).peel(pygit2.Commit).tree_id for rev in (old, new))
+    if not pair.of(*tips):
+        return None
+    mine = tuple(replace(d, path=d.path[len(prefix):]) for d in pair.deltas
+                 if d.path.startswith(prefix))
+    statuses = {d.status for d in mine}
+    if _DELETED in statuses or {_ADDED, _MODIFIED} <= statuses:
+        return None
+    return mine
+
+
+_ADDED, _DELETED, _MODIFIED = (int(pygit2.enums.DeltaStatus.ADDED),
+                               int(pygit2.enums.DeltaStatus.DELETED),
+                               int(pygit2.enums.DeltaStatus.MODIFIED))
+
+
+def _delta(delta: pygit2.DiffDelta) -> Delta:
+    """A delta of a diff with renames found: the old side is None for a new file."""
+    old = None if delta.status == _ADDED else (delta.old_file.id, int(delta.old_file.mode))
+    new = None if delta.status == _DELETED else (delta.new_file.id, int(delta.new_file.mode))
+    return Delta(delta.new_file.path, int(delta.status), old, new)
 
 
 def criteria_to_run(old: bytes | None, new: bytes, path: str) -> tuple[int, ...]:

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from bot.git import folders
+
 if TYPE_CHECKING:
     import pygit2
 
@@ -59,14 +61,11 @@ def _attribute_files(repo: pygit2.Repository, tree: pygit2.Tree, paths: Sequence
     could apply to `paths`. Asking libgit2 per path and attribute costs more with every
     file of the repository (it reloads the index)."""
     workdir = Path(repo.workdir) if repo.workdir else None
-    folders = {str(parent) for p in paths for parent in PurePosixPath(p).parents}
-    for folder in folders:
+    on_the_way = {str(parent) for p in paths for parent in PurePosixPath(p).parents}
+    for folder in on_the_way:
         rel = "" if folder == "." else f"{folder}/"
         if workdir is not None and os.path.lexists(workdir / rel / ".gitattributes"):
             return True
-        try:
-            tree[f"{rel}.gitattributes"]
-        except KeyError:
-            continue
-        return True
+        if folders.entry(tree, f"{rel}.gitattributes") is not None:
+            return True
     return False

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.git import read
+from bot.git import folders, read
+from bot.git.pairdiff import Pair
 from bot.git.plainbytes import plain_bytes
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ UNTRACKED = 1 << 7 | 1 << 14
 
 
 def reset_in_process(path: Path, branch: str, start: str,
-                     changed: Mapping[str, int] | None, *, settled: bool = False) -> bool:
+                     changed: Mapping[str, int] | None, *, settled: bool = False,
+                     pair: Pair | None = None, opened: pygit2.Repository | None = None) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
     a webhook's way to the handler. False where git should do it (and then does it whole):
@@ -37,19 +39,21 @@ def reset_in_process(path: Path, branch: str, start: str,
     worktree's status as `changed_files` read it (None: unknown). `settled`: the caller
     knows the files and index are HEAD's (its last run here committed all it wrote), so
     only the files that differ between HEAD and `start` are written, and none is looked at:
-    the cost follows the change, not the size of the repository."""
+    the cost follows the change, not the size of the repository. `pair`: the comparison of
+    two trees made already (`bot.git.pairdiff`), used where they are HEAD's and `start`'s.
+    `opened`: the worktree's repository object, kept open (`bot.git.heldrepo`)."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
     if changed is None and not settled:
         return False
     try:
-        repo = read.open_repo(path)
+        repo = opened if opened is not None else read.open_repo(path)
         detached = repo.head_is_detached  # as `drop_branch` leaves it after a landed run
         if not detached and repo.head.name != ref:
             return False
         commit = repo.revparse_single(start).peel(pygit2.Commit)
-        written = _between(repo, commit)
+        written = _between(repo, commit, pair)
         if not settled and changed is not None:
             written.update(p for p, flags in changed.items() if flags & ~UNTRACKED)
         if not plain_bytes(repo, commit.tree, sorted(written)):
@@ -120,12 +124,7 @@ def _plain_files(head: pygit2.Tree, tree: pygit2.Tree, paths: list[str]) -> Want
     anything but a plain file or nothing, in `tree` or in `head`."""
     wanted: Wanted = {}
     for path in paths:
-        entries: list[pygit2.Object | None] = []
-        for source in (tree, head):
-            try:
-                entries.append(source[path])
-            except KeyError:
-                entries.append(None)
+        entries = [folders.entry(source, path) for source in (tree, head)]
         if any(e is not None and int(e.filemode) not in _MODES for e in entries):
             return None
         new = entries[0]
@@ -143,14 +142,18 @@ def _prune(folder: Path, top: Path) -> None:
         folder = folder.parent
 
 
-def _between(repo: pygit2.Repository, commit: pygit2.Commit) -> set[str]:
-    """The paths that differ between HEAD and `commit` (the tree diff skips equal folders)."""
+def _between(repo: pygit2.Repository, commit: pygit2.Commit, pair: Pair | None) -> set[str]:
+    """The paths that differ between HEAD and `commit` (the tree diff skips equal folders);
+    `pair` where it is the comparison of those two trees (no tree read again)."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     if repo.head_is_unborn:
         return set()
+    head = repo.head.peel(pygit2.Commit)
+    if pair is not None and pair.of(head.tree_id, commit.tree_id):
+        return {d.path for d in pair.deltas}
     paths: set[str] = set()
-    for delta in repo.head.peel(pygit2.Commit).tree.diff_to_tree(commit.tree).deltas:
+    for delta in head.tree.diff_to_tree(commit.tree).deltas:
         paths.update((delta.old_file.path, delta.new_file.path))
     return paths
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pygit2
 
 from bot.config import Config
-from bot.git import read
+from bot.git import folders, read
+from bot.git.pairdiff import Pair
 from bot.git.signatures import Signatures
 
 
@@ -89,33 +90,19 @@ def _first_untrusted(commits: tuple[read.Commit, ...], config: Config, git_dir: 
 _FIND = pygit2.enums.DiffFind
 # Renames by similarity (a `git mv` with edits, a file overwritten by a moved one); copies
 # only verbatim: task files written from one template are similar, so a similar new file
-# would be taken for a copy of any other task.
+# would be taken for a copy of any other task. The unmodified files a copy may come from
+# are dropped once it is found: only changes are handed over (not every file of a folder).
 _RENAMED = _FIND.FIND_RENAMES | _FIND.FIND_REWRITES | _FIND.BREAK_REWRITES
-_COPIED = _FIND.FIND_COPIES | _FIND.FIND_COPIES_FROM_UNMODIFIED | _FIND.FIND_EXACT_MATCH_ONLY
+_COPIED = _FIND.FIND_COPIES | _FIND.FIND_COPIES_FROM_UNMODIFIED | _FIND.FIND_EXACT_MATCH_ONLY \
+    | _FIND.FIND_REMOVE_UNMODIFIED
 _MOVED = (pygit2.enums.DeltaStatus.RENAMED, pygit2.enums.DeltaStatus.COPIED)
 
 
 def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
-    """The id `path` has in `tree`. Its folder is found first (cheap: only the small trees
-    above it are read), then the name in it, in a folder kept by its id: a folder of 10,000
-    files is read once per version, not once per commit, parent and file asking."""
-    folder, _, name = path.rpartition("/")
-    try:
-        holder = tree[folder] if folder else tree
-    except KeyError:
-        return None
-    if not isinstance(holder, pygit2.Tree):
-        return None
-    kept = _FOLDERS.pop(holder.id, holder)
-    _FOLDERS[holder.id] = kept  # newest last: the oldest is dropped
-    if len(_FOLDERS) > _FOLDERS_KEPT:
-        del _FOLDERS[next(iter(_FOLDERS))]
-    return kept[name].id if name in kept else None
-
-
-# Folders read (parsed) by `_entry`, by id (content: never stale), the last few only.
-_FOLDERS: dict[pygit2.Oid, pygit2.Tree] = {}
-_FOLDERS_KEPT = 4
+    """The id `path` has in `tree`. Its folder is read once per version (`bot.git.folders`):
+    a folder of 10,000 files is read once, not once per commit, parent and file asking."""
+    found = folders.entry(tree, path)
+    return found.id if found is not None else None
 
 
 def _found(diff: pygit2.Diff, path: str, flags: pygit2.enums.DiffFind) -> set[str]:
@@ -124,11 +111,18 @@ def _found(diff: pygit2.Diff, path: str, flags: pygit2.enums.DiffFind) -> set[st
             if d.new_file.path == path and d.status in _MOVED and d.old_file.path != path}
 
 
-def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: bool) -> set[str]:
+def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: bool,
+             pair: Pair | None) -> set[str]:
     """Where `commit` took `path` from in `parent`: a rename, an overwrite by a moved file,
     a verbatim copy. Only a file new to `parent` is looked for among the unchanged files
-    (a plain `cp`): that diffs whole trees, once per file's birth, not once per edit."""
-    found = _found(parent.tree.diff_to_tree(commit.tree), path, _RENAMED)
+    (a plain `cp`): that diffs whole trees, once per file's birth, not once per edit.
+    Where `pair` compares these two trees and only files were added, nothing was renamed
+    (a rename needs a deleted or rewritten source), and the trees are not compared again."""
+    if pair is not None and pair.of(parent.tree_id, commit.tree_id) \
+            and pair.only(pygit2.enums.DeltaStatus.ADDED):
+        found: set[str] = set()
+    else:
+        found = _found(parent.tree.diff_to_tree(commit.tree), path, _RENAMED)
     if added and not found:
         every = parent.tree.diff_to_tree(commit.tree,
                                          flags=pygit2.enums.DiffOption.INCLUDE_UNMODIFIED)
@@ -136,7 +130,8 @@ def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: boo
     return found
 
 
-def file_history(repo: pygit2.Repository, tip: str, path: str) -> Iterator[Change]:
+def file_history(repo: pygit2.Repository, tip: str, path: str, pair: Pair | None = None
+                 ) -> Iterator[Change]:
     """Every commit that changed the content `tip` has at `path`, newest first.
 
     Each commit carries the names the file had there, handed to its parents (a name the
@@ -145,7 +140,8 @@ def file_history(repo: pygit2.Repository, tip: str, path: str) -> Iterator[Chang
     work list taken newest commit first: it reads only the commits on the file's way, not
     the whole history (a topological sort would read every commit before the first), and
     a parent that receives a name after it was taken (clocks out of order) is taken again
-    for that name, so no commit on the way is ever missed.
+    for that name, so no commit on the way is ever missed. `pair`: two trees compared
+    already (`bot.git.pairdiff`), used where a commit and its parent have them.
     """
     start = repo.revparse_single(tip).peel(pygit2.Commit)
     follow: dict[pygit2.Oid, set[str]] = {start.id: {path}}
@@ -158,11 +154,11 @@ def file_history(repo: pygit2.Repository, tip: str, path: str) -> Iterator[Chang
             continue
         done.setdefault(commit.id, set()).update(names)
         for name in sorted(names):
-            yield from _step(commit, name, follow, heap)
+            yield from _step(commit, name, follow, heap, pair)
 
 
 def _step(commit: pygit2.Commit, name: str, follow: dict[pygit2.Oid, set[str]],
-          heap: list[tuple[int, str, pygit2.Commit]]) -> Iterator[Change]:
+          heap: list[tuple[int, str, pygit2.Commit]], pair: Pair | None) -> Iterator[Change]:
     """One name of the file at one commit: a change when a parent had other content there;
     the names the file had in each parent go on the work list."""
     mine = _entry(commit.tree, name)
@@ -173,17 +169,18 @@ def _step(commit: pygit2.Commit, name: str, follow: dict[pygit2.Oid, set[str]],
         before = _entry(parent.tree, name)
         names = {name} if before is not None else set()
         if before != mine:
-            names |= _sources(parent, commit, name, added=before is None)
+            names |= _sources(parent, commit, name, before is None, pair)
         if names:
             follow.setdefault(parent.id, set()).update(names)
             heapq.heappush(heap, (-parent.commit_time, str(parent.id), parent))
 
 
 def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
-               own: frozenset[str]) -> Verdict:
+               own: frozenset[str], pair: Pair | None = None) -> Verdict:
     """Every commit that ever changed `path`'s content up to `tip`, under this or any earlier
     name, is trusted: a file about to run must come wholly from trusted people (a push's
-    triggered file, a task run again without a push of its own)."""
+    triggered file, a task run again without a push of its own). `pair`: as in
+    `file_history`."""
     trust = config.trust
     if trust is None:
         return _no_trust(config)
@@ -191,7 +188,7 @@ def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
         return Verdict(True)
     git_dir = Path(repo.path)
     signatures = _signatures(config)
-    for change in file_history(repo, tip, path):
+    for change in file_history(repo, tip, path, pair):
         if change.sha in own:
             continue
         why = _why(change.sha, change.author_email, config, git_dir, signatures)

@@ -17,7 +17,8 @@ import shutil
 import threading
 from pathlib import Path
 
-from bot.git import read
+from bot.git import heldrepo, read
+from bot.git.pairdiff import Pair
 from bot.git.read import GitError, git, open_repo
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
 from bot.git.write import fetch
@@ -37,8 +38,10 @@ _settled: dict[Path, str] = {}
 _held_lock = threading.Lock()
 
 
-def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
-    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`.
+def worktree(repo: Path, state_dir: Path, branch: str, start: str,
+             pair: Pair | None = None) -> Path:
+    """A clean worktree of `repo` under state_dir on `branch`, reset to `start`; `pair`: a
+    comparison of two trees made already, for the reset (`bot.git.pairdiff`).
 
     One worktree per repository and process, reused by every run whatever its branch: the
     state dir holds a checkout per repository (and per process working at the same time,
@@ -50,12 +53,16 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     if fresh:
         _remove_others(repo, folder, path)
     mark = _settled.pop(path, None)
-    if mark is not None and not fresh and _head(path) == mark \
-            and reset_in_process(path, branch, start, None, settled=True):
-        return path
+    held = heldrepo.get(path)
+    heldrepo.drop(path)  # held again once the worktree is known to be clean
+    if mark is not None and not fresh and _head(path) == mark:
+        opened = held if held is not None else open_repo(path)
+        if reset_in_process(path, branch, start, None, settled=True, pair=pair, opened=opened):
+            heldrepo.hold(path, opened)
+            return path
     if (path / ".git").exists():
         changed = changed_files(path)  # one look at the files: the reset and the clean both use it
-        if not reset_in_process(path, branch, start, changed):
+        if not reset_in_process(path, branch, start, changed, pair=pair):
             git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
                  start], path)
         if changed is None or any(flags & UNTRACKED for flags in changed.values()):
@@ -63,6 +70,7 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str) -> Path:
     else:
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
+    heldrepo.hold(path, open_repo(path))  # its index is read at the first look, once
     return path
 
 

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 
 from bot.config import Identity
-from bot.git import read
+from bot.git import heldrepo, read
 from bot.git.commitpaths import DECLINED, commit_paths
 from bot.git.read import GitError, git
 from bot.proc import run_command
@@ -172,8 +172,10 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
     `identity.signing_key` every commit is signed, as `git commit -S` with `gpg.format=ssh`
     signs it."""
     if paths:
+        # a worktree taskbot reuses has its repository kept open: its index read already
+        repo = heldrepo.get(path)
         try:
-            repo = read.open_repo(path)
+            repo = repo if repo is not None else read.open_repo(path)
         except GitError:
             repo = None
         sign = partial(_ssh_sign, identity.signing_key, path) if identity.signing_key else None
@@ -181,6 +183,7 @@ def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = 
             if repo is not None else DECLINED
         if made != DECLINED:
             return made
+        heldrepo.drop(path)  # its index may hold what was staged here: read it afresh
     env = identity_env(identity)  # staging decides the content too (excludes, attributes)
     git(["add", "--all", "--", *(paths or ["."])], path, env=env)
     if git(["diff", "--cached", "--quiet"], path, env=env, check=False).ok:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Config
+from bot.git.pairdiff import Pair
 from bot.pipeline.places import Places, Where
 from bot.run.context import Handler
 from bot.run.journal import Journal, TaskJournal
@@ -52,6 +53,9 @@ class Job:
     on_status: OnStatus
     journal: Journal | None
     run_task: RunTask  # one task of the item (bot.pipeline.task.run)
+    # a push's old and new trees compared once (None: a task queued again, a new branch):
+    # detection, trust and the worktree's reset all ask what differs between them
+    pair: Pair | None = None
 
 
 # (the item's job, the task file, the criteria to run (None: all open), the commit it is read

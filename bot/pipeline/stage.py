@@ -7,6 +7,7 @@ will run does taskbot touch its own worktree (`bot.pipeline.task.run`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ import pygit2
 from bot import heartbeat
 from bot.config import Config
 from bot.errors import TaskbotError
-from bot.git import owncommits, read
+from bot.git import owncommits, pairdiff, read
 from bot.git import write as gitrepo
 from bot.git.detect import Change, changed_files, criteria_to_run
 from bot.git.read import ZERO
@@ -84,13 +85,16 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
     reruns = waiters.completed_waiters(places, repo, old, push.new) if root.trusted else ()
     if root.trusted:
         unlanded.prune(places, repo, old, push.new)
-    changes = changed_files(repo, old, push.new, places.tasks_dir)
+    # The two tips' trees compared once: detection, trust and the worktree's reset use it.
+    pair = pairdiff.of(repo, old, push.new)
+    job = replace(job, pair=pair)
+    changes = changed_files(repo, old, push.new, places.tasks_dir, pair)
     verdict = check(pushed, config, own) if changes else root
     out: list[Processed] = []
     refusals: list[tuple[str, str]] = []
     for change in changes:
         heartbeat.beat()  # a push of many files is long, and alive
-        why, indices = _judged(config, repo, push, verdict, own, change)
+        why, indices = _judged(config, repo, push, verdict, own, change, pair)
         if why:
             refusals.append((change.path, why))
         elif indices:
@@ -122,7 +126,8 @@ def _approved(job: Job, taken: approvals.Taken, push: Push, ran: set[str]
 
 
 def _judged(config: Config, repo: pygit2.Repository, push: Push, verdict: Verdict,
-            own: frozenset[str], change: Change) -> tuple[str, tuple[int, ...]]:
+            own: frozenset[str], change: Change, pair: pairdiff.Pair | None
+            ) -> tuple[str, tuple[int, ...]]:
     """Why the file is refused ('' when it is not), and the criteria to run."""
     if change.error:
         return change.error, ()
@@ -138,7 +143,7 @@ def _judged(config: Config, repo: pygit2.Repository, push: Push, verdict: Verdic
     if indices:
         # What runs must come wholly from trusted people, not only this push: its file's
         # whole history, followed through renames (moved in from backlog/, unticked).
-        mine = check_file(repo, push.new, change.path, config, own)
+        mine = check_file(repo, push.new, change.path, config, own, pair)
         if not mine.trusted:
             return refused_push + mine.reason, ()
     return "", indices

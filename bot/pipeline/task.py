@@ -13,7 +13,7 @@ import pygit2
 from bot.config import Config
 from bot.dashboard import in_commit
 from bot.forge import remote
-from bot.git import read
+from bot.git import folders, read
 from bot.git.messages import task_commit
 from bot.git.target import Integrated
 from bot.git.worktree import settle, worktree
@@ -55,7 +55,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         return Processed(task_id, None, None, tuple(owed),
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
-    wt = worktree(clone, places.state, work_branch, start)
+    wt = worktree(clone, places.state, work_branch, start, job.pair)
     resumed = tj is not None and tj.run_id is not None  # after a kill: the run began then
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
@@ -124,5 +124,9 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
 
 
 def _task_id(clone: Path, rev: str, rel_path: str) -> str:
-    blob = read.open_repo(clone).revparse_single(f"{rev}:{rel_path}")
+    repo = read.open_repo(clone)
+    # its folder as trust read it (`bot.git.folders`), not parsed once more
+    blob = folders.entry(repo.revparse_single(rev).peel(pygit2.Commit).tree, rel_path)
+    if blob is None:  # nothing there: as libgit2 says it
+        blob = repo.revparse_single(f"{rev}:{rel_path}")
     return parse_task(blob.read_raw(), rel_path).id

@@ -203,6 +203,31 @@ def test_the_daemons_status_file_keeps_the_newest_tasks_and_escapes_them(tmp_pat
         f"T-{i}": f"T {i} \\ud800" for i in (3, 4, 5)}  # the lone surrogate, escaped
 
 
+def test_the_daemons_task_table_joined_once_is_written_as_joined_anew(tmp_path: Path) -> None:
+    """The table is joined once until an entry changes: every status line writes the bytes
+    a writer joining it afresh writes, through records, the bound and run --commit."""
+    daemon = statusfile.StatusWriter(tmp_path / "a", limit=3)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    entries: dict[str, dict[str, str]] = {}
+    for i in range(1, 6):
+        entries[f"T-{i}"] = {"done": f"{i}/5", "time": f"2026-12-0{i}T10:00:00+00:00"}
+        daemon.record(f"T-{i}", entries[f"T-{i}"])
+        for state in ("running", "idle"):
+            doc = {"version": 1, "daemon": {"state": state, "status": f"T-{i}"}}
+            assert daemon.write(doc) == ""
+            fresh = statusfile.StatusWriter(tmp_path / "b", limit=3)
+            for task_id in statusfile.bounded(entries, 3):
+                fresh.record(task_id, entries[task_id])
+            assert fresh.write(doc) == ""
+            assert (tmp_path / "a/status.json").read_bytes() \
+                == (tmp_path / "b/status.json").read_bytes()
+    statusfile.record_task(tmp_path / "a", "T-5", {"done": "5/5",
+                                                   "time": "2026-12-09T10:00:00+00:00"})
+    assert daemon.write({"version": 1}) == ""
+    assert statusfile.read(tmp_path / "a")["tasks"]["T-5"]["done"] == "5/5"
+
+
 def _push_run(box: Sandbox, old: str, new: str) -> None:
     config = configmod.load(box.config)
     process(config, load_handlers(), Push(old, new, "refs/heads/main"), now=NOW)

@@ -1,0 +1,50 @@
+"""A path's entry in a tree, its folder read (parsed) once per version and shared.
+
+The daemon runs without libgit2's object cache (`bot.commands.serve`), so every look at a
+path in a tree reads and parses each folder on its way again: a folder of thousands of task
+files costs a millisecond a look, and a push looks at it from detection, trust, the
+worktree's reset, the attributes check and the commit. Here a folder is found first (only
+the small trees above it are read), then kept by its id — its content, never stale — for
+the next look, in any repository holding it. Only the last few are kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pygit2
+
+__all__ = ["entry", "folder"]
+
+# Folders read by `folder`, by id, newest last; the oldest is dropped.
+_KEPT: dict[pygit2.Oid, pygit2.Tree] = {}
+_LIMIT = 6
+
+
+def folder(tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
+    """The folder at `path` in `tree` ("": the tree itself), None where there is no folder:
+    read once per version, then kept."""
+    import pygit2  # noqa: PLC0415 -- loaded with `tree` already
+
+    try:
+        found = tree[path] if path else tree
+    except KeyError:
+        return None
+    if not isinstance(found, pygit2.Tree):
+        return None
+    kept = _KEPT.pop(found.id, found)
+    _KEPT[found.id] = kept
+    if len(_KEPT) > _LIMIT:
+        del _KEPT[next(iter(_KEPT))]
+    return kept
+
+
+def entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+    """What `tree` holds at `path` (a file, a link, a folder, a submodule), None where
+    nothing is; `tree[path]` but for the folder read once."""
+    parent, _, name = path.rpartition("/")
+    holder = folder(tree, parent)
+    if holder is None or name not in holder:
+        return None
+    return holder[name]

@@ -1,0 +1,76 @@
+"""A reused worktree keeps its repository object open between runs (`bot.git.heldrepo`), and
+with it the index as libgit2 last read or wrote it: what another process writes to the
+index in between is read, never overwritten, and any doubt lets the object go."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from bot.config import Identity
+from bot.git import heldrepo
+from bot.git import write as gitrepo
+from bot.git.worktree import settle, worktree
+
+WHO = Identity("taskbot", "taskbot@build-host")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_AUTHOR_NAME="p", GIT_AUTHOR_EMAIL="p@x", GIT_COMMITTER_NAME="p",
+               GIT_COMMITTER_EMAIL="p@x", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _clone(tmp_path: Path) -> Path:
+    repo = tmp_path / "clone"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    for name in ("a.md", "b.md"):
+        (repo / name).write_text(f"{name}\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "seed")
+    return repo
+
+
+def test_a_settled_worktree_keeps_its_repository_and_sees_what_git_staged(tmp_path: Path
+                                                                         ) -> None:
+    clone = _clone(tmp_path)
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
+    held = heldrepo.get(wt)
+    assert held is not None
+    (wt / "a.md").write_text("a run wrote this\n")
+    assert gitrepo.commit(wt, "run 1\n", WHO, ["a.md"]) is not None
+    settle(wt)
+    start = _git(wt, "rev-parse", "HEAD")
+    assert worktree(clone, tmp_path / "state", "taskbot/T", start) == wt
+    assert heldrepo.get(wt) is held  # settled: the same object, its index not read again
+    (wt / "b.md").write_text("staged by git\n")
+    _git(wt, "add", "b.md")  # another process writes the index
+    (wt / "a.md").write_text("a run wrote this too\n")
+    assert gitrepo.commit(wt, "run 2\n", WHO, ["a.md"]) is not None
+    assert _git(wt, "diff", "--cached", "--name-only") == "b.md"  # git's staging kept
+    assert _git(wt, "show", "HEAD:b.md") == "b.md"  # and not committed by the run
+    assert _git(wt, "status", "--porcelain") == "M  b.md"
+
+
+def test_a_worktree_not_settled_opens_its_repository_afresh(tmp_path: Path) -> None:
+    clone = _clone(tmp_path)
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
+    held = heldrepo.get(wt)
+    (wt / "a.md").write_text("left behind by a run that failed\n")
+    assert worktree(clone, tmp_path / "state", "taskbot/T", "main") == wt
+    assert heldrepo.get(wt) is not held
+    assert _git(wt, "status", "--porcelain", "--ignored") == ""
+    assert (wt / "a.md").read_text() == "a.md\n"
+
+
+def test_a_repack_lets_the_kept_repository_go(tmp_path: Path) -> None:
+    """Packs removed by git's gc would stay open, their space taken, in a kept object."""
+    clone = _clone(tmp_path)
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
+    assert heldrepo.get(wt) is not None
+    _git(clone, "gc", "-q")
+    assert heldrepo.get(wt) is None
