@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot import api
 from bot.api import Cluster, Context, TaskbotError
-from handlers._jobspec import WORKSPACE, JobSpec, manifest
+from handlers._jobspec import CRITERION, MANAGED_BY, RUN, WORKSPACE, JobSpec, manifest
 
 POLL = 0.5  # seconds between two reads of the Job
 # A sign of life this often, not at every read: the criterion's budget (build_timeout) covers
@@ -33,6 +33,7 @@ POLL = 0.5  # seconds between two reads of the Job
 BEAT = 30.0
 TAIL = 20  # log lines kept for the record
 MAX_LINE = 1000
+LINE_BYTES = 64 * 1024  # of one log line kept before its newline; the rest is dropped
 API_FAILURES = 20  # reads in a row that fail before the watch gives up on the API
 JOIN = 5.0  # seconds the log stream may take to end after its Job did
 
@@ -112,6 +113,7 @@ def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str]:
     where = f"Kubernetes Job {spec.namespace}/{spec.name}"
     found = _read(batch, spec, missing_ok=True)
     if found is not None:
+        _ours(found, spec, where)
         return found, f"{where}: adopted (created {found.metadata.creation_timestamp}), not created again"
     try:
         body = k8s.V1Job.model_validate(manifest(spec))
@@ -121,8 +123,23 @@ def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str]:
             raise JobError(f"creating {where}: {problem(exc)}") from exc
     except Exception as exc:  # urllib3's connection errors, without importing urllib3
         raise JobError(f"creating {where}: {problem(exc)}") from exc
-    adopted = _read(batch, spec)  # made between our read and our create: by whom, is moot
+    adopted = _read(batch, spec)  # made between our read and our create
+    _ours(adopted, spec, where)
     return adopted, f"{where}: adopted (it already existed), not created again"
+
+
+def _ours(job: Any, spec: JobSpec, where: str) -> None:
+    """JobError unless `job` says it is this criterion's build, made by taskbot: a Job of
+    the same name made by someone else (or for another run) is not watched as ours."""
+    meta = job.metadata
+    found = {**((meta.labels or {}) if meta else {}), **((meta.annotations or {}) if meta else {})}
+    mine = manifest(spec)["metadata"]
+    expected = {MANAGED_BY: mine["labels"][MANAGED_BY], RUN: mine["annotations"][RUN],
+                CRITERION: mine["annotations"][CRITERION]}
+    differ = [key for key, value in expected.items() if found.get(key) != value]
+    if differ:
+        raise JobError(f"{where} exists but is not this build's ({', '.join(differ)} differ): "
+                       "not adopted; delete or rename it")
 
 
 def _read(batch: k8s.BatchV1Api, spec: JobSpec, *, missing_ok: bool = False) -> Any:
@@ -286,12 +303,19 @@ class _Follower:
         # urllib3's response, not the str the annotation says: _preload_content=False
         response: Any = self.core.read_namespaced_pod_log(pod, self.spec.namespace, container="build",
                                                      follow=follow, _preload_content=False)
-        pending = b""
+        pending, skipping = b"", False
         try:
             for chunk in response.stream(4096):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
+                *lines, rest = (pending + chunk).split(b"\n")
+                if lines and skipping:  # the end of a line already given: not shown twice
+                    lines, skipping = lines[1:], False
                 yield from (x.decode("utf-8", errors="replace") for x in lines)
+                pending = rest[:LINE_BYTES] if not skipping else b""
+                if len(rest) > LINE_BYTES and not skipping:
+                    # a line without end (a progress bar, a binary): its start shown, the rest
+                    # dropped up to its newline, so memory stays bounded whatever the build prints
+                    yield pending.decode("utf-8", errors="replace")
+                    pending, skipping = b"", True
         finally:
             response.release_conn()
         if pending:
