@@ -36,6 +36,9 @@ MAX_LINE = 1000
 LINE_BYTES = 64 * 1024  # of one log line kept before its newline; the rest is dropped
 API_FAILURES = 20  # reads in a row that fail before the watch gives up on the API
 JOIN = 5.0  # seconds the log stream may take to end after its Job did
+# seconds one API call may take: an API that takes a connection and never answers must not
+# hold a build past build_timeout (a read while watching gets what is left of it)
+REQUEST = 30.0
 
 
 class JobError(TaskbotError):
@@ -117,7 +120,8 @@ def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str]:
         return found, f"{where}: adopted (created {found.metadata.creation_timestamp}), not created again"
     try:
         body = k8s.V1Job.model_validate(manifest(spec))
-        return batch.create_namespaced_job(spec.namespace, body), f"{where}: created"
+        return (batch.create_namespaced_job(spec.namespace, body, _request_timeout=REQUEST),
+                f"{where}: created")
     except ApiException as exc:
         if exc.status != 409:
             raise JobError(f"creating {where}: {problem(exc)}") from exc
@@ -144,7 +148,7 @@ def _ours(job: Any, spec: JobSpec, where: str) -> None:
 
 def _read(batch: k8s.BatchV1Api, spec: JobSpec, *, missing_ok: bool = False) -> Any:
     try:
-        return batch.read_namespaced_job(spec.name, spec.namespace)
+        return batch.read_namespaced_job(spec.name, spec.namespace, _request_timeout=REQUEST)
     except ApiException as exc:
         if exc.status == 404 and missing_ok:
             return None
@@ -172,7 +176,8 @@ def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
             api.beat()
         time.sleep(POLL)
         try:
-            job = batch.read_namespaced_job(spec.name, spec.namespace)
+            job = batch.read_namespaced_job(spec.name, spec.namespace,
+                                            _request_timeout=_left(deadline))
             failures = 0
         except ApiException as exc:
             if exc.status == 404:
@@ -183,6 +188,10 @@ def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
         if failures >= API_FAILURES:
             raise JobError(f"lost the API while watching Job {spec.namespace}/{spec.name}; "
                            "it may still run")
+
+
+def _left(deadline: float) -> float:
+    return min(REQUEST, max(1.0, deadline - time.time()))
 
 
 def job_state(job: Any) -> str:
@@ -202,7 +211,8 @@ def job_state(job: Any) -> str:
 
 def _delete(batch: k8s.BatchV1Api, spec: JobSpec) -> str:
     try:
-        batch.delete_namespaced_job(spec.name, spec.namespace, propagation_policy="Background")
+        batch.delete_namespaced_job(spec.name, spec.namespace, propagation_policy="Background",
+                                    _request_timeout=REQUEST)
     except ApiException as exc:
         if exc.status != 404:
             return f"deleting Job {spec.namespace}/{spec.name} failed: {problem(exc)}"
@@ -227,7 +237,8 @@ def _ended(spec: JobSpec, state: str, job: Any) -> str:
 def _diagnose(core: k8s.CoreV1Api, spec: JobSpec, job: Any) -> tuple[str, ...]:
     """What the Job's pods say about why it failed: waiting reasons, exit codes."""
     try:
-        pods = core.list_namespaced_pod(spec.namespace, label_selector=f"job-name={spec.name}").items
+        pods = core.list_namespaced_pod(spec.namespace, label_selector=f"job-name={spec.name}",
+                                        _request_timeout=REQUEST).items
     except Exception as exc:
         return (f"pods of Job {spec.name}: {problem(exc)}",)
     lines = [f"pods of Job {spec.namespace}/{spec.name}: {len(pods)}"]
@@ -294,7 +305,8 @@ class _Follower:
     def _pod(self) -> str | None:
         try:
             pods = self.core.list_namespaced_pod(self.spec.namespace,
-                                                 label_selector=f"job-name={self.spec.name}").items
+                                                 label_selector=f"job-name={self.spec.name}",
+                                                 _request_timeout=REQUEST).items
         except Exception:
             return None
         return _name(pods[-1]) if pods else None

@@ -4,6 +4,7 @@ whose pod never comes."""
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from handlers._jobspec import job_name, spec_for
 from handlers.build import HANDLER as BUILD
 from tests.kit.buildjob import job_ctx, project
 from tests.kit.kube import KubeStandIn
-from tests.kit.kubejobs import now
+from tests.kit.kubejobs import JobRun, now
 
 pytest_plugins = ["tests.kit.plugin"]
 
@@ -112,3 +113,24 @@ def test_a_job_whose_pod_never_comes_ends_at_build_timeout_on_stand_in(
     assert outcome.commands[0].timed_out
     (namespace, name), = kube_api.state.jobs.created
     assert kube_api.state.jobs.deleted == [(namespace, name, "Background")]
+
+
+def test_an_api_gone_silent_mid_watch_does_not_hold_the_build_past_its_timeout_on_stand_in(
+        tmp_path: Path, kube_api: KubeStandIn) -> None:
+    project(tmp_path)
+    jobs = kube_api.state.jobs
+
+    def silence(run: JobRun) -> None:
+        run.start_pod()
+        jobs.answering.clear()  # the connection is taken, no answer ever comes
+
+    jobs.on_create = silence
+    began = time.monotonic()
+    try:
+        outcome = _run(job_ctx(tmp_path, kube_api, limits={"build_timeout": "2s"}))
+    finally:
+        jobs.answering.set()
+    assert outcome.status is Status.FAILED, outcome
+    assert outcome.commands[0].timed_out
+    assert time.monotonic() - began < 15
+    assert jobs.deleted == [(*jobs.created[0], "Background")]
