@@ -145,5 +145,5 @@ def command(args: argparse.Namespace) -> int:
     refused = _refusals(config, args.read_only)
     offered = tuple(s for s in specs(read_only=args.read_only) if s.name not in refused)
     serve(offered, partial(call, config), refused, version=_version(),
-          instructions=INSTRUCTIONS)
+          instructions=INSTRUCTIONS, redact=redactor(config, lazy=True))
     return 0
