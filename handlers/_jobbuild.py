@@ -90,11 +90,14 @@ def run_job(spec: JobSpec, ctx: Context) -> JobRun:
     argv = ("kubernetes-job", f"{spec.namespace}/{spec.name}")
     with api_client(ctx.config.cluster) as client:
         batch, core = k8s.BatchV1Api(client), k8s.CoreV1Api(client)
-        job, how = _create_or_adopt(batch, spec)
+        job, how, created = _create_or_adopt(batch, spec)
+        # a Job made now is timed by this host's clock: a cluster whose clock is behind must
+        # not make it look timed out at once; an adopted one from its creation, as the API says
+        since = time.time() if created else _created(job)
         logs = _Follower(core, spec, ctx.redactor, api.observe_command(argv))
         logs.start()
         try:
-            state, job = _watch(batch, spec, job)
+            state, job = _watch(batch, spec, job, since)
             evidence = [how, _delete(batch, spec)] if state == "timeout" else [how]
         finally:
             logs.finish()  # also when the API went away: no thread left polling it
@@ -112,16 +115,18 @@ def run_job(spec: JobSpec, ctx: Context) -> JobRun:
     return JobRun(state, record, tuple(evidence), diagnosis)
 
 
-def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str]:
+def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str, bool]:
+    """(the Job, how it was found, whether this call created it)."""
     where = f"Kubernetes Job {spec.namespace}/{spec.name}"
     found = _read(batch, spec, missing_ok=True)
     if found is not None:
         _ours(found, spec, where)
-        return found, f"{where}: adopted (created {found.metadata.creation_timestamp}), not created again"
+        return (found, f"{where}: adopted (created {found.metadata.creation_timestamp}), not "
+                "created again", False)
     try:
         body = k8s.V1Job.model_validate(manifest(spec))
         return (batch.create_namespaced_job(spec.namespace, body, _request_timeout=REQUEST),
-                f"{where}: created")
+                f"{where}: created", True)
     except ApiException as exc:
         if exc.status != 409:
             raise JobError(f"creating {where}: {problem(exc)}") from exc
@@ -129,7 +134,7 @@ def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str]:
         raise JobError(f"creating {where}: {problem(exc)}") from exc
     adopted = _read(batch, spec)  # made between our read and our create
     _ours(adopted, spec, where)
-    return adopted, f"{where}: adopted (it already existed), not created again"
+    return adopted, f"{where}: adopted (it already existed), not created again", False
 
 
 def _ours(job: Any, spec: JobSpec, where: str) -> None:
@@ -157,10 +162,15 @@ def _read(batch: k8s.BatchV1Api, spec: JobSpec, *, missing_ok: bool = False) -> 
         raise JobError(f"reading Job {spec.namespace}/{spec.name}: {problem(exc)}") from exc
 
 
-def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
+def _created(job: Any) -> float:
+    """When the Job was created, never later than now (a cluster clock ahead of ours)."""
+    created = job.metadata.creation_timestamp if job.metadata is not None else None
+    return min(created.timestamp(), time.time()) if created is not None else time.time()
+
+
+def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any, since: float) -> tuple[str, Any]:
     """(succeeded | failed | timeout | gone, the Job as last read)."""
-    created = job.metadata.creation_timestamp
-    deadline = (created.timestamp() if created is not None else time.time()) + spec.deadline
+    deadline = since + spec.deadline
     failures = 0
     beaten = time.monotonic()
     api.beat()

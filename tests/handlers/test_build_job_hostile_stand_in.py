@@ -1,22 +1,26 @@
 """build as a Kubernetes Job (issue 23) against what a hostile cluster offers, on the API
 stand-in: a Job of the same name that taskbot did not make, a log line without end, a Job
-whose pod never comes."""
+whose pod never comes, an API gone silent, a cluster clock off."""
 
 from __future__ import annotations
 
 import time
 import tracemalloc
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.api import Context, Outcome, Status
 from handlers._jobbuild import LINE_BYTES, MAX_LINE, _Follower
 from handlers._jobspec import job_name, spec_for
 from handlers.build import HANDLER as BUILD
+from tests.kit import kubejobs
 from tests.kit.buildjob import job_ctx, project
 from tests.kit.kube import KubeStandIn
-from tests.kit.kubejobs import JobRun, now
+from tests.kit.kubejobs import JobRun, now, script
 
 pytest_plugins = ["tests.kit.plugin"]
 
@@ -134,3 +138,14 @@ def test_an_api_gone_silent_mid_watch_does_not_hold_the_build_past_its_timeout_o
     assert outcome.commands[0].timed_out
     assert time.monotonic() - began < 15
     assert jobs.deleted == [(*jobs.created[0], "Background")]
+
+
+def test_a_cluster_clock_hours_behind_does_not_time_out_a_new_job_on_stand_in(
+        tmp_path: Path, kube_api: KubeStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    project(tmp_path)
+    behind = datetime.now(UTC) - timedelta(hours=2)
+    monkeypatch.setattr(kubejobs, "now", lambda: behind.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    kube_api.state.jobs.on_create = script(["built"], delay=0.2)
+    outcome = _run(job_ctx(tmp_path, kube_api))
+    assert outcome.status is Status.DONE, outcome
+    assert kube_api.state.jobs.deleted == []
