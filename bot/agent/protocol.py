@@ -12,7 +12,8 @@ function that answers a call by name. Contract of a call:
 - every string of an answer or an error goes through `redact` first: a secret that reached a
   plan, a title or a message (a task file quoting it) does not reach the agent;
 - calls run in a worker thread, so that the server keeps answering (pings, a cancel)
-  while a run goes on; calls that write (`Spec.writes`) run one at a time.
+  while a run goes on; calls that write (`Spec.writes`) run one at a time, what they then
+  wait for (`Answer.later`) side by side.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class _Tools:
                     answer = await to_thread.run_sync(self.call, spec.name, arguments)
             else:
                 answer = await to_thread.run_sync(self.call, spec.name, arguments)
+            if answer.later is not None:  # a wait: the next write need not wait for it
+                answer = await to_thread.run_sync(answer.later)
         except TaskbotError as exc:
             return _error(self.redact(str(exc)))
         except Exception as exc:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.agent import dryrun, gate
 from bot.agent.approve import approve
-from bot.agent.queued import Waited, through_daemon
+from bot.agent.queued import Waited, enqueue
 from bot.agent.specs import READ_ONLY, Answer, specs
 from bot.agent.tasks import listing
 from bot.commands.common import load_config
@@ -80,7 +80,8 @@ def _run_task(config: Config, args: Mapping[str, Any]) -> Answer:
         if daemon_running(state_dir) is None and _daemon_lock(held, state_dir):
             return _run_here(config, task)
     gate.known(config, task)
-    return _waited(through_daemon(state_dir, task, float(args.get("wait_seconds", 60))))
+    queued = enqueue(state_dir, task)
+    return Answer({}, later=lambda: _waited(queued.wait(float(args.get("wait_seconds", 60)))))
 
 
 def _daemon_lock(held: contextlib.ExitStack, state_dir: Path) -> bool:
