@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot import api
 from bot.api import Cluster, Context, TaskbotError
-from handlers._jobspec import WORKSPACE, JobSpec, manifest
+from handlers._jobspec import CRITERION, MANAGED_BY, RUN, WORKSPACE, JobSpec, manifest
 
 POLL = 0.5  # seconds between two reads of the Job
 # A sign of life this often, not at every read: the criterion's budget (build_timeout) covers
@@ -33,8 +33,12 @@ POLL = 0.5  # seconds between two reads of the Job
 BEAT = 30.0
 TAIL = 20  # log lines kept for the record
 MAX_LINE = 1000
+LINE_BYTES = 64 * 1024  # of one log line kept before its newline; the rest is dropped
 API_FAILURES = 20  # reads in a row that fail before the watch gives up on the API
 JOIN = 5.0  # seconds the log stream may take to end after its Job did
+# seconds one API call may take: an API that takes a connection and never answers must not
+# hold a build past build_timeout (a read while watching gets what is left of it)
+REQUEST = 30.0
 
 
 class JobError(TaskbotError):
@@ -86,11 +90,14 @@ def run_job(spec: JobSpec, ctx: Context) -> JobRun:
     argv = ("kubernetes-job", f"{spec.namespace}/{spec.name}")
     with api_client(ctx.config.cluster) as client:
         batch, core = k8s.BatchV1Api(client), k8s.CoreV1Api(client)
-        job, how = _create_or_adopt(batch, spec)
+        job, how, created = _create_or_adopt(batch, spec)
+        # a Job made now is timed by this host's clock: a cluster whose clock is behind must
+        # not make it look timed out at once; an adopted one from its creation, as the API says
+        since = time.time() if created else _created(job)
         logs = _Follower(core, spec, ctx.redactor, api.observe_command(argv))
         logs.start()
         try:
-            state, job = _watch(batch, spec, job)
+            state, job = _watch(batch, spec, job, since)
             evidence = [how, _delete(batch, spec)] if state == "timeout" else [how]
         finally:
             logs.finish()  # also when the API went away: no thread left polling it
@@ -108,26 +115,45 @@ def run_job(spec: JobSpec, ctx: Context) -> JobRun:
     return JobRun(state, record, tuple(evidence), diagnosis)
 
 
-def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str]:
+def _create_or_adopt(batch: k8s.BatchV1Api, spec: JobSpec) -> tuple[Any, str, bool]:
+    """(the Job, how it was found, whether this call created it)."""
     where = f"Kubernetes Job {spec.namespace}/{spec.name}"
     found = _read(batch, spec, missing_ok=True)
     if found is not None:
-        return found, f"{where}: adopted (created {found.metadata.creation_timestamp}), not created again"
+        _ours(found, spec, where)
+        return (found, f"{where}: adopted (created {found.metadata.creation_timestamp}), not "
+                "created again", False)
     try:
         body = k8s.V1Job.model_validate(manifest(spec))
-        return batch.create_namespaced_job(spec.namespace, body), f"{where}: created"
+        return (batch.create_namespaced_job(spec.namespace, body, _request_timeout=REQUEST),
+                f"{where}: created", True)
     except ApiException as exc:
         if exc.status != 409:
             raise JobError(f"creating {where}: {problem(exc)}") from exc
     except Exception as exc:  # urllib3's connection errors, without importing urllib3
         raise JobError(f"creating {where}: {problem(exc)}") from exc
-    adopted = _read(batch, spec)  # made between our read and our create: by whom, is moot
-    return adopted, f"{where}: adopted (it already existed), not created again"
+    adopted = _read(batch, spec)  # made between our read and our create
+    _ours(adopted, spec, where)
+    return adopted, f"{where}: adopted (it already existed), not created again", False
+
+
+def _ours(job: Any, spec: JobSpec, where: str) -> None:
+    """JobError unless `job` says it is this criterion's build, made by taskbot: a Job of
+    the same name made by someone else (or for another run) is not watched as ours."""
+    meta = job.metadata
+    found = {**((meta.labels or {}) if meta else {}), **((meta.annotations or {}) if meta else {})}
+    mine = manifest(spec)["metadata"]
+    expected = {MANAGED_BY: mine["labels"][MANAGED_BY], RUN: mine["annotations"][RUN],
+                CRITERION: mine["annotations"][CRITERION]}
+    differ = [key for key, value in expected.items() if found.get(key) != value]
+    if differ:
+        raise JobError(f"{where} exists but is not this build's ({', '.join(differ)} differ): "
+                       "not adopted; delete or rename it")
 
 
 def _read(batch: k8s.BatchV1Api, spec: JobSpec, *, missing_ok: bool = False) -> Any:
     try:
-        return batch.read_namespaced_job(spec.name, spec.namespace)
+        return batch.read_namespaced_job(spec.name, spec.namespace, _request_timeout=REQUEST)
     except ApiException as exc:
         if exc.status == 404 and missing_ok:
             return None
@@ -136,10 +162,15 @@ def _read(batch: k8s.BatchV1Api, spec: JobSpec, *, missing_ok: bool = False) -> 
         raise JobError(f"reading Job {spec.namespace}/{spec.name}: {problem(exc)}") from exc
 
 
-def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
+def _created(job: Any) -> float:
+    """When the Job was created, never later than now (a cluster clock ahead of ours)."""
+    created = job.metadata.creation_timestamp if job.metadata is not None else None
+    return min(created.timestamp(), time.time()) if created is not None else time.time()
+
+
+def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any, since: float) -> tuple[str, Any]:
     """(succeeded | failed | timeout | gone, the Job as last read)."""
-    created = job.metadata.creation_timestamp
-    deadline = (created.timestamp() if created is not None else time.time()) + spec.deadline
+    deadline = since + spec.deadline
     failures = 0
     beaten = time.monotonic()
     api.beat()
@@ -155,7 +186,8 @@ def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
             api.beat()
         time.sleep(POLL)
         try:
-            job = batch.read_namespaced_job(spec.name, spec.namespace)
+            job = batch.read_namespaced_job(spec.name, spec.namespace,
+                                            _request_timeout=_left(deadline))
             failures = 0
         except ApiException as exc:
             if exc.status == 404:
@@ -166,6 +198,10 @@ def _watch(batch: k8s.BatchV1Api, spec: JobSpec, job: Any) -> tuple[str, Any]:
         if failures >= API_FAILURES:
             raise JobError(f"lost the API while watching Job {spec.namespace}/{spec.name}; "
                            "it may still run")
+
+
+def _left(deadline: float) -> float:
+    return min(REQUEST, max(1.0, deadline - time.time()))
 
 
 def job_state(job: Any) -> str:
@@ -185,7 +221,8 @@ def job_state(job: Any) -> str:
 
 def _delete(batch: k8s.BatchV1Api, spec: JobSpec) -> str:
     try:
-        batch.delete_namespaced_job(spec.name, spec.namespace, propagation_policy="Background")
+        batch.delete_namespaced_job(spec.name, spec.namespace, propagation_policy="Background",
+                                    _request_timeout=REQUEST)
     except ApiException as exc:
         if exc.status != 404:
             return f"deleting Job {spec.namespace}/{spec.name} failed: {problem(exc)}"
@@ -210,7 +247,8 @@ def _ended(spec: JobSpec, state: str, job: Any) -> str:
 def _diagnose(core: k8s.CoreV1Api, spec: JobSpec, job: Any) -> tuple[str, ...]:
     """What the Job's pods say about why it failed: waiting reasons, exit codes."""
     try:
-        pods = core.list_namespaced_pod(spec.namespace, label_selector=f"job-name={spec.name}").items
+        pods = core.list_namespaced_pod(spec.namespace, label_selector=f"job-name={spec.name}",
+                                        _request_timeout=REQUEST).items
     except Exception as exc:
         return (f"pods of Job {spec.name}: {problem(exc)}",)
     lines = [f"pods of Job {spec.namespace}/{spec.name}: {len(pods)}"]
@@ -277,7 +315,8 @@ class _Follower:
     def _pod(self) -> str | None:
         try:
             pods = self.core.list_namespaced_pod(self.spec.namespace,
-                                                 label_selector=f"job-name={self.spec.name}").items
+                                                 label_selector=f"job-name={self.spec.name}",
+                                                 _request_timeout=REQUEST).items
         except Exception:
             return None
         return _name(pods[-1]) if pods else None
@@ -286,12 +325,19 @@ class _Follower:
         # urllib3's response, not the str the annotation says: _preload_content=False
         response: Any = self.core.read_namespaced_pod_log(pod, self.spec.namespace, container="build",
                                                      follow=follow, _preload_content=False)
-        pending = b""
+        pending, skipping = b"", False
         try:
             for chunk in response.stream(4096):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
+                *lines, rest = (pending + chunk).split(b"\n")
+                if lines and skipping:  # the end of a line already given: not shown twice
+                    lines, skipping = lines[1:], False
                 yield from (x.decode("utf-8", errors="replace") for x in lines)
+                pending = rest[:LINE_BYTES] if not skipping else b""
+                if len(rest) > LINE_BYTES and not skipping:
+                    # a line without end (a progress bar, a binary): its start shown, the rest
+                    # dropped up to its newline, so memory stays bounded whatever the build prints
+                    yield pending.decode("utf-8", errors="replace")
+                    pending, skipping = b"", True
         finally:
             response.release_conn()
         if pending:

@@ -19,6 +19,8 @@ from bot.api import Context, Executor
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 TASK_LABEL = "taskbot.dev/task"
+RUN = "taskbot.dev/run"  # annotations: whose build a Job is, checked before adopting it
+CRITERION = "taskbot.dev/criterion"
 WORKSPACE = "/workspace/src"
 AUTH_DIR = "/run/taskbot/registry"
 AUTH_FILE = f"{AUTH_DIR}/auth.json"
@@ -73,7 +75,7 @@ def manifest(spec: JobSpec) -> dict[str, Any]:
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {
             "name": spec.name, "namespace": spec.namespace, "labels": labels,
-            "annotations": {"taskbot.dev/run": spec.run_id, "taskbot.dev/criterion": spec.criterion,
+            "annotations": {RUN: spec.run_id, CRITERION: spec.criterion,
                             "taskbot.dev/commit": spec.commit},
         },
         "spec": {

@@ -17,7 +17,7 @@ from bot.errors import TaskbotError
 from bot.notify import reportstore
 from bot.notify.reportstore import StoredReport
 
-__all__ = ["POLL", "Waited", "through_daemon"]
+__all__ = ["POLL", "Queued", "Waited", "enqueue"]
 
 POLL = 0.2  # seconds between looks at the queue and the reports
 
@@ -36,16 +36,26 @@ def _last_run(state_dir: Path, task_id: str) -> str | None:
         return None
 
 
-def through_daemon(state_dir: Path, task_id: str, wait_seconds: float) -> Waited:
-    """Queue the task for the daemon and wait up to `wait_seconds` for its run to end."""
+class Queued(NamedTuple):
+    state_dir: Path
+    task_id: str
+    entry: Path
+    before: str | None  # the task's last run id before it was queued
+
+    def wait(self, wait_seconds: float) -> Waited:
+        """Wait up to `wait_seconds` for the daemon's run of the entry to end."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            waited = _look(self.state_dir, self.task_id, self.entry, self.before)
+            if waited.state == "done" or time.monotonic() >= deadline:
+                return waited
+            time.sleep(min(POLL, max(deadline - time.monotonic(), 0)))
+
+
+def enqueue(state_dir: Path, task_id: str) -> Queued:
+    """Queue the task for the daemon, as a push would queue it again."""
     before = _last_run(state_dir, task_id)
-    entry = spool.enqueue(state_dir, [f"rerun {task_id}"])
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        waited = _look(state_dir, task_id, entry, before)
-        if waited.state == "done" or time.monotonic() >= deadline:
-            return waited
-        time.sleep(min(POLL, max(deadline - time.monotonic(), 0)))
+    return Queued(state_dir, task_id, spool.enqueue(state_dir, [f"rerun {task_id}"]), before)
 
 
 def _look(state_dir: Path, task_id: str, entry: Path, before: str | None) -> Waited:

@@ -9,6 +9,7 @@ starts, and the modules stay loaded, so a call costs what its work costs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.agent import dryrun, gate
 from bot.agent.approve import approve
-from bot.agent.queued import Waited, through_daemon
+from bot.agent.queued import Waited, enqueue
 from bot.agent.specs import READ_ONLY, Answer, specs
 from bot.agent.tasks import listing
 from bot.commands.common import load_config
@@ -25,6 +26,7 @@ from bot.commands.report import stored
 from bot.commands.run import run_commit
 from bot.commands.status import snapshot
 from bot.config import Config
+from bot.daemon import spool
 from bot.daemon.statusfile import daemon_running
 from bot.errors import ConfigError
 from bot.notify import redactor
@@ -74,9 +76,28 @@ def _run_task(config: Config, args: Mapping[str, Any]) -> Answer:
         report, redact = dryrun.run(config, task)
         return _ran("here", to_json(report, redact), to_markdown(report, redact), None)
     state_dir = Path(config.repo.state_dir)
-    if daemon_running(state_dir) is not None:
-        gate.known(config, task)
-        return _waited(through_daemon(state_dir, task, float(args.get("wait_seconds", 60))))
+    with contextlib.ExitStack() as held:
+        if daemon_running(state_dir) is None and _daemon_lock(held, state_dir):
+            return _run_here(config, task)
+    gate.known(config, task)
+    queued = enqueue(state_dir, task)
+    return Answer({}, later=lambda: _waited(queued.wait(float(args.get("wait_seconds", 60)))))
+
+
+def _daemon_lock(held: contextlib.ExitStack, state_dir: Path) -> bool:
+    """Take the daemon's lock for a run here (False: a daemon has it, perhaps still starting):
+    a daemon started during the run waits for its end, so the task never runs twice at once
+    (`taskbot serve` exits busy; its unit starts it again)."""
+    if not state_dir.is_dir():  # no daemon can run without it; run_commit says what is wrong
+        return True
+    try:
+        held.enter_context(spool.lock(state_dir))
+    except spool.QueueBusy:
+        return False
+    return True
+
+
+def _run_here(config: Config, task: str) -> Answer:
     ran = run_commit(config, task)
     Outbox(config.repo.state_dir, config.notify).deliver_due()
     redact = redactor(config)
@@ -145,5 +166,5 @@ def command(args: argparse.Namespace) -> int:
     refused = _refusals(config, args.read_only)
     offered = tuple(s for s in specs(read_only=args.read_only) if s.name not in refused)
     serve(offered, partial(call, config), refused, version=_version(),
-          instructions=INSTRUCTIONS)
+          instructions=INSTRUCTIONS, redact=redactor(config, lazy=True))
     return 0

@@ -4,6 +4,7 @@ report is the one `docs/report.schema.json` describes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bot.run.schema import report_schema
@@ -21,10 +22,13 @@ _STRINGS = {"type": "array", "items": _STRING}
 
 
 class Answer(NamedTuple):
-    """A tool's result: the structured document, and Markdown to show beside it ('' none)."""
+    """A tool's result: the structured document, and Markdown to show beside it ('' none).
+    `later`: the real answer, made after the write is done and outside its lock (a wait for
+    the daemon's run must not hold the other calls back); `doc` is then unused."""
 
     doc: dict[str, Any]
     markdown: str = ""
+    later: Callable[[], Answer] | None = None
 
 
 class Spec(NamedTuple):

@@ -12,6 +12,7 @@ the whole list.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.commands.common import tasks_dir
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git.read import GitError, open_repo
+from bot.taskfile import source
 from bot.taskfile.lookup import State, TaskIndex, waiting_dependencies
 from bot.taskfile.model import DependencyState, Task
 from bot.taskfile.parse import parse as parse_task
@@ -65,8 +67,9 @@ def _files(config: Config) -> Source:
 def _on_disk(root: Path) -> Source:
     for folder, name in sorted(TaskIndex(root).files()):
         path = Path(folder, name)
+        # as a run reads it: no symlink followed, no FIFO waited on, at most 1 MiB
         yield (PurePosixPath(path.relative_to(root).as_posix()), str(path),
-               path.read_bytes, None)
+               partial(source.read, path), None)
 
 
 def _row(rel: PurePosixPath, shown: str, read: Reader, state: State | None,

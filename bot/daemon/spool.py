@@ -325,7 +325,7 @@ def lock(state_dir: Path | str) -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise QueueBusy(f"{state_dir}: another 'taskbot serve' is running for this "
-                            "state dir") from exc
+                            "state dir (or taskbot mcp is running a task there)") from exc
         yield path
     finally:
         os.close(fd)  # closing releases the lock

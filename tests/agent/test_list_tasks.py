@@ -4,6 +4,7 @@ folders left out, a broken file a row with its error."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bot import config as configmod
@@ -43,3 +44,15 @@ def test_from_a_folder_on_disk(tmp_path: Path) -> None:
                                                     ("TASK-002", ["Say hello", "Touch a file"])]
     assert rows[1]["waits_for"][0].startswith("TASK-001: ")
     assert rows[0]["criteria"] == 2 and rows[0]["status"] == "active"
+
+
+def test_on_disk_a_symlink_or_a_fifo_is_a_row_with_its_error_never_read(tmp_path: Path) -> None:
+    cfg, path = local_workspace(tmp_path, "TASK-001.md", TASK)
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(TASK.replace("TASK-001", "TASK-009").replace("Through MCP", "Stolen"))
+    (path.parent / "TASK-009.md").symlink_to(outside)
+    os.mkfifo(path.parent / "TASK-010.md")  # read as a file, it would never end
+    rows = {r["id"]: r for r in listing(configmod.load(cfg), "active", {})}
+    assert rows["TASK-009"]["title"] == "" and "is a symlink" in rows["TASK-009"]["error"]
+    assert "is not a regular file" in rows["TASK-010"]["error"]
+    assert rows["TASK-001"]["title"] == "Through MCP"

@@ -127,7 +127,9 @@ def test_an_existing_job_is_adopted_not_created_again_on_stand_in(
     kube_api.state.jobs.jobs[("builds", name)] = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": "builds", "creationTimestamp": now(),
-                     "labels": {"app.kubernetes.io/managed-by": "taskbot"}},
+                     "labels": {"app.kubernetes.io/managed-by": "taskbot"},
+                     "annotations": {"taskbot.dev/run": "run-test",
+                                     "taskbot.dev/criterion": ctx.criterion}},
         "spec": {"template": {"spec": {"containers": [{"name": "build", "image": "b"}]}}},
         "status": {"active": 1}}
     script(["was running all along"], delay=0.3)(JobRun(kube_api.state, "builds", name))

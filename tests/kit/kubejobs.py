@@ -40,6 +40,11 @@ class JobsState:
     allowed: bool = True  # what a SelfSubjectAccessReview answers
     reviews: list[dict[str, Any]] = field(default_factory=list)
     on_create: Callable[[JobRun], None] | None = None
+    # cleared: a GET of a Job is taken and never answered (an API gone silent mid-watch)
+    answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
 
 def now() -> str:
@@ -156,6 +161,7 @@ def serve_get(h: _Handler, parts: list[str], query: str) -> bool:
                       "metadata": {"resourceVersion": "1"}, "items": items})
         return True
     if parts[:4] == JOBS and len(parts) == 7 and parts[5] == "jobs":
+        jobs.answering.wait()
         with state.lock:
             found = jobs.jobs.get((parts[4], parts[6]))
             body = json.loads(json.dumps(found)) if found is not None else None
