@@ -1,7 +1,8 @@
 """`taskbot doctor` for builds as Kubernetes Jobs (`[executor] kind = "kubernetes"`, or a
 project's `executor`): through the official client and `[cluster]`'s kubeconfig and context,
 the API answers, the namespace exists, the registry Secret exists (GET), and taskbot's
-identity may create Jobs there (a SelfSubjectAccessReview). Nothing is created or changed.
+identity may do what a build does there: create, get and delete Jobs, list pods, read
+their logs (a SelfSubjectAccessReview each). Nothing is created or changed.
 """
 
 from __future__ import annotations
@@ -69,19 +70,32 @@ def _exists(read: Any, what: str, key: str) -> Check:
     return Check(NAME, True, f"{what} exists")
 
 
+# what a build does with the API (docs/kubernetes-builds.md's Role): (verb, group,
+# resource, subresource); a doctor that asked only for `create` passed an identity that
+# then made its Job and could not watch it
+NEEDED = (("create", "batch", "jobs", ""), ("get", "batch", "jobs", ""),
+          ("delete", "batch", "jobs", ""), ("list", "", "pods", ""), ("get", "", "pods", "log"))
+
+
 def _may_create_jobs(k8s: Any, api: Any, namespace: str) -> Check:
-    review = k8s.V1SelfSubjectAccessReview(spec=k8s.V1SelfSubjectAccessReviewSpec(
-        resource_attributes=k8s.V1ResourceAttributes(
-            namespace=namespace, verb="create", group="batch", resource="jobs")))
-    try:
-        answer = k8s.AuthorizationV1Api(api).create_self_subject_access_review(
-            review, _request_timeout=TIMEOUT)
-    except Exception as exc:
-        return Check(NAME, False, f"SelfSubjectAccessReview: {_why(exc)}")
-    if answer.status is not None and answer.status.allowed:
-        return Check(NAME, True, f"may create Jobs in namespace {namespace}")
-    reason = (answer.status.reason if answer.status is not None else "") or "denied"
-    return Check(NAME, False, f"may NOT create Jobs in namespace {namespace} ({reason}): "
+    denied: list[str] = []
+    for verb, group, resource, sub in NEEDED:
+        what = f"{verb} {resource}{'/' + sub if sub else ''}"
+        review = k8s.V1SelfSubjectAccessReview(spec=k8s.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=k8s.V1ResourceAttributes(
+                namespace=namespace, verb=verb, group=group, resource=resource,
+                subresource=sub or None)))
+        try:
+            answer = k8s.AuthorizationV1Api(api).create_self_subject_access_review(
+                review, _request_timeout=TIMEOUT)
+        except Exception as exc:
+            return Check(NAME, False, f"SelfSubjectAccessReview: {_why(exc)}")
+        if answer.status is None or not answer.status.allowed:
+            reason = (answer.status.reason if answer.status is not None else "") or "denied"
+            denied.append(f"{what} ({reason})")
+    if not denied:
+        return Check(NAME, True, f"may create, watch and delete Jobs in namespace {namespace}")
+    return Check(NAME, False, f"may NOT {'; '.join(denied)} in namespace {namespace}: "
                  "apply the Role and RoleBinding of docs/kubernetes-builds.md")
 
 

@@ -30,10 +30,15 @@ def test_doctor_passes_every_executor_check_on_stand_in(tmp_path: Path, kube_api
         "(v1.32.0-standin)",
         "ok   executor: namespace builds exists",
         "ok   executor: Secret builds/regcred exists",
-        "ok   executor: may create Jobs in namespace builds"]
-    review, = kube_api.state.jobs.reviews
-    assert review["resourceAttributes"] == {"namespace": "builds", "verb": "create",
-                                            "group": "batch", "resource": "jobs"}
+        "ok   executor: may create, watch and delete Jobs in namespace builds"]
+    asked = [(r["resourceAttributes"]["verb"], r["resourceAttributes"].get("group", ""),
+              r["resourceAttributes"]["resource"], r["resourceAttributes"].get("subresource", ""))
+             for r in kube_api.state.jobs.reviews]
+    assert asked == [("create", "batch", "jobs", ""), ("get", "batch", "jobs", ""),
+                     ("delete", "batch", "jobs", ""), ("list", "", "pods", ""),
+                     ("get", "", "pods", "log")]
+    assert {r["resourceAttributes"]["namespace"] for r in kube_api.state.jobs.reviews} == {
+        "builds"}
     assert not kube_api.state.jobs.created  # doctor creates nothing
 
 
@@ -44,8 +49,23 @@ def test_doctor_says_what_is_missing_on_stand_in(tmp_path: Path, kube_api: KubeS
     assert lines[1:] == [
         "FAIL executor: namespace builds ([executor] namespace): 404 Not Found",
         "FAIL executor: Secret builds/regcred ([executor] registry_secret): 404 Not Found",
-        "FAIL executor: may NOT create Jobs in namespace builds (RBAC: no rule allows it): "
-        "apply the Role and RoleBinding of docs/kubernetes-builds.md"]
+        "FAIL executor: may NOT create jobs (RBAC: no rule allows it); get jobs (RBAC: no rule "
+        "allows it); delete jobs (RBAC: no rule allows it); list pods (RBAC: no rule allows "
+        "it); get pods/log (RBAC: no rule allows it) in namespace builds: apply the Role and "
+        "RoleBinding of docs/kubernetes-builds.md"]
+
+
+def test_doctor_names_each_missing_permission_on_stand_in(tmp_path: Path,
+                                                          kube_api: KubeStandIn) -> None:
+    # a Role granting only `create`: the build would make its Job and never see it again
+    kube_api.state.jobs.namespaces = {"builds"}
+    kube_api.state.jobs.secrets[("builds", "regcred")] = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "regcred"}}
+    kube_api.state.jobs.denied = {"get pods/log", "delete jobs"}
+    assert _lines(tmp_path, kube_api)[-1] == (
+        "FAIL executor: may NOT delete jobs (RBAC: no rule allows it); get pods/log (RBAC: no "
+        "rule allows it) in namespace builds: apply the Role and RoleBinding of "
+        "docs/kubernetes-builds.md")
 
 
 def test_doctor_says_the_api_is_not_reachable_on_stand_in(tmp_path: Path, kube_api: KubeStandIn) -> None:

@@ -38,6 +38,7 @@ class JobsState:
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     namespaces: set[str] | None = None  # None: every namespace exists
     allowed: bool = True  # what a SelfSubjectAccessReview answers
+    denied: set[str] = field(default_factory=set)  # "verb resource[/sub]" answered no even so
     reviews: list[dict[str, Any]] = field(default_factory=list)
     on_create: Callable[[JobRun], None] | None = None
     # cleared: a GET of a Job is taken and never answered (an API gone silent mid-watch)
@@ -201,9 +202,14 @@ def _log(h: _Handler, namespace: str, pod: str, follow: bool) -> None:
 def serve_post(h: _Handler, parts: list[str], body: dict[str, Any], raw: str) -> bool:
     state = h.server.state
     if parts == REVIEWS:
-        state.jobs.reviews.append(body.get("spec") or {})
-        h._json(201, {**body, "status": {"allowed": state.jobs.allowed,
-                                         **({} if state.jobs.allowed else
+        spec = body.get("spec") or {}
+        state.jobs.reviews.append(spec)
+        asked = spec.get("resourceAttributes") or {}
+        what = f"{asked.get('verb')} {asked.get('resource')}" + (
+            f"/{asked['subresource']}" if asked.get("subresource") else "")
+        allowed = state.jobs.allowed and what not in state.jobs.denied
+        h._json(201, {**body, "status": {"allowed": allowed,
+                                         **({} if allowed else
                                             {"reason": "RBAC: no rule allows it"})}})
         return True
     if not (parts[:4] == JOBS and len(parts) == 6 and parts[5] == "jobs"):
