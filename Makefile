@@ -19,7 +19,7 @@ demo: $(BIN)/taskbot
 	$(BIN)/taskbot demo
 
 test: $(BIN)/taskbot
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2  # two workers (pytest-xdist): 6 min → 3 min on 2 cores
 
 lint: $(BIN)/taskbot
 	$(BIN)/ruff check bot handlers tests bench
