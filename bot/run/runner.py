@@ -13,7 +13,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import partial
 from typing import NamedTuple, Protocol
@@ -37,6 +37,8 @@ class Recorded(Protocol):
     @property
     def outcome(self) -> Outcome | None: ...
 
+
+_TICK = 0.1  # seconds between looks at the lanes while they run (for Ctrl-C)
 
 class Journal(Protocol):
     """Where each criterion's outcome is kept the moment it ends (bot.run.journal)."""
@@ -114,16 +116,30 @@ def _stage(stage: lanes.Stage, run: _Run, parallel: int
             found.update(_lane(lane, run))
         return found
     with ThreadPoolExecutor(min(parallel, len(stage)), "taskbot-group") as pool:
-        # each lane sees this thread's context: the observer, the heartbeat's listener
-        futures = [pool.submit(contextvars.copy_context().run, _guarded, lane, run)
-                   for lane in stage]
-        try:
+        futures: list[Future[dict[int, tuple[list[Result], GroupTime]]]] = []
+        try:  # from the first submit on: a Ctrl-C between two must stop the lanes too
+            for lane in stage:
+                # each lane sees this thread's context: the observer, the heartbeat's listener
+                futures.append(pool.submit(contextvars.copy_context().run, _guarded, lane, run))
+            _await(futures)
             for future in futures:
                 found.update(future.result())
         except BaseException:  # Ctrl-C here, or a lane's error: the lanes start nothing more
             run.broken.set()
             raise
     return found
+
+
+def _await(futures: list[Future[dict[int, tuple[list[Result], GroupTime]]]]) -> None:
+    """Until every lane ended, waking every `_TICK`; a lane's error is raised at once. A
+    Ctrl-C the kernel hands to another thread interrupts no wait of this one, and Python
+    raises its KeyboardInterrupt only here: a wait without a timeout would take it once
+    every lane had ended."""
+    while not all(f.done() for f in futures):
+        wait(futures, timeout=_TICK, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                future.result()  # raises the lane's error
 
 
 def _guarded(lane: tuple[lanes.Group, ...], run: _Run

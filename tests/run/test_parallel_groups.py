@@ -336,6 +336,11 @@ def test_an_error_in_one_group_stops_the_others_starting_and_is_raised(
     assert journal.kept == ["Build b"]
 
 
+# a build long enough that the main thread, however loaded the machine, takes the Ctrl-C
+# (it looks every 0.1 s) before the build ends and a push could start
+BUILD = "1"
+
+
 class _Told(_Work):
     """Tells the test when `count` criteria are running."""
 
@@ -344,7 +349,7 @@ class _Told(_Work):
         self.all_running = threading.Barrier(count + 1)
 
     def run(self, s: dict[str, str], ctx: Context) -> Outcome:
-        if s.get("s") == "0.3":
+        if s.get("s") == BUILD:
             self.all_running.wait(5)
         return super().run(s, ctx)
 
@@ -352,7 +357,7 @@ class _Told(_Work):
 def test_ctrl_c_with_groups_in_flight_starts_nothing_more(tmp_path: Path) -> None:
     """Ctrl-C while the run waits for its groups: as one after the other, the run stops
     (there, the command in flight is killed; here, each group's ends), nothing starts."""
-    groups = {name.upper(): [_crit(f"Build {name}", project=name, s="0.3"),
+    groups = {name.upper(): [_crit(f"Build {name}", project=name, s=BUILD),
                              _crit(f"Push {name}", project=name, s="0.05")]
               for name in "ab"}
     work = _Told(2)
@@ -366,4 +371,4 @@ def test_ctrl_c_with_groups_in_flight_starts_nothing_more(tmp_path: Path) -> Non
     threading.Thread(target=interrupt, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         executed(actions, {"work": work}, ctx)
-    assert sorted(work.spans) == ["/a/0.3", "/b/0.3"]  # the builds ended; no push started
+    assert sorted(work.spans) == [f"/a/{BUILD}", f"/b/{BUILD}"]  # the builds ended; no push started
