@@ -26,7 +26,7 @@ from bot.run.runmodel import Action, GroupTime, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
 from bot.taskfile.model import occurrences
 
-__all__ = ["Executed", "Journal", "Recorded", "Result", "State", "execute", "executed"]
+__all__ = ["Executed", "Journal", "Recorded", "Result", "State", "executed"]
 
 
 class Recorded(Protocol):
@@ -48,23 +48,6 @@ class Journal(Protocol):
     def started(self, identity: str, occurrence: int) -> None: ...
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None: ...
-
-
-def execute(
-    actions: Sequence[Action],
-    handlers: Mapping[str, Handler],
-    ctx: Context,
-    *,
-    selected: Collection[int] | None = None,
-    dry_run: bool = False,
-    should_stop: Callable[[], bool] = lambda: False,
-    journal: Journal | None = None,
-    held: Mapping[int, str] | None = None,
-) -> tuple[Result, ...]:
-    """Run the unchecked criteria (or those whose index is in `selected`): `executed`'s
-    results, in file order."""
-    return executed(actions, handlers, ctx, selected=selected, dry_run=dry_run,
-                    should_stop=should_stop, journal=journal, held=held).results
 
 
 def executed(

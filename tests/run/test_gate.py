@@ -12,7 +12,7 @@ from bot.api import Context, Handler, Outcome, Status, Step
 from bot.run.actions import resolve
 from bot.run.gate import followers
 from bot.run.journal import Journal, Recorded
-from bot.run.runner import Result, State, execute
+from bot.run.runner import Result, State, executed
 from tests.kit.context import make_ctx
 
 
@@ -68,7 +68,7 @@ def _run(tmp_path: Path, text: bytes, journal: Any = None
     handlers: dict[str, Handler[Any]] = {"release": gate, "check": check}
     ctx = make_ctx({}, tmp_path)
     actions = resolve(taskfile.parse(text, "T.md"), handlers, ctx)
-    return execute(actions, handlers, ctx, journal=journal), gate, check
+    return executed(actions, handlers, ctx, journal=journal).results, gate, check
 
 
 BUMP = "- [ ] Bump <!-- taskbot: release v=2 -->"

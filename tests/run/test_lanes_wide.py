@@ -10,7 +10,7 @@ from bot import taskfile
 from bot.plugin.plugins import load_handlers
 from bot.run import lanes
 from bot.run.actions import resolve
-from tests.kit.context import make_ctx
+from tests.kit.context import operator_ctx
 
 MOVED = b"""# T
 ## Acceptance Criteria
@@ -27,15 +27,7 @@ def test_a_registry_move_in_a_project_group_is_not_run_beside_the_other_builds(
         tmp_path: Path) -> None:
     """Moving the registry edits every project's build files: Triager's build below it
     must not run before (or while) it does."""
-    for name in ("ffl", "tri", "bk"):
-        (tmp_path / name).mkdir()
-    ctx = make_ctx({"registry": {"url": "192.168.7.21:5000"}, "projects": {
-        "ffl": {"path": str(tmp_path / "ffl"), "build": ["./build.sh"],
-                "images": ["ffl/backend"]},
-        "triager": {"path": str(tmp_path / "tri"), "build": ["./build.sh"],
-                    "images": ["triager/app"]},
-        "beckerkube": {"path": str(tmp_path / "bk"),
-                       "helmrelease": "apps/{app}/helmrelease.yaml"}}}, tmp_path)
+    ctx = operator_ctx(tmp_path)
     handlers = load_handlers()
     actions = resolve(taskfile.parse(MOVED, "T.md"), handlers, ctx)
     assert [(a.handler, a.error) for a in actions] == [

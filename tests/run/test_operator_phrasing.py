@@ -10,7 +10,7 @@ import pytest
 
 from bot.api import Context, Status
 from bot.plugin.plugins import load_handlers
-from bot.run.runner import State, execute
+from bot.run.runner import State, executed
 from handlers.verify import HANDLER as VERIFY
 from tests.kit.context import actions, make_ctx, registry_section
 from tests.kit.kube import KubeStandIn, helmrelease
@@ -115,7 +115,7 @@ def test_a_criterion_marked_blocked_is_not_run(tmp_path: Path, criterion: str,
     (action,) = actions(ctx, criterion)
     assert action.criterion.annotation is None or action.handler == "build"
     assert action.error == f"marked blocked in the task: {mark}"
-    (result,) = execute((action,), load_handlers(), ctx)
+    (result,) = executed((action,), load_handlers(), ctx).results
     assert result.state is State.BLOCKED
     assert result.reason == f"marked blocked in the task: {mark}"
     assert not (tmp_path / "pwned").exists()

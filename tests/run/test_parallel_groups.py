@@ -24,7 +24,7 @@ from bot.run.journal import Journal
 from bot.run.report import to_json, to_markdown
 from bot.run.runner import Executed, State, executed
 from bot.run.taskrun import RunOptions, run_task
-from tests.kit.context import make_ctx
+from tests.kit.context import make_ctx, operator_ctx
 
 NAP = 0.3
 FAIL = "0.01"
@@ -244,15 +244,7 @@ def test_the_operators_task_groups_by_app_and_bumps_share_the_gitops_lock(
         tmp_path: Path) -> None:
     """With the real handlers and phrasing: a HelmRelease bump belongs to its app's group,
     holds the GitOps clone's lock too; the verification over both apps is a barrier."""
-    for name in ("ffl", "tri", "bk"):
-        (tmp_path / name).mkdir()
-    ctx = make_ctx({"registry": {"url": "192.168.7.21:5000"}, "projects": {
-        "ffl": {"path": str(tmp_path / "ffl"), "build": ["./build.sh"],
-                "images": ["ffl/backend"]},
-        "triager": {"path": str(tmp_path / "tri"), "build": ["./build.sh"],
-                    "images": ["triager/app"]},
-        "beckerkube": {"path": str(tmp_path / "bk"),
-                       "helmrelease": "apps/{app}/helmrelease.yaml"}}}, tmp_path)
+    ctx = operator_ctx(tmp_path)
     handlers = load_handlers()
     actions = resolve(taskfile.parse(OPERATOR, "T.md"), handlers, ctx)
     assert not [a.error for a in actions if a.error]
