@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from bot import api
 from bot.api import Context, Executor
@@ -147,6 +148,11 @@ def source(path: str) -> tuple[str, str]:
     if not remote:
         raise api.NotReady(f"build: project directory {path} has no remote 'origin' for the "
                          "Kubernetes Job to clone")
+    if "@" in urlsplit(remote).netloc:
+        # the Job's env is readable by whoever may read Jobs and pods, and `plan` prints it
+        raise api.NotReady(f"build: project directory {path}: remote 'origin' carries "
+                           "credentials in its URL; the Job would show them — use a URL "
+                           "without them")
     if repo.head_is_unborn:
         raise api.NotReady(f"build: project directory {path} has no commit to build")
     return remote, str(repo.head.target)

@@ -35,7 +35,8 @@ def run(config: Config, task_id: str) -> tuple[Report, Redactor]:
     with tempfile.TemporaryDirectory(prefix="taskbot-dry-run-") as tmp:
         for name, read in task_files(repo, config.repo.branch, root):
             data = read()
-            if data is not None:
+            # a crafted tree may name `..`: nothing is written outside the copy
+            if data is not None and ".." not in PurePosixPath(name).parts:
                 path = Path(tmp, name)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)

@@ -13,14 +13,26 @@ from bot.errors import UsageError
 from bot.git import owncommits
 from bot.git.trust import check_file
 
-__all__ = ["allowed", "known", "task_id", "trusted"]
+__all__ = ["SWITCHED", "allowed", "known", "refusal", "task_id", "trusted"]
+
+
+# the tools that change something, and the `[mcp]` key that allows each
+SWITCHED = {"run_task": "allow_run", "approve_task": "allow_approve"}
+
+
+def refusal(config: Config, tool: str) -> str:
+    """Why `[mcp]` does not allow the tool, or "" when it does."""
+    key = SWITCHED.get(tool)
+    if key is None or getattr(config.mcp, key):
+        return ""
+    return f"{tool} is off: set [mcp] {key} = true in {config.source}"
 
 
 def allowed(config: Config, tool: str) -> None:
     """UsageError unless `[mcp]` allows the tool (`run_task`, `approve_task`)."""
-    key = {"run_task": "allow_run", "approve_task": "allow_approve"}[tool]
-    if not getattr(config.mcp, key):
-        raise UsageError(f"{tool} is off: set [mcp] {key} = true in {config.source}")
+    why = refusal(config, tool)
+    if why:
+        raise UsageError(why)
 
 
 def task_id(value: str) -> str:

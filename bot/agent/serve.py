@@ -139,12 +139,9 @@ def call(config: Config, name: str, arguments: Mapping[str, Any]) -> Answer:
 
 def _refusals(config: Config, read_only: bool) -> dict[str, str]:
     """The tools this server does not offer, and what a call of one is told."""
-    off = {"run_task": ("allow_run", config.mcp.allow_run),
-           "approve_task": ("allow_approve", config.mcp.allow_approve)}
     return {tool: (f"taskbot mcp --read-only: {tool} is not offered (only "
-                   f"{', '.join(READ_ONLY)})" if read_only else
-                   f"{tool} is off: set [mcp] {key} = true in {config.source}")
-            for tool, (key, on) in off.items() if read_only or not on}
+                   f"{', '.join(READ_ONLY)})" if read_only else gate.refusal(config, tool))
+            for tool in gate.SWITCHED if read_only or gate.refusal(config, tool)}
 
 
 def _version() -> str:

@@ -150,9 +150,12 @@ def _plan_source(arg: str, config: Config) -> Source:
 
 def _source_text(shown: str, task_id: str, config: Config) -> str:
     """The task file's text as `plan` read it (the file, else repo.branch's blob)."""
+    from bot.taskfile import source
+
     path = Path(shown)
     if path.is_file():
-        return path.read_text(encoding="utf-8", errors="replace")
+        # as `load` read it: no symlink followed, at most 1 MiB
+        return source.read(path).decode("utf-8", errors="replace")
     found = on_branch(task_id, config)
     return found[2].decode("utf-8", errors="replace") if found else ""
 

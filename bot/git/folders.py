@@ -10,6 +10,7 @@ the next look, in any repository holding it. Only the last few are kept.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ __all__ = ["entry", "folder"]
 # Folders read by `folder`, by id, newest last; the oldest is dropped.
 _KEPT: dict[pygit2.Oid, pygit2.Tree] = {}
 _LIMIT = 6
+_LOCK = threading.Lock()
 
 
 def folder(tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
@@ -33,10 +35,11 @@ def folder(tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
         return None
     if not isinstance(found, pygit2.Tree):
         return None
-    kept = _KEPT.pop(found.id, found)
-    _KEPT[found.id] = kept
-    if len(_KEPT) > _LIMIT:
-        del _KEPT[next(iter(_KEPT))]
+    with _LOCK:  # groups side by side commit from their own threads
+        kept = _KEPT.pop(found.id, found)
+        _KEPT[found.id] = kept
+        if len(_KEPT) > _LIMIT:
+            del _KEPT[next(iter(_KEPT))]
     return kept
 
 

@@ -14,6 +14,7 @@ for as long as the process runs. In memory only: a new process holds nothing.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ __all__ = ["drop", "get", "hold"]
 
 # worktree → (its repository object, the packs folder's stamp when it was held)
 _held: dict[str, tuple[pygit2.Repository, tuple[int, int] | None]] = {}
+_LOCK = threading.Lock()
 _LIMIT = 8  # worktrees this process works in: one per repository at most, a few at most
 
 
@@ -57,13 +59,15 @@ def get(path: Path) -> pygit2.Repository | None:
 
 
 def hold(path: Path, repo: pygit2.Repository) -> None:
-    key = _key(path)
-    _held.pop(key, None)
-    _held[key] = (repo, _packs(repo))  # newest last: the oldest goes first
-    if len(_held) > _LIMIT:
-        del _held[next(iter(_held))]
+    key, stamp = _key(path), _packs(repo)
+    with _LOCK:  # groups side by side commit from their own threads
+        _held.pop(key, None)
+        _held[key] = (repo, stamp)  # newest last: the oldest goes first
+        if len(_held) > _LIMIT:
+            del _held[next(iter(_held))]
 
 
 def drop(path: Path) -> None:
     """Let go of the object held for `path`."""
-    _held.pop(_key(path), None)
+    with _LOCK:
+        _held.pop(_key(path), None)

@@ -9,6 +9,7 @@ checkout). Otherwise it declines, and `bot.git.worktree` lets git do it whole.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,7 +46,10 @@ def reset_in_process(path: Path, branch: str, start: str,
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
-    if changed is None and not settled:
+    # unknown status, or a link where the index has a file (libgit2 would write through
+    # it): git's checkout does the reset
+    if not settled and (changed is None or any(
+            flags & pygit2.enums.FileStatus.WT_TYPECHANGE for flags in changed.values())):
         return False
     try:
         repo = opened if opened is not None else read.open_repo(path)
@@ -92,9 +96,9 @@ def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) ->
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, paths)
-    if wanted is None:
-        return False
     workdir = Path(str(repo.workdir))
+    if wanted is None or not all(_writable(workdir, path) for path in wanted):
+        return False
     index = repo.index
     index.read(False)
     for path, entry in sorted(wanted.items(), key=lambda item: item[1] is not None):
@@ -116,6 +120,26 @@ def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) ->
 
 
 _MODES = {0o100644: 0o644, 0o100755: 0o755}
+_NOT_NAMES = {"", ".", "..", ".git"}
+
+
+def _writable(workdir: Path, path: str) -> bool:
+    """Whether writing `path` here stays a plain file inside the worktree: no `..`, `.git`
+    or empty part (a crafted tree may hold them; libgit2's checkout refuses them), and no
+    link on the way or in its place. Else the full checkout decides, and says why."""
+    parts = path.split("/")
+    if any(part.lower() in _NOT_NAMES for part in parts):
+        return False
+    at = workdir
+    for part in parts:
+        at = at / part
+        try:
+            found = os.lstat(at)
+        except FileNotFoundError:
+            return True  # nothing further down to be a link
+        if stat.S_ISLNK(found.st_mode):
+            return False
+    return stat.S_ISREG(found.st_mode)
 Wanted = dict[str, "tuple[pygit2.Oid, int] | None"]
 
 

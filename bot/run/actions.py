@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.errors import TaskbotError
 from bot.run.context import Context, Handler
 from bot.run.params import validate_common
-from bot.run.runmodel import Action
+from bot.run.runmodel import Action, project_keys
 from bot.taskfile.model import Criterion, Task
 
 __all__ = ["Action", "blocked_mark", "parse_annotation", "resolve"]
@@ -83,7 +83,7 @@ def _owners(params: Mapping[str, str], handler: Handler, config: Config) -> list
     """The projects whose earlier criteria a criterion inherits from, nearest claim first:
     the values of the handler's `inherits_from` parameters ("Update all `ffl` HelmReleases
     in beckerkube" takes the version of ffl's build), then `project`, else a claiming one."""
-    keys = (*getattr(handler, "inherits_from", ()), "project")
+    keys = project_keys(handler)
     named = [params[k].lower() for k in keys if params.get(k)]
     # a criterion naming no project may belong to one its handler keys claim (an image of
     # the project's build: it takes that build's version)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.run.runmodel import Action
+from bot.run.runmodel import Action, project_keys
 
 __all__ = ["EVERY", "Group", "Stage", "project_of", "split", "stages"]
 
@@ -49,7 +49,7 @@ def project_of(action: Action, handlers: Mapping[str, object], config: Config) -
     if handler is not None and "project" not in getattr(handler, "params", ()) and not (
             getattr(handler, "project_settings", None)):
         return EVERY
-    keys = (*getattr(handler, "inherits_from", ()), "project")
+    keys = project_keys(handler)
     for key in keys:
         value = action.params.get(key, "").lower()
         if value in names:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 
 from bot.config import Config
 from bot.run.lanes import project_of
-from bot.run.runmodel import Action
+from bot.run.runmodel import Action, project_keys
 
 __all__ = ["holding", "paths"]
 
@@ -36,7 +36,7 @@ def paths(action: Action, handlers: Mapping[str, object], config: Config) -> tup
     """The resolved directories of the configured projects `action` names, sorted."""
     by_name = {n.lower(): p for n, p in config.projects.items()}
     handler = handlers.get(action.handler or "")
-    keys = (*getattr(handler, "inherits_from", ()), "project")
+    keys = project_keys(handler)
     named = {action.params.get(k, "").lower() for k in keys} | {
         project_of(action, handlers, config), _settled(action.settings)}
     found = {os.path.realpath(os.path.expanduser(by_name[n].path))

@@ -22,8 +22,9 @@ from bot.taskfile.model import Criterion, Tick
 if TYPE_CHECKING:  # not a cycle: bot.proc costs imports only running a command needs
     from bot.proc import CommandRecord
 
-__all__ = ["Action", "CriterionState", "DefaultRule", "FileChange", "GroupTime", "JournalStep", "Outcome",
-           "Result", "Status", "Step", "TaskResult", "Tool", "new_run_id"]
+__all__ = ["Action", "CriterionState", "DefaultRule", "FileChange", "GroupTime", "JournalStep",
+           "Outcome", "Result", "Status", "Step", "TaskResult", "Tool", "new_run_id",
+           "project_keys"]
 
 
 class Status(StrEnum):
@@ -189,3 +190,10 @@ class Result:
 def new_run_id(now: datetime) -> str:
     """A run's id: its local start time and three random bytes (two runs in one second)."""
     return f"{now:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
+
+
+def project_keys(handler: object) -> tuple[str, ...]:
+    """The parameters naming the project a criterion works for, nearest claim first: the
+    handler's `inherits_from` ("Update all `ffl` HelmReleases in beckerkube" is ffl's),
+    then `project`."""
+    return (*getattr(handler, "inherits_from", ()), "project")

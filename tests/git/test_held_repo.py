@@ -74,3 +74,21 @@ def test_a_repack_lets_the_kept_repository_go(tmp_path: Path) -> None:
     assert heldrepo.get(wt) is not None
     _git(clone, "gc", "-q")
     assert heldrepo.get(wt) is None
+
+
+def test_a_settled_reset_never_writes_through_a_link_in_a_files_place(tmp_path: Path) -> None:
+    """A settled worktree whose file became a link (nothing of taskbot's makes one): the
+    reset that only writes what differs writes nothing through it; the full one resets."""
+    clone = _clone(tmp_path)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the worktree's\n")
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
+    settle(wt)
+    (clone / "a.md").write_text("a changed on main\n")
+    _git(clone, "commit", "-qam", "change a")
+    (wt / "a.md").unlink()
+    (wt / "a.md").symlink_to(outside)
+    assert worktree(clone, tmp_path / "state", "taskbot/T", "main") == wt
+    assert outside.read_text() == "not the worktree's\n"
+    assert not (wt / "a.md").is_symlink()
+    assert (wt / "a.md").read_text() == "a changed on main\n"

@@ -236,3 +236,12 @@ def test_no_api_or_no_origin_blocks_on_stand_in(tmp_path: Path, kube_api: KubeSt
     assert outcome.status is Status.BLOCKED
     assert outcome.reason == (f"build: project directory {clone} has no remote 'origin' for the "
                               "Kubernetes Job to clone")
+    # a token in the remote's URL would be in the Job's env, readable by whoever reads pods
+    git(clone, "remote", "add", "origin", "https://becker:s3cr3t@git.example/ffl.git")
+    outcome = BUILD.run(BUILD.settings({"project": "bld", "version": "1.0.0", "push": "false"},
+                                       ctx), ctx)
+    assert outcome.status is Status.BLOCKED
+    assert outcome.reason == (f"build: project directory {clone}: remote 'origin' carries "
+                              "credentials in its URL; the Job would show them — use a URL "
+                              "without them")
+    assert "s3cr3t" not in outcome.reason
