@@ -32,12 +32,12 @@ _KEYS = ("task", "criterion", "command", "criterion_since", "criteria", "progres
 class CriterionLog:
     def __init__(self, limits: Limits, progress: Progress,
                  flight: Callable[[], dict[str, Any] | None],
-                 publish: Callable[[], None], lock: threading.RLock | None = None) -> None:
+                 publish: Callable[[], None], lock: threading.RLock) -> None:
         self._limits = limits
         self._progress = progress
         self._flight = flight  # the item in flight, if any: its dict is updated in place
         self._publish = publish
-        self._lock = lock or threading.RLock()  # the daemon's, which its status writes hold
+        self._lock = lock  # the daemon's, which its status writes hold
         self._running: dict[int, dict[str, str]] = {}  # criterion index → its entry
         self._threads: dict[int, int] = {}  # thread → the criterion it runs
         self._todo = 0

@@ -19,7 +19,6 @@ it has answered. The core names no handler: it reads only these two attributes.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -53,10 +52,6 @@ class JournalLike(Protocol):
     def started(self, identity: str, occurrence: int) -> None: ...
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None: ...
-
-
-def _unguarded(action: Action) -> AbstractContextManager[object]:
-    return contextlib.nullcontext()
 
 
 def _declared(handler: object) -> frozenset[str]:
@@ -97,7 +92,7 @@ class Gates:
     def __init__(self, actions: Sequence[Action], handlers: Handlers,
                  ctx: RunContext, occurrences: Mapping[int, int],
                  journal: JournalLike | None,
-                 guard: Callable[[Action], AbstractContextManager[object]] = _unguarded
+                 guard: Callable[[Action], AbstractContextManager[object]]
                  ) -> None:
         self._handlers = handlers
         self._guard = guard  # what the gate's own run held (its repository's lock)
