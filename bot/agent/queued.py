@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot.daemon import spool, statusfile
+from bot.daemon.wake import make_waker
 from bot.errors import TaskbotError
 from bot.notify import reportstore
 from bot.notify.reportstore import StoredReport
 
-__all__ = ["POLL", "Queued", "Waited", "enqueue"]
+__all__ = ["GRACE", "LOOK", "Queued", "Waited", "enqueue"]
 
-POLL = 0.2  # seconds between looks at the queue and the reports
+LOOK = 5.0  # seconds at most between looks, should a wake-up be missed
+GRACE = 2.0  # seconds after the entry went for the run's report and status to agree
 
 
 class Waited(NamedTuple):
@@ -45,11 +47,27 @@ class Queued(NamedTuple):
     def wait(self, wait_seconds: float) -> Waited:
         """Wait up to `wait_seconds` for the daemon's run of the entry to end."""
         deadline = time.monotonic() + wait_seconds
-        while True:
-            waited = _look(self.state_dir, self.task_id, self.entry, self.before)
-            if waited.state == "done" or time.monotonic() >= deadline:
-                return waited
-            time.sleep(min(POLL, max(deadline - time.monotonic(), 0)))
+        # the daemon removes the entry once its run is over: woken by that, not by a clock
+        # (watching before the first look, so the removal cannot fall between the two)
+        waker = make_waker([self.entry.parent, self.state_dir])
+        gone: float | None = None  # when the entry was first seen gone
+        try:
+            while True:
+                waited = _look(self.state_dir, self.task_id, self.entry, self.before)
+                now = time.monotonic()
+                if waited.state == "done":
+                    gone = now if gone is None else gone
+                    # the report and status.json are written around the entry's removal:
+                    # done once they agree, or after a grace for a run that stored none
+                    if _caught_up(self.state_dir, self.task_id, waited):
+                        return _look(self.state_dir, self.task_id, self.entry, self.before)
+                    if now - gone > GRACE:
+                        return waited
+                if now >= deadline:
+                    return waited
+                waker.wait(min(LOOK, max(deadline - now, 0)))
+        finally:
+            waker.close()
 
 
 def enqueue(state_dir: Path, task_id: str) -> Queued:
@@ -68,3 +86,11 @@ def _look(state_dir: Path, task_id: str, entry: Path, before: str | None) -> Wai
     task: Any = (statusfile.read(state_dir).get("tasks") or {}).get(task_id) or {}
     commit = task.get("commit") if report and task.get("run_id") == report.run_id else None
     return Waited(entry.name, "done", report, commit)
+
+
+def _caught_up(state_dir: Path, task_id: str, waited: Waited) -> bool:
+    """The daemon's status names the stored report's run: nothing more is coming."""
+    if waited.report is None:
+        return False
+    task: Any = (statusfile.read(state_dir).get("tasks") or {}).get(task_id) or {}
+    return bool(task.get("run_id") == waited.report.run_id)
