@@ -21,7 +21,7 @@ from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git.read import GitError, open_repo
 from bot.taskfile import source
-from bot.taskfile.lookup import State, TaskIndex, waiting_dependencies
+from bot.taskfile.lookup import State, TaskIndex, dependency_state, waiting_dependencies
 from bot.taskfile.model import DependencyState, Task
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.treeindex import task_files, tree_dependency_state
@@ -30,7 +30,7 @@ __all__ = ["listing"]
 
 Reader = Callable[[], bytes | None]
 # (path relative to the tasks root, path as shown, reader, dependency lookup)
-Source = Iterator[tuple[PurePosixPath, str, Reader, State | None]]
+Source = Iterator[tuple[PurePosixPath, str, Reader, State]]
 
 
 def listing(config: Config, folder: str, status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -65,14 +65,19 @@ def _files(config: Config) -> Source:
 
 
 def _on_disk(root: Path) -> Source:
-    for folder, name in sorted(TaskIndex(root).files()):
+    index = TaskIndex(root)  # listed once: for the rows and every dependency they name
+
+    def state(dep: str, waiter: str) -> DependencyState:
+        return dependency_state(dep, root, waiter, index=index)
+
+    for folder, name in sorted(index.files()):
         path = Path(folder, name)
         # as a run reads it: no symlink followed, no FIFO waited on, at most 1 MiB
         yield (PurePosixPath(path.relative_to(root).as_posix()), str(path),
-               partial(source.read, path), None)
+               partial(source.read, path), state)
 
 
-def _row(rel: PurePosixPath, shown: str, read: Reader, state: State | None,
+def _row(rel: PurePosixPath, shown: str, read: Reader, state: State,
          status: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"id": rel.stem, "title": "", "status": "", "priority": "",
                            "folder": rel.parts[0],
@@ -82,8 +87,7 @@ def _row(rel: PurePosixPath, shown: str, read: Reader, state: State | None,
         if data is None:
             raise TaskbotError("larger than 1 MiB")
         task = parse_task(data, shown)
-        waiting = waiting_dependencies(task, Path(str(rel)), state=state) if state else \
-            waiting_dependencies(task, Path(shown))
+        waiting = waiting_dependencies(task, Path(str(rel)), state=state)
     except (TaskbotError, OSError) as exc:
         return {**row, "error": str(exc)}
     return {**row, **_task_fields(task), "waits_for": [
