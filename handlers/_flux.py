@@ -28,9 +28,10 @@ _STATE = ('{.metadata.generation}{"\\t"}{.status.observedGeneration}{"\\t"}'
           '{.status.lastHandledReconcileAt}{"\\t"}'
           '{.status.conditions[?(@.type=="Ready")].status}{"\\t"}'
           '{.status.conditions[?(@.type=="Ready")].reason}{"\\t"}'
-          '{.status.conditions[?(@.type=="Ready")].message}{"\\t"}'
           '{.spec.sourceRef.kind}{"\\t"}{.spec.sourceRef.name}{"\\t"}'
-          '{.spec.sourceRef.namespace}{"\\n"}')
+          '{.spec.sourceRef.namespace}{"\\t"}'
+          # last: the controller's free text may hold a tab or a line break of its own
+          '{.status.conditions[?(@.type=="Ready")].message}{"\\n"}')
 
 
 class Target(NamedTuple):
@@ -78,8 +79,8 @@ def read_state(ctx: Context, t: Target, stamp: str) -> tuple[api.CommandRecord, 
     if not record.ok:
         return record, State(False, False, True, f"{where}: {record.error_line or record.error}",
                              ("", "", ""))
-    fields = (record.stdout.strip().split("\t") + [""] * 9)[:9]
-    generation, observed, handled_at, ready, reason, message, *source = fields
+    fields = (record.stdout.strip().split("\t", 8) + [""] * 9)[:9]
+    generation, observed, handled_at, ready, reason, *source, message = fields
     handled = not stamp or handled_at == stamp
     current = bool(generation) and generation == observed
     text = f"{where}: Ready={ready or 'unknown'}" + (f" {reason}" if reason else "") + (
@@ -97,16 +98,18 @@ def reconcile(ctx: Context, t: Target, interval: float = POLL_INTERVAL
     cluster = ctx.config.cluster
     assert cluster is not None
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # one limit for the whole wait: `flux reconcile` waits itself, the polling gets the rest
+    deadline = time.monotonic() + cluster.rollout_timeout
+    flux = bool(which("flux"))
     records: list[api.CommandRecord] = []
-    if t.with_source and not which("flux"):
+    if t.with_source and not flux:
         records.extend(_request_source(ctx, t, stamp))
     request = ctx.run(request_argv(cluster, t, stamp), ".", timeout=cluster.rollout_timeout + 30)
     records.append(request)
     if not request.ok:
         return records, State(False, False, True, f"reconcile request failed: "
                               f"{request.describe()}", ("", "", ""))
-    stamp = "" if which("flux") else stamp  # flux stamps its own time and has waited
-    deadline = time.monotonic() + cluster.rollout_timeout
+    stamp = "" if flux else stamp  # flux stamps its own time and has waited
     while True:
         api.beat(expect=interval + 30)
         record, state = read_state(ctx, t, stamp)

@@ -59,6 +59,9 @@ def test_reconcile_stand_in_with_source_asks_the_source_first(tmp_path: Path,
                                                               kube: KubeStandIn) -> None:
     kube.state.flux[("kustomizations", "flux-system", "flux-system")] = kustomization(
         "flux-system")
+    # the controller's free text, a tab and a line break in it, moves no field after it
+    kube.state.flux[("kustomizations", "flux-system", "flux-system")]["status"]["conditions"][0][
+        "message"] = "Applied\trevision:\nmain@sha1:0123"
     kube.state.flux[("gitrepositories", "flux-system", "flux-system")] = {
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "flux-system", "namespace": "flux-system"}}
