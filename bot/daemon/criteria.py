@@ -51,8 +51,7 @@ class CriterionLog:
         with self._lock:
             self._running.clear()
             self._threads.clear()
-            self._todo = sum(1 for a in actions if not a.criterion.checked
-                             and a.handler is not None and not a.error)
+            self._todo = len(actions)  # those that will run (observe.running)
             self._done = 0
 
     def _started(self, task_id: str, action: Action, attempt: int) -> None:

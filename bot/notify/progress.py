@@ -66,11 +66,10 @@ class ProgressWatch:
         return Observer(on_run=self._run, on_start=self._start, on_end=self._end)
 
     def _run(self, task_id: str, actions: Sequence[Action]) -> None:
-        """The criteria the run will execute: unchecked, with a handler and no error."""
+        """The criteria the run will execute (observe.running names only those)."""
         with self._lock:
             self.task_id = task_id
-            self._criteria = {a.criterion.index: _Criterion(a.criterion.text) for a in actions
-                              if not a.criterion.checked and not a.manual and not a.error}
+            self._criteria = {a.criterion.index: _Criterion(a.criterion.text) for a in actions}
 
     def _start(self, task_id: str, action: Action, attempt: int) -> None:
         with self._lock:

@@ -79,7 +79,8 @@ def _each(calls: Sequence[Callable[..., None]]) -> Callable[..., None]:
 
 
 def running(task_id: str, actions: Sequence[Action]) -> None:
-    """A run of the task begins: its id as its file says, and every criterion's action."""
+    """A run of the task begins: its id as its file says, and the actions of the criteria
+    that will run (not checked, held, unselected, manual or in error)."""
     obs = _CURRENT.get()
     if obs is not None:
         _safely(lambda: obs.on_run(task_id, actions))

@@ -26,7 +26,7 @@ from bot.run.runmodel import Action, GroupTime, Outcome, Result, Status
 from bot.run.runmodel import CriterionState as State
 from bot.taskfile.model import occurrences
 
-__all__ = ["Executed", "Journal", "Recorded", "Result", "State", "executed"]
+__all__ = ["Executed", "Journal", "Recorded", "Result", "State", "executed", "will_run"]
 
 
 class Recorded(Protocol):
@@ -48,6 +48,14 @@ class Journal(Protocol):
     def started(self, identity: str, occurrence: int) -> None: ...
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None: ...
+
+
+def will_run(action: Action, selected: Collection[int] | None, held: Collection[int]) -> bool:
+    """Whether the criterion will run a handler (unless the journal has its outcome): not
+    checked, a handler and no error, selected (when some are), not held."""
+    index = action.criterion.index
+    return not (action.criterion.checked or action.handler is None or action.error
+                or (selected is not None and index not in selected) or index in held)
 
 
 def executed(
@@ -160,11 +168,7 @@ class _Run:
         self.broken = threading.Event()  # the run raised (a lane, Ctrl-C): it goes to the caller
 
     def runs(self, action: Action) -> bool:
-        """Whether the criterion will run a handler (unless the journal has its outcome)."""
-        index = action.criterion.index
-        return not (action.criterion.checked or action.handler is None or action.error
-                    or (self.selected is not None and index not in self.selected)
-                    or index in self.held)
+        return will_run(action, self.selected, self.held)
 
     def group(self, actions: Sequence[Action]) -> list[Result]:
         """One group's criteria in file order; a gate's checks judged with their gate."""

@@ -24,7 +24,7 @@ from bot.run.gate import followers
 from bot.run.report import Report, TaskInfo
 from bot.run.runmodel import Action, FileChange, Result, TaskResult
 from bot.run.runmodel import CriterionState as State
-from bot.run.runner import Executed, Journal, executed
+from bot.run.runner import Executed, Journal, executed, will_run
 from bot.state.approvals import Seen
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.follow import follow
@@ -81,13 +81,14 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     judged = approval.Judged({}, (), ())
     if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
         actions = resolve(task, handlers, ctx)
-        observe.running(task.id, actions)
         held = held_criteria(task, waiting)
         judged = _approvals(task, actions, handlers, ctx, options, held)
+        held = {**judged.held, **held}
+        # what watches the run (status, progress) counts only what will run
+        observe.running(task.id, [a for a in actions if will_run(a, options.selected, held)])
         ran = executed(
             actions, handlers, ctx, selected=options.selected, dry_run=options.dry_run,
-            should_stop=options.should_stop,
-            journal=options.journal, held={**judged.held, **held},
+            should_stop=options.should_stop, journal=options.journal, held=held,
         )
     results = ran.results
     edit = _edit(results, options.now, ctx, task.progress_log, _names(task.criteria),

@@ -18,7 +18,7 @@ import pytest
 from bot import taskfile
 from bot.api import Context, Handler, Outcome, Status, Step
 from bot.plugin.plugins import load_handlers
-from bot.run import lanes, repolock
+from bot.run import lanes, observe, repolock
 from bot.run.actions import resolve
 from bot.run.journal import Journal
 from bot.run.report import to_json, to_markdown
@@ -209,6 +209,22 @@ def test_the_report_gives_each_groups_wall_time(tmp_path: Path) -> None:
     assert [line.split("Done: ")[1] for line in log] == [
         "Build a", "Push a", "Build b", "Push b", "Build c", "Push c", "Build d", "Push d",
         "Verify all"]
+
+
+def test_what_watches_a_run_is_told_only_the_criteria_that_will_run(tmp_path: Path) -> None:
+    """status' "left" and the progress message count the run's work: not a checked box, a
+    manual line, or a criterion the push did not select."""
+    path = tmp_path / "T.md"
+    path.write_bytes(_task(FOUR).replace(b"- [ ] Push a", b"- [x] Push a")
+                     + b"- [ ] Ask the operator\n")
+    told: list[str] = []
+    watcher = observe.Observer(on_run=lambda _id, actions: told.extend(
+        a.criterion.text for a in actions))
+    ctx = make_ctx(_config(tmp_path, 4), tmp_path)
+    with observe.watching(watcher):
+        run_task(path, {"work": _Work()}, ctx,
+                 RunOptions(now=datetime(2026, 1, 2, 3, 4).astimezone(), selected={0, 2, 3}))
+    assert told == ["Build a", "Build b", "Push b"]
 
 
 def test_a_group_waiting_for_a_dependency_waits_alone(tmp_path: Path) -> None:
