@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -26,17 +26,19 @@ import pygit2
 from bot.atomic import write_atomic
 from bot.config import Config
 from bot.dashboard import taskrows as dashrows
+from bot.dashboard.state import STATE, DashboardState, Kind, Listing, kind, pick
 from bot.errors import TaskbotError
 from bot.git import read, unstaged
 from bot.git import write as gitwrite
 from bot.run.report import Report
 from bot.state import waiting as waiting_store
-from bot.state.statedir import STATUS
+from bot.state.statedir import STATUS, WAITING
 from bot.taskfile.source import read as read_task
 from bot.text.durations import elapsed_text
 from bot.text.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 
-__all__ = ["MARKER", "Row", "in_commit", "kept_branches", "refresh", "render", "rows"]
+__all__ = ["COMPLETE_LISTED", "MARKER", "OPEN_LISTED", "PROBLEMS_LISTED", "Row", "in_commit",
+           "kept_branches", "refresh", "render", "rows"]
 
 MARKER = "<!-- taskbot dashboard: generated, edits are overwritten -->"
 
@@ -81,23 +83,36 @@ def _run_time(run_id: str) -> str:
 
 
 def rows(config: Config, worktree: Path, report: Report | None = None,
-         changed: Sequence[str] | None = None) -> tuple[Row, ...]:
+         changed: Sequence[str] | None = None, state: DashboardState = STATE) -> tuple[Row, ...]:
     """Every task file under tasks_dir in `worktree`, sorted by path; `report` is the run
     being committed (its row says "this commit", status.json does not know it yet), `changed`
     the paths it wrote (None: git is asked). A file that is not trusted or cannot be parsed
-    is a row with only its path and `problem`."""
-    tasks = dict(dashrows.state_json(config, STATUS).get("tasks") or {})
-    waiting = waiting_store.load(config.repo.state_dir)
+    is a row with only its path and `problem`. The whole table: `refresh` builds only the
+    rows it shows."""
+    listed = _listing(config, worktree, changed, state)
+    return _rows(config, listed, list(listed.paths()), report, state)
+
+
+def _listing(config: Config, worktree: Path, changed: Sequence[str] | None,
+             state: DashboardState) -> Listing:
     here = Path(config.repo.dashboard).parent
-    listed = dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard,
-                              changed=changed)
-    before = _BUILT.pop(config.repo.state_dir, {})
+    return dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard,
+                            changed=changed, state=state)
+
+
+def _rows(config: Config, listed: Listing, paths: Sequence[str], report: Report | None,
+          state: DashboardState) -> tuple[Row, ...]:
+    """The rows of `paths`, with what each waits on and its last run: status.json and the
+    waiting store are parsed again only when they changed, and looked up for these alone."""
+    found = dashrows.state_json(config, STATUS, state).get("tasks")
+    tasks = found if isinstance(found, dict) else {}
+    state_dir = config.repo.state_dir
+    waiting = state.document(Path(state_dir) / WAITING, partial(waiting_store.load, state_dir))
+    before = state.built(state_dir)
     built: Built = {}
-    out = tuple(_row(_plain(rel, listed[rel], before, built), listed[rel], tasks, waiting, report)
-                for rel in sorted(listed))
-    while len(_BUILT) >= _BUILT_KEPT:
-        del _BUILT[next(iter(_BUILT))]
-    _BUILT[config.repo.state_dir] = built
+    out = tuple(_row(_plain(rel, listed.get(rel), before, built), listed.get(rel), tasks,
+                     waiting, report) for rel in paths)
+    state.keep_built(state_dir, built)
     return out
 
 
@@ -138,15 +153,12 @@ def _approval(task_id: str, digests: Sequence[object]) -> tuple[str, ...]:
             f"(taskbot approve {task_id})",)
 
 
-Built = dict[str, tuple[dashrows.Entry, Row]]
-# Per state dir, the last table's rows as their entries say them (no waits, no last run),
-# by path: an entry unchanged since (the same object, from the rows cache's memory) costs no
-# new row.
-_BUILT: dict[str, Built] = {}
-_BUILT_KEPT = 4  # state dirs (tests use many in one process; the daemon one)
+Built = dict[str, tuple[dashrows.Entry, Row]]  # the last table's rows by path (`_plain`)
 
 
 def _plain(rel: str, e: dashrows.Entry, before: Built, built: Built) -> Row:
+    """A row as its entry says it (no waits, no last run): an entry unchanged since the last
+    table (the same object, from the listing kept) costs no new row."""
     held = before.get(rel)
     if held is not None and held[0] is e:
         row = held[1]
@@ -201,28 +213,65 @@ def kept_branches(config: Config, where: Path | None = None) -> tuple[tuple[str,
         return ()
 
 
-COMPLETE_LISTED = 20  # complete tasks listed at most (the last by path): the table stays small
+# Rows listed at most, the last by path (and the task of this commit always): the file people
+# read, and what each commit renders and rewrites, stays small however many tasks there are.
+OPEN_LISTED = 200  # an operator has about 30 open
+COMPLETE_LISTED = 20  # finished tasks kept in tasks_dir (`on_complete = "keep"`)
+PROBLEMS_LISTED = 50  # files not listed as a task
 
 
-def _listed(tasks: Sequence[Row]) -> tuple[list[Row], int]:
-    """Every open task, and of the complete ones the last `COMPLETE_LISTED` by path and the
-    one of this commit: a file people read stays small however many finished tasks stay in
-    tasks_dir (`on_complete = "keep"`), and a commit rewrites a bounded table."""
-    complete = [i for i, r in enumerate(tasks) if r.total and r.done == r.total
-                and "this commit" not in r.last_run]
-    hidden = set(complete[:-COMPLETE_LISTED] if len(complete) > COMPLETE_LISTED else ())
-    return [r for i, r in enumerate(tasks) if i not in hidden], len(hidden)
+class Shown(NamedTuple):
+    """What the dashboard shows of a listing: paths sorted, and how many of each are not."""
+
+    tasks: list[str]
+    problems: list[str]
+    open_hidden: int
+    complete_hidden: int
+    problems_hidden: int
+
+
+def _shown(lists: Mapping[Kind, Sequence[str]], this: Collection[str]) -> Shown:
+    """Of sorted paths by kind, those shown: of the open and of the complete tasks the last
+    by path and those of `this` (the task of this commit), of the problems the last."""
+    opened = pick(lists["open"], OPEN_LISTED, this)
+    complete = pick(lists["complete"], COMPLETE_LISTED, this)
+    problems = pick(lists["problem"], PROBLEMS_LISTED)
+    return Shown(sorted(opened + complete), sorted(problems), len(lists["open"]) - len(opened),
+                 len(lists["complete"]) - len(complete), len(lists["problem"]) - len(problems))
 
 
 def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, str]]) -> str:
-    """The dashboard. Every id, title, path and branch name comes from a push: each is
-    escaped for where it stands (`mdescape`), so it renders as text and keeps to its cell."""
+    """The dashboard of a whole table (`rows`), made from scratch: what `refresh` writes
+    from the listing it keeps."""
+    by_path = {r.path: r for r in table}
+    lists: dict[Kind, list[str]] = {"open": [], "complete": [], "problem": []}
+    for path in sorted(by_path):
+        lists[kind(by_path[path])].append(path)
+    this = {r.path for r in table if not r.problem and "this commit" in r.last_run}
+    shown = _shown(lists, this)
+    return _text(config, shown, [by_path[p] for p in shown.tasks],
+                 [by_path[p] for p in shown.problems], branches)
+
+
+def _rendered(config: Config, worktree: Path, report: Report | None,
+              changed: Sequence[str] | None, state: DashboardState) -> str:
+    """The dashboard from the listing kept in `state`: only the rows shown are built."""
+    listed = _listing(config, worktree, changed, state)
+    this = listed.by_id.get(report.task.id, set()) if report is not None else set()
+    shown = _shown(listed.lists, this)
+    made = _rows(config, listed, shown.tasks + shown.problems, report, state)
+    return _text(config, shown, list(made[:len(shown.tasks)]), list(made[len(shown.tasks):]),
+                 kept_branches(config, worktree))
+
+
+def _text(config: Config, shown: Shown, tasks: Sequence[Row], others: Sequence[Row],
+          branches: Sequence[tuple[str, str]]) -> str:
+    """Every id, title, path and branch name comes from a push: each is escaped for where
+    it stands (`mdescape`), so it renders as text and keeps to its cell."""
     here = Path(config.repo.dashboard).parent
-    tasks, unlisted = _listed([r for r in table if not r.problem])
-    others = [r for r in table if r.problem]
+    folder = code_span(config.repo.tasks_dir)
     lines = [MARKER, "# Taskbot dashboard", "",
-             f"Active tasks in {code_span(config.repo.tasks_dir)} on "
-             f"{code_span(config.repo.branch)}, "
+             f"Active tasks in {folder} on {code_span(config.repo.branch)}, "
              "as of taskbot's last commit.", ""]
     if tasks:
         lines += ["| Task | Title | Done | Waits on | Last run |",
@@ -230,12 +279,17 @@ def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, s
         lines += [_line(here, r) for r in tasks]
     else:
         lines.append("No active task.")
-    if unlisted:
-        lines += ["", f"{unlisted:,} more complete tasks (every criterion checked) are in "
-                  f"{code_span(config.repo.tasks_dir)}, not listed."]
+    if shown.open_hidden:
+        lines += ["", f"{shown.open_hidden:,} more open tasks are in {folder}, not listed: "
+                  f"see the files in {folder}."]
+    if shown.complete_hidden:
+        lines += ["", f"{shown.complete_hidden:,} more complete tasks (every criterion "
+                  f"checked) are in {folder}, not listed."]
     if others:
         lines += ["", "## Files not listed", ""]
         lines += [_line(here, r) for r in others]
+    if shown.problems_hidden:
+        lines += ["", f"{shown.problems_hidden:,} more such files are in {folder}, not shown."]
     lines += ["", "## Branches that need a person", ""]
     if branches:
         lines += [f"- {code_span(name)} ({sha[:12]}): not merged into "
@@ -246,7 +300,7 @@ def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, s
 
 
 def in_commit(config: Config, worktree: Path, report: Report,
-              changed: Sequence[str] | None = None) -> bool:
+              changed: Sequence[str] | None = None, state: DashboardState = STATE) -> bool:
     """Before taskbot commits in `worktree`: refresh the dashboard, but only when a commit
     is made anyway (a run that changed nothing makes no commit for the dashboard alone).
     `changed`: the paths the run wrote (its task file, where it moved it): only those are
@@ -257,13 +311,13 @@ def in_commit(config: Config, worktree: Path, report: Report,
         status = gitwrite.git(["status", "--porcelain"], worktree, check=False)
         if not status.ok or not status.stdout.strip():
             return False
-    elif not unstaged.differs(worktree, changed):
+    elif not unstaged.differs(worktree, changed, dashrows.at_head(config, worktree, state)):
         return False
-    return refresh(config, worktree, report, changed)
+    return refresh(config, worktree, report, changed, state)
 
 
 def refresh(config: Config, worktree: Path, report: Report | None = None,
-            changed: Sequence[str] | None = None) -> bool:
+            changed: Sequence[str] | None = None, state: DashboardState = STATE) -> bool:
     """Write the dashboard into `worktree` when its content changed; True when written.
     `changed` as for `in_commit`."""
     if not config.repo.dashboard:
@@ -271,8 +325,7 @@ def refresh(config: Config, worktree: Path, report: Report | None = None,
     target = worktree / config.repo.dashboard
     if _linked_folder(worktree, target):
         return False  # a pushed symlink on the way: writing would land outside the worktree
-    data = render(config, rows(config, worktree, report, changed),
-                  kept_branches(config, worktree)).encode("utf-8")
+    data = _rendered(config, worktree, report, changed, state).encode("utf-8")
     if target.is_symlink():  # never written through a link a push planted
         target.unlink()
     elif target.exists():

@@ -4,10 +4,13 @@ A commit re-reads only what changed, and nothing it does grows with the files ou
 tasks_dir (`tasks/completed/`, where finished tasks go). The cache (`bot.dashboard.cache`: in the
 state dir, kept in memory by the daemon) holds, per path, the blob id last seen there and
 what it said (id, title, criteria done, or why it is not listed, and its rendered line),
-and the id of the tasks_dir tree it listed: the next listing diffs that tree with the new
-one (libgit2 skips every unchanged subtree) and overlays the files the run wrote and has
-not committed (`changed`, from the pipeline; without it, `git status`). When the cache is
-missing, unreadable or was made under another `[trust]`, everything is read again.
+and the id of the tasks_dir tree it listed: the next listing brings it to HEAD's tree
+(`bot.dashboard.sources`) and overlays the files the run wrote and has not committed
+(`changed`, from the pipeline; without it, `git status`). Only the paths that changed
+since the last listing, kept in memory (`bot.dashboard.state`), are looked at, and each
+moves between the sorted lists the table is cut from. When the cache is missing,
+unreadable or was made under another `[trust]`, everything is read again; in a new
+process (or after another wrote the cache) every entry is looked at once.
 
 A file is listed only when its whole history is trusted (`trust.check_file`, the rule a
 file must meet to run) and it parses; otherwise it is one line saying why, and its title
@@ -21,8 +24,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,19 +34,17 @@ import pygit2
 
 from bot.config import Config
 from bot.dashboard import cache as dashcache
+from bot.dashboard import sources
+from bot.dashboard.state import STATE, DashboardState, Listing, json_file
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
-from bot.git import write as gitwrite
 from bot.git.trust import check_file
-from bot.state.statedir import read_owned
 from bot.taskfile.parse import parse as parse_task
-from bot.taskfile.source import read as read_task
 
-__all__ = ["JUDGE_BUDGET", "PENDING", "Entry", "listing", "state_json", "worktree_files"]
+__all__ = ["JUDGE_BUDGET", "PENDING", "Entry", "at_head", "listing", "state_json"]
 
 _VERSION = 3
 JUDGE_BUDGET = 2.0  # seconds a listing spends judging files it has not seen: bounded per commit
-_REGULAR = frozenset({pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE})
 
 Judge = Callable[[str], str]  # path → "" when its history is trusted, else why not
 
@@ -86,76 +88,38 @@ def _load(config: Config) -> _Cache:
     return _Cache(key, dashcache.load(Path(config.repo.state_dir), key, Entry._make))
 
 
-# --- which files, which blobs --------------------------------------------------------------
-
-def _walk(tree: pygit2.Tree, prefix: str) -> Iterable[tuple[str, str]]:
-    for item in tree:
-        name = prefix + (item.name or "")
-        if isinstance(item, pygit2.Tree):
-            yield from _walk(item, name + "/")
-        elif item.filemode in _REGULAR and name.endswith(".md"):
-            yield name, str(item.id)
-
-
-def _committed(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str,
-               cache: dashcache.Rows[Entry]) -> tuple[Mapping[str, str], dict[str, str | None] | None]:
-    """Path → blob id of every task file in `tree`: the cached listing with the diff from
-    the tree it was made of applied, and that diff (path → blob, None: gone); or a whole
-    walk, and None."""
-    if cache.files is not None and cache.tree == str(tree.id):
-        return cache.files, {}
-    old = repo.get(cache.tree) if cache.files is not None and cache.tree else None
-    if not isinstance(old, pygit2.Tree):
-        return dict(_walk(tree, prefix)), None
-    diff: dict[str, str | None] = {}
-    for delta in old.diff_to_tree(tree).deltas:
-        path = prefix + delta.new_file.path
-        diff[prefix + delta.old_file.path] = None
-        if delta.status != pygit2.enums.DeltaStatus.DELETED and path.endswith(".md") \
-                and delta.new_file.mode in _REGULAR:
-            diff[path] = str(delta.new_file.id)
-    files = dict(cache.files or {})
-    for path, blob in diff.items():
-        if blob is None:
-            files.pop(path, None)
-        else:
-            files[path] = blob
-    return files, diff
-
-
-def _under(path: str, tasks_dir: str) -> bool:
-    return path.endswith(".md") and (not tasks_dir or path.startswith(tasks_dir + "/"))
-
-
-def _read(worktree: Path, path: str) -> bytes | None:
+def at_head(config: Config, worktree: Path, state: DashboardState = STATE
+            ) -> Callable[[str], str | None] | None:
+    """HEAD's blob id of a task file in `worktree` as the listing kept knows it, without
+    reading tasks_dir's tree (`unstaged.AtHead`; None for a file it does not hold: it may
+    be one the listing skips, a symlink); None when the listing is not of HEAD's tree."""
+    tasks_dir = sources.tasks_dir_of(config)
+    kept = state.listing(config.repo.state_dir)
+    if kept is None or not kept.reusable:
+        return None
     try:
-        return read_task(worktree / path)
+        head = _head(read.open_repo(worktree))
     except TaskbotError:
         return None
+    cache = _load(config).rows
+    tree = sources.tree_at(head, tasks_dir) if head is not None else None
+    if tree is None or kept.rows is not cache or not isinstance(cache.files, dict):
+        return None
+    overlay: Mapping[str, str | None] = {}
+    if cache.tree != str(tree.id):
+        predicted = sources.predicted(config, head, cache, kept, state) \
+            if head is not None else None
+        if predicted is None:
+            return None
+        overlay = predicted
+    files = cache.files
+    prefix = f"{tasks_dir}/" if tasks_dir else ""
 
-
-def worktree_files(worktree: Path, paths: Sequence[str], tasks_dir: str
-                   ) -> dict[str, bytes | None]:
-    """The task files among `paths` (what a run wrote) as they are in the worktree now:
-    path → bytes (None: gone — moved to completed/ —, or no longer a regular file)."""
-    return {p: _read(worktree, p) for p in paths if _under(p, tasks_dir)}
-
-
-def _uncommitted(worktree: Path, tasks_dir: str) -> dict[str, bytes | None]:
-    """What changed under tasks_dir and is not committed, when the caller cannot say."""
-    status = gitwrite.git(["status", "--porcelain", "-z", "--no-renames",
-                           "--untracked-files=all", "--", tasks_dir or "."], worktree, check=False)
-    paths = [record[3:] for record in status.stdout.split("\0") if len(record) > 3]
-    return worktree_files(worktree, paths, tasks_dir)
-
-
-def _folder_files(worktree: Path, tasks_dir: str) -> dict[str, bytes | None]:
-    """A folder that is no repository: every regular task file, read."""
-    folder = worktree / tasks_dir
-    found = sorted(folder.rglob("*.md")) if folder.is_dir() else []
-    paths = [p.relative_to(worktree).as_posix() for p in found
-             if p.is_file() and not p.is_symlink()]
-    return {p: _read(worktree, p) for p in paths}
+    def blob(path: str) -> str | None:
+        if not path.startswith(prefix):
+            return None
+        return (overlay[path] or None) if path in overlay else files.get(path)
+    return blob
 
 
 # --- what one file says ------------------------------------------------------------------
@@ -201,36 +165,15 @@ def _head(repo: pygit2.Repository) -> pygit2.Commit | None:
         return None
 
 
-class _Listed(NamedTuple):
-    committed: Mapping[str, str]  # path → blob at HEAD
-    diff: dict[str, str | None] | None  # what changed in `committed` since the cache's tree
-    changed: dict[str, bytes | None]  # path → uncommitted bytes
-    tree: str  # tasks_dir's tree at HEAD, "" when there is none
-
-
-def _sources(worktree: Path, repo: pygit2.Repository, head: pygit2.Commit, tasks_dir: str,
-             cache: dashcache.Rows[Entry], changed: Sequence[str] | None) -> _Listed:
-    try:
-        tree = head.tree[tasks_dir] if tasks_dir else head.tree
-    except KeyError:
-        tree = None
-    uncommitted = _uncommitted(worktree, tasks_dir) if changed is None else \
-        worktree_files(worktree, changed, tasks_dir)
-    if not isinstance(tree, pygit2.Tree):
-        return _Listed({}, None, uncommitted, "")
-    committed, diff = _committed(repo, tree, f"{tasks_dir}/" if tasks_dir else "", cache)
-    return _Listed(committed, diff, uncommitted, str(tree.id))
-
-
 def listing(config: Config, worktree: Path, render: Render, skip: str = "",
-            changed: Sequence[str] | None = None) -> dict[str, Entry]:
-    """Path → what it says, for every task file under tasks_dir in `worktree` as it would be
-    committed now (`skip`: a path that is never a task, the dashboard). `changed`: the paths
-    written since HEAD (the run's task file, where it moved), or None when unknown (then git
-    is asked). Files not seen before are judged and read for at most JUDGE_BUDGET seconds;
-    the rest say PENDING (path only) and are read by the next commits."""
-    tasks_dir = config.repo.tasks_dir.strip("/")
-    tasks_dir = "" if tasks_dir == "." else tasks_dir
+            changed: Sequence[str] | None = None, state: DashboardState = STATE) -> Listing:
+    """Every task file under tasks_dir in `worktree` as it would be committed now, by path
+    and sorted by where its row goes (`skip`: a path that is never a task, the dashboard).
+    `changed`: the paths written since HEAD (the run's task file, where it moved), or None
+    when unknown (then git is asked). Only what changed since the last listing kept in
+    `state` is looked at. Files not seen before are judged and read for at most
+    JUDGE_BUDGET seconds; the rest say PENDING (path only) and are read by the next commits."""
+    tasks_dir = sources.tasks_dir_of(config)
     cache = _load(config)
     repo: pygit2.Repository | None = None
     head: pygit2.Commit | None = None
@@ -240,47 +183,105 @@ def listing(config: Config, worktree: Path, render: Render, skip: str = "",
     except TaskbotError:
         pass
     if repo is None or head is None:
-        files = _folder_files(worktree, tasks_dir)
-        return {p: _entry(p, "", data, lambda _: "not in a git repository", render)
-                for p, data in files.items() if p != skip}
-    listed = _sources(worktree, repo, head, tasks_dir, cache.rows, changed)
-    known = cache.rows.entries or {}
-    out, pending, new = _entries(config, repo, str(head.id), listed, known, render, skip)
-    gone = known.keys() - out.keys()
+        files = sources.folder_files(worktree, tasks_dir)
+        return Listing.made(dashcache.Rows(entries={
+            p: _entry(p, "", data, lambda _: "not in a git repository", render)
+            for p, data in files.items() if p != skip}), {}, (), reusable=False)
+    kept = state.listing(config.repo.state_dir)
+    listed = sources.sources(worktree, repo, head, tasks_dir, cache.rows, changed,
+                             sources.predicted(config, head, cache.rows, kept, state))
+    if kept is None or not kept.reusable or kept.rows is not cache.rows or listed.diff is None:
+        kept = None  # made afresh: a new process, another's cache, or no tree to follow
+    entries = cache.rows.entries if isinstance(cache.rows.entries, dict) and listed.tree \
+        else dict(cache.rows.entries or {})  # no tree: nothing saved, the cache's kept as is
+    walk = _candidates(listed, kept, entries)
+    before = {p: kept.get(p) for p in walk} if kept is not None else {}
+    pending = dict(kept.pending) if kept is not None else {}
+    new, gone = _entries(_Reader(config, repo, str(head.id), render, skip), listed, walk,
+                         entries, pending)
+    rows = cache.rows
     if listed.tree and (new or gone or cache.rows.tree != listed.tree):
-        dashcache.save(Path(config.repo.state_dir), cache.key,
-                       dashcache.Rows(listed.tree, listed.committed, out), listed.diff or {},
+        rows = dashcache.Rows(listed.tree, listed.committed, entries)
+        dashcache.save(Path(config.repo.state_dir), cache.key, rows, listed.diff or {},
                        {**new, **dict.fromkeys(gone)}, whole=listed.diff is None)
-    return {**out, **pending}
+    elif rows.entries is not entries:
+        rows = dashcache.Rows(rows.tree, rows.files, entries)
+    if kept is None:
+        kept = Listing.made(rows, pending, listed.changed, reusable=bool(listed.tree))
+    else:
+        kept = _followed(kept, rows, pending, listed.changed, before)
+    kept.made_at, kept.overlay = str(head.id), sources.overlay(repo, worktree, listed.changed)
+    state.keep(config.repo.state_dir, kept)
+    return kept
 
 
-def _entries(config: Config, repo: pygit2.Repository, head: str, listed: _Listed,
-             known: Mapping[str, Entry], render: Render, skip: str
-             ) -> tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]:
-    """(entries, pending, the entries new among them): known ones kept, new ones judged and
-    read within the budget, the run's own files first. A file the run moved away (to
-    completed/) or made no regular file is gone."""
+def _candidates(listed: sources.Listed, kept: Listing | None, entries: Mapping[str, Entry]
+                ) -> list[str]:
+    """The paths whose entry may differ from the last listing's, the run's own first (they
+    are read first within the budget): what changed since, what the last one took from the
+    worktree or left unread; every path when there is no last listing to follow."""
+    written = [p for p, d in listed.changed.items() if d is not None]
+    if kept is None:
+        rest: set[str] = {*listed.committed, *listed.changed, *entries}
+    else:
+        rest = {*(listed.diff or {}), *listed.changed, *kept.overlaid, *kept.pending}
+    return [*written, *sorted(rest.difference(written))]
+
+
+def _followed(kept: Listing, rows: dashcache.Rows[Entry], pending: dict[str, Entry],
+              overlaid: Mapping[str, object], before: Mapping[str, Entry | None]) -> Listing:
+    """`kept` with what changed since: each path that changed moves between its lists."""
+    kept.rows, kept.pending, kept.overlaid = rows, pending, frozenset(overlaid)
+    for path, old in before.items():
+        now = kept.get(path)
+        if now is not old:
+            kept.moved(path, old, now)
+    return kept
+
+
+class _Reader(NamedTuple):
+    config: Config
+    repo: pygit2.Repository
+    head: str
+    render: Render
+    skip: str
+
+
+def _entries(reader: _Reader, listed: sources.Listed, walk: Sequence[str],
+             entries: dict[str, Entry], pending: dict[str, Entry]
+             ) -> tuple[dict[str, Entry], list[str]]:
+    """`entries` and `pending` brought up to date for the paths in `walk` (in place): known
+    ones kept, new ones judged and read within the budget, in `walk`'s order. A file the
+    run moved away (to completed/) or made no regular file is gone. (The entries new, the
+    paths gone.)"""
     changed, committed = listed.changed, listed.committed
-    written = {p: str(pygit2.hash(d)) for p, d in changed.items() if d is not None}
-    out = {p: e for p, e in known.items() if p not in changed and committed.get(p) == e.blob}
-    judge = _judge(config, repo, head)
+    judge = _judge(reader.config, reader.repo, reader.head)
     deadline = time.monotonic() + JUDGE_BUDGET
-    pending: dict[str, Entry] = {}
     new: dict[str, Entry] = {}
-    for path in [*written, *(p for p in committed if p not in out and p not in changed)]:
-        blob, found = written.get(path) or committed[path], known.get(path)
-        if path == skip:
+    gone: list[str] = []
+    for path in walk:
+        if path == reader.skip:
             continue
+        data = changed.get(path)
+        blob = (str(pygit2.hash(data)) if data is not None else None) if path in changed \
+            else committed.get(path)
+        found = entries.get(path)
+        pending.pop(path, None)
         if found is not None and found.blob == blob:
-            out[path] = found
-        elif time.monotonic() > deadline:
-            pending[path] = _unread(path, blob, render)
-        else:
-            data = changed[path] if path in changed else _blob(repo, blob)
-            mine = path in written and _judged_at_head(found, committed.get(path))
-            out[path] = new[path] = _entry(path, blob, data, _as_trusted if mine else judge,
-                                           render)
-    return out, pending, new
+            continue
+        if found is not None:
+            del entries[path]
+            gone.append(path)
+        if blob is None:
+            continue
+        if time.monotonic() > deadline:
+            pending[path] = _unread(path, blob, reader.render)
+            continue
+        data = data if path in changed else _blob(reader.repo, blob)
+        mine = path in changed and _judged_at_head(found, committed.get(path))
+        entries[path] = new[path] = _entry(path, blob, data, _as_trusted if mine else judge,
+                                           reader.render)
+    return new, [p for p in gone if p not in entries]
 
 
 def _judged_at_head(found: Entry | None, committed: str | None) -> bool:
@@ -304,10 +305,9 @@ def _blob(repo: pygit2.Repository, blob: str) -> bytes | None:
     return found.read_raw() if isinstance(found, pygit2.Blob) else None
 
 
-def state_json(config: Config, name: str) -> dict[str, Any]:
-    """A JSON document of the state dir (such as the status document), or {}."""
-    try:
-        data = json.loads(read_owned(Path(config.repo.state_dir) / name))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def state_json(config: Config, name: str, state: DashboardState = STATE) -> dict[str, Any]:
+    """A JSON document of the state dir (such as the status document), or {}: parsed again
+    only when the file changed. Shared: read it, never change it."""
+    path = Path(config.repo.state_dir) / name
+    doc: dict[str, Any] = state.document(path, partial(json_file, path))
+    return doc

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import pygit2
@@ -20,30 +20,54 @@ import pygit2
 from bot.errors import TaskbotError
 from bot.git import read
 
-__all__ = ["differs"]
+__all__ = ["AtHead", "differs", "rewrites_bytes"]
 
 _CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")  # config libgit2 does not read
 _SYSTEM_ATTRIBUTES = Path("/etc/gitattributes")
 
 
-def differs(worktree: Path, paths: Sequence[str]) -> bool:
+# HEAD's blob id of a path as the caller knows it without reading a tree: "" when HEAD has no
+# such file, None when it does not know (then HEAD's tree is read)
+AtHead = Callable[[str], str | None]
+
+
+def differs(worktree: Path, paths: Sequence[str], at_head: AtHead | None = None) -> bool:
     """Whether `git add --all -- paths` then a commit would record a change (a file written,
-    created or removed); a path that no longer exists is compared with its absence."""
+    created or removed); a path that no longer exists is compared with its absence.
+    `at_head`: what the caller knows of HEAD (the dashboard's listing of tasks_dir), so a
+    folder of 10,000 files is not read to find one."""
     try:
         repo = read.open_repo(worktree)
         tree = repo.head.peel(pygit2.Commit).tree
     except (TaskbotError, pygit2.GitError, KeyError, ValueError):
         return _git_differs(worktree, paths)
-    if _rewrites_bytes(repo, worktree, paths):
+    if rewrites_bytes(repo, worktree, paths):
         return _git_differs(worktree, paths)
     unsure: list[str] = []
     for path in paths:
-        same = _same_as_head(tree, worktree, path)
+        known = at_head(path) if at_head is not None else None
+        same = _same_as_head(tree, worktree, path) if known is None else \
+            _same_as_known(known, worktree, path)
         if same is None:
             unsure.append(path)
         elif not same:
             return True
     return _git_differs(worktree, unsure) if unsure else False
+
+
+def _same_as_known(blob: str, worktree: Path, path: str) -> bool | None:
+    """Whether `path` in the worktree is the regular, not executable file of blob id `blob`
+    ("": none); None when only git can tell (an executable file: its mode at HEAD is not
+    known here)."""
+    try:
+        st = os.lstat(worktree / path)
+    except FileNotFoundError:
+        return not blob
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o100:
+        return None
+    return bool(blob) and blob == str(pygit2.hashfile(str(worktree / path)))
 
 
 def _same_as_head(tree: pygit2.Tree, worktree: Path, path: str) -> bool | None:
@@ -66,7 +90,7 @@ def _same_as_head(tree: pygit2.Tree, worktree: Path, path: str) -> bool | None:
         held.id == pygit2.hashfile(str(worktree / path))
 
 
-def _rewrites_bytes(repo: pygit2.Repository, worktree: Path, paths: Sequence[str]) -> bool:
+def rewrites_bytes(repo: pygit2.Repository, worktree: Path, paths: Sequence[str]) -> bool:
     """Whether git might store other bytes than the worktree's for one of `paths`: looked up
     by name (libgit2's attribute lookup reads the whole index, as `git status` does)."""
     if any(os.environ.get(name) for name in _CONFIG_ENV):

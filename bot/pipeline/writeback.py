@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import safepath
 from bot.config import Config
+from bot.dashboard import state as dashboard_state
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
@@ -54,6 +55,7 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
                          [*wrote, *([config.repo.dashboard] if config.repo.dashboard else [])])
     if sha is None:
         return None
+    dashboard_state.STATE.committed(config.repo.state_dir, sha)  # what it knows of this commit
     owncommits.record(places.state, sha)
     step(tj, "moved", moved)
     step(tj, "commit", sha)
