@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import pygit2
@@ -105,15 +106,35 @@ def _rows(config: Config, listed: Listing, paths: Sequence[str], report: Report 
     """The rows of `paths`, with what each waits on and its last run: status.json and the
     waiting store are parsed again only when they changed, and looked up for these alone."""
     found = dashrows.state_json(config, STATUS, state).get("tasks")
-    tasks = found if isinstance(found, dict) else {}
+    tasks = found if isinstance(found, dict) else _NONE
     state_dir = config.repo.state_dir
     waiting = state.document(Path(state_dir) / WAITING, partial(waiting_store.load, state_dir))
     before = state.built(state_dir)
     built: Built = {}
-    out = tuple(_row(_plain(rel, listed.get(rel), before, built), listed.get(rel), tasks,
-                     waiting, report) for rel in paths)
+    out = tuple(_built(rel, listed.get(rel), (tasks, waiting), report, before, built)
+                for rel in paths)
     state.keep_built(state_dir, built)
     return out
+
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
+# the last table's rows by path: (entry, status tasks, waiting store, of this commit, row)
+Built = dict[str, tuple[dashrows.Entry, object, object, bool, Row]]
+
+
+def _built(rel: str, e: dashrows.Entry, docs: tuple[Mapping[str, Any], Mapping[str, Any]],
+           report: Report | None, before: Built, built: Built) -> Row:
+    """A row: the last table's when its entry (the same object, from the listing kept) and
+    the documents it read are the same and neither is the row of a commit."""
+    this = report is not None and not e.problem and report.task.id == e.task_id
+    held = before.get(rel)
+    if held is not None and held[0] is e and held[1] is docs[0] and held[2] is docs[1] \
+            and not held[3] and not this:
+        row = held[4]
+    else:
+        row = _row(_plain(rel, e), e, docs[0], docs[1], report)
+    built[rel] = (e, docs[0], docs[1], this, row)
+    return row
 
 
 def _row(row: Row, e: dashrows.Entry, tasks: Mapping[str, Any], waiting: Mapping[str, Any],
@@ -153,21 +174,11 @@ def _approval(task_id: str, digests: Sequence[object]) -> tuple[str, ...]:
             f"(taskbot approve {task_id})",)
 
 
-Built = dict[str, tuple[dashrows.Entry, Row]]  # the last table's rows by path (`_plain`)
-
-
-def _plain(rel: str, e: dashrows.Entry, before: Built, built: Built) -> Row:
-    """A row as its entry says it (no waits, no last run): an entry unchanged since the last
-    table (the same object, from the listing kept) costs no new row."""
-    held = before.get(rel)
-    if held is not None and held[0] is e:
-        row = held[1]
-    elif e.problem:
-        row = Row("", "", rel, 0, 0, problem=e.problem, head=e.head)
-    else:
-        row = Row(e.task_id, e.title, rel, e.done, e.total, head=e.head)
-    built[rel] = (e, row)
-    return row
+def _plain(rel: str, e: dashrows.Entry) -> Row:
+    """A row as its entry says it (no waits, no last run)."""
+    if e.problem:
+        return Row("", "", rel, 0, 0, problem=e.problem, head=e.head)
+    return Row(e.task_id, e.title, rel, e.done, e.total, head=e.head)
 
 
 def _head(here: Path, path: str, e: dashrows.Entry | Row) -> str:

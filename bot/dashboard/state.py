@@ -142,7 +142,7 @@ class DashboardState:
 
     def __init__(self) -> None:
         self._listings: dict[str, Listing] = {}
-        self._built: dict[str, dict[str, tuple[Any, Any]]] = {}
+        self._built: dict[str, dict[str, Any]] = {}
         self._docs: dict[Path, tuple[Stamp, Any]] = {}
         self._commits: dict[str, str] = {}
 
@@ -161,11 +161,12 @@ class DashboardState:
     def keep(self, state_dir: str, listing: Listing) -> None:
         _bounded_put(self._listings, state_dir, listing)
 
-    def built(self, state_dir: str) -> dict[str, tuple[Any, Any]]:
-        """Path → (entry, row) of the last table: an entry unchanged since costs no new row."""
+    def built(self, state_dir: str) -> dict[str, Any]:
+        """Path → the row of the last table (and what it was made of): a row unchanged
+        since costs nothing."""
         return self._built.get(state_dir, {})
 
-    def keep_built(self, state_dir: str, built: dict[str, tuple[Any, Any]]) -> None:
+    def keep_built(self, state_dir: str, built: dict[str, Any]) -> None:
         _bounded_put(self._built, state_dir, built)
 
     def document(self, path: Path, load: Callable[[], Any]) -> Any:
@@ -173,7 +174,7 @@ class DashboardState:
         stamp changed: status.json holds up to 500 tasks, the waiting store one per task."""
         stamp = _stamp(path)
         held = self._docs.get(path)
-        if held is not None and stamp is not None and held[0] == stamp:
+        if held is not None and held[0] == stamp:  # None twice: absent both times
             return held[1]
         doc = load()
         _bounded_put(self._docs, path, (stamp, doc))

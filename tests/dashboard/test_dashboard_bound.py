@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ import pytest
 
 from bot import config as configmod
 from bot import dashboard
+from bot.daemon import statusfile
 from bot.dashboard import cache as dashcache
 from bot.dashboard import sources as dashsources
 from bot.dashboard.state import DashboardState
 from bot.git import write as gitwrite
 from bot.run.report import Report, TaskInfo
+from bot.state import waiting
 from tests.kit.git import git
 
 DASHBOARD = "tasks/DASHBOARD.md"
@@ -184,3 +187,20 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
     monkeypatch.setattr(dashcache, "_MEMO", {})  # a new process: the cache read from disk
     assert dashboard.refresh(config, wt, report, changed, DashboardState()) is False
     assert (wt / DASHBOARD).read_bytes() == text
+
+
+def test_a_row_follows_status_json_and_the_waiting_store_between_commits(
+        tmp_path: Path) -> None:
+    """Both are parsed again only when they changed: a change is seen at the next commit."""
+    config, wt = _repo(tmp_path, {f"{ACTIVE}/TASK-{n:02d}.md": _task(n) for n in range(2)})
+    state, state_dir = DashboardState(), Path(config.repo.state_dir)
+    assert dashboard.refresh(config, wt, state=state) is True
+    assert "| Task 1 | 1/2 | — | — |" in (wt / DASHBOARD).read_text()
+    entry = statusfile.task_entry(_report(1, "failed"), None, datetime.now().astimezone())
+    statusfile.record_task(state_dir, "TASK-01", entry)
+    assert dashboard.refresh(config, wt, state=state) is True
+    assert "| Task 1 | 1/2 | — | failed, 2026-" in (wt / DASHBOARD).read_text()
+    waiting.remember(state_dir, "TASK-01", ["TASK-00"])
+    assert dashboard.refresh(config, wt, state=state) is True
+    assert "| Task 1 | 1/2 | TASK-00 | failed, 2026-" in (wt / DASHBOARD).read_text()
+    assert dashboard.refresh(config, wt, state=state) is False
