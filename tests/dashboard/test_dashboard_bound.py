@@ -22,7 +22,9 @@ from bot import dashboard
 from bot.daemon import statusfile
 from bot.dashboard import cache as dashcache
 from bot.dashboard import sources as dashsources
+from bot.dashboard import taskrows as dashrows
 from bot.dashboard.state import DashboardState
+from bot.git import unstaged
 from bot.git import write as gitwrite
 from bot.run.report import Report, TaskInfo
 from bot.state import waiting
@@ -156,6 +158,7 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
                                   for n, name in enumerate(names[:10])})
     state = DashboardState()
     predicted: list[bool] = []
+    heads: list[bool] = []
     real = dashsources.predicted
 
     def spy(*args: Any) -> Any:
@@ -170,6 +173,9 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
             changed = []
         report = _report(rng.randrange(14), rng.choice(["partial", "complete"])) \
             if rng.random() < 0.7 else None
+        known = dashrows.at_head(config, wt, state)  # HEAD as the listing knows it
+        heads.append(known is not None)
+        assert unstaged.differs(wt, changed, known) == unstaged.differs(wt, changed), round_
         dashboard.refresh(config, wt, report, changed, state)
         assert (wt / DASHBOARD).read_text() == _fresh(tmp_path, wt, report, changed, round_), round_
         kept, fresh = state.listing(config.repo.state_dir), DashboardState()
@@ -182,7 +188,8 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
             sha = gitwrite.commit(wt, f"run {round_}", config.identity, [*changed, DASHBOARD])
             if sha is not None:
                 state.committed(config.repo.state_dir, sha)
-    assert predicted.count(True) > 5  # after taskbot's commit no tree was read
+    assert predicted.count(True) > 5 and heads.count(True) > 5  # no tree read after
+    # taskbot's commit
     text = (wt / DASHBOARD).read_bytes()
     monkeypatch.setattr(dashcache, "_MEMO", {})  # a new process: the cache read from disk
     assert dashboard.refresh(config, wt, report, changed, DashboardState()) is False
