@@ -9,6 +9,9 @@ only when its content changed, so a run that changes nothing else leaves it alon
 Only files whose history is trusted and that parse get a row (`bot.dashboard.taskrows`, which re-reads
 only what changed since the last commit); any other is one line under "Files not
 listed", by its escaped path and why. Every cell, link and name is escaped (`mdescape`).
+Each list is bounded (`OPEN_LISTED`, `COMPLETE_LISTED`, `PROBLEMS_LISTED`: the last by
+path, and the task of the commit always) and the rest counted, so a commit builds and
+writes a bounded table from the listing kept between commits (`bot.dashboard.state`).
 """
 
 from __future__ import annotations
