@@ -41,7 +41,7 @@ from bot.taskfile.source import read as read_task
 from bot.text.durations import elapsed_text
 from bot.text.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
 
-__all__ = ["COMPLETE_LISTED", "MARKER", "OPEN_LISTED", "PROBLEMS_LISTED", "Row", "in_commit",
+__all__ = ["COMPLETE_LISTED", "MARKER", "OPEN_LISTED", "PROBLEMS_LISTED", "Row", "committed", "in_commit",
            "kept_branches", "refresh", "render", "rows"]
 
 MARKER = "<!-- taskbot dashboard: generated, edits are overwritten -->"
@@ -311,6 +311,12 @@ def _text(config: Config, shown: Shown, tasks: Sequence[Row], others: Sequence[R
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"
+
+
+def committed(config: Config, sha: str, state: DashboardState = STATE) -> None:
+    """Taskbot committed `sha` right after `in_commit` refreshed the dashboard in it: the
+    next listing knows what changed in tasks_dir without reading its tree."""
+    state.committed(config.repo.state_dir, sha)
 
 
 def in_commit(config: Config, worktree: Path, report: Report,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pygit2
 
 from bot.config import Config
+from bot.dashboard import committed as dashboard_committed
 from bot.dashboard import in_commit
 from bot.forge import remote
 from bot.git import folders, read
@@ -70,7 +71,8 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))
-    committed = writeback.commit(config, places, tj, wt, rel_path, report, message, in_commit)
+    committed = writeback.commit(config, places, tj, wt, rel_path, report, message, in_commit,
+                                 dashboard_committed)
     if committed is None:
         settle(wt)  # it wrote nothing git would record
         problem = publish_report(config, report, ctx.redactor)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from bot import safepath
 from bot.config import Config
-from bot.dashboard import state as dashboard_state
 from bot.git import owncommits, read
 from bot.git import write as gitrepo
 from bot.git.messages import parse_trailers
@@ -32,14 +31,18 @@ from bot.taskfile.status import COMPLETED_DIR
 
 # refreshes the dashboard in a worktree before a commit: bot.dashboard.in_commit
 Dashboard = Callable[[Config, Path, Report, Sequence[str]], object]
+# tells the dashboard the commit taskbot made of what it refreshed: bot.dashboard.committed
+Committed = Callable[[Config, str], object]
 
-__all__ = ["Dashboard", "attach_note", "commit", "integrated", "repair_notes"]
+__all__ = ["Committed", "Dashboard", "attach_note", "commit", "integrated", "repair_notes"]
 
 
 def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
-           report: Report, message: str, dashboard: Dashboard) -> tuple[str, str | None] | None:
+           report: Report, message: str, dashboard: Dashboard,
+           committed: Committed) -> tuple[str, str | None] | None:
     """The run's commit (made now, or the one the journal recorded) and where the task moved;
-    `dashboard` refreshes the dashboard in the worktree (`bot.dashboard.in_commit`)."""
+    `dashboard` refreshes the dashboard in the worktree (`bot.dashboard.in_commit`), and
+    `committed` is told the commit made of it (`bot.dashboard.committed`)."""
     if tj is not None and tj.step("commit"):
         moved = tj.step("moved")
         # A resumed run's worktree was reset to the pushed tip; re-applying after a refused
@@ -55,7 +58,7 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
                          [*wrote, *([config.repo.dashboard] if config.repo.dashboard else [])])
     if sha is None:
         return None
-    dashboard_state.STATE.committed(config.repo.state_dir, sha)  # what it knows of this commit
+    committed(config, sha)  # the dashboard then knows this commit without reading its tree
     owncommits.record(places.state, sha)
     step(tj, "moved", moved)
     step(tj, "commit", sha)
