@@ -294,3 +294,23 @@ def test_objects_the_bare_repository_has_are_not_kept_twice(tmp_path: Path,
     assert not list((objects / "pack").glob("*.pack"))
     assert git(clone, "cat-file", "-t", sha) == "commit"
     assert git(work, "status", "--porcelain") == ""
+
+
+def test_a_push_to_this_host_sends_its_pack_stored_not_deflated(tmp_path: Path) -> None:
+    """Deflating (and walking the parent's trees for a thin pack's delta bases) costs more
+    than it saves with no wire between the repositories, and grows with the tasks folder:
+    a push to a repository on this host sends the pack stored. The bare repository keeps
+    what it receives as a pack here (`receive.unpackLimit=1`), so its size shows it."""
+    bare, clone = tmp_path / "bare.git", tmp_path / "clone"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(bare, "config", "receive.unpackLimit", "1")
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    (clone / "same.txt").write_bytes(b"a" * 65536)  # deflates to a few hundred bytes
+    git(clone, "add", "same.txt")
+    git(clone, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one")
+
+    assert gitrepo.push(clone, ["HEAD:refs/heads/main"]).ok
+
+    packs = list((bare / "objects" / "pack").glob("*.pack"))
+    assert len(packs) == 1 and packs[0].stat().st_size > 65536
+    assert git(bare, "rev-parse", "main") == git(clone, "rev-parse", "HEAD")
