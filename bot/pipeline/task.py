@@ -60,7 +60,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     resumed = tj is not None and tj.run_id is not None  # after a kill: the run began then
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
-                  on_spawn=tj.spawned if tj is not None else None)
+                  on_spawn=tj.spawned if tj is not None else None, memory=job.memory)
     unlanded = Unlanded(places.state)
     options = RunOptions(now=now, selected=indices, repo_label=_label(places),
                          display_path=rel_path, should_stop=job.should_stop,

@@ -67,3 +67,5 @@ class Memory:
         default_factory=Kept)
     # bot.taskfile.treeindex: the task id a blob parses to, by (repository, blob, path)
     blob_ids: Kept[tuple[str, str, str], str | None] = field(default_factory=Kept)
+    # bot.run.repolock: one lock per project directory, shared by every run of the process
+    repo_locks: Kept[str, threading.Lock] = field(default_factory=Kept)
