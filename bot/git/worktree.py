@@ -79,8 +79,10 @@ def settle(path: Path, memory: Memory | None) -> None:
     """The run in the worktree at `path` is over and committed every file it wrote: its
     files and index are its HEAD's, and the next reset may trust that (when there is a
     memory to keep it in)."""
-    head = _head(path) if memory is not None else ""
-    if memory is not None and head:
+    if memory is None:
+        return
+    head = _head(path)
+    if head:
         with memory.settled.lock:
             memory.settled.items[path] = head
 
