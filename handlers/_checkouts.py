@@ -53,7 +53,8 @@ def checkouts_of(ctx: Context, s: RegistryIpSettings) -> tuple[list[Checkout], l
         base = project.branch if project is not None else ctx.config.repo.branch
         branch = f"taskbot/{ctx.task_id}-registry-ip"
         try:
-            work = api.prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base)
+            work = api.prepare_worktree(clone, Path(ctx.config.repo.state_dir), branch, base,
+                                        ctx.memory)
             scan = gitops_edits(work, label, s) if kind == "gitops" else doc_edits(work, label, s)
         except TaskbotError as exc:
             problems.append(f"{label}: {exc}")
@@ -84,7 +85,7 @@ def commit_checkout(ctx: Context, s: RegistryIpSettings, c: Checkout
                                     [f"- {line}" for line in evidence],
                                     {"Task-Id": ctx.task_id, "Taskbot-Run": ctx.run_id})
     paths = [e.path for e in c.scan.edits]
-    sha = api.commit_worktree(c.work, message, ctx.config.identity, paths)
+    sha = api.commit_worktree(c.work, message, ctx.config.identity, paths, ctx.memory)
     if sha is None:  # the edits did not reach git: nothing changed there, whatever was written
         return list(records), [], evidence, [f"{c.label}: edited {', '.join(paths)}, but git "
                                              "found nothing to commit"]

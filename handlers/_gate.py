@@ -89,12 +89,12 @@ def roll_back(ctx: api.Context, t: Target, bump_sha: str,
     """Commit and push the rollback; never raises for what git or the remote say."""
     try:
         work = api.prepare_worktree(Path(t.clone), Path(ctx.config.repo.state_dir),
-                                    f"taskbot/{ctx.task_id}", t.branch)
+                                    f"taskbot/{ctx.task_id}", t.branch, ctx.memory)
         text = api.read_inside(work, t.file).decode("utf-8")
         new_text, done = revert(text, t.file, t.images, changes)
         api.write_inside(work, t.file, new_text.encode("utf-8"))
         sha = api.commit_worktree(work, _message(ctx, t, bump_sha, done, reason),
-                                  ctx.config.identity, [t.file])
+                                  ctx.config.identity, [t.file], ctx.memory)
         if sha is None:
             return Rolled("", False, "the rollback changed nothing git would commit")
         pushed = api.push_ff(work, f"taskbot/{ctx.task_id}", t.branch)

@@ -243,7 +243,8 @@ class _Run:
     def worktree(self) -> Path:
         try:
             return api.prepare_worktree(Path(self.s.clone), Path(self.ctx.config.repo.state_dir),
-                                            f"taskbot/{self.ctx.task_id}", self.s.branch)
+                                        f"taskbot/{self.ctx.task_id}", self.s.branch,
+                                        self.ctx.memory)
         except TaskbotError as exc:
             raise self.stop(Status.BLOCKED, f"GitOps clone {self.s.clone}: {exc}") from exc
 
@@ -283,7 +284,7 @@ class _Run:
         branch = f"taskbot/{ctx.task_id}"
         try:
             sha = api.commit_worktree(work, bump_message(ctx, s.app, s.file, what, changes),
-                                      ctx.config.identity, [s.file])
+                                      ctx.config.identity, [s.file], ctx.memory)
             if sha is None:
                 # the edit did not reach git (a clean filter undid it, a link…): not done
                 self.summary = ""

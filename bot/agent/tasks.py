@@ -20,6 +20,7 @@ from bot.commands.common import tasks_dir
 from bot.config import Config
 from bot.errors import TaskbotError
 from bot.git.read import GitError, open_repo
+from bot.state.memory import Memory
 from bot.taskfile import source
 from bot.taskfile.lookup import State, TaskIndex, dependency_state, waiting_dependencies
 from bot.taskfile.model import DependencyState, Task
@@ -55,11 +56,12 @@ def _files(config: Config) -> Source:
         return
     branch = config.repo.branch
     root = str(PurePosixPath(config.repo.tasks_dir).parent)
+    memory = Memory()  # the tree listed once: for the rows and every dependency they name
 
     def state(dep: str, waiter: str) -> DependencyState:
-        return tree_dependency_state(repo, branch, root, dep, waiter)
+        return tree_dependency_state(repo, branch, root, dep, waiter, memory)
 
-    for rel, read in task_files(repo, branch, root):
+    for rel, read in task_files(repo, branch, root, memory):
         inner = PurePosixPath(rel).relative_to(root) if root != "." else PurePosixPath(rel)
         yield inner, f"{branch}:{rel}", read, state
 

@@ -164,6 +164,7 @@ def _plan_from_branch(task_id: str, config: Config) -> Source | None:
     """Read-only, no checkout: the task and its dependencies as they are on repo.branch."""
     from pathlib import PurePosixPath
 
+    from bot.state.memory import Memory
     from bot.taskfile.lookup import trusted_dependencies, waiting_dependencies
     from bot.taskfile.parse import parse as parse_task
     from bot.taskfile.treeindex import tree_dependency_state
@@ -175,8 +176,10 @@ def _plan_from_branch(task_id: str, config: Config) -> Source | None:
     branch, tasks_dir = config.repo.branch, config.repo.tasks_dir
     task = parse_task(data, rel)
     root = str(PurePosixPath(tasks_dir).parent)
+    memory = Memory()  # the tree listed once, for every dependency looked up
+
     def state(dep: str, waiter: str) -> DependencyState:
-        return tree_dependency_state(repo, branch, root, dep, waiter)
+        return tree_dependency_state(repo, branch, root, dep, waiter, memory)
 
     return (task, f"{config.repo.path} {branch}:{rel}",
             waiting_dependencies(task, Path(rel), state=state),

@@ -30,6 +30,7 @@ from bot.pipeline.writeback import repair_notes
 from bot.run.context import Handler
 from bot.run.journal import Journal, kill_recorded, pending_tasks
 from bot.run.runner import State
+from bot.state.memory import Memory
 from bot.state.statedir import CLONES, TIP
 
 
@@ -45,6 +46,7 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
     # daemon, the pushes after it are still processed from there, not skipped.
     memory: dict[str, str] = {}
     flight = _Flight()
+    kept = Memory()  # the caches every item reads through, for as long as the daemon runs
 
     def remember(sha: str) -> None:
         tip.save(state, ref, sha)
@@ -54,7 +56,8 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
             on_status: OnStatus, now: datetime) -> Sequence[Processed]:
         with flight.working(journal.item):
             out = process_item(config, handlers, item, run_task=run_task, now=now,
-                               should_stop=should_stop, on_status=on_status, journal=journal)
+                               should_stop=should_stop, on_status=on_status, journal=journal,
+                               memory=kept)
         # Tasks ready again, and tasks a stop interrupted before some criteria ran, go to the
         # spool before the item is marked done: a kill in between then repeats the item (its
         # journal skips what was done) instead of losing them.

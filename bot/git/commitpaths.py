@@ -17,10 +17,13 @@ import itertools
 import os
 import stat
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from bot.git import folders
 from bot.git.plainbytes import plain_bytes
+from bot.state.memory import Memory
 
 if TYPE_CHECKING:
     import pygit2
@@ -35,10 +38,12 @@ Sign = Callable[[bytes], str | None]
 
 
 def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: str, email: str,
-                 paths: Sequence[str], sign: Sign | None = None) -> str | None:
+                 paths: Sequence[str], sign: Sign | None = None, memory: Memory | None = None
+                 ) -> str | None:
     """The commit of `paths` (each written, created or removed) on HEAD of `repo`, the
     worktree's repository, signed by `sign` when given: its sha; None when nothing changed
-    (HEAD stays); `DECLINED` where `git commit` should do it."""
+    (HEAD stays); `DECLINED` where `git commit` should do it. `memory`: the process's, where
+    folders read once are kept (`bot.git.folders`)."""
     import pygit2  # noqa: PLC0415 -- loaded with `repo` already
 
     message = _cleaned(message)
@@ -48,7 +53,7 @@ def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: st
         if repo.head_is_unborn:
             return DECLINED
         head = repo.head.peel(pygit2.Commit)
-        if not plain_bytes(repo, head.tree, paths):
+        if not plain_bytes(repo, head.tree, paths, partial(folders.entry, memory=memory)):
             return DECLINED
         return _commit(repo, head, worktree, message, pygit2.Signature(name, email), paths,
                        sign)

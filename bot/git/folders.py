@@ -5,26 +5,25 @@ path in a tree reads and parses each folder on its way again: a folder of thousa
 files costs a millisecond a look, and a push looks at it from detection, trust, the
 worktree's reset, the attributes check and the commit. Here a folder is found first (only
 the small trees above it are read), then kept by its id — its content, never stale — for
-the next look, in any repository holding it. Only the last few are kept.
+the next look, in any repository holding it. Only the last few are kept, in the process's
+`Memory` (`memory.folders`); without one, every look reads the folder afresh.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
+
+from bot.state.memory import Memory
 
 if TYPE_CHECKING:
     import pygit2
 
 __all__ = ["entry", "folder"]
 
-# Folders read by `folder`, by id, newest last; the oldest is dropped.
-_KEPT: dict[pygit2.Oid, pygit2.Tree] = {}
-_LIMIT = 6
-_LOCK = threading.Lock()
+_LIMIT = 6  # folders kept, newest last; the oldest is dropped
 
 
-def folder(tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
+def folder(tree: pygit2.Tree, path: str, memory: Memory | None) -> pygit2.Tree | None:
     """The folder at `path` in `tree` ("": the tree itself), None where there is no folder:
     read once per version, then kept."""
     import pygit2  # noqa: PLC0415 -- loaded with `tree` already
@@ -35,19 +34,22 @@ def folder(tree: pygit2.Tree, path: str) -> pygit2.Tree | None:
         return None
     if not isinstance(found, pygit2.Tree):
         return None
-    with _LOCK:  # groups side by side commit from their own threads
-        kept = _KEPT.pop(found.id, found)
-        _KEPT[found.id] = kept
-        if len(_KEPT) > _LIMIT:
-            del _KEPT[next(iter(_KEPT))]
+    if memory is None:
+        return found
+    cache = memory.folders
+    with cache.lock:  # groups side by side commit from their own threads
+        kept = cache.items.pop(found.id, found)
+        cache.items[found.id] = kept
+        if len(cache.items) > _LIMIT:
+            del cache.items[next(iter(cache.items))]
     return kept
 
 
-def entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+def entry(tree: pygit2.Tree, path: str, memory: Memory | None) -> pygit2.Object | None:
     """What `tree` holds at `path` (a file, a link, a folder, a submodule), None where
     nothing is; `tree[path]` but for the folder read once."""
     parent, _, name = path.rpartition("/")
-    holder = folder(tree, parent)
+    holder = folder(tree, parent, memory)
     if holder is None or name not in holder:
         return None
     return holder[name]

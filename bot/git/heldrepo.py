@@ -8,24 +8,23 @@ differ), so two runs in a row read it once. `bot.git.worktree` holds a worktree'
 from its reset on and lets go of it at any doubt; the commit asks for it (`get`) and
 opens its own where none is held. An object is let go too once the repository's packs
 changed (git's gc repacked): it would keep the removed packs open, and their space taken,
-for as long as the process runs. In memory only: a new process holds nothing.
+for as long as the process runs. Held in the process's `Memory` (`memory.repos`): without
+one nothing is held, and every look opens the repository afresh.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.state.memory import Memory
 
 if TYPE_CHECKING:
     import pygit2
 
 __all__ = ["drop", "get", "hold"]
 
-# worktree → (its repository object, the packs folder's stamp when it was held)
-_held: dict[str, tuple[pygit2.Repository, tuple[int, int] | None]] = {}
-_LOCK = threading.Lock()
 _LIMIT = 8  # worktrees this process works in: one per repository at most, a few at most
 
 
@@ -46,28 +45,34 @@ def _packs(repo: pygit2.Repository) -> tuple[int, int] | None:
     return found.st_ino, found.st_mtime_ns
 
 
-def get(path: Path) -> pygit2.Repository | None:
+def get(memory: Memory | None, path: Path) -> pygit2.Repository | None:
     """The object held for the worktree at `path`, if any and its packs are as they were."""
-    held = _held.get(_key(path))
+    if memory is None:
+        return None
+    held = memory.repos.items.get(_key(path))
     if held is None:
         return None
     repo, stamp = held
     if stamp is None or _packs(repo) != stamp:
-        drop(path)
+        drop(memory, path)
         return None
     return repo
 
 
-def hold(path: Path, repo: pygit2.Repository) -> None:
-    key, stamp = _key(path), _packs(repo)
-    with _LOCK:  # groups side by side commit from their own threads
-        _held.pop(key, None)
-        _held[key] = (repo, stamp)  # newest last: the oldest goes first
-        if len(_held) > _LIMIT:
-            del _held[next(iter(_held))]
+def hold(memory: Memory | None, path: Path, repo: pygit2.Repository) -> None:
+    if memory is None:
+        return
+    key, stamp, kept = _key(path), _packs(repo), memory.repos
+    with kept.lock:  # groups side by side commit from their own threads
+        kept.items.pop(key, None)
+        kept.items[key] = (repo, stamp)  # newest last: the oldest goes first
+        if len(kept.items) > _LIMIT:
+            del kept.items[next(iter(kept.items))]
 
 
-def drop(path: Path) -> None:
+def drop(memory: Memory | None, path: Path) -> None:
     """Let go of the object held for `path`."""
-    with _LOCK:
-        _held.pop(_key(path), None)
+    if memory is None:
+        return
+    with memory.repos.lock:
+        memory.repos.items.pop(_key(path), None)

@@ -7,7 +7,8 @@ state dir is lost, so is the recognition: taskbot's earlier commits are then jud
 anyone's.
 
 The record only grows (appends), so a process reads it whole once and then only what was
-appended since: `load` keeps, per file, what it read, keyed by the file's device and inode,
+appended since: `load` keeps, per file, in the process's `Memory` (`memory.own_commits`;
+without one it reads the whole record), what it read, keyed by the file's device and inode,
 the offset after the last whole line, and the first and last lines' bytes. A file
 replaced, truncated or rewritten (another inode, a smaller size, other bytes where the
 first or the last line read was) is read whole again. Only taskbot's user can write the
@@ -19,10 +20,9 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
+from bot.state.memory import Memory, RecordRead
 from bot.state.statedir import OWN_COMMITS, open_owned, owned
 
 __all__ = ["load", "record"]
@@ -51,51 +51,39 @@ def record(state_dir: Path | str, *shas: str) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
-class _Read:
-    """What one load of a record file saw: enough to read only what came after."""
-
-    device: int
-    inode: int
-    offset: int  # just after the last whole line read
-    first_line: bytes  # the file's first line, newline included (b"" at 0)
-    last_line: bytes  # the bytes before `offset`, back to the line before (b"" at 0)
-    shas: frozenset[str]
-
-
-# A cache of the record as read, per path, so each load costs what was appended since the
-# last (not the whole record on every push). Not state: dropping it changes no answer.
-_seen: dict[str, _Read] = {}
-_lock = threading.Lock()
-
-
-def load(state_dir: Path | str) -> frozenset[str]:
-    """Every recorded sha; a torn last line (a crash mid-write) is left out."""
+def load(state_dir: Path | str, memory: Memory | None = None) -> frozenset[str]:
+    """Every recorded sha; a torn last line (a crash mid-write) is left out. `memory`: the
+    process's, where the record as read is kept, so each load costs what was appended since
+    the last (not the whole record on every push); dropping it changes no answer."""
     path = _path(state_dir)
     key = os.path.abspath(path)
     try:
         fd = open_owned(path)  # checked on the open file, no link followed
     except OSError as exc:
-        with _lock:
-            _seen.pop(key, None)
+        if memory is not None:
+            with memory.own_commits.lock:
+                memory.own_commits.items.pop(key, None)
         if isinstance(exc, FileNotFoundError):
             return frozenset()
         raise
     try:
         info = os.fstat(fd)
-        with _lock:
-            seen = _read(fd, info, _seen.get(key))
-            _seen[key] = seen
-        return seen.shas
+        if memory is None:
+            return _read(fd, info, None).shas
+        seen = memory.own_commits
+        with seen.lock:
+            read = _read(fd, info, seen.items.get(key))
+            seen.items[key] = read
+        return read.shas
     finally:
         os.close(fd)
 
 
-def _read(fd: int, info: os.stat_result, before: _Read | None) -> _Read:
+def _read(fd: int, info: os.stat_result, before: RecordRead | None) -> RecordRead:
     """The record after reading what `before` did not: all of it when the file is not the
     one `before` read, or not as `before` left it."""
     if before is None or not _continues(fd, info, before):
-        before = _Read(info.st_dev, info.st_ino, 0, b"", b"", frozenset())
+        before = RecordRead(info.st_dev, info.st_ino, 0, b"", b"", frozenset())
     tail = _pread_all(fd, before.offset, info.st_size - before.offset)
     whole = tail[: tail.rfind(b"\n") + 1]  # a torn last line waits until it is whole
     if not whole:
@@ -103,12 +91,12 @@ def _read(fd: int, info: os.stat_result, before: _Read | None) -> _Read:
     lines = whole[:-1].split(b"\n")
     new = {s for s in (line.decode("ascii", errors="replace") for line in lines)
            if _SHA_RE.fullmatch(s)}
-    return _Read(info.st_dev, info.st_ino, before.offset + len(whole),
+    return RecordRead(info.st_dev, info.st_ino, before.offset + len(whole),
                  before.first_line or lines[0] + b"\n", lines[-1] + b"\n",
                  before.shas | new if new - before.shas else before.shas)
 
 
-def _continues(fd: int, info: os.stat_result, before: _Read) -> bool:
+def _continues(fd: int, info: os.stat_result, before: RecordRead) -> bool:
     """Whether the open file is the one `before` read, grown only by appends since."""
     if (info.st_dev, info.st_ino) != (before.device, before.inode):
         return False

@@ -8,16 +8,26 @@ taskbot lets git itself reset or commit (`bot.git.reset`, `bot.git.commitpaths`)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
-
-from bot.git import folders
 
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["plain_bytes"]
+__all__ = ["Entry", "plain_bytes"]
+
+# What a tree holds at a path, None where nothing is: the caller's way to read the folders
+# on the way (`bot.git.folders.entry` with the process's memory: each read once).
+Entry = Callable[["pygit2.Tree", str], object]
+
+
+def _entry(tree: pygit2.Tree, path: str) -> object:
+    try:
+        return tree[path]
+    except KeyError:
+        return None
+
 
 # What makes git write other bytes than the blob's, or other files, than libgit2 would:
 # libgit2 runs no filter drivers, knows no `working-tree-encoding`, reads no config from the
@@ -28,9 +38,11 @@ _BYTE_CONFIG = ("filter.", "core.autocrlf", "core.eol", "core.attributesfile",
 _CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
 
 
-def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str]) -> bool:
+def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str],
+                entry: Entry = _entry) -> bool:
     """Whether libgit2 reads and writes `paths` as git would, byte for byte: no attributes,
-    filter drivers, autocrlf, config from the environment or sparse checkout could apply."""
+    filter drivers, autocrlf, config from the environment or sparse checkout could apply.
+    `entry` looks in `tree` for the attributes files on the paths' way."""
     if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in tree:
         return False
     if any(entry.name.lower().startswith(_BYTE_CONFIG) for entry in repo.config):
@@ -43,7 +55,7 @@ def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str]
     paths = list(paths)
     if any(PurePosixPath(p).name == ".gitattributes" for p in paths) or _global_attributes():
         return False
-    if not _attribute_files(repo, tree, paths):  # nothing could set one: no lookups
+    if not _attribute_files(repo, tree, paths, entry):  # nothing could set one: no lookups
         return True
     return not any(repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES
                    for p in paths)
@@ -56,7 +68,8 @@ def _global_attributes() -> bool:
                                              "/etc/gitattributes"))
 
 
-def _attribute_files(repo: pygit2.Repository, tree: pygit2.Tree, paths: Sequence[str]) -> bool:
+def _attribute_files(repo: pygit2.Repository, tree: pygit2.Tree, paths: Sequence[str],
+                     entry: Entry) -> bool:
     """Whether an attributes file in a folder on their way (in the tree or the worktree)
     could apply to `paths`. Asking libgit2 per path and attribute costs more with every
     file of the repository (it reloads the index)."""
@@ -66,6 +79,6 @@ def _attribute_files(repo: pygit2.Repository, tree: pygit2.Tree, paths: Sequence
         rel = "" if folder == "." else f"{folder}/"
         if workdir is not None and os.path.lexists(workdir / rel / ".gitattributes"):
             return True
-        if folders.entry(tree, f"{rel}.gitattributes") is not None:
+        if entry(tree, f"{rel}.gitattributes") is not None:
             return True
     return False

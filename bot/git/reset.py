@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.git import folders, read
 from bot.git.pairdiff import Pair
 from bot.git.plainbytes import plain_bytes
+from bot.state.memory import Memory
 
 if TYPE_CHECKING:
     import pygit2
@@ -30,7 +32,8 @@ UNTRACKED = 1 << 7 | 1 << 14
 
 def reset_in_process(path: Path, branch: str, start: str,
                      changed: Mapping[str, int] | None, *, settled: bool = False,
-                     pair: Pair | None = None, opened: pygit2.Repository | None = None) -> bool:
+                     pair: Pair | None = None, opened: pygit2.Repository | None = None,
+                     memory: Memory | None = None) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
     a webhook's way to the handler. False where git should do it (and then does it whole):
@@ -42,7 +45,8 @@ def reset_in_process(path: Path, branch: str, start: str,
     only the files that differ between HEAD and `start` are written, and none is looked at:
     the cost follows the change, not the size of the repository. `pair`: the comparison of
     two trees made already (`bot.git.pairdiff`), used where they are HEAD's and `start`'s.
-    `opened`: the worktree's repository object, kept open (`bot.git.heldrepo`)."""
+    `opened`: the worktree's repository object, kept open (`bot.git.heldrepo`). `memory`:
+    the process's, where folders read once are kept (`bot.git.folders`)."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
@@ -60,23 +64,25 @@ def reset_in_process(path: Path, branch: str, start: str,
         written = _between(repo, commit, pair)
         if not settled and changed is not None:
             written.update(p for p, flags in changed.items() if flags & ~UNTRACKED)
-        if not plain_bytes(repo, commit.tree, sorted(written)):
+        if not plain_bytes(repo, commit.tree, sorted(written),
+                           partial(folders.entry, memory=memory)):
             return False
         if detached:
             held = repo.branches.local.get(branch)
             if held is not None and held.is_checked_out():  # by another worktree
                 return False
-        return _move(repo, commit, ref, sorted(written) if settled else None, detached)
+        return _move(repo, commit, ref, sorted(written) if settled else None, detached,
+                     memory)
     except (pygit2.GitError, KeyError, ValueError, OSError):
         return False
 
 
 def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: list[str] | None,
-          detached: bool) -> bool:
+          detached: bool, memory: Memory | None) -> bool:
     """The worktree on `ref` at `commit`: only `written` switched, or (None) reset whole."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
-    if written is not None and not _switch(repo, commit, written):
+    if written is not None and not _switch(repo, commit, written, memory):
         return False
     if detached:
         repo.references.create(ref, commit.id, force=True)
@@ -88,14 +94,15 @@ def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: lis
     return True
 
 
-def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]) -> bool:
+def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str],
+            memory: Memory | None) -> bool:
     """The files (and index entries) at `paths` made `commit`'s; False, before anything is
     written, where one is not a plain file in HEAD or in `commit` (a link, a submodule):
     libgit2's checkout does those. Only these files are touched: a checkout would look at
     every file of the worktree, and a folder of thousands of tasks costs it milliseconds."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
-    wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, paths)
+    wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, paths, memory)
     workdir = Path(str(repo.workdir))
     if wanted is None or not all(_writable(workdir, path) for path in wanted):
         return False
@@ -143,12 +150,13 @@ def _writable(workdir: Path, path: str) -> bool:
 Wanted = dict[str, "tuple[pygit2.Oid, int] | None"]
 
 
-def _plain_files(head: pygit2.Tree, tree: pygit2.Tree, paths: list[str]) -> Wanted | None:
+def _plain_files(head: pygit2.Tree, tree: pygit2.Tree, paths: list[str], memory: Memory | None
+                 ) -> Wanted | None:
     """Each path's blob and mode in `tree` (None: not there), or None when a path is
     anything but a plain file or nothing, in `tree` or in `head`."""
     wanted: Wanted = {}
     for path in paths:
-        entries = [folders.entry(source, path) for source in (tree, head)]
+        entries = [folders.entry(source, path, memory) for source in (tree, head)]
         if any(e is not None and int(e.filemode) not in _MODES for e in entries):
             return None
         new = entries[0]

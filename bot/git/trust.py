@@ -25,6 +25,7 @@ from bot.config import Config
 from bot.git import folders, read
 from bot.git.pairdiff import Pair
 from bot.git.signatures import Signatures
+from bot.state.memory import Memory
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,10 @@ _COPIED = _FIND.FIND_COPIES | _FIND.FIND_COPIES_FROM_UNMODIFIED | _FIND.FIND_EXA
 _MOVED = (pygit2.enums.DeltaStatus.RENAMED, pygit2.enums.DeltaStatus.COPIED)
 
 
-def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+def _entry(tree: pygit2.Tree, path: str, memory: Memory | None) -> pygit2.Oid | None:
     """The id `path` has in `tree`. Its folder is read once per version (`bot.git.folders`):
     a folder of 10,000 files is read once, not once per commit, parent and file asking."""
-    found = folders.entry(tree, path)
+    found = folders.entry(tree, path, memory)
     return found.id if found is not None else None
 
 
@@ -130,8 +131,8 @@ def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: boo
     return found
 
 
-def file_history(repo: pygit2.Repository, tip: str, path: str, pair: Pair | None = None
-                 ) -> Iterator[Change]:
+def file_history(repo: pygit2.Repository, tip: str, path: str, pair: Pair | None = None,
+                 memory: Memory | None = None) -> Iterator[Change]:
     """Every commit that changed the content `tip` has at `path`, newest first.
 
     Each commit carries the names the file had there, handed to its parents (a name the
@@ -141,7 +142,8 @@ def file_history(repo: pygit2.Repository, tip: str, path: str, pair: Pair | None
     the whole history (a topological sort would read every commit before the first), and
     a parent that receives a name after it was taken (clocks out of order) is taken again
     for that name, so no commit on the way is ever missed. `pair`: two trees compared
-    already (`bot.git.pairdiff`), used where a commit and its parent have them.
+    already (`bot.git.pairdiff`), used where a commit and its parent have them. `memory`:
+    the process's, where folders read once are kept (`bot.git.folders`).
     """
     start = repo.revparse_single(tip).peel(pygit2.Commit)
     follow: dict[pygit2.Oid, set[str]] = {start.id: {path}}
@@ -154,19 +156,20 @@ def file_history(repo: pygit2.Repository, tip: str, path: str, pair: Pair | None
             continue
         done.setdefault(commit.id, set()).update(names)
         for name in sorted(names):
-            yield from _step(commit, name, follow, heap, pair)
+            yield from _step(commit, name, follow, heap, pair, memory)
 
 
 def _step(commit: pygit2.Commit, name: str, follow: dict[pygit2.Oid, set[str]],
-          heap: list[tuple[int, str, pygit2.Commit]], pair: Pair | None) -> Iterator[Change]:
+          heap: list[tuple[int, str, pygit2.Commit]], pair: Pair | None, memory: Memory | None
+          ) -> Iterator[Change]:
     """One name of the file at one commit: a change when a parent had other content there;
     the names the file had in each parent go on the work list."""
-    mine = _entry(commit.tree, name)
+    mine = _entry(commit.tree, name, memory)
     parents = commit.parents
-    if not parents or any(_entry(p.tree, name) != mine for p in parents):
+    if not parents or any(_entry(p.tree, name, memory) != mine for p in parents):
         yield Change(str(commit.id), commit.author.email, name)
     for parent in parents:
-        before = _entry(parent.tree, name)
+        before = _entry(parent.tree, name, memory)
         names = {name} if before is not None else set()
         if before != mine:
             names |= _sources(parent, commit, name, before is None, pair)
@@ -176,7 +179,8 @@ def _step(commit: pygit2.Commit, name: str, follow: dict[pygit2.Oid, set[str]],
 
 
 def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
-               own: frozenset[str], pair: Pair | None = None) -> Verdict:
+               own: frozenset[str], pair: Pair | None = None, memory: Memory | None = None
+               ) -> Verdict:
     """Every commit that ever changed `path`'s content up to `tip`, under this or any earlier
     name, is trusted: a file about to run must come wholly from trusted people (a push's
     triggered file, a task run again without a push of its own). `pair`: as in
@@ -188,7 +192,7 @@ def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
         return Verdict(True)
     git_dir = Path(repo.path)
     signatures = _signatures(config)
-    for change in file_history(repo, tip, path, pair):
+    for change in file_history(repo, tip, path, pair, memory):
         if change.sha in own:
             continue
         why = _why(change.sha, change.author_email, config, git_dir, signatures)

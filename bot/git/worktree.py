@@ -22,6 +22,7 @@ from bot.git.pairdiff import Pair
 from bot.git.read import GitError, git, open_repo
 from bot.git.reset import UNTRACKED, changed_files, reset_in_process
 from bot.git.write import fetch
+from bot.state.memory import Memory
 from bot.state.statedir import WORKTREES, digest, own, slug
 
 __all__ = ["SLOTS", "prepare_worktree", "settle", "worktree"]
@@ -30,18 +31,17 @@ SLOTS = 8  # worktrees of one repository at most: one per process using it at th
 _SLOT_RE = re.compile(r"@[0-9]+(?:\.lock)?")
 # The slot each process holds per repository (folder → (worktree, flock'd descriptor)): a
 # process's lease, released by the kernel when it ends. Not state: nothing is read back.
+# Module-wide, unlike the caches in `Memory`: the flock is the process's, and so is its
+# lifetime; a caller without a memory must find its slot again, not take a new one each time.
 _held: dict[Path, tuple[Path, int]] = {}
-# Worktrees whose last run here committed all it wrote, by the commit they were left at:
-# their next reset writes only what differs between two commits and looks at no file.
-# Forgotten as a run takes the worktree, so a run that stopped half-way leaves no mark.
-_settled: dict[Path, str] = {}
 _held_lock = threading.Lock()
 
 
 def worktree(repo: Path, state_dir: Path, branch: str, start: str,
-             pair: Pair | None = None) -> Path:
+             pair: Pair | None = None, memory: Memory | None = None) -> Path:
     """A clean worktree of `repo` under state_dir on `branch`, reset to `start`; `pair`: a
-    comparison of two trees made already, for the reset (`bot.git.pairdiff`).
+    comparison of two trees made already, for the reset (`bot.git.pairdiff`); `memory`:
+    the process's, where the worktree's settled commit and open repository are kept.
 
     One worktree per repository and process, reused by every run whatever its branch: the
     state dir holds a checkout per repository (and per process working at the same time,
@@ -52,17 +52,18 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str,
     own(path, path / ".git")
     if fresh:
         _remove_others(repo, folder, path)
-    mark = _settled.pop(path, None)
-    held = heldrepo.get(path)
-    heldrepo.drop(path)  # held again once the worktree is known to be clean
+    mark = _forget_settled(memory, path)
+    held = heldrepo.get(memory, path)
+    heldrepo.drop(memory, path)  # held again once the worktree is known to be clean
     if mark is not None and not fresh and _head(path) == mark:
         opened = held if held is not None else open_repo(path)
-        if reset_in_process(path, branch, start, None, settled=True, pair=pair, opened=opened):
-            heldrepo.hold(path, opened)
+        if reset_in_process(path, branch, start, None, settled=True, pair=pair, opened=opened,
+                            memory=memory):
+            heldrepo.hold(memory, path, opened)
             return path
     if (path / ".git").exists():
         changed = changed_files(path)  # one look at the files: the reset and the clean both use it
-        if not reset_in_process(path, branch, start, changed, pair=pair):
+        if not reset_in_process(path, branch, start, changed, pair=pair, memory=memory):
             git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
                  start], path)
         if changed is None or any(flags & UNTRACKED for flags in changed.values()):
@@ -70,16 +71,29 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str,
     else:
         git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
         git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
-    heldrepo.hold(path, open_repo(path))  # its index is read at the first look, once
+    heldrepo.hold(memory, path, open_repo(path))  # its index is read at the first look, once
     return path
 
 
-def settle(path: Path) -> None:
+def settle(path: Path, memory: Memory | None) -> None:
     """The run in the worktree at `path` is over and committed every file it wrote: its
-    files and index are its HEAD's, and the next reset may trust that."""
+    files and index are its HEAD's, and the next reset may trust that (when there is a
+    memory to keep it in)."""
+    if memory is None:
+        return
     head = _head(path)
     if head:
-        _settled[path] = head
+        with memory.settled.lock:
+            memory.settled.items[path] = head
+
+
+def _forget_settled(memory: Memory | None, path: Path) -> str | None:
+    """The commit the worktree was settled at, forgotten as a run takes it: a run that
+    stops half-way leaves no mark."""
+    if memory is None:
+        return None
+    with memory.settled.lock:
+        return memory.settled.items.pop(path, None)
 
 
 def _head(path: Path) -> str:
@@ -89,12 +103,13 @@ def _head(path: Path) -> str:
         return ""
 
 
-def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str) -> Path:
+def prepare_worktree(clone: Path, state_dir: Path, branch: str, base: str,
+                     memory: Memory | None = None) -> Path:
     """A worktree on `branch` based on origin/<base> (local <base> without an origin)."""
     start = f"origin/{base}" if fetch(clone) else base
     if read.resolve(clone, start) is None:
         raise GitError(f"{clone}: branch {start!r} does not exist")
-    return worktree(clone, state_dir, branch, start)
+    return worktree(clone, state_dir, branch, start, memory=memory)
 
 
 def _slot(folder: Path) -> tuple[Path, bool]:

@@ -27,6 +27,7 @@ from bot.git import heldrepo, read
 from bot.git.commitpaths import DECLINED, commit_paths
 from bot.git.read import GitError, git
 from bot.proc import run_command
+from bot.state.memory import Memory
 from bot.state.statedir import CLONES, own, slug
 from bot.state.statedir import digest as _digest  # the name tests find a worktree folder by
 
@@ -166,24 +167,25 @@ def _has_remote_config(repo: Path, remote: str) -> bool:
         return has_remote(repo, remote)
 
 
-def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = ()) -> str | None:
+def commit(path: Path, message: str, identity: Identity, paths: Sequence[str] = (),
+           memory: Memory | None = None) -> str | None:
     """Commit what changed (all, or `paths`); None when nothing did, leaving HEAD where it was.
     A few named paths are committed in process where that writes what git would. With
     `identity.signing_key` every commit is signed, as `git commit -S` with `gpg.format=ssh`
-    signs it."""
+    signs it. `memory`: the process's, where the worktree's repository is kept open."""
     if paths:
         # a worktree taskbot reuses has its repository kept open: its index read already
-        repo = heldrepo.get(path)
+        repo = heldrepo.get(memory, path)
         try:
             repo = repo if repo is not None else read.open_repo(path)
         except GitError:
             repo = None
         sign = partial(_ssh_sign, identity.signing_key, path) if identity.signing_key else None
-        made = commit_paths(repo, path, message, identity.name, identity.email, paths, sign) \
-            if repo is not None else DECLINED
+        made = commit_paths(repo, path, message, identity.name, identity.email, paths, sign,
+                            memory) if repo is not None else DECLINED
         if made != DECLINED:
             return made
-        heldrepo.drop(path)  # its index may hold what was staged here: read it afresh
+        heldrepo.drop(memory, path)  # its index may hold what was staged here: read it afresh
     env = identity_env(identity)  # staging decides the content too (excludes, attributes)
     git(["add", "--all", "--", *(paths or ["."])], path, env=env)
     if git(["diff", "--cached", "--quiet"], path, env=env, check=False).ok:

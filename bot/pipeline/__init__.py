@@ -21,6 +21,7 @@ from bot.pipeline.stage import watch_target
 from bot.pipeline.writeback import repair_notes
 from bot.run.context import Handler
 from bot.run.journal import Journal
+from bot.state.memory import Memory
 
 __all__ = ["REFUSED", "OnStatus", "Processed", "Push", "Rerun", "process", "repair_notes",
            "source_repo", "watch_target"]
@@ -28,8 +29,9 @@ __all__ = ["REFUSED", "OnStatus", "Processed", "Push", "Rerun", "process", "repa
 
 def process(config: Config, handlers: Mapping[str, Handler], item: Push | Rerun, *,
             now: datetime, should_stop: Callable[[], bool] = lambda: False,
-            on_status: OnStatus = stage.quiet, journal: Journal | None = None
-            ) -> tuple[Processed, ...]:
+            on_status: OnStatus = stage.quiet, journal: Journal | None = None,
+            memory: Memory | None = None) -> tuple[Processed, ...]:
     """`stage.process`, each task run by `task.run`."""
     return stage.process(config, handlers, item, run_task=task.run, now=now,
-                         should_stop=should_stop, on_status=on_status, journal=journal)
+                         should_stop=should_stop, on_status=on_status, journal=journal,
+                         memory=memory)

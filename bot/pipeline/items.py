@@ -13,6 +13,7 @@ from bot.pipeline.places import Places, Where
 from bot.run.context import Handler
 from bot.run.journal import Journal, TaskJournal
 from bot.run.report import Report
+from bot.state.memory import Memory
 
 __all__ = ["Job", "OnStatus", "Processed", "Push", "Rerun", "RunTask", "step"]
 
@@ -56,6 +57,7 @@ class Job:
     # a push's old and new trees compared once (None: a task queued again, a new branch):
     # detection, trust and the worktree's reset all ask what differs between them
     pair: Pair | None = None
+    memory: Memory | None = None  # the process's caches (the daemon's); None: read afresh
 
 
 # (the item's job, the task file, the criteria to run (None: all open), the commit it is read

@@ -30,6 +30,7 @@ from bot.pipeline.refusals import refused, refused_all
 from bot.run.context import Handler
 from bot.run.journal import Journal
 from bot.state import waiting as waiting_store
+from bot.state.memory import Memory
 from bot.taskfile.shallow import brings_open_boxes
 from bot.taskfile.treeindex import find_in_tree
 
@@ -47,13 +48,14 @@ def watch_target(config: Config) -> tuple[Path, str]:
 
 def process(config: Config, handlers: Mapping[str, Handler], item: Push | Rerun, *,
             run_task: RunTask, now: datetime, should_stop: Callable[[], bool] = lambda: False,
-            on_status: OnStatus = quiet, journal: Journal | None = None
-            ) -> tuple[Processed, ...]:
+            on_status: OnStatus = quiet, journal: Journal | None = None,
+            memory: Memory | None = None) -> tuple[Processed, ...]:
     """With a journal, each step is recorded as it ends, and what it recorded already (a
     killed daemon's item resumed) is not done again. `run_task` runs one task of the item:
-    `bot.pipeline.task.run`, passed by the caller (`bot.pipeline.process` does)."""
+    `bot.pipeline.task.run`, passed by the caller (`bot.pipeline.process` does). `memory`:
+    the process's caches, kept from one item to the next (the daemon's)."""
     job = Job(config, Places.of(config), handlers, now, should_stop, on_status, journal,
-              run_task)
+              run_task, memory=memory)
     if isinstance(item, Rerun):
         return (_rerun(job, item.task_id),)
     return _push(job, item)
@@ -66,7 +68,7 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
     repo = read.open_repo(source_repo(config))
     # Walked once, for both questions trust asks below.
     pushed = read.walk(repo, push.old, push.new, (places.tasks_dir, places.tasks_root))
-    own = owncommits.load(places.state)  # taskbot's own commits: only what it recorded
+    own = owncommits.load(places.state, job.memory)  # taskbot's own commits: only its record
     old = None if push.old == ZERO else push.old
     # Approvals are recorded before any task runs: a task this push changes runs with them.
     approved = approvals.taken(config, places.state, repo, pushed, own)
@@ -76,13 +78,13 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
         if not unlanded.lands_kept_work(places, pushed):
             return ()
         unlanded.prune(places, repo, old, push.new)
-        reruns = waiters.completed_waiters(places, repo, old, push.new)
+        reruns = waiters.completed_waiters(places, repo, old, push.new, job.memory)
         return (Processed("-", None, None, reruns, "kept work merged"),) if reruns else ()
     # Trust first: nothing anyone pushed is read deeply (parsed, its dependencies looked
     # up) before its authors are judged. A range whose tasks root is not wholly trusted
     # neither completes dependencies nor ends an unlanded tick.
     root = check(pushed, config, own, scope=places.tasks_root)
-    reruns = waiters.completed_waiters(places, repo, old, push.new) if root.trusted else ()
+    reruns = waiters.completed_waiters(places, repo, old, push.new, job.memory) if root.trusted else ()
     if root.trusted:
         unlanded.prune(places, repo, old, push.new)
     # The two tips' trees compared once: detection, trust and the worktree's reset use it.
@@ -94,7 +96,7 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
     refusals: list[tuple[str, str]] = []
     for change in changes:
         heartbeat.beat()  # a push of many files is long, and alive
-        why, indices = _judged(config, repo, push, verdict, own, change, pair)
+        why, indices = _judged(job, repo, push, verdict, own, change)
         if why:
             refusals.append((change.path, why))
         elif indices:
@@ -125,9 +127,8 @@ def _approved(job: Job, taken: approvals.Taken, push: Push, ran: set[str]
     return tuple(out)
 
 
-def _judged(config: Config, repo: pygit2.Repository, push: Push, verdict: Verdict,
-            own: frozenset[str], change: Change, pair: pairdiff.Pair | None
-            ) -> tuple[str, tuple[int, ...]]:
+def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
+            own: frozenset[str], change: Change) -> tuple[str, tuple[int, ...]]:
     """Why the file is refused ('' when it is not), and the criteria to run."""
     if change.error:
         return change.error, ()
@@ -143,7 +144,7 @@ def _judged(config: Config, repo: pygit2.Repository, push: Push, verdict: Verdic
     if indices:
         # What runs must come wholly from trusted people, not only this push: its file's
         # whole history, followed through renames (moved in from backlog/, unticked).
-        mine = check_file(repo, push.new, change.path, config, own, pair)
+        mine = check_file(repo, push.new, change.path, job.config, own, job.pair, job.memory)
         if not mine.trusted:
             return refused_push + mine.reason, ()
     return "", indices
@@ -158,7 +159,7 @@ def _rerun(job: Job, task_id: str) -> Processed:
     if tip is None:
         return Processed(task_id, None, None, message=f"branch {places.branch} not found")
     repo = read.open_repo(clone)
-    found = find_in_tree(repo, tip, places.tasks_dir, task_id)
+    found = find_in_tree(repo, tip, places.tasks_dir, task_id, job.memory)
     stale = waiters.stale(found)
     if stale:  # gone, moved to completed/ or done: nobody waits for it any more
         waiting_store.forget(places.state, task_id)
@@ -166,7 +167,8 @@ def _rerun(job: Job, task_id: str) -> Processed:
                          f"{places.tasks_dir} on {places.branch}; not run again")
     assert found is not None
     rel = found[0]
-    verdict = check_file(repo, tip, rel, config, owncommits.load(places.state))
+    verdict = check_file(repo, tip, rel, config, owncommits.load(places.state, job.memory),
+                         memory=job.memory)
     if not verdict.trusted:
         return refused(job, rel, f"{task_id} not run again: {verdict.reason}")
     job.on_status(f"running {task_id} again")

@@ -44,7 +44,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     config, places = job.config, job.places
     found = found or where(config)
     clone = found.clone
-    task_id = _task_id(clone, start, rel_path)
+    task_id = _task_id(clone, start, rel_path, job)
     if not pygit2.reference_is_valid_name(f"refs/heads/taskbot/{task_id}"):
         return refused(job, rel_path, f"{rel_path}: its id {task_id!r} cannot name taskbot's "
                        f"work branch (taskbot/{task_id}); give the task an id git takes "
@@ -56,11 +56,11 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         return Processed(task_id, None, None, tuple(owed),
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
-    wt = worktree(clone, places.state, work_branch, start, job.pair)
+    wt = worktree(clone, places.state, work_branch, start, job.pair, job.memory)
     resumed = tj is not None and tj.run_id is not None  # after a kill: the run began then
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
-                  on_spawn=tj.spawned if tj is not None else None)
+                  on_spawn=tj.spawned if tj is not None else None, memory=job.memory)
     unlanded = Unlanded(places.state)
     options = RunOptions(now=now, selected=indices, repo_label=_label(places),
                          display_path=rel_path, should_stop=job.should_stop,
@@ -72,9 +72,9 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))
     committed = writeback.commit(config, places, tj, wt, rel_path, report, message, in_commit,
-                                 dashboard_committed)
+                                 dashboard_committed, job.memory)
     if committed is None:
-        settle(wt)  # it wrote nothing git would record
+        settle(wt, job.memory)  # it wrote nothing git would record
         problem = publish_report(config, report, ctx.redactor)
         step(tj, "published")
         return Processed(task_id, report, None, message=problem)
@@ -89,7 +89,7 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     if tj is None or not tj.step("noted"):
         writeback.attach_note(config, wt, done.commit, to_markdown(report, ctx.redactor), found)
         step(tj, "noted")
-    settle(wt)  # all it wrote is in its commit
+    settle(wt, job.memory)  # all it wrote is in its commit
     complete = report.result == TaskResult.COMPLETE and done.on_branch
     reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
     problem = publish_report(config, report, ctx.redactor)
@@ -125,10 +125,11 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
     return run_id, now
 
 
-def _task_id(clone: Path, rev: str, rel_path: str) -> str:
+def _task_id(clone: Path, rev: str, rel_path: str, job: Job) -> str:
     repo = read.open_repo(clone)
     # its folder as trust read it (`bot.git.folders`), not parsed once more
-    blob = folders.entry(repo.revparse_single(rev).peel(pygit2.Commit).tree, rel_path)
+    blob = folders.entry(repo.revparse_single(rev).peel(pygit2.Commit).tree, rel_path,
+                         job.memory)
     if blob is None:  # nothing there: as libgit2 says it
         blob = repo.revparse_single(f"{rev}:{rel_path}")
     return parse_task(blob.read_raw(), rel_path).id

@@ -10,6 +10,7 @@ from bot.errors import TaskbotError
 from bot.git.detect import changed_files
 from bot.pipeline.places import Places
 from bot.state import waiting as waiting_store
+from bot.state.memory import Memory
 from bot.taskfile.depstate import id_matches
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.shallow import open_boxes
@@ -19,9 +20,10 @@ from bot.taskfile.treeindex import find_in_tree
 __all__ = ["completed_waiters", "may_complete", "stale"]
 
 
-def completed_waiters(places: Places, repo: pygit2.Repository, old: str | None, new: str
-                      ) -> tuple[str, ...]:
-    """Waiting tasks whose dependency this push completed (ticked, or moved to completed/)."""
+def completed_waiters(places: Places, repo: pygit2.Repository, old: str | None, new: str,
+                      memory: Memory | None = None) -> tuple[str, ...]:
+    """Waiting tasks whose dependency this push completed (ticked, or moved to completed/);
+    `memory`: the process's, where the tree's listing is kept for every lookup."""
     waiting = waiting_store.load(places.state)
     if not waiting:
         return ()
@@ -37,7 +39,7 @@ def completed_waiters(places: Places, repo: pygit2.Repository, old: str | None, 
             done.add(change.path)
             done.add(task.id)
     ready = [t for t, deps in waiting.items() if any(_names(d, p) for d in deps for p in done)]
-    return _still_waiting(places, repo, new, waiting, ready)
+    return _still_waiting(places, repo, new, waiting, ready, memory)
 
 
 def may_complete(places: Places, repo: pygit2.Repository, old: str | None, new: str) -> bool:
@@ -62,11 +64,12 @@ def stale(found: tuple[str, bytes] | None) -> str:
 
 
 def _still_waiting(places: Places, repo: pygit2.Repository, tip: str,
-                   waiting: dict[str, list[str]], ready: list[str]) -> tuple[str, ...]:
+                   waiting: dict[str, list[str]], ready: list[str], memory: Memory | None
+                   ) -> tuple[str, ...]:
     """Of the waiters a push made ready, those whose file is still there and not complete;
     the others wait for nothing and are dropped quietly (only these are looked up: the
     cost follows the push, not the number of waiters)."""
-    gone = {t for t in ready if stale(find_in_tree(repo, tip, places.tasks_dir, t))}
+    gone = {t for t in ready if stale(find_in_tree(repo, tip, places.tasks_dir, t, memory))}
     waiting_store.drop(places.state, waiting, gone)
     return tuple(t for t in ready if t not in gone)
 

@@ -23,6 +23,7 @@ from bot.pipeline.places import Places, Where
 from bot.run.journal import TaskJournal
 from bot.run.report import Report
 from bot.run.runmodel import TaskResult
+from bot.state.memory import Memory
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.model import Edit
 from bot.taskfile.save import write as write_task
@@ -38,11 +39,12 @@ __all__ = ["Committed", "Dashboard", "attach_note", "commit", "integrated", "rep
 
 
 def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
-           report: Report, message: str, dashboard: Dashboard,
-           committed: Committed) -> tuple[str, str | None] | None:
+           report: Report, message: str, dashboard: Dashboard, committed: Committed,
+           memory: Memory | None = None) -> tuple[str, str | None] | None:
     """The run's commit (made now, or the one the journal recorded) and where the task moved;
     `dashboard` refreshes the dashboard in the worktree (`bot.dashboard.in_commit`), and
-    `committed` is told the commit made of it (`bot.dashboard.committed`)."""
+    `committed` is told the commit made of it (`bot.dashboard.committed`); `memory`: the
+    process's, where the worktree's repository is kept open."""
     if tj is not None and tj.step("commit"):
         moved = tj.step("moved")
         # A resumed run's worktree was reset to the pushed tip; re-applying after a refused
@@ -55,7 +57,8 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
     dashboard(config, wt, report, wrote)
     # only what the run wrote is staged: its task file, where it moved, the dashboard
     sha = gitrepo.commit(wt, message, config.identity,
-                         [*wrote, *([config.repo.dashboard] if config.repo.dashboard else [])])
+                         [*wrote, *([config.repo.dashboard] if config.repo.dashboard else [])],
+                         memory)
     if sha is None:
         return None
     committed(config, sha)  # the dashboard then knows this commit without reading its tree

@@ -9,6 +9,7 @@ from bot.config import Config
 from bot.redact import Redactor
 from bot.run import observe
 from bot.run.runmodel import DefaultRule, Outcome, Step
+from bot.state.memory import Memory
 
 if TYPE_CHECKING:
     # A default, so the core's bare `Handler` means Handler[Any] (typing has it from 3.13).
@@ -37,6 +38,9 @@ class Context(NamedTuple):
     # handler names outside work by, so that the same run finds it again after a restart
     criterion: str = ""
     attempt: int = 0
+    # the process's caches (`bot.state.memory`): what a worktree taken (`prepare_worktree`)
+    # and committed in keeps open between runs, and the project locks; None: read afresh
+    memory: Memory | None = None
 
     def run(
         self,

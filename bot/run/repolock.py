@@ -6,8 +6,10 @@ they would race on. A criterion holds the lock of every configured project it na
 `project`, the parameters it inherits from, a project claiming it, and the one its handler's
 settings resolved to: a bump naming no `project=` finds the one GitOps project itself), by
 the project's resolved path, for as long as its handler (or a gate's undo) runs. Locks are taken in
-path order, so two criteria never wait for each other. Process-wide: the daemon runs one
-item at a time, `taskbot run` one task.
+path order, so two criteria never wait for each other. The locks are the process's
+(`Memory.repo_locks`), shared by every run it makes; a run given no memory has a table of
+its own (`locks`), enough for its groups: the daemon runs one item at a time, `taskbot run`
+one task.
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ from collections.abc import Iterator, Mapping
 from bot.config import Config
 from bot.run.lanes import project_of
 from bot.run.runmodel import Action, project_keys
+from bot.state.memory import Kept, Memory
 
-__all__ = ["holding", "paths"]
+__all__ = ["Locks", "holding", "locks", "paths"]
 
-_LOCKS: dict[str, threading.Lock] = {}
-_TABLE = threading.Lock()
+Locks = Kept[str, threading.Lock]  # project directory → its lock
 
 
-def _lock(path: str) -> threading.Lock:
-    with _TABLE:
-        return _LOCKS.setdefault(path, threading.Lock())
+def locks(memory: Memory | None) -> Locks:
+    """The process's table of locks, or a new one for a run given no memory."""
+    return memory.repo_locks if memory is not None else Kept()
+
+
+def _lock(table: Locks, path: str) -> threading.Lock:
+    with table.lock:
+        return table.items.setdefault(path, threading.Lock())
 
 
 def paths(action: Action, handlers: Mapping[str, object], config: Config) -> tuple[str, ...]:
@@ -52,8 +59,9 @@ def _settled(settings: object) -> str:
 
 
 @contextlib.contextmanager
-def holding(action: Action, handlers: Mapping[str, object], config: Config) -> Iterator[None]:
+def holding(action: Action, handlers: Mapping[str, object], config: Config, table: Locks
+            ) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for path in paths(action, handlers, config):
-            stack.enter_context(_lock(path))
+            stack.enter_context(_lock(table, path))
         yield

@@ -166,6 +166,7 @@ class _Run:
         self.counted, self.selected, self.dry_run = counted, selected, dry_run
         self.should_stop, self.journal, self.held = should_stop, journal, held
         self.broken = threading.Event()  # the run raised (a lane, Ctrl-C): it goes to the caller
+        self.locks = repolock.locks(ctx.memory)  # shared by the groups running side by side
 
     def runs(self, action: Action) -> bool:
         return will_run(action, self.selected, self.held)
@@ -174,7 +175,8 @@ class _Run:
         """One group's criteria in file order; a gate's checks judged with their gate."""
         results: list[Result] = []
         gates = Gates(self.actions, self.handlers, self.ctx, self.counted, self.journal,
-                      partial(repolock.holding, handlers=self.handlers, config=self.ctx.config))
+                      partial(repolock.holding, handlers=self.handlers, config=self.ctx.config,
+                              table=self.locks))
         for action in actions:
             result = self._one(action, gates, results)
             if result is not None:
@@ -204,7 +206,7 @@ class _Run:
             return not_run
         began = time.monotonic()
         named = self.ctx._replace(criterion=f"{criterion.identity}#{occurrence}")
-        with repolock.holding(action, self.handlers, self.ctx.config):
+        with repolock.holding(action, self.handlers, self.ctx.config, self.locks):
             result = _journaled(action, occurrence, journal,
                                 partial(_one, action, self.handlers, named, self.dry_run))
         if result.attempted:

@@ -1,6 +1,7 @@
 """Task files by id in a commit's tree, read without a checkout (hook mode, a push).
 
-The listing is cached per tree id: one walk a push. `TreeIndex` answers `depstate`'s
+The listing is cached per tree id, in the process's `Memory` (`memory.listings`,
+`memory.blob_ids`): one walk a push; without a memory, a walk a look. `TreeIndex` answers `depstate`'s
 question as `lookup.TaskIndex` does for files on disk, so both judge alike.
 """
 
@@ -12,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from bot.errors import TaskbotError, TaskFileError
+from bot.state.memory import Memory
 from bot.taskfile import depstate
 from bot.taskfile.depstate import Found, id_matches
 from bot.taskfile.limits import MAX_BYTES
@@ -22,10 +24,10 @@ if TYPE_CHECKING:
     import pygit2
 
 
-def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
-                 ) -> tuple[str, bytes] | None:
+def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str,
+                 memory: Memory | None = None) -> tuple[str, bytes] | None:
     """A task by id in a commit's tree, read without a checkout: (repository path, bytes)."""
-    found = _locate(repo, rev, tasks_dir, task_id)
+    found = _locate(repo, rev, tasks_dir, task_id, memory)
     if found is None:
         return None
     rel, oid = found
@@ -35,8 +37,8 @@ def find_in_tree(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
     return rel, data
 
 
-def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
-            ) -> tuple[str, pygit2.Oid] | None:
+def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str,
+            memory: Memory | None) -> tuple[str, pygit2.Oid] | None:
     """The blob of a task by id: a file named for it, else one whose frontmatter says it."""
     import pygit2  # noqa: PLC0415 -- here: finding a task on disk need not load libgit2
 
@@ -49,7 +51,7 @@ def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
         return None
     prefix = "" if tasks_dir in ("", ".") else tasks_dir.rstrip("/") + "/"
     wanted = task_id.lower()
-    blobs = _listing(repo, folder, prefix)
+    blobs = _listing(repo, folder, prefix, memory)
     named = [(rel, oid) for rel, oid in blobs
              if wanted in rel.lower() and id_matches(PurePosixPath(rel), task_id)]
     chosen = depstate.best(task_id, [(PurePosixPath(rel).stem, partial(_blob, repo, oid))
@@ -57,12 +59,12 @@ def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str
     if chosen is not None:
         return named[chosen]
     for rel, oid in blobs:  # by frontmatter id: only when no file is named for it
-        if _blob_id(repo, oid, rel) == wanted:
+        if _blob_id(repo, oid, rel, memory) == wanted:
             return rel, oid
     return None
 
 
-def task_files(repo: pygit2.Repository, rev: str, folder: str
+def task_files(repo: pygit2.Repository, rev: str, folder: str, memory: Memory | None = None
                ) -> list[tuple[str, Callable[[], bytes | None]]]:
     """Every `.md` file under `folder` in `rev`'s tree, sorted: (repository path, its bytes'
     reader: None past MAX_BYTES); [] when there is no such folder."""
@@ -76,18 +78,20 @@ def task_files(repo: pygit2.Repository, rev: str, folder: str
     if not isinstance(found, pygit2.Tree):
         return []
     prefix = "" if folder in ("", ".") else folder.rstrip("/") + "/"
-    return [(rel, partial(_blob, repo, oid)) for rel, oid in _listing(repo, found, prefix)]
+    return [(rel, partial(_blob, repo, oid))
+            for rel, oid in _listing(repo, found, prefix, memory)]
 
 
 class TreeIndex:
     """The task files under `root` (like `tasks`) in `rev`'s tree, as `depstate` asks."""
 
-    def __init__(self, repo: pygit2.Repository, rev: str, root: str) -> None:
-        self.repo, self.rev, self.root = repo, rev, root
+    def __init__(self, repo: pygit2.Repository, rev: str, root: str,
+                 memory: Memory | None = None) -> None:
+        self.repo, self.rev, self.root, self.memory = repo, rev, root, memory
         self.name = PurePosixPath(root).name or "."
 
     def find_task(self, task_id: str) -> Found | None:
-        found = _locate(self.repo, self.rev, self.root, task_id)
+        found = _locate(self.repo, self.rev, self.root, task_id, self.memory)
         if found is None:
             return None
         rel, oid = found
@@ -106,43 +110,55 @@ class TreeIndex:
 
 
 def tree_dependency_state(repo: pygit2.Repository, rev: str, root: str, task_id: str,
-                          waiter: str = "") -> DependencyState:
+                          waiter: str = "", memory: Memory | None = None) -> DependencyState:
     """`lookup.dependency_state` read from a commit's tree (`root`: the tasks root in it,
     like `tasks`): the same judgement, cycles included."""
-    index = TreeIndex(repo, rev, root)
+    index = TreeIndex(repo, rev, root, memory)
     return depstate.state(task_id, index, index.name, waiter)
 
 
-_LISTINGS: dict[tuple[str, str, str], list[tuple[str, pygit2.Oid]]] = {}
-_BLOB_IDS: dict[tuple[str, str, str], str | None] = {}
 _CACHED = 8  # tree listings kept: a push looks up in one or two trees
 _CACHED_IDS = 20_000  # frontmatter ids of blobs kept
 
 
-def _listing(repo: pygit2.Repository, folder: pygit2.Tree, prefix: str
+def _listing(repo: pygit2.Repository, folder: pygit2.Tree, prefix: str, memory: Memory | None
              ) -> list[tuple[str, pygit2.Oid]]:
     """The `.md` blobs under `folder`, sorted: walked once per tree (a tree id names its
     content), not once per id looked up."""
-    key = (repo.path, str(folder.id), prefix)
-    if key not in _LISTINGS:
-        if len(_LISTINGS) >= _CACHED:
-            del _LISTINGS[next(iter(_LISTINGS))]
-        _LISTINGS[key] = sorted(_tree_md(repo, folder, prefix))
-    return _LISTINGS[key]
+    if memory is None:
+        return sorted(_tree_md(repo, folder, prefix))
+    key, kept = (repo.path, str(folder.id), prefix), memory.listings
+    with kept.lock:
+        found = kept.items.get(key)
+    if found is None:
+        found = sorted(_tree_md(repo, folder, prefix))
+        with kept.lock:
+            if len(kept.items) >= _CACHED:
+                del kept.items[next(iter(kept.items))]
+            kept.items[key] = found
+    return found
 
 
-def _blob_id(repo: pygit2.Repository, oid: pygit2.Oid, rel: str) -> str | None:
+def _blob_id(repo: pygit2.Repository, oid: pygit2.Oid, rel: str, memory: Memory | None
+             ) -> str | None:
     """The task id a blob parses to (lower case), or None: read once per blob and path."""
     key = (repo.path, str(oid), rel)
-    if key not in _BLOB_IDS:
-        if len(_BLOB_IDS) >= _CACHED_IDS:
-            _BLOB_IDS.clear()
-        data = _blob(repo, oid)
-        try:
-            _BLOB_IDS[key] = None if data is None else parse_task(data, rel).id.lower()
-        except TaskbotError:
-            _BLOB_IDS[key] = None
-    return _BLOB_IDS[key]
+    kept = memory.blob_ids if memory is not None else None
+    if kept is not None:
+        with kept.lock:
+            if key in kept.items:
+                return kept.items[key]
+    data = _blob(repo, oid)
+    try:
+        found = None if data is None else parse_task(data, rel).id.lower()
+    except TaskbotError:
+        found = None
+    if kept is not None:
+        with kept.lock:
+            if len(kept.items) >= _CACHED_IDS:
+                kept.items.clear()
+            kept.items[key] = found
+    return found
 
 
 def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:

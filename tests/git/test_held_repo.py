@@ -12,6 +12,7 @@ from bot.config import Identity
 from bot.git import heldrepo
 from bot.git import write as gitrepo
 from bot.git.worktree import settle, worktree
+from bot.state.memory import Memory
 
 WHO = Identity("taskbot", "taskbot@build-host")
 
@@ -37,58 +38,58 @@ def _clone(tmp_path: Path) -> Path:
 
 def test_a_settled_worktree_keeps_its_repository_and_sees_what_git_staged(tmp_path: Path
                                                                          ) -> None:
-    clone = _clone(tmp_path)
-    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
-    held = heldrepo.get(wt)
+    clone, memory = _clone(tmp_path), Memory()  # the process's, as the daemon's
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main", memory=memory)
+    held = heldrepo.get(memory, wt)
     assert held is not None
     (wt / "a.md").write_text("a run wrote this\n")
-    assert gitrepo.commit(wt, "run 1\n", WHO, ["a.md"]) is not None
-    settle(wt)
+    assert gitrepo.commit(wt, "run 1\n", WHO, ["a.md"], memory) is not None
+    settle(wt, memory)
     start = _git(wt, "rev-parse", "HEAD")
-    assert worktree(clone, tmp_path / "state", "taskbot/T", start) == wt
-    assert heldrepo.get(wt) is held  # settled: the same object, its index not read again
+    assert worktree(clone, tmp_path / "state", "taskbot/T", start, memory=memory) == wt
+    assert heldrepo.get(memory, wt) is held  # settled: the same object, its index not read again
     (wt / "b.md").write_text("staged by git\n")
     _git(wt, "add", "b.md")  # another process writes the index
     (wt / "a.md").write_text("a run wrote this too\n")
-    assert gitrepo.commit(wt, "run 2\n", WHO, ["a.md"]) is not None
+    assert gitrepo.commit(wt, "run 2\n", WHO, ["a.md"], memory) is not None
     assert _git(wt, "diff", "--cached", "--name-only") == "b.md"  # git's staging kept
     assert _git(wt, "show", "HEAD:b.md") == "b.md"  # and not committed by the run
     assert _git(wt, "status", "--porcelain") == "M  b.md"
 
 
 def test_a_worktree_not_settled_opens_its_repository_afresh(tmp_path: Path) -> None:
-    clone = _clone(tmp_path)
-    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
-    held = heldrepo.get(wt)
+    clone, memory = _clone(tmp_path), Memory()  # the process's, as the daemon's
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main", memory=memory)
+    held = heldrepo.get(memory, wt)
     (wt / "a.md").write_text("left behind by a run that failed\n")
-    assert worktree(clone, tmp_path / "state", "taskbot/T", "main") == wt
-    assert heldrepo.get(wt) is not held
+    assert worktree(clone, tmp_path / "state", "taskbot/T", "main", memory=memory) == wt
+    assert heldrepo.get(memory, wt) is not held
     assert _git(wt, "status", "--porcelain", "--ignored") == ""
     assert (wt / "a.md").read_text() == "a.md\n"
 
 
 def test_a_repack_lets_the_kept_repository_go(tmp_path: Path) -> None:
     """Packs removed by git's gc would stay open, their space taken, in a kept object."""
-    clone = _clone(tmp_path)
-    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
-    assert heldrepo.get(wt) is not None
+    clone, memory = _clone(tmp_path), Memory()  # the process's, as the daemon's
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main", memory=memory)
+    assert heldrepo.get(memory, wt) is not None
     _git(clone, "gc", "-q")
-    assert heldrepo.get(wt) is None
+    assert heldrepo.get(memory, wt) is None
 
 
 def test_a_settled_reset_never_writes_through_a_link_in_a_files_place(tmp_path: Path) -> None:
     """A settled worktree whose file became a link (nothing of taskbot's makes one): the
     reset that only writes what differs writes nothing through it; the full one resets."""
-    clone = _clone(tmp_path)
+    clone, memory = _clone(tmp_path), Memory()  # the process's, as the daemon's
     outside = tmp_path / "outside.txt"
     outside.write_text("not the worktree's\n")
-    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main")
-    settle(wt)
+    wt = worktree(clone, tmp_path / "state", "taskbot/T", "main", memory=memory)
+    settle(wt, memory)
     (clone / "a.md").write_text("a changed on main\n")
     _git(clone, "commit", "-qam", "change a")
     (wt / "a.md").unlink()
     (wt / "a.md").symlink_to(outside)
-    assert worktree(clone, tmp_path / "state", "taskbot/T", "main") == wt
+    assert worktree(clone, tmp_path / "state", "taskbot/T", "main", memory=memory) == wt
     assert outside.read_text() == "not the worktree's\n"
     assert not (wt / "a.md").is_symlink()
     assert (wt / "a.md").read_text() == "a changed on main\n"

@@ -15,6 +15,7 @@ from bot.git import owncommits
 from bot.pipeline import Processed, Push, Rerun, process
 from bot.plugin.plugins import load_handlers
 from bot.state import statedir
+from bot.state.memory import Memory
 from tests.kit.git import Sandbox, git, sandbox, signing_sandbox
 
 NOW = datetime(2026, 11, 26, 14, 30).astimezone()
@@ -90,42 +91,43 @@ def test_a_load_reads_only_what_was_appended_since_the_last(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The record grows by a sha a commit; each push looks it up. After the first load,
     a load reads what another process appended since, not the whole record again."""
+    memory = Memory()  # the process's, as the daemon's
     many = [f"{n:040x}" for n in range(20_000)]
     owncommits.record(tmp_path, *many)
-    assert len(owncommits.load(tmp_path)) == 20_000
+    assert len(owncommits.load(tmp_path, memory)) == 20_000
     _append_from_another_process(tmp_path, B)
     counted = _bytes_read(monkeypatch)
-    own = owncommits.load(tmp_path)
+    own = owncommits.load(tmp_path, memory)
     assert B in own and len(own) == 20_001
     assert sum(counted) < 200, counted  # a line or two, not 820 KB
     counted.clear()
-    assert owncommits.load(tmp_path) == own and sum(counted) < 100
+    assert owncommits.load(tmp_path, memory) == own and sum(counted) < 100
 
 
 def test_a_torn_line_completed_later_and_a_replaced_record_are_read_right(
         tmp_path: Path) -> None:
     """What a load kept never outlives the file it read: a torn line is taken once whole;
     a record replaced, cut or rewritten is read again from its start."""
-    path = tmp_path / statedir.OWN_COMMITS
+    path, memory = tmp_path / statedir.OWN_COMMITS, Memory()
     owncommits.record(tmp_path, A)
     with path.open("a") as fh:
         fh.write(B[:17])  # a crash mid-write …
-    assert owncommits.load(tmp_path) == {A}
+    assert owncommits.load(tmp_path, memory) == {A}
     with path.open("a") as fh:
         fh.write(B[17:] + "\n")  # … and the line finished (as no writer does, but whole now)
-    assert owncommits.load(tmp_path) == {A, B}
+    assert owncommits.load(tmp_path, memory) == {A, B}
     path.write_text(C + "\n")  # rewritten in place: same inode, shorter
-    assert owncommits.load(tmp_path) == {C}
+    assert owncommits.load(tmp_path, memory) == {C}
     path.write_text(A + "\n" + B + "\n")  # same inode, as long as before, other bytes
-    assert owncommits.load(tmp_path) == {A, B}
+    assert owncommits.load(tmp_path, memory) == {A, B}
     path.write_text(C + "\n" + B + "\n" + A + "\n")  # longer, the start changed
-    assert owncommits.load(tmp_path) == {A, B, C}
+    assert owncommits.load(tmp_path, memory) == {A, B, C}
     replaced = tmp_path / "new"
     replaced.write_text(B + "\n")
     replaced.replace(path)  # another inode
-    assert owncommits.load(tmp_path) == {B}
+    assert owncommits.load(tmp_path, memory) == {B}
     path.unlink()
-    assert owncommits.load(tmp_path) == frozenset()
+    assert owncommits.load(tmp_path, memory) == frozenset()
 
 
 def test_not_a_sha_is_never_recorded(tmp_path: Path) -> None:
