@@ -191,6 +191,9 @@ def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
     if trust.anyone and not trust.allowed_signers:
         return Verdict(True)
     git_dir = Path(repo.path)
+    key = (tip, path)  # a commit id names its whole history, in any repository
+    if _judged_trusted(memory, key, own, trust):
+        return Verdict(True)
     signatures = _signatures(config)
     for change in file_history(repo, tip, path, pair, memory):
         if change.sha in own:
@@ -200,7 +203,30 @@ def check_file(repo: pygit2.Repository, tip: str, path: str, config: Config,
             now = "" if change.path == path else f" (now {path})"
             return Verdict(False, f"commit {change.sha[:12]} by {change.author_email} "
                            f"changed {change.path}{now}: {why}")
+    if memory is not None and not trust.allowed_signers:
+        with memory.verdicts.lock:
+            kept = memory.verdicts.items
+            kept.pop(key, None)
+            kept[key] = (own, trust)
+            while len(kept) > _VERDICTS_KEPT:
+                del kept[next(iter(kept))]
     return Verdict(True)
+
+
+_VERDICTS_KEPT = 16  # a push's files, judged again by the dashboard in the same commit
+
+
+def _judged_trusted(memory: Memory | None, key: tuple[str, str], own: frozenset[str],
+                    trust: object) -> bool:
+    """Whether this file at this tip was judged trusted under the very same own-commits set
+    (the same object: the record as read, unchanged since) and an equal policy. A history
+    below a commit id never changes, so that verdict stands; only positive ones are kept,
+    and none under `allowed_signers`, whose file may revoke a key at any time."""
+    if memory is None:
+        return False
+    with memory.verdicts.lock:
+        seen = memory.verdicts.items.get(key)
+    return seen is not None and seen[0] is own and seen[1] == trust
 
 
 def check_commit(commit: read.Commit, config: Config, git_dir: Path) -> Verdict:

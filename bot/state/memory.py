@@ -67,5 +67,9 @@ class Memory:
         default_factory=Kept)
     # bot.taskfile.treeindex: the task id a blob parses to, by (repository, blob, path)
     blob_ids: Kept[tuple[str, str, str], str | None] = field(default_factory=Kept)
+    # bot.git.trust: files judged trusted, by (tip, path) → the own-commits set and the
+    # policy they were judged under (the dashboard judges the run's file again)
+    verdicts: Kept[tuple[str, str], tuple[frozenset[str], object]] = field(
+        default_factory=Kept)
     # bot.run.repolock: one lock per project directory, shared by every run of the process
     repo_locks: Kept[str, threading.Lock] = field(default_factory=Kept)
