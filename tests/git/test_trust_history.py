@@ -196,3 +196,18 @@ def test_history_is_followed_whatever_the_commit_clocks_say(tmp_path: Path) -> N
                         "GIT_AUTHOR_DATE": "1700001500 +0000"}, check=True)
     who = {c.author_email for c in file_history(open_repo(repo), "main", "T.md")}
     assert {"a@x", "mallory@x"} <= who  # and the merge that brought the side in
+
+
+def test_a_copy_of_an_untrusted_file_thirty_folders_down_runs_nothing(tmp_path: Path) -> None:
+    """The copy's source is searched in every folder, however deep (folder by folder, not by
+    a whole-tree comparison): one thirty folders down is found as well."""
+    box = sandbox(tmp_path)
+    deep = "notes/" + "/".join(f"d{i}" for i in range(30)) + "/T-2.md"
+    box.write(deep, TASK.format(criterion=EVIL.format(" ")))
+    evil = _commit(box, MALLORY, "an idea, filed deep")
+    _push(box)
+    box.write("tasks/active/T-2.md", (box.clone / deep).read_text())
+    _commit(box, BECKER, "copy T-2")
+    results = _process(box, *_push(box))
+    assert not _ledger(box).exists()
+    assert evil[:12] in results[0].message and "mallory@example.com" in results[0].message
