@@ -32,11 +32,11 @@ from benchlib import git, median, parse_args, verdict, workdir
 
 from bot import config as configmod
 from bot import dashboard
-from bot.dashboard import state as dashstate
 from bot.dashboard import taskrows as dashrows
 from bot.git import owncommits
 from bot.git import write as gitwrite
 from bot.run.report import Report, TaskInfo
+from bot.state.memory import Memory
 
 TARGET = 1.2
 TASKS_DIR = "tasks/active"
@@ -120,25 +120,26 @@ def _edit(wt: Path, n: int, round_: int) -> str:
     return rel
 
 
-def warm(config: configmod.Config, wt: Path) -> tuple[float, int]:
+def warm(config: configmod.Config, wt: Path, memory: Memory) -> tuple[float, int]:
     """Refreshes until every file is read, as the daemon's first commits after an upgrade
     would (here without committing, so the history stays as made): (seconds, refreshes)."""
     started = time.perf_counter()
     refreshes = 0
     while True:
-        dashboard.refresh(config, wt)
+        dashboard.refresh(config, wt, memory=memory)
         refreshes += 1
         if dashrows.PENDING not in (wt / DASHBOARD).read_text():
-            _own_commit(config, wt, "dashboard", [DASHBOARD])
+            _own_commit(config, wt, "dashboard", [DASHBOARD], memory)
             return time.perf_counter() - started, refreshes
 
 
-def _own_commit(config: configmod.Config, wt: Path, message: str, paths: list[str]) -> None:
+def _own_commit(config: configmod.Config, wt: Path, message: str, paths: list[str],
+                memory: Memory) -> None:
     """A commit as `writeback.commit` makes it: the run's paths and the dashboard, in
     process; recorded as taskbot's own, so its history stays trusted."""
     sha = gitwrite.commit(wt, message, config.identity, paths)
     assert sha is not None
-    dashstate.STATE.committed(config.repo.state_dir, sha)
+    dashboard.committed(config, sha, memory)
     owncommits.record(config.repo.state_dir, sha)
 
 
@@ -148,7 +149,8 @@ class Figures(NamedTuple):
     step: float
 
 
-def one_round(config: configmod.Config, wt: Path, i: int) -> tuple[float, float]:
+def one_round(config: configmod.Config, wt: Path, memory: Memory, i: int
+              ) -> tuple[float, float]:
     """(dashboard part, commit step) of one run's commit, in seconds."""
     task = (i * 7) % NEWEST
     rel = _edit(wt, task, i)
@@ -157,20 +159,21 @@ def one_round(config: configmod.Config, wt: Path, i: int) -> tuple[float, float]
     os.sync()
     gc.collect()
     started = time.perf_counter()
-    dashboard.in_commit(config, wt, _report(task), (rel,))
+    dashboard.in_commit(config, wt, _report(task), (rel,), memory)
     middle = time.perf_counter()
-    _own_commit(config, wt, f"round {i}", [rel, DASHBOARD])
+    _own_commit(config, wt, f"round {i}", [rel, DASHBOARD], memory)
     return middle - started, time.perf_counter() - started
 
 
 def measure(root: Path, layouts: tuple[Layout, ...], n: int) -> dict[str, Figures]:
     """Rounds taken in turn from each layout, so a busy machine slows all alike."""
     made = {layout.name: make_worktree(root, layout) for layout in layouts}
-    first = {name: warm(*made[name]) for name in made}
+    kept = {name: Memory() for name in made}  # each as a daemon's of its repository
+    first = {name: warm(*made[name], kept[name]) for name in made}
     taken: dict[str, list[tuple[float, float]]] = {name: [] for name in made}
     for i in range(1, n + 1):
         for name, (config, wt) in made.items():
-            taken[name].append(one_round(config, wt, i))
+            taken[name].append(one_round(config, wt, kept[name], i))
     for layout in layouts:
         text = (made[layout.name][1] / DASHBOARD).read_text()
         assert text.count("\n| [TASK-") == layout.listed(), layout

@@ -11,7 +11,8 @@ only what changed since the last commit); any other is one line under "Files not
 listed", by its escaped path and why. Every cell, link and name is escaped (`mdescape`).
 Each list is bounded (`OPEN_LISTED`, `COMPLETE_LISTED`, `PROBLEMS_LISTED`: the last by
 path, and the task of the commit always) and the rest counted, so a commit builds and
-writes a bounded table from the listing kept between commits (`bot.dashboard.state`).
+writes a bounded table from the listing kept between commits (`bot.dashboard.state`) in
+the process's `Memory`; given none, everything is read afresh, to the same bytes.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ import pygit2
 
 from bot.atomic import write_atomic
 from bot.config import Config
+from bot.dashboard import state as dashstate
 from bot.dashboard import taskrows as dashrows
-from bot.dashboard.state import STATE, DashboardState, Kind, Listing, kind, pick
+from bot.dashboard.state import DashboardState, Kind, Listing, kind, pick
 from bot.errors import TaskbotError
 from bot.git import read, unstaged
 from bot.git import write as gitwrite
 from bot.run.report import Report
 from bot.state import waiting as waiting_store
+from bot.state.memory import Memory
 from bot.state.statedir import STATUS, WAITING
 from bot.taskfile.source import read as read_task
 from bot.text.durations import elapsed_text
@@ -87,21 +90,23 @@ def _run_time(run_id: str) -> str:
 
 
 def rows(config: Config, worktree: Path, report: Report | None = None,
-         changed: Sequence[str] | None = None, state: DashboardState = STATE) -> tuple[Row, ...]:
+         changed: Sequence[str] | None = None, memory: Memory | None = None
+         ) -> tuple[Row, ...]:
     """Every task file under tasks_dir in `worktree`, sorted by path; `report` is the run
     being committed (its row says "this commit", status.json does not know it yet), `changed`
     the paths it wrote (None: git is asked). A file that is not trusted or cannot be parsed
     is a row with only its path and `problem`. The whole table: `refresh` builds only the
-    rows it shows."""
-    listed = _listing(config, worktree, changed, state)
+    rows it shows. `memory`: the process's, where the state between commits is kept."""
+    state = dashstate.of(memory)
+    listed = _listing(config, worktree, changed, state, memory)
     return _rows(config, listed, list(listed.paths()), report, state)
 
 
 def _listing(config: Config, worktree: Path, changed: Sequence[str] | None,
-             state: DashboardState) -> Listing:
+             state: DashboardState, memory: Memory | None) -> Listing:
     here = Path(config.repo.dashboard).parent
-    return dashrows.listing(config, worktree, partial(_head, here), skip=config.repo.dashboard,
-                            changed=changed, state=state)
+    return dashrows.listing(config, worktree, partial(_head, here), state,
+                            skip=config.repo.dashboard, changed=changed, memory=memory)
 
 
 def _rows(config: Config, listed: Listing, paths: Sequence[str], report: Report | None,
@@ -268,9 +273,10 @@ def render(config: Config, table: Sequence[Row], branches: Sequence[tuple[str, s
 
 
 def _rendered(config: Config, worktree: Path, report: Report | None,
-              changed: Sequence[str] | None, state: DashboardState) -> str:
-    """The dashboard from the listing kept in `state`: only the rows shown are built."""
-    listed = _listing(config, worktree, changed, state)
+              changed: Sequence[str] | None, memory: Memory | None) -> str:
+    """The dashboard from the listing kept in `memory`: only the rows shown are built."""
+    state = dashstate.of(memory)
+    listed = _listing(config, worktree, changed, state, memory)
     this = listed.by_id.get(report.task.id, set()) if report is not None else set()
     shown = _shown(listed.lists, this)
     made = _rows(config, listed, shown.tasks + shown.problems, report, state)
@@ -313,39 +319,43 @@ def _text(config: Config, shown: Shown, tasks: Sequence[Row], others: Sequence[R
     return "\n".join(lines) + "\n"
 
 
-def committed(config: Config, sha: str, state: DashboardState = STATE) -> None:
+def committed(config: Config, sha: str, memory: Memory | None = None) -> None:
     """Taskbot committed `sha` right after `in_commit` refreshed the dashboard in it: the
-    next listing knows what changed in tasks_dir without reading its tree."""
-    state.committed(config.repo.state_dir, sha)
+    next listing with the same `memory` knows what changed in tasks_dir without reading its
+    tree (with none, nothing is kept to tell)."""
+    if memory is not None:
+        dashstate.of(memory).committed(config.repo.state_dir, sha)
 
 
 def in_commit(config: Config, worktree: Path, report: Report,
-              changed: Sequence[str] | None = None, state: DashboardState = STATE) -> bool:
+              changed: Sequence[str] | None = None, memory: Memory | None = None) -> bool:
     """Before taskbot commits in `worktree`: refresh the dashboard, but only when a commit
     is made anyway (a run that changed nothing makes no commit for the dashboard alone).
     `changed`: the paths the run wrote (its task file, where it moved it): only those are
-    compared with HEAD, so the cost does not grow with the repository; None: `git status`."""
+    compared with HEAD, so the cost does not grow with the repository; None: `git status`.
+    `memory`: the process's, where the state between commits is kept."""
     if not config.repo.dashboard:
         return False
     if changed is None:
         status = gitwrite.git(["status", "--porcelain"], worktree, check=False)
         if not status.ok or not status.stdout.strip():
             return False
-    elif not unstaged.differs(worktree, changed, dashrows.at_head(config, worktree, state)):
+    elif not unstaged.differs(worktree, changed,
+                              dashrows.at_head(config, worktree, dashstate.of(memory))):
         return False
-    return refresh(config, worktree, report, changed, state)
+    return refresh(config, worktree, report, changed, memory)
 
 
 def refresh(config: Config, worktree: Path, report: Report | None = None,
-            changed: Sequence[str] | None = None, state: DashboardState = STATE) -> bool:
+            changed: Sequence[str] | None = None, memory: Memory | None = None) -> bool:
     """Write the dashboard into `worktree` when its content changed; True when written.
-    `changed` as for `in_commit`."""
+    `changed` and `memory` as for `in_commit`."""
     if not config.repo.dashboard:
         return False
     target = worktree / config.repo.dashboard
     if _linked_folder(worktree, target):
         return False  # a pushed symlink on the way: writing would land outside the worktree
-    data = _rendered(config, worktree, report, changed, state).encode("utf-8")
+    data = _rendered(config, worktree, report, changed, memory).encode("utf-8")
     if target.is_symlink():  # never written through a link a push planted
         target.unlink()
     elif target.exists():

@@ -9,8 +9,9 @@ naming another snapshot, or cut short, ends the replay. A save appends one recor
 the log holds a quarter as many rows as the snapshot (or the state in memory is not what
 the files hold) the snapshot is written again and the log removed.
 
-Within one process the last state loaded or saved is kept in memory while both files keep
-the inode, size and time they had: a commit in the daemon reads neither file. Both are
+The last state loaded or saved is kept in a `Memo` (the caller's: the daemon's lives in its
+`Memory`, through `bot.dashboard.state`) while both files keep the inode, size and time
+they had: a commit in the daemon reads neither file. Both are
 read with `read_owned`; a cache that is missing, not taskbot's, cut short or made for
 another key loads as empty, and the caller reads everything again.
 """
@@ -29,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from bot.atomic import write_atomic
 from bot.state.statedir import DASHBOARD_ROWS, DASHBOARD_ROWS_LOG, read_owned
 
-__all__ = ["Rows", "load", "save"]
+__all__ = ["Memo", "Rows", "load", "save"]
 
 _LENGTH = struct.Struct(">I")
 _MIN_LOG = 64  # rows a log may hold whatever the snapshot's size
@@ -53,8 +54,26 @@ class _Held:
     rows: Rows[Any]
 
 
-_MEMO: dict[str, _Held] = {}
-_MEMO_KEPT = 4  # state dirs (tests use many in one process; the daemon one)
+class Memo:
+    """The cache as last loaded or saved, by state dir: a few (tests use many in one
+    process; the daemon one). A new one reads the files again."""
+
+    _KEPT = 4
+
+    def __init__(self) -> None:
+        self._held: dict[str, _Held] = {}
+
+    def get(self, state_dir: Path) -> _Held | None:
+        return self._held.get(str(state_dir))
+
+    def keep(self, state_dir: Path, held: _Held) -> None:
+        self.drop(state_dir)
+        while len(self._held) >= self._KEPT:
+            del self._held[next(iter(self._held))]
+        self._held[str(state_dir)] = held
+
+    def drop(self, state_dir: Path) -> None:
+        self._held.pop(str(state_dir), None)
 
 
 def _paths(state_dir: Path) -> tuple[Path, Path]:
@@ -73,23 +92,17 @@ def _stamps(state_dir: Path) -> tuple[tuple[int, ...] | None, ...]:
     return tuple(_stamp(p) for p in _paths(state_dir))
 
 
-def _held(state_dir: Path, key: str) -> _Held | None:
-    held = _MEMO.get(str(state_dir))
+def _held(memo: Memo, state_dir: Path, key: str) -> _Held | None:
+    held = memo.get(state_dir)
     if held is None or held.key != key or held.stamps != _stamps(state_dir):
         return None
     return held
 
 
-def _keep(state_dir: Path, held: _Held) -> None:
-    _MEMO.pop(str(state_dir), None)
-    while len(_MEMO) >= _MEMO_KEPT:
-        del _MEMO[next(iter(_MEMO))]
-    _MEMO[str(state_dir)] = held
-
-
-def load(state_dir: Path, key: str, make: Callable[[tuple[Any, ...]], T]) -> Rows[T]:
+def load(memo: Memo, state_dir: Path, key: str, make: Callable[[tuple[Any, ...]], T]
+         ) -> Rows[T]:
     """The cache made for `key`, or an empty one; `make` builds a row from its tuple."""
-    held = _held(state_dir, key)
+    held = _held(memo, state_dir, key)
     if held is not None:
         return held.rows
     snapshot, log = _paths(state_dir)
@@ -101,7 +114,7 @@ def load(state_dir: Path, key: str, make: Callable[[tuple[Any, ...]], T]) -> Row
         rows: Rows[T] = Rows(tree, files, {p: make(e) for p, e in entries.items()})
     except (OSError, ValueError, EOFError, TypeError):  # `make` refuses a row: TypeError
         return Rows()
-    _keep(state_dir, _Held(stamps, key, name, logged, rows))
+    memo.keep(state_dir, _Held(stamps, key, name, logged, rows))
     return rows
 
 
@@ -161,34 +174,36 @@ def _apply(into: dict[str, Any], changed: Mapping[str, Any]) -> None:
             into[path] = value
 
 
-def save(state_dir: Path, key: str, rows: Rows[T], changed_files: Mapping[str, str | None],
-         changed_entries: Mapping[str, T | None], whole: bool = False) -> None:
+def save(memo: Memo, state_dir: Path, key: str, rows: Rows[T],
+         changed_files: Mapping[str, str | None], changed_entries: Mapping[str, T | None],
+         whole: bool = False) -> None:
     """Best effort (a cache that cannot be written costs a later commit a full read): `rows`
-    is the new state, the `changed_*` what differs from the last one loaded or saved
-    (`whole`: unknown, the snapshot is written)."""
-    held = _held(state_dir, key)
+    is the new state, the `changed_*` what differs from the last one loaded or saved into
+    `memo` (`whole`: unknown, the snapshot is written)."""
+    held = _held(memo, state_dir, key)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         entries = rows.entries or {}
         if whole or held is None or held.logged + len(changed_entries) > max(
-                _MIN_LOG, len(entries) // 4) or not _append(state_dir, held, rows,
+                _MIN_LOG, len(entries) // 4) or not _append(memo, state_dir, held, rows,
                                                              changed_files, changed_entries):
-            _write_snapshot(state_dir, key, rows)
+            _write_snapshot(memo, state_dir, key, rows)
     except (OSError, ValueError):
-        _MEMO.pop(str(state_dir), None)
+        memo.drop(state_dir)
 
 
-def _write_snapshot(state_dir: Path, key: str, rows: Rows[Any]) -> None:
+def _write_snapshot(memo: Memo, state_dir: Path, key: str, rows: Rows[Any]) -> None:
     snapshot, log = _paths(state_dir)
     name = secrets.token_hex(8)
     entries = {p: tuple(e) for p, e in (rows.entries or {}).items()}
     write_atomic(snapshot, marshal.dumps((name, key, rows.tree, dict(rows.files or {}), entries)))
     log.unlink(missing_ok=True)  # its records name the old snapshot: ignored if left
-    _keep(state_dir, _Held(_stamps(state_dir), key, name, 0, rows))
+    memo.keep(state_dir, _Held(_stamps(state_dir), key, name, 0, rows))
 
 
-def _append(state_dir: Path, held: _Held, rows: Rows[Any], changed_files: Mapping[str, str | None],
-            changed_entries: Mapping[str, Any]) -> bool:
+def _append(memo: Memo, state_dir: Path, held: _Held, rows: Rows[Any],
+            changed_files: Mapping[str, str | None], changed_entries: Mapping[str, Any]
+            ) -> bool:
     """One record at the log's end; False when the log is not taskbot's to write."""
     record = marshal.dumps((held.name, rows.tree, dict(changed_files),
                             {p: None if e is None else tuple(e) for p, e in changed_entries.items()}))
@@ -200,6 +215,6 @@ def _append(state_dir: Path, held: _Held, rows: Rows[Any], changed_files: Mappin
         os.write(fd, _LENGTH.pack(len(record)) + record)  # no fsync: a lost record is re-read
     finally:
         os.close(fd)
-    _keep(state_dir, _Held(_stamps(state_dir), held.key, held.name,
-                           held.logged + len(changed_entries), rows))
+    memo.keep(state_dir, _Held(_stamps(state_dir), held.key, held.name,
+                               held.logged + len(changed_entries), rows))
     return True

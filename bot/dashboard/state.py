@@ -1,4 +1,7 @@
-"""The dashboard's state kept between commits: one object, so the daemon can own it.
+"""The dashboard's state kept between commits: one object, kept in the process's `Memory`.
+
+The daemon's lives in its `Memory` (`of`), made on first use; given no memory, a function
+uses a new state: it reads everything afresh and writes the same bytes.
 
 Per state dir, what the last listing found (`Listing`): every task file's entry (the row
 cache's own dicts, `bot.dashboard.cache`, updated in place) and its path in one of three
@@ -19,9 +22,10 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bot.dashboard import cache as dashcache
+from bot.state.memory import Memory
 from bot.state.statedir import read_owned
 
-__all__ = ["STATE", "DashboardState", "Kind", "Listing", "json_file", "kind", "pick"]
+__all__ = ["DashboardState", "Kind", "Listing", "json_file", "kind", "of", "pick"]
 
 Kind = Literal["open", "complete", "problem"]
 _KEPT = 4  # state dirs (tests use many in one process; the daemon one)
@@ -138,9 +142,11 @@ def _stamp(path: Path) -> Stamp:
 
 class DashboardState:
     """Everything the dashboard keeps in memory between commits, for a few state dirs: the
-    listings, the last rows built, the state dir's JSON documents as last parsed."""
+    row cache as last loaded or saved, the listings, the last rows built, the state dir's
+    JSON documents as last parsed."""
 
     def __init__(self) -> None:
+        self.row_cache = dashcache.Memo()
         self._listings: dict[str, Listing] = {}
         self._built: dict[str, dict[str, Any]] = {}
         self._docs: dict[Path, tuple[Stamp, Any]] = {}
@@ -197,4 +203,6 @@ def json_file(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-STATE = DashboardState()  # the process's, until the daemon hands one down
+def of(memory: Memory | None) -> DashboardState:
+    """The state kept in `memory` (made on first use), or a new one: nothing kept."""
+    return memory.dashboard.get(DashboardState) if memory is not None else DashboardState()

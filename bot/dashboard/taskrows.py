@@ -17,7 +17,9 @@ file must meet to run) and it parses; otherwise it is one line saying why, and i
 and id — text from whoever pushed — are never shown. Judged once per (path, blob): the
 same bytes reached again through another history count as the bytes a trusted person
 wrote there, and taskbot's own uncommitted edit of a file judged trusted as HEAD has it is
-trusted too. Trust is judged before the file is parsed.
+trusted too. Trust is judged before the file is parsed, against the own-commits record as
+the process's `Memory` keeps it (only what was appended since is read), and with the
+history reads it keeps.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ import pygit2
 from bot.config import Config
 from bot.dashboard import cache as dashcache
 from bot.dashboard import sources
-from bot.dashboard.state import STATE, DashboardState, Listing, json_file
+from bot.dashboard.state import DashboardState, Listing, json_file
 from bot.errors import TaskbotError
 from bot.git import owncommits, read
 from bot.git.trust import check_file
+from bot.state.memory import Memory
 from bot.taskfile.parse import parse as parse_task
 
 __all__ = ["JUDGE_BUDGET", "PENDING", "Entry", "at_head", "listing", "state_json"]
@@ -83,12 +86,13 @@ def _cache_key(config: Config) -> str:
                        list(config.trust or ())])
 
 
-def _load(config: Config) -> _Cache:
+def _load(config: Config, state: DashboardState) -> _Cache:
     key = _cache_key(config)
-    return _Cache(key, dashcache.load(Path(config.repo.state_dir), key, Entry._make))
+    return _Cache(key, dashcache.load(state.row_cache, Path(config.repo.state_dir), key,
+                                      Entry._make))
 
 
-def at_head(config: Config, worktree: Path, state: DashboardState = STATE
+def at_head(config: Config, worktree: Path, state: DashboardState
             ) -> Callable[[str], str | None] | None:
     """HEAD's blob id of a task file in `worktree` as the listing kept knows it, without
     reading tasks_dir's tree (`unstaged.AtHead`; None for a file it does not hold: it may
@@ -101,7 +105,7 @@ def at_head(config: Config, worktree: Path, state: DashboardState = STATE
         head = _head(read.open_repo(worktree))
     except TaskbotError:
         return None
-    cache = _load(config).rows
+    cache = _load(config, state).rows
     tree = sources.tree_at(head, tasks_dir) if head is not None else None
     if tree is None or kept.rows is not cache or not isinstance(cache.files, dict):
         return None
@@ -143,15 +147,16 @@ def _said(path: str, blob: str, data: bytes | None, judge: Judge) -> Entry:
     return Entry(blob, task.id, task.title, done, len(task.criteria))
 
 
-def _judge(config: Config, repo: pygit2.Repository, head: str) -> Judge:
+def _judge(config: Config, repo: pygit2.Repository, head: str, memory: Memory | None
+           ) -> Judge:
     own: frozenset[str] | None = None
 
     def judge(path: str) -> str:
         nonlocal own
         if own is None:  # read only when a file is judged: most commits judge none
-            own = owncommits.load(config.repo.state_dir)
+            own = owncommits.load(config.repo.state_dir, memory)
         try:
-            verdict = check_file(repo, head, path, config, own)
+            verdict = check_file(repo, head, path, config, own, memory=memory)
         except (pygit2.GitError, KeyError, ValueError) as exc:
             return f"its history cannot be read: {exc}"
         return "" if verdict.trusted else verdict.reason
@@ -165,16 +170,18 @@ def _head(repo: pygit2.Repository) -> pygit2.Commit | None:
         return None
 
 
-def listing(config: Config, worktree: Path, render: Render, skip: str = "",
-            changed: Sequence[str] | None = None, state: DashboardState = STATE) -> Listing:
+def listing(config: Config, worktree: Path, render: Render, state: DashboardState,
+            skip: str = "", changed: Sequence[str] | None = None,
+            memory: Memory | None = None) -> Listing:
     """Every task file under tasks_dir in `worktree` as it would be committed now, by path
     and sorted by where its row goes (`skip`: a path that is never a task, the dashboard).
     `changed`: the paths written since HEAD (the run's task file, where it moved), or None
     when unknown (then git is asked). Only what changed since the last listing kept in
-    `state` is looked at. Files not seen before are judged and read for at most
-    JUDGE_BUDGET seconds; the rest say PENDING (path only) and are read by the next commits."""
+    `state` is looked at. Files not seen before are judged (with `memory`'s caches) and read
+    for at most JUDGE_BUDGET seconds; the rest say PENDING (path only) and are read by the
+    next commits."""
     tasks_dir = sources.tasks_dir_of(config)
-    cache = _load(config)
+    cache = _load(config, state)
     repo: pygit2.Repository | None = None
     head: pygit2.Commit | None = None
     try:
@@ -197,13 +204,14 @@ def listing(config: Config, worktree: Path, render: Render, skip: str = "",
     walk = _candidates(listed, kept, entries)
     before = {p: kept.get(p) for p in walk} if kept is not None else {}
     pending = dict(kept.pending) if kept is not None else {}
-    new, gone = _entries(_Reader(config, repo, str(head.id), render, skip), listed, walk,
-                         entries, pending)
+    new, gone = _entries(_Reader(config, repo, str(head.id), render, skip, memory), listed,
+                         walk, entries, pending)
     rows = cache.rows
     if listed.tree and (new or gone or cache.rows.tree != listed.tree):
         rows = dashcache.Rows(listed.tree, listed.committed, entries)
-        dashcache.save(Path(config.repo.state_dir), cache.key, rows, listed.diff or {},
-                       {**new, **dict.fromkeys(gone)}, whole=listed.diff is None)
+        dashcache.save(state.row_cache, Path(config.repo.state_dir), cache.key, rows,
+                       listed.diff or {}, {**new, **dict.fromkeys(gone)},
+                       whole=listed.diff is None)
     elif rows.entries is not entries:
         rows = dashcache.Rows(rows.tree, rows.files, entries)
     if kept is None:
@@ -245,6 +253,7 @@ class _Reader(NamedTuple):
     head: str
     render: Render
     skip: str
+    memory: Memory | None
 
 
 def _entries(reader: _Reader, listed: sources.Listed, walk: Sequence[str],
@@ -255,7 +264,7 @@ def _entries(reader: _Reader, listed: sources.Listed, walk: Sequence[str],
     run moved away (to completed/) or made no regular file is gone. (The entries new, the
     paths gone.)"""
     changed, committed = listed.changed, listed.committed
-    judge = _judge(reader.config, reader.repo, reader.head)
+    judge = _judge(reader.config, reader.repo, reader.head, reader.memory)
     deadline = time.monotonic() + JUDGE_BUDGET
     new: dict[str, Entry] = {}
     gone: list[str] = []
@@ -305,7 +314,7 @@ def _blob(repo: pygit2.Repository, blob: str) -> bytes | None:
     return found.read_raw() if isinstance(found, pygit2.Blob) else None
 
 
-def state_json(config: Config, name: str, state: DashboardState = STATE) -> dict[str, Any]:
+def state_json(config: Config, name: str, state: DashboardState) -> dict[str, Any]:
     """A JSON document of the state dir (such as the status document), or {}: parsed again
     only when the file changed. Shared: read it, never change it."""
     path = Path(config.repo.state_dir) / name

@@ -71,8 +71,10 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     report = result.report
     waiting_store.remember(places.state, task_id, [d.task_id for d in report.waiting_on])
     message = ctx.redactor(task_commit(report, start))
-    committed = writeback.commit(config, places, tj, wt, rel_path, report, message, in_commit,
-                                 dashboard_committed, job.memory)
+    # the dashboard's state between commits is kept in the process's memory
+    committed = writeback.commit(
+        config, places, tj, wt, rel_path, report, message, partial(in_commit, memory=job.memory),
+        partial(dashboard_committed, memory=job.memory), job.memory)
     if committed is None:
         settle(wt, job.memory)  # it wrote nothing git would record
         problem = publish_report(config, report, ctx.redactor)

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["Kept", "Memory", "RecordRead"]
+__all__ = ["Held", "Kept", "Memory", "RecordRead"]
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 class Kept(Generic[K, V]):
@@ -33,6 +34,25 @@ class Kept(Generic[K, V]):
     def __init__(self) -> None:
         self.items: dict[K, V] = {}
         self.lock = threading.Lock()
+
+
+class Held:
+    """One concern's object, made on first use: typed by the module that keeps it, which
+    sits above this layer and so cannot be named here. Only its making is locked: what it
+    holds is its module's to guard."""
+
+    __slots__ = ("_lock", "_value")
+
+    def __init__(self) -> None:
+        self._value: object = None
+        self._lock = threading.Lock()
+
+    def get(self, kind: type[T]) -> T:
+        """The object kept, or a new `kind()` kept from now on."""
+        with self._lock:
+            if not isinstance(self._value, kind):
+                self._value = kind()
+            return self._value
 
 
 @dataclass(frozen=True)
@@ -75,3 +95,5 @@ class Memory:
         default_factory=Kept)
     # bot.run.repolock: one lock per project directory, shared by every run of the process
     repo_locks: Kept[str, threading.Lock] = field(default_factory=Kept)
+    # bot.dashboard.state: the dashboard's listings, rows and documents between commits
+    dashboard: Held = field(default_factory=Held)

@@ -20,14 +20,14 @@ import pytest
 from bot import config as configmod
 from bot import dashboard
 from bot.daemon import statusfile
-from bot.dashboard import cache as dashcache
 from bot.dashboard import sources as dashsources
+from bot.dashboard import state as dashstate
 from bot.dashboard import taskrows as dashrows
-from bot.dashboard.state import DashboardState
 from bot.git import unstaged
 from bot.git import write as gitwrite
 from bot.run.report import Report, TaskInfo
 from bot.state import waiting
+from bot.state.memory import Memory
 from tests.kit.git import git
 
 DASHBOARD = "tasks/DASHBOARD.md"
@@ -123,8 +123,7 @@ def _fresh(tmp_path: Path, wt: Path, report: Report | None, changed: Sequence[st
            round_: int) -> str:
     """The dashboard made from scratch: another state dir, a new state, every row built."""
     config = _config(tmp_path, wt, f"fresh-{round_}")
-    state = DashboardState()
-    table = dashboard.rows(config, wt, report, changed, state)
+    table = dashboard.rows(config, wt, report, changed, Memory())
     return dashboard.render(config, table, dashboard.kept_branches(config, wt))
 
 
@@ -156,7 +155,8 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
     names = [f"TASK-{n:02d}" for n in range(14)]
     config, wt = _repo(tmp_path, {f"{ACTIVE}/{name}.md": _task(n, done=n % 3 == 0)
                                   for n, name in enumerate(names[:10])})
-    state = DashboardState()
+    memory = Memory()
+    state = dashstate.of(memory)
     predicted: list[bool] = []
     heads: list[bool] = []
     real = dashsources.predicted
@@ -176,11 +176,11 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
         known = dashrows.at_head(config, wt, state)  # HEAD as the listing knows it
         heads.append(known is not None)
         assert unstaged.differs(wt, changed, known) == unstaged.differs(wt, changed), round_
-        dashboard.refresh(config, wt, report, changed, state)
+        dashboard.refresh(config, wt, report, changed, memory)
         assert (wt / DASHBOARD).read_text() == _fresh(tmp_path, wt, report, changed, round_), round_
-        kept, fresh = state.listing(config.repo.state_dir), DashboardState()
+        kept, fresh = state.listing(config.repo.state_dir), Memory()
         dashboard.rows(_config(tmp_path, wt, f"fresh-{round_}"), wt, report, changed, fresh)
-        again = fresh.listing(str(tmp_path / f"fresh-{round_}"))
+        again = dashstate.of(fresh).listing(str(tmp_path / f"fresh-{round_}"))
         assert kept is not None and again is not None
         assert kept.lists == again.lists and kept.entries == again.entries, round_
         if rng.random() < 0.5:  # taskbot's commit, or the run's changes left to the next one
@@ -191,8 +191,8 @@ def test_the_state_kept_follows_many_random_edits(tmp_path: Path, small_bounds: 
     assert predicted.count(True) > 5 and heads.count(True) > 5  # no tree read after
     # taskbot's commit
     text = (wt / DASHBOARD).read_bytes()
-    monkeypatch.setattr(dashcache, "_MEMO", {})  # a new process: the cache read from disk
-    assert dashboard.refresh(config, wt, report, changed, DashboardState()) is False
+    # a new process: the cache read from disk
+    assert dashboard.refresh(config, wt, report, changed, Memory()) is False
     assert (wt / DASHBOARD).read_bytes() == text
 
 
@@ -200,14 +200,14 @@ def test_a_row_follows_status_json_and_the_waiting_store_between_commits(
         tmp_path: Path) -> None:
     """Both are parsed again only when they changed: a change is seen at the next commit."""
     config, wt = _repo(tmp_path, {f"{ACTIVE}/TASK-{n:02d}.md": _task(n) for n in range(2)})
-    state, state_dir = DashboardState(), Path(config.repo.state_dir)
-    assert dashboard.refresh(config, wt, state=state) is True
+    memory, state_dir = Memory(), Path(config.repo.state_dir)
+    assert dashboard.refresh(config, wt, memory=memory) is True
     assert "| Task 1 | 1/2 | — | — |" in (wt / DASHBOARD).read_text()
     entry = statusfile.task_entry(_report(1, "failed"), None, datetime.now().astimezone())
     statusfile.record_task(state_dir, "TASK-01", entry)
-    assert dashboard.refresh(config, wt, state=state) is True
+    assert dashboard.refresh(config, wt, memory=memory) is True
     assert "| Task 1 | 1/2 | — | failed, 2026-" in (wt / DASHBOARD).read_text()
     waiting.remember(state_dir, "TASK-01", ["TASK-00"])
-    assert dashboard.refresh(config, wt, state=state) is True
+    assert dashboard.refresh(config, wt, memory=memory) is True
     assert "| Task 1 | 1/2 | TASK-00 | failed, 2026-" in (wt / DASHBOARD).read_text()
-    assert dashboard.refresh(config, wt, state=state) is False
+    assert dashboard.refresh(config, wt, memory=memory) is False

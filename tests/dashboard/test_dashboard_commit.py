@@ -20,11 +20,11 @@ import pytest
 from bot import config as configmod
 from bot import dashboard, taskfile
 from bot.daemon import statusfile
-from bot.dashboard import cache as dashcache
 from bot.dashboard import taskrows as dashrows
 from bot.git import read
 from bot.run.pending import Pending
 from bot.run.report import Report, TaskInfo
+from bot.state.memory import Memory
 from tests.kit.git import git
 
 DASHBOARD = "tasks/DASHBOARD.md"
@@ -35,7 +35,8 @@ def _task(n: int) -> str:
             "- [x] Build\n- [ ] Push\n\n## Progress Log\n- 2026-01-01 10:00: created\n")
 
 
-def _repo(tmp_path: Path, active: int, completed: int) -> tuple[configmod.Config, Path]:
+def _repo(tmp_path: Path, active: int, completed: int
+          ) -> tuple[configmod.Config, Path, Memory]:
     wt = tmp_path / "wt"
     git(tmp_path, "init", "-q", "-b", "main", str(wt))
     for n in range(active + completed):
@@ -47,9 +48,11 @@ def _repo(tmp_path: Path, active: int, completed: int) -> tuple[configmod.Config
     config = configmod.parse({
         "repo": {"path": str(wt), "state_dir": str(tmp_path / "state"), "dashboard": DASHBOARD},
         "trust": {"authors": ["becker@example.com"]}}, str(tmp_path / "taskbot.toml"))
-    assert dashboard.refresh(config, wt) is True  # the cache is built, as by earlier commits
+    memory = Memory()  # the process's, kept between its commits
+    # the cache is built, as by earlier commits
+    assert dashboard.refresh(config, wt, memory=memory) is True
     _commit(wt, "dashboard")
-    return config, wt
+    return config, wt, memory
 
 
 def _commit(wt: Path, message: str) -> None:
@@ -98,11 +101,11 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> _Counts:
 @pytest.mark.parametrize(("active", "completed"), [(3, 0), (3, 300), (300, 0)])
 def test_one_commit_starts_no_git_and_reads_only_what_the_run_wrote(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, active: int, completed: int) -> None:
-    config, wt = _repo(tmp_path, active, completed)
+    config, wt, memory = _repo(tmp_path, active, completed)
     monkeypatch.setattr(dashboard, "OPEN_LISTED", max(active, dashboard.OPEN_LISTED))  # all rows
     rel = _run_wrote(wt, 1)
     counts = _counting(monkeypatch)
-    assert dashboard.in_commit(config, wt, _report(1), [rel]) is True
+    assert dashboard.in_commit(config, wt, _report(1), [rel], memory=memory) is True
     text = (wt / DASHBOARD).read_text()
     assert "| [TASK-1](active/TASK-1.md) | Task 1 | 1/2 | — | partial, 2026-01-02 10:00, " \
            "this commit |" in text
@@ -114,74 +117,74 @@ def test_one_commit_starts_no_git_and_reads_only_what_the_run_wrote(
 
 def test_the_row_cache_comes_back_after_a_restart_without_reading_a_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config, wt = _repo(tmp_path, 4, 0)
+    config, wt, memory = _repo(tmp_path, 4, 0)
     snapshot = tmp_path / "state" / "dashboard-rows.bin"
     before = snapshot.stat().st_ino
     for n in (0, 1, 2, 1):
-        assert dashboard.in_commit(config, wt, _report(n), [_run_wrote(wt, n)]) is True
+        assert dashboard.in_commit(config, wt, _report(n), [_run_wrote(wt, n)], memory=memory) is True
         _commit(wt, f"run {n}")
     assert snapshot.stat().st_ino == before  # each commit appended its rows to the log
     text = (wt / DASHBOARD).read_text()
-    monkeypatch.setattr(dashcache, "_MEMO", {})  # a new process
+    memory = Memory()  # a new process
     counts = _counting(monkeypatch)
-    assert dashboard.refresh(config, wt, _report(1), []) is False  # the same table
+    assert dashboard.refresh(config, wt, _report(1), [], memory=memory) is False  # the same table
     assert (wt / DASHBOARD).read_text() == text
     assert counts.parsed == [] and counts.judged == []
 
 
 def test_a_task_moved_to_completed_leaves_the_table(tmp_path: Path) -> None:
-    config, wt = _repo(tmp_path, 2, 1)
+    config, wt, memory = _repo(tmp_path, 2, 1)
     rel, dest = _run_wrote(wt, 0), "tasks/completed/TASK-0.md"
     git(wt, "mv", rel, dest)  # as pipeline._move_if_complete does
-    assert dashboard.in_commit(config, wt, _report(0), [rel, dest]) is True
+    assert dashboard.in_commit(config, wt, _report(0), [rel, dest], memory=memory) is True
     text = (wt / DASHBOARD).read_text()
     assert "TASK-0" not in text and "| [TASK-1](active/TASK-1.md) | Task 1 | 1/2 |" in text
 
 
 @pytest.fixture
-def crlf_checkout(tmp_path: Path) -> Iterator[tuple[configmod.Config, Path]]:
-    config, wt = _repo(tmp_path, 2, 0)
+def crlf_checkout(tmp_path: Path) -> Iterator[tuple[configmod.Config, Path, Memory]]:
+    config, wt, memory = _repo(tmp_path, 2, 0)
     (wt / ".gitattributes").write_text("*.md text eol=crlf\n")
     _commit(wt, "line endings")
     (wt / "tasks/active/TASK-1.md").unlink()
     git(wt, "checkout", "--", "tasks/active/TASK-1.md")  # written with CRLF, stored with LF
-    yield config, wt
+    yield config, wt, memory
 
 
 def test_a_run_that_wrote_what_head_has_adds_no_dashboard_change(
-        crlf_checkout: tuple[configmod.Config, Path]) -> None:
-    config, wt = crlf_checkout
+        crlf_checkout: tuple[configmod.Config, Path, Memory]) -> None:
+    config, wt, memory = crlf_checkout
     path = wt / "tasks/active/TASK-1.md"
     assert b"\r\n" in path.read_bytes()
     path.write_bytes(path.read_bytes())  # a run that changed nothing but wrote the file
     before = (wt / DASHBOARD).read_bytes()
-    assert dashboard.in_commit(config, wt, _report(1), ["tasks/active/TASK-1.md"]) is False
+    assert dashboard.in_commit(config, wt, _report(1), ["tasks/active/TASK-1.md"], memory=memory) is False
     assert (wt / DASHBOARD).read_bytes() == before
     with path.open("ab") as f:
         f.write(b"- 2026-01-02 10:00: ran\r\n")
-    assert dashboard.in_commit(config, wt, _report(1), ["tasks/active/TASK-1.md"]) is True
+    assert dashboard.in_commit(config, wt, _report(1), ["tasks/active/TASK-1.md"], memory=memory) is True
     assert "this commit" in (wt / DASHBOARD).read_text()
 
 
 def test_a_log_cut_short_loads_up_to_its_last_whole_record(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash in the middle of an append: only the rows of the lost record are read again."""
-    config, wt = _repo(tmp_path, 3, 0)
+    config, wt, memory = _repo(tmp_path, 3, 0)
     for n in (0, 1):
-        assert dashboard.in_commit(config, wt, _report(n), [_run_wrote(wt, n)]) is True
+        assert dashboard.in_commit(config, wt, _report(n), [_run_wrote(wt, n)], memory=memory) is True
         _commit(wt, f"run {n}")
     log = tmp_path / "state" / "dashboard-rows.log"
     log.write_bytes(log.read_bytes()[:-5])
     text = (wt / DASHBOARD).read_text()
-    monkeypatch.setattr(dashcache, "_MEMO", {})  # a new process
+    memory = Memory()  # a new process
     counts = _counting(monkeypatch)
-    assert dashboard.refresh(config, wt, _report(1), []) is False
+    assert dashboard.refresh(config, wt, _report(1), [], memory=memory) is False
     assert (wt / DASHBOARD).read_text() == text
     assert counts.parsed == ["tasks/active/TASK-1.md"]
 
 
 def test_complete_tasks_beyond_the_last_twenty_are_counted_not_listed(tmp_path: Path) -> None:
-    config, wt = _repo(tmp_path, 1, 0)
+    config, wt, memory = _repo(tmp_path, 1, 0)
     (wt / "tasks" / "active" / "TASK-0.md").unlink()
     for n in range(30):  # 25 complete, then 5 open (one of them this commit's)
         path = wt / "tasks" / "active" / f"TASK-{n:02d}.md"
@@ -191,7 +194,7 @@ def test_complete_tasks_beyond_the_last_twenty_are_counted_not_listed(tmp_path: 
     _commit(wt, "thirty tasks")
     finished = Report(TaskInfo("TASK-00", "Task 0", "-", "active", "tasks/active/TASK-00.md"),
                       "complete", 2, 2, (), (), (), (), (), "20260102T100000-test")
-    assert dashboard.refresh(config, wt, finished) is True
+    assert dashboard.refresh(config, wt, finished, memory=memory) is True
     text = (wt / DASHBOARD).read_text()
     listed = [line.split("]")[0].removeprefix("| [") for line in text.splitlines()
               if line.startswith("| [TASK-")]
@@ -203,7 +206,7 @@ def test_complete_tasks_beyond_the_last_twenty_are_counted_not_listed(tmp_path: 
 
 
 def test_a_row_says_which_plans_wait_for_approval_and_how_to_approve(tmp_path: Path) -> None:
-    config, wt = _repo(tmp_path, 2, 0)
+    config, wt, memory = _repo(tmp_path, 2, 0)
     waiting = replace(_report(1), result="waiting",
                       awaiting=(Pending(1, "Push", "0123456789abcdef", ("run: push",)),))
     entry = statusfile.task_entry(waiting, None, datetime.now().astimezone())
@@ -212,8 +215,8 @@ def test_a_row_says_which_plans_wait_for_approval_and_how_to_approve(tmp_path: P
                                            "approve": "taskbot approve TASK-1"}]
     statusfile.record_task(Path(config.repo.state_dir), "TASK-1", entry)
     said = "waiting for approval of plan 0123456789abcdef (taskbot approve TASK-1)"
-    rows = {r.task_id: r for r in dashboard.rows(config, wt)}  # from status.json
+    rows = {r.task_id: r for r in dashboard.rows(config, wt, memory=memory)}  # from status.json
     assert rows["TASK-1"].waits_on == (said,) and rows["TASK-0"].waits_on == ()
     rel = _run_wrote(wt, 1)
-    assert dashboard.in_commit(config, wt, waiting, [rel]) is True  # the run committed now
+    assert dashboard.in_commit(config, wt, waiting, [rel], memory=memory) is True  # the run committed now
     assert said in (wt / DASHBOARD).read_text()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import config as configmod
+from bot.dashboard import state as dashstate
 from bot.git import worktree
 from bot.pipeline import Processed, Push, process
 from bot.plugin.plugins import load_handlers
@@ -58,3 +59,18 @@ def test_without_a_memory_nothing_is_kept_and_the_result_is_the_same(tmp_path: P
     for n in (1, 2):
         assert [p.commit is not None for p in _push(box, n, None)] == [True]
     assert "- [x] Works" in box.main_file("tasks/active/TASK-002.md")
+
+
+def test_the_dashboard_keeps_its_state_in_the_memory_it_is_handed(tmp_path: Path) -> None:
+    """The pipeline hands its memory to the dashboard: the listing made at the first push and
+    the commit made of it are there for the next push (which then reads no tasks_dir tree)."""
+    box, memory = sandbox(tmp_path), Memory()
+    text = box.config.read_text()
+    assert "[repo]\n" in text
+    box.config.write_text(text.replace("[repo]\n", '[repo]\ndashboard = "tasks/DASHBOARD.md"\n', 1))
+    [first] = _push(box, 1, memory)
+    state, state_dir = dashstate.of(memory), str(tmp_path / "state")
+    assert first.commit is not None and state.listing(state_dir) is not None
+    assert state.last_commit(state_dir)  # taskbot's commit, told to the dashboard
+    assert [p.commit is not None for p in _push(box, 2, memory)] == [True]
+    assert "TASK-002" in box.main_file("tasks/DASHBOARD.md")
