@@ -135,8 +135,7 @@ def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
     refused_push = f"push {push.new[:12]} not run: "
     if not verdict.trusted:
         # Untrusted: only a shallow look, to tell whether the refusal is worth a report.
-        return (refused_push + verdict.reason if brings_open_boxes(change.old, change.new)
-                else ""), ()
+        return (refused_push + verdict.reason if _brings_open_boxes(change) else ""), ()
     try:
         indices = criteria_to_run(change.old, change.new, change.path)
     except TaskbotError as exc:
@@ -148,6 +147,20 @@ def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
         if not mine.trusted:
             return refused_push + mine.reason, ()
     return "", indices
+
+
+# Whether a (old, new) pair of blobs brings open boxes, by their ids: a push of a few bytes
+# may name one large blob at thousands of paths, each of which was read and looked at.
+_LOOKED: dict[tuple[str, str], bool] = {}
+
+
+def _brings_open_boxes(change: Change) -> bool:
+    key = (str(change.old_id), str(change.new_id))
+    if key not in _LOOKED:
+        if len(_LOOKED) >= 4096:
+            _LOOKED.clear()
+        _LOOKED[key] = brings_open_boxes(change.old, change.new)
+    return _LOOKED[key]
 
 
 def _rerun(job: Job, task_id: str) -> Processed:
