@@ -94,3 +94,25 @@ def test_one_large_blob_at_many_paths_is_read_one_file_at_a_time(tmp_path: Path)
     assert "- [x] Say ok" in box.main_file("tasks/active/TASK-1.md")
     refused = reportstore.last(box.root / "state", ".refused").markdown_path.read_text()
     assert "tasks/active/A-HUGE.md: larger than 1 MiB (67108864 bytes)" in refused
+
+
+def test_a_folder_1100_deep_stops_no_later_push(tmp_path: Path) -> None:
+    box = installed(tmp_path)
+    deep = "tasks/active/" + "d/" * 1100 + "DEEP-1.md"
+    deep_task = _blob(box, task_text("DEEP-1", [("Say ok", "touch DEEP1")]).encode())
+    waiting = _blob(box, task_text("WAIT-1", [("Say ok", "true")], deps=["NONE-9"]).encode())
+    with running_daemon(box.config, tmp_path / "serve.log") as daemon:
+        _push_entries(box, [(deep, deep_task), ("tasks/active/WAIT-1.md", waiting)])
+        until(daemon.notify, lambda: _settled(box), timeout=60)
+        git(box.clone, "fetch", "-q", "origin")  # no checkout: the clone's paths are too long
+        git(box.clone, "reset", "-q", "--soft", "origin/main")
+        git(box.clone, "read-tree", "origin/main")
+        task = _blob(box, task_text("TASK-1", [("Say ok", "true")]).encode())
+        _push_entries(box, [("tasks/active/TASK-1.md", task)])
+        until(daemon.notify, lambda: _settled(box), timeout=60)
+        log = daemon.stderr()
+    assert "RecursionError" not in log
+    failed = box.root / "state" / "queue" / "failed"
+    assert not failed.is_dir() or not list(failed.iterdir())
+    assert "- [x] Say ok" in box.main_file(deep)
+    assert "- [x] Say ok" in box.main_file("tasks/active/TASK-1.md")
