@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from bot.text.tempname import stem
+
 
 def write_atomic(path: Path | str, data: bytes, mode: int = 0o600, *,
                  tmp_dir: Path | str | None = None) -> os.stat_result:
@@ -18,7 +20,7 @@ def write_atomic(path: Path | str, data: bytes, mode: int = 0o600, *,
     replaced the file since.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=f".{target.name}.",
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir or target.parent, prefix=f".{stem(target.name)}.",
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -22,6 +22,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from bot.errors import TaskbotError
+from bot.text.tempname import stem
 from bot.text.textcap import escape_controls
 
 __all__ = ["UnsafePath", "dir_inside", "files_inside", "read_inside", "write_inside"]
@@ -117,7 +118,7 @@ def write_inside(root: Path | str, rel: str, data: bytes, mode: int = 0o644) -> 
     dir_fd = _open_dir(root, parts[:-1], rel)
     try:
         mode = _existing_mode(dir_fd, parts[-1], rel, mode)
-        tmp = f".{parts[-1]}.{os.urandom(4).hex()}.tmp"
+        tmp = f".{stem(parts[-1])}.{os.urandom(4).hex()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC,
                      0o600, dir_fd=dir_fd)
         try:

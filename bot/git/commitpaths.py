@@ -57,8 +57,8 @@ def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: st
             return DECLINED
         return _commit(repo, head, worktree, message, pygit2.Signature(name, email), paths,
                        sign)
-    except (pygit2.GitError, KeyError, ValueError, OSError):
-        return DECLINED
+    except (pygit2.GitError, KeyError, ValueError, OSError, RecursionError):
+        return DECLINED  # RecursionError: a path 1,000 folders deep is git's to commit
 
 
 def _commit(repo: pygit2.Repository, head: pygit2.Commit, worktree: Path, message: str,

@@ -73,8 +73,8 @@ def reset_in_process(path: Path, branch: str, start: str,
                 return False
         return _move(repo, commit, ref, sorted(written) if settled else None, detached,
                      memory)
-    except (pygit2.GitError, KeyError, ValueError, OSError):
-        return False
+    except (pygit2.GitError, KeyError, ValueError, OSError, RecursionError):
+        return False  # RecursionError: a path 1,000 folders deep (`mkdir(parents=True)`)
 
 
 def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: list[str] | None,

@@ -94,9 +94,10 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
     verdict = check(pushed, config, own) if changes else root
     out: list[Processed] = []
     refusals: list[tuple[str, str]] = []
+    looked: Looked = {}
     for change in changes:
         heartbeat.beat()  # a push of many files is long, and alive
-        why, indices = _judged(job, repo, push, verdict, own, change)
+        why, indices = _judged(job, repo, push, verdict, own, change, looked)
         if why:
             refusals.append((change.path, why))
         elif indices:
@@ -128,15 +129,16 @@ def _approved(job: Job, taken: approvals.Taken, push: Push, ran: set[str]
 
 
 def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
-            own: frozenset[str], change: Change) -> tuple[str, tuple[int, ...]]:
-    """Why the file is refused ('' when it is not), and the criteria to run."""
+            own: frozenset[str], change: Change, looked: Looked
+            ) -> tuple[str, tuple[int, ...]]:
+    """Why the file is refused ('' when it is not), and the criteria to run. `looked`: the
+    push's answers of `_brings_open_boxes` so far."""
     if change.error:
         return change.error, ()
     refused_push = f"push {push.new[:12]} not run: "
     if not verdict.trusted:
         # Untrusted: only a shallow look, to tell whether the refusal is worth a report.
-        return (refused_push + verdict.reason if brings_open_boxes(change.old, change.new)
-                else ""), ()
+        return (refused_push + verdict.reason if _brings_open_boxes(change, looked) else ""), ()
     try:
         indices = criteria_to_run(change.old, change.new, change.path)
     except TaskbotError as exc:
@@ -148,6 +150,18 @@ def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
         if not mine.trusted:
             return refused_push + mine.reason, ()
     return "", indices
+
+
+# Whether an (old, new) pair of blobs brings open boxes, by their ids, within one push: a
+# push of a few bytes may name one large blob at thousands of paths, each read and looked at.
+Looked = dict[tuple[str, str], bool]
+
+
+def _brings_open_boxes(change: Change, looked: Looked) -> bool:
+    key = (str(change.old_id), str(change.new_id))
+    if key not in looked:
+        looked[key] = brings_open_boxes(change.old, change.new)
+    return looked[key]
 
 
 def _rerun(job: Job, task_id: str) -> Processed:

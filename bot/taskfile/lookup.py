@@ -17,7 +17,7 @@ waited on; `trusted_dependencies` says which were taken on its word.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -38,8 +38,38 @@ __all__ = ["MAX_ENTRIES", "DependencyState", "TaskIndex", "dependency_state", "f
 MAX_ENTRIES = 100_000
 
 
+def _walk(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(top)` (top-down, errors skipped, symlinked folders listed, not entered),
+    with a list of folders to do instead of recursion: Python 3.11's `os.walk` recurses,
+    and a pushed folder 1,000 deep failed every later push with a RecursionError."""
+    todo = [os.fspath(top)]
+    while todo:
+        folder = todo.pop()
+        dirs: list[str] = []
+        names: list[str] = []
+        links: set[str] = set()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    is_dir = _is_dir(entry)
+                    (dirs if is_dir else names).append(entry.name)
+                    if is_dir and entry.is_symlink():
+                        links.add(entry.name)
+        except OSError:
+            continue
+        yield folder, dirs, names  # the caller may empty `dirs`: those are not entered
+        todo.extend(os.path.join(folder, d) for d in reversed(dirs) if d not in links)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 class TaskIndex:
-    """The `.md` files under a tasks root, listed once (`os.walk`: symlinked folders are
+    """The `.md` files under a tasks root, listed once (`os.walk`'s way: symlinked folders are
     not followed), at most `limit` entries, and outside a repository only the root's files
     and those of its folders; lookups by id answer from the listing."""
 
@@ -61,7 +91,7 @@ class TaskIndex:
         # Outside any repository (a file in /tmp) the root is only a guess: its own files
         # and one level of folders (tasks/active, tasks/completed), never a whole tree.
         shallow = _work_tree(self.root) is None
-        for folder, dirs, names in os.walk(self.root):
+        for folder, dirs, names in _walk(self.root):
             seen += len(dirs) + len(names)
             if seen > self.limit:
                 self.truncated = True

@@ -173,15 +173,20 @@ def _blob(repo: pygit2.Repository, oid: pygit2.Oid) -> bytes | None:
 
 def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
              ) -> Iterator[tuple[str, pygit2.Oid]]:
+    """Walked with a list of folders to do, not by recursion: a pushed tree may be
+    thousands of folders deep, and a RecursionError failed every later push."""
     import pygit2  # noqa: PLC0415 -- as in _locate
 
-    for entry in tree:
-        name = entry.name or ""
-        sub = repo[entry.id] if entry.filemode == pygit2.enums.FileMode.TREE else None
-        if isinstance(sub, pygit2.Tree):
-            yield from _tree_md(repo, sub, f"{prefix}{name}/")
-        elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(".md"):
-            yield f"{prefix}{name}", entry.id
+    todo = [(tree, prefix)]
+    while todo:
+        folder, at = todo.pop()
+        for entry in folder:
+            name = entry.name or ""
+            sub = repo[entry.id] if entry.filemode == pygit2.enums.FileMode.TREE else None
+            if isinstance(sub, pygit2.Tree):
+                todo.append((sub, f"{at}{name}/"))
+            elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(".md"):
+                yield f"{at}{name}", entry.id
 
 
 __all__ = ["TreeIndex", "find_in_tree", "task_files", "tree_dependency_state"]

@@ -23,8 +23,11 @@ REPORT_CAP = 256 << 10  # bytes of a whole Markdown report (note, notification b
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SURROGATES = "\ud800-\udfff"  # category Cs: never encodable
-_CONTROL_RE = re.compile(f"[\x00-\x1f\x7f-\x9f{_SURROGATES}]")  # Cc, exactly, and Cs
-_LINE_BREAKING_RE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_SURROGATES}]")  # and Zl, Zp
+# The bidi controls (embeddings, overrides, isolates, marks): a name or id holding U+202E
+# shows its text reversed, so `TASK-1.md` on a terminal or in a report can be another file.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL_RE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")  # Cc, Cs, bidi
+_LINE_BREAKING_RE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}{_SURROGATES}]")  # Zl, Zp
 _SURROGATE_RE = re.compile(f"[{_SURROGATES}]")
 _ESCAPED_BYTES = range(0xDC80, 0xDD00)  # surrogateescape: the byte 0x80..0xff it stands for
 
@@ -41,8 +44,9 @@ def _escaped(ch: str) -> str:
 
 
 def escape_controls(text: str, keep: str = "\n\t", *, one_line: bool = False) -> str:
-    """`text` with every control character (Unicode category Cc) but those in `keep`, and
-    every lone surrogate, written as an escape: `\\x00`, `\\x1b`, `\\r`, `\\xff`;
+    """`text` with every control character (Unicode category Cc) and bidi control but those
+    in `keep`, and every lone surrogate, written as an escape: `\\x00`, `\\x1b`, `\\r`,
+    `\\u202e`, `\\xff`;
     `one_line`: the line and paragraph separators too (a commit message line must stay
     one line)."""
     pattern = _LINE_BREAKING_RE if one_line else _CONTROL_RE
