@@ -101,6 +101,13 @@ def test_a_folder_1100_deep_stops_no_later_push(tmp_path: Path) -> None:
     deep = "tasks/active/" + "d/" * 1100 + "DEEP-1.md"
     deep_task = _blob(box, task_text("DEEP-1", [("Say ok", "touch DEEP1")]).encode())
     waiting = _blob(box, task_text("WAIT-1", [("Say ok", "true")], deps=["NONE-9"]).encode())
+    try:
+        _deep_round(box, tmp_path, deep, deep_task, waiting)
+    finally:  # pytest's own cleanup recurses, and 1,100 folders exceed its limit
+        subprocess.run(["rm", "-rf", "--", str(box.root / "state")], check=False)
+
+
+def _deep_round(box: Sandbox, tmp_path: Path, deep: str, deep_task: str, waiting: str) -> None:
     with running_daemon(box.config, tmp_path / "serve.log") as daemon:
         _push_entries(box, [(deep, deep_task), ("tasks/active/WAIT-1.md", waiting)])
         until(daemon.notify, lambda: _settled(box), timeout=60)
