@@ -5,10 +5,11 @@ thousands of task files in the repository that is most of what a run's commit co
 though the run wrote two or three files. Here only the named paths are staged, and the
 tree is written from the index's cached trees, so the cost follows what changed. Where
 git could write other bytes (attributes, filters, autocrlf, config from the
-environment, sparse checkout) or clean the message up differently, it declines and git
-commits instead. A signed commit is signed as git signs it: the commit's bytes go to
-the caller's `Sign` (`ssh-keygen -Y sign -n git`), and its signature into the `gpgsig`
-header; when it cannot sign, git commits (and says why).
+environment, a sparse checkout not holding every path: `bot.git.sparse`) or clean the
+message up differently, it declines and git commits instead. A signed commit is signed
+as git signs it: the commit's bytes go to the caller's `Sign` (`ssh-keygen -Y sign -n
+git`), and its signature into the `gpgsig` header; when it cannot sign, git commits (and
+says why).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from bot.git import folders
+from bot.git import folders, sparse
 from bot.git.plainbytes import plain_bytes
 from bot.state.memory import Memory
 
@@ -53,7 +54,8 @@ def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: st
         if repo.head_is_unborn:
             return DECLINED
         head = repo.head.peel(pygit2.Commit)
-        if not plain_bytes(repo, head.tree, paths, partial(folders.entry, memory=memory)):
+        if not plain_bytes(repo, head.tree, paths, partial(folders.entry, memory=memory),
+                           sparse=sparse.holds(worktree, paths)):
             return DECLINED
         return _commit(repo, head, worktree, message, pygit2.Signature(name, email), paths,
                        sign)

@@ -35,17 +35,20 @@ def _entry(tree: pygit2.Tree, path: str) -> object:
 _BYTE_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
 _BYTE_CONFIG = ("filter.", "core.autocrlf", "core.eol", "core.attributesfile",
                 "core.sparsecheckout", "include.", "includeif.")
+_SPARSE_CONFIG = "core.sparsecheckout"
 _CONFIG_ENV = ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
 
 
 def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str],
-                entry: Entry = _entry) -> bool:
+                entry: Entry = _entry, *, sparse: bool = False) -> bool:
     """Whether libgit2 reads and writes `paths` as git would, byte for byte: no attributes,
     filter drivers, autocrlf, config from the environment or sparse checkout could apply.
-    `entry` looks in `tree` for the attributes files on the paths' way."""
+    `entry` looks in `tree` for the attributes files on the paths' way. `sparse`: the
+    caller knows every path is one the worktree's sparse checkout holds (`bot.git.sparse`),
+    so its sparse checkout changes nothing for them."""
     if any(os.environ.get(name) for name in _CONFIG_ENV) or ".gitattributes" in tree:
         return False
-    if any(entry.name.lower().startswith(_BYTE_CONFIG) for entry in repo.config):
+    if _byte_config(repo, sparse):
         return False
     common = Path(repo.path)
     if (common / "commondir").is_file():
@@ -59,6 +62,17 @@ def plain_bytes(repo: pygit2.Repository, tree: pygit2.Tree, paths: Iterable[str]
         return True
     return not any(repo.get_attr(p, name) is not None for name in _BYTE_ATTRIBUTES
                    for p in paths)
+
+
+def _byte_config(repo: pygit2.Repository, sparse: bool) -> bool:
+    """Config that could make git write other bytes or files; a sparse checkout counts
+    unless the caller knows it holds the paths."""
+    if any(entry.name.lower().startswith(_BYTE_CONFIG)
+           and not (sparse and entry.name.lower().startswith(_SPARSE_CONFIG))
+           for entry in repo.config):
+        return True
+    # the worktree's own patterns (`bot.git.sparse`): libgit2 would write every file
+    return not sparse and (Path(repo.path) / "info" / "sparse-checkout").exists()
 
 
 def _global_attributes() -> bool:

@@ -2,8 +2,10 @@
 
 `git checkout --force -B` costs a process (~10 ms) on a webhook's way to the handler;
 libgit2 does the same reset in ~1 ms when nothing could make git write other bytes for
-a file (attributes, filter drivers, autocrlf, config from the environment, sparse
-checkout). Otherwise it declines, and `bot.git.worktree` lets git do it whole.
+a file (attributes, filter drivers, autocrlf, config from the environment). Otherwise it
+declines, and `bot.git.worktree` lets git do it whole. A sparse worktree (`bot.git.sparse`)
+is reset here only when settled: the paths it holds are written, the rest of the commit
+goes to the index only, with git's skip-worktree bit (`bot.git.skipped`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import stat
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from bot.git import folders, read
+from bot.git import folders, read, skipped
 from bot.git.pairdiff import Pair
 from bot.git.plainbytes import plain_bytes
 from bot.state.memory import Memory
@@ -23,17 +25,23 @@ from bot.state.memory import Memory
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["UNTRACKED", "changed_files", "reset_in_process"]
+__all__ = ["UNTRACKED", "Held", "changed_files", "reset_in_process"]
 
 # libgit2's status flags of a file the commit does not hold: GIT_STATUS_WT_NEW, _IGNORED
 # (pygit2 is imported late here: `taskbot plan` never loads it).
 UNTRACKED = 1 << 7 | 1 << 14
 
 
+class Held(NamedTuple):
+    """The paths a sparse worktree holds (`bot.git.sparse`) before the reset and after."""
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+
 def reset_in_process(path: Path, branch: str, start: str,
                      changed: Mapping[str, int] | None, *, settled: bool = False,
                      pair: Pair | None = None, opened: pygit2.Repository | None = None,
-                     memory: Memory | None = None) -> bool:
+                     memory: Memory | None = None, held: Held | None = None) -> bool:
     """`git checkout --force -B branch start` through libgit2, for a worktree on `branch` or
     detached (every run after a task's first): ~1 ms where the git process takes ~10 ms on
     a webhook's way to the handler. False where git should do it (and then does it whole):
@@ -46,13 +54,16 @@ def reset_in_process(path: Path, branch: str, start: str,
     the cost follows the change, not the size of the repository. `pair`: the comparison of
     two trees made already (`bot.git.pairdiff`), used where they are HEAD's and `start`'s.
     `opened`: the worktree's repository object, kept open (`bot.git.heldrepo`). `memory`:
-    the process's, where folders read once are kept (`bot.git.folders`)."""
+    the process's, where folders read once are kept (`bot.git.folders`). `held`: a settled
+    sparse worktree's paths before and after (`bot.git.sparse`): only those are files, every
+    other path of the commit an index entry git's sparse checkout skips."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     ref = f"refs/heads/{branch}"
     # unknown status, or a link where the index has a file (libgit2 would write through
     # it): git's checkout does the reset
-    if not settled and (changed is None or any(
+    # a sparse worktree is reset here only settled
+    if not settled and (held is not None or changed is None or any(
             flags & pygit2.enums.FileStatus.WT_TYPECHANGE for flags in changed.values())):
         return False
     try:
@@ -64,25 +75,25 @@ def reset_in_process(path: Path, branch: str, start: str,
         written = _between(repo, commit, pair)
         if not settled and changed is not None:
             written.update(p for p, flags in changed.items() if flags & ~UNTRACKED)
-        if not plain_bytes(repo, commit.tree, sorted(written),
-                           partial(folders.entry, memory=memory)):
+        if not plain_bytes(repo, commit.tree, sorted(held.after if held else written),
+                           partial(folders.entry, memory=memory), sparse=held is not None):
             return False
         if detached:
-            held = repo.branches.local.get(branch)
-            if held is not None and held.is_checked_out():  # by another worktree
+            there = repo.branches.local.get(branch)
+            if there is not None and there.is_checked_out():  # by another worktree
                 return False
         return _move(repo, commit, ref, sorted(written) if settled else None, detached,
-                     memory)
+                     memory, held)
     except (pygit2.GitError, KeyError, ValueError, OSError, RecursionError):
         return False  # RecursionError: a path 1,000 folders deep (`mkdir(parents=True)`)
 
 
 def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: list[str] | None,
-          detached: bool, memory: Memory | None) -> bool:
+          detached: bool, memory: Memory | None, held: Held | None) -> bool:
     """The worktree on `ref` at `commit`: only `written` switched, or (None) reset whole."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
-    if written is not None and not _switch(repo, commit, written, memory):
+    if written is not None and not _switch(repo, commit, written, memory, held):
         return False
     if detached:
         repo.references.create(ref, commit.id, force=True)
@@ -95,35 +106,68 @@ def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: lis
 
 
 def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str],
-            memory: Memory | None) -> bool:
+            memory: Memory | None, held: Held | None) -> bool:
     """The files (and index entries) at `paths` made `commit`'s; False, before anything is
     written, where one is not a plain file in HEAD or in `commit` (a link, a submodule):
     libgit2's checkout does those. Only these files are touched: a checkout would look at
-    every file of the worktree, and a folder of thousands of tasks costs it milliseconds."""
+    every file of the worktree, and a folder of thousands of tasks costs it milliseconds.
+    In a sparse worktree (`held`) a path it does not hold gets only its index entry,
+    skipped as git's sparse checkout skips it, and the paths it stops or starts holding
+    are removed or written."""
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
-    wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, paths, memory)
+    shown = set(paths) if held is None else set(held.after)
+    looked = set(paths) if held is None else {*paths, *held.before, *held.after}
+    on_disk = looked if held is None else {*held.before, *held.after}
+    wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, sorted(looked),
+                          memory)
     workdir = Path(str(repo.workdir))
-    if wanted is None or not all(_writable(workdir, path) for path in wanted):
+    if wanted is None or not all(_writable(workdir, path) for path in on_disk):
         return False
     index = repo.index
     index.read(False)
-    for path, entry in sorted(wanted.items(), key=lambda item: item[1] is not None):
-        target = workdir / path
-        if entry is None:  # removals first: a folder may take a removed file's name
-            if os.path.lexists(target):
-                target.unlink()
-                _prune(target.parent, workdir)
-            if path in index:
-                index.remove(path)
-            continue
-        oid, mode = entry
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(repo[oid].read_raw())
-        target.chmod(_MODES[mode])
-        index.add(path)
+    try:
+        for path, entry in sorted(wanted.items(),
+                                  key=lambda item: item[1] is not None and item[0] in shown):
+            if path in on_disk:
+                _file(repo, workdir, path, entry if path in shown else None)
+            _entry(index, path, entry, path in shown)
+    except (KeyError, ValueError):
+        index.read(True)  # what was staged here is not written: the index stays HEAD's
+        raise
     index.write()
     return True
+
+
+def _file(repo: pygit2.Repository, workdir: Path, path: str,
+          entry: tuple[pygit2.Oid, int] | None) -> None:
+    """The file at `path` written as `entry` says (None: removed)."""
+    target = workdir / path
+    if entry is None:  # removals first: a folder may take a removed file's name
+        if os.path.lexists(target):
+            target.unlink()
+            _prune(target.parent, workdir)
+        return
+    oid, mode = entry
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(repo[oid].read_raw())
+    target.chmod(_MODES[mode])
+
+
+def _entry(index: pygit2.Index, path: str, entry: tuple[pygit2.Oid, int] | None,
+           shown: bool) -> None:
+    """The index entry at `path` made `entry`'s: from the file written (`shown`), or
+    skipped by the sparse checkout (`bot.git.skipped`)."""
+    import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
+
+    if entry is None:
+        if path in index:
+            index.remove(path)
+    elif shown:
+        index.add(path)
+    else:
+        index.add(pygit2.IndexEntry(path, entry[0], pygit2.enums.FileMode(entry[1])))
+        skipped.mark(index, path)
 
 
 _MODES = {0o100644: 0o644, 0o100755: 0o755}

@@ -15,12 +15,13 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from bot.git import heldrepo, read
+from bot.git import heldrepo, read, sparse
 from bot.git.pairdiff import Pair
 from bot.git.read import GitError, git, open_repo
-from bot.git.reset import UNTRACKED, changed_files, reset_in_process
+from bot.git.reset import UNTRACKED, Held, changed_files, reset_in_process
 from bot.git.write import fetch
 from bot.state.memory import Memory
 from bot.state.statedir import WORKTREES, digest, own, slug
@@ -38,10 +39,13 @@ _held_lock = threading.Lock()
 
 
 def worktree(repo: Path, state_dir: Path, branch: str, start: str,
-             pair: Pair | None = None, memory: Memory | None = None) -> Path:
+             pair: Pair | None = None, memory: Memory | None = None,
+             keep: Sequence[str] | None = None) -> Path:
     """A clean worktree of `repo` under state_dir on `branch`, reset to `start`; `pair`: a
     comparison of two trees made already, for the reset (`bot.git.pairdiff`); `memory`:
-    the process's, where the worktree's settled commit and open repository are kept.
+    the process's, where the worktree's settled commit and open repository are kept;
+    `keep`: the only paths it holds (`bot.git.sparse`: nothing a push brings fills the
+    disk), None: every file.
 
     One worktree per repository and process, reused by every run whatever its branch: the
     state dir holds a checkout per repository (and per process working at the same time,
@@ -55,24 +59,52 @@ def worktree(repo: Path, state_dir: Path, branch: str, start: str,
     mark = _forget_settled(memory, path)
     held = heldrepo.get(memory, path)
     heldrepo.drop(memory, path)  # held again once the worktree is known to be clean
-    if mark is not None and not fresh and _head(path) == mark:
+    same, shape = _shape(path, keep) if (path / ".git").exists() else (False, None)
+    narrowed = keep is not None  # libgit2 knows no sparse checkout: only settled, here
+    if mark is not None and not fresh and same and _head(path) == mark:
         opened = held if held is not None else open_repo(path)
         if reset_in_process(path, branch, start, None, settled=True, pair=pair, opened=opened,
-                            memory=memory):
+                            memory=memory, held=shape):
             heldrepo.hold(memory, path, opened)
             return path
     if (path / ".git").exists():
         changed = changed_files(path)  # one look at the files: the reset and the clean both use it
-        if not reset_in_process(path, branch, start, changed, pair=pair, memory=memory):
+        if narrowed or not reset_in_process(path, branch, start, changed, pair=pair,
+                                            memory=memory):
             git(["checkout", "--quiet", "--force", "--ignore-other-worktrees", "-B", branch,
                  start], path)
         if changed is None or any(flags & UNTRACKED for flags in changed.values()):
             git(["clean", "--quiet", "-fdx"], path)  # usually not: a process on a run's way
     else:
-        git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
-        git(["worktree", "add", "--quiet", "--force", "-B", branch, str(path), start], repo)
+        _add(repo, path, branch, start, keep)
     heldrepo.hold(memory, path, open_repo(path))  # its index is read at the first look, once
     return path
+
+
+def _shape(path: Path, keep: Sequence[str] | None) -> tuple[bool, Held | None]:
+    """The worktree made to hold `keep` only (None: every file) from its next reset: whether
+    a reset in process can follow (not from every file to a few, or back: git's checkout
+    does that), and what it held and will hold (None: every file)."""
+    before = sparse.kept(path)
+    if keep is None:
+        return not sparse.widen(path), None
+    sparse.narrow(path, keep)
+    after = sparse.kept(path)  # as the patterns name them: each once, no leading slash
+    if before is None or after is None:
+        return False, None
+    return True, Held(before, after)
+
+
+def _add(repo: Path, path: Path, branch: str, start: str, keep: Sequence[str] | None) -> None:
+    """A new worktree at `path`; one holding only `keep` is made sparse before any file is
+    written."""
+    git(["worktree", "prune"], repo)  # forget worktrees whose folders were removed
+    git(["worktree", "add", "--quiet", "--force", *(["--no-checkout"] if keep is not None
+                                                   else []), "-B", branch, str(path), start],
+        repo)
+    if keep is not None:
+        sparse.narrow(path, keep)
+        git(["checkout", "--quiet", "--force", "-B", branch, start], path)
 
 
 def settle(path: Path, memory: Memory | None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pygit2
 
@@ -33,8 +33,11 @@ from bot.run.runmodel import TaskResult, new_run_id
 from bot.run.taskrun import RunOptions, run_task
 from bot.state import approvals
 from bot.state import waiting as waiting_store
+from bot.taskfile.lookup import State
 from bot.taskfile.merge import reapply
+from bot.taskfile.model import DependencyState
 from bot.taskfile.parse import parse as parse_task
+from bot.taskfile.treeindex import tree_dependency_state
 
 __all__ = ["run"]
 
@@ -56,7 +59,8 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
         return Processed(task_id, None, None, tuple(owed),
                          message="finished before taskbot restarted")
     work_branch = f"taskbot/{task_id}"
-    wt = worktree(clone, places.state, work_branch, start, job.pair, job.memory)
+    wt = worktree(clone, places.state, work_branch, start, job.pair, job.memory,
+                  keep=writeback.touched(config, rel_path))
     resumed = tj is not None and tj.run_id is not None  # after a kill: the run began then
     run_id, now = _identity(tj, job.now)
     ctx = Context(config, task_id, run_id, redactor(config),
@@ -65,7 +69,8 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     options = RunOptions(now=now, selected=indices, repo_label=_label(places),
                          display_path=rel_path, should_stop=job.should_stop,
                          journal=kept.Remembered(tj, unlanded.of(task_id)),
-                         approvals=approvals.of(places.state, task_id))
+                         approvals=approvals.of(places.state, task_id),
+                         dependencies=_dependencies(clone, start, rel_path, job))
     with progress.watched(config, ctx, tj, since=now if resumed else None):
         result = run_task(wt / rel_path, job.handlers, ctx, options)
     report = result.report
@@ -125,6 +130,21 @@ def _identity(tj: TaskJournal | None, now: datetime) -> tuple[str, datetime]:
     if tj is not None:
         tj.note({"run_id": run_id, "now": now.isoformat()})  # written with the first step
     return run_id, now
+
+
+def _dependencies(clone: Path, start: str, rel_path: str, job: Job) -> State:
+    """Where the run looks its dependencies up: in `start`'s tree (what the worktree was
+    reset to), under the folder above the task's own, as on disk; the worktree holds only
+    the task's own file (`writeback.touched`)."""
+    repo = read.open_repo(clone)
+    folder = PurePosixPath(rel_path).parent
+    above = "" if folder == PurePosixPath(".") else str(folder.parent)
+    root = "" if above == "." else above
+
+    def state(dep: str, waiter: str) -> DependencyState:
+        return tree_dependency_state(repo, start, root, dep, waiter, job.memory)
+
+    return state
 
 
 def _task_id(clone: Path, rev: str, rel_path: str, job: Job) -> str:

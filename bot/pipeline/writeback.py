@@ -35,7 +35,8 @@ Dashboard = Callable[[Config, Path, Report, Sequence[str]], object]
 # tells the dashboard the commit taskbot made of what it refreshed: bot.dashboard.committed
 Committed = Callable[[Config, str], object]
 
-__all__ = ["Committed", "Dashboard", "attach_note", "commit", "integrated", "repair_notes"]
+__all__ = ["Committed", "Dashboard", "attach_note", "commit", "integrated", "repair_notes",
+           "touched"]
 
 
 def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel_path: str,
@@ -68,6 +69,13 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
     return sha, moved
 
 
+def touched(config: Config, rel_path: str) -> tuple[str, ...]:
+    """Every path of the worktree a run of `rel_path` reads or writes: the task file, where
+    it moves when complete, the dashboard. The worktree holds only these (`bot.git.sparse`)."""
+    return (rel_path, str(_completed(rel_path)),
+            *([config.repo.dashboard] if config.repo.dashboard else []))
+
+
 def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
                rel_path: str, carry: Carry, message: str) -> Integrated:
     kept = tj.step("integrated") if tj is not None else None
@@ -86,13 +94,18 @@ def _move_if_complete(config: Config, wt: Path, rel_path: str, report: Report) -
     data = apply_edit(read_task(path), Edit(
         frontmatter=(("status", "completed"),)), rel_path).data
     write_task(path, data)
-    dest = Path(rel_path).parent.parent / COMPLETED_DIR / Path(rel_path).name
+    dest = _completed(rel_path)
     (wt / dest).parent.mkdir(parents=True, exist_ok=True)
     if _plain_move(wt, dest):
         os.rename(path, wt / dest)  # the commit stages both paths
     else:
         gitrepo.git(["mv", "--", rel_path, str(dest)], wt)  # git refuses, and says why
     return str(dest)
+
+
+def _completed(rel_path: str) -> Path:
+    """Where a complete task moves: the sibling completed/ folder."""
+    return Path(rel_path).parent.parent / COMPLETED_DIR / Path(rel_path).name
 
 
 def _plain_move(wt: Path, dest: Path) -> bool:

@@ -28,7 +28,12 @@ from bot.run.runner import Executed, Journal, executed, will_run
 from bot.state.approvals import Seen
 from bot.taskfile.edit import apply as apply_edit
 from bot.taskfile.follow import follow
-from bot.taskfile.lookup import held_criteria, trusted_dependencies, waiting_dependencies
+from bot.taskfile.lookup import State as Lookup
+from bot.taskfile.lookup import (
+    held_criteria,
+    trusted_dependencies,
+    waiting_dependencies,
+)
 from bot.taskfile.model import Criterion, DependencyState, Edit, Task
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.parse import parse_cached
@@ -49,6 +54,7 @@ class RunOptions:
     should_stop: Callable[[], bool] = lambda: False
     journal: Journal | None = None  # outcomes kept as they end; recorded ones are not run again
     approvals: tuple[Seen, ...] = ()  # the task's approvals seen in pushes (bot.state.approvals)
+    dependencies: Lookup | None = None  # where dependencies are looked up; None: beside the file
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     began = time.monotonic()
     before = read_task(path)
     task = parse_task(before, str(path))
-    waiting = waiting_dependencies(task, path)
+    waiting = waiting_dependencies(task, path, state=options.dependencies)
     ran = Executed((), ())
     judged = approval.Judged({}, (), ())
     if not any(not w.groups for w in waiting):  # nothing runs while the whole task waits
@@ -98,7 +104,8 @@ def run_task(path: Path, handlers: Mapping[str, Handler], ctx: Context,
     moved = _followed(before, after, str(path)) if after is not None else {
         c.index: c.index for c in task.criteria}
     report = _report(task, final, moved, path, results, waiting, edit, missing, ctx, options)
-    trusted = tuple(f"{t.task_id}: {t.trusted}" for t in trusted_dependencies(task, path))
+    trusted = tuple(f"{t.task_id}: {t.trusted}" for t in trusted_dependencies(task, path,
+                                                                           state=options.dependencies))
     report = replace(report, awaiting=judged.pending,
                      notes=(*trusted, *report.notes, *judged.void), groups=ran.groups,
                      wall=time.monotonic() - began)

@@ -29,8 +29,8 @@ from bot.taskfile.parse import load as load_task
 from bot.taskfile.parse import parse as parse_task
 from bot.taskfile.source import read as read_task
 
-__all__ = ["MAX_ENTRIES", "DependencyState", "TaskIndex", "dependency_state", "find_task",
-           "held_criteria", "id_matches", "tasks_root", "trusted_dependencies",
+__all__ = ["MAX_ENTRIES", "DependencyState", "State", "TaskIndex", "dependency_state",
+           "find_task", "held_criteria", "id_matches", "tasks_root", "trusted_dependencies",
            "waiting_dependencies"]
 
 # Files and folders listed under one tasks root: a real one has a few thousand; a task file
