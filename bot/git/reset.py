@@ -117,8 +117,9 @@ def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str],
     import pygit2  # noqa: PLC0415 -- loaded by read.open_repo already
 
     shown = set(paths) if held is None else set(held.after)
-    looked = set(paths) if held is None else {*paths, *held.before, *held.after}
-    on_disk = looked if held is None else {*held.before, *held.after}
+    moving = set() if held is None else set(held.before) ^ shown  # held now or before only
+    looked = {*paths, *moving}
+    on_disk = looked if held is None else (set(paths) & shown) | moving
     wanted = _plain_files(repo.head.peel(pygit2.Commit).tree, commit.tree, sorted(looked),
                           memory)
     workdir = Path(str(repo.workdir))

@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.atomic import write_atomic
 from bot.git.read import git
 
-__all__ = ["holds", "kept", "narrow", "patterns", "widen"]
+__all__ = ["Shift", "holds", "narrow", "paths", "patterns", "widen"]
 
 # what gitignore syntax reads as other than itself; a line break cannot be written in a
 # pattern, and `?` matches it (and one other character at most: a file or two more)
@@ -36,40 +36,40 @@ def patterns(keep: Sequence[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def narrow(worktree: Path, keep: Sequence[str]) -> bool:
+# the paths a sparse worktree held before `narrow` and holds after, as `paths` reads them
+Shift = tuple["tuple[str, ...] | None", "tuple[str, ...] | None"]
+
+
+def narrow(worktree: Path, keep: Sequence[str]) -> Shift:
     """The worktree's next checkout writes only the files at `keep` (and removes the
-    others); True when that changed what it holds (a checkout by git must follow)."""
-    gitdir = _gitdir(worktree)
+    others): the paths it held before (None: every file) and will hold (None: not
+    `paths`' to read back)."""
     wanted = patterns(keep)
-    file = gitdir / "info" / "sparse-checkout"
+    file = _gitdir(worktree) / "info" / "sparse-checkout"
     try:
-        if file.read_text(encoding="utf-8") == wanted:
-            return False
+        text: str | None = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
+        text = None
         # the config first: the patterns file is the mark that both are there
         git(["config", "extensions.worktreeConfig", "true"], worktree)
         git(["config", "--worktree", "core.sparseCheckout", "true"], worktree)
         git(["config", "--worktree", "core.sparseCheckoutCone", "false"], worktree)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(file, wanted.encode("utf-8"), 0o644)
-    return True
+    if text != wanted:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(file, wanted.encode("utf-8"), 0o644)
+    return (paths(text) if text is not None else None), paths(wanted)
 
 
-def kept(worktree: Path) -> tuple[str, ...] | None:
-    """The paths the sparse worktree holds now, as `narrow` named them; None when it holds
-    every file, or when its patterns are not all `narrow`'s to read back (a line break in a
-    path): then git resets it."""
-    try:
-        text = (_gitdir(worktree) / "info" / "sparse-checkout").read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    paths: list[str] = []
+def paths(text: str) -> tuple[str, ...] | None:
+    """The paths a sparse-checkout file `patterns` wrote names; None when it is not all
+    `patterns`' to read back (a line break in a path): then git resets the worktree."""
+    found: list[str] = []
     for line in text.splitlines()[::2]:
         path = _unescaped(line[1:]) if line.startswith("/") else None
         if path is None:
             return None
-        paths.append(path)
-    return tuple(paths) if patterns(paths) == text else None
+        found.append(path)
+    return tuple(found) if patterns(found) == text else None
 
 
 def _unescaped(pattern: str) -> str | None:

@@ -85,11 +85,9 @@ def _shape(path: Path, keep: Sequence[str] | None) -> tuple[bool, Held | None]:
     """The worktree made to hold `keep` only (None: every file) from its next reset: whether
     a reset in process can follow (not from every file to a few, or back: git's checkout
     does that), and what it held and will hold (None: every file)."""
-    before = sparse.kept(path)
     if keep is None:
         return not sparse.widen(path), None
-    sparse.narrow(path, keep)
-    after = sparse.kept(path)  # as the patterns name them: each once, no leading slash
+    before, after = sparse.narrow(path, keep)
     if before is None or after is None:
         return False, None
     return True, Held(before, after)

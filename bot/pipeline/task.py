@@ -136,13 +136,15 @@ def _dependencies(clone: Path, start: str, rel_path: str, job: Job) -> State:
     """Where the run looks its dependencies up: in `start`'s tree (what the worktree was
     reset to), under the folder above the task's own, as on disk; the worktree holds only
     the task's own file (`writeback.touched`)."""
-    repo = read.open_repo(clone)
     folder = PurePosixPath(rel_path).parent
     above = "" if folder == PurePosixPath(".") else str(folder.parent)
     root = "" if above == "." else above
+    opened: list[pygit2.Repository] = []  # at the first lookup: most tasks wait on none
 
     def state(dep: str, waiter: str) -> DependencyState:
-        return tree_dependency_state(repo, start, root, dep, waiter, job.memory)
+        if not opened:
+            opened.append(read.open_repo(clone))
+        return tree_dependency_state(opened[0], start, root, dep, waiter, job.memory)
 
     return state
 
