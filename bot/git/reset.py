@@ -14,7 +14,7 @@ import os
 import stat
 from collections.abc import Mapping
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot.git import folders, read, skipped
@@ -75,7 +75,7 @@ def reset_in_process(path: Path, branch: str, start: str,
         written = _between(repo, commit, pair)
         if not settled and changed is not None:
             written.update(p for p, flags in changed.items() if flags & ~UNTRACKED)
-        if not plain_bytes(repo, commit.tree, sorted(held.after if held else written),
+        if not plain_bytes(repo, commit.tree, _files(held.after) if held else sorted(written),
                            partial(folders.entry, memory=memory), sparse=held is not None):
             return False
         if detached:
@@ -86,6 +86,12 @@ def reset_in_process(path: Path, branch: str, start: str,
                      memory, held)
     except (pygit2.GitError, KeyError, ValueError, OSError, RecursionError):
         return False  # RecursionError: a path 1,000 folders deep (`mkdir(parents=True)`)
+
+
+def _files(paths: tuple[str, ...]) -> list[str]:
+    """The paths judged for their bytes, the attributes files a sparse worktree holds
+    beside them left out: one in the tree is found on their way, and git resets."""
+    return sorted(p for p in paths if PurePosixPath(p).name != ".gitattributes")
 
 
 def _move(repo: pygit2.Repository, commit: pygit2.Commit, ref: str, written: list[str] | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bot import safepath
 from bot.config import Config
@@ -71,9 +71,14 @@ def commit(config: Config, places: Places, tj: TaskJournal | None, wt: Path, rel
 
 def touched(config: Config, rel_path: str) -> tuple[str, ...]:
     """Every path of the worktree a run of `rel_path` reads or writes: the task file, where
-    it moves when complete, the dashboard. The worktree holds only these (`bot.git.sparse`)."""
-    return (rel_path, str(_completed(rel_path)),
-            *([config.repo.dashboard] if config.repo.dashboard else []))
+    it moves when complete, the dashboard, and the attributes files on their way (whether
+    git stores a file's bytes as they are is judged from those on disk: `bot.git.unstaged`).
+    The worktree holds only these (`bot.git.sparse`)."""
+    files = (rel_path, str(_completed(rel_path)),
+             *([config.repo.dashboard] if config.repo.dashboard else []))
+    attributes = (str(PurePosixPath(folder, ".gitattributes")) for file in files
+                  for folder in PurePosixPath(file).parents)
+    return tuple(dict.fromkeys((*files, *attributes)))
 
 
 def integrated(config: Config, tj: TaskJournal | None, target: Target, wt: Path, sha: str,
