@@ -139,7 +139,7 @@ def _switch(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str],
             if path in on_disk:
                 _file(repo, workdir, path, entry if path in shown else None)
             _entry(index, path, entry, path in shown)
-    except (KeyError, ValueError):
+    except (pygit2.GitError, KeyError, ValueError, OSError):
         index.read(True)  # what was staged here is not written: the index stays HEAD's
         raise
     index.write()
