@@ -23,7 +23,7 @@ from bot.git.pairdiff import Delta, Pair
 from bot.git.read import ZERO
 from bot.taskfile.limits import MAX_BYTES
 from bot.taskfile.parse import parse as parse_task
-from bot.text.textcap import display_name, escape_surrogates
+from bot.text.textcap import display_name, name_problem
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,8 @@ def _kind_error(path: str, mode: int) -> str:
 
 
 def _name_error(path: str) -> str:
-    """"" for a name taskbot can show as it is; else why the file is refused."""
-    shown = display_name(path)
-    if shown == path:
-        return ""
-    if escape_surrogates(path) != path:
-        return f"{shown}: the file name is not UTF-8"
-    return f"{shown}: the file name holds a control character or line break"
+    why = name_problem(path)
+    return f"{display_name(path)}: {why}" if why else ""
 
 
 @dataclass(frozen=True)

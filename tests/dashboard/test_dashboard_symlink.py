@@ -72,3 +72,24 @@ def test_a_folder_that_is_no_repository_lists_no_task(tmp_path: Path) -> None:
     text = (worktree / "DASHBOARD.md").read_text()
     assert "Secret plan" not in text and "No active task." in text
     assert "- tasks/active/T.md: refused: not in a git repository" in text
+
+
+def test_a_trusted_file_refused_for_its_name_is_a_refused_line_not_a_row(tmp_path: Path) -> None:
+    """Detection refuses a file whose name holds a control character, however trusted its
+    history: the dashboard says the same, by its escaped name, and shows no title or link."""
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    (worktree / "tasks" / "active" / "TASK-8\x1b[31m.md").write_text(
+        "---\nid: TASK-8\ntitle: Looks fine\n---\n# TASK-8\n\n## Acceptance Criteria\n- [ ] A\n")
+    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
+    git(worktree, "add", "-A")
+    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
+    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                       "dashboard": "DASHBOARD.md"},
+                              "trust": {"authors": ["becker@example.com"]}},
+                             str(tmp_path / "taskbot.toml"))
+    assert refresh(config, worktree) is True
+    text = (worktree / "DASHBOARD.md").read_text()
+    assert "- tasks/active/TASK-8\\x1b\\[31m.md: refused: the file name holds a control " \
+           "character or line break" in text
+    assert "Looks fine" not in text and "No active task." in text and "\x1b" not in text
