@@ -158,6 +158,13 @@ class DashboardState:
         changed in tasks_dir without reading its tree (`Listing.overlay`)."""
         _bounded_put(self._commits, state_dir, sha)
 
+    def forget(self, state_dir: str) -> None:
+        """Drop all that is kept for `state_dir`: a listing cut short by an error may have
+        changed its entries and not its lists, and the next commit then lists afresh."""
+        for kept in (self._listings, self._built, self._commits):
+            kept.pop(state_dir, None)
+        self.row_cache.drop(Path(state_dir))
+
     def last_commit(self, state_dir: str) -> str:
         return self._commits.get(state_dir, "")
 
