@@ -143,7 +143,8 @@ def _stamp(path: Path) -> Stamp:
 class DashboardState:
     """Everything the dashboard keeps in memory between commits, for a few state dirs: the
     row cache as last loaded or saved, the listings, the last rows built, the state dir's
-    JSON documents as last parsed."""
+    JSON documents as last parsed. Used from one thread: the pipeline's, which makes a
+    run's commit (groups side by side never commit the tasks repository themselves)."""
 
     def __init__(self) -> None:
         self.row_cache = dashcache.Memo()

@@ -221,7 +221,9 @@ def _judged_trusted(memory: Memory | None, key: tuple[str, str], own: frozenset[
     """Whether this file at this tip was judged trusted under the very same own-commits set
     (the same object: the record as read, unchanged since) and an equal policy. A history
     below a commit id never changes, so that verdict stands; only positive ones are kept,
-    and none under `allowed_signers`, whose file may revoke a key at any time."""
+    and none under `allowed_signers`, whose file may revoke a key at any time. (A commit id
+    names its history where no graft or shallow boundary cuts it: taskbot's repositories
+    have neither, and libgit2 reads no replace refs.)"""
     if memory is None:
         return False
     with memory.verdicts.lock:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pygit2
-
-from bot.git.detect import Change
+from bot.git.detect import Change, blob_size
 from bot.taskfile.shallow import brings_open_boxes
 
 __all__ = ["BUDGET", "NOT_LOOKED", "Looked"]
 
 BUDGET = 64 << 20  # bytes of untrusted files one push may make taskbot read
-NOT_LOOKED = (" (not read: this push brought more than 64 MiB of task files nobody "
-              "trusted)")
+NOT_LOOKED = (f" (not read: this push brought more than {BUDGET >> 20} MiB of task files "
+              "nobody trusted)")
 
 
 @dataclass
@@ -35,7 +33,8 @@ class Looked:
         key = (str(change.old_id), str(change.new_id))
         if key in self.answers:
             return self.answers[key]
-        size = sum(_size(change, oid) for oid in (change.old_id, change.new_id)
+        assert change.repo is not None, "a change with a version has its repository"
+        size = sum(blob_size(change.repo, oid) for oid in (change.old_id, change.new_id)
                    if oid is not None)
         if self.read + size > BUDGET:
             return None
@@ -43,8 +42,3 @@ class Looked:
         self.answers[key] = brings_open_boxes(change.old, change.new)
         return self.answers[key]
 
-
-def _size(change: Change, oid: pygit2.Oid) -> int:
-    """A blob's size from its header: nothing inflated to count it."""
-    assert change.repo is not None, "a change with a version has its repository"
-    return int(change.repo.odb.read_header(oid)[1])
