@@ -279,11 +279,20 @@ def _rendered(config: Config, worktree: Path, report: Report | None,
     """The dashboard from the listing kept in `memory`: only the rows shown are built."""
     state = dashstate.of(memory)
     listed = _listing(config, worktree, changed, state, memory)
-    this = listed.by_id.get(report.task.id, set()) if report is not None else set()
-    shown = _shown(listed.lists, this)
+    shown = _shown(listed.lists, _this(listed, report))
     made = _rows(config, listed, shown.tasks + shown.problems, report, state)
     return _text(config, shown, list(made[:len(shown.tasks)]), list(made[len(shown.tasks):]),
                  kept_branches(config, worktree))
+
+
+def _this(listed: Listing, report: Report | None) -> set[str]:
+    """The rows of the task this commit ran, listed whatever the bounds: its own file (the
+    pipeline names it by its path in the repository), else every file of its id."""
+    if report is None:
+        return set()
+    if listed.get(report.task.path) is not None:
+        return {report.task.path}
+    return {p for p, e in listed.entries.items() if e.task_id == report.task.id}
 
 
 def _text(config: Config, shown: Shown, tasks: Sequence[Row], others: Sequence[Row],

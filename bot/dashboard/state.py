@@ -60,7 +60,6 @@ class Listing:
     overlaid: frozenset[str] = frozenset()  # paths taken from the worktree, not HEAD
     lists: dict[Kind, list[str]] = field(default_factory=lambda: {
         "open": [], "complete": [], "problem": []})
-    by_id: dict[str, set[str]] = field(default_factory=dict)  # task id → its listed paths
     reusable: bool = True  # False: made without a cache to follow (no repository)
     made_at: str = ""  # the HEAD commit it was listed at
     # path → blob id (None: gone) of every file it took from the worktree, when a commit of
@@ -97,8 +96,6 @@ class Listing:
             at = bisect.bisect_left(paths, path)
             if at < len(paths) and paths[at] == path:
                 del paths[at]
-            if old.task_id:
-                self.by_id.get(old.task_id, set()).discard(path)
         if new is not None:
             self._add(path, new)
 
@@ -106,8 +103,6 @@ class Listing:
         if entry is None:
             return
         bisect.insort(self.lists[kind(entry)], path)
-        if entry.task_id and not entry.problem:
-            self.by_id.setdefault(entry.task_id, set()).add(path)
 
 
 def pick(paths: Sequence[str], limit: int, always: Collection[str] = ()) -> list[str]:
