@@ -44,13 +44,13 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
     ref = f"refs/heads/{config.repo.branch}"
     # The record as this process last wrote it: should the state dir be removed under the
     # daemon, the pushes after it are still processed from there, not skipped.
-    memory: dict[str, str] = {}
+    tips: dict[str, str] = {}  # each branch's tip as last written to tip.json
     flight = _Flight()
     kept = Memory()  # the caches every item reads through, for as long as the daemon runs
 
     def remember(sha: str) -> None:
         tip.save(state, ref, sha)
-        memory[ref] = sha
+        tips[ref] = sha
 
     def run(item: Push | Rerun, journal: Journal, should_stop: Callable[[], bool],
             on_status: OnStatus, now: datetime) -> Sequence[Processed]:
@@ -75,9 +75,9 @@ def pipeline_backend(config: Config, handlers: Mapping[str, Handler], log: Log) 
         if line.kind == "rerun":
             journal = Journal.begin(state, {"kind": "rerun", "task": line.task_id})
             return run(Rerun(line.task_id), journal, should_stop, on_status, now)
-        if tip.load(state, ref) is None and ref in memory:
+        if tip.load(state, ref) is None and ref in tips:
             log(f"{state / TIP} is gone: written again from memory")
-            remember(memory[ref])
+            remember(tips[ref])
         push = _range(config, state, ref, line, log)
         if push is None:
             return ()

@@ -34,7 +34,7 @@ def record(results: Sequence[Processed], now: datetime, status: statusfile.Statu
         refused = r.run_id.endswith("-refused")
         if not refused:  # a refused file is no task's result: it never takes a task's line
             status.record(p.task_id, statusfile.task_entry(r, p.commit, now))
-        log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit)")
+        log(f"{r.title}" + (f" (commit {p.commit[:12]})" if p.commit else " (no commit on the branch)")
             + (f": {p.message}" if p.message else ""),
             WARNING if refused or p.message else INFO)
     return reruns

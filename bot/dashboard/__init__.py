@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -43,6 +44,7 @@ from bot.state.statedir import STATUS, WAITING
 from bot.taskfile.source import read as read_task
 from bot.text.durations import elapsed_text
 from bot.text.mdescape import EMPTY_CELL, cell, code_span, inline, link_target
+from bot.text.textcap import escape_controls
 
 __all__ = ["COMPLETE_LISTED", "MARKER", "OPEN_LISTED", "PROBLEMS_LISTED", "Row", "committed", "in_commit",
            "kept_branches", "refresh", "render", "rows"]
@@ -277,11 +279,20 @@ def _rendered(config: Config, worktree: Path, report: Report | None,
     """The dashboard from the listing kept in `memory`: only the rows shown are built."""
     state = dashstate.of(memory)
     listed = _listing(config, worktree, changed, state, memory)
-    this = listed.by_id.get(report.task.id, set()) if report is not None else set()
-    shown = _shown(listed.lists, this)
+    shown = _shown(listed.lists, _this(listed, report))
     made = _rows(config, listed, shown.tasks + shown.problems, report, state)
     return _text(config, shown, list(made[:len(shown.tasks)]), list(made[len(shown.tasks):]),
                  kept_branches(config, worktree))
+
+
+def _this(listed: Listing, report: Report | None) -> set[str]:
+    """The rows of the task this commit ran, listed whatever the bounds: its own file (the
+    pipeline names it by its path in the repository), else every file of its id."""
+    if report is None:
+        return set()
+    if listed.get(report.task.path) is not None:
+        return {report.task.path}
+    return {p for p, e in listed.entries.items() if e.task_id == report.task.id}
 
 
 def _text(config: Config, shown: Shown, tasks: Sequence[Row], others: Sequence[Row],
@@ -336,14 +347,20 @@ def in_commit(config: Config, worktree: Path, report: Report,
     `memory`: the process's, where the state between commits is kept."""
     if not config.repo.dashboard:
         return False
-    if changed is None:
-        status = gitwrite.git(["status", "--porcelain"], worktree, check=False)
-        if not status.ok or not status.stdout.strip():
+    try:
+        if changed is None:
+            status = gitwrite.git(["status", "--porcelain"], worktree, check=False)
+            if not status.ok or not status.stdout.strip():
+                return False
+        elif not unstaged.differs(worktree, changed,
+                                  dashrows.at_head(config, worktree, dashstate.of(memory))):
             return False
-    elif not unstaged.differs(worktree, changed,
-                              dashrows.at_head(config, worktree, dashstate.of(memory))):
+        return refresh(config, worktree, report, changed, memory)
+    except Exception as exc:  # a view never costs a run the commit of what it did
+        dashstate.of(memory).forget(config.repo.state_dir)
+        print(f"taskbot: {config.repo.dashboard} not refreshed in this commit: "
+              f"{escape_controls(str(exc) or type(exc).__name__)}", file=sys.stderr, flush=True)
         return False
-    return refresh(config, worktree, report, changed, memory)
 
 
 def refresh(config: Config, worktree: Path, report: Report | None = None,

@@ -31,12 +31,17 @@ _REGULAR = frozenset({pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXE
 
 
 def _walk(tree: pygit2.Tree, prefix: str) -> Iterable[tuple[str, str]]:
-    for item in tree:
-        name = prefix + (item.name or "")
-        if isinstance(item, pygit2.Tree):
-            yield from _walk(item, name + "/")
-        elif item.filemode in _REGULAR and name.endswith(".md"):
-            yield name, str(item.id)
+    """Walked with a list of folders to do, not by recursion: a pushed tree may be
+    thousands of folders deep (a RecursionError would fail every commit's dashboard)."""
+    todo = [(tree, prefix)]
+    while todo:
+        folder, at = todo.pop()
+        for item in folder:
+            name = at + (item.name or "")
+            if isinstance(item, pygit2.Tree):
+                todo.append((item, name + "/"))
+            elif item.filemode in _REGULAR and name.endswith(".md"):
+                yield name, str(item.id)
 
 
 def _committed(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str,

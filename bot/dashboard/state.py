@@ -60,7 +60,6 @@ class Listing:
     overlaid: frozenset[str] = frozenset()  # paths taken from the worktree, not HEAD
     lists: dict[Kind, list[str]] = field(default_factory=lambda: {
         "open": [], "complete": [], "problem": []})
-    by_id: dict[str, set[str]] = field(default_factory=dict)  # task id → its listed paths
     reusable: bool = True  # False: made without a cache to follow (no repository)
     made_at: str = ""  # the HEAD commit it was listed at
     # path → blob id (None: gone) of every file it took from the worktree, when a commit of
@@ -97,8 +96,6 @@ class Listing:
             at = bisect.bisect_left(paths, path)
             if at < len(paths) and paths[at] == path:
                 del paths[at]
-            if old.task_id:
-                self.by_id.get(old.task_id, set()).discard(path)
         if new is not None:
             self._add(path, new)
 
@@ -106,8 +103,6 @@ class Listing:
         if entry is None:
             return
         bisect.insort(self.lists[kind(entry)], path)
-        if entry.task_id and not entry.problem:
-            self.by_id.setdefault(entry.task_id, set()).add(path)
 
 
 def pick(paths: Sequence[str], limit: int, always: Collection[str] = ()) -> list[str]:
@@ -143,7 +138,8 @@ def _stamp(path: Path) -> Stamp:
 class DashboardState:
     """Everything the dashboard keeps in memory between commits, for a few state dirs: the
     row cache as last loaded or saved, the listings, the last rows built, the state dir's
-    JSON documents as last parsed."""
+    JSON documents as last parsed. Used from one thread: the pipeline's, which makes a
+    run's commit (groups side by side never commit the tasks repository themselves)."""
 
     def __init__(self) -> None:
         self.row_cache = dashcache.Memo()
@@ -157,6 +153,13 @@ class DashboardState:
         `writeback.commit` does right after `in_commit`): the next listing then knows what
         changed in tasks_dir without reading its tree (`Listing.overlay`)."""
         _bounded_put(self._commits, state_dir, sha)
+
+    def forget(self, state_dir: str) -> None:
+        """Drop all that is kept for `state_dir`: a listing cut short by an error may have
+        changed its entries and not its lists, and the next commit then lists afresh."""
+        for kept in (self._listings, self._built, self._commits):
+            kept.pop(state_dir, None)
+        self.row_cache.drop(Path(state_dir))
 
     def last_commit(self, state_dir: str) -> str:
         return self._commits.get(state_dir, "")

@@ -43,10 +43,11 @@ from bot.git import owncommits, read
 from bot.git.trust import check_file
 from bot.state.memory import Memory
 from bot.taskfile.parse import parse as parse_task
+from bot.text.textcap import name_problem
 
 __all__ = ["JUDGE_BUDGET", "PENDING", "Entry", "at_head", "listing", "state_json"]
 
-_VERSION = 3
+_VERSION = 4  # 4: a file refused for its name is a "refused" line
 JUDGE_BUDGET = 2.0  # seconds a listing spends judging files it has not seen: bounded per commit
 
 Judge = Callable[[str], str]  # path → "" when its history is trusted, else why not
@@ -134,7 +135,7 @@ def _entry(path: str, blob: str, data: bytes | None, judge: Judge, render: Rende
 
 
 def _said(path: str, blob: str, data: bytes | None, judge: Judge) -> Entry:
-    why = judge(path)
+    why = judge(path) or name_problem(path)  # refused for its name, as detection refuses it
     if why:
         return Entry(blob, problem=f"{REFUSED}{why}")
     if data is None:

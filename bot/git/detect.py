@@ -23,7 +23,7 @@ from bot.git.pairdiff import Delta, Pair
 from bot.git.read import ZERO
 from bot.taskfile.limits import MAX_BYTES
 from bot.taskfile.parse import parse as parse_task
-from bot.text.textcap import display_name, escape_surrogates
+from bot.text.textcap import display_name, name_problem
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,8 @@ def _kind_error(path: str, mode: int) -> str:
 
 
 def _name_error(path: str) -> str:
-    """"" for a name taskbot can show as it is; else why the file is refused."""
-    shown = display_name(path)
-    if shown == path:
-        return ""
-    if escape_surrogates(path) != path:
-        return f"{shown}: the file name is not UTF-8"
-    return f"{shown}: the file name holds a control character or line break"
+    why = name_problem(path)
+    return f"{display_name(path)}: {why}" if why else ""
 
 
 @dataclass(frozen=True)
@@ -119,20 +114,20 @@ def changed_files(repo: pygit2.Repository, old: str | None, new: str, tasks_dir:
             continue
         old_id = None  # a symlink before counts as absent, and a version too large to read
         if delta.old is not None and delta.old[1] in REGULAR \
-                and _size(repo, delta.old[0]) <= MAX_BYTES:
+                and blob_size(repo, delta.old[0]) <= MAX_BYTES:
             old_id = delta.old[0]
         changes.append(Change(path, old_id, delta.new[0], repo))
     return tuple(changes)
 
 
-def _size(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
+def blob_size(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
     """A blob's size, from its header: the blob is not inflated."""
     return int(repo.odb.read_header(oid)[1])
 
 
 def _size_error(repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> str:
     """"" for a blob taskbot reads; else why not, said as the parser says it."""
-    size = _size(repo, oid)
+    size = blob_size(repo, oid)
     return f"{path}: larger than 1 MiB ({size} bytes)" if size > MAX_BYTES else ""
 
 

@@ -18,7 +18,7 @@ from bot.state.memory import Memory
 if TYPE_CHECKING:
     import pygit2
 
-__all__ = ["entry", "folder", "raw"]
+__all__ = ["entry", "folder"]
 
 _LIMIT = 6  # folders kept, newest last; the oldest is dropped
 
@@ -54,19 +54,3 @@ def entry(tree: pygit2.Tree, path: str, memory: Memory | None) -> pygit2.Object 
         return None
     return holder[name]
 
-
-def raw(tree: pygit2.Tree, memory: Memory | None) -> bytes:
-    """A folder's raw bytes (git's tree format), read once per version and kept: a push of
-    many new files searches the same folders for each (`bot.git.trust`)."""
-    if memory is None:
-        return tree.read_raw()
-    cache = memory.raws
-    with cache.lock:
-        kept = cache.items.pop(tree.id, None)
-    if kept is None:
-        kept = tree.read_raw()
-    with cache.lock:
-        cache.items[tree.id] = kept
-        if len(cache.items) > _LIMIT:
-            del cache.items[next(iter(cache.items))]
-    return kept

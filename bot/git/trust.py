@@ -113,7 +113,7 @@ def _found(diff: pygit2.Diff, path: str, flags: pygit2.enums.DiffFind) -> set[st
 
 
 def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: bool,
-             pair: Pair | None, memory: Memory | None) -> set[str]:
+             pair: Pair | None) -> set[str]:
     """Where `commit` took `path` from in `parent`: a rename, an overwrite by a moved file,
     a verbatim copy. Only a file new to `parent` is looked for among the unchanged files
     (a plain `cp`): that diffs whole trees, once per file's birth, not once per edit.
@@ -124,36 +124,11 @@ def _sources(parent: pygit2.Commit, commit: pygit2.Commit, path: str, added: boo
         found: set[str] = set()
     else:
         found = _found(parent.tree.diff_to_tree(commit.tree), path, _RENAMED)
-    if added and not found and _may_hold(parent.tree, commit.tree, path, memory):
+    if added and not found:
         every = parent.tree.diff_to_tree(commit.tree,
                                          flags=pygit2.enums.DiffOption.INCLUDE_UNMODIFIED)
         found = _found(every, path, _COPIED)
     return found
-
-
-_FOLDER_MODE = b"40000 "  # how a subtree's entry starts in a raw tree
-
-
-def _may_hold(old: pygit2.Tree, new: pygit2.Tree, path: str, memory: Memory | None) -> bool:
-    """Whether `old` may hold, anywhere, the content `new` has at `path`: a verbatim copy's
-    only possible source. Each folder's raw bytes are searched for the id (C speed), and
-    only folders whose bytes show a subtree are read entry by entry: with thousands of
-    files in one folder, the whole-tree comparison (every unchanged file a delta) costs
-    milliseconds where this costs microseconds. Never a false "no": a "yes" (a match, or an
-    id's bytes that merely look like one) leaves the answer to libgit2's comparison."""
-    found = folders.entry(new, path, memory)
-    if found is None:
-        return True
-    wanted = found.id.raw
-    stack = [old]
-    while stack:
-        tree = stack.pop()
-        raw = folders.raw(tree, memory)
-        if wanted in raw:
-            return True
-        if _FOLDER_MODE in raw:
-            stack.extend(item for item in tree if isinstance(item, pygit2.Tree))
-    return False
 
 
 def file_history(repo: pygit2.Repository, tip: str, path: str, pair: Pair | None = None,
@@ -197,7 +172,7 @@ def _step(commit: pygit2.Commit, name: str, follow: dict[pygit2.Oid, set[str]],
         before = _entry(parent.tree, name, memory)
         names = {name} if before is not None else set()
         if before != mine:
-            names |= _sources(parent, commit, name, before is None, pair, memory)
+            names |= _sources(parent, commit, name, before is None, pair)
         if names:
             follow.setdefault(parent.id, set()).update(names)
             heapq.heappush(heap, (-parent.commit_time, str(parent.id), parent))
@@ -246,7 +221,9 @@ def _judged_trusted(memory: Memory | None, key: tuple[str, str], own: frozenset[
     """Whether this file at this tip was judged trusted under the very same own-commits set
     (the same object: the record as read, unchanged since) and an equal policy. A history
     below a commit id never changes, so that verdict stands; only positive ones are kept,
-    and none under `allowed_signers`, whose file may revoke a key at any time."""
+    and none under `allowed_signers`, whose file may revoke a key at any time. (A commit id
+    names its history where no graft or shallow boundary cuts it: taskbot's repositories
+    have neither, and libgit2 reads no replace refs.)"""
     if memory is None:
         return False
     with memory.verdicts.lock:

@@ -25,13 +25,13 @@ from bot.git.trust import Verdict, check, check_file, is_bot_commit
 from bot.pipeline import approvals, unlanded, waiters
 from bot.pipeline.clone import source_repo, where
 from bot.pipeline.items import Job, OnStatus, Processed, Push, Rerun, RunTask
+from bot.pipeline.looks import NOT_LOOKED, Looked
 from bot.pipeline.places import Places
 from bot.pipeline.refusals import refused, refused_all
 from bot.run.context import Handler
 from bot.run.journal import Journal
 from bot.state import waiting as waiting_store
 from bot.state.memory import Memory
-from bot.taskfile.shallow import brings_open_boxes
 from bot.taskfile.treeindex import find_in_tree
 
 __all__ = ["process", "quiet", "watch_target"]
@@ -94,7 +94,7 @@ def _push(job: Job, push: Push) -> tuple[Processed, ...]:
     verdict = check(pushed, config, own) if changes else root
     out: list[Processed] = []
     refusals: list[tuple[str, str]] = []
-    looked: Looked = {}
+    looked = Looked()
     for change in changes:
         heartbeat.beat()  # a push of many files is long, and alive
         why, indices = _judged(job, repo, push, verdict, own, change, looked)
@@ -132,13 +132,16 @@ def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
             own: frozenset[str], change: Change, looked: Looked
             ) -> tuple[str, tuple[int, ...]]:
     """Why the file is refused ('' when it is not), and the criteria to run. `looked`: the
-    push's answers of `_brings_open_boxes` so far."""
+    push's shallow looks so far (`bot.pipeline.looks`)."""
     if change.error:
         return change.error, ()
     refused_push = f"push {push.new[:12]} not run: "
     if not verdict.trusted:
         # Untrusted: only a shallow look, to tell whether the refusal is worth a report.
-        return (refused_push + verdict.reason if _brings_open_boxes(change, looked) else ""), ()
+        brings = looked.brings_open_boxes(change)
+        if brings is None:
+            return refused_push + verdict.reason + NOT_LOOKED, ()
+        return (refused_push + verdict.reason if brings else ""), ()
     try:
         indices = criteria_to_run(change.old, change.new, change.path)
     except TaskbotError as exc:
@@ -150,18 +153,6 @@ def _judged(job: Job, repo: pygit2.Repository, push: Push, verdict: Verdict,
         if not mine.trusted:
             return refused_push + mine.reason, ()
     return "", indices
-
-
-# Whether an (old, new) pair of blobs brings open boxes, by their ids, within one push: a
-# push of a few bytes may name one large blob at thousands of paths, each read and looked at.
-Looked = dict[tuple[str, str], bool]
-
-
-def _brings_open_boxes(change: Change, looked: Looked) -> bool:
-    key = (str(change.old_id), str(change.new_id))
-    if key not in looked:
-        looked[key] = brings_open_boxes(change.old, change.new)
-    return looked[key]
 
 
 def _rerun(job: Job, task_id: str) -> Processed:

@@ -101,6 +101,8 @@ def run(job: Job, rel_path: str, indices: tuple[int, ...] | None, start: str,
     reruns = waiting_store.waiters_of(places.state, task_id) if complete else ()
     problem = publish_report(config, report, ctx.redactor)
     step(tj, "published", {"reruns": list(reruns)})
+    if not done.on_branch:  # the log says where the commit went, not only that main lacks it
+        problem = "; ".join(p for p in (done.note, problem) if p)
     return Processed(task_id, report, done.commit if done.on_branch else None, reruns, problem)
 
 

@@ -80,8 +80,6 @@ class Memory:
         default_factory=Kept)
     # bot.git.folders: folders of trees read once, by id
     folders: Kept[pygit2.Oid, pygit2.Tree] = field(default_factory=Kept)
-    # bot.git.folders: folders' raw bytes, by id (a copy's source searched at C speed)
-    raws: Kept[pygit2.Oid, bytes] = field(default_factory=Kept)
     # bot.git.owncommits: the own-commits record as read, by path
     own_commits: Kept[str, RecordRead] = field(default_factory=Kept)
     # bot.taskfile.treeindex: a tree's `.md` blobs, by (repository, tree, prefix)

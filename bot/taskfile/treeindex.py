@@ -185,7 +185,9 @@ def _tree_md(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str
             sub = repo[entry.id] if entry.filemode == pygit2.enums.FileMode.TREE else None
             if isinstance(sub, pygit2.Tree):
                 todo.append((sub, f"{at}{name}/"))
-            elif entry.filemode == pygit2.enums.FileMode.BLOB and name.endswith(".md"):
+            elif entry.filemode in (pygit2.enums.FileMode.BLOB,  # detection runs both
+                                    pygit2.enums.FileMode.BLOB_EXECUTABLE) \
+                    and name.endswith(".md"):
                 yield f"{at}{name}", entry.id
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 
 __all__ = ["FIELD_CAP", "REPORT_CAP", "cap", "cap_document", "clean", "display_name",
-           "escape_controls", "escape_surrogates"]
+           "escape_controls", "escape_surrogates", "name_problem"]
 
 FIELD_CAP = 4 << 10  # bytes of one text field: a criterion, a reason, an output line
 REPORT_CAP = 256 << 10  # bytes of a whole Markdown report (note, notification body)
@@ -114,3 +114,13 @@ def cap_document(text: str, limit: int = REPORT_CAP) -> str:
     kept = head.decode("utf-8", errors="ignore")
     cut = len(data) - len(kept.encode("utf-8", errors="surrogatepass"))
     return f"{kept}… ({cut} bytes cut: larger than {limit >> 10} KiB)\n"
+
+
+def name_problem(path: str) -> str:
+    """"" for a file name taskbot can show as it is; else why such a file is refused (the
+    name itself is not in it: it cannot be shown as it is)."""
+    if display_name(path) == path:
+        return ""
+    if escape_surrogates(path) != path:
+        return "the file name is not UTF-8"
+    return "the file name holds a control character or line break"

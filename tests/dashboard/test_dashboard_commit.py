@@ -220,3 +220,27 @@ def test_a_row_says_which_plans_wait_for_approval_and_how_to_approve(tmp_path: P
     rel = _run_wrote(wt, 1)
     assert dashboard.in_commit(config, wt, waiting, [rel], memory=memory) is True  # the run committed now
     assert said in (wt / DASHBOARD).read_text()
+
+
+def test_an_error_in_the_dashboard_costs_the_run_no_commit_and_the_next_lists_afresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    """The dashboard is a view: whatever goes wrong in it (a libgit2 error halfway through a
+    listing), the run's commit is made without it, and the state it kept is dropped, so the
+    next commit lists afresh rather than from lists an error left half changed."""
+    config, wt, memory = _repo(tmp_path, 3, 0)
+    real = dashrows.sources.overlay
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("libgit2 said no")
+    monkeypatch.setattr(dashrows.sources, "overlay", broken)
+    rel = _run_wrote(wt, 1)
+    assert dashboard.in_commit(config, wt, _report(1), [rel], memory=memory) is False
+    assert "tasks/DASHBOARD.md not refreshed in this commit: libgit2 said no" \
+        in capsys.readouterr().err
+    monkeypatch.setattr(dashrows.sources, "overlay", real)
+    (wt / "tasks/active/TASK-2.md").unlink()  # gone since: the lists must follow
+    assert dashboard.in_commit(config, wt, _report(1), [rel, "tasks/active/TASK-2.md"],
+                               memory=memory) is True
+    text = (wt / DASHBOARD).read_text()
+    assert "TASK-2" not in text and "this commit" in text and "| [TASK-0]" in text

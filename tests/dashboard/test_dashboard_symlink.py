@@ -1,8 +1,11 @@
-"""The dashboard is never written through a folder a push turned into a symlink."""
+"""The dashboard is never written through a folder a push turned into a symlink, and no
+file, name or folder depth a push brings stops it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pygit2
 
 from bot import config as configmod
 from bot.dashboard import refresh
@@ -72,3 +75,53 @@ def test_a_folder_that_is_no_repository_lists_no_task(tmp_path: Path) -> None:
     text = (worktree / "DASHBOARD.md").read_text()
     assert "Secret plan" not in text and "No active task." in text
     assert "- tasks/active/T.md: refused: not in a git repository" in text
+
+
+def test_a_trusted_file_refused_for_its_name_is_a_refused_line_not_a_row(tmp_path: Path) -> None:
+    """Detection refuses a file whose name holds a control character, however trusted its
+    history: the dashboard says the same, by its escaped name, and shows no title or link."""
+    worktree = tmp_path / "wt"
+    (worktree / "tasks" / "active").mkdir(parents=True)
+    (worktree / "tasks" / "active" / "TASK-8\x1b[31m.md").write_text(
+        "---\nid: TASK-8\ntitle: Looks fine\n---\n# TASK-8\n\n## Acceptance Criteria\n- [ ] A\n")
+    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
+    git(worktree, "add", "-A")
+    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
+    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                       "dashboard": "DASHBOARD.md"},
+                              "trust": {"authors": ["becker@example.com"]}},
+                             str(tmp_path / "taskbot.toml"))
+    assert refresh(config, worktree) is True
+    text = (worktree / "DASHBOARD.md").read_text()
+    assert "- tasks/active/TASK-8\\x1b\\[31m.md: refused: the file name holds a control " \
+           "character or line break" in text
+    assert "Looks fine" not in text and "No active task." in text and "\x1b" not in text
+
+
+def test_a_folder_1100_deep_fails_no_dashboard(tmp_path: Path) -> None:
+    """A tree that deep (anyone may push one) is listed without recursion: a RecursionError
+    would fail every later commit of a run, after its commands had run."""
+    worktree = tmp_path / "wt"
+    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
+    repo = pygit2.Repository(str(worktree))
+    task = repo.create_blob(b"---\nid: DEEP-1\n---\n# DEEP-1\n\n## Acceptance Criteria\n- [ ] A\n")
+    folder = repo.TreeBuilder()
+    folder.insert("DEEP-1.md", task, pygit2.enums.FileMode.BLOB)
+    oid = folder.write()
+    for _ in range(1100):
+        above = repo.TreeBuilder()
+        above.insert("d", oid, pygit2.enums.FileMode.TREE)
+        oid = above.write()
+    for name in ("active", "tasks"):
+        above = repo.TreeBuilder()
+        above.insert(name, oid, pygit2.enums.FileMode.TREE)
+        oid = above.write()
+    becker = pygit2.Signature("Becker", "becker@example.com")
+    repo.create_commit("HEAD", becker, becker, "deep", oid, [])
+    git(worktree, "read-tree", "HEAD")  # no checkout: the paths are too long for it
+    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                       "dashboard": "DASHBOARD.md"},
+                              "trust": {"authors": ["becker@example.com"]}},
+                             str(tmp_path / "taskbot.toml"))
+    assert refresh(config, worktree) is True
+    assert (worktree / "DASHBOARD.md").read_text().startswith("<!-- taskbot dashboard")

@@ -3,6 +3,7 @@ followed through renames and copies, not only the commits of the push that trigg
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -209,5 +210,40 @@ def test_a_copy_of_an_untrusted_file_thirty_folders_down_runs_nothing(tmp_path: 
     box.write("tasks/active/T-2.md", (box.clone / deep).read_text())
     _commit(box, BECKER, "copy T-2")
     results = _process(box, *_push(box))
+    assert not _ledger(box).exists()
+    assert evil[:12] in results[0].message and "mallory@example.com" in results[0].message
+
+
+def _raw_tree(box: Sandbox, entries: list[tuple[str, str, str]]) -> str:
+    """A tree written byte for byte (`hash-object --literally`): git and libgit2 read any
+    mode with a folder's type bits as a folder, `40755` too, which `mktree` never writes."""
+    raw = b"".join(f"{mode} {name}".encode() + b"\0" + bytes.fromhex(sha)
+                   for mode, name, sha in sorted(entries, key=lambda e: e[1]))
+    path = box.root / "tree.raw"
+    path.write_bytes(raw)
+    return git(box.clone, "hash-object", "-w", "-t", "tree", "--literally", str(path))
+
+
+def test_a_copy_from_a_folder_with_an_odd_mode_runs_nothing(tmp_path: Path) -> None:
+    """Mallory's commit files her task under a folder whose entries carry mode 40755; a
+    trusted person copies it into tasks/active. The copy is still traced to her commit."""
+    box = sandbox(tmp_path)
+    (box.root / "evil.md").write_text(TASK.format(criterion=EVIL.format(" ")))
+    blob = git(box.clone, "hash-object", "-w", str(box.root / "evil.md"))
+    readme = git(box.clone, "rev-parse", "HEAD:README.md")
+    evil_dir = _raw_tree(box, [("100644", "x.md", blob)])
+    root = _raw_tree(box, [("100644", "README.md", readme), ("40755", "evil", evil_dir)])
+    head = git(box.clone, "rev-parse", "HEAD")
+    evil = git(box.clone, "commit-tree", root, "-p", head, "-m", "an idea", env={
+        **os.environ, "GIT_AUTHOR_NAME": "Mallory", "GIT_AUTHOR_EMAIL": "mallory@example.com"})
+    git(box.clone, "push", "-q", "origin", f"{evil}:refs/heads/main")
+    git(box.clone, "fetch", "-q", "origin")
+    git(box.clone, "read-tree", evil)
+    git(box.clone, "update-index", "--add", "--cacheinfo", f"100644,{blob},tasks/active/T-2.md")
+    copied = git(box.clone, "commit-tree", git(box.clone, "write-tree"), "-p", evil,
+                 "-m", "copy T-2")  # by Becker (conftest)
+    old = git(box.bare, "rev-parse", "main")
+    git(box.clone, "push", "-q", "origin", f"{copied}:refs/heads/main")
+    results = _process(box, old, copied)
     assert not _ledger(box).exists()
     assert evil[:12] in results[0].message and "mallory@example.com" in results[0].message

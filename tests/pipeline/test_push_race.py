@@ -94,7 +94,11 @@ def test_a_remote_that_refuses_taskbot_gets_the_work_on_a_kept_branch(tmp_path: 
             box.commit_push("add TASK-2")
             until(daemon.notify, lambda: _seen(state, "TASK-2"))
             [post] = receiver.wait_for(1)
+            log = daemon.stderr()
     assert count.read_text().splitlines() == ["run"]
+    # the daemon's line says where the commit went, not only that main lacks it
+    assert "TASK-2 complete: 1/1 criteria done (no commit on the branch): main refused the " \
+        "push (" in log and "; taskbot's commit is on taskbot/TASK-2 (pushed)\n" in log
     assert "- [ ] Deploy" in box.main_file(rel)  # main was never moved by taskbot
     assert bare_branches(box) == ["taskbot/TASK-2"]
     assert "- [x] Deploy" in git(box.bare, "show", f"taskbot/TASK-2:{rel}")
