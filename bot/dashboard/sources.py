@@ -21,7 +21,7 @@ from bot.dashboard import cache as dashcache
 from bot.dashboard.state import DashboardState, Listing
 from bot.errors import TaskbotError
 from bot.git import unstaged
-from bot.git import write as gitwrite
+from bot.git.read import git
 from bot.taskfile.source import read as read_task
 
 __all__ = ["Listed", "folder_files", "overlay", "predicted", "sources", "tasks_dir_of",
@@ -126,7 +126,7 @@ def worktree_files(worktree: Path, paths: Sequence[str], tasks_dir: str
 
 def _uncommitted(worktree: Path, tasks_dir: str) -> dict[str, bytes | None]:
     """What changed under tasks_dir and is not committed, when the caller cannot say."""
-    status = gitwrite.git(["status", "--porcelain", "-z", "--no-renames",
+    status = git(["status", "--porcelain", "-z", "--no-renames",
                            "--untracked-files=all", "--", tasks_dir or "."], worktree, check=False)
     paths = [record[3:] for record in status.stdout.split("\0") if len(record) > 3]
     return worktree_files(worktree, paths, tasks_dir)

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from bot.git import folders, sparse
+from bot.git import folders, sparsefile
 from bot.git.plainbytes import plain_bytes
 from bot.state.memory import Memory
 
@@ -55,7 +55,7 @@ def commit_paths(repo: pygit2.Repository, worktree: Path, message: str, name: st
             return DECLINED
         head = repo.head.peel(pygit2.Commit)
         if not plain_bytes(repo, head.tree, paths, partial(folders.entry, memory=memory),
-                           sparse=sparse.holds(worktree, paths)):
+                           sparse=sparsefile.holds(worktree, paths)):
             return DECLINED
         return _commit(repo, head, worktree, message, pygit2.Signature(name, email), paths,
                        sign)
