@@ -10,6 +10,7 @@ read. The run's files (`changed`) are read from the worktree; without them, `git
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -100,7 +101,7 @@ def tasks_dir_of(config: Config) -> str:
 def tree_at(head: pygit2.Commit, tasks_dir: str) -> pygit2.Tree | None:
     """tasks_dir's tree at `head` (its id known without reading it)."""
     try:
-        tree = head.tree[tasks_dir] if tasks_dir else head.tree
+        tree = head.tree[sys.intern(tasks_dir)] if tasks_dir else head.tree  # see bot.git.folders
     except KeyError:
         return None
     return tree if isinstance(tree, pygit2.Tree) else None

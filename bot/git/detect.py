@@ -13,6 +13,7 @@ only form of it that is ever shown, logged or stored.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -80,7 +81,7 @@ def _subtree(repo: pygit2.Repository, rev: str | None, tasks_dir: str) -> pygit2
         return None
     tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
     try:
-        obj = tree[tasks_dir] if tasks_dir not in ("", ".") else tree
+        obj = tree[sys.intern(tasks_dir)] if tasks_dir not in ("", ".") else tree
     except KeyError:
         return None
     return obj if isinstance(obj, pygit2.Tree) else None

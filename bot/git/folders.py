@@ -7,10 +7,15 @@ worktree's reset, the attributes check and the commit. Here a folder is found fi
 the small trees above it are read), then kept by its id — its content, never stale — for
 the next look, in any repository holding it. Only the last few are kept, in the process's
 `Memory` (`memory.folders`); without one, every look reads the folder afresh.
+
+Every name a tree is asked for is interned first: pygit2 (1.21) keeps a reference to each
+key it is given (`tree[name]`, `name in tree`), so a new string per lookup was memory
+never freed (~3 MB over the soak's 2,000 pushes); an interned one is one string per name.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from bot.state.memory import Memory
@@ -29,7 +34,7 @@ def folder(tree: pygit2.Tree, path: str, memory: Memory | None) -> pygit2.Tree |
     import pygit2  # noqa: PLC0415 -- loaded with `tree` already
 
     try:
-        found = tree[path] if path else tree
+        found = tree[sys.intern(path)] if path else tree
     except KeyError:
         return None
     if not isinstance(found, pygit2.Tree):
@@ -50,6 +55,7 @@ def entry(tree: pygit2.Tree, path: str, memory: Memory | None) -> pygit2.Object 
     nothing is; `tree[path]` but for the folder read once."""
     parent, _, name = path.rpartition("/")
     holder = folder(tree, parent, memory)
+    name = sys.intern(name)
     if holder is None or name not in holder:
         return None
     return holder[name]

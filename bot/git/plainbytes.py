@@ -8,6 +8,7 @@ taskbot lets git itself reset or commit (`bot.git.reset`, `bot.git.commitpaths`)
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ Entry = Callable[["pygit2.Tree", str], object]
 
 def _entry(tree: pygit2.Tree, path: str) -> object:
     try:
-        return tree[path]
+        return tree[sys.intern(path)]  # interned: see bot.git.folders
     except KeyError:
         return None
 

@@ -8,6 +8,7 @@ through it too.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +204,7 @@ def _entry(tree: pygit2.Tree, scope: str) -> str | None:
     if scope in ("", "."):
         return str(tree.id)
     try:
-        return str(tree[scope].id)
+        return str(tree[sys.intern(scope)].id)  # interned: see bot.git.folders
     except KeyError:
         return None
 

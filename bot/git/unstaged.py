@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -73,7 +74,7 @@ def _same_as_known(blob: str, worktree: Path, path: str) -> bool | None:
 def _same_as_head(tree: pygit2.Tree, worktree: Path, path: str) -> bool | None:
     """Whether `path` in the worktree is as HEAD has it; None when only git can tell."""
     try:
-        held: pygit2.Object | None = tree[path]
+        held: pygit2.Object | None = tree[sys.intern(path)]  # see bot.git.folders
     except KeyError:
         held = None
     try:

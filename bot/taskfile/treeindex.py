@@ -7,6 +7,7 @@ question as `lookup.TaskIndex` does for files on disk, so both judge alike.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import PurePosixPath
@@ -44,7 +45,7 @@ def _locate(repo: pygit2.Repository, rev: str, tasks_dir: str, task_id: str,
 
     try:
         tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
-        folder = tree[tasks_dir] if tasks_dir not in ("", ".") else tree
+        folder = tree[sys.intern(tasks_dir)] if tasks_dir not in ("", ".") else tree
     except (KeyError, ValueError):
         return None
     if not isinstance(folder, pygit2.Tree):
@@ -72,7 +73,7 @@ def task_files(repo: pygit2.Repository, rev: str, folder: str, memory: Memory | 
 
     try:
         tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
-        found = tree[folder] if folder not in ("", ".") else tree
+        found = tree[sys.intern(folder)] if folder not in ("", ".") else tree
     except (KeyError, ValueError):
         return []
     if not isinstance(found, pygit2.Tree):
