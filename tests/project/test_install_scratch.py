@@ -54,7 +54,7 @@ def make_venv(root: Path) -> Path:
     python = str(system) if version == str(sys.version_info[:2]) else sys.executable
     venv = root / "opt" / "taskbot"
     subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next((venv / "lib").glob("python3*/site-packages"))
+    site = sorted((venv / "lib").glob("python3*/site-packages"))[0]  # no iterator left open
     (site / "taskbot-scratch.pth").write_text(f"{REPO_ROOT}\n{sysconfig.get_paths()['purelib']}\n")
     script = venv / "bin" / "taskbot"
     script.write_text(f"#!{venv}/bin/python3\nimport sys\nfrom bot.cli import main_entry\n"
