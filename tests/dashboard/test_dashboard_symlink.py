@@ -49,17 +49,22 @@ def test_a_file_that_is_not_taskbots_dashboard_is_never_written_over(tmp_path: P
     assert list((worktree / "DASH.md").iterdir()) == []
 
 
+def _committed_by_becker(tmp_path: Path, worktree: Path) -> configmod.Config:
+    """The worktree's files committed by a trusted author; the config that trusts her."""
+    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
+    git(worktree, "add", "-A")
+    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
+    return configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
+                                     "dashboard": "DASHBOARD.md"},
+                            "trust": {"authors": ["becker@example.com"]}},
+                           str(tmp_path / "taskbot.toml"))
+
+
 def test_a_task_file_that_cannot_be_read_is_listed_without_taskbots_paths(tmp_path: Path) -> None:
     worktree = tmp_path / "wt"
     (worktree / "tasks" / "active").mkdir(parents=True)
     (worktree / "tasks" / "active" / "TASK-7.md").write_bytes(b"---\nid: \xff\n---\n")
-    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
-    git(worktree, "add", "-A")
-    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
-    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
-                                       "dashboard": "DASHBOARD.md"},
-                              "trust": {"authors": ["becker@example.com"]}},
-                             str(tmp_path / "taskbot.toml"))
+    config = _committed_by_becker(tmp_path, worktree)
     assert refresh(config, worktree) is True
     text = (worktree / "DASHBOARD.md").read_text()
     assert "- tasks/active/TASK-7.md: unusable: tasks/active/TASK-7.md: not UTF-8" in text
@@ -84,13 +89,7 @@ def test_a_trusted_file_refused_for_its_name_is_a_refused_line_not_a_row(tmp_pat
     (worktree / "tasks" / "active").mkdir(parents=True)
     (worktree / "tasks" / "active" / "TASK-8\x1b[31m.md").write_text(
         "---\nid: TASK-8\ntitle: Looks fine\n---\n# TASK-8\n\n## Acceptance Criteria\n- [ ] A\n")
-    git(tmp_path, "init", "-q", "-b", "main", str(worktree))
-    git(worktree, "add", "-A")
-    git(worktree, "-c", "user.name=B", "-c", "user.email=becker@example.com", "commit", "-qm", "t")
-    config = configmod.parse({"repo": {"path": str(worktree), "state_dir": str(tmp_path / "s"),
-                                       "dashboard": "DASHBOARD.md"},
-                              "trust": {"authors": ["becker@example.com"]}},
-                             str(tmp_path / "taskbot.toml"))
+    config = _committed_by_becker(tmp_path, worktree)
     assert refresh(config, worktree) is True
     text = (worktree / "DASHBOARD.md").read_text()
     assert "- tasks/active/TASK-8\\x1b\\[31m.md: refused: the file name holds a control " \

@@ -15,16 +15,13 @@ from bot.git.commitpaths import DECLINED
 from bot.git.commitpaths import commit_paths as commit_in
 from bot.git.read import open_repo
 from bot.git.reset import reset_in_process
+from tests.kit.git import clean_git
 
 WHO = Identity("taskbot", "taskbot@build-host")
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_AUTHOR_NAME="p", GIT_AUTHOR_EMAIL="p@x", GIT_COMMITTER_NAME="p",
-               GIT_COMMITTER_EMAIL="p@x", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                          text=True).stdout
+    return clean_git(cwd, *args, strip=False)
 
 
 def _repo(root: Path, files: dict[str, str]) -> Path:

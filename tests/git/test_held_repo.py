@@ -4,8 +4,6 @@ index in between is read, never overwritten, and any doubt lets the object go.""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from bot.config import Identity
@@ -13,16 +11,13 @@ from bot.git import heldrepo
 from bot.git import write as gitrepo
 from bot.git.worktree import settle, worktree
 from bot.state.memory import Memory
+from tests.kit.git import clean_git
 
 WHO = Identity("taskbot", "taskbot@build-host")
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_AUTHOR_NAME="p", GIT_AUTHOR_EMAIL="p@x", GIT_COMMITTER_NAME="p",
-               GIT_COMMITTER_EMAIL="p@x", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return clean_git(cwd, *args)
 
 
 def _clone(tmp_path: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,3 +74,12 @@ def signing_sandbox(root: Path) -> Sandbox:
     git(box.clone, "config", "gpg.format", "ssh")
     git(box.clone, "config", "user.signingkey", str(key))
     return box
+
+
+def clean_git(cwd: Path, *args: str, strip: bool = True) -> str:
+    """`git ARGS` as a person p@x with no `GIT_*` of ours and no system or global config:
+    what git itself does, beside what taskbot does in process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_AUTHOR_NAME="p", GIT_AUTHOR_EMAIL="p@x", GIT_COMMITTER_NAME="p",
+               GIT_COMMITTER_EMAIL="p@x", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
+    return git(cwd, *args, env=env, strip=strip)

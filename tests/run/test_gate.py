@@ -14,6 +14,7 @@ from bot.run.gate import followers
 from bot.run.journal import Journal, Recorded
 from bot.run.runner import Result, State, executed
 from tests.kit.context import make_ctx
+from tests.kit.journal import Forgetful
 
 
 class _Gate:
@@ -128,21 +129,11 @@ def test_followers_are_the_checks_after_the_gate_up_to_the_next_gate(tmp_path: P
     assert found == {0: ["Health"], 3: ["Answers"]}
 
 
-class _Kept:
+class _Kept(Forgetful):
     """A journal holding the gate done in an earlier run (a tick kept on a branch): 0 attempts."""
 
     def recorded(self, identity: str, occurrence: int) -> Any:
         return Recorded("done", 0, Outcome(Status.DONE)) if identity.startswith("Bump") else None
-
-    def was_interrupted(self, identity: str, occurrence: int) -> bool:
-        return False
-
-    def started(self, identity: str, occurrence: int) -> None:
-        pass
-
-    def ended(self, identity: str, occurrence: int, state: str, attempts: int,
-              outcome: Outcome | None) -> None:
-        pass
 
 
 def test_a_gate_done_in_an_earlier_run_is_not_undone_by_this_one(tmp_path: Path) -> None:

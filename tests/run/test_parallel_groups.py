@@ -25,6 +25,7 @@ from bot.run.report import to_json, to_markdown
 from bot.run.runner import Executed, State, executed
 from bot.run.taskrun import RunOptions, run_task
 from tests.kit.context import make_ctx, operator_ctx
+from tests.kit.journal import Forgetful
 
 NAP = 0.3
 FAIL = "0.01"
@@ -308,21 +309,12 @@ def test_the_real_bump_locks_the_gitops_clone_it_was_not_told(tmp_path: Path) ->
     assert str((tmp_path / "bk").resolve()) in repolock.paths(bump, handlers, ctx.config)
 
 
-class _FullDisk:
+class _FullDisk(Forgetful):
     """A journal whose write of one criterion's outcome fails, as a full disk would."""
 
     def __init__(self, breaks: str) -> None:
         self.breaks = breaks
         self.kept: list[str] = []
-
-    def recorded(self, identity: str, occurrence: int) -> None:
-        return None
-
-    def was_interrupted(self, identity: str, occurrence: int) -> bool:
-        return False
-
-    def started(self, identity: str, occurrence: int) -> None:
-        pass
 
     def ended(self, identity: str, occurrence: int, state: str, attempts: int,
               outcome: Outcome | None) -> None:
